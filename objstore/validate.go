@@ -6,11 +6,44 @@ import (
 )
 
 // ValidateKey reports whether key is a valid object key: 1 to MaxKeyLen bytes
-// of valid UTF-8 with no control characters (U+0000-U+001F, U+007F). Every
-// other key is valid and opaque, including "../x", "a b", "dir/" and "/x":
-// backends store them as given and never interpret them as paths.
+// of valid UTF-8 with no control characters (U+0000-U+001F, U+007F), made of
+// '/'-separated segments none of which is empty, "." or "..". So "/x", "x/",
+// "a//b", "../x" and "a/./b" are invalid: S3 servers that store objects as
+// files (versitygw's posix backend) clean such paths, aliasing "a/../b" with
+// "b" or escaping a prefix, and MinIO rejects them. Every other key is valid
+// and opaque ("a b", "日本", "%2F", "a..b", ".hidden").
+//
+// One portability rule cannot be checked per key: a key K and keys under
+// "K/" cannot coexist on file-backed servers (versitygw posix answers
+// ObjectParentIsFile). stowage's own layout never does this.
+//
 // The error matches ErrInvalidKey.
 func ValidateKey(key string) error {
+	if err := validateChars(key); err != nil {
+		return err
+	}
+	return validateSegments(key, false)
+}
+
+// validateSegments rejects empty, "." and ".." segments. For a prefix, the
+// last segment may be empty (a trailing '/') or partial.
+func validateSegments(key string, prefix bool) error {
+	start := 0
+	for i := 0; i <= len(key); i++ {
+		if i < len(key) && key[i] != '/' {
+			continue
+		}
+		seg := key[start:i]
+		last := i == len(key)
+		if !(prefix && last) && (seg == "" || seg == "." || seg == "..") {
+			return fmt.Errorf("%w: key has an empty, \".\" or \"..\" path segment", ErrInvalidKey)
+		}
+		start = i + 1
+	}
+	return nil
+}
+
+func validateChars(key string) error {
 	switch {
 	case key == "":
 		return fmt.Errorf("%w: empty key", ErrInvalidKey)
@@ -27,12 +60,16 @@ func ValidateKey(key string) error {
 	return nil
 }
 
-// ValidatePrefix is ValidateKey for list prefixes, which may be empty.
+// ValidatePrefix is ValidateKey for list prefixes, which may be empty, end
+// in '/' or end in a partial segment.
 func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	return ValidateKey(prefix)
+	if err := validateChars(prefix); err != nil {
+		return err
+	}
+	return validateSegments(prefix, true)
 }
 
 // MaxMetadataSize bounds the total size of user metadata (S3 allows 2 KiB).
