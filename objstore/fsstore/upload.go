@@ -1,0 +1,281 @@
+package fsstore
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// Incomplete uploads live in uploads/ as two files: <id>.info, a JSON
+// record of key and initiation time written atomically before any content,
+// and <id>.data, the object file being streamed. A crashed upload leaves
+// both; ListUploads reports it and AbortUpload removes it.
+const (
+	infoSuffix = ".info"
+	dataSuffix = ".data"
+	// uploadIDLen is the length of an upload id: 16 random bytes in hex.
+	uploadIDLen = 32
+	// copyBufferSize bounds the memory of an Upload.
+	copyBufferSize = 256 << 10
+)
+
+type uploadRecord struct {
+	Key       string    `json:"key"`
+	Initiated time.Time `json:"initiated"`
+}
+
+func (s *Store) uploadInfoPath(id string) string { return filepath.Join(s.uploadsDir, id+infoSuffix) }
+func (s *Store) uploadDataPath(id string) string { return filepath.Join(s.uploadsDir, id+dataSuffix) }
+
+func validUploadID(id string) bool {
+	if len(id) != uploadIDLen {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// Upload implements objstore.Store. The upload is registered (visible in
+// ListUploads) before its content is streamed to uploads/<id>.data through a
+// fixed buffer; at completion, under the key's stripe lock, the upload must
+// still be registered (else ErrNotExist: it was aborted), the condition is
+// checked and the file is renamed into place. PartSize and Concurrency are
+// ignored. On failure the upload is removed.
+func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
+	if opts == nil {
+		opts = &objstore.UploadOptions{}
+	}
+	if err := objstore.ValidatePut(key, &opts.PutOptions); err != nil {
+		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
+	}
+	if body == nil {
+		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, fmt.Errorf("%w: nil body", objstore.ErrInvalidArgument))
+	}
+	if err := s.begin(ctx); err != nil {
+		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
+	}
+	id := randomHex(uploadIDLen / 2)
+	if err := s.writeUploadRecord(id, uploadRecord{Key: key, Initiated: s.clock()}); err != nil {
+		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
+	}
+	info, err := s.upload(ctx, key, id, body, &opts.PutOptions)
+	if err != nil {
+		s.removeUpload(id)
+		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
+	}
+	return info, nil
+}
+
+func (s *Store) upload(ctx context.Context, key, id string, body io.Reader, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	f, err := os.OpenFile(s.uploadDataPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	t, err := s.stream(ctx, id, f, body, opts)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	stillRegistered := func() error {
+		if _, err := os.Stat(s.uploadInfoPath(id)); err != nil {
+			return fmt.Errorf("%w: upload %s was aborted", objstore.ErrNotExist, id)
+		}
+		return nil
+	}
+	if err := s.publish(ctx, key, s.uploadDataPath(id), opts, stillRegistered); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	s.removeUpload(id) // only the record is left
+	return t.info(key, true), nil
+}
+
+// stream copies body to f and appends the trailer, checking ctx and the
+// upload's registration between chunks.
+func (s *Store) stream(ctx context.Context, id string, f *os.File, body io.Reader, opts *objstore.PutOptions) (*trailer, error) {
+	crc := newCRC()
+	buf := make([]byte, copyBufferSize)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return nil, err
+			}
+			crc.Write(buf[:n])
+			size += int64(n)
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("fsstore: read upload body: %w", rerr)
+		}
+		if _, err := os.Stat(s.uploadInfoPath(id)); err != nil {
+			return nil, fmt.Errorf("%w: upload %s was aborted", objstore.ErrNotExist, id)
+		}
+	}
+	t := s.newTrailer(opts, size)
+	t.CRC32C = crc.Sum32()
+	return t, appendTrailer(f, t)
+}
+
+// writeUploadRecord atomically writes the record of upload id.
+func (s *Store) writeUploadRecord(id string, rec uploadRecord) error {
+	js, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := s.newTempPath()
+	if err := writeFileSync(tmp, js); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.uploadInfoPath(id)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(s.uploadsDir)
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+func (s *Store) readUploadRecord(id string) (uploadRecord, error) {
+	var rec uploadRecord
+	b, err := os.ReadFile(s.uploadInfoPath(id))
+	if err != nil {
+		return rec, mapNotExist(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("fsstore: upload record %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// removeUpload removes the content, then the record, of upload id (best
+// effort: what is left is found by ListUploads or by Open's cleanup).
+func (s *Store) removeUpload(id string) {
+	os.Remove(s.uploadDataPath(id))
+	os.Remove(s.uploadInfoPath(id))
+	_ = syncDir(s.uploadsDir)
+}
+
+// ListUploads implements objstore.Store. Uploads are yielded by key, then
+// initiation time, then upload id.
+func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objstore.UploadInfo, error] {
+	return func(yield func(objstore.UploadInfo, error) bool) {
+		if err := objstore.ValidatePrefix(prefix); err != nil {
+			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
+			return
+		}
+		if err := s.begin(ctx); err != nil {
+			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
+			return
+		}
+		ents, err := os.ReadDir(s.uploadsDir)
+		if err != nil {
+			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
+			return
+		}
+		var out []objstore.UploadInfo
+		for _, e := range ents {
+			id, ok := strings.CutSuffix(e.Name(), infoSuffix)
+			if !ok || !validUploadID(id) {
+				continue
+			}
+			rec, err := s.readUploadRecord(id)
+			switch {
+			case errors.Is(err, objstore.ErrNotExist):
+				continue // completed or aborted since the directory was read
+			case err != nil:
+				if !yield(objstore.UploadInfo{UploadID: id}, opErr(objstore.OpListUploads, prefix, err)) {
+					return
+				}
+				continue
+			}
+			if strings.HasPrefix(rec.Key, prefix) {
+				out = append(out, objstore.UploadInfo{Key: rec.Key, UploadID: id, Initiated: rec.Initiated})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			a, b := out[i], out[j]
+			switch {
+			case a.Key != b.Key:
+				return a.Key < b.Key
+			case !a.Initiated.Equal(b.Initiated):
+				return a.Initiated.Before(b.Initiated)
+			}
+			return a.UploadID < b.UploadID
+		})
+		for _, u := range out {
+			if !yield(u, nil) {
+				return
+			}
+		}
+	}
+}
+
+// AbortUpload implements objstore.Store. It runs under the key's stripe
+// lock, so it either prevents the upload's completion or finds it complete.
+// An unknown upload id, or one registered for another key, is a successful
+// no-op.
+func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	if err := objstore.ValidateKey(key); err != nil {
+		return opErr(objstore.OpAbortUpload, key, err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return opErr(objstore.OpAbortUpload, key, err)
+	}
+	if !validUploadID(uploadID) {
+		return nil // no such upload can exist
+	}
+	unlock, err := s.locks.lock(key)
+	if err != nil {
+		return opErr(objstore.OpAbortUpload, key, err)
+	}
+	defer unlock()
+	rec, err := s.readUploadRecord(uploadID)
+	switch {
+	case errors.Is(err, objstore.ErrNotExist):
+		return nil
+	case err != nil:
+		return opErr(objstore.OpAbortUpload, key, err)
+	case rec.Key != key:
+		return nil
+	}
+	s.removeUpload(uploadID)
+	return nil
+}
