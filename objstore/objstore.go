@@ -37,7 +37,8 @@ type Store interface {
 	// returns ErrNotExist.
 	Head(ctx context.Context, key string) (ObjectInfo, error)
 
-	// Delete removes the object. Deleting a missing key succeeds.
+	// Delete removes the object. Deleting a missing key succeeds, with or
+	// without a condition (the object is absent either way).
 	// With opts.IfMatch the delete happens only if the current ETag matches
 	// (ErrPreconditionFailed otherwise); a backend whose Capabilities report
 	// no ConditionalDelete returns ErrNotSupported for it and deletes nothing

@@ -261,6 +261,9 @@ func (s *Store) delete(ctx context.Context, key, ifMatch string) error {
 	}
 	defer unlock()
 	path, dirs := objectPath(s.objects, key)
+	if _, err := os.Lstat(path); errors.Is(mapNotExist(err), objstore.ErrNotExist) {
+		return nil // missing is success, conditional or not
+	}
 	if err := checkCondition(path, false, ifMatch); err != nil {
 		return err
 	}

@@ -314,6 +314,9 @@ func (s *Store) delete(key, ifMatch string) error {
 	if s.closed {
 		return objstore.ErrClosed
 	}
+	if s.objects[key] == nil {
+		return nil // missing is success, conditional or not
+	}
 	if err := checkCondition(s.objects[key], false, ifMatch); err != nil {
 		return err
 	}

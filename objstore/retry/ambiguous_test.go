@@ -269,12 +269,30 @@ func TestCancelledDuringConditionalPutIsOutcomeUnknown(t *testing.T) {
 }
 
 func TestConditionalDelete(t *testing.T) {
-	t.Run("lost response then precondition", func(t *testing.T) {
+	t.Run("lost response then retry finds it gone", func(t *testing.T) {
 		f := newFake()
 		info, _ := f.Store.Put(t.Context(), "k", []byte("x"), nil)
 		f.delete = func(i int, ctx context.Context, key string, opts *objstore.DeleteOptions) error {
 			err := f.Store.Delete(ctx, key, opts)
 			if i == 1 && err == nil {
+				return fail("delete", key, objstore.ErrUnavailable)
+			}
+			return err
+		}
+		s, _, _ := newRetry(t, f, 5)
+		// Deleting a missing key is success, so the retry settles it.
+		if err := s.Delete(t.Context(), "k", &objstore.DeleteOptions{IfMatch: info.ETag}); err != nil {
+			t.Fatalf("delete = %v, want nil", err)
+		}
+	})
+	t.Run("lost response then recreated", func(t *testing.T) {
+		f := newFake()
+		info, _ := f.Store.Put(t.Context(), "k", []byte("x"), nil)
+		f.delete = func(i int, ctx context.Context, key string, opts *objstore.DeleteOptions) error {
+			err := f.Store.Delete(ctx, key, opts)
+			if i == 1 && err == nil {
+				// Someone recreates the key before our retry.
+				f.Store.Put(ctx, key, []byte("new"), nil)
 				return fail("delete", key, objstore.ErrUnavailable)
 			}
 			return err

@@ -1,0 +1,100 @@
+package miniostore
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/s3compat"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Bucket is the bucket every key lives in. Required.
+	Bucket string
+	// Endpoint is the server's host:port, without a scheme. Required.
+	Endpoint string
+	// Secure selects https.
+	Secure bool
+	// Region is the signing region; empty makes minio-go ask the server
+	// (GetBucketLocation) once.
+	Region string
+	// AccessKey and SecretKey are static credentials. If both are empty and
+	// Credentials is nil, the standard chain is used: AWS_* and MINIO_*
+	// environment variables, the shared AWS and mc config files, then IAM.
+	AccessKey, SecretKey string
+	// Credentials, if set, overrides AccessKey and SecretKey.
+	Credentials *credentials.Credentials
+	// Transport sends the requests; nil means minio-go's default. Tests
+	// inject fault-injecting transports here.
+	Transport http.RoundTripper
+	// Quirks describes the server; the zero value means s3compat.Generic.
+	Quirks s3compat.Quirks
+	// Logger receives debug records (failed aborts); nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports whether cfg can make a Store.
+func (cfg *Config) Validate() error {
+	switch {
+	case cfg.Bucket == "":
+		return fmt.Errorf("miniostore: config: Bucket is required: %w", objstore.ErrInvalidArgument)
+	case cfg.Endpoint == "":
+		return fmt.Errorf("miniostore: config: Endpoint (host:port) is required: %w", objstore.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// New returns a Store for cfg. It sends no request.
+//
+// minio-go's own retries are off (MaxRetries 1): retries belong to the retry
+// decorator, which alone can tell whether a conditional write whose
+// response was lost landed, and to StreamUpload for parts.
+//
+// minio-go cannot send If-Match on DELETE, so the Store never reports
+// ConditionalDelete, whatever cfg.Quirks says about the server.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	q := cfg.Quirks.Normalize()
+	q.ConditionalDelete = false
+	creds := cfg.Credentials
+	switch {
+	case creds != nil:
+	case cfg.AccessKey != "" || cfg.SecretKey != "":
+		creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	default:
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{},
+			&credentials.EnvMinio{},
+			&credentials.FileAWSCredentials{},
+			&credentials.FileMinioClient{},
+			&credentials.IAM{},
+		})
+	}
+	lookup := minio.BucketLookupAuto
+	if q.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:        creds,
+		Secure:       cfg.Secure,
+		Region:       cfg.Region,
+		BucketLookup: lookup,
+		Transport:    cfg.Transport,
+		MaxRetries:   1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("miniostore: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{core: minio.Core{Client: client}, bucket: cfg.Bucket, quirks: q, log: log}, nil
+}

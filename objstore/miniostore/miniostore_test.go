@@ -1,0 +1,33 @@
+package miniostore
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/s3compat"
+	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
+)
+
+func open(t testing.TB, srv testenv.Server, q s3compat.Quirks, rt http.RoundTripper) objstore.Store {
+	t.Helper()
+	s, err := New(Config{
+		Bucket:    srv.Bucket,
+		Endpoint:  srv.Host(),
+		Region:    srv.Region,
+		AccessKey: srv.AccessKey,
+		SecretKey: srv.SecretKey,
+		Transport: rt,
+		Quirks:    q,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) { s3test.Conformance(t, open) }
+
+func TestLive(t *testing.T)   { s3test.Live(t, open) }
+func TestFaults(t *testing.T) { s3test.Faults(t, open) }

@@ -1,0 +1,408 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeMP is an in-memory Multiparter that records what the engine does and
+// checks the engine's memory bound as it goes.
+type fakeMP struct {
+	t        *testing.T
+	partSize int
+	conc     int
+
+	mu        sync.Mutex
+	uploads   map[string]map[int][]byte
+	objects   map[string][]byte
+	puts      int
+	creates   []PutOptions
+	completes []PutOptions
+	aborts    []string
+	abortCtx  []error // ctx.Err() seen by each abort
+	inflight  int
+	maxIn     int
+	partsDone int // UploadPart calls that returned
+	arrays    map[*byte]bool
+	attempts  map[int]int
+
+	// readBytes is updated by the body (see boundedBody).
+	readBytes int64
+
+	failPart func(number, attempt int) error // nil: no failure
+	gate     chan struct{}                   // if non-nil, UploadPart waits on it
+	// hold makes UploadPart wait for a release, sent only when the engine
+	// blocks (blockedHook), or for the end of the body.
+	hold     bool
+	release  chan struct{}
+	bodyDone chan struct{}
+	onPart   func(number int) // called as UploadPart starts
+	failDone error            // CompleteUpload error
+}
+
+func newFakeMP(t *testing.T, partSize, conc int) *fakeMP {
+	return &fakeMP{t: t, partSize: partSize, conc: conc, uploads: map[string]map[int][]byte{},
+		objects: map[string][]byte{}, arrays: map[*byte]bool{}, attempts: map[int]int{}}
+}
+
+func (f *fakeMP) PutObject(ctx context.Context, key string, data []byte, opts *PutOptions) (ObjectInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.puts++
+	f.objects[key] = bytes.Clone(data)
+	return ObjectInfo{ETag: "single"}, nil
+}
+
+func (f *fakeMP) CreateUpload(ctx context.Context, key string, opts *PutOptions) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("u%d", len(f.creates))
+	f.creates = append(f.creates, *opts)
+	f.uploads[id] = map[int][]byte{}
+	return id, nil
+}
+
+func (f *fakeMP) UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (string, error) {
+	f.mu.Lock()
+	f.inflight++
+	f.maxIn = max(f.maxIn, f.inflight)
+	f.arrays[&data[:1][0]] = true
+	f.attempts[n]++
+	attempt := f.attempts[n]
+	f.mu.Unlock()
+	if f.onPart != nil {
+		f.onPart(n)
+	}
+	var err error
+	if f.hold {
+		select {
+		case <-f.release:
+		case <-f.bodyDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err == nil && f.failPart != nil {
+		err = f.failPart(n, attempt)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inflight--
+	f.partsDone++
+	if err != nil {
+		return "", err
+	}
+	f.uploads[uploadID][n] = bytes.Clone(data)
+	return fmt.Sprintf("etag-%d", n), nil
+}
+
+func (f *fakeMP) CompleteUpload(ctx context.Context, key, uploadID string, parts []CompletedPart, opts *PutOptions) (ObjectInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.completes = append(f.completes, *opts)
+	if f.failDone != nil {
+		return ObjectInfo{}, f.failDone
+	}
+	var obj []byte
+	for i, p := range parts {
+		if p.Number != i+1 || p.ETag != fmt.Sprintf("etag-%d", p.Number) {
+			f.t.Errorf("complete: part %d is %+v", i, p)
+		}
+		obj = append(obj, f.uploads[uploadID][p.Number]...)
+	}
+	f.objects[key] = obj
+	delete(f.uploads, uploadID)
+	return ObjectInfo{ETag: "multi"}, nil
+}
+
+func (f *fakeMP) AbortUpload(ctx context.Context, key, uploadID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.aborts = append(f.aborts, uploadID)
+	f.abortCtx = append(f.abortCtx, ctx.Err())
+	delete(f.uploads, uploadID)
+	return nil
+}
+
+// boundedBody serves data and fails the test if the engine reads further
+// ahead than its memory bound allows: a buffer is only reused after the
+// UploadPart call holding it returned, so the bytes read can never exceed
+// (returned parts + Concurrency + 1) x PartSize.
+type boundedBody struct {
+	f    *fakeMP
+	r    io.Reader
+	err  error // returned at the end instead of io.EOF, if set
+	once sync.Once
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.f.mu.Lock()
+	b.f.readBytes += int64(n)
+	limit := int64(b.f.partsDone+b.f.conc+1) * int64(b.f.partSize)
+	if b.f.readBytes > limit {
+		b.f.t.Errorf("engine read %d bytes with %d parts returned; bound is %d", b.f.readBytes, b.f.partsDone, limit)
+	}
+	b.f.mu.Unlock()
+	if err == io.EOF && b.f.bodyDone != nil {
+		b.once.Do(func() { close(b.f.bodyDone) })
+	}
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return b
+}
+
+func noBackoff(t *testing.T) {
+	old := partBackoff
+	partBackoff = func(int) time.Duration { return 0 }
+	t.Cleanup(func() { partBackoff = old })
+}
+
+const mpPart = MinPartSize
+
+func TestStreamUploadSinglePut(t *testing.T) {
+	for _, size := range []int{0, 1, mpPart - 1, mpPart} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := newFakeMP(t, mpPart, 2)
+			data := randomBytes(t, size)
+			opts := &UploadOptions{PutOptions: PutOptions{IfNoneMatch: true}, PartSize: mpPart, Concurrency: 2}
+			info, err := StreamUpload(context.Background(), f, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.puts != 1 || len(f.creates) != 0 {
+				t.Fatalf("puts=%d creates=%d, want one put and no multipart", f.puts, len(f.creates))
+			}
+			if info.Key != "k" || info.Size != int64(size) || info.ETag != "single" {
+				t.Fatalf("info = %+v", info)
+			}
+			if !bytes.Equal(f.objects["k"], data) {
+				t.Fatal("stored object differs from body")
+			}
+		})
+	}
+}
+
+// holdParts makes f's parts wait until the engine has read as far ahead as
+// it may, then releases one part each time the engine blocks: a read beyond
+// the memory bound is then caught by boundedBody every time, not by luck.
+func holdParts(t *testing.T, f *fakeMP) {
+	f.hold = true
+	f.release = make(chan struct{})
+	f.bodyDone = make(chan struct{})
+	blockedHook = func() {
+		select {
+		case f.release <- struct{}{}:
+		case <-f.bodyDone:
+		}
+	}
+	t.Cleanup(func() { blockedHook = nil })
+}
+
+func TestStreamUploadMultipart(t *testing.T) {
+	const conc = 3
+	f := newFakeMP(t, mpPart, conc)
+	holdParts(t, f)
+	data := randomBytes(t, 7*mpPart+mpPart/2)
+	opts := &UploadOptions{
+		PutOptions:  PutOptions{IfMatch: "abc", ContentType: "text/plain", Metadata: map[string]string{"a": "b"}},
+		PartSize:    1, // raised to MinPartSize
+		Concurrency: conc,
+	}
+	info, err := StreamUpload(context.Background(), f, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Key != "k" || info.Size != int64(len(data)) || info.ETag != "multi" {
+		t.Fatalf("info = %+v", info)
+	}
+	if !bytes.Equal(f.objects["k"], data) {
+		t.Fatal("stored object differs from body")
+	}
+	if f.puts != 0 || len(f.creates) != 1 || len(f.completes) != 1 || len(f.aborts) != 0 {
+		t.Fatalf("puts=%d creates=%d completes=%d aborts=%d", f.puts, len(f.creates), len(f.completes), len(f.aborts))
+	}
+	if c := f.creates[0]; c.Conditional() || c.ContentType != "text/plain" || c.Metadata["a"] != "b" {
+		t.Fatalf("CreateUpload got %+v; want content type and metadata, no condition", c)
+	}
+	if c := f.completes[0]; c.IfMatch != "abc" {
+		t.Fatalf("CompleteUpload got %+v; want the If-Match condition", c)
+	}
+	if f.maxIn > conc {
+		t.Fatalf("%d parts in flight, limit %d", f.maxIn, conc)
+	}
+	if len(f.arrays) > conc+1 {
+		t.Fatalf("engine used %d part buffers, bound is %d", len(f.arrays), conc+1)
+	}
+}
+
+// TestStreamUploadParallel holds every part until Concurrency parts are in
+// flight at once: an engine that serialised parts would never get there.
+func TestStreamUploadParallel(t *testing.T) {
+	const conc = 4
+	f := newFakeMP(t, mpPart, conc)
+	f.gate = make(chan struct{})
+	var once sync.Once
+	f.onPart = func(int) {
+		f.mu.Lock()
+		full := f.inflight == conc
+		f.mu.Unlock()
+		if full {
+			once.Do(func() { close(f.gate) })
+		}
+	}
+	data := randomBytes(t, 10*mpPart)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // guard, not a wait
+	defer cancel()
+	if _, err := StreamUpload(ctx, f, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, &UploadOptions{PartSize: mpPart, Concurrency: conc}); err != nil {
+		t.Fatalf("upload never reached %d parts in flight: %v", conc, err)
+	}
+	if f.maxIn != conc || !bytes.Equal(f.objects["k"], data) {
+		t.Fatalf("max in flight %d, want %d; object ok=%v", f.maxIn, conc, bytes.Equal(f.objects["k"], data))
+	}
+}
+
+func TestStreamUploadRetriesTransientParts(t *testing.T) {
+	noBackoff(t)
+	f := newFakeMP(t, mpPart, 2)
+	f.failPart = func(n, attempt int) error {
+		if n == 2 && attempt < partAttempts {
+			return fmt.Errorf("fake: %w", ErrUnavailable)
+		}
+		if n == 3 && attempt == 1 {
+			return fmt.Errorf("fake: %w", ErrThrottled)
+		}
+		return nil
+	}
+	data := randomBytes(t, 3*mpPart)
+	if _, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(data), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if f.attempts[2] != partAttempts || f.attempts[3] != 2 || !bytes.Equal(f.objects["k"], data) {
+		t.Fatalf("attempts %v; object ok=%v", f.attempts, bytes.Equal(f.objects["k"], data))
+	}
+}
+
+func TestStreamUploadAbortsOnFailure(t *testing.T) {
+	noBackoff(t)
+	readErr := errors.New("disk on fire")
+	cases := []struct {
+		name     string
+		setup    func(f *fakeMP, cancel context.CancelFunc)
+		bodyErr  error
+		want     error
+		complete int
+	}{
+		{name: "permanent part error", want: ErrPermission, setup: func(f *fakeMP, _ context.CancelFunc) {
+			f.failPart = func(n, _ int) error {
+				if n == 3 {
+					return fmt.Errorf("fake: %w", ErrPermission)
+				}
+				return nil
+			}
+		}},
+		{name: "retries exhausted", want: ErrUnavailable, setup: func(f *fakeMP, _ context.CancelFunc) {
+			f.failPart = func(n, _ int) error {
+				if n == 2 {
+					return fmt.Errorf("fake: %w", ErrUnavailable)
+				}
+				return nil
+			}
+		}},
+		{name: "body error", want: readErr, bodyErr: readErr, setup: func(*fakeMP, context.CancelFunc) {}},
+		{name: "cancelled", want: context.Canceled, setup: func(f *fakeMP, cancel context.CancelFunc) {
+			f.onPart = func(n int) {
+				if n == 2 {
+					cancel()
+				}
+			}
+		}},
+		{name: "complete fails", want: ErrPreconditionFailed, complete: 1, setup: func(f *fakeMP, _ context.CancelFunc) {
+			f.failDone = fmt.Errorf("fake: %w", ErrPreconditionFailed)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeMP(t, mpPart, 2)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c.setup(f, cancel)
+			data := randomBytes(t, 5*mpPart)
+			body := &boundedBody{f: f, r: bytes.NewReader(data), err: c.bodyErr}
+			_, err := StreamUpload(ctx, f, "k", body, &UploadOptions{PartSize: mpPart, Concurrency: 2})
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if len(f.aborts) != 1 || f.abortCtx[0] != nil {
+				t.Fatalf("aborts %v with ctx errors %v; want one abort with a live context", f.aborts, f.abortCtx)
+			}
+			if len(f.completes) != c.complete || len(f.objects) != 0 {
+				t.Fatalf("completes=%d objects=%d", len(f.completes), len(f.objects))
+			}
+		})
+	}
+}
+
+func TestStreamUploadMaxParts(t *testing.T) {
+	old := maxParts
+	maxParts = 3
+	t.Cleanup(func() { maxParts = old })
+	f := newFakeMP(t, mpPart, 2)
+	_, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(make([]byte, 3*mpPart+1)), &UploadOptions{PartSize: mpPart, Concurrency: 2})
+	if !errors.Is(err, ErrInvalidArgument) || len(f.aborts) != 1 || len(f.completes) != 0 {
+		t.Fatalf("err = %v, aborts %d, completes %d; want ErrInvalidArgument and an abort", err, len(f.aborts), len(f.completes))
+	}
+	f = newFakeMP(t, mpPart, 2)
+	if _, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(make([]byte, 3*mpPart)), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
+		t.Fatalf("exactly maxParts parts: %v", err)
+	}
+}
+
+func TestStreamUploadValidates(t *testing.T) {
+	f := newFakeMP(t, mpPart, 2)
+	cases := []struct {
+		key  string
+		opts *UploadOptions
+		want error
+	}{
+		{"", nil, ErrInvalidKey},
+		{"k", &UploadOptions{PutOptions: PutOptions{IfNoneMatch: true, IfMatch: "x"}}, ErrInvalidArgument},
+		{"k", &UploadOptions{PartSize: MaxPartSize + 1}, ErrInvalidArgument},
+	}
+	for _, c := range cases {
+		if _, err := StreamUpload(context.Background(), f, c.key, bytes.NewReader(nil), c.opts); !errors.Is(err, c.want) {
+			t.Errorf("StreamUpload(%q, %+v) = %v, want %v", c.key, c.opts, err, c.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := StreamUpload(ctx, f, "k", bytes.NewReader(nil), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ctx: %v", err)
+	}
+	if f.puts != 0 || len(f.creates) != 0 {
+		t.Errorf("side effects after invalid input: puts=%d creates=%d", f.puts, len(f.creates))
+	}
+}

@@ -1,0 +1,269 @@
+// Package openurl opens an objstore.Store by URL, and is the one place where
+// the decorators are composed.
+//
+// # URLs
+//
+//	s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true&quirks=versitygw
+//	minio://bucket/prefix?endpoint=127.0.0.1:9000&tls=false
+//	file:///absolute/dir   file:relative/dir
+//	mem://
+//
+// See ParseURL. The endpoint and region may come from the standard AWS
+// variables instead (see Spec.WithEnv). Credentials come only from the
+// standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE,
+// web identity, instance roles); a URL that carries one is refused.
+//
+// # Composition
+//
+// From the inside out:
+//
+//	backend -> WithPrefix -> instrument -> retry [-> capability guard] [-> read-only guard]
+//
+// The order is deliberate:
+//
+//   - WithPrefix is innermost, so every layer above sees the caller's keys
+//     and nothing can reach outside the prefix.
+//   - instrument sits below retry so that it measures every attempt: the
+//     throttling and unavailability that retries hide from callers still
+//     show in the metrics, and latencies are the server's, not backoffs.
+//     The retries themselves are counted by instrument.RetryObserver.
+//   - retry is outermost among the decorators, so its ambiguity read-backs
+//     go through the same prefix and metrics as everything else.
+//   - Then the store is probed (objstore.Probe) through the whole stack,
+//     unless Options.SkipProbe. If conditional puts are not enforced, Open
+//     refuses the store (ErrConditionsNotEnforced). If the probe disproves
+//     a lesser claim (conditional delete, conditional multipart), the store
+//     reports the confirmed Capabilities and refuses conditional deletes it
+//     cannot honour with ErrNotSupported.
+//   - With Options.ReadOnly only the probe's read checks run, and every
+//     write returns ErrPermission.
+package openurl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/fsstore"
+	"github.com/stowage-dev/stowage/objstore/instrument"
+	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/objstore/miniostore"
+	"github.com/stowage-dev/stowage/objstore/retry"
+	"github.com/stowage-dev/stowage/objstore/s3compat"
+	"github.com/stowage-dev/stowage/objstore/s3store"
+)
+
+// Options configure Open. A nil *Options is the zero value.
+type Options struct {
+	// ReadOnly opens the store for reading: the probe's write checks are
+	// skipped and every write fails with ErrPermission.
+	ReadOnly bool
+	// SkipProbe skips the probe altogether (tests that count requests).
+	SkipProbe bool
+	// Probe adds probe options (Multipart, Prefix); ReadOnly is taken from
+	// Options.ReadOnly.
+	Probe objstore.ProbeOptions
+	// Registerer receives the metrics of package instrument; nil means no
+	// metrics.
+	Registerer prometheus.Registerer
+	// Retry configures the retry decorator; its Logger defaults to Logger.
+	Retry retry.Options
+	// HTTPClient sends the S3 requests (s3; minio uses its Transport); nil
+	// means the SDK's. Tests put a faultnet.Transport here.
+	HTTPClient *http.Client
+	// Logger receives the backends' and decorators' records; nil discards.
+	Logger *slog.Logger
+	// Clock is the clock of the local backends (ModTime, upload Initiated);
+	// nil means time.Now.
+	Clock func() time.Time
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Open opens the store rawURL names, composes the decorators and probes it
+// (see the package documentation). The error names the URL by its Spec,
+// which never holds a secret.
+func Open(ctx context.Context, rawURL string, opts *Options) (objstore.Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o = o.withDefaults()
+	spec, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if spec, err = spec.WithEnv(o.Getenv); err != nil {
+		return nil, err
+	}
+	base, err := openBackend(ctx, spec, &o)
+	if err != nil {
+		return nil, fmt.Errorf("openurl: open %s: %w", spec, err)
+	}
+	s, err := compose(ctx, base, spec, &o)
+	if err != nil {
+		_ = base.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// openBackend makes the bare store of spec.
+func openBackend(ctx context.Context, spec Spec, o *Options) (objstore.Store, error) {
+	switch spec.Scheme {
+	case SchemeMem:
+		return memstore.New(&memstore.Options{Clock: o.Clock}), nil
+	case SchemeFile:
+		return fsstore.Open(spec.Path, &fsstore.Options{Clock: o.Clock, Logger: o.Logger})
+	case SchemeS3:
+		cfg, err := s3Config(spec, o)
+		if err != nil {
+			return nil, err
+		}
+		return s3store.New(ctx, cfg)
+	case SchemeMinIO:
+		cfg, err := minioConfig(spec, o)
+		if err != nil {
+			return nil, err
+		}
+		return miniostore.New(cfg)
+	}
+	return nil, fmt.Errorf("%w: scheme %q", objstore.ErrNotSupported, spec.Scheme)
+}
+
+// quirks returns the s3compat profile of spec, with its path style
+// overridden by the URL's path_style.
+func quirks(spec Spec) (s3compat.Quirks, error) {
+	name := spec.Quirks
+	switch {
+	case name != "":
+	case spec.Scheme == SchemeMinIO:
+		name = "minio"
+	case spec.Endpoint == "":
+		name = "aws"
+	default:
+		name = "generic"
+	}
+	q, err := s3compat.Profile(name)
+	if err != nil {
+		return q, err
+	}
+	if spec.PathStyle != nil {
+		q.PathStyle = *spec.PathStyle
+	}
+	return q, nil
+}
+
+func s3Config(spec Spec, o *Options) (s3store.Config, error) {
+	q, err := quirks(spec)
+	if err != nil {
+		return s3store.Config{}, err
+	}
+	cfg := s3store.Config{
+		Bucket:       spec.Bucket,
+		Region:       spec.Region,
+		UsePathStyle: q.PathStyle,
+		HTTPClient:   o.HTTPClient,
+		Quirks:       q,
+		Logger:       o.Logger,
+	}
+	if spec.Endpoint != "" {
+		u, err := endpointURL(spec.Endpoint, spec.TLS)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Endpoint = u.String()
+	}
+	return cfg, nil
+}
+
+func minioConfig(spec Spec, o *Options) (miniostore.Config, error) {
+	q, err := quirks(spec)
+	if err != nil {
+		return miniostore.Config{}, err
+	}
+	if spec.Endpoint == "" {
+		return miniostore.Config{}, fmt.Errorf("a minio URL needs endpoint= (or AWS_ENDPOINT_URL_S3): %w", objstore.ErrInvalidArgument)
+	}
+	u, err := endpointURL(spec.Endpoint, spec.TLS)
+	if err != nil {
+		return miniostore.Config{}, err
+	}
+	cfg := miniostore.Config{
+		Bucket:   spec.Bucket,
+		Endpoint: u.Host,
+		Secure:   u.Scheme == "https",
+		Region:   spec.Region,
+		Quirks:   q,
+		Logger:   o.Logger,
+	}
+	if o.HTTPClient != nil {
+		cfg.Transport = o.HTTPClient.Transport
+	}
+	return cfg, nil
+}
+
+// compose wraps base in the decorators and probes the result.
+func compose(ctx context.Context, base objstore.Store, spec Spec, opts *Options) (objstore.Store, error) {
+	o := opts.withDefaults()
+	label := base.Capabilities().Provider
+	s := objstore.WithPrefix(base, spec.Prefix)
+	ropts := o.Retry
+	if ropts.Logger == nil {
+		ropts.Logger = o.Logger
+	}
+	if o.Registerer != nil {
+		s = instrument.New(s, o.Registerer, label)
+		count := instrument.RetryObserver(o.Registerer, label)
+		if next := ropts.OnRetry; next != nil {
+			ropts.OnRetry = func(op string, attempt int, err error) {
+				count(op, attempt, err)
+				next(op, attempt, err)
+			}
+		} else {
+			ropts.OnRetry = count
+		}
+	}
+	s = retry.New(s, ropts)
+	if !o.SkipProbe {
+		popts := o.Probe
+		popts.ReadOnly = o.ReadOnly
+		res, err := objstore.Probe(ctx, s, &popts)
+		switch {
+		case errors.Is(err, objstore.ErrConditionsNotEnforced):
+			return nil, fmt.Errorf("openurl: refusing to open %s for writing: %w", spec, err)
+		case err != nil:
+			return nil, fmt.Errorf("openurl: probe %s: %w", spec, err)
+		}
+		if len(res.Problems) > 0 {
+			o.Logger.LogAttrs(ctx, slog.LevelWarn, "object store probe found problems",
+				slog.String("store", spec.String()), slog.String("provider", label),
+				slog.String("problems", strings.Join(res.Problems, "; ")))
+		}
+		if res.Capabilities != res.Claimed {
+			s = &guarded{Store: s, caps: res.Capabilities}
+		}
+	}
+	if o.ReadOnly {
+		s = readOnly{s}
+	}
+	return s, nil
+}

@@ -1,0 +1,166 @@
+package openurl
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stowage-dev/stowage/internal/faultnet"
+	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/retry"
+)
+
+// storeURL is the URL of srv's bucket under prefix, with srv's quirks,
+// opened with the SDK scheme names (s3: aws-sdk-go-v2, minio: minio-go).
+func storeURL(scheme string, srv testenv.Server, prefix string) string {
+	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+	if scheme == SchemeMinIO {
+		q.Set("endpoint", srv.Host())
+		q.Set("tls", "false")
+	}
+	return scheme + "://" + srv.Bucket + "/" + strings.TrimSuffix(prefix, "/") + "?" + q.Encode()
+}
+
+// forEachServerAndSDK runs f for each local server through each SDK.
+func forEachServerAndSDK(t *testing.T, f func(t *testing.T, srv testenv.Server, scheme string)) {
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		for _, scheme := range []string{SchemeS3, SchemeMinIO} {
+			t.Run(scheme, func(t *testing.T) {
+				isolateAWSEnv(t, srv.AccessKey, srv.SecretKey)
+				f(t, srv, scheme)
+			})
+		}
+	})
+}
+
+// TestOpenRealServers opens each local S3 server by URL, through the whole
+// stack and the probe, and checks what the probe confirmed.
+func TestOpenRealServers(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		prefix := testenv.UniquePrefix(t)
+		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{Probe: objstore.ProbeOptions{Multipart: !testenv.Short()}})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		caps := s.Capabilities()
+		if !caps.ConditionalPut || !caps.CompareAndSwap {
+			t.Errorf("capabilities %+v", caps)
+		}
+		// minio-go cannot send If-Match on DELETE; MinIO ignores it.
+		if want := srv.Name == testenv.VersityGW && scheme == SchemeS3; caps.ConditionalDelete != want {
+			t.Errorf("ConditionalDelete = %v, want %v on %s", caps.ConditionalDelete, want, srv.Name)
+		}
+		info, err := s.Put(t.Context(), "k", []byte("v"), &objstore.PutOptions{IfNoneMatch: true})
+		if err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		if info.Metadata != nil && info.Metadata[retry.WriteTokenKey] == "" {
+			t.Errorf("Put returned metadata without a write token: %v", info.Metadata)
+		}
+		if _, err := s.Put(t.Context(), "k", []byte("w"), &objstore.PutOptions{IfNoneMatch: true}); !errors.Is(err, objstore.ErrPreconditionFailed) {
+			t.Errorf("second create = %v, want ErrPreconditionFailed", err)
+		}
+		n := 0
+		for info, err := range s.List(t.Context(), "", nil) {
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if info.Key != "k" {
+				t.Errorf("listed %q: the probe left it behind or the prefix leaked", info.Key)
+			}
+			n++
+		}
+		if n != 1 {
+			t.Errorf("listed %d objects, want 1", n)
+		}
+		if err := s.Delete(t.Context(), "k", nil); err != nil {
+			t.Errorf("Delete: %v", err)
+		}
+		res, err := objstore.Probe(t.Context(), s, nil)
+		if err != nil || len(res.Problems) != 0 {
+			t.Errorf("Probe of the opened store = %q, %v; want no problems", res.Problems, err)
+		}
+	})
+}
+
+// TestOpenLostResponseResolvedByToken loses the response of a conditional
+// PUT after the server applied it. The retry sees 412 and the write token
+// proves the write ours: Put succeeds.
+func TestOpenLostResponseResolvedByToken(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		prefix := testenv.UniquePrefix(t)
+		tr := &faultnet.Transport{Rules: []faultnet.Rule{{
+			Name: "lose", Fault: faultnet.LoseResponse, Limit: 1,
+			PathPrefix: "/" + srv.Bucket + "/" + prefix + "head",
+			Match:      faultnet.ConditionalWrite,
+		}}, Base: http.DefaultTransport}
+		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{HTTPClient: tr.Client(), Retry: retry.Options{Sleep: noSleep}})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		if _, err := s.Put(t.Context(), "head", []byte("ours"), &objstore.PutOptions{IfNoneMatch: true}); err != nil {
+			t.Fatalf("Put after a lost response: %v", err)
+		}
+		if got := tr.Stats().Rules["lose"]; got != 1 {
+			t.Fatalf("the lost-response fault fired %d times, want 1", got)
+		}
+		rc, _, err := s.Get(t.Context(), "head", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if b, _ := io.ReadAll(rc); string(b) != "ours" {
+			t.Errorf("head holds %q", b)
+		}
+		if err := s.Delete(t.Context(), "head", nil); err != nil {
+			t.Errorf("Delete: %v", err)
+		}
+	})
+}
+
+// TestOpenLostResponseThenOverwritten loses the response of a conditional
+// PUT that the server applied, and lets another writer overwrite the key
+// before the retry: the outcome is reported as unknown, not as a lost race.
+func TestOpenLostResponseThenOverwritten(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		prefix := testenv.UniquePrefix(t)
+		other, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{SkipProbe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		tr := &faultnet.Transport{Rules: []faultnet.Rule{{
+			Name: "lose", Fault: faultnet.LoseResponse, Limit: 1,
+			PathPrefix: "/" + srv.Bucket + "/" + prefix + "head",
+			Match:      faultnet.ConditionalWrite,
+		}}, Base: http.DefaultTransport}
+		overwrite := func(ctx context.Context, _ time.Duration) error {
+			// Between the attempts another writer replaces the object.
+			_, err := other.Put(ctx, "head", []byte("theirs"), nil)
+			return err
+		}
+		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{
+			HTTPClient: tr.Client(), SkipProbe: true, Retry: retry.Options{Sleep: overwrite},
+		})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		_, err = s.Put(t.Context(), "head", []byte("ours"), &objstore.PutOptions{IfNoneMatch: true})
+		var ae *retry.AmbiguousError
+		if !errors.As(err, &ae) || !errors.Is(err, objstore.ErrOutcomeUnknown) || !errors.Is(err, objstore.ErrPreconditionFailed) {
+			t.Fatalf("Put = %v, want an AmbiguousError matching ErrOutcomeUnknown and ErrPreconditionFailed", err)
+		}
+		if err := other.Delete(t.Context(), "head", nil); err != nil {
+			t.Errorf("Delete: %v", err)
+		}
+	})
+}

@@ -1,0 +1,221 @@
+package openurl
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func ptr(b bool) *bool { return &b }
+
+func TestParseURLGood(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		want Spec
+		str  string // String() if it differs from raw
+	}{
+		{"mem://", Spec{Scheme: "mem"}, ""},
+		{"mem:", Spec{Scheme: "mem"}, "mem://"},
+		{"file:///var/lib/stowage", Spec{Scheme: "file", Path: "/var/lib/stowage"}, ""},
+		{"file://localhost/srv/x", Spec{Scheme: "file", Path: "/srv/x"}, "file:///srv/x"},
+		{"file:data/store", Spec{Scheme: "file", Path: "data/store"}, ""},
+		{"file:./data", Spec{Scheme: "file", Path: "./data"}, ""},
+		{"file:my%20dir", Spec{Scheme: "file", Path: "my dir"}, ""},
+		{"s3://bucket", Spec{Scheme: "s3", Bucket: "bucket"}, ""},
+		{"s3://bucket/", Spec{Scheme: "s3", Bucket: "bucket"}, "s3://bucket"},
+		{"s3://my.bucket-1/sessions/prod", Spec{Scheme: "s3", Bucket: "my.bucket-1", Prefix: "sessions/prod/"}, "s3://my.bucket-1/sessions/prod/"},
+		{
+			"s3://b01/p/?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true&quirks=MinIO",
+			Spec{Scheme: "s3", Bucket: "b01", Prefix: "p/", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", PathStyle: ptr(true), Quirks: "minio"},
+			"s3://b01/p/?endpoint=http%3A%2F%2F127.0.0.1%3A9000&path_style=true&quirks=minio&region=us-east-1",
+		},
+		{
+			"s3://b01?endpoint=127.0.0.1:7070&tls=false&quirks=versitygw",
+			Spec{Scheme: "s3", Bucket: "b01", Endpoint: "127.0.0.1:7070", TLS: ptr(false), Quirks: "versitygw"},
+			"s3://b01?endpoint=127.0.0.1%3A7070&quirks=versitygw&tls=false",
+		},
+		{
+			"minio://b01/x?endpoint=localhost:9000&tls=false&region=eu-west-1",
+			Spec{Scheme: "minio", Bucket: "b01", Prefix: "x/", Endpoint: "localhost:9000", TLS: ptr(false), Region: "eu-west-1"},
+			"minio://b01/x/?endpoint=localhost%3A9000&region=eu-west-1&tls=false",
+		},
+	} {
+		got, err := ParseURL(c.raw)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", c.raw, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ParseURL(%q) = %+v, want %+v", c.raw, got, c.want)
+		}
+		str := c.str
+		if str == "" {
+			str = c.raw
+		}
+		if got.String() != str || got.Redacted() != str {
+			t.Errorf("ParseURL(%q).String() = %q, want %q", c.raw, got.String(), str)
+		}
+		if again, err := ParseURL(got.String()); err != nil || !reflect.DeepEqual(again, got) {
+			t.Errorf("ParseURL(String()) of %q = %+v, %v; want %+v", c.raw, again, err, got)
+		}
+	}
+}
+
+func TestParseURLBad(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{"", "unknown scheme"},
+		{"gs://bucket", "unknown scheme"},
+		{"s3://", "missing bucket"},
+		{"s3://Bucket", "not a bucket name"},
+		{"s3://b", "not a bucket name"},
+		{"s3://bucket:9000/p", "not a bucket name"},
+		{"s3://bucket//p", "empty segment"},
+		{"s3://bucket/a//b", "empty segment"},
+		{"s3://bucket/a%01b", "invalid key"},
+		{"s3://bucket?path_style=maybe", "not true or false"},
+		{"s3://bucket?tls=1&tls=0", "given 2 times"},
+		{"s3://bucket?quirks=r2", "unknown provider"},
+		{"s3://bucket?region=us%20east", "not a region name"},
+		{"s3://bucket?endpoint=ftp://h", "endpoint scheme"},
+		{"s3://bucket?endpoint=http://h/path", "must not have a path"},
+		{"s3://bucket?endpoint=https://h&tls=false", "contradicts"},
+		{"s3://bucket?prefix=x", "unknown parameter"},
+		{"s3://bucket#frag", "no fragment"},
+		{"s3:bucket", "write s3://bucket/prefix"},
+		{"mem://x", "just mem://"},
+		{"mem:///x", "just mem://"},
+		{"mem://?a=b", "unknown parameter"},
+		{"file:", "without a directory"},
+		{"file://data/store", "file:relative/dir"},
+		{"file:///x?mode=1", "unknown parameter"},
+		{"s3://bucket/%zz", "malformed URL"},
+	} {
+		_, err := ParseURL(c.raw)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseURL(%q) = %v, want an error containing %q", c.raw, err, c.want)
+		}
+	}
+}
+
+func TestParseURLRefusesSecretsWithoutEchoingThem(t *testing.T) {
+	const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+	for _, raw := range []string{
+		"s3://AKIAEXAMPLE:" + secret + "@bucket/p",
+		"s3://" + secret + "@bucket/p",
+		"minio://user:" + secret + "@bucket",
+		"s3://bucket?secret_key=" + secret,
+		"s3://bucket?aws_secret_access_key=" + secret,
+		"s3://bucket?access_key=AKIA&x=" + secret,
+		"s3://bucket?X-Amz-Credential=" + secret,
+		"s3://bucket?session_token=" + secret,
+		"s3://bucket?password=" + secret,
+		"s3://bucket?endpoint=http://u:" + secret + "@127.0.0.1:9000",
+		"file:///x?token=" + secret,
+		"s3://bucket/%zz?secret=" + secret,
+		"s3://user:" + secret + "@bucket/%zz",
+	} {
+		_, err := ParseURL(raw)
+		if err == nil {
+			t.Errorf("ParseURL accepted a URL with a credential: %q", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q repeats the secret", err)
+		}
+		if !strings.Contains(err.Error(), "credentials") && !strings.Contains(err.Error(), "malformed") {
+			t.Errorf("error %q does not say where credentials come from", err)
+		}
+	}
+}
+
+func TestWithEnv(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	spec, _ := ParseURL("s3://bucket/p")
+	got, err := spec.WithEnv(env(
+		"AWS_ENDPOINT_URL", "http://127.0.0.1:1", "AWS_ENDPOINT_URL_S3", "http://127.0.0.1:2",
+		"AWS_DEFAULT_REGION", "eu-west-1", "AWS_REGION", "eu-central-1"))
+	if err != nil || got.Endpoint != "http://127.0.0.1:2" || got.Region != "eu-central-1" {
+		t.Errorf("WithEnv = %+v, %v; want the S3-specific endpoint and AWS_REGION", got, err)
+	}
+	got, err = spec.WithEnv(env("AWS_ENDPOINT_URL", "http://127.0.0.1:1", "AWS_DEFAULT_REGION", "eu-west-1"))
+	if err != nil || got.Endpoint != "http://127.0.0.1:1" || got.Region != "eu-west-1" {
+		t.Errorf("WithEnv = %+v, %v; want the fallbacks", got, err)
+	}
+	spec, _ = ParseURL("s3://bucket?endpoint=http://127.0.0.1:3&region=ap-south-1")
+	if got, err := spec.WithEnv(env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:2", "AWS_REGION", "eu-central-1")); err != nil || got != spec {
+		t.Errorf("WithEnv overrode the URL: %+v, %v", got, err)
+	}
+	const secret = "s3cr3t-value"
+	spec, _ = ParseURL("s3://bucket")
+	if _, err := spec.WithEnv(env("AWS_ENDPOINT_URL", "http://k:"+secret+"@127.0.0.1:1")); err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("WithEnv with a credential in AWS_ENDPOINT_URL = %v", err)
+	}
+	mem, _ := ParseURL("mem://")
+	if got, _ := mem.WithEnv(env("AWS_REGION", "eu-central-1")); got != mem {
+		t.Errorf("WithEnv changed a mem spec: %+v", got)
+	}
+}
+
+func TestS3Config(t *testing.T) {
+	for _, c := range []struct {
+		raw       string
+		endpoint  string
+		quirks    string
+		pathStyle bool
+		wantErr   bool
+	}{
+		{"s3://bucket", "", "aws", false, false},
+		{"s3://bucket?endpoint=127.0.0.1:9000&tls=false", "http://127.0.0.1:9000", "generic", true, false},
+		{"s3://bucket?endpoint=s3.example.com", "https://s3.example.com", "generic", true, false},
+		{"s3://bucket?endpoint=http://127.0.0.1:7070/&quirks=versitygw", "http://127.0.0.1:7070", "versitygw", true, false},
+		{"s3://bucket?endpoint=http://127.0.0.1:7070&path_style=false", "http://127.0.0.1:7070", "generic", false, false},
+		{"s3://bucket?path_style=true", "", "aws", true, false},
+		{"minio://bucket?endpoint=127.0.0.1:9000&tls=false", "http://127.0.0.1:9000", "minio", true, false},
+	} {
+		spec, err := ParseURL(c.raw)
+		if err != nil {
+			t.Fatalf("ParseURL(%q): %v", c.raw, err)
+		}
+		cfg, err := s3Config(spec, &Options{})
+		if err != nil {
+			t.Errorf("s3Config(%q): %v", c.raw, err)
+			continue
+		}
+		if cfg.Endpoint != c.endpoint || cfg.Quirks.Name != c.quirks || cfg.UsePathStyle != c.pathStyle || cfg.Quirks.PathStyle != c.pathStyle || cfg.Bucket != "bucket" {
+			t.Errorf("s3Config(%q) = endpoint %q quirks %q path style %v/%v; want %q %q %v",
+				c.raw, cfg.Endpoint, cfg.Quirks.Name, cfg.UsePathStyle, cfg.Quirks.PathStyle, c.endpoint, c.quirks, c.pathStyle)
+		}
+	}
+}
+
+func TestMinioConfig(t *testing.T) {
+	for _, c := range []struct {
+		raw      string
+		endpoint string
+		secure   bool
+		quirks   string
+	}{
+		{"minio://bucket?endpoint=127.0.0.1:9000&tls=false", "127.0.0.1:9000", false, "minio"},
+		{"minio://bucket?endpoint=https://s3.example.com", "s3.example.com", true, "minio"},
+		{"minio://bucket?endpoint=http://127.0.0.1:7070&quirks=versitygw", "127.0.0.1:7070", false, "versitygw"},
+	} {
+		spec, err := ParseURL(c.raw)
+		if err != nil {
+			t.Fatalf("ParseURL(%q): %v", c.raw, err)
+		}
+		cfg, err := minioConfig(spec, &Options{})
+		if err != nil || cfg.Endpoint != c.endpoint || cfg.Secure != c.secure || cfg.Quirks.Name != c.quirks || cfg.Bucket != "bucket" {
+			t.Errorf("minioConfig(%q) = %+v, %v; want endpoint %q secure %v quirks %q", c.raw, cfg, err, c.endpoint, c.secure, c.quirks)
+		}
+	}
+	spec, _ := ParseURL("minio://bucket")
+	if _, err := minioConfig(spec, &Options{}); err == nil || !strings.Contains(err.Error(), "endpoint") {
+		t.Errorf("minioConfig without an endpoint = %v", err)
+	}
+}

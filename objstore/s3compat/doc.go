@@ -1,0 +1,18 @@
+// Package s3compat holds what the two S3 backends (s3store on aws-sdk-go-v2,
+// miniostore on minio-go) share: the known differences between S3 servers as
+// data (Quirks and its profiles), the one table that turns S3 error codes
+// and HTTP statuses into objstore's sentinel errors, and the parts of the S3
+// protocol both SDKs leave to the caller (ETag quoting, Range and
+// Content-Range, listing and upload paging, batched deletes).
+//
+// Nothing here talks to a server: each backend supplies the SDK calls as
+// small functions and keeps exactly one function that extracts the error
+// code and status from its SDK's errors and hands them to Classify.
+//
+// # Profiles
+//
+// AWS, MinIO, VersityGW and Generic describe what each server enforces, with
+// the evidence for every field in its comment. A profile is knowledge, not a
+// guarantee: a live probe (objstoretest, and the store's own startup check
+// where one exists) confirms it against the actual server.
+package s3compat

@@ -1,0 +1,172 @@
+package s3compat
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// DefaultContentType is stored when PutOptions.ContentType is empty.
+const DefaultContentType = "application/octet-stream"
+
+// ContentType returns opts' content type or the default.
+func ContentType(opts *objstore.PutOptions) string {
+	if opts == nil || opts.ContentType == "" {
+		return DefaultContentType
+	}
+	return opts.ContentType
+}
+
+// UnquoteETag returns an ETag as objstore carries it: without the quotes
+// S3 puts around it (and without a weak validator's W/ prefix).
+func UnquoteETag(etag string) string {
+	etag = strings.TrimPrefix(etag, "W/")
+	if len(etag) >= 2 && etag[0] == '"' && etag[len(etag)-1] == '"' {
+		return etag[1 : len(etag)-1]
+	}
+	return etag
+}
+
+// QuoteETag returns an ETag as an HTTP header wants it: in quotes.
+func QuoteETag(etag string) string {
+	return `"` + UnquoteETag(etag) + `"`
+}
+
+// ContentMD5 returns the base64 MD5 of data for a Content-MD5 header, which
+// every S3 server verifies before it stores a PUT or a part (400 BadDigest
+// otherwise): the end-to-end payload checksum of both backends.
+func ContentMD5(data []byte) string {
+	sum := md5.Sum(data)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// RangeHeader returns the HTTP Range header for r ("" for nil). A negative
+// offset is ErrInvalidArgument. r.Length must not be 0 (S3 cannot express an
+// empty range; callers handle it without a ranged request).
+func RangeHeader(r *objstore.Range) (string, error) {
+	switch {
+	case r == nil:
+		return "", nil
+	case r.Offset < 0:
+		return "", fmt.Errorf("s3compat: range offset %d is negative: %w", r.Offset, objstore.ErrInvalidArgument)
+	case r.Length == 0:
+		return "", fmt.Errorf("s3compat: empty range has no Range header: %w", objstore.ErrInvalidArgument)
+	case r.Length < 0:
+		return fmt.Sprintf("bytes=%d-", r.Offset), nil
+	}
+	return fmt.Sprintf("bytes=%d-%d", r.Offset, r.Offset+r.Length-1), nil
+}
+
+// ObjectSize returns the full object size from a ranged response's
+// Content-Range ("bytes 0-9/1000" -> 1000), or contentLength if there is no
+// usable Content-Range (the response was not ranged).
+func ObjectSize(contentRange string, contentLength int64) int64 {
+	_, total, ok := strings.Cut(contentRange, "/")
+	if !ok {
+		return contentLength
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	if err != nil {
+		return contentLength
+	}
+	return n
+}
+
+// Metadata returns user metadata with lowercase keys, or nil if there is
+// none. Both SDKs strip the x-amz-meta- prefix; minio-go keeps the
+// canonical header case ("Session-Id"), which objstore does not.
+func Metadata(md map[string]string) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// PutInfo is the ObjectInfo of a successful write of size bytes with opts:
+// the server answers with the ETag only.
+func PutInfo(key string, size int64, etag string, opts *objstore.PutOptions) objstore.ObjectInfo {
+	info := objstore.ObjectInfo{Key: key, Size: size, ETag: UnquoteETag(etag), ContentType: ContentType(opts)}
+	if opts != nil {
+		info.Metadata = Metadata(opts.Metadata)
+	}
+	return info
+}
+
+// Body wraps a GET response body so that its read errors, too, go through
+// the backend's error mapping (a connection reset mid-body becomes
+// ErrUnavailable). wrap is called for errors other than io.EOF.
+func Body(rc io.ReadCloser, wrap func(error) error) io.ReadCloser {
+	return &body{ReadCloser: rc, wrap: wrap}
+}
+
+type body struct {
+	io.ReadCloser
+	wrap func(error) error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.wrap(err)
+	}
+	return n, err
+}
+
+// RequestBody is a request body over caller memory that can be cut off.
+// net/http may go on reading a request's body after the response has
+// arrived (a server that answers early, say 400 BadDigest, before reading
+// all of it), so a caller that reuses its buffer once Put or UploadPart
+// returned (StreamUpload does) would race with that read. Release, called
+// before returning, makes every later Read fail instead.
+type RequestBody struct {
+	mu       sync.Mutex
+	r        *bytes.Reader
+	released bool
+}
+
+var errReleased = errors.New("s3compat: request body read after its request returned")
+
+// NewRequestBody returns a RequestBody reading data.
+func NewRequestBody(data []byte) *RequestBody {
+	return &RequestBody{r: bytes.NewReader(data)}
+}
+
+// Read implements io.Reader.
+func (b *RequestBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.released {
+		return 0, errReleased
+	}
+	return b.r.Read(p)
+}
+
+// Seek implements io.Seeker, so that SDKs can rewind the body.
+func (b *RequestBody) Seek(off int64, whence int) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.released {
+		return 0, errReleased
+	}
+	return b.r.Seek(off, whence)
+}
+
+// Release cuts the body off from the caller's memory. After it returns, no
+// Read or Seek touches data again.
+func (b *RequestBody) Release() {
+	b.mu.Lock()
+	b.released = true
+	b.mu.Unlock()
+}

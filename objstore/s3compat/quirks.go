@@ -1,0 +1,202 @@
+package s3compat
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// Quirks is what an S3-compatible server enforces and where it departs from
+// AWS S3. Backends read it instead of testing provider names, so every
+// difference lives here, once, with its reason. The zero value means
+// Generic (see Normalize).
+type Quirks struct {
+	// Name labels the server in Capabilities.Provider ("aws", "minio", ...).
+	Name string
+
+	// PathStyle addresses the bucket in the path (http://host/bucket/key)
+	// rather than in the host name. Local servers (MinIO, versitygw) have no
+	// wildcard DNS for virtual-host buckets.
+	PathStyle bool
+
+	// ConditionalPut: PutObject honours If-None-Match: * (412 when the key
+	// exists). AWS since 2024-08; MinIO since RELEASE.2024-05-07; versitygw
+	// v1.8.0 (measured). Without it a create-only Put returns ErrNotSupported.
+	ConditionalPut bool
+
+	// CompareAndSwap: PutObject honours If-Match: <etag>. AWS since 2024-11;
+	// MinIO since 2023-02 (a missing key wrongly passed until 2025-09);
+	// versitygw v1.8.0 (measured). Without it an If-Match Put returns
+	// ErrNotSupported.
+	CompareAndSwap bool
+
+	// ConditionalMultipart: CompleteMultipartUpload honours If-None-Match and
+	// If-Match. AWS yes; MinIO since RELEASE.2024-05-27 (fixed 2025-09);
+	// versitygw yes (measured). Without it a conditional Upload larger than
+	// one part returns ErrNotSupported (and aborts) instead of writing
+	// unconditionally.
+	ConditionalMultipart bool
+
+	// ConditionalDelete: DeleteObject honours If-Match. AWS since 2025-09;
+	// versitygw yes (measured: 412 on a stale ETag). MinIO ignores the header
+	// and deletes (minio/minio#21677, measured), so for MinIO this is false
+	// and an If-Match Delete returns ErrNotSupported, never an unconditional
+	// delete.
+	ConditionalDelete bool
+
+	// BatchDeleteHonoursETag: DeleteObjects honours the per-object <ETag>.
+	// AWS yes; versitygw and MinIO ignore it and delete (measured). Recorded
+	// for completeness: the backends never send per-object ETags, because a
+	// server that ignores them turns a guarded delete into a plain one.
+	BatchDeleteHonoursETag bool
+
+	// ListUploadsExactPrefix: ListMultipartUploads finds an upload only when
+	// the prefix is empty or the upload's exact key; a directory prefix such
+	// as "dir/" finds nothing (MinIO, measured). With it the backends list
+	// every upload and filter by prefix themselves.
+	ListUploadsExactPrefix bool
+}
+
+// Profiles of known servers.
+var (
+	// AWS is Amazon S3 general-purpose buckets.
+	AWS = Quirks{
+		Name:                   "aws",
+		ConditionalPut:         true,
+		CompareAndSwap:         true,
+		ConditionalMultipart:   true,
+		ConditionalDelete:      true,
+		BatchDeleteHonoursETag: true,
+	}
+
+	// MinIO is the community MinIO server (last release 2025-10; the tests
+	// pin the 2026-02 master build).
+	MinIO = Quirks{
+		Name:                   "minio",
+		PathStyle:              true,
+		ConditionalPut:         true,
+		CompareAndSwap:         true,
+		ConditionalMultipart:   true,
+		ListUploadsExactPrefix: true,
+	}
+
+	// VersityGW is Versity S3 Gateway v1.8.0 with its posix backend.
+	VersityGW = Quirks{
+		Name:                 "versitygw",
+		PathStyle:            true,
+		ConditionalPut:       true,
+		CompareAndSwap:       true,
+		ConditionalMultipart: true,
+		ConditionalDelete:    true,
+	}
+
+	// Generic is a server nothing specific is known about. It claims the
+	// conditional writes the S3 API has had since 2024 (the conformance
+	// suite and a startup probe must confirm them before anything relies on
+	// them), no conditional delete, and lists uploads the slow, always
+	// correct way.
+	Generic = Quirks{
+		Name:                   "generic",
+		PathStyle:              true,
+		ConditionalPut:         true,
+		CompareAndSwap:         true,
+		ConditionalMultipart:   true,
+		ListUploadsExactPrefix: true,
+	}
+)
+
+// Profile returns the named profile ("aws", "minio", "versitygw",
+// "generic"; case-insensitive).
+func Profile(name string) (Quirks, error) {
+	for _, q := range []Quirks{AWS, MinIO, VersityGW, Generic} {
+		if strings.EqualFold(q.Name, name) {
+			return q, nil
+		}
+	}
+	return Quirks{}, fmt.Errorf("s3compat: unknown provider %q (want aws, minio, versitygw or generic): %w", name, objstore.ErrInvalidArgument)
+}
+
+// Normalize returns q, or Generic if q is the zero value.
+func (q Quirks) Normalize() Quirks {
+	if q == (Quirks{}) {
+		return Generic
+	}
+	return q
+}
+
+// Capabilities reports what a store built on q enforces. backend names the
+// store package ("s3store"); Provider becomes "backend/name".
+func (q Quirks) Capabilities(backend string) objstore.Capabilities {
+	return objstore.Capabilities{
+		ConditionalPut:       q.ConditionalPut,
+		CompareAndSwap:       q.CompareAndSwap,
+		ConditionalMultipart: q.ConditionalMultipart,
+		ConditionalDelete:    q.ConditionalDelete,
+		Durable:              true,
+		Provider:             backend + "/" + q.Name,
+	}
+}
+
+// CheckPut returns ErrNotSupported if opts carries a condition the server
+// does not enforce: such a write must be refused, not sent unconditionally.
+func (q Quirks) CheckPut(opts *objstore.PutOptions) error {
+	switch {
+	case opts == nil:
+		return nil
+	case opts.IfMatch == "*":
+		return errStarETag("If-Match")
+	case opts.IfNoneMatch && !q.ConditionalPut:
+		return fmt.Errorf("s3compat: %s does not enforce If-None-Match on PUT: %w", q.Name, objstore.ErrNotSupported)
+	case opts.IfMatch != "" && !q.CompareAndSwap:
+		return fmt.Errorf("s3compat: %s does not enforce If-Match on PUT: %w", q.Name, objstore.ErrNotSupported)
+	}
+	return nil
+}
+
+// CheckComplete is CheckPut for CompleteMultipartUpload.
+func (q Quirks) CheckComplete(opts *objstore.PutOptions) error {
+	if opts.Conditional() && !q.ConditionalMultipart {
+		return fmt.Errorf("s3compat: %s does not enforce conditions on CompleteMultipartUpload: %w", q.Name, objstore.ErrNotSupported)
+	}
+	return nil
+}
+
+// CheckDelete returns ErrNotSupported for an If-Match delete on a server
+// that ignores If-Match on DELETE.
+func (q Quirks) CheckDelete(opts *objstore.DeleteOptions) error {
+	if opts != nil && opts.IfMatch == "*" {
+		return errStarETag("If-Match")
+	}
+	if opts != nil && opts.IfMatch != "" && !q.ConditionalDelete {
+		return fmt.Errorf("s3compat: %s ignores If-Match on DELETE: %w", q.Name, objstore.ErrNotSupported)
+	}
+	return nil
+}
+
+// ValidateUpload checks the arguments of AbortUpload: a valid key and a
+// non-empty upload id.
+func ValidateUpload(key, uploadID string) error {
+	if err := objstore.ValidateKey(key); err != nil {
+		return err
+	}
+	if uploadID == "" {
+		return fmt.Errorf("s3compat: empty upload id: %w", objstore.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// CheckGet refuses Get options S3 servers disagree on.
+func CheckGet(opts *objstore.GetOptions) error {
+	if opts != nil && opts.IfNoneMatch == "*" {
+		return errStarETag("If-None-Match")
+	}
+	return nil
+}
+
+// errStarETag refuses "*" where objstore wants an ETag: "If-Match: *" is
+// not portable (MinIO answers 200 for any existing object, versitygw 412),
+// and objstore has no use for it (IfNoneMatch is its create-only flag).
+func errStarETag(header string) error {
+	return fmt.Errorf("s3compat: %s: \"*\" is not an ETag: %w", header, objstore.ErrInvalidArgument)
+}

@@ -1,0 +1,361 @@
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/objstoretest"
+	"github.com/stowage-dev/stowage/objstore/s3compat"
+)
+
+// request is what the fake server received.
+type request struct {
+	Method string
+	Path   string
+	Query  map[string][]string
+	Header http.Header
+	Body   []byte
+}
+
+// reply is a canned answer; hangUp closes the connection instead.
+type reply struct {
+	status int
+	header map[string]string
+	body   string
+	hangUp bool
+}
+
+// fakeS3 is an S3 endpoint on loopback that records requests and answers
+// each with respond.
+type fakeS3 struct {
+	t       *testing.T
+	respond func(r request) reply
+
+	mu   sync.Mutex
+	reqs []request
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req := request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.mu.Unlock()
+	rep := f.respond(req)
+	if rep.hangUp {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			f.t.Errorf("fake s3: hijack: %v", err)
+			return
+		}
+		conn.Close()
+		return
+	}
+	for k, v := range rep.header {
+		w.Header().Set(k, v)
+	}
+	if rep.body != "" {
+		w.Header().Set("Content-Type", "application/xml")
+		w.Header().Set("Content-Length", fmt.Sprint(len(rep.body)))
+	}
+	w.WriteHeader(rep.status)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, rep.body)
+	}
+}
+
+func (f *fakeS3) requests() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]request(nil), f.reqs...)
+}
+
+// s3Error is an S3 XML error body.
+func s3Error(code string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>fake ` + code +
+		`</Message><RequestId>fake</RequestId></Error>`
+}
+
+func errReply(status int, code string) func(request) reply {
+	return func(request) reply { return reply{status: status, body: s3Error(code)} }
+}
+
+// faultCase is one exchange with the fake server.
+type faultCase struct {
+	name    string
+	quirks  *s3compat.Quirks // nil: Generic
+	respond func(r request) reply
+	op      func(ctx context.Context, s objstore.Store) error
+	want    error // nil: success
+	// requests is the number of requests the op must send (no SDK
+	// retries); -1 skips the check.
+	requests int
+	check    func(t *testing.T, reqs []request)
+}
+
+func put(opts *objstore.PutOptions) func(context.Context, objstore.Store) error {
+	return func(ctx context.Context, s objstore.Store) error {
+		_, err := s.Put(ctx, "k", []byte("payload"), opts)
+		return err
+	}
+}
+
+func wantHeader(name, want string) func(*testing.T, []request) {
+	return func(t *testing.T, reqs []request) {
+		if got := reqs[0].Header.Get(name); got != want {
+			t.Errorf("request header %s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+var md5Payload = func() string {
+	sum := md5.Sum([]byte("payload"))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}()
+
+func faultCases() []faultCase {
+	noConditions := s3compat.Generic
+	noConditions.ConditionalPut, noConditions.CompareAndSwap = false, false
+	cases := []faultCase{
+		{name: "PutSendsChecksumAndMetadata", requests: 1,
+			respond: func(request) reply { return reply{status: 200, header: map[string]string{"ETag": `"e1"`}} },
+			op: func(ctx context.Context, s objstore.Store) error {
+				info, err := s.Put(ctx, "k", []byte("payload"), &objstore.PutOptions{Metadata: map[string]string{"session-id": "s1"}})
+				if err == nil && info.ETag != "e1" {
+					return fmt.Errorf("ETag %q, want e1 (unquoted)", info.ETag)
+				}
+				return err
+			},
+			check: func(t *testing.T, reqs []request) {
+				h := reqs[0].Header
+				if h.Get("Content-MD5") != md5Payload || h.Get("X-Amz-Meta-Session-Id") != "s1" || h.Get("Content-Type") != s3compat.DefaultContentType {
+					t.Errorf("put headers: Content-MD5 %q (want %q), meta %q, type %q", h.Get("Content-MD5"), md5Payload, h.Get("X-Amz-Meta-Session-Id"), h.Get("Content-Type"))
+				}
+				if !bytes.Equal(reqs[0].Body, []byte("payload")) {
+					t.Errorf("put body %q", reqs[0].Body)
+				}
+			}},
+		{name: "CreateOnly412", respond: errReply(412, "PreconditionFailed"), requests: 1,
+			op: put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrPreconditionFailed,
+			check: wantHeader("If-None-Match", "*")},
+		{name: "IfMatchMissing404", respond: errReply(404, "NoSuchKey"), requests: 1,
+			op: put(&objstore.PutOptions{IfMatch: "abc"}), want: objstore.ErrPreconditionFailed,
+			check: wantHeader("If-Match", `"abc"`)},
+		{name: "Conflict409", respond: errReply(409, "ConditionalRequestConflict"), requests: 1,
+			op: put(&objstore.PutOptions{IfMatch: "abc"}), want: objstore.ErrConflict},
+		{name: "SlowDown503", respond: errReply(503, "SlowDown"), requests: 1,
+			op: put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrThrottled},
+		{name: "Bare429", respond: func(request) reply { return reply{status: 429} }, requests: 1,
+			op: put(nil), want: objstore.ErrThrottled},
+		{name: "Internal500", respond: errReply(500, "InternalError"), requests: 1,
+			op: put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrUnavailable},
+		{name: "Unavailable503", respond: errReply(503, "ServiceUnavailable"), requests: 1,
+			op: put(nil), want: objstore.ErrUnavailable},
+		{name: "ConnectionReset", respond: func(request) reply { return reply{hangUp: true} }, requests: 1,
+			op: put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrUnavailable},
+		{name: "AccessDenied403", respond: errReply(403, "AccessDenied"), requests: 1,
+			op: put(nil), want: objstore.ErrPermission},
+		{name: "BadDigest", respond: errReply(400, "BadDigest"), requests: 1,
+			op: put(nil), want: objstore.ErrChecksum},
+		{name: "NotImplemented501", respond: errReply(501, "NotImplemented"), requests: 1,
+			op: put(nil), want: objstore.ErrNotSupported},
+		{name: "UnenforcedConditionRefused", quirks: &noConditions, requests: 0,
+			respond: errReply(500, "InternalError"),
+			op:      put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrNotSupported},
+		{name: "UnenforcedConditionalDeleteRefused", requests: 0, respond: errReply(500, "InternalError"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				return s.Delete(ctx, "k", &objstore.DeleteOptions{IfMatch: "abc"})
+			},
+			want: objstore.ErrNotSupported},
+		{name: "CancelledContext", requests: 0, respond: errReply(500, "InternalError"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				ctx, cancel := context.WithCancel(ctx)
+				cancel()
+				return put(nil)(ctx, s)
+			},
+			want: context.Canceled},
+		{name: "HeadMissing", requests: 1, respond: func(request) reply { return reply{status: 404} },
+			op: func(ctx context.Context, s objstore.Store) error {
+				_, err := s.Head(ctx, "k")
+				return err
+			},
+			want: objstore.ErrNotExist},
+		{name: "GetNotModified", requests: 1, respond: func(request) reply { return reply{status: 304} },
+			op: func(ctx context.Context, s objstore.Store) error {
+				rc, _, err := s.Get(ctx, "k", &objstore.GetOptions{IfNoneMatch: "abc"})
+				if rc != nil {
+					rc.Close()
+					return errors.New("body returned with 304")
+				}
+				return err
+			},
+			want: objstore.ErrNotModified, check: wantHeader("If-None-Match", `"abc"`)},
+		{name: "GetRange", requests: 1,
+			respond: func(request) reply {
+				return reply{status: 206, body: "0123456789", header: map[string]string{
+					"Content-Range": "bytes 10-19/1000", "ETag": `"e1"`, "Content-Type": "text/plain",
+					"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT", "X-Amz-Meta-Session-Id": "s1"}}
+			},
+			op: func(ctx context.Context, s objstore.Store) error {
+				b, info, err := objstoretest.ReadAll(ctx, s, "k", &objstore.GetOptions{Range: &objstore.Range{Offset: 10, Length: 10}})
+				if err == nil && (string(b) != "0123456789" || info.Size != 1000 || info.ETag != "e1" || info.Metadata["session-id"] != "s1") {
+					return fmt.Errorf("ranged get: %q %+v", b, info)
+				}
+				return err
+			},
+			check: wantHeader("Range", "bytes=10-19")},
+		{name: "GetRangeNotSatisfiable", requests: 1, respond: errReply(416, "InvalidRange"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				_, _, err := objstoretest.ReadAll(ctx, s, "k", &objstore.GetOptions{Range: &objstore.Range{Offset: 1000, Length: -1}})
+				return err
+			},
+			want: objstore.ErrInvalidArgument, check: wantHeader("Range", "bytes=1000-")},
+		{name: "NoSuchBucketIsNotMissingKey", requests: 1, respond: errReply(404, "NoSuchBucket"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				err := s.Delete(ctx, "k", nil)
+				if err == nil || errors.Is(err, objstore.ErrNotExist) {
+					return fmt.Errorf("delete in a missing bucket: %v, want an error other than ErrNotExist", err)
+				}
+				return nil
+			}},
+		{name: "AbortMissingUpload", requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: func(ctx context.Context, s objstore.Store) error { return s.AbortUpload(ctx, "k", "u1") }},
+		{name: "DeleteManyPerKeyErrors", requests: 1,
+			respond: func(request) reply {
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><DeleteResult>` +
+					`<Deleted><Key>c</Key></Deleted>` +
+					`<Error><Key>a</Key><Code>AccessDenied</Code><Message>no</Message></Error>` +
+					`<Error><Key>b</Key><Code>NoSuchKey</Code><Message>gone</Message></Error></DeleteResult>`}
+			},
+			op: func(ctx context.Context, s objstore.Store) error {
+				err := s.DeleteMany(ctx, []string{"a", "b", "c", "a"})
+				var dme *objstore.DeleteManyError
+				if !errors.As(err, &dme) || len(dme.Failed) != 1 || !errors.Is(dme.Failed["a"], objstore.ErrPermission) {
+					return fmt.Errorf("delete many: %v, want a *DeleteManyError naming only a (ErrPermission)", err)
+				}
+				return nil
+			}},
+		{name: "ListUploadsFilters", requests: 1,
+			respond: func(request) reply {
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult>` +
+					`<Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>` +
+					`<Upload><Key>dir/a</Key><UploadId>u1</UploadId><Initiated>2026-01-02T03:04:05.000Z</Initiated></Upload>` +
+					`<Upload><Key>other/b</Key><UploadId>u2</UploadId><Initiated>2026-01-02T03:04:05.000Z</Initiated></Upload>` +
+					`</ListMultipartUploadsResult>`}
+			},
+			op: func(ctx context.Context, s objstore.Store) error {
+				ups, err := objstoretest.ListAllUploads(ctx, s, "dir/")
+				if err == nil && (len(ups) != 1 || ups[0].Key != "dir/a" || ups[0].UploadID != "u1" || ups[0].Initiated.Year() != 2026) {
+					return fmt.Errorf("uploads %+v, want dir/a u1", ups)
+				}
+				return err
+			},
+			check: func(t *testing.T, reqs []request) {
+				if p := reqs[0].Query["prefix"]; len(p) > 0 && p[0] != "" {
+					t.Errorf("Generic (ListUploadsExactPrefix) asked the server for prefix %q, want none", p[0])
+				}
+			}},
+		multipartComplete200Error(),
+	}
+	return cases
+}
+
+// multipartComplete200Error: CompleteMultipartUpload answers 200 with an
+// <Error> body; the upload fails with the error inside, the condition went
+// to Complete and not to Create, and the upload is aborted.
+func multipartComplete200Error() faultCase {
+	return faultCase{name: "CompleteUpload200WithError", requests: -1,
+		respond: func(r request) reply {
+			_, uploads := r.Query["uploads"]
+			_, id := r.Query["uploadId"]
+			switch {
+			case r.Method == http.MethodPost && uploads:
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>` +
+					`<Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`}
+			case r.Method == http.MethodPut && id:
+				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
+			case r.Method == http.MethodPost && id:
+				return reply{status: 200, body: s3Error("PreconditionFailed")}
+			case r.Method == http.MethodDelete && id:
+				return reply{status: 204}
+			}
+			return reply{status: 400, body: s3Error("InvalidRequest")}
+		},
+		op: func(ctx context.Context, s objstore.Store) error {
+			_, err := s.Upload(ctx, "k", objstoretest.PatternReader(3, objstore.MinPartSize+1),
+				&objstore.UploadOptions{PutOptions: objstore.PutOptions{IfNoneMatch: true}, PartSize: objstore.MinPartSize})
+			return err
+		},
+		want: objstore.ErrPreconditionFailed,
+		check: func(t *testing.T, reqs []request) {
+			var create, complete, abort int
+			for _, r := range reqs {
+				_, uploads := r.Query["uploads"]
+				_, id := r.Query["uploadId"]
+				switch {
+				case r.Method == http.MethodPost && uploads:
+					create++
+					if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Match") != "" {
+						t.Errorf("CreateMultipartUpload carried a condition")
+					}
+				case r.Method == http.MethodPost && id:
+					complete++
+					if r.Header.Get("If-None-Match") != "*" {
+						t.Errorf("CompleteMultipartUpload If-None-Match = %q, want *", r.Header.Get("If-None-Match"))
+					}
+				case r.Method == http.MethodDelete && id:
+					abort++
+				case r.Method == http.MethodPut && id:
+					if r.Header.Get("Content-MD5") == "" {
+						t.Errorf("part %s sent without Content-MD5", r.Query["partNumber"])
+					}
+				}
+			}
+			if create != 1 || complete != 1 || abort != 1 {
+				t.Errorf("create %d complete %d abort %d, want one of each", create, complete, abort)
+			}
+		}}
+}
+
+// Faults checks the backend's error mapping, condition headers and lack of
+// SDK retries against a fake server that answers with canned responses.
+func Faults(t *testing.T, open Opener) {
+	for _, c := range faultCases() {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeS3{t: t, respond: c.respond}
+			ts := httptest.NewServer(f)
+			defer ts.Close()
+			q := s3compat.Generic
+			if c.quirks != nil {
+				q = *c.quirks
+			}
+			srv := testenv.Server{Name: "fake", Endpoint: ts.URL, AccessKey: "fakeaccess", SecretKey: "fakesecret", Region: "us-east-1", Bucket: "bkt"}
+			s := open(t, srv, q, nil)
+			err := c.op(t.Context(), s)
+			switch {
+			case c.want == nil && err != nil:
+				t.Errorf("err = %v, want success", err)
+			case c.want != nil && !errors.Is(err, c.want):
+				t.Errorf("err = %v, want %v", err, c.want)
+			}
+			reqs := f.requests()
+			if c.requests >= 0 && len(reqs) != c.requests {
+				t.Errorf("%d requests, want %d (no SDK retries)", len(reqs), c.requests)
+			}
+			if c.check != nil && len(reqs) > 0 {
+				c.check(t, reqs)
+			}
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/s3compat"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Bucket is the bucket every key lives in. Required.
+	Bucket string
+	// Endpoint is the server's base URL (http://127.0.0.1:9000); empty means
+	// AWS's regional endpoint.
+	Endpoint string
+	// Region is the signing region; empty means the standard chain's
+	// (AWS_REGION, the shared profile), or us-east-1 if that has none.
+	Region string
+	// UsePathStyle addresses the bucket in the URL path. It is forced on
+	// when Quirks.PathStyle is set.
+	UsePathStyle bool
+	// Credentials signs requests; nil means the SDK's standard chain
+	// (environment, shared profile, web identity, instance role).
+	Credentials aws.CredentialsProvider
+	// HTTPClient sends the requests; nil means the SDK's default client.
+	// Tests inject fault-injecting transports here.
+	HTTPClient *http.Client
+	// Quirks describes the server; the zero value means s3compat.Generic.
+	Quirks s3compat.Quirks
+	// Logger receives debug records (failed aborts); nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports whether cfg can make a Store.
+func (cfg *Config) Validate() error {
+	if cfg.Bucket == "" {
+		return fmt.Errorf("s3store: config: Bucket is required: %w", objstore.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// New returns a Store for cfg. It sends no request: whether the bucket
+// exists and the quirks hold is for a probe to find out.
+//
+// The SDK's own retries are off for every operation. Retries belong to the
+// retry decorator, which alone can tell whether a conditional write whose
+// response was lost landed (an SDK-internal retry of a conditional PUT turns
+// the first attempt's success into a 412), and to StreamUpload for parts.
+// Payload checksums are Content-MD5 headers set by the Store on every put
+// and part, which every S3 server verifies (400 BadDigest -> ErrChecksum).
+// The SDK's automatic CRC32 is limited to operations that require a
+// checksum (DeleteObjects): a part checksum whose algorithm the upload was
+// not created with is rejected by some servers ("Checksum Type mismatch").
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	q := cfg.Quirks.Normalize()
+	var awsCfg aws.Config
+	if cfg.Credentials == nil || cfg.Region == "" {
+		var opts []func(*config.LoadOptions) error
+		if cfg.Region != "" {
+			opts = append(opts, config.WithRegion(cfg.Region))
+		}
+		loaded, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("s3store: load AWS config: %w", err)
+		}
+		awsCfg = loaded
+	}
+	if cfg.Credentials != nil {
+		awsCfg.Credentials = cfg.Credentials
+	}
+	if cfg.Region != "" {
+		awsCfg.Region = cfg.Region
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.UsePathStyle || q.PathStyle
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
+		o.Retryer = aws.NopRetryer{}
+		o.RetryMaxAttempts = 0
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{client: client, bucket: cfg.Bucket, quirks: q, log: log}, nil
+}
