@@ -1,0 +1,103 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// errMiss: resolve without an upload found no live bytes to adopt.
+var errMiss = errors.New("attach: no live bytes to adopt")
+
+// maxResolve bounds the rounds of resolve; each lost round means another
+// writer published a pointer or a sweep reclaimed data.
+const maxResolve = 8
+
+// resolve writes the row (in.SessionID, in.AttachmentID) naming live data
+// and returns it. The data is, in order of preference: what the row already
+// names, what the digest's blob pointer names, or own (the caller's fresh
+// upload; nil if it has none, and then resolve fails with errMiss when
+// nothing else is live). Every choice is confirmed by Protect after the row
+// is durable; data found reclaimed is passed over.
+//
+// When the row ends up naming other data, own is deleted at once: no row
+// named it (a row adopts only what it already named or what the pointer
+// names) and the pointer never did. When the row names own, own is published
+// as the pointer if none names live data; a writer that loses that race
+// adopts the winner's data in the next round.
+func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.Info, own *uploaded) (manifest.Row, error) {
+	var (
+		dead   = map[string]bool{}
+		ownKey string
+		unsure bool // a pointer write of ours has an unknown outcome
+	)
+	if own != nil {
+		ownKey = own.data.Key
+	}
+	for round := 0; round < maxResolve; round++ {
+		blob, hasBlob, err := a.m.LoadBlob(ctx, in.AttachmentID)
+		if err != nil {
+			return manifest.Row{}, err
+		}
+		var cand *manifest.Data
+		switch {
+		case hasBlob && !dead[blob.Data.Key]:
+			cand = &blob.Data
+		case own != nil:
+			cand = &own.data
+		}
+		row, err := a.m.RecordRef(ctx, in, info, func(cur *manifest.Row) (manifest.Data, error) {
+			if cur != nil && !cur.Data.IsZero() && !dead[cur.Data.Key] && cur.Data.Key != ownKey {
+				return cur.Data, nil
+			}
+			if cand == nil {
+				return manifest.Data{}, errMiss
+			}
+			return *cand, nil
+		})
+		if err != nil {
+			return manifest.Row{}, err
+		}
+		key := row.Data.Key
+		if err := a.m.Protect(ctx, key); err != nil {
+			if !errors.Is(err, manifest.ErrReclaimed) {
+				return manifest.Row{}, err
+			}
+			if key == ownKey {
+				return manifest.Row{}, fmt.Errorf("new upload %s reclaimed before it was protected (is the sweeper's grace period shorter than uploads take?): %w", key, err)
+			}
+			dead[key] = true
+			continue
+		}
+		if key != ownKey {
+			if own != nil && !unsure {
+				a.deleteData(ctx, ownKey)
+			}
+			return row, nil
+		}
+		if hasBlob && blob.Data.Key == ownKey {
+			return row, nil
+		}
+		var prev *manifest.Blob
+		if hasBlob {
+			prev = &blob // its data is reclaimed
+		}
+		err = a.m.PublishBlob(ctx, in.AttachmentID, own.data, prev)
+		switch {
+		case err == nil:
+			return row, nil
+		case errors.Is(err, objstore.ErrPreconditionFailed):
+			// Another writer published first: adopt its data next round.
+		case errors.Is(err, objstore.ErrOutcomeUnknown):
+			unsure = true
+		default:
+			// The ref is sound; only deduplication of later puts suffers.
+			a.log.WarnContext(ctx, "attach: blob pointer not published", "id", in.AttachmentID, "err", err)
+			return row, nil
+		}
+	}
+	return manifest.Row{}, fmt.Errorf("resolve %s: %w", in.AttachmentID, manifest.ErrContended)
+}

@@ -1,0 +1,248 @@
+// Package codec is the on-disk envelope of every object stowage writes:
+// a fixed header (magic, kind, schema version, lengths, CRC-32C), then the
+// payload, zstd-compressed when that pays.
+//
+// # Layout
+//
+//	offset size field
+//	0      4    magic "STWG"
+//	4      1    envelope format (1)
+//	5      1    compression: 0 none, 1 zstd
+//	6      2    schema version of the payload, big endian; 0 = missing
+//	8      4    kind: four ASCII bytes naming the object type ("HEAD", ...)
+//	12     4    stored payload length, big endian
+//	16     4    decoded payload length, big endian
+//	20     4    CRC-32C (Castagnoli) of bytes 0-19 and the stored payload
+//	24     ...  stored payload
+//
+// # Errors
+//
+// A buffer that is short, too long, has a wrong magic, kind or checksum, or
+// fails to decompress is corrupt (ErrCorrupt). A schema version of 0 is
+// ErrSchemaMissing, one outside the reader's supported range is
+// ErrSchemaUnsupported, and a JSON document whose "schema_version" is not an
+// unsigned integer is ErrSchemaInvalid (see CheckJSONSchemaVersion). The
+// four are distinct: no error matches two of them.
+package codec
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Sentinel errors.
+var (
+	// ErrCorrupt is returned for a truncated, damaged or foreign buffer.
+	ErrCorrupt = errors.New("codec: corrupt object")
+	// ErrSchemaMissing is returned when an object carries no schema version.
+	ErrSchemaMissing = errors.New("codec: schema version missing")
+	// ErrSchemaUnsupported is returned for a schema version this reader does
+	// not know (typically written by a newer release).
+	ErrSchemaUnsupported = errors.New("codec: schema version unsupported")
+	// ErrSchemaInvalid is returned when a schema version is present but is
+	// not a valid version number.
+	ErrSchemaInvalid = errors.New("codec: schema version invalid")
+)
+
+// SchemaError carries the kind and version of a schema failure. It matches
+// exactly one of ErrSchemaMissing, ErrSchemaUnsupported, ErrSchemaInvalid.
+type SchemaError struct {
+	Kind    string
+	Version uint64 // 0 when missing or invalid
+	Err     error
+}
+
+func (e *SchemaError) Error() string {
+	switch {
+	case errors.Is(e.Err, ErrSchemaUnsupported):
+		return fmt.Sprintf("%v: %s version %d", e.Err, e.Kind, e.Version)
+	default:
+		return fmt.Sprintf("%v: %s", e.Err, e.Kind)
+	}
+}
+
+func (e *SchemaError) Unwrap() error { return e.Err }
+
+const (
+	magic         = "STWG"
+	formatV1      = 1
+	headerLen     = 24
+	compNone      = 0
+	compZstd      = 1
+	minCompress   = 256     // payloads shorter than this are stored as is
+	MaxPayloadLen = 1 << 30 // upper bound on a decoded payload
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// The encoder and decoder are expensive to build and safe for concurrent
+// EncodeAll/DecodeAll, so one of each serves the process.
+var (
+	zOnce sync.Once
+	zEnc  *zstd.Encoder
+	zDec  *zstd.Decoder
+	zErr  error
+)
+
+func zstdCodecs() (*zstd.Encoder, *zstd.Decoder, error) {
+	zOnce.Do(func() {
+		zEnc, zErr = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		if zErr != nil {
+			return
+		}
+		zDec, zErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
+			zstd.WithDecoderMaxMemory(MaxPayloadLen))
+	})
+	return zEnc, zDec, zErr
+}
+
+// Schema names an object type and the schema versions a reader accepts.
+type Schema struct {
+	Kind string // exactly four ASCII bytes
+	// Current is the version written; readers accept Min..Current.
+	Current uint16
+	Min     uint16
+}
+
+func (s Schema) check() error {
+	if len(s.Kind) != 4 {
+		return fmt.Errorf("codec: kind %q must be four bytes", s.Kind)
+	}
+	if s.Current == 0 || s.Min == 0 || s.Min > s.Current {
+		return fmt.Errorf("codec: bad schema range %d..%d for %s", s.Min, s.Current, s.Kind)
+	}
+	return nil
+}
+
+// EncodeRaw wraps payload in an envelope of schema s at version s.Current.
+func EncodeRaw(s Schema, payload []byte) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if len(payload) > MaxPayloadLen {
+		return nil, fmt.Errorf("codec: payload of %d bytes exceeds %d", len(payload), MaxPayloadLen)
+	}
+	comp := byte(compNone)
+	stored := payload
+	out := make([]byte, headerLen, headerLen+len(payload)/2+64)
+	if len(payload) >= minCompress {
+		enc, _, err := zstdCodecs()
+		if err != nil {
+			return nil, fmt.Errorf("codec: zstd: %w", err)
+		}
+		out = enc.EncodeAll(payload, out)
+		if len(out)-headerLen < len(payload) {
+			comp = compZstd
+			stored = out[headerLen:]
+		} else {
+			out = out[:headerLen]
+		}
+	}
+	if comp == compNone {
+		out = append(out, payload...)
+		stored = out[headerLen:]
+	}
+	copy(out[0:4], magic)
+	out[4] = formatV1
+	out[5] = comp
+	binary.BigEndian.PutUint16(out[6:8], s.Current)
+	copy(out[8:12], s.Kind)
+	binary.BigEndian.PutUint32(out[12:16], uint32(len(stored)))
+	binary.BigEndian.PutUint32(out[16:20], uint32(len(payload)))
+	crc := crc32.Update(0, castagnoli, out[:20])
+	crc = crc32.Update(crc, castagnoli, stored)
+	binary.BigEndian.PutUint32(out[20:24], crc)
+	return out, nil
+}
+
+// Encode marshals v as JSON and wraps it with EncodeRaw.
+func Encode(s Schema, v any) ([]byte, error) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("codec: marshal %s: %w", s.Kind, err)
+	}
+	return EncodeRaw(s, payload)
+}
+
+// DecodeRaw verifies the envelope in data and returns its decoded payload
+// and schema version. The payload does not alias data.
+func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
+	if err := s.check(); err != nil {
+		return nil, 0, err
+	}
+	if len(data) < headerLen {
+		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
+	}
+	if string(data[0:4]) != magic {
+		return nil, 0, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	if data[4] != formatV1 {
+		return nil, 0, fmt.Errorf("%w: unknown envelope format %d", ErrCorrupt, data[4])
+	}
+	storedLen := binary.BigEndian.Uint32(data[12:16])
+	rawLen := binary.BigEndian.Uint32(data[16:20])
+	if uint64(len(data)-headerLen) != uint64(storedLen) {
+		return nil, 0, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, len(data)-headerLen, storedLen)
+	}
+	stored := data[headerLen:]
+	crc := crc32.Update(0, castagnoli, data[:20])
+	crc = crc32.Update(crc, castagnoli, stored)
+	if crc != binary.BigEndian.Uint32(data[20:24]) {
+		return nil, 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	if kind := string(data[8:12]); kind != s.Kind {
+		return nil, 0, fmt.Errorf("%w: kind %q, want %q", ErrCorrupt, kind, s.Kind)
+	}
+	version := binary.BigEndian.Uint16(data[6:8])
+	switch {
+	case version == 0:
+		return nil, 0, &SchemaError{Kind: s.Kind, Err: ErrSchemaMissing}
+	case version < s.Min || version > s.Current:
+		return nil, version, &SchemaError{Kind: s.Kind, Version: uint64(version), Err: ErrSchemaUnsupported}
+	}
+	if rawLen > MaxPayloadLen {
+		return nil, version, fmt.Errorf("%w: decoded length %d too large", ErrCorrupt, rawLen)
+	}
+	switch data[5] {
+	case compNone:
+		if rawLen != storedLen {
+			return nil, version, fmt.Errorf("%w: length mismatch", ErrCorrupt)
+		}
+		return append([]byte(nil), stored...), version, nil
+	case compZstd:
+		_, dec, err := zstdCodecs()
+		if err != nil {
+			return nil, version, fmt.Errorf("codec: zstd: %w", err)
+		}
+		out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
+		if err != nil {
+			return nil, version, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
+		}
+		if uint32(len(out)) != rawLen {
+			return nil, version, fmt.Errorf("%w: decoded %d bytes, header says %d", ErrCorrupt, len(out), rawLen)
+		}
+		return out, version, nil
+	default:
+		return nil, version, fmt.Errorf("%w: unknown compression %d", ErrCorrupt, data[5])
+	}
+}
+
+// Decode verifies the envelope and unmarshals its JSON payload into v. A
+// payload that is not valid JSON for v is ErrCorrupt.
+func Decode(s Schema, data []byte, v any) (uint16, error) {
+	payload, version, err := DecodeRaw(s, data)
+	if err != nil {
+		return version, err
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return version, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, s.Kind, err)
+	}
+	return version, nil
+}

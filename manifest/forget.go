@@ -1,0 +1,286 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// errLive stops a scan early: a live row was found.
+var errLive = errors.New("manifest: live row found")
+
+// ownerDead applies contract.md section 3: an ownerless intent is dead; a
+// turn owner is dead if the session has a receipt of another turn committed
+// after the intent; a process owner is dead only if a wired registry lacks
+// it. Unwired sources never declare death.
+func (s *Store) ownerDead(ctx context.Context, sessionID string, o Owner, intentAt time.Time) (bool, error) {
+	switch o.Kind {
+	case OwnerNone:
+		return true, nil
+	case OwnerTurn:
+		if s.turns == nil {
+			return false, nil
+		}
+		return s.turns.LatestCommitAfter(ctx, sessionID, o.ID, intentAt)
+	case OwnerProcess:
+		if s.procs == nil {
+			return false, nil
+		}
+		ok, err := s.procs.HasProcess(ctx, o.ID)
+		return !ok && err == nil, err
+	}
+	return false, nil // an unknown kind is never dead
+}
+
+// eligible reports whether row may be forgotten at cutoff: uncommitted,
+// intent at or before cutoff, owner dead (contract.md section 3), and not
+// prepared for a commit after cutoff (see PrepareCommit). Age alone never
+// proves death.
+func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool, error) {
+	if row.Committed() || row.IntentAt.After(cutoff) || row.PreparedAt.After(cutoff) {
+		return false, nil
+	}
+	return s.ownerDead(ctx, row.SessionID, row.Owner, row.IntentAt)
+}
+
+// eligibleUnlessNamed is eligible, and then asks the session heads (if
+// wired) whether a published commit named the row after all: then the row
+// is not eligible, and committedAt says when it was committed.
+func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.Time) (ok bool, committedAt time.Time, err error) {
+	ok, err = s.eligible(ctx, row, cutoff)
+	if !ok || err != nil || s.heads == nil {
+		return ok, time.Time{}, err
+	}
+	named, at, err := s.heads.Committed(ctx, row.SessionID, row.AttachmentID)
+	switch {
+	case err != nil:
+		return false, time.Time{}, err
+	case named && at.IsZero():
+		return false, s.Now(), nil
+	case named:
+		return false, ClampTime(at), nil
+	}
+	return true, time.Time{}, nil
+}
+
+// ForgetAgedUncommitted deletes the rows that are uncommitted, aged (intent
+// at or before cutoff) and whose owner is dead, and the upload intents that
+// are aged and either aborted or owner-dead. It returns how many of both it
+// deleted.
+//
+// Each row is judged on one read and deleted only if it still has the ETag
+// that read returned (conditional delete, or a conditional tombstone write
+// where the store ignores If-Match on DELETE), so a RecordIntent that
+// refreshed the row in between makes the delete fail and the refresh stands.
+// Every row write carries a fresh Rev, so an ETag never repeats for a row.
+//
+// With Options.Heads, an eligible row that a published head names is
+// stamped committed (the repair of a skipped FinishCommit) instead.
+//
+// A lookup error (turn receipts, process registry, heads) keeps that row and
+// is returned after the scan.
+func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (int, error) {
+	cutoff = ClampTime(cutoff)
+	var (
+		n       atomic.Int64
+		mu      sync.Mutex
+		lookErr error
+	)
+	err := s.forEachRow(ctx, RefPrefix, func(key string, row Row, v version) error {
+		ok, committedAt, err := s.eligibleUnlessNamed(ctx, &row, cutoff)
+		if err != nil {
+			mu.Lock()
+			lookErr = errors.Join(lookErr, fmt.Errorf("%s/%s: %w", row.AttachmentID, row.SessionID, err))
+			mu.Unlock()
+			return nil
+		}
+		if !committedAt.IsZero() {
+			s.log.InfoContext(ctx, "manifest: stamping a row its session head names", "session", row.SessionID, "id", row.AttachmentID)
+			return s.stamp(ctx, "repair stamp", row.SessionID, []string{row.AttachmentID}, committedAt)
+		}
+		if !ok {
+			return nil
+		}
+		gone, err := s.removeRow(ctx, key, v)
+		if err != nil {
+			return err
+		}
+		if gone {
+			n.Add(1)
+			s.log.DebugContext(ctx, "manifest: forgot aged intent", "session", row.SessionID, "id", row.AttachmentID,
+				"owner_kind", row.Owner.Kind, "owner_id", row.Owner.ID, "intent_at", row.IntentAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return int(n.Load()), wrap("forget aged uncommitted", err)
+	}
+	uploads, err := s.forgetAgedUploads(ctx, cutoff)
+	n.Add(int64(uploads))
+	if err == nil {
+		err = lookErr
+	}
+	return int(n.Load()), wrap("forget aged uncommitted", err)
+}
+
+// forgetAgedUploads deletes aged upload intents that are aborted or whose
+// owner is dead. Upload intents are never rewritten except by their own
+// writer marking them aborted, and their keys are never reused, so a plain
+// delete cannot destroy anything a writer still counts on: a writer whose
+// intent was reclaimed finds out from Protect before it relies on its data.
+func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	var lookErr error
+	for u, err := range s.Uploads(ctx) {
+		if err != nil {
+			return n, err
+		}
+		if u.IntentAt.After(cutoff) {
+			continue
+		}
+		dead := u.State == UploadAborted
+		if !dead {
+			if dead, err = s.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
+				lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))
+				continue
+			}
+		}
+		if !dead {
+			continue
+		}
+		if err := s.obj.Delete(ctx, UploadKey(u.ID), nil); err != nil {
+			return n, err
+		}
+		n++
+		s.log.DebugContext(ctx, "manifest: forgot aged upload intent", "upload", u.ID, "session", u.SessionID, "state", u.State)
+	}
+	return n, lookErr
+}
+
+// HasLiveRef reports whether some row for id is not eligible for deletion
+// under the ForgetAgedUncommitted rule at cutoff. Read-only: one LIST of the
+// id's rows and a read of each.
+func (s *Store) HasLiveRef(ctx context.Context, id string, cutoff time.Time) (bool, error) {
+	if err := ValidateAttachmentID(id); err != nil {
+		return false, wrap("has live ref", err)
+	}
+	cutoff = ClampTime(cutoff)
+	err := s.forEachRow(ctx, RefsOf(id), func(_ string, row Row, _ version) error {
+		ok, _, err := s.eligibleUnlessNamed(ctx, &row, cutoff)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLive
+		}
+		return nil
+	})
+	if errors.Is(err, errLive) {
+		return true, nil
+	}
+	return false, wrap("has live ref", err)
+}
+
+// ListUncommitted returns the rows with no commit stamp and intent time at
+// or before olderThan, across every session. Order is unspecified.
+func (s *Store) ListUncommitted(ctx context.Context, olderThan time.Time) ([]Entry, error) {
+	olderThan = ClampTime(olderThan)
+	var (
+		mu  sync.Mutex
+		out []Entry
+	)
+	err := s.forEachRow(ctx, RefPrefix, func(_ string, row Row, _ version) error {
+		if !row.Committed() && !row.IntentAt.After(olderThan) {
+			mu.Lock()
+			out = append(out, row.Entry)
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("list uncommitted", err)
+	}
+	return out, nil
+}
+
+// ForgetSession forgets every row of sessionID and removes its markers:
+// lash's delete_session. The bytes become collectable once no other row
+// names them. Upload intents of the session are left to age out.
+func (s *Store) ForgetSession(ctx context.Context, sessionID string) error {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return wrap("forget session", err)
+	}
+	var markers []string
+	for info, err := range s.obj.List(ctx, sessionMarkers(sessionID), nil) {
+		if err != nil {
+			return wrap("forget session", err)
+		}
+		id := tailAfter(info.Key, sessionMarkers(sessionID))
+		if ValidateAttachmentID(id) == nil {
+			if err := s.Forget(ctx, sessionID, id); err != nil {
+				return wrap("forget session", err)
+			}
+		}
+		markers = append(markers, info.Key)
+	}
+	for info, err := range s.obj.List(ctx, TurnPrefix+sessionID+"/", nil) {
+		if err != nil {
+			return wrap("forget session", err)
+		}
+		markers = append(markers, info.Key)
+	}
+	return wrap("forget session", s.obj.DeleteMany(ctx, markers))
+}
+
+// deleteQuietly deletes key, logging a failure (for best-effort cleanup).
+func (s *Store) deleteQuietly(ctx context.Context, key string) {
+	if err := s.obj.Delete(ctx, key, nil); err != nil && !errors.Is(err, objstore.ErrNotExist) {
+		s.log.DebugContext(ctx, "manifest: delete left for the sweeper", "key", key, "err", err)
+	}
+}
+
+// DeadRows returns the rows of sessionID that ForgetAgedUncommitted would
+// delete at cutoff (without asking Options.Heads), with their Rev: the first
+// half of forgetting through the session head, where the sweeper judges a
+// session's rows, publishes a new head by compare-and-swap (so that a commit
+// prepared on the old head can no longer land), and then calls ForgetRow.
+func (s *Store) DeadRows(ctx context.Context, sessionID string, cutoff time.Time) ([]Row, error) {
+	rows, err := s.SessionRows(ctx, sessionID)
+	if err != nil {
+		return nil, wrap("dead rows", err)
+	}
+	cutoff = ClampTime(cutoff)
+	out := rows[:0]
+	for _, row := range rows {
+		ok, err := s.eligible(ctx, &row, cutoff)
+		if err != nil {
+			return nil, wrap("dead rows", err)
+		}
+		if ok {
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
+
+// ForgetRow deletes the row (sessionID, id) if it is still the write rev
+// (conditionally, like ForgetAgedUncommitted). It reports whether it deleted
+// it; a row that was refreshed, stamped or prepared since has another Rev and
+// stays.
+func (s *Store) ForgetRow(ctx context.Context, sessionID, id, rev string) (bool, error) {
+	if err := validatePair(sessionID, id); err != nil {
+		return false, wrap("forget row", err)
+	}
+	key := RefKey(id, sessionID)
+	row, v, err := s.readRow(ctx, key)
+	if err != nil || v.state != rowLive || row.Rev != rev {
+		return false, wrap("forget row", err)
+	}
+	gone, err := s.removeRow(ctx, key, v)
+	return gone, wrap("forget row", err)
+}

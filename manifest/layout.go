@@ -1,0 +1,99 @@
+package manifest
+
+import "strings"
+
+// Key layout of the attachment subsystem (part of the bucket format).
+//
+// All keys are relative to the store the manifest is given (a deployment
+// prefix is applied by objstore.WithPrefix). <id> is an attachment id (64
+// lowercase hex), <sid> a session id, <turn> a turn id, <ulid> an upload id
+// (a ULID minted per upload, never reused).
+//
+//	attach/uploads/<ulid>           upload intent (JSON Upload): session, owner,
+//	                                intent time, the data key it will write.
+//	                                Created before any byte; deleted once a ref
+//	                                row names the data (or the data was dropped).
+//	attach/data/<ulid>              attachment bytes, raw or zstd-seekable.
+//	                                Written once by one upload, never rewritten.
+//	attach/refs/<id>/<sid>          manifest row (JSON Row): the intent fields,
+//	                                commit stamp and the data it names. A 0-byte
+//	                                object here is a tombstone: "no row".
+//	attach/blobs/<id>               blob pointer (JSON Blob): the data key that
+//	                                new refs to <id> adopt. A hint, never a root.
+//	attach/sessions/<sid>/<id>      0-byte marker: <sid> may hold a row for <id>.
+//	attach/turns/<sid>/<turn>/<id>  0-byte marker: the row may be owned by <turn>.
+//
+// Queries: "does anyone reference <id>" is one LIST of attach/refs/<id>/;
+// HoldsRef is one HEAD; a session's rows are found through its markers (a
+// superset: every reader confirms with the row); a turn's rows likewise.
+//
+// Roots for the sweeper: every data key named by an upload intent or by a
+// live row (see WalkRoots). Blob pointers and markers root nothing.
+const (
+	// Prefix holds every key of the attachment subsystem.
+	Prefix = "attach/"
+	// DataPrefix holds the data objects (and their multipart uploads).
+	DataPrefix = Prefix + "data/"
+	// UploadPrefix holds the upload intents.
+	UploadPrefix = Prefix + "uploads/"
+	// RefPrefix holds the manifest rows.
+	RefPrefix = Prefix + "refs/"
+	// BlobPrefix holds the blob pointers.
+	BlobPrefix = Prefix + "blobs/"
+	// SessionPrefix holds the per-session markers.
+	SessionPrefix = Prefix + "sessions/"
+	// TurnPrefix holds the per-turn markers.
+	TurnPrefix = Prefix + "turns/"
+)
+
+// DataKey returns the data key of upload uploadID.
+func DataKey(uploadID string) string { return DataPrefix + uploadID }
+
+// UploadKey returns the key of upload uploadID's intent.
+func UploadKey(uploadID string) string { return UploadPrefix + uploadID }
+
+// RefKey returns the key of the row (sessionID, id).
+func RefKey(id, sessionID string) string { return RefPrefix + id + "/" + sessionID }
+
+// RefsOf returns the prefix of every row for attachment id.
+func RefsOf(id string) string { return RefPrefix + id + "/" }
+
+// BlobKey returns the key of attachment id's blob pointer.
+func BlobKey(id string) string { return BlobPrefix + id }
+
+func sessionMarkers(sessionID string) string { return SessionPrefix + sessionID + "/" }
+
+func sessionMarker(sessionID, id string) string { return sessionMarkers(sessionID) + id }
+
+func turnMarkers(sessionID, turnID string) string {
+	return TurnPrefix + sessionID + "/" + turnID + "/"
+}
+
+func turnMarker(sessionID, turnID, id string) string { return turnMarkers(sessionID, turnID) + id }
+
+// ParseRefKey splits a row key into attachment id and session id. ok is
+// false for keys that are not well-formed row keys.
+func ParseRefKey(key string) (id, sessionID string, ok bool) {
+	rest, found := strings.CutPrefix(key, RefPrefix)
+	if !found {
+		return "", "", false
+	}
+	id, sessionID, found = strings.Cut(rest, "/")
+	if !found || ValidateAttachmentID(id) != nil || ValidateSessionID(sessionID) != nil {
+		return "", "", false
+	}
+	return id, sessionID, true
+}
+
+// ParseDataKey returns the upload id of a data key; ok is false for keys
+// outside DataPrefix or with an empty id.
+func ParseDataKey(key string) (uploadID string, ok bool) {
+	uploadID, found := strings.CutPrefix(key, DataPrefix)
+	if !found || uploadID == "" || strings.Contains(uploadID, "/") {
+		return "", false
+	}
+	return uploadID, true
+}
+
+// tailAfter returns what follows prefix in key.
+func tailAfter(key, prefix string) string { return strings.TrimPrefix(key, prefix) }

@@ -1,0 +1,164 @@
+package manifest
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// AllRefs yields the distinct attachment ids that have at least one row, in
+// ascending order, streaming: it holds one id in memory whatever the bucket
+// size, and reads no row (tombstones are told apart by their size).
+func (s *Store) AllRefs(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		last := ""
+		for info, err := range s.obj.List(ctx, RefPrefix, nil) {
+			if err != nil {
+				yield("", wrap("all refs", err))
+				return
+			}
+			id, _, ok := ParseRefKey(info.Key)
+			if !ok || info.Size == 0 || id == last {
+				continue
+			}
+			last = id
+			if !yield(id, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ListAllRefs returns the distinct attachment ids of all rows (see AllRefs
+// for a streaming form).
+func (s *Store) ListAllRefs(ctx context.Context) ([]string, error) {
+	var out []string
+	for id, err := range s.AllRefs(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// SessionRows returns the rows of sessionID, sorted by attachment id.
+func (s *Store) SessionRows(ctx context.Context, sessionID string) ([]Row, error) {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return nil, wrap("session rows", err)
+	}
+	var (
+		mu  sync.Mutex
+		out []Row
+	)
+	prefix := sessionMarkers(sessionID)
+	err := s.forEach(ctx, prefix, func(ctx context.Context, info objstore.ObjectInfo) error {
+		id := tailAfter(info.Key, prefix)
+		if ValidateAttachmentID(id) != nil {
+			return nil
+		}
+		row, v, err := s.readRow(ctx, RefKey(id, sessionID))
+		if err != nil || v.state != rowLive {
+			return err
+		}
+		mu.Lock()
+		out = append(out, row)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("session rows", err)
+	}
+	slices.SortFunc(out, func(a, b Row) int { return strings.Compare(a.AttachmentID, b.AttachmentID) })
+	return out, nil
+}
+
+// Uploads yields the upload intents, in key order. An intent that vanishes
+// between listing and reading is skipped.
+func (s *Store) Uploads(ctx context.Context) iter.Seq2[Upload, error] {
+	return func(yield func(Upload, error) bool) {
+		for info, err := range s.obj.List(ctx, UploadPrefix, nil) {
+			if err != nil {
+				yield(Upload{}, wrap("uploads", err))
+				return
+			}
+			u, ok, err := s.readUpload(ctx, info.Key)
+			if err != nil {
+				yield(Upload{}, wrap("uploads", err))
+				return
+			}
+			if ok && !yield(u, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Root is a data key that something still names.
+type Root struct {
+	// DataKey is the rooted data key.
+	DataKey string
+	// By is the key of the upload intent or row that names it.
+	By string
+}
+
+// WalkRoots calls fn (from one goroutine at a time) for every data key an
+// upload intent or a row names: the sweeper's roots. Call it after
+// ForgetAgedUncommitted. It reads upload intents first and rows second, and
+// that order matters: a writer deletes its upload intent only after its row
+// names the data, so data that moved from intent to row between the two
+// listings is seen in one of them. A row that names data which the sweep
+// then misses (written after this walk) is the fence's business: its writer
+// calls Protect before relying on the data.
+func (s *Store) WalkRoots(ctx context.Context, fn func(Root) error) error {
+	for u, err := range s.Uploads(ctx) {
+		if err != nil {
+			return err
+		}
+		if err := fn(Root{DataKey: u.DataKey, By: UploadKey(u.ID)}); err != nil {
+			return err
+		}
+	}
+	var mu sync.Mutex
+	err := s.forEachRow(ctx, RefPrefix, func(key string, row Row, _ version) error {
+		if row.Data.IsZero() {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(Root{DataKey: row.Data.Key, By: key})
+	})
+	return wrap("walk roots", err)
+}
+
+// forEach lists prefix and calls fn for each listed object, up to
+// Options.Concurrency at a time (in the calling goroutine when it is 1).
+func (s *Store) forEach(ctx context.Context, prefix string, fn func(context.Context, objstore.ObjectInfo) error) error {
+	if s.conc == 1 {
+		for info, err := range s.obj.List(ctx, prefix, nil) {
+			if err != nil {
+				return err
+			}
+			if err := fn(ctx, info); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.conc)
+	for info, err := range s.obj.List(gctx, prefix, nil) {
+		if err != nil {
+			g.Go(func() error { return err })
+			break
+		}
+		g.Go(func() error { return fn(gctx, info) })
+	}
+	return g.Wait()
+}

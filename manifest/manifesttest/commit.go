@@ -1,0 +1,108 @@
+package manifesttest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/stowage-dev/stowage/manifest"
+)
+
+// PrepareCommit refuses ids whose row or bytes are missing, and returns the
+// rest sorted and distinct.
+func testPrepareCommitDangling(t *testing.T, e *Env) {
+	a, b, c, d := ID("a"), ID("b"), ID("c"), ID("d")
+	e.WithData("s1", a, none, "a")
+	e.Intent("s1", b, none) // bytes never written
+	gone := e.WithData("s1", c, none, "c")
+	e.Must(e.Obj.Delete(e.Ctx, gone.Key, nil))
+	e.WithData("s2", d, none, "d") // another session's
+
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, a})
+	e.Must(err)
+	if !slices.Equal(got, []string{a}) {
+		t.Fatalf("PrepareCommit = %v", got)
+	}
+	for _, id := range []string{b, c, d, ID("unknown")} {
+		if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, id}); !errors.Is(err, manifest.ErrDanglingRef) {
+			t.Errorf("PrepareCommit with %s = %v, want ErrDanglingRef", id[:8], err)
+		}
+	}
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
+		t.Errorf("PrepareCommit with a hostile id = %v", err)
+	}
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a/b", nil); !errors.Is(err, manifest.ErrInvalidID) {
+		t.Errorf("PrepareCommit with a hostile turn = %v", err)
+	}
+}
+
+// With a turn id, PrepareCommit adds the uncommitted rows of this session
+// owned by that turn whose bytes are readable; FinishCommit stamps them.
+func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
+	t1 := manifest.TurnOwner("t1")
+	x, y, z, w, v, u := ID("x"), ID("y"), ID("z"), ID("w"), ID("v"), ID("u")
+	e.WithData("s1", x, t1, "x")
+	e.Intent("s1", y, t1) // no bytes: not adopted
+	e.WithData("s1", z, manifest.TurnOwner("t2"), "z")
+	e.WithData("s1", w, t1, "w")
+	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{w})) // already committed
+	lost := e.WithData("s1", v, t1, "v")
+	e.Must(e.Obj.Delete(e.Ctx, lost.Key, nil)) // bytes gone: not adopted
+	e.WithData("s1", u, t1, "u")
+	e.Intent("s1", u, manifest.ProcessOwner("p1")) // owner moved on
+	e.WithData("s2", ID("other"), t1, "o")         // other session
+
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", []string{z})
+	e.Must(err)
+	if want := sorted(x, z); !slices.Equal(got, want) {
+		t.Fatalf("PrepareCommit(t1) = %v, want %v", short(got), short(want))
+	}
+	at := e.Clock.Now()
+	e.Must(e.M.FinishCommit(e.Ctx, "s1", got, at))
+	for _, id := range got {
+		if row := e.Row("s1", id); !row.CommittedAt.Equal(at) {
+			t.Fatalf("%s not stamped at %v: %v", id[:8], at, row.CommittedAt)
+		}
+	}
+	if e.Row("s1", y).Committed() || e.Row("s2", ID("other")).Committed() {
+		t.Fatal("FinishCommit stamped a row it was not given")
+	}
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	e.Must(err)
+	if len(got) != 0 {
+		t.Fatalf("second PrepareCommit(t1) = %v", short(got))
+	}
+}
+
+// lash's conformance scenario: three intents, one committed out of band,
+// one adopted by a turn commit; only the orphan stays uncommitted, and
+// forget clears it.
+func testLashOrphanScenario(t *testing.T, e *Env) {
+	adopted, outOfBand, orphan := ID("adopted"), ID("oob"), ID("orphan")
+	e.WithData("s1", adopted, manifest.TurnOwner("t1"), "a")
+	e.Intent("s1", outOfBand, none)
+	e.Intent("s1", orphan, manifest.TurnOwner("t0"))
+	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{outOfBand}))
+	ids, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	e.Must(err)
+	e.Must(e.M.FinishCommit(e.Ctx, "s1", ids, e.Clock.Now()))
+	list, err := e.M.ListUncommitted(e.Ctx, e.Clock.Now())
+	e.Must(err)
+	if len(list) != 1 || list[0].AttachmentID != orphan {
+		t.Fatalf("uncommitted = %+v, want only the orphan", list)
+	}
+	e.Must(e.M.Forget(e.Ctx, "s1", orphan))
+	list, err = e.M.ListUncommitted(e.Ctx, e.Clock.Now())
+	e.Must(err)
+	if len(list) != 0 {
+		t.Fatalf("uncommitted after forget = %+v", list)
+	}
+}
+
+func short(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id[:8]
+	}
+	return out
+}

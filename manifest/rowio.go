@@ -1,0 +1,279 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// maxObjectSize bounds the JSON objects (rows, intents, pointers) read back.
+const maxObjectSize = 1 << 20
+
+type rowState int
+
+const (
+	rowAbsent    rowState = iota // no object under the key
+	rowTombstone                 // a 0-byte object: no row
+	rowLive                      // a row
+)
+
+// version is the state of a row key when it was read, and its ETag.
+type version struct {
+	state rowState
+	etag  string
+}
+
+// lostRace reports whether err means a conditional write or delete did not
+// apply because the object changed (412) or a concurrent request interfered
+// (409): re-read and decide again.
+func lostRace(err error) bool {
+	return errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, objstore.ErrConflict)
+}
+
+// readObject reads a small object whole; ok is false if it does not exist.
+func (s *Store) readObject(ctx context.Context, key string) (data []byte, info objstore.ObjectInfo, ok bool, err error) {
+	body, info, err := s.obj.Get(ctx, key, nil)
+	if errors.Is(err, objstore.ErrNotExist) {
+		return nil, objstore.ObjectInfo{}, false, nil
+	}
+	if err != nil {
+		return nil, objstore.ObjectInfo{}, false, err
+	}
+	defer body.Close()
+	data, err = io.ReadAll(io.LimitReader(body, maxObjectSize+1))
+	if err != nil {
+		return nil, objstore.ObjectInfo{}, false, err
+	}
+	if len(data) > maxObjectSize {
+		return nil, objstore.ObjectInfo{}, false, fmt.Errorf("object %q exceeds %d bytes", key, maxObjectSize)
+	}
+	return data, info, true, nil
+}
+
+// readRow reads the row under key.
+func (s *Store) readRow(ctx context.Context, key string) (Row, version, error) {
+	data, info, ok, err := s.readObject(ctx, key)
+	switch {
+	case err != nil:
+		return Row{}, version{}, err
+	case !ok:
+		return Row{}, version{state: rowAbsent}, nil
+	case len(data) == 0:
+		return Row{}, version{state: rowTombstone, etag: info.ETag}, nil
+	}
+	row, err := decodeRow(data)
+	if err != nil {
+		return Row{}, version{}, fmt.Errorf("%q: %w", key, err)
+	}
+	s.cache.put(key, info.ETag, row)
+	return row, version{state: rowLive, etag: info.ETag}, nil
+}
+
+// writeRow writes row under key on condition that the key is as v says.
+func (s *Store) writeRow(ctx context.Context, key string, row *Row, v version) error {
+	data, err := encodeRow(row)
+	if err != nil {
+		return err
+	}
+	opts := &objstore.PutOptions{}
+	if v.state == rowAbsent {
+		opts.IfNoneMatch = true
+	} else {
+		opts.IfMatch = v.etag
+	}
+	info, err := s.obj.Put(ctx, key, data, opts)
+	if err != nil {
+		return err
+	}
+	s.cache.put(key, info.ETag, *row)
+	return nil
+}
+
+// removeRow deletes the live row under key if its ETag is still v.etag:
+// with a conditional delete where the store enforces one, else by a
+// conditional write of a tombstone (a 0-byte object, which every reader takes
+// for "no row"). Tombstones are never deleted: on a store that ignores
+// If-Match on DELETE, any delete of a key that a writer may create again could
+// land late and destroy the new row. It reports whether the row is gone.
+func (s *Store) removeRow(ctx context.Context, key string, v version) (bool, error) {
+	var err error
+	if s.condDelete.Load() {
+		err = s.obj.Delete(ctx, key, &objstore.DeleteOptions{IfMatch: v.etag})
+		if errors.Is(err, objstore.ErrNotSupported) {
+			s.condDelete.Store(false)
+		}
+	}
+	if !s.condDelete.Load() {
+		_, err = s.obj.Put(ctx, key, nil, &objstore.PutOptions{IfMatch: v.etag})
+	}
+	s.cache.drop(key)
+	switch {
+	case err == nil:
+		return true, nil
+	case lostRace(err):
+		return false, nil
+	case errors.Is(err, objstore.ErrOutcomeUnknown):
+		_, now, rerr := s.readRow(ctx, key)
+		if rerr != nil {
+			return false, err
+		}
+		return now.state != rowLive, nil
+	}
+	return false, err
+}
+
+// updateRow is the read-modify-write loop of the row (sessionID, id). fn
+// gets the current row (nil if there is none) and returns the row to write,
+// or nil to leave it as is. fn may be called several times. It returns the
+// row as written (or as found, if fn returned nil) and whether it wrote.
+func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur *Row) (*Row, error)) (Row, bool, error) {
+	key := RefKey(id, sessionID)
+	var pending string // Rev of a write whose outcome is not known yet
+	for attempt := 0; ; attempt++ {
+		cur, v, err := s.readRow(ctx, key)
+		if err != nil {
+			return Row{}, false, err
+		}
+		if pending != "" && v.state == rowLive && cur.Rev == pending {
+			return cur, true, nil // our write landed after all
+		}
+		var curp *Row
+		if v.state == rowLive {
+			curp = &cur
+		}
+		next, err := fn(curp)
+		if err != nil || next == nil {
+			return cur, false, err
+		}
+		next.AttachmentID, next.SessionID = id, sessionID
+		next.Rev = s.newRev()
+		if err := s.ensureMarkers(ctx, curp, next); err != nil {
+			return Row{}, false, err
+		}
+		err = s.writeRow(ctx, key, next, v)
+		switch {
+		case err == nil:
+			return *next, true, nil
+		case lostRace(err), errors.Is(err, objstore.ErrOutcomeUnknown):
+			// A retried request may report 412 for a write that landed: the
+			// next read tells by Rev.
+			pending = next.Rev
+		default:
+			return Row{}, false, err
+		}
+		if attempt+1 >= s.maxAttempts {
+			return Row{}, false, fmt.Errorf("%q: %w", key, ErrContended)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return Row{}, false, err
+		}
+	}
+}
+
+// ensureMarkers writes the session marker of a row about to be created and
+// the turn marker of an uncommitted row whose turn owner is new.
+func (s *Store) ensureMarkers(ctx context.Context, cur, next *Row) error {
+	var keys []string
+	if cur == nil {
+		keys = append(keys, sessionMarker(next.SessionID, next.AttachmentID))
+	}
+	if !next.Committed() && next.Owner.Kind == OwnerTurn && (cur == nil || cur.Owner != next.Owner) {
+		keys = append(keys, turnMarker(next.SessionID, next.Owner.ID, next.AttachmentID))
+	}
+	return s.putMarkers(ctx, keys)
+}
+
+func (s *Store) putMarkers(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if _, err := s.obj.Put(ctx, k, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forEachRow calls fn for every live row under prefix (RefPrefix or a
+// RefsOf prefix), reading up to Options.Concurrency rows at a time; fn may be
+// called concurrently. Rows unchanged since the last scan (same ETag) come
+// from the row cache. Keys that are not row keys are skipped with a warning.
+func (s *Store) forEachRow(ctx context.Context, prefix string, fn func(key string, row Row, v version) error) error {
+	visit := func(ctx context.Context, info objstore.ObjectInfo) error {
+		if _, _, ok := ParseRefKey(info.Key); !ok {
+			s.log.WarnContext(ctx, "manifest: skipping unparsable row key", "key", info.Key)
+			return nil
+		}
+		if info.Size == 0 {
+			return nil // tombstone
+		}
+		row, ok := s.cache.get(info.Key, info.ETag)
+		v := version{state: rowLive, etag: info.ETag}
+		if !ok {
+			var err error
+			if row, v, err = s.readRow(ctx, info.Key); err != nil {
+				return err
+			}
+			if v.state != rowLive {
+				return nil
+			}
+		}
+		return fn(info.Key, row, v)
+	}
+	return s.forEach(ctx, prefix, visit)
+}
+
+// rowCache remembers decoded rows by key and ETag. An ETag changes whenever
+// the content does, and every row write holds a fresh Rev, so a hit is
+// exactly the row the store holds under that ETag.
+type rowCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]cachedRow
+}
+
+type cachedRow struct {
+	etag string
+	row  Row
+}
+
+func newRowCache(max int) *rowCache { return &rowCache{max: max, m: map[string]cachedRow{}} }
+
+func (c *rowCache) get(key, etag string) (Row, bool) {
+	if c == nil || etag == "" {
+		return Row{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || e.etag != etag {
+		return Row{}, false
+	}
+	return e.row, true
+}
+
+func (c *rowCache) put(key, etag string, row Row) {
+	if c == nil || etag == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+		for k := range c.m { // evict an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = cachedRow{etag: etag, row: row}
+}
+
+func (c *rowCache) drop(key string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}

@@ -1,0 +1,193 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// ErrContended is returned when a compare-and-swap on one row kept losing
+// to concurrent writers for Options.MaxAttempts attempts. Retryable.
+var ErrContended = errors.New("manifest: row contended")
+
+// ErrReclaimed matches an error of Protect for data that a sweep deleted or
+// is deleting (it is fence.ErrReclaimed).
+var ErrReclaimed = fence.ErrReclaimed
+
+// Fence is the writer's half of the sweeper's deletion fence
+// (*fence.Fence). Protect is called after a ref naming dataKey is durable
+// and before anyone relies on dataKey's bytes; nil means no sweep will delete
+// dataKey while that ref exists, an error matching ErrReclaimed that the data
+// is or will be gone.
+type Fence interface {
+	Protect(ctx context.Context, dataKey string) error
+}
+
+// TurnReceipts is the session layer's view of turn receipts, for the death
+// of turn owners (contract.md section 3).
+type TurnReceipts interface {
+	// LatestCommitAfter reports whether session sessionID has a receipt of a
+	// turn other than turnID committed strictly after t.
+	LatestCommitAfter(ctx context.Context, sessionID, turnID string, t time.Time) (bool, error)
+}
+
+// ProcessRegistry is the process registry, for the death of process owners.
+type ProcessRegistry interface {
+	// HasProcess reports whether the registry holds process processID.
+	HasProcess(ctx context.Context, processID string) (bool, error)
+}
+
+// HeadRefs is the session layer's view of what its published heads name.
+// With it, a row whose commit landed but whose FinishCommit was skipped (a
+// crash between the head PUT and the stamp) is stamped from the head instead
+// of being forgotten as a dead intent.
+type HeadRefs interface {
+	// Committed reports whether a published commit of sessionID named
+	// attachment id, and when it was committed.
+	Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error)
+}
+
+// Options configure a Store. A nil *Options is the zero value.
+type Options struct {
+	// Fence guards reuse of existing data against a concurrent sweep; nil
+	// means fence.New(store, nil).
+	Fence Fence
+	// Turns decides whether a turn owner is dead; nil means turn owners are
+	// never dead (their intents are kept until committed or forgotten).
+	Turns TurnReceipts
+	// Processes decides whether a process owner is dead; nil means process
+	// owners are never dead (contract: dead only if absent from a wired
+	// registry).
+	Processes ProcessRegistry
+	// Heads repairs commit stamps from session heads before an intent is
+	// forgotten; nil means no repair (rows of commits whose FinishCommit was
+	// skipped look like uncommitted intents).
+	Heads HeadRefs
+	// Now is the clock of intent and commit stamps; nil means time.Now.
+	Now func() time.Time
+	// Logger receives debug and warning records; nil discards them.
+	Logger *slog.Logger
+	// Concurrency bounds the row reads in flight during scans; 0 means 16.
+	// 1 reads rows one at a time in the calling goroutine.
+	Concurrency int
+	// MaxAttempts bounds the compare-and-swap attempts on one row; 0 means 64.
+	MaxAttempts int
+	// RowCache bounds the rows remembered (by ETag) between scans, so a
+	// sweep re-reads only rows that changed; 0 means 65536, < 0 disables it.
+	RowCache int
+}
+
+// Store is the attachment manifest on an object store. It implements
+// AttachmentManifest and CommitHook and is safe for concurrent use, across
+// processes: every row change is a conditional write, every row deletion a
+// conditional delete or a conditional tombstone write.
+type Store struct {
+	obj         objstore.Store
+	fence       Fence
+	turns       TurnReceipts
+	procs       ProcessRegistry
+	heads       HeadRefs
+	now         func() time.Time
+	log         *slog.Logger
+	conc        int
+	maxAttempts int
+	cache       *rowCache
+	// condDelete is whether If-Match deletes are enforced; cleared if the
+	// store ever answers ErrNotSupported.
+	condDelete atomic.Bool
+}
+
+var (
+	_ AttachmentManifest = (*Store)(nil)
+	_ CommitHook         = (*Store)(nil)
+)
+
+// New returns a Store keeping its objects in obj (keys under Prefix).
+func New(obj objstore.Store, opts *Options) *Store {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Store{
+		obj:         obj,
+		fence:       opts.Fence,
+		turns:       opts.Turns,
+		procs:       opts.Processes,
+		heads:       opts.Heads,
+		now:         opts.Now,
+		log:         opts.Logger,
+		conc:        opts.Concurrency,
+		maxAttempts: opts.MaxAttempts,
+	}
+	if s.fence == nil {
+		s.fence = fence.New(obj, &fence.Options{Logger: opts.Logger})
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.conc <= 0 {
+		s.conc = 16
+	}
+	if s.maxAttempts <= 0 {
+		s.maxAttempts = 64
+	}
+	switch {
+	case opts.RowCache == 0:
+		s.cache = newRowCache(1 << 16)
+	case opts.RowCache > 0:
+		s.cache = newRowCache(opts.RowCache)
+	}
+	s.condDelete.Store(obj.Capabilities().ConditionalDelete)
+	return s
+}
+
+// ObjectStore returns the store the manifest keeps its objects in.
+func (s *Store) ObjectStore() objstore.Store { return s.obj }
+
+// Now returns the manifest clock's current time, clamped.
+func (s *Store) Now() time.Time { return ClampTime(s.now()) }
+
+// Protect passes dataKey to the fence (see Fence).
+func (s *Store) Protect(ctx context.Context, dataKey string) error {
+	return s.fence.Protect(ctx, dataKey)
+}
+
+// NewUploadID mints a fresh upload id (a ULID).
+func (s *Store) NewUploadID() string {
+	return ulid.MustNew(ulid.Timestamp(s.now()), ulid.DefaultEntropy()).String()
+}
+
+func (s *Store) newRev() string { return s.NewUploadID() }
+
+// backoff waits a little before retry attempt n (none for the first few).
+func backoff(ctx context.Context, attempt int) error {
+	if attempt < 4 {
+		return ctx.Err()
+	}
+	d := time.Millisecond << min(attempt-4, 7)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("manifest: %s: %w", op, err)
+}

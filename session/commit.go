@@ -1,0 +1,317 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// CommitRuntimeState applies c atomically. The steps, in order:
+//
+//  1. binding: c.SessionID must be the handle's session (the first commit
+//     binds an unbound handle); outbox batches must be for it too;
+//  2. lease fence: if c.SessionExecutionLease is set it must be the live
+//     lease, else *LeaseExpiredError and nothing is written (a holder may
+//     still learn the receipt of a turn it committed under that fence);
+//  3. turn receipt: the same turn and hash returns the stored result
+//     verbatim and applies nothing (it only releases a supplied lease
+//     completion); another hash is *TurnCommitConflictError;
+//  4. expected head revision (nil = 0) must be the actual one (no head =
+//     0), else *HeadRevisionConflictError;
+//  5. queue and turn-input completions must own all their batches/inputs,
+//     else *ClaimSupersededError;
+//  6. checkpoint blobs, usage, graph delta, outbox, input settlement,
+//     interrupted-input deferral, receipt and lease release are folded into
+//     the next head, whose conditional PUT is the commit point.
+//
+// Attachment refs are prepared with the manifest hook before the head PUT
+// and stamped after it. A lost response is resolved by reading the head
+// back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
+// same turn stamp to learn it).
+func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+	if err := s.bind(c.SessionID); err != nil {
+		return nil, err
+	}
+	if err := validateCommit(&c); err != nil {
+		return nil, err
+	}
+	ownCommit(&c)
+	sid := c.SessionID
+	ct := &commitTxn{s: s, sid: sid, c: &c, written: map[string]string{}}
+	if _, err := s.update(ctx, sid, false, ct.eval); err != nil {
+		return nil, err
+	}
+	return cloneResult(ct.result), nil
+}
+
+// commitTxn carries one CommitRuntimeState call across its attempts.
+type commitTxn struct {
+	s       *Store
+	sid     string
+	c       *RuntimeCommit
+	written map[string]string // blob hash -> key written by earlier attempts
+	result  *CommitResult
+}
+
+func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
+	s, c, sid := t.s, t.c, t.sid
+	base := cur.h
+	if !base.live() {
+		base = freshHead(sid, cur.h)
+	}
+	now := s.now()
+	t.result = nil
+
+	// Lease fence first, before the receipt lookup.
+	if f := c.SessionExecutionLease; f != nil && !leaseLive(base, *f, now) {
+		if r, _ := t.receipt(ctx, base); r != nil && r.Hash == c.TurnCommit.TurnCommitHash &&
+			r.LeaseToken == f.LeaseToken && r.FencingToken == f.FencingToken {
+			return t.replay(base, r, now)
+		}
+		return plan{}, &LeaseExpiredError{SessionID: sid, FencingToken: f.FencingToken}
+	}
+	if st := c.TurnCommit; st != nil {
+		if st.SessionID != sid {
+			return plan{}, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
+		}
+		r, err := t.receipt(ctx, base)
+		if err != nil {
+			return plan{}, err
+		}
+		if r != nil {
+			if r.Hash != st.TurnCommitHash {
+				return plan{}, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
+			}
+			return t.replay(base, r, now)
+		}
+	}
+	if expected := deref(c.ExpectedHeadRevision); expected != base.Revision {
+		return plan{}, &HeadRevisionConflictError{Expected: c.ExpectedHeadRevision, Actual: base.Revision}
+	}
+
+	next := base.clone()
+	apps, err := settleClaims(next, c)
+	if err != nil {
+		return plan{}, err
+	}
+	if c.InterruptedTurnInputTurnID != "" {
+		deferInputs(next, c.InterruptedTurnInputTurnID)
+	}
+	res := &CommitResult{TurnInputApplications: apps}
+	for _, d := range c.EnqueuedQueueBatches {
+		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, enqueueBatch(next, d, now))
+	}
+
+	var blobWrites []blobWrite
+	if c.Checkpoint != nil {
+		cp, err := s.planCheckpoint(sid, base, c.Checkpoint, t.written)
+		if err != nil {
+			return plan{}, err
+		}
+		next.CheckpointRef, next.Blobs, blobWrites = cp.ref, cp.blobs, cp.writes
+		res.Manifest = cp.manifest
+	} else if res.Manifest, err = manifestOf(base); err != nil {
+		return plan{}, err
+	}
+	res.CheckpointRef = next.CheckpointRef
+	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
+	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
+
+	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
+	switch c.Graph.Kind {
+	case DeltaKeep:
+	case DeltaUnchanged:
+		next.Leaf = c.Graph.Leaf
+	case DeltaAppend:
+		d.Nodes, next.Leaf = c.Graph.Nodes, c.Graph.Leaf
+	case DeltaReplaceFull:
+		d.Nodes, d.Reset, next.Leaf = c.Graph.Nodes, true, c.Graph.Leaf
+	}
+	if c.TurnCommit != nil {
+		d.TurnID = c.TurnCommit.TurnID
+	}
+
+	// Flush the existing tail to a segment when it is full; the new delta
+	// starts the next tail. The segment write runs in parallel with the
+	// other pre-publication writes.
+	var flush *flushPlan
+	var flushTail []delta
+	var flushReceipts []receipt
+	if n := len(base.Tail); n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+tailBytes([]delta{d}) > s.tune.FlushBytes) {
+		fp := planFlush(base.Segs, base.Tail)
+		flush, flushTail, flushReceipts = &fp, base.Tail, base.Receipts
+		next.Segs = append(next.Segs[:len(next.Segs)-len(fp.merge)], fp.ref)
+		next.FlushedRev = base.Tail[n-1].Rev
+		next.Tail = nil
+	}
+	next.Tail = append(next.Tail, d)
+	next.Revision, next.CommitID = d.Rev, d.CommitID
+	res.HeadRevision = next.Revision
+
+	if st := c.TurnCommit; st != nil {
+		r := receipt{TurnID: st.TurnID, Hash: st.TurnCommitHash, Result: *cloneResult(res), Revision: next.Revision, CommitID: d.CommitID, CommittedAt: now}
+		if f := c.SessionExecutionLease; f != nil {
+			r.LeaseToken, r.FencingToken = f.LeaseToken, f.FencingToken
+		}
+		next.Receipts = append(next.Receipts, r)
+	}
+	next.Receipts = trimReceipts(next.Receipts, next.FlushedRev, s.tune.RecentReceipts)
+	if rel := c.ReleaseSessionExecutionLease; rel != nil && leaseMatches(next.Lease, *rel) {
+		next.Lease = nil
+	}
+	t.result = res
+
+	turnID := ""
+	if c.TurnCommit != nil {
+		turnID = c.TurnCommit.TurnID
+	}
+	var attachIDs []string
+	tailDelta := &next.Tail[len(next.Tail)-1]
+	segRefSlot := len(next.Segs) - 1
+	return plan{
+		next: next,
+		before: func(ctx context.Context) error {
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return s.writeBlobs(gctx, blobWrites) })
+			if flush != nil {
+				g.Go(func() error {
+					return s.writeFlush(gctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
+				})
+			}
+			g.Go(func() error {
+				ids, err := s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
+				attachIDs = ids
+				return err
+			})
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			tailDelta.AttachmentIDs = attachIDs
+			return nil
+		},
+		after: func(ctx context.Context, _ snapshot) {
+			if s.hook == nil || len(attachIDs) == 0 {
+				return
+			}
+			if err := s.hook.FinishCommit(ctx, sid, attachIDs, now); err != nil {
+				s.log.Warn("session: stamping attachment refs failed; the head is authoritative",
+					"session_id", sid, "revision", next.Revision, "err", err)
+			}
+		},
+	}, nil
+}
+
+// receipt looks up the receipt of the commit's turn in base.
+func (t *commitTxn) receipt(ctx context.Context, base *head) (*receipt, error) {
+	if t.c.TurnCommit == nil {
+		return nil, nil
+	}
+	return t.s.findReceipt(ctx, t.sid, base, t.c.TurnCommit.TurnID)
+}
+
+// replay returns a stored receipt; the only thing it may write is the
+// release of a supplied lease completion.
+func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) {
+	t.result = cloneResult(&r.Result)
+	rel := t.c.ReleaseSessionExecutionLease
+	if rel == nil || !leaseMatches(base.Lease, *rel) || !base.live() {
+		return plan{}, nil
+	}
+	next := base.clone()
+	next.Lease = nil
+	return plan{next: next}, nil
+}
+
+// prepareAttachments asks the manifest hook which refs the commit stamps
+// (and fences them against the sweeper). Without a hook the given ids are
+// taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) ([]string, error) {
+	if s.hook == nil {
+		out := slices.Clone(ids)
+		slices.Sort(out)
+		return slices.Compact(out), nil
+	}
+	if len(ids) == 0 && turnID == "" {
+		return nil, nil
+	}
+	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("session: prepare attachment refs: %w", err)
+	}
+	return out, nil
+}
+
+// validateCommit checks the ids and shapes of c before any I/O.
+func validateCommit(c *RuntimeCommit) error {
+	for _, b := range c.EnqueuedQueueBatches {
+		if b.SessionID != c.SessionID {
+			return &SessionBindingMismatchError{Bound: c.SessionID, Attempted: b.SessionID}
+		}
+	}
+	if st := c.TurnCommit; st != nil {
+		if err := validateID("turn id", st.TurnID); err != nil {
+			return err
+		}
+	}
+	switch c.Graph.Kind {
+	case DeltaKeep, DeltaUnchanged, DeltaAppend, DeltaReplaceFull:
+	default:
+		return fmt.Errorf("%w: unknown graph delta kind %q", ErrInvalidCommit, c.Graph.Kind)
+	}
+	if (c.Graph.Kind == DeltaKeep || c.Graph.Kind == DeltaUnchanged) && len(c.Graph.Nodes) > 0 {
+		return fmt.Errorf("%w: %q delta carries nodes", ErrInvalidCommit, c.Graph.Kind)
+	}
+	if err := validateOptionalID("leaf node id", c.Graph.Leaf); err != nil {
+		return err
+	}
+	for _, n := range c.Graph.Nodes {
+		if err := validateNode(n); err != nil {
+			return err
+		}
+	}
+	if err := validateOptionalID("interrupted turn id", c.InterruptedTurnInputTurnID); err != nil {
+		return err
+	}
+	for _, id := range c.CommittedAttachmentIDs {
+		if err := validateID("attachment id", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateNode(n NodeRecord) error {
+	if err := ValidateNodeID(n.NodeID); err != nil {
+		return err
+	}
+	for what, id := range map[string]string{"parent node id": n.ParentNodeID, "caused by": n.CausedBy, "agent frame id": n.AgentFrameID} {
+		if err := validateOptionalID(what, id); err != nil {
+			return err
+		}
+	}
+	switch n.Kind {
+	case PayloadEvent, PayloadPlugin:
+		return nil
+	}
+	return fmt.Errorf("%w: node %q has payload kind %q", ErrInvalidCommit, n.NodeID, n.Kind)
+}
+
+// trimReceipts keeps every receipt not yet flushed to a segment, plus the
+// keep most recent ones.
+func trimReceipts(rs []receipt, flushedRev uint64, keep int) []receipt {
+	cut := 0
+	for cut < len(rs) && len(rs)-cut > keep && rs[cut].Revision <= flushedRev {
+		cut++
+	}
+	return rs[cut:]
+}
+
+func deref(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,177 @@
+package session
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/stowage-dev/stowage/internal/codec"
+)
+
+// Object schemas (codec envelopes).
+var (
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 1, Min: 1}
+	segSchema   = codec.Schema{Kind: "SEGM", Current: 1, Min: 1}
+	indexSchema = codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
+	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
+)
+
+// head is the session head: the only mutable object of a session, replaced
+// by compare-and-swap. A published head is never mutated in memory: writers
+// clone it first.
+type head struct {
+	SessionID string `json:"session_id"`
+	// Revision is the contract's head_revision: the number of commits. 0
+	// means no commit yet (queue, lease or meta state only).
+	Revision uint64 `json:"revision"`
+	// CommitID is the ULID of the commit that produced Revision.
+	CommitID string `json:"commit_id,omitempty"`
+	// Gen counts every head write (commits and queue/lease/meta updates).
+	Gen uint64 `json:"gen"`
+	// WriteID is unique per head write; RecentWrites holds the previous ones
+	// (newest last) so a writer whose response was lost can find its write.
+	WriteID      string   `json:"write_id"`
+	RecentWrites []string `json:"recent_writes,omitempty"`
+	// Deleted marks a deleted session (a tombstone head).
+	Deleted bool `json:"deleted,omitempty"`
+
+	Meta                *SessionMeta    `json:"meta,omitempty"`
+	Config              SessionConfig   `json:"config"`
+	AgentFrames         json.RawMessage `json:"agent_frames,omitempty"`
+	CurrentAgentFrameID string          `json:"current_agent_frame_id,omitempty"`
+	Leaf                string          `json:"leaf,omitempty"`
+
+	CheckpointRef string `json:"checkpoint_ref,omitempty"`
+	// Blobs locates the blobs of the current checkpoint by hash.
+	Blobs  map[string]blobLoc `json:"blobs,omitempty"`
+	Ledger []TokenLedgerEntry `json:"ledger,omitempty"`
+
+	// Segs are the immutable segments, oldest first; FlushedRev is the last
+	// revision they cover. Tail holds the deltas of later revisions.
+	Segs       []segRef `json:"segs,omitempty"`
+	FlushedRev uint64   `json:"flushed_rev,omitempty"`
+	Tail       []delta  `json:"tail,omitempty"`
+	// Receipts are the most recent turn receipts (all of the tail's, and a
+	// few older ones that are also in segments), oldest first.
+	Receipts []receipt `json:"receipts,omitempty"`
+
+	Queue    []queuedBatch `json:"queue,omitempty"`
+	QueueSeq uint64        `json:"queue_seq,omitempty"`
+	Inputs   []inputRow    `json:"inputs,omitempty"`
+	InputSeq uint64        `json:"input_seq,omitempty"`
+
+	Lease *SessionExecutionLease `json:"lease,omitempty"`
+	// LeaseGen is the last fencing token handed out.
+	LeaseGen uint64 `json:"lease_gen,omitempty"`
+}
+
+// blobLoc is where a blob lives: inline in the head (small blobs) or in its
+// own object.
+type blobLoc struct {
+	Key    string `json:"key,omitempty"`
+	Inline []byte `json:"inline,omitempty"`
+	Size   int    `json:"size"`
+}
+
+// delta is one commit's change to the graph and history.
+type delta struct {
+	Rev           uint64       `json:"rev"`
+	CommitID      string       `json:"commit_id"`
+	At            time.Time    `json:"at"`
+	Reset         bool         `json:"reset,omitempty"`
+	Nodes         []NodeRecord `json:"nodes,omitempty"`
+	TurnID        string       `json:"turn_id,omitempty"`
+	AttachmentIDs []string     `json:"attachment_ids,omitempty"`
+}
+
+// receipt is a stored turn receipt.
+type receipt struct {
+	TurnID      string       `json:"turn_id"`
+	Hash        string       `json:"hash"`
+	Result      CommitResult `json:"result"`
+	Revision    uint64       `json:"revision"`
+	CommitID    string       `json:"commit_id"`
+	CommittedAt time.Time    `json:"committed_at"`
+	// LeaseToken and FencingToken name the lease fence the commit was made
+	// under, if any.
+	LeaseToken   string `json:"lease_token,omitempty"`
+	FencingToken uint64 `json:"fencing_token,omitempty"`
+}
+
+// segRef names a segment from the head.
+type segRef struct {
+	ID      string `json:"id"`
+	Level   int    `json:"level"`
+	FromRev uint64 `json:"from_rev"`
+	ToRev   uint64 `json:"to_rev"`
+	Reset   bool   `json:"reset,omitempty"`
+	Nodes   int    `json:"nodes"`
+	Turns   int    `json:"turns"`
+}
+
+type queuedBatch struct {
+	QueuedWorkBatch
+	ClaimID    string `json:"claim_id,omitempty"`
+	LeaseToken string `json:"lease_token,omitempty"`
+	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+}
+
+type inputRow struct {
+	PendingTurnInput
+	LeaseToken string `json:"lease_token,omitempty"`
+	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+}
+
+// clone returns a copy of h whose slices and maps may be modified without
+// touching h. Elements are copied by value; nested byte slices are shared
+// and must be replaced, never modified in place.
+func (h *head) clone() *head {
+	c := *h
+	c.RecentWrites = append([]string(nil), h.RecentWrites...)
+	if h.Meta != nil {
+		m := *h.Meta
+		c.Meta = &m
+	}
+	if h.Blobs != nil {
+		c.Blobs = make(map[string]blobLoc, len(h.Blobs))
+		for k, v := range h.Blobs {
+			c.Blobs[k] = v
+		}
+	}
+	c.Ledger = append([]TokenLedgerEntry(nil), h.Ledger...)
+	c.Segs = append([]segRef(nil), h.Segs...)
+	c.Tail = append([]delta(nil), h.Tail...)
+	c.Receipts = append([]receipt(nil), h.Receipts...)
+	c.Queue = append([]queuedBatch(nil), h.Queue...)
+	c.Inputs = append([]inputRow(nil), h.Inputs...)
+	if h.Lease != nil {
+		l := *h.Lease
+		c.Lease = &l
+	}
+	return &c
+}
+
+// fresh returns the state of a session with no head (or a deleted one)
+// about to be written for sid: everything empty.
+func freshHead(sid string, prev *head) *head {
+	h := &head{SessionID: sid}
+	if prev != nil {
+		// Keep the write history so ambiguity resolution spans a delete.
+		h.Gen = prev.Gen
+		h.WriteID = prev.WriteID
+		h.RecentWrites = append([]string(nil), prev.RecentWrites...)
+	}
+	return h
+}
+
+// live reports whether h describes a session that exists.
+func (h *head) live() bool { return h != nil && !h.Deleted }
+
+func encodeHead(h *head) ([]byte, error) { return codec.Encode(headSchema, h) }
+
+func decodeHead(data []byte) (*head, error) {
+	h := new(head)
+	if _, err := codec.Decode(headSchema, data, h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}

@@ -1,0 +1,66 @@
+package session
+
+import (
+	"strings"
+)
+
+// Key layout. Every key a session uses is built here and nowhere else.
+//
+//	sessions/<sid>/head           the CAS point: the only mutable object
+//	sessions/<sid>/seg/<ulid>     an immutable graph/receipt segment
+//	sessions/<sid>/idx/<ulid>     the node and turn index of seg/<ulid>
+//	sessions/<sid>/blob/<ulid>    an immutable checkpoint blob
+//
+// Keys are relative to the store handed to the session package (which may be
+// a prefixed view of a bucket). Immutable objects are written create-only
+// under fresh ULIDs and are never rewritten, so a delayed DELETE of one can
+// never destroy newer data.
+const SessionsPrefix = "sessions/"
+
+// KeyKind classifies a key under SessionsPrefix.
+type KeyKind string
+
+// Key kinds.
+const (
+	KeyHead    KeyKind = "head"
+	KeySegment KeyKind = "seg"
+	KeyIndex   KeyKind = "idx"
+	KeyBlob    KeyKind = "blob"
+)
+
+// SessionPrefix returns the prefix under which every key of sid lives.
+func SessionPrefix(sid string) string { return SessionsPrefix + sid + "/" }
+
+// HeadKey returns the key of sid's head.
+func HeadKey(sid string) string { return SessionPrefix(sid) + "head" }
+
+func segKey(sid, id string) string  { return SessionPrefix(sid) + "seg/" + id }
+func idxKey(sid, id string) string  { return SessionPrefix(sid) + "idx/" + id }
+func blobKey(sid, id string) string { return SessionPrefix(sid) + "blob/" + id }
+
+// ParseKey splits a key of the session key space into its session id and
+// kind. ok is false for keys that are not of the layout above (for example
+// keys with an invalid session id): the sweeper must leave those alone and
+// report them.
+func ParseKey(key string) (sid string, kind KeyKind, ok bool) {
+	rest, found := strings.CutPrefix(key, SessionsPrefix)
+	if !found {
+		return "", "", false
+	}
+	sid, rest, found = strings.Cut(rest, "/")
+	if !found || ValidateSessionID(sid) != nil {
+		return "", "", false
+	}
+	if rest == string(KeyHead) {
+		return sid, KeyHead, true
+	}
+	k, id, found := strings.Cut(rest, "/")
+	if !found || id == "" || strings.Contains(id, "/") {
+		return "", "", false
+	}
+	switch KeyKind(k) {
+	case KeySegment, KeyIndex, KeyBlob:
+		return sid, KeyKind(k), true
+	}
+	return "", "", false
+}

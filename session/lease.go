@@ -1,0 +1,138 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The session execution lease lives in the head, so granting, renewing and
+// releasing it are compare-and-swaps of the head (they bump its write
+// generation, not its revision), and a commit checks its fence against the
+// very head it replaces.
+
+// MaxLeaseTTL bounds lease durations so expiry arithmetic never overflows.
+const MaxLeaseTTL = 365 * 24 * time.Hour
+
+func clampTTL(ttl time.Duration) time.Duration {
+	switch {
+	case ttl <= 0:
+		return time.Millisecond
+	case ttl > MaxLeaseTTL:
+		return MaxLeaseTTL
+	}
+	return ttl
+}
+
+// leaseMatches reports whether fence names lease l (owner, incarnation,
+// token and fencing token), regardless of expiry.
+func leaseMatches(l *SessionExecutionLease, f LeaseFence) bool {
+	return l != nil && l.SessionID == f.SessionID && l.LeaseToken == f.LeaseToken &&
+		l.FencingToken == f.FencingToken && l.Owner.OwnerID == f.Owner.OwnerID &&
+		l.Owner.IncarnationID == f.Owner.IncarnationID
+}
+
+// leaseLive reports whether fence is the unexpired lease of h at now.
+func leaseLive(h *head, f LeaseFence, now time.Time) bool {
+	return h.live() && leaseMatches(h.Lease, f) && now.Before(h.Lease.ExpiresAt)
+}
+
+// requireLease is the fence check of the queue and input claim operations.
+func requireLease(sid string, h *head, f LeaseFence, now time.Time) error {
+	if f.SessionID != sid || !leaseLive(h, f, now) {
+		return &LeaseExpiredError{SessionID: sid, FencingToken: f.FencingToken}
+	}
+	return nil
+}
+
+// TryClaimSessionExecutionLease implements SessionExecutionLeaseStore. Of
+// concurrent claims of a free lease exactly one is Acquired; the others see
+// it Busy.
+func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOwner, ttl time.Duration) (LeaseClaimOutcome, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	if err := validateID("lease owner id", owner.OwnerID); err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	ttl = clampTTL(ttl)
+	var out LeaseClaimOutcome
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = LeaseClaimOutcome{}
+		base := liveOrFresh(sid, cur.h)
+		now := s.now()
+		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) {
+			busy := *l
+			out.Busy = &busy
+			return plan{}, nil
+		}
+		next := base.clone()
+		next.LeaseGen++
+		l := SessionExecutionLease{
+			LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: newToken(), FencingToken: next.LeaseGen},
+			ExpiresAt:  now.Add(ttl),
+		}
+		next.Lease = &l
+		acquired := l
+		out.Acquired = &acquired
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// RenewSessionExecutionLease implements SessionExecutionLeaseStore.
+func (s *Store) RenewSessionExecutionLease(ctx context.Context, fence LeaseFence, ttl time.Duration) (SessionExecutionLease, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return SessionExecutionLease{}, err
+	}
+	ttl = clampTTL(ttl)
+	var out SessionExecutionLease
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		now := s.now()
+		if err := requireLease(sid, cur.h, fence, now); err != nil {
+			return plan{}, err
+		}
+		next := cur.h.clone()
+		next.Lease.ExpiresAt = now.Add(ttl)
+		out = *next.Lease
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// ReleaseSessionExecutionLease implements SessionExecutionLeaseStore.
+func (s *Store) ReleaseSessionExecutionLease(ctx context.Context, completion LeaseFence) error {
+	sid, err := s.boundID()
+	if err != nil {
+		return err
+	}
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		if !cur.h.live() || !leaseMatches(cur.h.Lease, completion) {
+			return plan{}, nil
+		}
+		next := cur.h.clone()
+		next.Lease = nil
+		return plan{next: next}, nil
+	})
+	return err
+}
+
+// boundID returns the session the handle is bound to, or an error if it is
+// unbound (operations other than a commit need a bound handle).
+func (s *Store) boundID() (string, error) {
+	sid := s.SessionID()
+	if sid == "" {
+		return "", fmt.Errorf("%w: handle is not bound to a session", ErrInvalidID)
+	}
+	return sid, nil
+}
+
+// liveOrFresh returns h, or an empty head for sid if h is absent or deleted.
+func liveOrFresh(sid string, h *head) *head {
+	if h.live() {
+		return h
+	}
+	return freshHead(sid, h)
+}

@@ -1,0 +1,291 @@
+package session
+
+import (
+	"context"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// graphState is the decoded live graph of one head: nodes in insertion
+// order with an id index. Shared read-only once built.
+type graphState struct {
+	etag    string
+	writeID string // the head write it was built from: an ETag match is double-checked
+	nodes   []NodeRecord
+	pos     map[string]int
+}
+
+// liveSegs returns the segments LoadSession must read: those from the
+// newest reset on (earlier nodes are tombstoned). If the tail holds a reset
+// none are needed.
+func liveSegs(h *head) []segRef {
+	for _, d := range h.Tail {
+		if d.Reset {
+			return nil
+		}
+	}
+	start := 0
+	for i, r := range h.Segs {
+		if r.Reset {
+			start = i
+		}
+	}
+	return h.Segs[start:]
+}
+
+// buildGraph applies segments and then the tail of h.
+func buildGraph(etag string, h *head, segs []*segment) *graphState {
+	var nl nodeList
+	for _, seg := range segs {
+		if seg.Reset {
+			nl.reset()
+		}
+		for _, n := range seg.Nodes {
+			nl.put(n)
+		}
+	}
+	for _, d := range h.Tail {
+		if d.Reset {
+			nl.reset()
+		}
+		for _, n := range d.Nodes {
+			nl.put(n)
+		}
+	}
+	if nl.pos == nil {
+		nl.pos = map[string]int{}
+	}
+	return &graphState{etag: etag, writeID: h.WriteID, nodes: nl.nodes, pos: nl.pos}
+}
+
+// readLive returns the current head of a live session (nil if none), with
+// at most one conditional GET.
+func (s *Store) readLive(ctx context.Context) (*head, error) {
+	sid := s.SessionID()
+	if sid == "" {
+		return nil, nil
+	}
+	snap, err := s.revalidate(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	if !snap.h.live() {
+		return nil, nil
+	}
+	return snap.h, nil
+}
+
+// LoadSession implements CommitStore. It costs at most two sequential round
+// trips (the head; then the segments and checkpoint blobs it names, in
+// parallel), and one conditional GET when the head is unchanged since this
+// handle last decoded it.
+func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRead, error) {
+	if scope.ActivePath {
+		if err := validateOptionalID("leaf node id", scope.LeafNodeID); err != nil {
+			return nil, err
+		}
+	}
+	sid := s.SessionID()
+	if sid == "" {
+		return nil, nil
+	}
+	snap, err := s.revalidate(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	h := snap.h
+	if !h.live() || h.Revision == 0 {
+		return nil, nil
+	}
+	var g *graphState
+	var cp *HydratedCheckpoint
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() (err error) {
+		g, err = s.graphOf(ectx, sid, snap)
+		return err
+	})
+	eg.Go(func() (err error) {
+		cp, err = s.hydrate(ectx, h)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	out := &PersistedRead{
+		SessionID:           sid,
+		HeadRevision:        h.Revision,
+		Config:              h.Config,
+		AgentFrames:         cloneRaw(h.AgentFrames),
+		CurrentAgentFrameID: h.CurrentAgentFrameID,
+		CheckpointRef:       h.CheckpointRef,
+		Checkpoint:          cp,
+		TokenLedger:         slices.Clone(h.Ledger),
+	}
+	out.Graph = project(g, h.Leaf, scope)
+	return out, nil
+}
+
+// graphOf returns the decoded graph of snap, cached per head ETag (the head
+// names a unique write, so an ETag names one graph).
+func (s *Store) graphOf(ctx context.Context, sid string, snap snapshot) (*graphState, error) {
+	s.mu.Lock()
+	g := s.graph
+	s.mu.Unlock()
+	if g != nil && g.etag == snap.etag && snap.etag != "" && g.writeID == snap.h.WriteID {
+		return g, nil
+	}
+	refs := liveSegs(snap.h)
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	segs, err := s.loadSegments(ctx, sid, ids)
+	if err != nil {
+		return nil, err
+	}
+	g = buildGraph(snap.etag, snap.h, segs)
+	s.mu.Lock()
+	if s.cur != nil && s.cur.etag == snap.etag {
+		s.graph = g
+	}
+	s.mu.Unlock()
+	return g, nil
+}
+
+// project selects the scope's nodes from g.
+func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
+	if !scope.ActivePath {
+		return Graph{Nodes: cloneNodes(g.nodes), LeafNodeID: persistedLeaf}
+	}
+	leaf := scope.LeafNodeID
+	if leaf == "" {
+		leaf = persistedLeaf
+	}
+	out := Graph{LeafNodeID: leaf, Nodes: []NodeRecord{}}
+	seen := map[string]bool{}
+	for id := leaf; id != "" && !seen[id]; {
+		i, ok := g.pos[id]
+		if !ok {
+			break // tombstoned or missing: the chain is cut here
+		}
+		seen[id] = true
+		out.Nodes = append(out.Nodes, cloneNode(g.nodes[i]))
+		id = g.nodes[i].ParentNodeID
+	}
+	slices.Reverse(out.Nodes)
+	return out
+}
+
+// LoadNode implements CommitStore. It reads the head (one conditional GET),
+// then at most the indexes of the head's segments (cached; they are
+// immutable) and the one segment that holds the node.
+func (s *Store) LoadNode(ctx context.Context, nodeID string) (*NodeRecord, error) {
+	if err := ValidateNodeID(nodeID); err != nil {
+		return nil, err
+	}
+	sid := s.SessionID()
+	if sid == "" {
+		return nil, nil
+	}
+	snap, err := s.revalidate(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	h := snap.h
+	if !h.live() {
+		return nil, nil
+	}
+	s.mu.Lock()
+	g := s.graph
+	s.mu.Unlock()
+	if g != nil && g.etag == snap.etag && snap.etag != "" && g.writeID == snap.h.WriteID {
+		if i, ok := g.pos[nodeID]; ok {
+			n := cloneNode(g.nodes[i])
+			return &n, nil
+		}
+		return nil, nil
+	}
+	for i := len(h.Tail) - 1; i >= 0; i-- {
+		d := h.Tail[i]
+		for j := len(d.Nodes) - 1; j >= 0; j-- {
+			if d.Nodes[j].NodeID == nodeID {
+				n := cloneNode(d.Nodes[j])
+				return &n, nil
+			}
+		}
+		if d.Reset {
+			return nil, nil
+		}
+	}
+	refs := liveSegs(h)
+	ids := make([]string, 0, len(refs))
+	for _, r := range refs {
+		if r.Nodes > 0 {
+			ids = append(ids, r.ID)
+		}
+	}
+	idxs, err := s.loadIndexes(ctx, sid, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if !idxs[i].hasNode(nodeID) {
+			continue
+		}
+		segs, err := s.loadSegments(ctx, sid, ids[i:i+1])
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range segs[0].Nodes {
+			if n.NodeID == nodeID {
+				n = cloneNode(n)
+				return &n, nil
+			}
+		}
+		return nil, &CorruptError{Key: segKey(sid, ids[i]), Err: ErrCorrupt}
+	}
+	return nil, nil
+}
+
+// findReceipt returns the receipt of turnID in h: from the head's recent
+// receipts, else from the segment whose index lists the turn.
+func (s *Store) findReceipt(ctx context.Context, sid string, h *head, turnID string) (*receipt, error) {
+	for i := len(h.Receipts) - 1; i >= 0; i-- {
+		if h.Receipts[i].TurnID == turnID {
+			r := h.Receipts[i]
+			return &r, nil
+		}
+	}
+	var ids []string
+	for _, r := range h.Segs {
+		if r.Turns > 0 {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	idxs, err := s.loadIndexes(ctx, sid, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if !idxs[i].hasTurn(turnID) {
+			continue
+		}
+		segs, err := s.loadSegments(ctx, sid, ids[i:i+1])
+		if err != nil {
+			return nil, err
+		}
+		rs := segs[0].Receipts
+		for j := len(rs) - 1; j >= 0; j-- {
+			if rs[j].TurnID == turnID {
+				r := rs[j]
+				return &r, nil
+			}
+		}
+		return nil, &CorruptError{Key: segKey(sid, ids[i]), Err: ErrCorrupt}
+	}
+	return nil, nil
+}

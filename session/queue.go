@@ -1,0 +1,136 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Queued work lives in the head. Enqueue and claim are compare-and-swaps of
+// the head that do not bump its revision; settlement happens inside the
+// commit that consumes the claim, so it is atomic with it.
+
+// EnqueueQueuedWork implements QueuedWorkStore.
+func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraft) (QueuedWorkBatch, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return QueuedWorkBatch{}, err
+	}
+	if draft.SessionID != sid {
+		return QueuedWorkBatch{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
+	}
+	draft.Payload = cloneRaw(draft.Payload)
+	var out QueuedWorkBatch
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		next := liveOrFresh(sid, cur.h).clone()
+		out = cloneBatch(enqueueBatch(next, draft, s.now()))
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// enqueueBatch appends a batch to h's queue with a fresh id.
+func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
+	h.QueueSeq++
+	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, EnqueueSeq: h.QueueSeq, Payload: d.Payload, EnqueuedAt: now}
+	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
+	return b
+}
+
+// ClaimQueuedWork implements QueuedWorkStore. A batch is claimable if it is
+// unclaimed or its claim was made under an older lease generation than the
+// caller's (its holder lost the lease); reclaiming rotates the claim id and
+// token, which supersedes the old claim's completion.
+func (s *Store) ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) (*QueuedWorkClaim, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		max = 1
+	}
+	var out *QueuedWorkClaim
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = nil
+		if err := requireLease(sid, cur.h, fence, s.now()); err != nil {
+			return plan{}, err
+		}
+		next := cur.h.clone()
+		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+		for i := range next.Queue {
+			b := &next.Queue[i]
+			if b.ClaimID != "" && b.ClaimGen >= fence.FencingToken {
+				continue
+			}
+			b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken
+			claim.Batches = append(claim.Batches, cloneBatch(b.QueuedWorkBatch))
+			if len(claim.Batches) == max {
+				break
+			}
+		}
+		if len(claim.Batches) == 0 {
+			return plan{}, nil
+		}
+		out = claim
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// ListQueuedWork implements QueuedWorkStore.
+func (s *Store) ListQueuedWork(ctx context.Context) ([]QueuedWorkBatch, error) {
+	h, err := s.readLive(ctx)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	out := make([]QueuedWorkBatch, len(h.Queue))
+	for i, b := range h.Queue {
+		out[i] = cloneBatch(b.QueuedWorkBatch)
+	}
+	return out, nil
+}
+
+// settleClaims checks every completion of c against h and settles it:
+// completed batches are removed; completed inputs are removed and returned
+// as applications, in completion order.
+func settleClaims(h *head, c *RuntimeCommit) ([]TurnInputApplication, error) {
+	for _, comp := range c.CompletedQueueClaims {
+		superseded := &ClaimSupersededError{Queue: true, SessionID: c.SessionID, ClaimID: comp.ClaimID}
+		if comp.SessionID != c.SessionID {
+			return nil, superseded
+		}
+		for _, id := range comp.BatchIDs {
+			i := batchIndex(h.Queue, id)
+			if i < 0 || h.Queue[i].ClaimID != comp.ClaimID || h.Queue[i].LeaseToken != comp.LeaseToken {
+				return nil, superseded
+			}
+			h.Queue = append(h.Queue[:i], h.Queue[i+1:]...)
+		}
+	}
+	var apps []TurnInputApplication
+	for _, comp := range c.CompletedTurnInputClaims {
+		superseded := &ClaimSupersededError{SessionID: c.SessionID, ClaimID: comp.ClaimID}
+		if comp.SessionID != c.SessionID {
+			return nil, superseded
+		}
+		for _, id := range comp.InputIDs {
+			i := inputIndex(h.Inputs, id)
+			if i < 0 || h.Inputs[i].State != InputClaimed || h.Inputs[i].ClaimID != comp.ClaimID || h.Inputs[i].LeaseToken != comp.LeaseToken {
+				return nil, superseded
+			}
+			in := h.Inputs[i]
+			apps = append(apps, TurnInputApplication{InputID: in.InputID, TurnID: in.ClaimTurnID, ClaimID: in.ClaimID,
+				SourceKey: in.SourceKey, EnqueueSeq: in.EnqueueSeq, Payload: in.Payload})
+			h.Inputs = append(h.Inputs[:i], h.Inputs[i+1:]...)
+		}
+	}
+	return apps, nil
+}
+
+func batchIndex(q []queuedBatch, id string) int {
+	for i := range q {
+		if q[i].BatchID == id {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,137 @@
+package session
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// QueuedWorkBatchDraft is a batch to enqueue; the store assigns its id.
+type QueuedWorkBatchDraft struct {
+	SessionID string          `json:"session_id"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+}
+
+// QueuedWorkBatch is an enqueued batch.
+type QueuedWorkBatch struct {
+	BatchID    string          `json:"batch_id"`
+	SessionID  string          `json:"session_id"`
+	EnqueueSeq uint64          `json:"enqueue_seq"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
+	EnqueuedAt time.Time       `json:"enqueued_at"`
+}
+
+// QueuedWorkClaim is a claim on a prefix of ready batches. It pins the
+// session lease generation (the fencing token of the lease that claimed it):
+// when a holder of a later lease reclaims, ClaimID and LeaseToken rotate and
+// this claim is superseded.
+type QueuedWorkClaim struct {
+	SessionID              string            `json:"session_id"`
+	ClaimID                string            `json:"claim_id"`
+	LeaseToken             string            `json:"lease_token"`
+	SessionLeaseGeneration uint64            `json:"session_lease_generation"`
+	Batches                []QueuedWorkBatch `json:"batches"`
+}
+
+// Completion returns the completion that settles every batch of c.
+func (c QueuedWorkClaim) Completion() QueuedWorkCompletion {
+	ids := make([]string, len(c.Batches))
+	for i, b := range c.Batches {
+		ids[i] = b.BatchID
+	}
+	return QueuedWorkCompletion{SessionID: c.SessionID, ClaimID: c.ClaimID, LeaseToken: c.LeaseToken, BatchIDs: ids}
+}
+
+// QueuedWorkCompletion settles claimed batches in a commit. It must own all
+// of BatchIDs with matching ClaimID and LeaseToken.
+type QueuedWorkCompletion struct {
+	SessionID  string   `json:"session_id"`
+	ClaimID    string   `json:"claim_id"`
+	LeaseToken string   `json:"lease_token"`
+	BatchIDs   []string `json:"batch_ids"`
+}
+
+// TurnInputState is the state of a pending turn input.
+type TurnInputState string
+
+// Turn input states.
+const (
+	// InputPending waits for the next turn.
+	InputPending TurnInputState = "pending"
+	// InputPendingActive waits to be folded into the active turn ActiveTurnID.
+	InputPendingActive TurnInputState = "pending_active"
+	// InputDeferredNextTurn was meant for a turn that was interrupted; it
+	// waits for the next turn.
+	InputDeferredNextTurn TurnInputState = "deferred_next_turn"
+	// InputClaimed is held by a claim.
+	InputClaimed TurnInputState = "claimed"
+)
+
+// PendingTurnInputDraft is an input to enqueue. SourceKey, if set, makes the
+// enqueue idempotent: an unsettled input with the same key and payload is
+// returned as is; one with a different payload is a
+// PendingTurnInputSourceKeyConflict.
+type PendingTurnInputDraft struct {
+	SessionID    string          `json:"session_id"`
+	SourceKey    string          `json:"source_key,omitempty"`
+	ActiveTurnID string          `json:"active_turn_id,omitempty"` // "" = next turn
+	Payload      json.RawMessage `json:"payload,omitempty"`
+}
+
+// PendingTurnInput is an unsettled turn input.
+type PendingTurnInput struct {
+	InputID      string          `json:"input_id"`
+	SessionID    string          `json:"session_id"`
+	SourceKey    string          `json:"source_key,omitempty"`
+	ActiveTurnID string          `json:"active_turn_id,omitempty"`
+	EnqueueSeq   uint64          `json:"enqueue_seq"`
+	State        TurnInputState  `json:"state"`
+	Payload      json.RawMessage `json:"payload,omitempty"`
+	EnqueuedAt   time.Time       `json:"enqueued_at"`
+	// ClaimID and ClaimTurnID are set while State is InputClaimed.
+	ClaimID     string `json:"claim_id,omitempty"`
+	ClaimTurnID string `json:"claim_turn_id,omitempty"`
+}
+
+// TurnInputClaim is a claim on turn inputs for TurnID.
+type TurnInputClaim struct {
+	SessionID              string             `json:"session_id"`
+	ClaimID                string             `json:"claim_id"`
+	LeaseToken             string             `json:"lease_token"`
+	TurnID                 string             `json:"turn_id"`
+	SessionLeaseGeneration uint64             `json:"session_lease_generation"`
+	Inputs                 []PendingTurnInput `json:"inputs"`
+}
+
+// Completion returns the completion that settles every input of c.
+func (c TurnInputClaim) Completion() TurnInputCompletion {
+	ids := make([]string, len(c.Inputs))
+	for i, in := range c.Inputs {
+		ids[i] = in.InputID
+	}
+	return TurnInputCompletion{SessionID: c.SessionID, ClaimID: c.ClaimID, LeaseToken: c.LeaseToken, InputIDs: ids}
+}
+
+// TurnInputCompletion settles claimed inputs in a commit.
+type TurnInputCompletion struct {
+	SessionID  string   `json:"session_id"`
+	ClaimID    string   `json:"claim_id"`
+	LeaseToken string   `json:"lease_token"`
+	InputIDs   []string `json:"input_ids"`
+}
+
+// TurnInputApplication records that a commit applied (completed) an input.
+type TurnInputApplication struct {
+	InputID    string          `json:"input_id"`
+	TurnID     string          `json:"turn_id,omitempty"`
+	ClaimID    string          `json:"claim_id"`
+	SourceKey  string          `json:"source_key,omitempty"`
+	EnqueueSeq uint64          `json:"enqueue_seq"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
+}
+
+// LeaseClaimOutcome is the result of TryClaimSessionExecutionLease: either
+// Acquired, or Busy with the current holder.
+type LeaseClaimOutcome struct {
+	Acquired *SessionExecutionLease
+	Busy     *SessionExecutionLease
+}

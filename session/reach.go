@@ -1,0 +1,152 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// HeadInfo is what a session's current head names, for the sweeper and for
+// operators. It is decoded from the head alone (one GET).
+type HeadInfo struct {
+	SessionID string
+	ETag      string
+	Revision  uint64
+	Gen       uint64
+	Deleted   bool
+	// Keys are the immutable objects the head names (segments, their
+	// indexes, checkpoint blobs). The head key itself is not included.
+	Keys []string
+	// CommittedAttachmentIDs are the attachment ids of the commits still in
+	// the head's tail. Older ones are in the segments' commit records.
+	CommittedAttachmentIDs []string
+}
+
+// ReadHead decodes sid's head from store. It returns (nil, nil) if there is
+// no head; a head that cannot be decoded is a *CorruptError (the sweeper
+// must then treat every object of the session as live).
+func ReadHead(ctx context.Context, store objstore.Store, sid string) (*HeadInfo, error) {
+	if err := ValidateSessionID(sid); err != nil {
+		return nil, err
+	}
+	tmp := &Store{objs: store}
+	snap, _, err := tmp.fetchHead(ctx, sid, "")
+	if err != nil || snap.h == nil {
+		return nil, err
+	}
+	h := snap.h
+	info := &HeadInfo{SessionID: sid, ETag: snap.etag, Revision: h.Revision, Gen: h.Gen, Deleted: h.Deleted}
+	info.Keys = reachableKeys(h)
+	for _, d := range h.Tail {
+		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
+	}
+	return info, nil
+}
+
+func reachableKeys(h *head) []string {
+	var keys []string
+	for _, r := range h.Segs {
+		keys = append(keys, segKey(h.SessionID, r.ID), idxKey(h.SessionID, r.ID))
+	}
+	for _, loc := range h.Blobs {
+		if loc.Key != "" {
+			keys = append(keys, loc.Key)
+		}
+	}
+	return keys
+}
+
+// Reachable returns the set of keys of sid that must not be deleted: the
+// head key and every object the head names. Objects of sid not in the set
+// are garbage once older than the sweeper's grace period (a commit writes
+// its objects before publishing the head that names them, so a young
+// unnamed object may belong to a commit in flight).
+func Reachable(ctx context.Context, store objstore.Store, sid string) (map[string]struct{}, error) {
+	info, err := ReadHead(ctx, store, sid)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]struct{}{HeadKey(sid): {}}
+	if info != nil {
+		for _, k := range info.Keys {
+			out[k] = struct{}{}
+		}
+	}
+	return out, nil
+}
+
+// ListSessionIDs yields the ids of the sessions that have a key prefix in
+// store, in ascending order, whether or not they have a live head. Use
+// ReadHead to tell live, deleted and headless ones apart.
+func ListSessionIDs(ctx context.Context, store objstore.Store) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for info, err := range store.List(ctx, SessionsPrefix, &objstore.ListOptions{Delimiter: "/"}) {
+			if err != nil {
+				yield("", backendErr("list sessions", err))
+				return
+			}
+			if !info.IsPrefix {
+				continue
+			}
+			sid := strings.TrimSuffix(strings.TrimPrefix(info.Key, SessionsPrefix), "/")
+			if ValidateSessionID(sid) != nil {
+				continue
+			}
+			if !yield(sid, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Delete deletes the session: it replaces the head by a tombstone (so
+// concurrent writers fail their compare-and-swap and a recreated session
+// starts clean, with fencing token 1 and no inputs), then deletes the
+// objects the old head named, then the tombstone itself where the store
+// enforces conditional deletes. Objects the old head did not name (of
+// abandoned commits) are left to the sweeper: deleting by listing could
+// destroy the objects of a concurrent recreation. Deleting a missing
+// session succeeds.
+func (s *Store) Delete(ctx context.Context) error {
+	sid, err := s.boundID()
+	if err != nil {
+		return err
+	}
+	var old *head
+	snap, err := s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		old = nil
+		if !cur.h.live() {
+			return plan{}, nil
+		}
+		old = cur.h
+		next := freshHead(sid, cur.h)
+		next.Deleted = true
+		next.LeaseGen = 0
+		return plan{next: next}, nil
+	})
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := s.objs.DeleteMany(ctx, reachableKeys(old)); err != nil {
+			return backendErr("delete session objects", err)
+		}
+	}
+	if snap.h != nil && snap.h.Deleted && snap.etag != "" && s.objs.Capabilities().ConditionalDelete {
+		err := s.objs.Delete(ctx, HeadKey(sid), &objstore.DeleteOptions{IfMatch: snap.etag})
+		if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
+			return backendErr("delete tombstone", err)
+		}
+		s.forget()
+	}
+	return nil
+}
+
+// String describes the head for logs.
+func (i *HeadInfo) String() string {
+	return fmt.Sprintf("session %s revision %d gen %d deleted=%v objects=%d", i.SessionID, i.Revision, i.Gen, i.Deleted, len(i.Keys))
+}

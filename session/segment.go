@@ -1,0 +1,341 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/internal/codec"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// segment is an immutable run of history: the graph nodes of revisions
+// FromRev..ToRev (deduplicated, in insertion order; Reset if the run starts
+// with a ReplaceFull), their commit records and their turn receipts.
+type segment struct {
+	SessionID string         `json:"session_id"`
+	FromRev   uint64         `json:"from_rev"`
+	ToRev     uint64         `json:"to_rev"`
+	Reset     bool           `json:"reset,omitempty"`
+	Nodes     []NodeRecord   `json:"nodes,omitempty"`
+	Commits   []commitRecord `json:"commits"`
+	Receipts  []receipt      `json:"receipts,omitempty"`
+}
+
+// commitRecord is the history entry of one commit.
+type commitRecord struct {
+	Rev           uint64    `json:"rev"`
+	CommitID      string    `json:"commit_id"`
+	At            time.Time `json:"at"`
+	TurnID        string    `json:"turn_id,omitempty"`
+	AttachmentIDs []string  `json:"attachment_ids,omitempty"`
+}
+
+// segIndex lists, sorted, the node ids and turn ids a segment holds, so a
+// node or receipt lookup reads one segment, not all.
+type segIndex struct {
+	NodeIDs []string `json:"node_ids,omitempty"`
+	TurnIDs []string `json:"turn_ids,omitempty"`
+}
+
+func (x *segIndex) hasNode(id string) bool {
+	_, ok := slices.BinarySearch(x.NodeIDs, id)
+	return ok
+}
+
+func (x *segIndex) hasTurn(id string) bool {
+	_, ok := slices.BinarySearch(x.TurnIDs, id)
+	return ok
+}
+
+func indexOf(seg *segment) *segIndex {
+	x := &segIndex{}
+	for _, n := range seg.Nodes {
+		x.NodeIDs = append(x.NodeIDs, n.NodeID)
+	}
+	for _, r := range seg.Receipts {
+		x.TurnIDs = append(x.TurnIDs, r.TurnID)
+	}
+	sort.Strings(x.NodeIDs)
+	x.NodeIDs = slices.Compact(x.NodeIDs)
+	sort.Strings(x.TurnIDs)
+	x.TurnIDs = slices.Compact(x.TurnIDs)
+	return x
+}
+
+// nodeList is an insertion-ordered node set with upsert-in-place.
+type nodeList struct {
+	nodes []NodeRecord
+	pos   map[string]int
+}
+
+func (l *nodeList) reset() { l.nodes, l.pos = l.nodes[:0], map[string]int{} }
+
+func (l *nodeList) put(n NodeRecord) {
+	if l.pos == nil {
+		l.pos = map[string]int{}
+	}
+	if i, ok := l.pos[n.NodeID]; ok {
+		l.nodes[i] = n
+		return
+	}
+	l.pos[n.NodeID] = len(l.nodes)
+	l.nodes = append(l.nodes, n)
+}
+
+// mergeSegments merges runs, oldest first, into one run.
+func mergeSegments(sid string, parts []*segment) *segment {
+	out := &segment{SessionID: sid}
+	var nl nodeList
+	for i, p := range parts {
+		if i == 0 {
+			out.FromRev = p.FromRev
+		}
+		out.ToRev = p.ToRev
+		if p.Reset {
+			nl.reset()
+			out.Reset = true
+		}
+		for _, n := range p.Nodes {
+			nl.put(n)
+		}
+		out.Commits = append(out.Commits, p.Commits...)
+		out.Receipts = append(out.Receipts, p.Receipts...)
+	}
+	out.Nodes = nl.nodes
+	return out
+}
+
+// tailSegment turns tail deltas (and their receipts) into a run.
+func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
+	out := &segment{SessionID: sid}
+	var nl nodeList
+	for i, d := range tail {
+		if i == 0 {
+			out.FromRev = d.Rev
+		}
+		out.ToRev = d.Rev
+		if d.Reset {
+			nl.reset()
+			out.Reset = true
+		}
+		for _, n := range d.Nodes {
+			nl.put(n)
+		}
+		out.Commits = append(out.Commits, commitRecord{Rev: d.Rev, CommitID: d.CommitID, At: d.At, TurnID: d.TurnID, AttachmentIDs: d.AttachmentIDs})
+	}
+	for _, r := range receipts {
+		if r.Revision >= out.FromRev && r.Revision <= out.ToRev {
+			out.Receipts = append(out.Receipts, r)
+		}
+	}
+	out.Nodes = nl.nodes
+	return out
+}
+
+// flushPlan says which trailing segments merge with the tail into one new
+// segment, following a binary counter on levels so that a session of n
+// revisions has O(log n) segments and every node is rewritten O(log n)
+// times.
+type flushPlan struct {
+	merge []segRef // trailing segments merged, oldest first
+	ref   segRef   // the new segment (ID, Level, revs, Reset known upfront)
+}
+
+func planFlush(segs []segRef, tail []delta) flushPlan {
+	level := 0
+	i := len(segs)
+	for i > 0 && segs[i-1].Level == level {
+		i--
+		level++
+	}
+	p := flushPlan{merge: append([]segRef(nil), segs[i:]...)}
+	p.ref = segRef{ID: newID(), Level: level, ToRev: tail[len(tail)-1].Rev}
+	if len(p.merge) > 0 {
+		p.ref.FromRev = p.merge[0].FromRev
+	} else {
+		p.ref.FromRev = tail[0].Rev
+	}
+	for _, r := range p.merge {
+		p.ref.Reset = p.ref.Reset || r.Reset
+	}
+	for _, d := range tail {
+		p.ref.Reset = p.ref.Reset || d.Reset
+	}
+	return p
+}
+
+// writeFlush builds and writes the segment of p (merging its inputs) and
+// its index, create-only, and fills in ref's counts.
+func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []delta, receipts []receipt, ref *segRef) error {
+	ids := make([]string, len(p.merge))
+	for i, r := range p.merge {
+		ids[i] = r.ID
+	}
+	parts, err := s.loadSegments(ctx, sid, ids)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, tailSegment(sid, tail, receipts))
+	seg := mergeSegments(sid, parts)
+	idx := indexOf(seg)
+	segData, err := codec.Encode(segSchema, seg)
+	if err != nil {
+		return err
+	}
+	idxData, err := codec.Encode(indexSchema, idx)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.createObject(gctx, segKey(sid, p.ref.ID), segData) })
+	g.Go(func() error { return s.createObject(gctx, idxKey(sid, p.ref.ID), idxData) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	*ref = p.ref
+	ref.Nodes, ref.Turns = len(seg.Nodes), len(idx.TurnIDs)
+	s.mu.Lock()
+	s.segs.put(p.ref.ID, seg)
+	s.idxs[p.ref.ID] = idx
+	s.mu.Unlock()
+	return nil
+}
+
+// createObject writes an immutable object create-only. Its key is fresh, so
+// a failed condition means our own earlier attempt landed.
+func (s *Store) createObject(ctx context.Context, key string, data []byte) error {
+	_, err := s.objs.Put(ctx, key, data, &objstore.PutOptions{IfNoneMatch: true})
+	if errors.Is(err, objstore.ErrPreconditionFailed) {
+		return nil
+	}
+	return backendErr("put "+key, err)
+}
+
+// getObject reads a whole object.
+func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
+	rc, _, err := s.objs.Get(ctx, key, nil)
+	if err != nil {
+		if errors.Is(err, objstore.ErrNotExist) {
+			// Named by a published head, so it must exist.
+			return nil, &CorruptError{Key: key, Err: err}
+		}
+		return nil, backendErr("get "+key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, backendErr("read "+key, err)
+	}
+	return data, nil
+}
+
+// loadSegments returns the segments with the given ids, from the cache or
+// read in parallel.
+func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*segment, error) {
+	out := make([]*segment, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, id := range ids {
+		s.mu.Lock()
+		seg, ok := s.segs.get(id)
+		s.mu.Unlock()
+		if ok {
+			out[i] = seg
+			continue
+		}
+		g.Go(func() error {
+			key := segKey(sid, id)
+			data, err := s.getObject(gctx, key)
+			if err != nil {
+				return err
+			}
+			seg := new(segment)
+			if _, err := codec.Decode(segSchema, data, seg); err != nil {
+				return &CorruptError{Key: key, Err: err}
+			}
+			if seg.SessionID != sid {
+				return &CorruptError{Key: key, Err: errors.New("segment of another session")}
+			}
+			s.mu.Lock()
+			s.segs.put(id, seg)
+			s.mu.Unlock()
+			out[i] = seg
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// loadIndexes returns the indexes of the given segments, cached or read in
+// parallel.
+func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*segIndex, error) {
+	out := make([]*segIndex, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, id := range ids {
+		s.mu.Lock()
+		x, ok := s.idxs[id]
+		s.mu.Unlock()
+		if ok {
+			out[i] = x
+			continue
+		}
+		g.Go(func() error {
+			key := idxKey(sid, id)
+			data, err := s.getObject(gctx, key)
+			if err != nil {
+				return err
+			}
+			x := new(segIndex)
+			if _, err := codec.Decode(indexSchema, data, x); err != nil {
+				return &CorruptError{Key: key, Err: err}
+			}
+			s.mu.Lock()
+			s.idxs[id] = x
+			s.mu.Unlock()
+			out[i] = x
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// pruneIndexes drops cached indexes of segments h no longer names. Called
+// with s.mu held.
+func (s *Store) pruneIndexes(h *head) {
+	if h == nil {
+		clear(s.idxs)
+		return
+	}
+	keep := make(map[string]bool, len(h.Segs))
+	for _, r := range h.Segs {
+		keep[r.ID] = true
+	}
+	for id := range s.idxs {
+		if !keep[id] {
+			delete(s.idxs, id)
+		}
+	}
+}
+
+// tailBytes estimates the encoded size of deltas' nodes.
+func tailBytes(tail []delta) int {
+	n := 0
+	for _, d := range tail {
+		for _, nd := range d.Nodes {
+			n += nodeBytes(nd)
+		}
+	}
+	return n
+}
+
+func nodeBytes(nd NodeRecord) int {
+	return 96 + len(nd.NodeID) + len(nd.ParentNodeID) + len(nd.CausedBy) + len(nd.AgentFrameID) +
+		len(nd.Timestamp) + len(nd.Event) + len(nd.PluginType) + len(nd.Body)
+}

@@ -1,0 +1,103 @@
+package sessiontest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stowage-dev/stowage/session"
+)
+
+var idTests = []namedTest{
+	{"InvalidSessionIDs", testInvalidSessionIDs},
+	{"OddButValidSessionIDs", testOddSessionIDs},
+	{"InvalidNodeIDs", testInvalidNodeIDs},
+	{"HostileNodeIDs", testHostileNodeIDs},
+}
+
+var badSessionIDs = []string{"", ".", "..", "a/b", "/abs", "a\\b", "a\x00b", "a\nb", "a b", "\x7f", "tab\there",
+	"é", "../escape", strings.Repeat("a", session.MaxSessionIDLen+1)}
+
+func testInvalidSessionIDs(t *testing.T, f *fixture) {
+	for _, id := range badSessionIDs {
+		if id == "" {
+			continue // empty means unbound for New
+		}
+		if _, err := session.New(session.Config{Store: f.env.Store, SessionID: id}); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("New(%q): %v", id, err)
+		}
+	}
+	u, _ := session.New(session.Config{Store: f.env.Store})
+	for _, id := range badSessionIDs {
+		if _, err := u.CommitRuntimeState(f.ctx, appendCommit(id, 0, "", "x")); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("commit for %q: %v", id, err)
+		}
+	}
+	if keys := f.listAll(); len(keys) != 0 {
+		t.Fatalf("invalid ids wrote %v", keys)
+	}
+}
+
+func (f *fixture) listAll() []string {
+	f.t.Helper()
+	var keys []string
+	for info, err := range f.env.Store.List(f.ctx, "", nil) {
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys
+}
+
+func testOddSessionIDs(t *testing.T, f *fixture) {
+	for _, id := range []string{"a.b", "..a", "a..", "~!@#$%^&*()_+-=[]{}|;:'\",<>?", strings.Repeat("z", session.MaxSessionIDLen)} {
+		s := f.open(id)
+		f.mustCommit(s, appendCommit(id, 0, "", "n"))
+		f.wantIDs(id, nodeIDs(f.load(f.open(id), session.FullGraph).Graph), []string{"n"})
+		for _, k := range f.listAll() {
+			if sid, _, ok := session.ParseKey(k); !ok || (strings.HasPrefix(k, session.SessionPrefix(id)) != (sid == id)) {
+				t.Fatalf("key %q does not parse back to its session (%q)", k, sid)
+			}
+		}
+	}
+}
+
+func testInvalidNodeIDs(t *testing.T, f *fixture) {
+	s := f.open("bad-nodes")
+	for _, id := range []string{"", "a\x00", "line\nbreak", "\xff\xfe", "del\x7f", strings.Repeat("n", session.MaxIDLen+1)} {
+		_, err := s.CommitRuntimeState(f.ctx, appendCommit("bad-nodes", 0, "", id))
+		if !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("node id %q: %v", id, err)
+		}
+		if _, err := s.LoadNode(f.ctx, id); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("LoadNode(%q): %v", id, err)
+		}
+	}
+	c := appendCommit("bad-nodes", 0, "", "ok")
+	c.Graph.Nodes[0].Kind = "bogus"
+	if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrInvalidCommit) {
+		t.Errorf("bogus payload kind: %v", err)
+	}
+	if r := f.load(s, session.FullGraph); r != nil {
+		t.Fatalf("invalid commits wrote revision %d", r.HeadRevision)
+	}
+}
+
+func testHostileNodeIDs(t *testing.T, f *fixture) {
+	ids := []string{"../../etc/passwd", "sessions/other/head", "日本語", "a b", "..", "/", "\\"}
+	s := f.open("hostile")
+	f.mustCommit(s, appendCommit("hostile", 0, "", ids...))
+	fresh := f.open("hostile")
+	f.wantIDs("graph", nodeIDs(f.load(fresh, session.FullGraph).Graph), ids)
+	for _, id := range ids {
+		if n, err := fresh.LoadNode(f.ctx, id); err != nil || n == nil || n.NodeID != id {
+			t.Fatalf("LoadNode(%q) = %v, %v", id, n, err)
+		}
+	}
+	for _, k := range f.listAll() {
+		if !strings.HasPrefix(k, session.SessionPrefix("hostile")) {
+			t.Fatalf("key %q outside the session's prefix", k)
+		}
+	}
+}

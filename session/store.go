@@ -1,0 +1,246 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// Config configures a session Store.
+type Config struct {
+	// Store holds the session objects. Required. It must enforce
+	// conditional puts and compare-and-swap.
+	Store objstore.Store
+	// SessionID binds the handle to a session. Empty: the first commit
+	// binds it.
+	SessionID string
+	// Manifest is the attachment manifest the Store delegates to; nil means
+	// a no-op manifest (HoldsRef is always true, nothing is recorded).
+	Manifest manifest.AttachmentManifest
+	// Hook stamps attachment refs committed; nil means the ids are taken as
+	// given and nothing is stamped.
+	Hook manifest.CommitHook
+	// Now is the store clock (lease expiry, receipt and stamp times); nil
+	// means time.Now.
+	Now func() time.Time
+	// Logger receives warnings (e.g. a failed FinishCommit); nil discards.
+	Logger *slog.Logger
+	// Tuning; zero values mean the defaults below.
+	Tuning Tuning
+}
+
+// Tuning holds the protocol's size knobs. Changing them never affects
+// correctness, only object sizes and round trips.
+type Tuning struct {
+	// FlushDeltas: the tail is written out as a segment when it holds this
+	// many deltas (default 16).
+	FlushDeltas int
+	// FlushBytes: ... or when its nodes weigh about this many bytes
+	// (default 64 KiB).
+	FlushBytes int
+	// InlineBlobMax: checkpoint blobs up to this size live inline in the
+	// head (default 2 KiB).
+	InlineBlobMax int
+	// RecentWrites: how many write ids the head keeps for resolving lost
+	// responses (default 64).
+	RecentWrites int
+	// RecentReceipts: how many receipts the head keeps inline beyond those
+	// of its tail (default 32).
+	RecentReceipts int
+	// SegmentCache: how many decoded segments a handle caches (default 16).
+	SegmentCache int
+	// MaxAttempts bounds compare-and-swap retries of one operation
+	// (default 64).
+	MaxAttempts int
+}
+
+func (t Tuning) withDefaults() Tuning {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.FlushDeltas, 16)
+	def(&t.FlushBytes, 64<<10)
+	def(&t.InlineBlobMax, 2<<10)
+	def(&t.RecentWrites, 64)
+	def(&t.RecentReceipts, 32)
+	def(&t.SegmentCache, 16)
+	def(&t.MaxAttempts, 64)
+	return t
+}
+
+// Store is a session.CommitStore on an object store, bound to one session.
+// It also implements QueuedWorkStore, TurnInputStore and
+// SessionExecutionLeaseStore. Safe for concurrent use; any number of Stores
+// (in any number of processes) may serve one session at once.
+type Store struct {
+	objs     objstore.Store
+	manifest manifest.AttachmentManifest
+	hook     manifest.CommitHook
+	now      func() time.Time
+	log      *slog.Logger
+	tune     Tuning
+
+	bindMu sync.Mutex
+	sid    string
+
+	mu    sync.Mutex
+	cur   *snapshot // last head seen (read or written), nil if none
+	segs  *lru[*segment]
+	idxs  map[string]*segIndex // by segment id; pruned to the head's segments
+	graph *graphState          // decoded graph of cur, if built
+}
+
+var (
+	_ CommitStore                = (*Store)(nil)
+	_ QueuedWorkStore            = (*Store)(nil)
+	_ TurnInputStore             = (*Store)(nil)
+	_ SessionExecutionLeaseStore = (*Store)(nil)
+)
+
+// New returns a Store for cfg.
+func New(cfg Config) (*Store, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("session: config has no object store")
+	}
+	if cfg.SessionID != "" {
+		if err := ValidateSessionID(cfg.SessionID); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{
+		objs:     cfg.Store,
+		manifest: cfg.Manifest,
+		hook:     cfg.Hook,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		tune:     cfg.Tuning.withDefaults(),
+		sid:      cfg.SessionID,
+		idxs:     map[string]*segIndex{},
+	}
+	if s.manifest == nil {
+		s.manifest = noopManifest{}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.segs = newLRU[*segment](s.tune.SegmentCache)
+	return s, nil
+}
+
+// SessionID returns the session the handle is bound to ("" if unbound).
+func (s *Store) SessionID() string {
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
+	return s.sid
+}
+
+// bind binds an unbound handle to sid, or checks that it is bound to sid.
+func (s *Store) bind(sid string) error {
+	if err := ValidateSessionID(sid); err != nil {
+		return err
+	}
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
+	if s.sid == "" {
+		s.sid = sid
+		return nil
+	}
+	if s.sid != sid {
+		return &SessionBindingMismatchError{Bound: s.sid, Attempted: sid}
+	}
+	return nil
+}
+
+// DurabilityTier is Durable when the object store is durable (S3, files)
+// and Inline otherwise (memory).
+func (s *Store) DurabilityTier() DurabilityTier {
+	if s.objs.Capabilities().Durable {
+		return Durable
+	}
+	return Inline
+}
+
+// ids mints ULIDs: unique, time-ordered.
+var (
+	idMu      sync.Mutex
+	idEntropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+func newID() string {
+	idMu.Lock()
+	defer idMu.Unlock()
+	return ulid.MustNew(ulid.Now(), idEntropy).String()
+}
+
+// newToken returns an unguessable opaque token.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x", b)
+}
+
+// lru is a small least-recently-used cache of immutable decoded objects.
+type lru[V any] struct {
+	max   int
+	order []string
+	items map[string]V
+}
+
+func newLRU[V any](max int) *lru[V] { return &lru[V]{max: max, items: map[string]V{}} }
+
+func (c *lru[V]) get(k string) (V, bool) {
+	v, ok := c.items[k]
+	if ok {
+		c.touch(k)
+	}
+	return v, ok
+}
+
+func (c *lru[V]) put(k string, v V) {
+	if _, ok := c.items[k]; !ok && len(c.items) >= c.max && len(c.order) > 0 {
+		delete(c.items, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.items[k] = v
+	c.touch(k)
+}
+
+func (c *lru[V]) touch(k string) {
+	for i, o := range c.order {
+		if o == k {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			break
+		}
+	}
+	c.order = append(c.order, k)
+}
+
+// noopManifest is lash's no-op AttachmentManifest: nothing is recorded and
+// every ref is held.
+type noopManifest struct{}
+
+func (noopManifest) RecordIntent(context.Context, manifest.Intent) error { return nil }
+func (noopManifest) CommitRefs(context.Context, string, []string) error  { return nil }
+func (noopManifest) ListUncommitted(context.Context, time.Time) ([]manifest.Entry, error) {
+	return nil, nil
+}
+func (noopManifest) ForgetAgedUncommitted(context.Context, time.Time) (int, error) { return 0, nil }
+func (noopManifest) HasLiveRef(context.Context, string, time.Time) (bool, error)   { return false, nil }
+func (noopManifest) Forget(context.Context, string, string) error                  { return nil }
+func (noopManifest) HoldsRef(context.Context, string, string) (bool, error)        { return true, nil }
+func (noopManifest) ListAllRefs(context.Context) ([]string, error)                 { return nil, nil }

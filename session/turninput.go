@@ -1,0 +1,134 @@
+package session
+
+import (
+	"bytes"
+	"context"
+)
+
+// EnqueuePendingTurnInput implements TurnInputStore.
+func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnInputDraft) (PendingTurnInput, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return PendingTurnInput{}, err
+	}
+	if draft.SessionID != sid {
+		return PendingTurnInput{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
+	}
+	if err := validateOptionalID("source key", draft.SourceKey); err != nil {
+		return PendingTurnInput{}, err
+	}
+	if err := validateOptionalID("active turn id", draft.ActiveTurnID); err != nil {
+		return PendingTurnInput{}, err
+	}
+	draft.Payload = cloneRaw(draft.Payload)
+	var out PendingTurnInput
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		base := liveOrFresh(sid, cur.h)
+		if draft.SourceKey != "" {
+			for _, in := range base.Inputs {
+				if in.SourceKey != draft.SourceKey {
+					continue
+				}
+				if !bytes.Equal(in.Payload, draft.Payload) || in.ActiveTurnID != draft.ActiveTurnID {
+					return plan{}, &SourceKeyConflictError{SessionID: sid, SourceKey: draft.SourceKey}
+				}
+				out = cloneInput(in.PendingTurnInput)
+				return plan{}, nil
+			}
+		}
+		next := base.clone()
+		next.InputSeq++
+		state := InputPending
+		if draft.ActiveTurnID != "" {
+			state = InputPendingActive
+		}
+		in := PendingTurnInput{InputID: newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
+			EnqueueSeq: next.InputSeq, State: state, Payload: draft.Payload, EnqueuedAt: s.now()}
+		next.Inputs = append(next.Inputs, inputRow{PendingTurnInput: in})
+		out = cloneInput(in)
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// ClaimTurnInputs implements TurnInputStore.
+func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID string, max int) (*TurnInputClaim, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return nil, err
+	}
+	if err := validateID("turn id", turnID); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		max = 1
+	}
+	var out *TurnInputClaim
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = nil
+		if err := requireLease(sid, cur.h, fence, s.now()); err != nil {
+			return plan{}, err
+		}
+		next := cur.h.clone()
+		claim := &TurnInputClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
+		for i := range next.Inputs {
+			in := &next.Inputs[i]
+			switch in.State {
+			case InputPending, InputDeferredNextTurn:
+			case InputPendingActive:
+				if in.ActiveTurnID != turnID {
+					continue
+				}
+			case InputClaimed:
+				if in.ClaimGen >= fence.FencingToken {
+					continue
+				}
+			default:
+				continue
+			}
+			in.State, in.ClaimID, in.ClaimTurnID = InputClaimed, claim.ClaimID, turnID
+			in.LeaseToken, in.ClaimGen = claim.LeaseToken, fence.FencingToken
+			claim.Inputs = append(claim.Inputs, cloneInput(in.PendingTurnInput))
+			if len(claim.Inputs) == max {
+				break
+			}
+		}
+		if len(claim.Inputs) == 0 {
+			return plan{}, nil
+		}
+		out = claim
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// ListPendingTurnInputs implements TurnInputStore.
+func (s *Store) ListPendingTurnInputs(ctx context.Context) ([]PendingTurnInput, error) {
+	h, err := s.readLive(ctx)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	out := make([]PendingTurnInput, len(h.Inputs))
+	for i, in := range h.Inputs {
+		out[i] = cloneInput(in.PendingTurnInput)
+	}
+	return out, nil
+}
+
+// deferInputs moves turnID's inputs still pending for it to the next turn.
+func deferInputs(h *head, turnID string) {
+	for i := range h.Inputs {
+		if in := &h.Inputs[i]; in.State == InputPendingActive && in.ActiveTurnID == turnID {
+			in.State = InputDeferredNextTurn
+		}
+	}
+}
+
+func inputIndex(rows []inputRow, id string) int {
+	for i := range rows {
+		if rows[i].InputID == id {
+			return i
+		}
+	}
+	return -1
+}

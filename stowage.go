@@ -1,0 +1,176 @@
+// Package stowage persists AI agent sessions (the lash runtime's
+// SessionCommitStore and AttachmentManifest contract) on S3-compatible
+// object storage, with conditional PUTs as the only coordination.
+//
+// Open a Store by URL, then take a per-session handle:
+//
+//	st, err := stowage.Open(ctx, "s3://bucket/prefix?endpoint=...", stowage.Config{})
+//	sess, err := st.Session("session-1")
+//	res, err := sess.CommitRuntimeState(ctx, commit)
+//
+// See docs/protocol.md for the commit protocol and docs/format.md for the
+// object formats.
+package stowage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// Config configures a Store. The zero value is ready to use.
+type Config struct {
+	// Now is the store clock (lease expiry, receipt and manifest stamps);
+	// nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings; nil discards.
+	Logger *slog.Logger
+	// URL configures Open's object store (retries, metrics, probe); nil
+	// means openurl's defaults. Its Logger and Clock default to Logger and
+	// Now.
+	URL *openurl.Options
+	// Session tunes the commit protocol's object sizes.
+	Session session.Tuning
+	// Processes, if set, lets the manifest declare process-owned intents
+	// dead once their process is gone from the registry.
+	Processes manifest.ProcessRegistry
+}
+
+// Store hands out per-session commit stores sharing one object store and
+// one attachment manifest. Safe for concurrent use.
+type Store struct {
+	objs     objstore.Store
+	manifest *manifest.Store
+	cfg      Config
+	owned    bool // objs was opened by Open and is closed by Close
+}
+
+// Open opens the object store url names (see package objstore/openurl for
+// the URL forms) and returns a Store on it. Close closes the object store.
+func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
+	var o openurl.Options
+	if cfg.URL != nil {
+		o = *cfg.URL
+	}
+	if o.Logger == nil {
+		o.Logger = cfg.Logger
+	}
+	if o.Clock == nil {
+		o.Clock = cfg.Now
+	}
+	objs, err := openurl.Open(ctx, url, &o)
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenStore(ctx, objs, cfg)
+	if err != nil {
+		_ = objs.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// OpenStore returns a Store on an already opened object store, which must
+// enforce conditional puts and compare-and-swap. Close does not close objs.
+func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, error) {
+	if objs == nil {
+		return nil, errors.New("stowage: no object store")
+	}
+	caps := objs.Capabilities()
+	if !caps.ConditionalPut || !caps.CompareAndSwap {
+		return nil, fmt.Errorf("stowage: %s does not enforce conditional writes: %w", caps.Provider, objstore.ErrNotSupported)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := manifest.New(objs, &manifest.Options{
+		Turns:     session.TurnReceipts{Store: objs},
+		Processes: cfg.Processes,
+		Now:       cfg.Now,
+		Logger:    cfg.Logger,
+	})
+	return &Store{objs: objs, manifest: m, cfg: cfg}, nil
+}
+
+// Session returns a commit store bound to session id. The id must be 1-128
+// printable ASCII bytes without '/', '\\', spaces or control characters,
+// and not "." or ".." (session.ValidateSessionID); the error matches
+// session.ErrInvalidID. Handles are cheap, but each caches the session's
+// decoded state: keep one per session rather than one per call.
+func (s *Store) Session(id string) (*session.Store, error) {
+	if err := session.ValidateSessionID(id); err != nil {
+		return nil, err
+	}
+	return session.New(session.Config{
+		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
+		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
+	})
+}
+
+// ListSessions yields the ids of the sessions that exist (have a head that
+// is not a deletion tombstone), in ascending order. It reads each session's
+// head. A session whose head cannot be decoded is yielded with its error.
+func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for sid, err := range session.ListSessionIDs(ctx, s.objs) {
+			if err != nil {
+				yield("", err)
+				return
+			}
+			info, err := session.ReadHead(ctx, s.objs, sid)
+			if err != nil {
+				if !yield(sid, err) {
+					return
+				}
+				continue
+			}
+			if info == nil || info.Deleted {
+				continue
+			}
+			if !yield(sid, nil) {
+				return
+			}
+		}
+	}
+}
+
+// DeleteSession deletes the session's head (leaving a tombstone where the
+// store cannot delete conditionally), the objects it names and the
+// session's attachment manifest rows, so its attachments become
+// collectable. Idempotent.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	h, err := s.Session(id)
+	if err != nil {
+		return err
+	}
+	if err := h.Delete(ctx); err != nil {
+		return fmt.Errorf("stowage: delete session %q: %w", id, err)
+	}
+	if err := s.manifest.ForgetSession(ctx, id); err != nil {
+		return fmt.Errorf("stowage: forget attachments of session %q: %w", id, err)
+	}
+	return nil
+}
+
+// Manifest returns the attachment manifest shared by the sessions.
+func (s *Store) Manifest() *manifest.Store { return s.manifest }
+
+// Objects returns the underlying object store.
+func (s *Store) Objects() objstore.Store { return s.objs }
+
+// Close closes the object store if Open opened it.
+func (s *Store) Close() error {
+	if s.owned {
+		return s.objs.Close()
+	}
+	return nil
+}
