@@ -1,0 +1,26 @@
+// Command sweeper runs one sweep of a stowage bucket: it reclaims attachment
+// data no ref names, dead intents, stale multipart uploads and session
+// objects no head names, without ever deleting what a published head needs.
+// Run it periodically (a Kubernetes CronJob; see docs/operations.md).
+//
+// Usage:
+//
+//	sweeper --store s3://bucket/prefix [--grace 24h] [--shard i/n] [--dry-run] [--json] ...
+//
+// Exit codes: 0 ok, 1 error (including an incomplete sweep or a lost lease),
+// 2 usage, 3 lease held by another sweeper, 4 refused (e.g. empty root set).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore/fsstore"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func runCmd(t *testing.T, args []string, getenv map[string]string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, env(getenv), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		code int
+	}{
+		{[]string{"-h"}, nil, exitOK},
+		{nil, nil, exitUsage},
+		{[]string{"--store", "mem://", "--shard", "2/2"}, nil, exitUsage},
+		{[]string{"--store", "mem://", "--shards", "4"}, nil, exitUsage},
+		{[]string{"--store", "mem://", "--grace", "-1h"}, nil, exitUsage},
+		{[]string{"--store", "mem://", "extra"}, nil, exitUsage},
+		{[]string{"--store", "mem://"}, map[string]string{"STOWAGE_SWEEPER_GRACE": "soon"}, exitUsage},
+		{[]string{"--store", "mem://", "--log-format", "xml"}, nil, exitUsage},
+	} {
+		code, _, stderr := runCmd(t, tc.args, tc.env)
+		if code != tc.code {
+			t.Errorf("sweeper %q: exit %d, want %d (%s)", tc.args, code, tc.code, stderr)
+		}
+	}
+	_, _, stderr := runCmd(t, []string{"-h"}, nil)
+	if !strings.Contains(stderr, "Exit codes:") || !strings.Contains(stderr, "STOWAGE_STORE") {
+		t.Fatalf("help lacks exit codes or env names:\n%s", stderr)
+	}
+}
+
+func TestShardFromIndexedJob(t *testing.T) {
+	cfg, err := parseFlags([]string{"--store", "mem://", "--shards", "4"}, env(map[string]string{"JOB_COMPLETION_INDEX": "3"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.shard != (gc.Shard{Index: 3, Count: 4}) {
+		t.Fatalf("shard %v, want 3/4", cfg.shard)
+	}
+}
+
+// bucket makes a file store holding one referenced attachment and one
+// orphan, both a day old, and returns its URL and the orphan's key.
+func bucket(t *testing.T, withRoot bool) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	then := time.Now().Add(-48 * time.Hour)
+	s, err := fsstore.Open(dir, &fsstore.Options{Clock: func() time.Time { return then }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if withRoot {
+		m := manifest.New(s, &manifest.Options{Now: func() time.Time { return then }})
+		u, err := m.BeginUpload(ctx, "s1", manifest.Owner{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, u.DataKey, []byte("kept"), nil); err != nil {
+			t.Fatal(err)
+		}
+		id := strings.Repeat("ab", 32)
+		in := manifest.Intent{AttachmentID: id, SessionID: "s1"}
+		if _, err := m.RecordRef(ctx, in, manifest.Info{}, func(*manifest.Row) (manifest.Data, error) {
+			return manifest.Data{Key: u.DataKey, Size: 4, StoredSize: 4}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan := manifest.DataKey("01ORPHAN")
+	if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + dir, orphan
+}
+
+func TestSweepFileStoreJSONAndMetrics(t *testing.T) {
+	url, _ := bucket(t, true)
+	textfile := filepath.Join(t.TempDir(), "sweeper.prom")
+	code, stdout, stderr := runCmd(t, []string{"--store", url, "--json", "--metrics-textfile", textfile, "--grace", "1h"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out output
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout)
+	}
+	if out.Reclaimed[gc.KindAttachmentData] != 1 || out.ExitCode != 0 {
+		t.Fatalf("report: %s", stdout)
+	}
+	prom, err := os.ReadFile(textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`stowage_sweeper_reclaimed_objects{kind="attachment_data",shard="0-of-1"} 1`, "stowage_sweeper_last_success_timestamp_seconds"} {
+		if !strings.Contains(string(prom), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, prom)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	url, orphan := bucket(t, false)
+	code, _, stderr := runCmd(t, []string{"--store", url, "--grace", "1h"}, nil)
+	if code != exitRefused {
+		t.Fatalf("empty root set: exit %d, want %d (%s)", code, exitRefused, stderr)
+	}
+	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Head(context.Background(), orphan); err != nil {
+		t.Fatalf("refused sweep deleted data: %v", err)
+	}
+	if _, err := gc.AcquireLease(context.Background(), s, gc.LeaseKey(gc.Shard{}), "someone", time.Hour, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd(t, []string{"--store", url, "--allow-empty-roots"}, nil)
+	if code != exitLeaseHeld {
+		t.Fatalf("lease held: exit %d, want %d (%s)", code, exitLeaseHeld, stderr)
+	}
+}

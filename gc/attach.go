@@ -1,0 +1,311 @@
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// forgetDeadIntents lets the manifest forget dead intents by its
+// owner-death rules before the roots are walked, so that the data they held
+// is collectable in this same sweep. With a RowForgetter and HeadRefs the
+// rows are forgotten per session through the head fence (sweepSession), and
+// only upload intents here, if the manifest can forget them alone.
+func (r *run) forgetDeadIntents(ctx context.Context) error {
+	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) {
+		// The manifest's scan is global: one shard (the one owning fence
+		// shard 0) runs it.
+		return nil
+	}
+	if err := r.checkLease(ctx); err != nil {
+		return err
+	}
+	var (
+		n    int
+		err  error
+		kind = KindRefRow
+	)
+	switch uf, ok := r.manifest.(UploadForgetter); {
+	case r.rows == nil:
+		n, err = r.manifest.ForgetAgedUncommitted(ctx, r.cutoff)
+	case ok:
+		kind = KindUploadIntent
+		n, err = uf.ForgetAgedUploads(ctx, r.cutoff)
+	default:
+		return nil // upload intents stay until the manifest can forget them alone
+	}
+	r.tally.reclaimed(kind, int64(n), 0)
+	if err != nil {
+		// A lookup failure keeps the rows it could not judge: not fatal.
+		r.log.WarnContext(ctx, "gc: forgetting dead intents was partial", "forgotten", n, "err", err)
+		r.tally.failed(manifest.RefPrefix)
+	}
+	return nil
+}
+
+// walkRoots calls fn with every rooted data key of the shard and returns
+// how many roots (of any shard) it saw.
+func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, error) {
+	var n int64
+	err := r.manifest.WalkRoots(ctx, func(root manifest.Root) error {
+		n++
+		if r.shard.ownsKey(root.DataKey) {
+			fn(root.DataKey)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// candidate is a data object proposed for deletion.
+type candidate struct {
+	key  string
+	size int64
+}
+
+// sweepAttachments reclaims the data objects of the shard that no root
+// names, in rounds of at most RoundKeys keys (fence.MaxKeys per fence
+// shard): memory is bounded by the round and the root set, never by the
+// number of data objects.
+func (r *run) sweepAttachments(ctx context.Context) error {
+	exact := r.ExactKeys
+	if exact <= 0 {
+		exact = DefaultExactKeys
+	}
+	roundKeys := r.RoundKeys
+	if roundKeys <= 0 {
+		roundKeys = DefaultRoundKeys
+	}
+	named := newKeySet(exact)
+	roots, err := r.walkRoots(ctx, named.Add)
+	if err != nil {
+		return err
+	}
+	r.tally.roots(roots)
+	if err := r.at("roots-walked"); err != nil {
+		return err
+	}
+	var (
+		round    = map[int][]candidate{}
+		inRound  int
+		deleted  = newKeySet(exact) // data keys deleted by this sweep
+		anyGone  bool
+		flushErr error
+	)
+	flush := func() {
+		if inRound == 0 {
+			return
+		}
+		n, err := r.round(ctx, round, deleted)
+		anyGone = anyGone || n > 0
+		flushErr = err
+		clear(round)
+		inRound = 0
+	}
+	for info, err := range r.store.List(ctx, manifest.DataPrefix, nil) {
+		if err != nil {
+			return err
+		}
+		if !r.shard.ownsKey(info.Key) {
+			continue
+		}
+		r.scanned(1)
+		switch _, ok := manifest.ParseDataKey(info.Key); {
+		case !ok:
+			r.tally.unknown(info.Key)
+			continue
+		case named.Has(info.Key):
+			r.tally.skip(SkipReferenced, 1)
+			continue
+		case !r.aged(info.ModTime):
+			r.tally.skip(SkipYoung, 1)
+			continue
+		case roots == 0 && !r.AllowEmptyRoots:
+			return fmt.Errorf("%w: data %q is unreferenced and there are no rows or upload intents", ErrEmptyRoots, info.Key)
+		}
+		f := fence.ShardOf(info.Key)
+		if len(round[f]) >= fence.MaxKeys || r.take(1) == 0 {
+			r.tally.deferred(1)
+			continue
+		}
+		round[f] = append(round[f], candidate{key: info.Key, size: info.Size})
+		inRound++
+		if inRound >= roundKeys {
+			if flush(); flushErr != nil {
+				return flushErr
+			}
+		}
+	}
+	if flush(); flushErr != nil {
+		return flushErr
+	}
+	if anyGone {
+		return r.verifyDeleted(ctx, deleted)
+	}
+	return nil
+}
+
+// round condemns the candidates, re-walks the roots, arms what is still
+// unnamed and unrevoked, deletes it and releases the fences. It returns how
+// many keys it deleted.
+func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *keySet) (int, error) {
+	total := 0
+	for _, cs := range round {
+		total += len(cs)
+	}
+	if r.DryRun {
+		for _, cs := range round {
+			for _, c := range cs {
+				r.tally.reclaimed(KindAttachmentData, 1, c.size)
+			}
+		}
+		return 0, nil
+	}
+	sizes := map[string]int64{}
+	sweeps := map[int]fence.Snapshot{}
+	shards := make([]int, 0, len(round))
+	for f := range round {
+		shards = append(shards, f)
+	}
+	slices.Sort(shards)
+	// 1. Condemn.
+	for _, f := range shards {
+		cs := round[f]
+		if err := r.checkLease(ctx); err != nil {
+			r.refund(total)
+			return 0, err
+		}
+		snap, ok, err := r.idleFence(ctx, f)
+		if err != nil {
+			r.refund(total)
+			return 0, err
+		}
+		keys := make([]string, len(cs))
+		for i, c := range cs {
+			keys[i] = c.key
+			sizes[c.key] = c.size
+		}
+		if ok {
+			snap, err = r.fence.Condemn(ctx, snap, r.lease.Holder(), keys)
+		}
+		if !ok || err != nil {
+			if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) && !errors.Is(err, fence.ErrBusy) {
+				r.refund(total)
+				return 0, err
+			}
+			// Held by a live sweeper or changed under us: next time.
+			r.tally.deferred(int64(len(cs)))
+			r.refund(len(cs))
+			total -= len(cs)
+			continue
+		}
+		sweeps[f] = snap
+		if err := r.at("condemned"); err != nil {
+			return 0, err
+		}
+	}
+	if len(sweeps) == 0 {
+		return 0, nil
+	}
+	// 2. Re-walk the roots, after every condemnation is visible.
+	renamed := map[string]bool{}
+	if _, err := r.walkRoots(ctx, func(k string) {
+		if _, ok := sizes[k]; ok {
+			renamed[k] = true
+		}
+	}); err != nil {
+		r.refund(total)
+		return 0, err // the fences stay Marking; the next sweep releases them
+	}
+	if err := r.at("rechecked"); err != nil {
+		return 0, err
+	}
+	// 3-5. Arm, delete, release, shard by shard.
+	gone := 0
+	for _, f := range shards {
+		m, ok := sweeps[f]
+		if !ok {
+			continue
+		}
+		if err := r.checkLease(ctx); err != nil {
+			return gone, err
+		}
+		armed, err := r.fence.Arm(ctx, m, func(k string) bool { return !renamed[k] })
+		if errors.Is(err, fence.ErrSuperseded) {
+			r.log.WarnContext(ctx, "gc: fence taken over before arming", "fence_shard", f, "err", err)
+			r.tally.deferred(int64(len(m.State.Keys)))
+			r.refund(len(m.State.Keys))
+			continue
+		}
+		if err != nil {
+			return gone, err
+		}
+		spared := len(m.State.Keys) - len(armed.State.Keys)
+		r.tally.skip(SkipRevoked, int64(spared))
+		r.refund(spared)
+		if armed.State.Phase == fence.Idle {
+			continue
+		}
+		if err := r.at("armed"); err != nil {
+			return gone, err
+		}
+		n, err := r.finishDeleting(ctx, armed, sizes)
+		gone += n
+		for _, k := range armed.State.Keys {
+			deleted.Add(k)
+		}
+		if err != nil {
+			return gone, err
+		}
+	}
+	return gone, nil
+}
+
+// finishDeleting deletes the armed keys of a Deleting fence and releases it.
+// If some deletions fail, the fence stays Deleting (writers keep getting
+// ErrReclaimed for those keys) and the next sweep finishes it.
+func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64) (int, error) {
+	failed, err := r.deleteKeys(ctx, d.State.Keys)
+	var bytes int64
+	for _, k := range d.State.Keys {
+		bytes += sizes[k]
+	}
+	n := len(d.State.Keys) - len(failed)
+	r.tally.reclaimed(KindAttachmentData, int64(n), bytes)
+	if len(failed) > 0 || err != nil {
+		r.tally.failed(failed...)
+		return n, err
+	}
+	if err := r.at("deleted"); err != nil {
+		return n, err
+	}
+	if _, err := r.fence.Release(ctx, d); err != nil {
+		if errors.Is(err, fence.ErrSuperseded) {
+			return n, nil // whoever took over releases it
+		}
+		return n, err
+	}
+	return n, nil
+}
+
+// verifyDeleted walks the roots once more and reports data keys this sweep
+// deleted that a root names now: writers that lost the race with the fence
+// (their Protect fails with ErrReclaimed and they upload again).
+func (r *run) verifyDeleted(ctx context.Context, deleted *keySet) error {
+	seen := map[string]bool{}
+	_, err := r.walkRoots(ctx, func(k string) {
+		if !seen[k] && deleted.Has(k) {
+			if _, err := r.store.Head(ctx, k); errors.Is(err, objstore.ErrNotExist) {
+				seen[k] = true
+				r.tally.deletedWhileReferenced(k)
+				r.log.WarnContext(ctx, "gc: deleted data is referenced again; its writer must upload again", "key", k)
+			}
+		}
+	})
+	return err
+}

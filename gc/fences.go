@@ -1,0 +1,97 @@
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// resumeFences finishes what an earlier sweep of this shard left in its
+// fences: a Marking is released (nothing was armed), a Deleting has its
+// armed keys deleted and is released. This is what makes a sweep that
+// crashed anywhere resumable.
+func (r *run) resumeFences(ctx context.Context) error {
+	if r.DryRun {
+		return nil
+	}
+	for _, f := range r.shard.fenceShards() {
+		if _, _, err := r.idleFence(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idleFence returns fence shard f Idle, after taking over and finishing a
+// sweep whose holder is gone: a stale token of this shard's lease, or a
+// holder whose lease (read by this sweeper's clock) is released, expired or
+// re-acquired. ok is false when a live sweeper holds the shard. Clocks only
+// decide when to take over: a holder that is in fact alive finds
+// fence.ErrSuperseded at its next step and nothing it did is unsafe.
+func (r *run) idleFence(ctx context.Context, f int) (snap fence.Snapshot, ok bool, err error) {
+	mine := r.lease.Holder()
+	for attempt := 0; attempt < 8; attempt++ {
+		snap, err = r.fence.Load(ctx, f)
+		if err != nil {
+			return snap, false, err
+		}
+		if snap.State.Phase == fence.Idle {
+			return snap, true, nil
+		}
+		h := snap.State.Holder
+		switch {
+		case h == mine:
+			// Ours: a step whose outcome was unknown landed after all.
+		case h.Lease == mine.Lease && h.Token > mine.Token:
+			return snap, false, fmt.Errorf("fence shard %d held by token %d > ours %d: %w", f, h.Token, mine.Token, ErrLeaseLost)
+		case h.Lease == mine.Lease:
+			// An earlier holder of our own lease: gone, since we hold it.
+		default:
+			live, lerr := holderLive(ctx, r.store, h, r.now())
+			if lerr != nil {
+				r.log.WarnContext(ctx, "gc: cannot read a fence holder's lease; leaving the shard", "fence_shard", f, "holder", h.ID, "err", lerr)
+				return snap, false, nil
+			}
+			if live {
+				r.log.InfoContext(ctx, "gc: fence shard held by a live sweeper", "fence_shard", f, "holder", h.ID, "lease", h.Lease)
+				return snap, false, nil
+			}
+		}
+		if h != mine {
+			if err := r.checkLease(ctx); err != nil {
+				return snap, false, err
+			}
+			snap, err = r.fence.TakeOver(ctx, snap, mine)
+			if errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, objstore.ErrOutcomeUnknown) {
+				continue
+			}
+			if err != nil {
+				return snap, false, err
+			}
+			r.log.InfoContext(ctx, "gc: took over a fence shard", "fence_shard", f, "from", h.ID, "phase", snap.State.Phase, "epoch", snap.State.Epoch)
+		}
+		if err := r.finish(ctx, snap); err != nil && !errors.Is(err, fence.ErrSuperseded) {
+			return snap, false, err
+		}
+	}
+	return snap, false, nil
+}
+
+// finish completes a fence epoch this sweeper holds.
+func (r *run) finish(ctx context.Context, snap fence.Snapshot) error {
+	if err := r.checkLease(ctx); err != nil {
+		return err
+	}
+	switch snap.State.Phase {
+	case fence.Marking:
+		_, err := r.fence.Release(ctx, snap)
+		return err
+	case fence.Deleting:
+		_, err := r.finishDeleting(ctx, snap, nil)
+		return err
+	}
+	return nil
+}

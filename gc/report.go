@@ -1,0 +1,166 @@
+package gc
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Kind names a kind of object the sweeper reclaims.
+type Kind string
+
+// Kinds of reclaimed objects.
+const (
+	// KindAttachmentData is attachment bytes no ref names (attach/data/).
+	KindAttachmentData Kind = "attachment_data"
+	// KindUploadIntent is an aged upload intent (attach/uploads/).
+	KindUploadIntent Kind = "upload_intent"
+	// KindRefRow is a dead manifest row (attach/refs/) forgotten by the
+	// manifest's owner-death rules.
+	KindRefRow Kind = "ref_row"
+	// KindMultipart is an incomplete multipart upload older than grace.
+	KindMultipart Kind = "multipart_upload"
+	// KindSessionObject is a session segment, index or checkpoint blob no
+	// head names (including everything a deleted session left behind).
+	KindSessionObject Kind = "session_object"
+)
+
+// Reasons an eligible-looking object was skipped.
+const (
+	SkipYoung      = "young"       // within the grace period
+	SkipReferenced = "referenced"  // a ref, live intent or head names it
+	SkipRevoked    = "revoked"     // a writer revoked it, or a ref appeared, after it was condemned
+	SkipUnknown    = "unknown_key" // outside stowage's key layout: reported, never deleted
+)
+
+// maxSample bounds the key samples a Report carries.
+const maxSample = 100
+
+// Report is the outcome of one sweep. A dry run fills it the same way, with
+// Reclaimed counting what would have been reclaimed.
+type Report struct {
+	Shard    string    `json:"shard"`
+	DryRun   bool      `json:"dry_run"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Scanned counts the objects and uploads listed.
+	Scanned int64 `json:"scanned"`
+	// Roots counts refs, live upload intents and session heads seen.
+	Roots int64 `json:"roots"`
+	// Reclaimed counts deletions (and aborted uploads) by kind.
+	Reclaimed map[Kind]int64 `json:"reclaimed"`
+	// BytesReclaimed sums the listed sizes of deleted objects.
+	BytesReclaimed int64 `json:"bytes_reclaimed"`
+	// Skipped counts objects that were not reclaimed, by reason.
+	Skipped map[string]int64 `json:"skipped"`
+	// Deferred counts reclaimable objects left for a later sweep (the
+	// deletion budget ran out, a shard was held by a live sweeper, or a head
+	// kept changing).
+	Deferred int64 `json:"deferred"`
+	// Failed counts deletions that failed; FailedKeys samples them.
+	Failed     int64    `json:"failed"`
+	FailedKeys []string `json:"failed_keys,omitempty"`
+	// DeletedWhileReferenced counts data keys deleted in this sweep that a
+	// ref named afterwards: a writer that lost the fence race (its Protect
+	// returns ErrReclaimed and it uploads again). Logged at warning level.
+	DeletedWhileReferenced     int64    `json:"deleted_while_referenced"`
+	DeletedWhileReferencedKeys []string `json:"deleted_while_referenced_keys,omitempty"`
+	// Unknown samples keys outside stowage's layout (counted in Skipped).
+	Unknown []string `json:"unknown_keys,omitempty"`
+}
+
+// Total returns the number of reclaimed objects of every kind.
+func (r *Report) Total() int64 {
+	var n int64
+	for _, v := range r.Reclaimed {
+		n += v
+	}
+	return n
+}
+
+// tally is a Report under construction, safe for concurrent use.
+type tally struct {
+	mu sync.Mutex
+	r  Report
+}
+
+func newTally(shard Shard, dryRun bool, now time.Time) *tally {
+	return &tally{r: Report{
+		Shard: shard.String(), DryRun: dryRun, Started: now,
+		Reclaimed: map[Kind]int64{}, Skipped: map[string]int64{},
+	}}
+}
+
+func (t *tally) scanned(n int64) {
+	t.mu.Lock()
+	t.r.Scanned += n
+	t.mu.Unlock()
+}
+
+func (t *tally) roots(n int64) {
+	t.mu.Lock()
+	t.r.Roots += n
+	t.mu.Unlock()
+}
+
+func (t *tally) skip(reason string, n int64) {
+	t.mu.Lock()
+	t.r.Skipped[reason] += n
+	t.mu.Unlock()
+}
+
+func (t *tally) unknown(key string) {
+	t.mu.Lock()
+	t.r.Skipped[SkipUnknown]++
+	if len(t.r.Unknown) < maxSample {
+		t.r.Unknown = append(t.r.Unknown, key)
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) reclaimed(k Kind, n, bytes int64) {
+	t.mu.Lock()
+	t.r.Reclaimed[k] += n
+	t.r.BytesReclaimed += bytes
+	t.mu.Unlock()
+}
+
+func (t *tally) deferred(n int64) {
+	t.mu.Lock()
+	t.r.Deferred += n
+	t.mu.Unlock()
+}
+
+func (t *tally) failed(keys ...string) {
+	t.mu.Lock()
+	t.r.Failed += int64(len(keys))
+	for _, k := range keys {
+		if len(t.r.FailedKeys) < maxSample {
+			t.r.FailedKeys = append(t.r.FailedKeys, k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) deletedWhileReferenced(key string) {
+	t.mu.Lock()
+	t.r.DeletedWhileReferenced++
+	if len(t.r.DeletedWhileReferencedKeys) < maxSample {
+		t.r.DeletedWhileReferencedKeys = append(t.r.DeletedWhileReferencedKeys, key)
+	}
+	t.mu.Unlock()
+}
+
+// snapshot returns a copy of the report so far.
+func (t *tally) snapshot() Report {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.r
+	r.Reclaimed = maps.Clone(t.r.Reclaimed)
+	r.Skipped = maps.Clone(t.r.Skipped)
+	r.FailedKeys = slices.Clone(t.r.FailedKeys)
+	r.DeletedWhileReferencedKeys = slices.Clone(t.r.DeletedWhileReferencedKeys)
+	r.Unknown = slices.Clone(t.r.Unknown)
+	return r
+}
