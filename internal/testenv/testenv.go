@@ -127,4 +127,3 @@ func UniquePrefix(t testing.TB) string {
 func Short() bool {
 	return testing.Short() || os.Getenv("STOWAGE_TEST_SHORT") != ""
 }
-
