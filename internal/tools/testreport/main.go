@@ -1,7 +1,8 @@
 // Command testreport turns `go test -json` into a short report: every
 // top-level test and its first level of subtests with their result (so the
 // conformance suite shows one line per backend and server), the whole output
-// of every failing test, one go-test style line per package, and a closing
+// of every failing test, the "summary:" lines of passing tests (seed and run
+// counts), one go-test style line per package, and a closing
 // "N passed, N failed, N skipped" line counting tests and subtests.
 //
 //	go test -json ./... | go run ./internal/tools/testreport
@@ -99,13 +100,22 @@ func run(in io.Reader, out io.Writer) int {
 						fmt.Fprint(w, "    "+strings.TrimLeft(l, " "))
 					}
 				}
-			} else if depth <= 1 {
-				fmt.Fprintf(w, "%s--- %s: %s (%.2fs)\n", strings.Repeat("    ", depth), strings.ToUpper(e.Action), e.Test, e.Elapsed)
-				if e.Action == "skip" {
-					for _, l := range lines {
-						if !strings.Contains(l, "--- SKIP") {
-							fmt.Fprint(w, strings.Repeat("    ", depth+1)+strings.TrimLeft(l, " "))
-						}
+			} else {
+				if depth <= 1 {
+					fmt.Fprintf(w, "%s--- %s: %s (%.2fs)\n", strings.Repeat("    ", depth), strings.ToUpper(e.Action), e.Test, e.Elapsed)
+				}
+				// A passing test's "summary:" lines (counts of seeds, runs,
+				// faults) are always shown.
+				for _, l := range lines {
+					if i := strings.Index(l, "summary:"); i >= 0 {
+						fmt.Fprintf(w, "%s%s: %s", strings.Repeat("    ", min(depth, 1)+1), e.Test, l[i:])
+					}
+				}
+			}
+			if e.Action == "skip" && depth <= 1 {
+				for _, l := range lines {
+					if !strings.Contains(l, "--- SKIP") {
+						fmt.Fprint(w, strings.Repeat("    ", depth+1)+strings.TrimLeft(l, " "))
 					}
 				}
 			}
