@@ -154,6 +154,9 @@ func TestSimulation(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	}
+	if os.Getenv("STOWAGE_TEST_LONG") != "" { // make test-long
+		n = 100000
+	}
 	if v := os.Getenv("STOWAGE_SIM_SEEDS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
@@ -169,7 +172,7 @@ func TestSimulation(t *testing.T) {
 		}
 		t.Errorf("%s (reproduce: STOWAGE_SIM_SEED=%s go test ./gc -run 'TestSimulation$')", f, strings.Fields(f)[1][:len(strings.Fields(f)[1])-1])
 	}
-	t.Logf("simulation: %d seeds, %d failed, in %s", n, len(failures), time.Since(start).Round(time.Millisecond))
+	t.Logf("summary: simulation ran %d seeds, %d failed, in %s", n, len(failures), time.Since(start).Round(time.Millisecond))
 }
 
 // noFenceHeads claims to fence a head without writing it: a broken sweeper
