@@ -37,3 +37,22 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+## soak: the long soak test against both local servers (minutes; set
+## STOWAGE_SOAK_DURATION, default 2m per server); prints operation and fault counts.
+soak: build
+	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(TESTFLAGS) -run 'TestSoakSimulation' ./internal/soak
+
+## bench: stowage vs the raw SDK (os for the file store), side by side, on a
+## file store and on both local servers; writes the table to $(BENCH_OUT).
+## BENCHFLAGS=--quick for a short run.
+BENCH_OUT ?= bench-results.md
+BENCHFLAGS ?=
+bench: build
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/stowage-bench.XXXXXX") && \
+	localstack/run.sh sh -c 'AWS_ACCESS_KEY_ID=$$STOWAGE_TEST_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$$STOWAGE_TEST_SECRET_KEY \
+	  $(GO) run ./cmd/stowage bench $(BENCHFLAGS) --markdown \
+	  --store "file://$$0/fsstore" \
+	  --store "s3://$$STOWAGE_TEST_BUCKET/bench?endpoint=$$STOWAGE_TEST_MINIO_ENDPOINT&quirks=minio" \
+	  --store "s3://$$STOWAGE_TEST_BUCKET/bench?endpoint=$$STOWAGE_TEST_VERSITYGW_ENDPOINT&quirks=versitygw"' "$$dir" > $(BENCH_OUT); \
+	rc=$$?; cat $(BENCH_OUT); rm -rf "$$dir"; exit $$rc

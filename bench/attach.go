@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/soak"
+)
+
+// attachments measures attach_put (with its peak RSS) and attach_get: one
+// attachment of AttachSize from a stream of unknown size, against a plain
+// SDK multipart upload of the same size, part size and concurrency; then a
+// full read of each (stowage's checks the digest as it streams).
+func (r *run) attachments(ctx context.Context) error {
+	st, _, err := r.stowage(ctx, "attach")
+	if err != nil {
+		return err
+	}
+	const sid = "bench-attach"
+	a, err := attach.New(st.Manifest(), sid, &attach.Options{PartSize: r.cfg.PartSize, Concurrency: r.cfg.Concurrency, MaxSize: -1})
+	if err != nil {
+		return err
+	}
+	size, part, conc := r.cfg.AttachSize, r.cfg.PartSize, r.cfg.Concurrency
+	note := fmt.Sprintf("%s, %s parts x %d in flight", sizeName(size), sizeName(part), conc)
+	seed := uint64(time.Now().UnixNano())
+
+	r.progress("attach_put: stowage, %s", note)
+	var ref attach.Ref
+	var putTime time.Duration
+	rss, rssOK, err := peakRSS(func() error {
+		start := time.Now()
+		var err error
+		ref, err = a.Put(ctx, soak.Stream(seed, size), attach.PutOptions{MediaType: "application/octet-stream"})
+		putTime = time.Since(start)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if ref.Size != size {
+		return fmt.Errorf("put %d bytes, ref says %d", size, ref.Size)
+	}
+	r.progress("attach_put: baseline")
+	r.rawAttachKey = "attachment"
+	var rawTime time.Duration
+	rawRSS, _, err := peakRSS(func() error {
+		start := time.Now()
+		n, err := r.raw.Upload(ctx, r.rawAttachKey, soak.Stream(seed+1, size), part, conc)
+		rawTime = time.Since(start)
+		if err == nil && n != size {
+			err = fmt.Errorf("baseline uploaded %d bytes of %d", n, size)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.add(Figure{Name: AttachPut, Unit: "MB/s", Stowage: mbps(size, putTime), Baseline: mbps(size, rawTime),
+		BaselineOp: "multipart upload", Check: RatioAtLeast, Target: 0.9, Note: note})
+	if rssOK {
+		r.add(Figure{Name: AttachPeakRSS, Unit: "MiB", Stowage: rss, Baseline: rawRSS,
+			BaselineOp: "peak RSS of the multipart upload", Check: ValueAtMost, Target: 160,
+			Note: "peak resident set of the whole bench process during the put"})
+	}
+
+	r.progress("attach_get: %s", sizeName(size))
+	start := time.Now()
+	body, _, err := a.Get(ctx, ref.ID, nil)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(io.Discard, body)
+	body.Close()
+	if err != nil {
+		return err
+	}
+	getTime := time.Since(start)
+	if n != size {
+		return fmt.Errorf("read %d bytes of %d", n, size)
+	}
+	start = time.Now()
+	if n, err = r.raw.Get(ctx, r.rawAttachKey); err != nil {
+		return err
+	}
+	rawGet := time.Since(start)
+	if n != size {
+		return fmt.Errorf("baseline read %d bytes of %d", n, size)
+	}
+	r.add(Figure{Name: AttachGet, Unit: "MB/s", Stowage: mbps(size, getTime), Baseline: mbps(size, rawGet),
+		BaselineOp: "GET", Check: RatioAtLeast, Target: 0.9, Note: sizeName(size) + ", digest checked"})
+	// The bytes are not needed any more; free the disk early.
+	if err := a.Delete(ctx, ref.ID); err != nil {
+		return err
+	}
+	return nil
+}
+
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

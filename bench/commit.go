@@ -1,0 +1,232 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/internal/soak"
+)
+
+// deltaBytes is the size of a small commit's delta: one node whose event
+// carries deltaText bytes of text, about 8 KiB encoded.
+const (
+	deltaBytes = 8 << 10
+	deltaText  = deltaBytes - 192
+)
+
+// writer is one session's committer: a simulated agent committing turns
+// (nodes appended on the active path, a usage row, a checkpoint, a turn
+// stamp), as a runtime does at every turn boundary.
+type writer struct {
+	a    *soak.Agent
+	sid  string
+	turn int
+	// unstamped commits carry no turn stamp (no receipt).
+	unstamped bool
+}
+
+func newWriter(st *stowage.Store, sid string) (*writer, error) {
+	sess, err := st.Session(sid)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{a: soak.NewAgent(sess, nil), sid: sid}, nil
+}
+
+// commit commits one turn of nodes nodes of text bytes each.
+func (w *writer) commit(ctx context.Context, nodes, text int) error {
+	w.turn++
+	_, err := w.a.Commit(ctx, soak.TurnSpec{TurnID: fmt.Sprintf("t%d", w.turn), Nodes: nodes, NodeBytes: text, Unstamped: w.unstamped}, nil)
+	return err
+}
+
+// rawChain is the baseline of a commit: a chain of If-Match PUTs of one key.
+type rawChain struct {
+	raw  Raw
+	key  string
+	etag string
+	data []byte
+}
+
+func (c *rawChain) put(ctx context.Context) error {
+	etag, err := c.raw.PutIfMatch(ctx, c.key, c.data, c.etag)
+	c.etag = etag
+	return err
+}
+
+// commitP50: a small commit (an 8 KiB delta) against one If-Match PUT of 8
+// KiB, interleaved, after a warm-up.
+func (r *run) commitP50(ctx context.Context) error {
+	st, _, err := r.stowage(ctx, "commit")
+	if err != nil {
+		return err
+	}
+	w, err := newWriter(st, "bench-commit")
+	if err != nil {
+		return err
+	}
+	bare, err := newWriter(st, "bench-commit-unstamped")
+	if err != nil {
+		return err
+	}
+	bare.unstamped = true
+	c := &rawChain{raw: r.raw, key: "commit", data: soak.Text(1, deltaBytes)}
+	var s, u, b samples
+	r.progress("commit_p50: %d samples", r.cfg.Samples)
+	for i := range r.cfg.Samples + 10 {
+		warm := i < 10
+		if err := timeIf(!warm, &s, func() error { return w.commit(ctx, 1, deltaText) }); err != nil {
+			return err
+		}
+		if err := timeIf(!warm, &u, func() error { return bare.commit(ctx, 1, deltaText) }); err != nil {
+			return err
+		}
+		if err := timeIf(!warm, &b, func() error { return c.put(ctx) }); err != nil {
+			return err
+		}
+	}
+	r.add(Figure{Name: CommitP50, Unit: "ms", Stowage: ms(s.p50()), Baseline: ms(b.p50()),
+		BaselineOp: "If-Match PUT of 8 KiB", Check: RatioAtMost, Target: 1.3,
+		Note: fmt.Sprintf("turn commit (8 KiB delta, turn stamp), revisions 11-%d; p99 %.2f vs %.2f ms; the same commit without a turn stamp: p50 %.2f ms (ratio %.2f)",
+			10+len(s), ms(s.quantile(0.99)), ms(b.quantile(0.99)), ms(u.p50()), ms(u.p50())/ms(b.p50()))})
+	return nil
+}
+
+// timeIf runs fn, recording its duration in s if record is set.
+func timeIf(record bool, s *samples, fn func() error) error {
+	if record {
+		return s.time(fn)
+	}
+	return fn()
+}
+
+// commitAt10k: the commit p50 of a session at revision Revisions against
+// that of sessions at revision 10, interleaved.
+func (r *run) commitAt10k(ctx context.Context) error {
+	st, _, err := r.stowage(ctx, "long")
+	if err != nil {
+		return err
+	}
+	old, err := newWriter(st, "bench-long")
+	if err != nil {
+		return err
+	}
+	r.progress("commit_at_10k_revisions: building a session of %d revisions", r.cfg.Revisions)
+	start := time.Now()
+	for i := range r.cfg.Revisions {
+		if err := old.commit(ctx, 1, 512); err != nil {
+			return err
+		}
+		if (i+1)%1000 == 0 {
+			r.progress("commit_at_10k_revisions: %d revisions (%.0f commits/s)", i+1, perSecond(i+1, time.Since(start)))
+		}
+	}
+	// Young sessions: each brought to revision 10, then measured for ten
+	// commits (revisions 11-20).
+	young := make([]*writer, (r.cfg.Samples+9)/10)
+	for i := range young {
+		if young[i], err = newWriter(st, fmt.Sprintf("bench-young-%d", i)); err != nil {
+			return err
+		}
+		for range 10 {
+			if err := young[i].commit(ctx, 1, 512); err != nil {
+				return err
+			}
+		}
+	}
+	var s, b samples
+	for i := range r.cfg.Samples {
+		if err := s.time(func() error { return old.commit(ctx, 1, deltaText) }); err != nil {
+			return err
+		}
+		if err := b.time(func() error { return young[i/10].commit(ctx, 1, deltaText) }); err != nil {
+			return err
+		}
+	}
+	r.add(Figure{Name: CommitAt10k, Unit: "ms", Stowage: ms(s.p50()), Baseline: ms(b.p50()),
+		BaselineOp: "stowage commit at revision 10", Check: RatioAtMost, Target: 1.2,
+		Note: fmt.Sprintf("8 KiB delta at revision %d vs 11-20", r.cfg.Revisions)})
+	return nil
+}
+
+// concurrentCommits: commits/s with Sessions sessions committing at once
+// against If-Match PUTs/s at the same concurrency, in two alternating rounds.
+func (r *run) concurrentCommits(ctx context.Context) error {
+	st, _, err := r.stowage(ctx, "concurrent")
+	if err != nil {
+		return err
+	}
+	n, k := r.cfg.Sessions, r.cfg.CommitsPerSession
+	writers := make([]*writer, n)
+	chains := make([]*rawChain, n)
+	for i := range writers {
+		if writers[i], err = newWriter(st, fmt.Sprintf("bench-conc-%d", i)); err != nil {
+			return err
+		}
+		if err := writers[i].commit(ctx, 1, 512); err != nil {
+			return err
+		}
+		chains[i] = &rawChain{raw: r.raw, key: fmt.Sprintf("conc/%d", i), data: soak.Text(uint64(i), deltaBytes)}
+		if err := chains[i].put(ctx); err != nil {
+			return err
+		}
+	}
+	r.progress("concurrent_commits: %d sessions x %d commits, 2 rounds", n, k)
+	var sTime, bTime time.Duration
+	for range 2 {
+		d, err := parallel(ctx, n, func(ctx context.Context, i int) error {
+			for range k {
+				if err := writers[i].commit(ctx, 1, deltaText); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		sTime += d
+		d, err = parallel(ctx, n, func(ctx context.Context, i int) error {
+			for range k {
+				if err := chains[i].put(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		bTime += d
+	}
+	total := 2 * n * k
+	r.add(Figure{Name: ConcurrentComms, Unit: "commits/s", Stowage: perSecond(total, sTime), Baseline: perSecond(total, bTime),
+		BaselineOp: "If-Match PUTs/s", Check: RatioAtLeast, Target: 0.8,
+		Note: fmt.Sprintf("%d sessions at once, 8 KiB deltas, %d commits each", n, 2*k)})
+	return nil
+}
+
+// parallel runs fn(i) for i in [0, n) at once and returns the elapsed time.
+func parallel(ctx context.Context, n int, fn func(context.Context, int) error) (time.Duration, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	var ready sync.WaitGroup
+	ready.Add(n)
+	startGate := make(chan struct{})
+	for i := range n {
+		g.Go(func() error {
+			ready.Done()
+			<-startGate
+			return fn(gctx, i)
+		})
+	}
+	ready.Wait()
+	start := time.Now()
+	close(startGate)
+	err := g.Wait()
+	return time.Since(start), err
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/stowage-dev/stowage/bench"
+)
+
+const benchUsage = `Usage: stowage bench --store URL [--store URL2 ...] [--json | --markdown] [--quick] [flags]
+
+Measures stowage side by side with the raw SDK (S3) or plain os file
+operations (file stores) on the same server in the same run, and reports each
+figure as a ratio stowage/baseline with both absolutes:
+
+  attach_put               MB/s, a stream of unknown size vs an SDK multipart upload  (ratio >= 0.9)
+  attach_put_peak_rss      MiB of the whole process during that put                  (<= 160 MiB)
+  attach_get               MB/s, full read with digest check vs a GET                 (ratio >= 0.9)
+  commit_p50               ms, an 8 KiB-delta turn commit vs one If-Match PUT         (ratio <= 1.3)
+  commit_at_10k_revisions  ms, commit p50 at revision 10,000 vs at revision 10        (ratio <= 1.2)
+  load_p50                 ms, ActivePath load of 1,000 nodes vs GET of the same bytes (ratio <= 2.2)
+  load_cached_p50          ms, repeat load, unchanged vs a conditional GET (304)      (ratio <= 1.3)
+  concurrent_commits       commits/s, 64 sessions at once vs If-Match PUTs/s          (ratio >= 0.8)
+  sweep                    orphans/s, 20,000 orphans vs ListObjectsV2 + DeleteObjects (ratio >= 0.5)
+
+Everything is written under a fresh prefix bench-<id>/ and deleted at the end.
+A missed target is reported, not an error (exit 0). Sizes scale down with
+--quick or the flags below.
+`
+
+// stores is a repeatable --store flag.
+type stores []string
+
+func (s *stores) String() string { return strings.Join(*s, ",") }
+func (s *stores) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func runBench(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("bench", benchUsage)
+	var urls stores
+	fs.Var(&urls, "store", "store `URL` (repeatable) [STOWAGE_STORE]")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	md := fs.Bool("markdown", false, "print one Markdown table of all stores")
+	out := fs.String("out", "", "also write the JSON results to `file`")
+	var cfg bench.Config
+	fs.BoolVar(&cfg.Quick, "quick", false, "scale every size down (about a minute per store)")
+	only := fs.String("only", "", "comma-separated figure names to measure")
+	fs.IntVar(&cfg.Samples, "samples", 0, "latency samples per figure (default 200, quick 40)")
+	fs.IntVar(&cfg.Revisions, "revisions", 0, "revisions of the long session (default 10000, quick 1000)")
+	fs.IntVar(&cfg.Nodes, "nodes", 0, "nodes of the loaded session (default 1000)")
+	fs.IntVar(&cfg.Sessions, "sessions", 0, "concurrent sessions (default 64)")
+	fs.IntVar(&cfg.CommitsPerSession, "commits", 0, "commits per session per round (default 20, quick 5)")
+	attachSize := fs.String("attach-size", "", "attachment size, e.g. 1GiB, 64MiB (default 1GiB, quick 64MiB)")
+	partSize := fs.String("part-size", "", "multipart part size (default 16MiB)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "parts in flight (default 4)")
+	fs.IntVar(&cfg.Orphans, "orphans", 0, "orphans to sweep (default 20000, quick 2000)")
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if len(urls) == 0 {
+		if v := e.getenv("STOWAGE_STORE"); v != "" {
+			urls = append(urls, v)
+		}
+	}
+	if len(urls) == 0 {
+		return e.usageErr("bench", "--store (or STOWAGE_STORE) is required")
+	}
+	if fs.NArg() > 0 {
+		return e.usageErr("bench", "unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.AttachSize, err = parseSize(*attachSize); err != nil {
+		return e.usageErr("bench", "--attach-size: %v", err)
+	}
+	if cfg.PartSize, err = parseSize(*partSize); err != nil {
+		return e.usageErr("bench", "--part-size: %v", err)
+	}
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	cfg.Getenv = e.getenv
+	cfg.Logger = e.quietLogger()
+	cfg.Progress = func(line string) { fmt.Fprintf(e.stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), line) }
+	var results []*bench.Result
+	for _, u := range urls {
+		c := cfg
+		c.URL = u
+		res, err := bench.Run(ctx, c)
+		if err != nil {
+			return e.fail("bench", err)
+		}
+		results = append(results, res)
+		if !*asJSON && !*md {
+			if err := bench.WriteText(e.stdout, res); err != nil {
+				return e.fail("bench", err)
+			}
+		}
+	}
+	if *md {
+		if err := bench.WriteMarkdown(e.stdout, results); err != nil {
+			return e.fail("bench", err)
+		}
+	}
+	data, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return e.fail("bench", err)
+	}
+	if *asJSON {
+		fmt.Fprintln(e.stdout, string(data))
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
+			return e.fail("bench", err)
+		}
+	}
+	return exitOK
+}
+
+// parseSize parses "1GiB", "64MiB", "512KiB" or a number of bytes ("" is 0).
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = v, u.m
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,232 @@
+package fsck
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// checkAttachments checks the manifest (upload intents, rows, blob
+// pointers) against the data objects, and reports dead intents and
+// unrooted data as orphans.
+func (c *checker) checkAttachments(ctx context.Context) error {
+	roots := map[string]bool{}
+	var rootsMu sync.Mutex
+	root := func(key string) {
+		rootsMu.Lock()
+		roots[key] = true
+		rootsMu.Unlock()
+	}
+	for u, err := range c.m.Uploads(ctx) {
+		if err != nil {
+			return err
+		}
+		c.count(func(n *Counts) { n.UploadIntents++ })
+		dead := false
+		if !u.IntentAt.After(c.cutoff) {
+			dead = u.State == manifest.UploadAborted
+			if !dead {
+				if dead, err = c.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
+					return err
+				}
+			}
+		}
+		if dead {
+			c.orphan(gc.KindUploadIntent, objstore.ObjectInfo{Key: manifest.UploadKey(u.ID), ModTime: u.IntentAt})
+			continue
+		}
+		root(u.DataKey)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	var listErr error
+	for info, err := range c.objs.List(ctx, manifest.RefPrefix, nil) {
+		if err != nil {
+			listErr = err
+			break
+		}
+		if info.Size == 0 {
+			continue // a tombstone: no row
+		}
+		g.Go(func() error { return c.checkRow(gctx, info, root) })
+	}
+	if err := errors.Join(listErr, g.Wait()); err != nil {
+		return err
+	}
+	if err := c.checkBlobs(ctx); err != nil {
+		return err
+	}
+	for info, err := range c.objs.List(ctx, manifest.DataPrefix, nil) {
+		if err != nil {
+			return err
+		}
+		c.count(func(n *Counts) { n.DataObjects++; n.DataBytes += info.Size })
+		if _, ok := manifest.ParseDataKey(info.Key); !ok || roots[info.Key] {
+			continue
+		}
+		c.orphan(gc.KindAttachmentData, info)
+	}
+	return nil
+}
+
+// checkRow checks one row and roots its data unless the row is dead.
+func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root func(string)) error {
+	id, sid, ok := manifest.ParseRefKey(info.Key)
+	if !ok {
+		c.problem(InvManifest, info.Key, "not a row key")
+		return nil
+	}
+	row, ok, err := c.m.Row(ctx, sid, id)
+	switch {
+	case err != nil && isStorageFailure(err):
+		return err
+	case err != nil:
+		c.problem(InvManifest, info.Key, "row does not decode: %v", err)
+		return nil
+	case !ok:
+		return nil // forgotten meanwhile
+	}
+	c.count(func(n *Counts) {
+		n.Rows++
+		if row.Committed() {
+			n.CommittedRows++
+		}
+	})
+	if row.SessionID != sid || row.AttachmentID != id {
+		c.problem(InvManifest, info.Key, "row names session %q and attachment %q", row.SessionID, row.AttachmentID)
+		return nil
+	}
+	if !row.Committed() && !row.IntentAt.After(c.cutoff) {
+		dead, err := c.ownerDead(ctx, sid, row.Owner, row.IntentAt)
+		if err != nil {
+			return err
+		}
+		if dead {
+			c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
+			return nil
+		}
+	}
+	if row.Data.IsZero() {
+		return nil // an intent whose bytes are not written yet
+	}
+	root(row.Data.Key)
+	data, exists, err := c.exists(ctx, row.Data.Key)
+	switch {
+	case err != nil:
+		return err
+	case !exists && row.Committed():
+		c.problem(InvRef, info.Key, "committed ref names data %s, which is missing", row.Data.Key)
+		return nil
+	case !exists:
+		// An uncommitted row may name data a sweep reclaimed before the
+		// writer's Protect (which then fails and the writer uploads again):
+		// no commit can adopt it, since PrepareCommit checks the data.
+		return nil
+	case data.Size != row.Data.StoredSize:
+		c.problem(InvManifest, info.Key, "data %s holds %d bytes, the row says %d", row.Data.Key, data.Size, row.Data.StoredSize)
+		return nil
+	}
+	if c.opts.Deep && row.Committed() {
+		return c.readAttachment(ctx, info.Key, sid, id, row.Data.Size)
+	}
+	return nil
+}
+
+// readAttachment reads an attachment in full through the attachment store,
+// which checks that its bytes hash to its id.
+func (c *checker) readAttachment(ctx context.Context, key, sid, id string, size int64) error {
+	a, err := attach.New(c.m, sid, nil)
+	if err != nil {
+		return err
+	}
+	body, _, err := a.Get(ctx, id, nil)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.Discard, body)
+		body.Close()
+		if err == nil && n != size {
+			c.problem(InvManifest, key, "attachment reads %d bytes, the row says %d", n, size)
+			return nil
+		}
+	}
+	switch {
+	case err == nil:
+	case isStorageFailure(err):
+		return err
+	default:
+		c.problem(InvManifest, key, "attachment does not read back: %v", err)
+	}
+	return nil
+}
+
+// checkBlobs checks that every blob pointer decodes. A pointer is a hint:
+// the data it names may be gone.
+func (c *checker) checkBlobs(ctx context.Context) error {
+	for info, err := range c.objs.List(ctx, manifest.BlobPrefix, nil) {
+		if err != nil {
+			return err
+		}
+		id := info.Key[len(manifest.BlobPrefix):]
+		if manifest.ValidateAttachmentID(id) != nil {
+			c.problem(InvManifest, info.Key, "not a blob pointer key")
+			continue
+		}
+		if _, _, err := c.m.LoadBlob(ctx, id); err != nil {
+			if isStorageFailure(err) {
+				return err
+			}
+			c.problem(InvManifest, info.Key, "blob pointer does not decode: %v", err)
+		}
+	}
+	return nil
+}
+
+// ownerDead applies the manifest's owner-death rules (contract.md section
+// 3): ownerless is dead; a turn is dead once its session has a receipt of
+// another turn committed after the intent; a process only if a wired
+// registry lacks it.
+func (c *checker) ownerDead(ctx context.Context, sid string, o manifest.Owner, at time.Time) (bool, error) {
+	switch o.Kind {
+	case manifest.OwnerNone:
+		return true, nil
+	case manifest.OwnerTurn:
+		return session.TurnReceipts{Store: c.objs}.LatestCommitAfter(ctx, sid, o.ID, at)
+	case manifest.OwnerProcess:
+		if c.opts.Processes == nil {
+			return false, nil
+		}
+		ok, err := c.opts.Processes.HasProcess(ctx, o.ID)
+		return !ok && err == nil, err
+	}
+	return false, nil
+}
+
+// checkMultipart reports incomplete multipart uploads as orphans (young
+// ones are uploads in flight).
+func (c *checker) checkMultipart(ctx context.Context) error {
+	for u, err := range c.objs.ListUploads(ctx, "") {
+		if errors.Is(err, objstore.ErrNotSupported) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.count(func(n *Counts) { n.Multipart++ })
+		c.mu.Lock()
+		c.rep.Orphans = append(c.rep.Orphans, Orphan{Kind: gc.KindMultipart, Key: u.Key, UploadID: u.UploadID,
+			ModTime: u.Initiated, Stale: !u.Initiated.After(c.cutoff)})
+		c.mu.Unlock()
+	}
+	return nil
+}

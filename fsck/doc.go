@@ -1,0 +1,32 @@
+// Package fsck checks a stowage bucket's invariants, read-only, and reports
+// its orphans. It is the library behind `stowage fsck`, and the final check
+// of the soak and crash tests.
+//
+// # Invariants
+//
+// A violated invariant is a Problem; a bucket is clean when there is none:
+//
+//   - head: every session head decodes and its checksum holds.
+//   - named: everything a live head names (segments, their indexes,
+//     checkpoint blobs) exists, and the session loads in full (every
+//     segment decodes, every checkpoint blob hashes to its ref).
+//   - ref: no committed ref dangles: every attachment id in a head's recent
+//     commits has a manifest row in that session, and every committed row
+//     names data that exists.
+//   - manifest: rows and data agree: a row sits under the key of its own
+//     session and attachment id, the data it names exists with the stored
+//     size the row records, and (with Options.Deep) its bytes hash to the
+//     attachment id.
+//
+// # Orphans
+//
+// An orphan is an object nothing needs any more, by the same rules the
+// sweeper applies (package gc): attachment data no live row or live upload
+// intent names, dead rows and upload intents (uncommitted, aged and owner
+// dead, by the manifest's owner-death rules), incomplete multipart uploads
+// and session objects no head names. Orphans are normal while writers run
+// (a commit writes its objects before the head that names them); an orphan
+// older than the grace period is stale and means the sweeper has not run
+// since (or could not reclaim it). Orphans are not problems unless
+// Options.StaleOrphansAreProblems is set.
+package fsck

@@ -1,0 +1,258 @@
+package fsck_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/fsck"
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/soak"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// fixture is a memory bucket with two sessions of committed turns and
+// attachments (the same three contents in both: stored once), on a manual
+// clock.
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	now   time.Time
+	mem   *memstore.Store
+	st    *stowage.Store
+	acked map[string][]soak.Ack
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, ctx: context.Background(), now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), acked: map[string][]soak.Ack{}}
+	clock := func() time.Time { return f.now }
+	f.mem = memstore.New(&memstore.Options{Clock: clock})
+	// Small segments, so that heads name segment objects.
+	st, err := stowage.OpenStore(f.ctx, f.mem, stowage.Config{Now: clock, Session: session.Tuning{FlushDeltas: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st = st
+	for _, sid := range []string{"s1", "s2"} {
+		a := f.agent(sid)
+		for i := range 3 {
+			spec := soak.TurnSpec{TurnID: fmt.Sprintf("t%d", i), Nodes: 2, NodeBytes: 100,
+				Attachments: []soak.AttachmentSpec{{Size: int64(1000 * (i + 1)), Seed: uint64(i)}}}
+			if _, err := a.Turn(f.ctx, spec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.acked[sid] = a.Acked()
+	}
+	return f
+}
+
+func (f *fixture) agent(sid string) *soak.Agent {
+	sess, err := f.st.Session(sid)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	att, err := attach.New(f.st.Manifest(), sid, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return soak.NewAgent(sess, att)
+}
+
+func (f *fixture) check(opts *fsck.Options) *fsck.Report {
+	f.t.Helper()
+	o := fsck.Options{Now: func() time.Time { return f.now }, Grace: time.Hour}
+	if opts != nil {
+		o.Deep, o.StaleOrphansAreProblems = opts.Deep, opts.StaleOrphansAreProblems
+	}
+	rep, err := fsck.Check(f.ctx, f.st, &o)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rep
+}
+
+// wantProblem fails unless rep has a problem of invariant inv whose key
+// contains key.
+func wantProblem(t *testing.T, rep *fsck.Report, inv, key string) {
+	t.Helper()
+	for _, p := range rep.Problems {
+		if p.Invariant == inv && strings.Contains(p.Key, key) {
+			return
+		}
+	}
+	t.Fatalf("no %s problem on %q; problems: %v", inv, key, rep.Problems)
+}
+
+func (f *fixture) put(key string, data []byte) {
+	f.t.Helper()
+	if _, err := f.mem.Put(f.ctx, key, data, nil); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// committedRow returns a committed row of session sid.
+func (f *fixture) committedRow(sid string) manifest.Row {
+	f.t.Helper()
+	id := f.acked[sid][0].Attachments[0].ID
+	row, ok, err := f.st.Manifest().Row(f.ctx, sid, id)
+	if err != nil || !ok || !row.Committed() {
+		f.t.Fatalf("row %s/%s: %+v %v %v", sid, id, row, ok, err)
+	}
+	return row
+}
+
+func TestClean(t *testing.T) {
+	f := newFixture(t)
+	rep := f.check(&fsck.Options{Deep: true})
+	if !rep.Clean() || len(rep.Orphans) > 0 {
+		t.Fatalf("problems %v, orphans %v", rep.Problems, rep.Orphans)
+	}
+	c := rep.Counts
+	if c.Sessions != 2 || c.Nodes != 12 || c.Rows != 6 || c.CommittedRows != 6 || c.DataObjects != 3 || c.SessionObjects == 0 {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+func TestCorruptHead(t *testing.T) {
+	f := newFixture(t)
+	f.put(session.HeadKey("s1"), []byte("not a head"))
+	rep := f.check(nil)
+	wantProblem(t, rep, fsck.InvHead, session.HeadKey("s1"))
+	if len(rep.Problems) != 1 {
+		t.Fatalf("problems %v, want only the head", rep.Problems)
+	}
+}
+
+func TestMissingNamedObject(t *testing.T) {
+	f := newFixture(t)
+	info, err := session.ReadHead(f.ctx, f.mem, "s2")
+	if err != nil || len(info.Keys) == 0 {
+		t.Fatalf("head %+v %v: want named objects", info, err)
+	}
+	if err := f.mem.Delete(f.ctx, info.Keys[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, f.check(nil), fsck.InvNamed, info.Keys[0])
+}
+
+func TestCommittedRefDangles(t *testing.T) {
+	f := newFixture(t)
+	row := f.committedRow("s1")
+	if err := f.mem.Delete(f.ctx, row.Data.Key, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, f.check(nil), fsck.InvRef, manifest.RefKey(row.AttachmentID, "s1"))
+}
+
+func TestCommittedRowMissing(t *testing.T) {
+	f := newFixture(t)
+	// The newest commit is in the head's tail; its row goes missing.
+	id := f.acked["s2"][2].Attachments[0].ID
+	if err := f.mem.Delete(f.ctx, manifest.RefKey(id, "s2"), nil); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, f.check(nil), fsck.InvRef, session.HeadKey("s2"))
+}
+
+func TestDataSizeMismatch(t *testing.T) {
+	f := newFixture(t)
+	row := f.committedRow("s2")
+	f.put(row.Data.Key, []byte("short"))
+	wantProblem(t, f.check(nil), fsck.InvManifest, manifest.RefKey(row.AttachmentID, "s2"))
+}
+
+func TestDeepDigest(t *testing.T) {
+	f := newFixture(t)
+	row := f.committedRow("s1")
+	f.put(row.Data.Key, make([]byte, row.Data.StoredSize)) // same size, other bytes
+	if rep := f.check(nil); !rep.Clean() {
+		t.Fatalf("shallow check: %v (sizes agree, so only --deep can tell)", rep.Problems)
+	}
+	wantProblem(t, f.check(&fsck.Options{Deep: true}), fsck.InvManifest, manifest.RefKey(row.AttachmentID, "s1"))
+}
+
+func TestRowUnderWrongKey(t *testing.T) {
+	f := newFixture(t)
+	row := f.committedRow("s1")
+	body, _, err := f.mem.Get(f.ctx, manifest.RefKey(row.AttachmentID, "s1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 64<<10)
+	n, _ := body.Read(data)
+	body.Close()
+	f.put(manifest.RefKey(row.AttachmentID, "s9"), data[:n])
+	wantProblem(t, f.check(nil), fsck.InvManifest, manifest.RefKey(row.AttachmentID, "s9"))
+}
+
+func TestOrphans(t *testing.T) {
+	f := newFixture(t)
+	f.put(manifest.DataKey("01OLDORPHAN"), []byte("left by a killed upload"))
+	f.put(session.SessionPrefix("s1")+"seg/01UNNAMED", []byte("an abandoned commit's segment"))
+	f.now = f.now.Add(2 * time.Hour)
+	f.put(manifest.DataKey("01YOUNGORPHAN"), []byte("an upload in flight"))
+	rep := f.check(nil)
+	if !rep.Clean() {
+		t.Fatalf("orphans are not problems: %v", rep.Problems)
+	}
+	want := map[string]bool{manifest.DataKey("01OLDORPHAN"): true, session.SessionPrefix("s1") + "seg/01UNNAMED": true,
+		manifest.DataKey("01YOUNGORPHAN"): false}
+	if len(rep.Orphans) != len(want) {
+		t.Fatalf("orphans %+v, want %v", rep.Orphans, want)
+	}
+	for _, o := range rep.Orphans {
+		stale, ok := want[o.Key]
+		if !ok || stale != o.Stale {
+			t.Errorf("orphan %+v, want stale=%v (known: %v)", o, stale, ok)
+		}
+	}
+	if got := rep.OrphanCounts(true); got[gc.KindAttachmentData] != 1 || got[gc.KindSessionObject] != 1 {
+		t.Errorf("stale counts %v", got)
+	}
+	strict := f.check(&fsck.Options{StaleOrphansAreProblems: true})
+	if len(strict.Problems) != 2 {
+		t.Errorf("strict: %v, want the two stale orphans", strict.Problems)
+	}
+}
+
+// TestDeadIntentsAreOrphans: an aborted put leaves an upload intent; once a
+// later turn of its session commits, its turn is dead and the intent (with
+// the multipart upload it left) is an orphan.
+func TestDeadIntentsAreOrphans(t *testing.T) {
+	f := newFixture(t)
+	u, err := f.st.Manifest().BeginUpload(f.ctx, "s1", manifest.TurnOwner("t9"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mem.Upload(f.ctx, u.DataKey, failingReader{}, &objstore.UploadOptions{PartSize: objstore.MinPartSize}); err == nil {
+		t.Fatal("upload of a failing body succeeded")
+	}
+	f.now = f.now.Add(2 * time.Hour)
+	if rep := f.check(nil); len(rep.Orphans) != 0 {
+		t.Fatalf("turn t9 is alive (no later turn), yet orphans %v", rep.Orphans)
+	}
+	a := f.agent("s1")
+	if err := a.Resume(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Turn(f.ctx, soak.TurnSpec{TurnID: "t10", Nodes: 1, NodeBytes: 10}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Second)
+	got := f.check(nil).OrphanCounts(true)
+	if got[gc.KindUploadIntent] != 1 {
+		t.Fatalf("stale orphans %v, want the dead upload intent", got)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("reader broke") }

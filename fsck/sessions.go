@@ -1,0 +1,116 @@
+package fsck
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// checkSessions checks every session's head and what it names, and reports
+// the session objects no head names.
+func (c *checker) checkSessions(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	var listErr error
+	for sid, err := range session.ListSessionIDs(ctx, c.objs) {
+		if err != nil {
+			listErr = err
+			break
+		}
+		g.Go(func() error { return c.checkSession(gctx, sid) })
+	}
+	return errors.Join(listErr, g.Wait())
+}
+
+func (c *checker) checkSession(ctx context.Context, sid string) error {
+	head := session.HeadKey(sid)
+	info, err := session.ReadHead(ctx, c.objs, sid)
+	var corrupt *session.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		c.problem(InvHead, head, "head does not decode: %v", err)
+		return nil // its objects are of unknown status: not orphans
+	case err != nil:
+		return err
+	}
+	named := map[string]bool{head: true}
+	switch {
+	case info == nil:
+		c.count(func(n *Counts) { n.HeadlessPrefix++ })
+	case info.Deleted:
+		c.count(func(n *Counts) { n.DeletedHeads++ })
+	default:
+		c.count(func(n *Counts) { n.Sessions++; n.SessionObjects += len(info.Keys) })
+		for _, k := range info.Keys {
+			named[k] = true
+		}
+		if err := c.checkLiveSession(ctx, info); err != nil {
+			return err
+		}
+	}
+	for obj, err := range c.objs.List(ctx, session.SessionPrefix(sid), nil) {
+		if err != nil {
+			return err
+		}
+		if named[obj.Key] {
+			continue
+		}
+		if _, _, ok := session.ParseKey(obj.Key); !ok {
+			continue // outside the layout: the sweeper reports it, never deletes it
+		}
+		c.orphan(gc.KindSessionObject, obj)
+	}
+	return nil
+}
+
+// checkLiveSession checks that everything a live head names is there and
+// loads, and that its recent committed refs have rows.
+func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) error {
+	for _, k := range info.Keys {
+		if _, ok, err := c.exists(ctx, k); err != nil {
+			return err
+		} else if !ok {
+			c.problem(InvNamed, k, "named by the head of session %s (revision %d) but missing", info.SessionID, info.Revision)
+		}
+	}
+	h, err := c.st.Session(info.SessionID)
+	if err != nil {
+		return err
+	}
+	read, err := h.LoadSession(ctx, session.FullGraph)
+	switch {
+	case err == nil && read != nil:
+		c.count(func(n *Counts) { n.Nodes += len(read.Graph.Nodes) })
+	case err == nil:
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case isStorageFailure(err):
+		return err
+	default:
+		c.problem(InvNamed, session.HeadKey(info.SessionID), "session does not load: %v", err)
+	}
+	for _, id := range info.CommittedAttachmentIDs {
+		row, ok, err := c.m.Row(ctx, info.SessionID, id)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has no manifest row (nothing roots its bytes)", id)
+		case row.Data.IsZero():
+			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has a row naming no data", id)
+		}
+	}
+	return nil
+}
+
+// isStorageFailure tells a failure to read (retryable, permission,
+// closed) from a violated invariant (missing or corrupt objects).
+func isStorageFailure(err error) bool {
+	return objstore.IsRetryable(err) || errors.Is(err, objstore.ErrPermission) ||
+		errors.Is(err, objstore.ErrClosed) || errors.Is(err, objstore.ErrOutcomeUnknown)
+}
