@@ -28,7 +28,17 @@
 //
 // # Keys
 //
-// Keys are UTF-8 strings of 1 to 1024 bytes without control characters; see
-// ValidateKey. Keys are opaque: "../a", "a b", "dir/" and "日本" are ordinary
-// keys and never escape a backend's namespace.
+// Keys are UTF-8 strings of 1 to 1024 bytes without control characters,
+// made of '/'-separated segments none of which is empty, "." or ".."; see
+// ValidateKey. Otherwise keys are opaque: "a b", "a..b", ".hidden", "%2F"
+// and "日本" are ordinary keys and never escape a backend's namespace.
+//
+// # Writing a backend
+//
+// The rules of the contract are written once, for every backend to apply:
+// ValidatePut, ValidateKey and ValidatePrefix check arguments; StreamUpload
+// implements Upload over a Multiparter. A backend that evaluates the
+// contract itself rather than leaving it to a server (memstore, fsstore)
+// also uses ValidateUpload, CheckCondition, ResolveRange, RollUp,
+// SortUploads and DeleteEach; the S3 backends share package s3compat.
 package objstore

@@ -20,3 +20,11 @@ const (
 func Ops() []string {
 	return []string{OpPut, OpGet, OpHead, OpDelete, OpDeleteMany, OpList, OpUpload, OpListUploads, OpAbortUpload}
 }
+
+// Operation names of the test helpers that memstore and fsstore share
+// (SetModTime and SetUploadInitiated, which age objects and uploads). They
+// are not Store methods, so Ops does not list them.
+const (
+	OpSetModTime         = "set_mod_time"
+	OpSetUploadInitiated = "set_upload_initiated"
+)

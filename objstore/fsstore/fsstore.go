@@ -154,9 +154,13 @@ func opErr(op, key string, err error) error {
 	return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: err}
 }
 
-// begin checks that the store is open and ctx is live. It is called after
-// validation and before any side effect.
-func (s *Store) begin(ctx context.Context) error {
+// begin is what every method checks before any side effect, in this
+// order: invalid, the error of its argument validation (returned as it is);
+// that the store is open; that ctx is live.
+func (s *Store) begin(ctx context.Context, invalid error) error {
+	if invalid != nil {
+		return invalid
+	}
 	if s.closed.Load() {
 		return objstore.ErrClosed
 	}

@@ -15,43 +15,16 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/objstoretest"
 )
 
 var ctx = context.Background()
 
-func mustPut(t *testing.T, s *Store, key, data string, opts *objstore.PutOptions) objstore.ObjectInfo {
+// mustRead returns the content of the object under key.
+func mustRead(t *testing.T, s *Store, key string) string {
 	t.Helper()
-	info, err := s.Put(ctx, key, []byte(data), opts)
-	if err != nil {
-		t.Fatalf("put %q: %v", key, err)
-	}
-	return info
-}
-
-func readAll(t *testing.T, s *Store, key string) string {
-	t.Helper()
-	rc, _, err := s.Get(ctx, key, nil)
-	if err != nil {
-		t.Fatalf("get %q: %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
-	}
+	b, _ := objstoretest.MustGet(t, s, key)
 	return string(b)
-}
-
-func listKeys(t *testing.T, s *Store, prefix string, opts *objstore.ListOptions) []string {
-	t.Helper()
-	var out []string
-	for info, err := range s.List(ctx, prefix, opts) {
-		if err != nil {
-			t.Fatalf("list %q: %v", prefix, err)
-		}
-		out = append(out, info.Key)
-	}
-	return out
 }
 
 // files returns the regular files under dir, relative to it.
@@ -139,7 +112,7 @@ func TestListMatchesModel(t *testing.T) {
 		}
 	})
 	for _, k := range keys {
-		mustPut(t, s, k, k, nil)
+		objstoretest.MustPut(t, s, k, []byte(k), nil)
 	}
 	model := func(prefix, startAfter, delim string) []string {
 		var out []string
@@ -148,7 +121,7 @@ func TestListMatchesModel(t *testing.T) {
 				continue
 			}
 			e := k
-			if cp, ok := rollUp(k, prefix, delim); ok {
+			if cp, ok := objstore.RollUp(k, prefix, delim); ok {
 				e = cp
 			}
 			if e > startAfter && (len(out) == 0 || out[len(out)-1] != e) {
@@ -177,7 +150,7 @@ func TestListMatchesModel(t *testing.T) {
 			delim = []string{"/", "a", "//", "x"}[rng.IntN(4)]
 		}
 		opts := &objstore.ListOptions{StartAfter: startAfter, Delimiter: delim}
-		if got, want := listKeys(t, s, prefix, opts), model(prefix, startAfter, delim); !slices.Equal(got, want) {
+		if got, want := objstoretest.ListKeys(t, s, prefix, opts), model(prefix, startAfter, delim); !slices.Equal(got, want) {
 			t.Fatalf("seed %d: list %q after %q by %q:\n got %q\nwant %q", seed, prefix, startAfter, delim, got, want)
 		}
 	}
@@ -186,7 +159,7 @@ func TestListMatchesModel(t *testing.T) {
 func TestListReadsOnlyPrefixDirectories(t *testing.T) {
 	s := openTemp(t, nil)
 	for _, k := range []string{"sessions/s1/head", "sessions/s1/seg/1", "sessions/s2/head", "data/x", "top"} {
-		mustPut(t, s, k, k, nil)
+		objstoretest.MustPut(t, s, k, []byte(k), nil)
 	}
 	var read []string
 	readDir = func(name string) ([]os.DirEntry, error) {
@@ -195,7 +168,7 @@ func TestListReadsOnlyPrefixDirectories(t *testing.T) {
 		return os.ReadDir(name)
 	}
 	t.Cleanup(func() { readDir = os.ReadDir })
-	if got := listKeys(t, s, "sessions/s1/", nil); !slices.Equal(got, []string{"sessions/s1/head", "sessions/s1/seg/1"}) {
+	if got := objstoretest.ListKeys(t, s, "sessions/s1/", nil); !slices.Equal(got, []string{"sessions/s1/head", "sessions/s1/seg/1"}) {
 		t.Fatalf("list = %q", got)
 	}
 	want := []string{"sessions%2f.d/s1%2f.d", "sessions%2f.d/s1%2f.d/seg%2f.d"}
@@ -219,17 +192,17 @@ func TestKeysStayInsideAndDistinct(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		mustPut(t, s, k, "body of "+k, nil)
+		objstoretest.MustPut(t, s, k, []byte("body of "+k), nil)
 	}
 	for _, k := range keys {
-		if got := readAll(t, s, k); got != "body of "+k {
+		if got := mustRead(t, s, k); got != "body of "+k {
 			t.Errorf("%q holds %q", k, got)
 		}
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
 		t.Fatalf("store wrote outside its directory: %v", ents)
 	}
-	if got := listKeys(t, s, "", nil); !slices.Equal(got, slices.Sorted(slices.Values(keys))) {
+	if got := objstoretest.ListKeys(t, s, "", nil); !slices.Equal(got, slices.Sorted(slices.Values(keys))) {
 		t.Fatalf("list = %q", got)
 	}
 	for _, k := range keys {
@@ -249,7 +222,7 @@ func TestReopenKeepsObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put := mustPut(t, s, "k", "durable", &objstore.PutOptions{ContentType: "text/plain", Metadata: map[string]string{"m": "v"}})
+	put := objstoretest.MustPut(t, s, "k", []byte("durable"), &objstore.PutOptions{ContentType: "text/plain", Metadata: map[string]string{"m": "v"}})
 	s.Close()
 	if _, err := s.Put(ctx, "k", nil, nil); !errors.Is(err, objstore.ErrClosed) {
 		t.Fatalf("put after close: %v", err)
@@ -273,8 +246,8 @@ func TestReopenKeepsObjects(t *testing.T) {
 
 func TestETagsAreUniquePerWrite(t *testing.T) {
 	s := openTemp(t, nil)
-	a := mustPut(t, s, "k", "same", nil)
-	b := mustPut(t, s, "k", "same", nil)
+	a := objstoretest.MustPut(t, s, "k", []byte("same"), nil)
+	b := objstoretest.MustPut(t, s, "k", []byte("same"), nil)
 	if a.ETag == b.ETag {
 		t.Fatalf("identical writes share etag %q", a.ETag)
 	}
@@ -285,7 +258,7 @@ func TestETagsAreUniquePerWrite(t *testing.T) {
 
 func TestCorruptionIsDetected(t *testing.T) {
 	s := openTemp(t, nil)
-	mustPut(t, s, "k", "0123456789", nil)
+	objstoretest.MustPut(t, s, "k", []byte("0123456789"), nil)
 	path, _ := objectPath(s.objects, "k")
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -323,7 +296,7 @@ func TestStaleTempFilesAreInvisibleAndCleaned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, s, "k", "v", nil)
+	objstoretest.MustPut(t, s, "k", []byte("v"), nil)
 	s.Close()
 	old := time.Now().Add(-2 * StaleTempAge)
 	mk := func(path string, mtime time.Time) {
@@ -349,7 +322,7 @@ func TestStaleTempFilesAreInvisibleAndCleaned(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", path, err == nil, want)
 		}
 	}
-	if got := listKeys(t, s, "", nil); !slices.Equal(got, []string{"k"}) {
+	if got := objstoretest.ListKeys(t, s, "", nil); !slices.Equal(got, []string{"k"}) {
 		t.Fatalf("list = %q", got)
 	}
 }
@@ -357,7 +330,7 @@ func TestStaleTempFilesAreInvisibleAndCleaned(t *testing.T) {
 func TestClockAndSetModTime(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	s := openTemp(t, &Options{Clock: func() time.Time { return t0 }})
-	put := mustPut(t, s, "k", "v", nil)
+	put := objstoretest.MustPut(t, s, "k", []byte("v"), nil)
 	if !put.ModTime.Equal(t0) {
 		t.Fatalf("ModTime %v, want the clock's %v", put.ModTime, t0)
 	}
@@ -370,7 +343,7 @@ func TestClockAndSetModTime(t *testing.T) {
 			t.Fatalf("listed %+v %v", info, err)
 		}
 	}
-	if readAll(t, s, "k") != "v" {
+	if mustRead(t, s, "k") != "v" {
 		t.Fatal("content changed")
 	}
 	if err := s.SetModTime("missing", old); !errors.Is(err, objstore.ErrNotExist) {
@@ -389,12 +362,9 @@ func TestUploadFilesAndAbort(t *testing.T) {
 	if _, err := pw.Write(make([]byte, copyBufferSize+1)); err != nil { // one chunk is on disk
 		t.Fatal(err)
 	}
-	var ups []objstore.UploadInfo
-	for u, err := range s.ListUploads(ctx, "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ups = append(ups, u)
+	ups, err := objstoretest.ListAllUploads(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(ups) != 1 || ups[0].Key != "up" {
 		t.Fatalf("uploads = %+v", ups)
@@ -424,7 +394,7 @@ func TestUploadFilesAndAbort(t *testing.T) {
 
 func TestDeleteManyReportsCancellation(t *testing.T) {
 	s := openTemp(t, nil)
-	mustPut(t, s, "a", "", nil)
+	objstoretest.MustPut(t, s, "a", nil, nil)
 	err := s.DeleteMany(ctx, []string{"a", "bad\x00key"})
 	var dme *objstore.DeleteManyError
 	if !errors.As(err, &dme) || len(dme.Failed) != 1 || !errors.Is(err, objstore.ErrInvalidKey) {
@@ -432,11 +402,11 @@ func TestDeleteManyReportsCancellation(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	mustPut(t, s, "b", "", nil)
+	objstoretest.MustPut(t, s, "b", nil, nil)
 	if err := s.DeleteMany(cctx, []string{"b"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled delete many: %v", err)
 	}
-	if got := listKeys(t, s, "", nil); !slices.Equal(got, []string{"b"}) {
+	if got := objstoretest.ListKeys(t, s, "", nil); !slices.Equal(got, []string{"b"}) {
 		t.Fatalf("keys = %q", got)
 	}
 }

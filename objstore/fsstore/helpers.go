@@ -15,7 +15,7 @@ import (
 // returns ErrNotExist.
 func (s *Store) SetModTime(key string, t time.Time) error {
 	if err := s.setModTime(key, t); err != nil {
-		return opErr("set_mod_time", key, err)
+		return opErr(objstore.OpSetModTime, key, err)
 	}
 	return nil
 }
@@ -38,39 +38,32 @@ func (s *Store) setModTime(key string, mtime time.Time) error {
 	}
 	t.ModTime = mtime
 	tmp := s.newTempPath()
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = createFile(tmp, func(w io.Writer) error {
+		if _, err := io.Copy(w, io.NewSectionReader(src, 0, t.Size)); err != nil {
+			return err
+		}
+		return appendTrailer(w, t)
+	})
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(dst, io.NewSectionReader(src, 0, t.Size))
-	if err == nil {
-		err = appendTrailer(dst, t)
-	}
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = s.place(tmp, path, dirs)
-	}
-	if err != nil {
+	if err := s.place(tmp, path, dirs); err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	return nil
 }
 
 // SetUploadInitiated rewrites the initiation time of an incomplete upload:
 // a test helper to age uploads. An unknown upload returns ErrNotExist.
 func (s *Store) SetUploadInitiated(key, uploadID string, t time.Time) error {
-	notExist := opErr("set_upload_initiated", key, fmt.Errorf("%w: upload %s", objstore.ErrNotExist, uploadID))
+	notExist := opErr(objstore.OpSetUploadInitiated, key, fmt.Errorf("%w: upload %s", objstore.ErrNotExist, uploadID))
 	if !validUploadID(uploadID) {
 		return notExist
 	}
 	unlock, err := s.locks.lock(key)
 	if err != nil {
-		return opErr("set_upload_initiated", key, err)
+		return opErr(objstore.OpSetUploadInitiated, key, err)
 	}
 	defer unlock()
 	rec, err := s.readUploadRecord(uploadID)
@@ -79,7 +72,7 @@ func (s *Store) SetUploadInitiated(key, uploadID string, t time.Time) error {
 	}
 	rec.Initiated = t
 	if err := s.writeUploadRecord(uploadID, rec); err != nil {
-		return opErr("set_upload_initiated", key, err)
+		return opErr(objstore.OpSetUploadInitiated, key, err)
 	}
 	return nil
 }

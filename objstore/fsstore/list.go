@@ -23,11 +23,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOpti
 		opts = &objstore.ListOptions{}
 	}
 	return func(yield func(objstore.ObjectInfo, error) bool) {
-		if err := objstore.ValidatePrefix(prefix); err != nil {
-			yield(objstore.ObjectInfo{}, opErr(objstore.OpList, prefix, err))
-			return
-		}
-		if err := s.begin(ctx); err != nil {
+		if err := s.begin(ctx, objstore.ValidatePrefix(prefix)); err != nil {
 			yield(objstore.ObjectInfo{}, opErr(objstore.OpList, prefix, err))
 			return
 		}
@@ -73,7 +69,7 @@ type dirEntry struct {
 // considering only entries whose piece starts with filter. It returns false
 // when the walk must stop.
 func (w *walker) walk(path, keyPrefix, filter string) bool {
-	if err := w.s.begin(w.ctx); err != nil {
+	if err := w.s.begin(w.ctx, nil); err != nil {
 		w.yield(objstore.ObjectInfo{}, opErr(objstore.OpList, w.prefix, err))
 		return false
 	}
@@ -130,7 +126,7 @@ func (w *walker) visitAll(path, keyPrefix string, list []dirEntry) bool {
 
 // emit yields the object key, or the prefix it rolls up to.
 func (w *walker) emit(key, path string) bool {
-	if cp, ok := rollUp(key, w.prefix, w.delim); ok {
+	if cp, ok := objstore.RollUp(key, w.prefix, w.delim); ok {
 		w.lastCP = cp
 		if cp <= w.startAfter {
 			return true
@@ -145,17 +141,4 @@ func (w *walker) emit(key, path string) bool {
 		return w.yield(objstore.ObjectInfo{Key: key}, opErr(objstore.OpList, key, err))
 	}
 	return w.yield(t.info(key, false), nil)
-}
-
-// rollUp returns the common prefix key rolls up to: prefix plus everything up
-// to and including the first delim after it.
-func rollUp(key, prefix, delim string) (string, bool) {
-	if delim == "" {
-		return "", false
-	}
-	i := strings.Index(key[len(prefix):], delim)
-	if i < 0 {
-		return "", false
-	}
-	return key[:len(prefix)+i+len(delim)], true
 }

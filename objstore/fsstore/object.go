@@ -168,14 +168,22 @@ func (o *objectReader) Close() error { return o.f.Close() }
 // writeObjectFile writes content and trailer to a new file at path, and
 // syncs it. The file is removed on failure.
 func writeObjectFile(path string, data []byte, t *trailer) error {
+	return createFile(path, func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		return appendTrailer(w, t)
+	})
+}
+
+// createFile creates the file path, which must not exist, has fill write
+// its content, and syncs it. The file is removed on failure.
+func createFile(path string, fill func(w io.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = appendTrailer(f, t)
-	}
+	err = fill(f)
 	if err == nil {
 		err = f.Sync()
 	}

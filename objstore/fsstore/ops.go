@@ -18,10 +18,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 	if opts == nil {
 		opts = &objstore.PutOptions{}
 	}
-	if err := objstore.ValidatePut(key, opts); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidatePut(key, opts)); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
 	}
 	t := s.newTrailer(opts, int64(len(data)))
@@ -90,31 +87,34 @@ func (s *Store) publish(ctx context.Context, key, src string, cond *objstore.Put
 }
 
 // checkCondition evaluates a write or delete condition against the object
-// file at path. The error matches ErrPreconditionFailed if the condition
-// does not hold. The caller holds the key's lock.
+// file at path, reading only what the condition needs: whether the file
+// exists for If-None-Match, its trailer's ETag for If-Match. The error
+// matches ErrPreconditionFailed if the condition does not hold. The caller
+// holds the key's lock.
 func checkCondition(path string, ifNoneMatch bool, ifMatch string) error {
+	var (
+		exists bool
+		etag   string
+	)
 	switch {
 	case ifNoneMatch:
 		_, err := os.Lstat(path)
-		if err == nil {
-			return fmt.Errorf("%w: object exists", objstore.ErrPreconditionFailed)
-		}
-		if err = mapNotExist(err); !errors.Is(err, objstore.ErrNotExist) {
+		if err = mapNotExist(err); err != nil && !errors.Is(err, objstore.ErrNotExist) {
 			return err
 		}
+		exists = err == nil
 	case ifMatch != "":
 		t, err := readObjectTrailer(path)
-		if errors.Is(err, objstore.ErrNotExist) {
-			return fmt.Errorf("%w: object does not exist (if-match %q)", objstore.ErrPreconditionFailed, ifMatch)
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, objstore.ErrNotExist) {
 			return err
 		}
-		if t.ETag != ifMatch {
-			return fmt.Errorf("%w: etag is %q, not %q", objstore.ErrPreconditionFailed, t.ETag, ifMatch)
+		if exists = err == nil; exists {
+			etag = t.ETag
 		}
+	default:
+		return nil
 	}
-	return nil
+	return objstore.CheckCondition(exists, etag, ifNoneMatch, ifMatch)
 }
 
 // place renames src to path, creating the directories of dirs, and fsyncs
@@ -172,10 +172,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	if opts == nil {
 		opts = &objstore.GetOptions{}
 	}
-	if err := objstore.ValidateKey(key); err != nil {
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
 	}
 	path, _ := objectPath(s.objects, key)
@@ -189,7 +186,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	}
 	var off, n int64
 	if err == nil {
-		off, n, err = resolveRange(opts.Range, t.Size)
+		off, n, err = objstore.ResolveRange(opts.Range, t.Size)
 	}
 	if err != nil {
 		f.Close()
@@ -202,30 +199,9 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	return r, t.info(key, true), nil
 }
 
-// resolveRange turns r into an offset and length within an object of size
-// bytes. A nil r is the whole object. An offset that is negative or at or
-// past the end (even of an empty object) is ErrInvalidArgument, as S3
-// answers 416; a length past the end is truncated.
-func resolveRange(r *objstore.Range, size int64) (off, n int64, err error) {
-	if r == nil {
-		return 0, size, nil
-	}
-	if r.Offset < 0 || r.Offset >= size {
-		return 0, 0, fmt.Errorf("%w: range offset %d outside object of %d bytes", objstore.ErrInvalidArgument, r.Offset, size)
-	}
-	n = size - r.Offset
-	if r.Length >= 0 && r.Length < n {
-		n = r.Length
-	}
-	return r.Offset, n, nil
-}
-
 // Head implements objstore.Store.
 func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {
-	if err := objstore.ValidateKey(key); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpHead, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpHead, key, err)
 	}
 	path, _ := objectPath(s.objects, key)
@@ -242,10 +218,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	if opts == nil {
 		opts = &objstore.DeleteOptions{}
 	}
-	if err := objstore.ValidateKey(key); err != nil {
-		return opErr(objstore.OpDelete, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpDelete, key, err)
 	}
 	if err := s.delete(ctx, key, opts.IfMatch); err != nil {
@@ -287,24 +260,13 @@ func (s *Store) delete(ctx context.Context, key, ifMatch string) error {
 // and the keys left when ctx is cancelled, are reported in the
 // *objstore.DeleteManyError.
 func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, nil); err != nil {
 		return opErr(objstore.OpDeleteMany, "", err)
 	}
-	failed := map[string]error{}
-	for _, key := range keys {
-		err := objstore.ValidateKey(key)
-		if err == nil {
-			err = s.begin(ctx)
+	return objstore.DeleteEach(backend, keys, func(key string) error {
+		if err := s.begin(ctx, nil); err != nil {
+			return err
 		}
-		if err == nil {
-			err = s.delete(ctx, key, "")
-		}
-		if err != nil {
-			failed[key] = opErr(objstore.OpDeleteMany, key, err)
-		}
-	}
-	if len(failed) > 0 {
-		return &objstore.DeleteManyError{Failed: failed}
-	}
-	return nil
+		return s.delete(ctx, key, "")
+	})
 }

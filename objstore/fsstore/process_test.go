@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/objstoretest"
 )
 
 // The cross-process tests re-execute this test binary as children running
@@ -226,7 +227,7 @@ func TestCreateOnlyAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := readAll(t, s, createKey); got != strconv.Itoa(winner) {
+	if got := mustRead(t, s, createKey); got != strconv.Itoa(winner) {
 		t.Fatalf("%q holds %q, the winner was helper %d", createKey, got, winner)
 	}
 }
@@ -238,7 +239,7 @@ func TestCompareAndSwapAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mustPut(t, s, counterKey, "0", nil)
+	objstoretest.MustPut(t, s, counterKey, []byte("0"), nil)
 	const n = 3
 	hs := startHelpers(t, dir, "cas", n)
 	// This process increments too, concurrently with the helpers.
@@ -254,7 +255,7 @@ func TestCompareAndSwapAcrossProcesses(t *testing.T) {
 		}
 	}
 	want := n*casGoroutines*casIncrements + casIncrements
-	if got := readAll(t, s, counterKey); got != strconv.Itoa(want) {
+	if got := mustRead(t, s, counterKey); got != strconv.Itoa(want) {
 		t.Fatalf("counter = %s after %d increments across %d processes: updates were lost", got, want, n+1)
 	}
 }
@@ -281,7 +282,7 @@ func TestCrashedUploadIsListedAndAbortable(t *testing.T) {
 	if _, err := s.Head(ctx, crashKey); !errors.Is(err, objstore.ErrNotExist) {
 		t.Fatalf("crashed upload is visible: %v", err)
 	}
-	if keys := listKeys(t, s, "", nil); len(keys) != 0 {
+	if keys := objstoretest.ListKeys(t, s, "", nil); len(keys) != 0 {
 		t.Fatalf("list after crash: %q", keys)
 	}
 	var ups []objstore.UploadInfo

@@ -10,7 +10,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,16 +52,8 @@ func validUploadID(id string) bool {
 // checked and the file is renamed into place. PartSize and Concurrency are
 // ignored. On failure the upload is removed.
 func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
-	if opts == nil {
-		opts = &objstore.UploadOptions{}
-	}
-	if err := objstore.ValidatePut(key, &opts.PutOptions); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
-	}
-	if body == nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, fmt.Errorf("%w: nil body", objstore.ErrInvalidArgument))
-	}
-	if err := s.begin(ctx); err != nil {
+	opts, invalid := objstore.ValidateUpload(key, body, opts)
+	if err := s.begin(ctx, invalid); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
 	}
 	id := randomHex(uploadIDLen / 2)
@@ -78,26 +69,15 @@ func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *ob
 }
 
 func (s *Store) upload(ctx context.Context, key, id string, body io.Reader, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
-	f, err := os.OpenFile(s.uploadDataPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var t *trailer
+	err := createFile(s.uploadDataPath(id), func(w io.Writer) (err error) {
+		t, err = s.stream(ctx, id, w, body, opts)
+		return err
+	})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	t, err := s.stream(ctx, id, f, body, opts)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	stillRegistered := func() error {
-		if _, err := os.Stat(s.uploadInfoPath(id)); err != nil {
-			return fmt.Errorf("%w: upload %s was aborted", objstore.ErrNotExist, id)
-		}
-		return nil
-	}
+	stillRegistered := func() error { return s.checkRegistered(id) }
 	if err := s.publish(ctx, key, s.uploadDataPath(id), opts, stillRegistered); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
@@ -105,9 +85,17 @@ func (s *Store) upload(ctx context.Context, key, id string, body io.Reader, opts
 	return t.info(key, true), nil
 }
 
-// stream copies body to f and appends the trailer, checking ctx and the
+// checkRegistered returns ErrNotExist if upload id has been aborted.
+func (s *Store) checkRegistered(id string) error {
+	if _, err := os.Stat(s.uploadInfoPath(id)); err != nil {
+		return fmt.Errorf("%w: upload %s was aborted", objstore.ErrNotExist, id)
+	}
+	return nil
+}
+
+// stream copies body to w and appends the trailer, checking ctx and the
 // upload's registration between chunks.
-func (s *Store) stream(ctx context.Context, id string, f *os.File, body io.Reader, opts *objstore.PutOptions) (*trailer, error) {
+func (s *Store) stream(ctx context.Context, id string, w io.Writer, body io.Reader, opts *objstore.PutOptions) (*trailer, error) {
 	crc := newCRC()
 	buf := make([]byte, copyBufferSize)
 	var size int64
@@ -117,7 +105,7 @@ func (s *Store) stream(ctx context.Context, id string, f *os.File, body io.Reade
 		}
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {
-			if _, err := f.Write(buf[:n]); err != nil {
+			if _, err := w.Write(buf[:n]); err != nil {
 				return nil, err
 			}
 			crc.Write(buf[:n])
@@ -129,13 +117,13 @@ func (s *Store) stream(ctx context.Context, id string, f *os.File, body io.Reade
 		if rerr != nil {
 			return nil, fmt.Errorf("fsstore: read upload body: %w", rerr)
 		}
-		if _, err := os.Stat(s.uploadInfoPath(id)); err != nil {
-			return nil, fmt.Errorf("%w: upload %s was aborted", objstore.ErrNotExist, id)
+		if err := s.checkRegistered(id); err != nil {
+			return nil, err
 		}
 	}
 	t := s.newTrailer(opts, size)
 	t.CRC32C = crc.Sum32()
-	return t, appendTrailer(f, t)
+	return t, appendTrailer(w, t)
 }
 
 // writeUploadRecord atomically writes the record of upload id.
@@ -145,7 +133,7 @@ func (s *Store) writeUploadRecord(id string, rec uploadRecord) error {
 		return err
 	}
 	tmp := s.newTempPath()
-	if err := writeFileSync(tmp, js); err != nil {
+	if err := createFile(tmp, func(w io.Writer) error { _, err := w.Write(js); return err }); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, s.uploadInfoPath(id)); err != nil {
@@ -153,24 +141,6 @@ func (s *Store) writeUploadRecord(id string, rec uploadRecord) error {
 		return err
 	}
 	return syncDir(s.uploadsDir)
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
 
 func (s *Store) readUploadRecord(id string) (uploadRecord, error) {
@@ -197,11 +167,7 @@ func (s *Store) removeUpload(id string) {
 // initiation time, then upload id.
 func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objstore.UploadInfo, error] {
 	return func(yield func(objstore.UploadInfo, error) bool) {
-		if err := objstore.ValidatePrefix(prefix); err != nil {
-			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
-			return
-		}
-		if err := s.begin(ctx); err != nil {
+		if err := s.begin(ctx, objstore.ValidatePrefix(prefix)); err != nil {
 			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
 			return
 		}
@@ -230,16 +196,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 				out = append(out, objstore.UploadInfo{Key: rec.Key, UploadID: id, Initiated: rec.Initiated})
 			}
 		}
-		sort.Slice(out, func(i, j int) bool {
-			a, b := out[i], out[j]
-			switch {
-			case a.Key != b.Key:
-				return a.Key < b.Key
-			case !a.Initiated.Equal(b.Initiated):
-				return a.Initiated.Before(b.Initiated)
-			}
-			return a.UploadID < b.UploadID
-		})
+		objstore.SortUploads(out)
 		for _, u := range out {
 			if !yield(u, nil) {
 				return
@@ -253,10 +210,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 // An unknown upload id, or one registered for another key, is a successful
 // no-op.
 func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
-	if err := objstore.ValidateKey(key); err != nil {
-		return opErr(objstore.OpAbortUpload, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpAbortUpload, key, err)
 	}
 	if !validUploadID(uploadID) {

@@ -14,7 +14,7 @@ func (s *Store) SetModTime(key string, t time.Time) error {
 	defer s.mu.Unlock()
 	obj, ok := s.objects[key]
 	if !ok {
-		return opErr("set_mod_time", key, objstore.ErrNotExist)
+		return opErr(objstore.OpSetModTime, key, objstore.ErrNotExist)
 	}
 	aged := *obj
 	aged.modTime = t
@@ -29,7 +29,7 @@ func (s *Store) SetUploadInitiated(key, uploadID string, t time.Time) error {
 	defer s.mu.Unlock()
 	u, ok := s.uploads[uploadID]
 	if !ok || u.key != key {
-		return opErr("set_upload_initiated", key, fmt.Errorf("%w: upload %s", objstore.ErrNotExist, uploadID))
+		return opErr(objstore.OpSetUploadInitiated, key, fmt.Errorf("%w: upload %s", objstore.ErrNotExist, uploadID))
 	}
 	u.initiated = t
 	return nil

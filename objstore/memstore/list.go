@@ -36,7 +36,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOpti
 		}
 		after := startAfter
 		for {
-			if err := s.begin(ctx); err != nil {
+			if err := s.begin(ctx, nil); err != nil {
 				yield(objstore.ObjectInfo{}, opErr(objstore.OpList, prefix, err))
 				return
 			}
@@ -73,7 +73,7 @@ func (s *Store) listPage(prefix, after, delim string) ([]listEntry, error) {
 	var page []listEntry
 	for i < len(keys) && len(page) < listPageSize && strings.HasPrefix(keys[i], prefix) {
 		key := keys[i]
-		if cp, ok := rollUp(key, prefix, delim); ok {
+		if cp, ok := objstore.RollUp(key, prefix, delim); ok {
 			// Keys under cp are contiguous from i: skip past all of them.
 			rest := keys[i:]
 			end := i + sort.Search(len(rest), func(j int) bool {
@@ -89,28 +89,11 @@ func (s *Store) listPage(prefix, after, delim string) ([]listEntry, error) {
 	return page, nil
 }
 
-// rollUp returns the common prefix key rolls up to: prefix plus everything up
-// to and including the first delim after it.
-func rollUp(key, prefix, delim string) (string, bool) {
-	if delim == "" {
-		return "", false
-	}
-	i := strings.Index(key[len(prefix):], delim)
-	if i < 0 {
-		return "", false
-	}
-	return key[:len(prefix)+i+len(delim)], true
-}
-
 // ListUploads implements objstore.Store. Uploads are yielded by key, then
 // initiation time, then upload id.
 func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objstore.UploadInfo, error] {
 	return func(yield func(objstore.UploadInfo, error) bool) {
-		if err := objstore.ValidatePrefix(prefix); err != nil {
-			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
-			return
-		}
-		if err := s.begin(ctx); err != nil {
+		if err := s.begin(ctx, objstore.ValidatePrefix(prefix)); err != nil {
 			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
 			return
 		}
@@ -122,24 +105,11 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 			}
 		}
 		s.mu.Unlock()
-		sortUploads(out)
+		objstore.SortUploads(out)
 		for _, u := range out {
 			if !yield(u, nil) {
 				return
 			}
 		}
 	}
-}
-
-func sortUploads(us []objstore.UploadInfo) {
-	sort.Slice(us, func(i, j int) bool {
-		a, b := us[i], us[j]
-		switch {
-		case a.Key != b.Key:
-			return a.Key < b.Key
-		case !a.Initiated.Equal(b.Initiated):
-			return a.Initiated.Before(b.Initiated)
-		}
-		return a.UploadID < b.UploadID
-	})
 }

@@ -92,9 +92,13 @@ func opErr(op, key string, err error) error {
 	return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: err}
 }
 
-// begin checks that the store is open and ctx is live, in that order. It is
-// called after validation and before any side effect.
-func (s *Store) begin(ctx context.Context) error {
+// begin is what every method checks before any side effect, in this
+// order: invalid, the error of its argument validation (returned as it is);
+// that the store is open; that ctx is live.
+func (s *Store) begin(ctx context.Context, invalid error) error {
+	if invalid != nil {
+		return invalid
+	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -112,10 +116,7 @@ func (s *Store) nextETagLocked() string {
 
 // Put implements objstore.Store.
 func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
-	if err := objstore.ValidatePut(key, opts); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidatePut(key, opts)); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
 	}
 	info, err := s.commit(ctx, key, bytes.Clone(data), opts, "")
@@ -167,17 +168,13 @@ func (s *Store) commit(ctx context.Context, key string, data []byte, opts *objst
 }
 
 // checkCondition evaluates a write or delete condition against cur (nil if
-// the key is missing). The error matches ErrPreconditionFailed.
+// the key is missing).
 func checkCondition(cur *object, ifNoneMatch bool, ifMatch string) error {
-	switch {
-	case ifNoneMatch && cur != nil:
-		return fmt.Errorf("%w: object exists", objstore.ErrPreconditionFailed)
-	case ifMatch != "" && cur == nil:
-		return fmt.Errorf("%w: object does not exist (if-match %q)", objstore.ErrPreconditionFailed, ifMatch)
-	case ifMatch != "" && cur.etag != ifMatch:
-		return fmt.Errorf("%w: etag is %q, not %q", objstore.ErrPreconditionFailed, cur.etag, ifMatch)
+	var etag string
+	if cur != nil {
+		etag = cur.etag
 	}
-	return nil
+	return objstore.CheckCondition(cur != nil, etag, ifNoneMatch, ifMatch)
 }
 
 // storeLocked sets key to obj, keeping s.keys sorted. s.mu must be held.
@@ -237,10 +234,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	if opts == nil {
 		opts = &objstore.GetOptions{}
 	}
-	if err := objstore.ValidateKey(key); err != nil {
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
 	}
 	obj, err := s.lookup(key)
@@ -251,37 +245,16 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	if opts.IfNoneMatch != "" && opts.IfNoneMatch == obj.etag {
 		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, fmt.Errorf("%w: etag %q", objstore.ErrNotModified, obj.etag))
 	}
-	off, n, err := resolveRange(opts.Range, info.Size)
+	off, n, err := objstore.ResolveRange(opts.Range, info.Size)
 	if err != nil {
 		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
 	}
 	return io.NopCloser(bytes.NewReader(obj.data[off : off+n])), info, nil
 }
 
-// resolveRange turns r into an offset and length within an object of size
-// bytes. A nil r is the whole object. An offset that is negative or at or
-// past the end (even of an empty object) is ErrInvalidArgument, as S3
-// answers 416; a length past the end is truncated.
-func resolveRange(r *objstore.Range, size int64) (off, n int64, err error) {
-	if r == nil {
-		return 0, size, nil
-	}
-	if r.Offset < 0 || r.Offset >= size {
-		return 0, 0, fmt.Errorf("%w: range offset %d outside object of %d bytes", objstore.ErrInvalidArgument, r.Offset, size)
-	}
-	n = size - r.Offset
-	if r.Length >= 0 && r.Length < n {
-		n = r.Length
-	}
-	return r.Offset, n, nil
-}
-
 // Head implements objstore.Store.
 func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {
-	if err := objstore.ValidateKey(key); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpHead, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpHead, key, err)
 	}
 	obj, err := s.lookup(key)
@@ -296,10 +269,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	if opts == nil {
 		opts = &objstore.DeleteOptions{}
 	}
-	if err := objstore.ValidateKey(key); err != nil {
-		return opErr(objstore.OpDelete, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpDelete, key, err)
 	}
 	if err := s.delete(key, opts.IfMatch); err != nil {
@@ -327,23 +297,10 @@ func (s *Store) delete(key, ifMatch string) error {
 // DeleteMany implements objstore.Store. Invalid keys are reported in the
 // *objstore.DeleteManyError; the valid ones are deleted.
 func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, nil); err != nil {
 		return opErr(objstore.OpDeleteMany, "", err)
 	}
-	failed := map[string]error{}
-	for _, key := range keys {
-		if err := objstore.ValidateKey(key); err != nil {
-			failed[key] = opErr(objstore.OpDeleteMany, key, err)
-			continue
-		}
-		if err := s.delete(key, ""); err != nil {
-			failed[key] = opErr(objstore.OpDeleteMany, key, err)
-		}
-	}
-	if len(failed) > 0 {
-		return &objstore.DeleteManyError{Failed: failed}
-	}
-	return nil
+	return objstore.DeleteEach(backend, keys, func(key string) error { return s.delete(key, "") })
 }
 
 // Capabilities implements objstore.Store: everything is enforced, nothing is

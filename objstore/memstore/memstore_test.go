@@ -12,29 +12,17 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/objstoretest"
 )
 
 var ctx = context.Background()
 
-func mustPut(t *testing.T, s *Store, key, data string, opts *objstore.PutOptions) objstore.ObjectInfo {
+// get reads the object under key with opts and fails the test on error.
+func get(t *testing.T, s *Store, key string, opts *objstore.GetOptions) (string, objstore.ObjectInfo) {
 	t.Helper()
-	info, err := s.Put(ctx, key, []byte(data), opts)
-	if err != nil {
-		t.Fatalf("put %q: %v", key, err)
-	}
-	return info
-}
-
-func readAll(t *testing.T, s *Store, key string, opts *objstore.GetOptions) (string, objstore.ObjectInfo) {
-	t.Helper()
-	rc, info, err := s.Get(ctx, key, opts)
+	b, info, err := objstoretest.ReadAll(ctx, s, key, opts)
 	if err != nil {
 		t.Fatalf("get %q: %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
 	}
 	return string(b), info
 }
@@ -49,7 +37,7 @@ func TestPutGetHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	data[0], md["owner"] = 'X', "changed" // the store must have copied both
-	body, info := readAll(t, s, "k", nil)
+	body, info := get(t, s, "k", nil)
 	if body != "hello" || info.Size != 5 || info.ETag != put.ETag || !info.ModTime.Equal(now) ||
 		info.ContentType != "text/plain" || info.Metadata["owner"] != "a" {
 		t.Fatalf("get = %q %+v, put = %+v", body, info, put)
@@ -58,7 +46,7 @@ func TestPutGetHead(t *testing.T) {
 	if err != nil || head.ETag != put.ETag || head.Metadata["owner"] != "a" {
 		t.Fatalf("head = %+v, %v", head, err)
 	}
-	mustPut(t, s, "plain", "", nil)
+	objstoretest.MustPut(t, s, "plain", nil, nil)
 	if head, _ := s.Head(ctx, "plain"); head.ContentType != "application/octet-stream" || head.Size != 0 {
 		t.Fatalf("default content type / empty object: %+v", head)
 	}
@@ -76,7 +64,7 @@ func TestETagNeverRepeats(t *testing.T) {
 	s := New(nil)
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {
-		info := mustPut(t, s, "k", "same bytes", nil)
+		info := objstoretest.MustPut(t, s, "k", []byte("same bytes"), nil)
 		if seen[info.ETag] {
 			t.Fatalf("etag %q repeated at write %d", info.ETag, i)
 		}
@@ -86,18 +74,18 @@ func TestETagNeverRepeats(t *testing.T) {
 
 func TestConditionalPut(t *testing.T) {
 	s := New(nil)
-	first := mustPut(t, s, "k", "1", &objstore.PutOptions{IfNoneMatch: true})
+	first := objstoretest.MustPut(t, s, "k", []byte("1"), &objstore.PutOptions{IfNoneMatch: true})
 	if _, err := s.Put(ctx, "k", []byte("2"), &objstore.PutOptions{IfNoneMatch: true}); !errors.Is(err, objstore.ErrPreconditionFailed) {
 		t.Fatalf("create-only over existing: %v", err)
 	}
 	if _, err := s.Put(ctx, "missing", []byte("x"), &objstore.PutOptions{IfMatch: first.ETag}); !errors.Is(err, objstore.ErrPreconditionFailed) {
 		t.Fatalf("if-match on missing key: %v", err)
 	}
-	second := mustPut(t, s, "k", "2", &objstore.PutOptions{IfMatch: first.ETag})
+	second := objstoretest.MustPut(t, s, "k", []byte("2"), &objstore.PutOptions{IfMatch: first.ETag})
 	if _, err := s.Put(ctx, "k", []byte("3"), &objstore.PutOptions{IfMatch: first.ETag}); !errors.Is(err, objstore.ErrPreconditionFailed) {
 		t.Fatalf("stale if-match: %v", err)
 	}
-	if body, info := readAll(t, s, "k", nil); body != "2" || info.ETag != second.ETag {
+	if body, info := get(t, s, "k", nil); body != "2" || info.ETag != second.ETag {
 		t.Fatalf("after failed puts: %q %q", body, info.ETag)
 	}
 	var oe *objstore.OpError
@@ -165,7 +153,7 @@ func TestConcurrentCreateOnlyHasOneWinner(t *testing.T) {
 
 func TestConcurrentCASLosesNoUpdate(t *testing.T) {
 	s := New(nil)
-	mustPut(t, s, "counter", "0", nil)
+	objstoretest.MustPut(t, s, "counter", []byte("0"), nil)
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -198,14 +186,14 @@ func TestConcurrentCASLosesNoUpdate(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if body, _ := readAll(t, s, "counter", nil); body != strconv.Itoa(workers*each) {
+	if body, _ := get(t, s, "counter", nil); body != strconv.Itoa(workers*each) {
 		t.Fatalf("counter = %s, want %d", body, workers*each)
 	}
 }
 
 func TestGetRangeAndIfNoneMatch(t *testing.T) {
 	s := New(nil)
-	put := mustPut(t, s, "k", "0123456789", nil)
+	put := objstoretest.MustPut(t, s, "k", []byte("0123456789"), nil)
 	for _, tc := range []struct {
 		r    objstore.Range
 		want string
@@ -215,7 +203,7 @@ func TestGetRangeAndIfNoneMatch(t *testing.T) {
 		{objstore.Range{Offset: 7, Length: 100}, "789"},
 		{objstore.Range{Offset: 4, Length: 0}, ""},
 	} {
-		body, info := readAll(t, s, "k", &objstore.GetOptions{Range: &tc.r})
+		body, info := get(t, s, "k", &objstore.GetOptions{Range: &tc.r})
 		if body != tc.want || info.Size != 10 {
 			t.Errorf("range %+v = %q (size %d), want %q", tc.r, body, info.Size, tc.want)
 		}
@@ -229,20 +217,20 @@ func TestGetRangeAndIfNoneMatch(t *testing.T) {
 	if !errors.Is(err, objstore.ErrNotModified) || rc != nil {
 		t.Fatalf("if-none-match current etag: %v", err)
 	}
-	if body, _ := readAll(t, s, "k", &objstore.GetOptions{IfNoneMatch: "stale"}); body != "0123456789" {
+	if body, _ := get(t, s, "k", &objstore.GetOptions{IfNoneMatch: "stale"}); body != "0123456789" {
 		t.Fatalf("if-none-match stale etag: %q", body)
 	}
 }
 
 func TestGetReadsSnapshot(t *testing.T) {
 	s := New(nil)
-	mustPut(t, s, "k", "old", nil)
+	objstoretest.MustPut(t, s, "k", []byte("old"), nil)
 	rc, _, err := s.Get(ctx, "k", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	mustPut(t, s, "k", "new!", nil)
+	objstoretest.MustPut(t, s, "k", []byte("new!"), nil)
 	if err := s.Delete(ctx, "k", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +241,7 @@ func TestGetReadsSnapshot(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	s := New(nil)
-	info := mustPut(t, s, "k", "v", nil)
+	info := objstoretest.MustPut(t, s, "k", []byte("v"), nil)
 	if err := s.Delete(ctx, "k", &objstore.DeleteOptions{IfMatch: "stale"}); !errors.Is(err, objstore.ErrPreconditionFailed) {
 		t.Fatalf("stale conditional delete: %v", err)
 	}
@@ -274,7 +262,7 @@ func TestDelete(t *testing.T) {
 func TestDeleteMany(t *testing.T) {
 	s := New(nil)
 	for _, k := range []string{"a", "b", "c"} {
-		mustPut(t, s, k, k, nil)
+		objstoretest.MustPut(t, s, k, []byte(k), nil)
 	}
 	err := s.DeleteMany(ctx, []string{"a", "", "c", "missing"})
 	var dme *objstore.DeleteManyError
@@ -286,17 +274,19 @@ func TestDeleteMany(t *testing.T) {
 	}
 }
 
+// list returns the entries of a listing, rolled-up prefixes marked with
+// a trailing "*".
 func list(t *testing.T, s *Store, prefix string, opts *objstore.ListOptions) []string {
 	t.Helper()
-	var out []string
-	for info, err := range s.List(ctx, prefix, opts) {
-		if err != nil {
-			t.Fatalf("list %q: %v", prefix, err)
-		}
+	infos, err := objstoretest.ListAll(ctx, s, prefix, opts)
+	if err != nil {
+		t.Fatalf("list %q: %v", prefix, err)
+	}
+	out := make([]string, len(infos))
+	for i, info := range infos {
+		out[i] = info.Key
 		if info.IsPrefix {
-			out = append(out, info.Key+"*")
-		} else {
-			out = append(out, info.Key)
+			out[i] += "*"
 		}
 	}
 	return out
@@ -306,7 +296,7 @@ func TestList(t *testing.T) {
 	s := New(nil)
 	keys := []string{"a", "a/b", "a/b/c", "a/c", "a!", "a0", "b", "日本", ".x/y", "a b"}
 	for _, k := range keys {
-		mustPut(t, s, k, k, nil)
+		objstoretest.MustPut(t, s, k, []byte(k), nil)
 	}
 	sorted := slices.Sorted(slices.Values(keys))
 	if got := list(t, s, "", nil); !slices.Equal(got, sorted) {
@@ -336,10 +326,10 @@ func TestListPagesAndRollsUpAcrossPages(t *testing.T) {
 	var want []string
 	for i := 0; i < 2*listPageSize+7; i++ {
 		k := fmt.Sprintf("k/%05d", i)
-		mustPut(t, s, k, "", nil)
+		objstoretest.MustPut(t, s, k, nil, nil)
 		want = append(want, k)
 	}
-	mustPut(t, s, "k0", "", nil)
+	objstoretest.MustPut(t, s, "k0", nil, nil)
 	if got := list(t, s, "k/", nil); !slices.Equal(got, want) {
 		t.Fatalf("paged list: %d keys, want %d", len(got), len(want))
 	}
@@ -367,12 +357,9 @@ func TestUploadRegistersAndAborts(t *testing.T) {
 	if _, err := pw.Write([]byte("first bytes")); err != nil { // the upload is streaming now
 		t.Fatal(err)
 	}
-	var ups []objstore.UploadInfo
-	for u, err := range s.ListUploads(ctx, "b") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ups = append(ups, u)
+	ups, err := objstoretest.ListAllUploads(ctx, s, "b")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(ups) != 1 || ups[0].Key != "big" || !ups[0].Initiated.Equal(t0) {
 		t.Fatalf("uploads while streaming = %+v", ups)
@@ -400,14 +387,11 @@ func TestUploadRegistersAndAborts(t *testing.T) {
 
 func countUploads(t *testing.T, s *Store) int {
 	t.Helper()
-	n := 0
-	for _, err := range s.ListUploads(ctx, "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
+	ups, err := objstoretest.ListAllUploads(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	return len(ups)
 }
 
 func TestUploadConditionAtCompletion(t *testing.T) {
@@ -420,12 +404,12 @@ func TestUploadConditionAtCompletion(t *testing.T) {
 	}()
 	pw.Write([]byte("streaming"))
 	// The key is created while the upload streams: completion must fail.
-	mustPut(t, s, "k", "winner", nil)
+	objstoretest.MustPut(t, s, "k", []byte("winner"), nil)
 	pw.Close()
 	if err := <-done; !errors.Is(err, objstore.ErrPreconditionFailed) {
 		t.Fatalf("upload completed over a new object: %v", err)
 	}
-	if body, _ := readAll(t, s, "k", nil); body != "winner" {
+	if body, _ := get(t, s, "k", nil); body != "winner" {
 		t.Fatalf("body = %q", body)
 	}
 	if n := countUploads(t, s); n != 0 {
@@ -463,7 +447,7 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestSetModTimeKeepsETag(t *testing.T) {
 	s := New(nil)
-	put := mustPut(t, s, "k", "v", nil)
+	put := objstoretest.MustPut(t, s, "k", []byte("v"), nil)
 	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.SetModTime("k", old); err != nil {
 		t.Fatal(err)
@@ -480,7 +464,7 @@ func TestSetModTimeKeepsETag(t *testing.T) {
 
 func TestClosed(t *testing.T) {
 	s := New(nil)
-	mustPut(t, s, "k", "v", nil)
+	objstoretest.MustPut(t, s, "k", []byte("v"), nil)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -27,16 +27,8 @@ const uploadChunk = 64 << 10
 // evaluated at completion, under the store lock. An upload aborted while it
 // streams fails with ErrNotExist. PartSize and Concurrency are ignored.
 func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
-	if opts == nil {
-		opts = &objstore.UploadOptions{}
-	}
-	if err := objstore.ValidatePut(key, &opts.PutOptions); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
-	}
-	if body == nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, fmt.Errorf("%w: nil body", objstore.ErrInvalidArgument))
-	}
-	if err := s.begin(ctx); err != nil {
+	opts, invalid := objstore.ValidateUpload(key, body, opts)
+	if err := s.begin(ctx, invalid); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
 	}
 	id, err := s.registerUpload(key)
@@ -103,10 +95,7 @@ func (s *Store) dropUpload(key, id string) {
 // AbortUpload implements objstore.Store. An unknown upload id, or one
 // registered for another key, is a successful no-op.
 func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
-	if err := objstore.ValidateKey(key); err != nil {
-		return opErr(objstore.OpAbortUpload, key, err)
-	}
-	if err := s.begin(ctx); err != nil {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpAbortUpload, key, err)
 	}
 	s.dropUpload(key, uploadID)

@@ -81,7 +81,7 @@ func New(cfg Config) (*Store, error) {
 	if q.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
+	api, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
 		Region:       cfg.Region,
@@ -92,9 +92,6 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("miniostore: %w", err)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Store{core: minio.Core{Client: client}, bucket: cfg.Bucket, quirks: q, log: log}, nil
+	c := &client{core: minio.Core{Client: api}, bucket: cfg.Bucket}
+	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stowage-dev/stowage/objstore"
 )
 
 // testAgedObjects: an aged object reports its age through Head and List, so a
@@ -49,4 +51,59 @@ func testAgedObjects(t *testing.T, h *Harness) {
 	if !slices.Equal(aged, []string{"age/old"}) {
 		t.Errorf("listed objects older than the cutoff: %q, want [age/old]", aged)
 	}
+}
+
+// Ager is implemented by stores that can age what they hold, for tests of
+// sweepers: memstore and fsstore.
+type Ager interface {
+	// SetModTime sets the ModTime of the object under key, keeping its
+	// content and ETag.
+	SetModTime(key string, t time.Time) error
+	// SetUploadInitiated sets the initiation time of an incomplete upload.
+	SetUploadInitiated(key, uploadID string, t time.Time) error
+}
+
+// AgeObjectWith returns a Harness.AgeObject that ages objects through an
+// Ager. under returns the Ager that holds the objects of the store under
+// test (nil: that store is an Ager itself), and prefix is what the store
+// under test puts before its keys there ("" for none).
+func AgeObjectWith(under func(objstore.Store) Ager, prefix string) func(t *testing.T, s objstore.Store, key string, age time.Duration) {
+	return func(t *testing.T, s objstore.Store, key string, age time.Duration) {
+		t.Helper()
+		info, err := s.Head(t.Context(), key)
+		if err == nil {
+			err = ager(under, s).SetModTime(prefix+key, info.ModTime.Add(-age))
+		}
+		if err != nil {
+			t.Fatalf("age %q: %v", key, err)
+		}
+	}
+}
+
+// AgeUploadWith returns a Harness.AgeUpload that ages uploads through an
+// Ager; under and prefix are as for AgeObjectWith.
+func AgeUploadWith(under func(objstore.Store) Ager, prefix string) func(t *testing.T, s objstore.Store, key, uploadID string, age time.Duration) {
+	return func(t *testing.T, s objstore.Store, key, uploadID string, age time.Duration) {
+		t.Helper()
+		ups, err := ListAllUploads(t.Context(), s, key)
+		if err != nil {
+			t.Fatalf("age upload %q: %v", uploadID, err)
+		}
+		for _, u := range ups {
+			if u.UploadID == uploadID {
+				if err := ager(under, s).SetUploadInitiated(prefix+key, uploadID, u.Initiated.Add(-age)); err != nil {
+					t.Fatalf("age upload %q: %v", uploadID, err)
+				}
+				return
+			}
+		}
+		t.Fatalf("age upload %q: not listed", uploadID)
+	}
+}
+
+func ager(under func(objstore.Store) Ager, s objstore.Store) Ager {
+	if under == nil {
+		return s.(Ager)
+	}
+	return under(s)
 }

@@ -37,8 +37,11 @@
 //
 // Knobs: AgeObject and AgeUpload (nil skips the aging cases) move an object's
 // ModTime or an upload's Initiated back in time, for backends with an
-// injectable clock or settable times; Now is that clock; InMemory skips the
-// heap bound of the large case for a store that keeps objects on the heap.
+// injectable clock or settable times; AgeObjectWith and AgeUploadWith build
+// them for a store that implements Ager (memstore, fsstore), directly or
+// under a prefix. Now is that clock; InMemory skips the heap bound of the
+// large case for a store that keeps objects on the heap. CheckProbe checks
+// that objstore.Probe confirms what a store claims.
 //
 // # Cases
 //

@@ -245,3 +245,18 @@ func abbrev(b []byte) string {
 	}
 	return fmt.Sprintf("%q... (%d bytes)", b[:48], len(b))
 }
+
+// CheckProbe runs objstore.Probe, multipart included, on the empty store s
+// and fails the test unless the probe finds no problem, leaves nothing
+// unverified, confirms exactly the capabilities s claims, and leaves no
+// object behind.
+func CheckProbe(t testing.TB, s objstore.Store) {
+	t.Helper()
+	res, err := objstore.Probe(t.Context(), s, &objstore.ProbeOptions{Multipart: true})
+	if err != nil || len(res.Problems) > 0 || len(res.Unverified) > 0 || res.Capabilities != s.Capabilities() {
+		t.Fatalf("probe: %v; %+v", err, res)
+	}
+	if keys := ListKeys(t, s, "", nil); len(keys) != 0 {
+		t.Fatalf("probe left %q", keys)
+	}
+}

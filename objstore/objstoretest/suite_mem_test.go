@@ -3,7 +3,6 @@ package objstoretest_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
@@ -16,7 +15,7 @@ import (
 // own in its package.)
 func TestMemstorePrefixed(t *testing.T) {
 	const prefix = "tenant/"
-	base := func(s objstore.Store) *memstore.Store {
+	base := func(s objstore.Store) objstoretest.Ager {
 		return s.(interface{ Unwrap() objstore.Store }).Unwrap().(*memstore.Store)
 	}
 	objstoretest.Run(t, objstoretest.Harness{
@@ -36,29 +35,7 @@ func TestMemstorePrefixed(t *testing.T) {
 		MaxKeyLen: objstore.MaxKeyLen - len(prefix),
 		Large:     !testing.Short(),
 		InMemory:  true,
-		AgeObject: func(t *testing.T, s objstore.Store, key string, age time.Duration) {
-			info, err := s.Head(t.Context(), key)
-			if err == nil {
-				err = base(s).SetModTime(prefix+key, info.ModTime.Add(-age))
-			}
-			if err != nil {
-				t.Fatalf("age %q: %v", key, err)
-			}
-		},
-		AgeUpload: func(t *testing.T, s objstore.Store, key, uploadID string, age time.Duration) {
-			ups, err := objstoretest.ListAllUploads(t.Context(), s, key)
-			if err != nil {
-				t.Fatalf("age upload %q: %v", uploadID, err)
-			}
-			for _, u := range ups {
-				if u.UploadID == uploadID {
-					if err := base(s).SetUploadInitiated(prefix+key, uploadID, u.Initiated.Add(-age)); err != nil {
-						t.Fatalf("age upload %q: %v", uploadID, err)
-					}
-					return
-				}
-			}
-			t.Fatalf("age upload %q: not listed", uploadID)
-		},
+		AgeObject: objstoretest.AgeObjectWith(base, prefix),
+		AgeUpload: objstoretest.AgeUploadWith(base, prefix),
 	})
 }

@@ -3,6 +3,7 @@ package openurl
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -89,11 +90,16 @@ func ParseURL(raw string) (Spec, error) {
 	if err != nil {
 		return Spec{}, fmt.Errorf("openurl: malformed query of a %s URL", u.Scheme)
 	}
-	for name, vals := range q {
+	// Credential-looking names first, whatever the map order: such a URL
+	// is refused as carrying a credential, not as merely unknown.
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, name) && looksSecret(name) {
+			return Spec{}, fmt.Errorf("openurl: parameter %q: %w", name, errCredentials)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		vals := q[name]
 		if !slices.Contains(known, name) {
-			if looksSecret(name) {
-				return Spec{}, fmt.Errorf("openurl: parameter %q: %w", name, errCredentials)
-			}
 			return Spec{}, fmt.Errorf("openurl: unknown parameter %q in a %s URL (known: %s)", name, u.Scheme, strings.Join(known, ", "))
 		}
 		if len(vals) != 1 {

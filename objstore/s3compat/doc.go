@@ -1,13 +1,15 @@
 // Package s3compat holds what the two S3 backends (s3store on aws-sdk-go-v2,
-// miniostore on minio-go) share: the known differences between S3 servers as
-// data (Quirks and its profiles), the one table that turns S3 error codes
-// and HTTP statuses into objstore's sentinel errors, and the parts of the S3
-// protocol both SDKs leave to the caller (ETag quoting, Range and
-// Content-Range, listing and upload paging, batched deletes).
+// miniostore on minio-go) share: Store, the objstore.Store both of them are;
+// the known differences between S3 servers as data (Quirks and its
+// profiles); the one table that turns S3 error codes and HTTP statuses into
+// objstore's sentinel errors; and the parts of the S3 protocol both SDKs
+// leave to the caller (ETag quoting, Range and Content-Range, listing and
+// upload paging, batched deletes).
 //
-// Nothing here talks to a server: each backend supplies the SDK calls as
-// small functions and keeps exactly one function that extracts the error
-// code and status from its SDK's errors and hands them to Classify.
+// Nothing here talks to a server: each backend supplies the SDK calls as a
+// Client, one small method per S3 call, and keeps exactly one function,
+// Client.MapErr, that extracts the error code and status from its SDK's
+// errors and hands them to Classify.
 //
 // # Profiles
 //

@@ -130,7 +130,13 @@ func (b *body) Read(p []byte) (int, error) {
 // all of it), so a caller that reuses its buffer once Put or UploadPart
 // returned (StreamUpload does) would race with that read. Release, called
 // before returning, makes every later Read fail instead.
+//
+// A RequestBody also carries what the request's headers say of the body:
+// its Size (Content-Length) and ContentMD5.
 type RequestBody struct {
+	size int64
+	md5  string
+
 	mu       sync.Mutex
 	r        *bytes.Reader
 	released bool
@@ -138,10 +144,16 @@ type RequestBody struct {
 
 var errReleased = errors.New("s3compat: request body read after its request returned")
 
-// NewRequestBody returns a RequestBody reading data.
+// NewRequestBody returns a RequestBody reading data, whose MD5 it computes.
 func NewRequestBody(data []byte) *RequestBody {
-	return &RequestBody{r: bytes.NewReader(data)}
+	return &RequestBody{size: int64(len(data)), md5: ContentMD5(data), r: bytes.NewReader(data)}
 }
+
+// Size is the length of the body.
+func (b *RequestBody) Size() int64 { return b.size }
+
+// ContentMD5 is the Content-MD5 header of the body (see ContentMD5).
+func (b *RequestBody) ContentMD5() string { return b.md5 }
 
 // Read implements io.Reader.
 func (b *RequestBody) Read(p []byte) (int, error) {

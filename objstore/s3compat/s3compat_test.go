@@ -280,6 +280,10 @@ func TestDeleteMany(t *testing.T) {
 func TestRequestBody(t *testing.T) {
 	data := []byte("0123456789")
 	b := NewRequestBody(data)
+	// The MD5 of "0123456789" is 781e5e245d69b566979b86e28d23f2c7.
+	if b.Size() != 10 || b.ContentMD5() != "eB5eJF1ptWaXm4bijSPyxw==" {
+		t.Fatalf("size %d, md5 %s", b.Size(), b.ContentMD5())
+	}
 	p := make([]byte, 4)
 	if n, err := b.Read(p); n != 4 || err != nil || string(p) != "0123" {
 		t.Fatalf("read: %d %v %q", n, err, p)

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -99,9 +99,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Store{client: client, bucket: cfg.Bucket, quirks: q, log: log}, nil
+	c := &client{api: api, bucket: cfg.Bucket}
+	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
 }

@@ -1,6 +1,10 @@
 // Package s3store is the objstore.Store for S3 and S3-compatible servers on
 // aws-sdk-go-v2.
 //
+// The Store is s3compat.Store, which holds everything both S3 backends do
+// alike, over this package's client: the aws-sdk-go-v2 calls and the
+// mapping of their errors.
+//
 // Conditions map to S3's headers: PutOptions.IfNoneMatch to If-None-Match: *
 // and IfMatch to If-Match on PutObject and on CompleteMultipartUpload (never
 // on CreateMultipartUpload, where AWS takes none and MinIO's check would be
@@ -9,18 +13,14 @@
 //
 // # Errors
 //
-// mapErr is the one place SDK errors become objstore errors, through
+// client.MapErr is the one place SDK errors become objstore errors, through
 // s3compat.Classify; the SDK error stays reachable with errors.As.
 package s3store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"iter"
-	"log/slog"
-	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -34,21 +34,26 @@ import (
 
 const backend = "s3store"
 
-// Store is an objstore.Store on one S3 bucket.
+// Store is an objstore.Store on one S3 bucket: s3compat.Store over
+// aws-sdk-go-v2.
 type Store struct {
-	client *s3.Client
-	bucket string
-	quirks s3compat.Quirks
-	log    *slog.Logger
-	closed atomic.Bool
+	*s3compat.Store
 }
 
 var _ objstore.Store = (*Store)(nil)
 
-// mapErr turns an SDK error from op on key into the error the Store
+// client is the s3compat.Client of one bucket.
+type client struct {
+	api    *s3.Client
+	bucket string
+}
+
+var _ s3compat.Client = (*client)(nil)
+
+// MapErr turns an SDK error from op on key into the error the Store
 // returns. ifMatch says the request carried If-Match (so a 404 means the
 // precondition failed).
-func mapErr(ctx context.Context, op, key string, err error, ifMatch bool) error {
+func (c *client) MapErr(ctx context.Context, op, key string, err error, ifMatch bool) error {
 	if err == nil {
 		return nil
 	}
@@ -79,92 +84,46 @@ func unsignedPayload(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 }
 
-// start checks what every method checks before any request.
-func (s *Store) start(ctx context.Context, op, key string) error {
-	if s.closed.Load() {
-		return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: objstore.ErrClosed}
+// conditions returns the If-None-Match and If-Match headers of opts.
+func conditions(opts *objstore.PutOptions) (ifNoneMatch, ifMatch *string) {
+	if opts.IfNoneMatch {
+		ifNoneMatch = aws.String("*")
 	}
-	if err := ctx.Err(); err != nil {
-		return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: err}
+	if opts.IfMatch != "" {
+		ifMatch = aws.String(s3compat.QuoteETag(opts.IfMatch))
 	}
-	return nil
+	return ifNoneMatch, ifMatch
 }
 
-// opErr wraps an error the Store made itself (not the SDK).
-func opErr(op, key string, err error) error {
-	return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: err}
-}
-
-// Put implements objstore.Store.
-func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
-	if err := objstore.ValidatePut(key, opts); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
-	}
-	if err := s.quirks.CheckPut(opts); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
-	}
-	if err := s.start(ctx, objstore.OpPut, key); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	body := s3compat.NewRequestBody(data)
-	defer body.Release()
+func (c *client) PutObject(ctx context.Context, key string, body *s3compat.RequestBody, opts *objstore.PutOptions) (string, error) {
 	in := &s3.PutObjectInput{
-		Bucket:        &s.bucket,
+		Bucket:        &c.bucket,
 		Key:           &key,
 		Body:          body,
-		ContentLength: aws.Int64(int64(len(data))),
-		ContentMD5:    aws.String(s3compat.ContentMD5(data)),
+		ContentLength: aws.Int64(body.Size()),
+		ContentMD5:    aws.String(body.ContentMD5()),
 		ContentType:   aws.String(s3compat.ContentType(opts)),
+		Metadata:      opts.Metadata,
 	}
-	var ifMatch bool
-	if opts != nil {
-		in.Metadata = opts.Metadata
-		if opts.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if opts.IfMatch != "" {
-			in.IfMatch = aws.String(s3compat.QuoteETag(opts.IfMatch))
-			ifMatch = true
-		}
-	}
-	out, err := s.client.PutObject(ctx, in, unsignedPayload)
+	in.IfNoneMatch, in.IfMatch = conditions(opts)
+	out, err := c.api.PutObject(ctx, in, unsignedPayload)
 	if err != nil {
-		return objstore.ObjectInfo{}, mapErr(ctx, objstore.OpPut, key, err, ifMatch)
+		return "", err
 	}
-	return s3compat.PutInfo(key, int64(len(data)), aws.ToString(out.ETag), opts), nil
+	return aws.ToString(out.ETag), nil
 }
 
-// Get implements objstore.Store.
-func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
-	if err := objstore.ValidateKey(key); err != nil {
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
-	}
-	if opts == nil {
-		opts = &objstore.GetOptions{}
-	}
-	if err := s3compat.CheckGet(opts); err != nil {
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
-	}
-	if r := opts.Range; r != nil && r.Length == 0 && r.Offset >= 0 {
-		return s.emptyRange(ctx, key, r.Offset, opts.IfNoneMatch)
-	}
-	rng, err := s3compat.RangeHeader(opts.Range)
-	if err != nil {
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
-	}
-	if err := s.start(ctx, objstore.OpGet, key); err != nil {
-		return nil, objstore.ObjectInfo{}, err
-	}
-	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+func (c *client) GetObject(ctx context.Context, key, rng, ifNoneMatch string) (io.ReadCloser, objstore.ObjectInfo, error) {
+	in := &s3.GetObjectInput{Bucket: &c.bucket, Key: &key}
 	if rng != "" {
 		in.Range = &rng
 	}
-	if opts.IfNoneMatch != "" {
-		in.IfNoneMatch = aws.String(s3compat.QuoteETag(opts.IfNoneMatch))
+	if ifNoneMatch != "" {
+		in.IfNoneMatch = aws.String(s3compat.QuoteETag(ifNoneMatch))
 	}
-	out, err := s.client.GetObject(ctx, in)
+	out, err := c.api.GetObject(ctx, in)
 	if err != nil {
-		return nil, objstore.ObjectInfo{}, mapErr(ctx, objstore.OpGet, key, err, false)
+		return nil, objstore.ObjectInfo{}, err
 	}
 	info := objstore.ObjectInfo{
 		Key:         key,
@@ -174,36 +133,13 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		ContentType: aws.ToString(out.ContentType),
 		Metadata:    s3compat.Metadata(out.Metadata),
 	}
-	body := s3compat.Body(out.Body, func(err error) error { return mapErr(ctx, objstore.OpGet, key, err, false) })
-	return body, info, nil
+	return out.Body, info, nil
 }
 
-// emptyRange serves a zero-length range, which HTTP cannot express, from a
-// HEAD: the object must exist and the offset lie within it.
-func (s *Store) emptyRange(ctx context.Context, key string, off int64, ifNoneMatch string) (io.ReadCloser, objstore.ObjectInfo, error) {
-	info, err := s.Head(ctx, key)
-	switch {
-	case err != nil:
-		return nil, objstore.ObjectInfo{}, err
-	case ifNoneMatch != "" && s3compat.UnquoteETag(ifNoneMatch) == info.ETag:
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, objstore.ErrNotModified)
-	case off >= info.Size:
-		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, s3compat.ErrRangeNotSatisfiable(off, info.Size))
-	}
-	return io.NopCloser(bytes.NewReader(nil)), info, nil
-}
-
-// Head implements objstore.Store.
-func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {
-	if err := objstore.ValidateKey(key); err != nil {
-		return objstore.ObjectInfo{}, opErr(objstore.OpHead, key, err)
-	}
-	if err := s.start(ctx, objstore.OpHead, key); err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+func (c *client) HeadObject(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	out, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.bucket, Key: &key})
 	if err != nil {
-		return objstore.ObjectInfo{}, mapErr(ctx, objstore.OpHead, key, err, false)
+		return objstore.ObjectInfo{}, err
 	}
 	return objstore.ObjectInfo{
 		Key:         key,
@@ -215,110 +151,62 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, erro
 	}, nil
 }
 
-// Delete implements objstore.Store. An If-Match delete is sent only to a
-// server that enforces it (Quirks.ConditionalDelete); elsewhere it returns
-// ErrNotSupported and deletes nothing. If-Match on a missing key fails with
-// ErrPreconditionFailed.
-func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOptions) error {
-	if err := objstore.ValidateKey(key); err != nil {
-		return opErr(objstore.OpDelete, key, err)
+func (c *client) DeleteObject(ctx context.Context, key, ifMatch string) error {
+	in := &s3.DeleteObjectInput{Bucket: &c.bucket, Key: &key}
+	if ifMatch != "" {
+		in.IfMatch = aws.String(s3compat.QuoteETag(ifMatch))
 	}
-	if err := s.quirks.CheckDelete(opts); err != nil {
-		return opErr(objstore.OpDelete, key, err)
-	}
-	if err := s.start(ctx, objstore.OpDelete, key); err != nil {
-		return err
-	}
-	in := &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}
-	ifMatch := opts != nil && opts.IfMatch != ""
-	if ifMatch {
-		in.IfMatch = aws.String(s3compat.QuoteETag(opts.IfMatch))
-	}
-	_, err := s.client.DeleteObject(ctx, in)
-	// A missing key is success, conditional or not (the contract; AWS
-	// answers 404 to an If-Match delete of a missing key, versitygw 204).
-	err = mapErr(ctx, objstore.OpDelete, key, err, false)
-	if errors.Is(err, objstore.ErrNotExist) {
-		return nil
-	}
+	_, err := c.api.DeleteObject(ctx, in)
 	return err
 }
 
-// DeleteMany implements objstore.Store with DeleteObjects in quiet mode,
-// 1000 keys a request.
-func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
-	if err := s.start(ctx, objstore.OpDeleteMany, ""); err != nil {
-		return err
+// DeleteObjects sends DeleteObjects in quiet mode.
+func (c *client) DeleteObjects(ctx context.Context, keys []string) (map[string]error, error) {
+	objs := make([]types.ObjectIdentifier, len(keys))
+	for i := range keys {
+		objs[i] = types.ObjectIdentifier{Key: &keys[i]}
 	}
-	return s3compat.DeleteMany(ctx, keys, func(ctx context.Context, batch []string) (map[string]error, error) {
-		objs := make([]types.ObjectIdentifier, len(batch))
-		for i := range batch {
-			objs[i] = types.ObjectIdentifier{Key: &batch[i]}
-		}
-		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: &s.bucket,
-			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+	out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: &c.bucket,
+		Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		return nil, c.MapErr(ctx, objstore.OpDeleteMany, "", err, false)
+	}
+	failed := make(map[string]error, len(out.Errors))
+	for _, e := range out.Errors {
+		k, code := aws.ToString(e.Key), aws.ToString(e.Code)
+		failed[k] = s3compat.KeyError(backend, objstore.OpDeleteMany, k, code, aws.ToString(e.Message))
+	}
+	return failed, nil
+}
+
+func (c *client) ListObjectsV2(ctx context.Context, prefix, delimiter, startAfter, token string) (s3compat.Page, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &c.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1000)}
+	if delimiter != "" {
+		in.Delimiter = &delimiter
+	}
+	if token != "" {
+		in.ContinuationToken = &token
+	}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	out, err := c.api.ListObjectsV2(ctx, in)
+	if err != nil {
+		return s3compat.Page{}, err
+	}
+	page := s3compat.Page{Truncated: aws.ToBool(out.IsTruncated), Next: aws.ToString(out.NextContinuationToken)}
+	for _, o := range out.Contents {
+		page.Objects = append(page.Objects, objstore.ObjectInfo{
+			Key:     aws.ToString(o.Key),
+			Size:    aws.ToInt64(o.Size),
+			ETag:    s3compat.UnquoteETag(aws.ToString(o.ETag)),
+			ModTime: aws.ToTime(o.LastModified),
 		})
-		if err != nil {
-			return nil, mapErr(ctx, objstore.OpDeleteMany, "", err, false)
-		}
-		failed := make(map[string]error, len(out.Errors))
-		for _, e := range out.Errors {
-			k, code := aws.ToString(e.Key), aws.ToString(e.Code)
-			failed[k] = s3compat.KeyError(backend, objstore.OpDeleteMany, k, code, aws.ToString(e.Message))
-		}
-		return failed, nil
-	})
-}
-
-// List implements objstore.Store with ListObjectsV2.
-func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOptions) iter.Seq2[objstore.ObjectInfo, error] {
-	if opts == nil {
-		opts = &objstore.ListOptions{}
 	}
-	if err := objstore.ValidatePrefix(prefix); err != nil {
-		return s3compat.Fail[objstore.ObjectInfo](opErr(objstore.OpList, prefix, err))
+	for _, p := range out.CommonPrefixes {
+		page.Prefixes = append(page.Prefixes, aws.ToString(p.Prefix))
 	}
-	if err := s.start(ctx, objstore.OpList, prefix); err != nil {
-		return s3compat.Fail[objstore.ObjectInfo](err)
-	}
-	return s3compat.List(ctx, opts.StartAfter, func(ctx context.Context, token string) (s3compat.Page, error) {
-		in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1000)}
-		if opts.Delimiter != "" {
-			in.Delimiter = &opts.Delimiter
-		}
-		if token != "" {
-			in.ContinuationToken = &token
-		} else if opts.StartAfter != "" {
-			in.StartAfter = &opts.StartAfter
-		}
-		out, err := s.client.ListObjectsV2(ctx, in)
-		if err != nil {
-			return s3compat.Page{}, mapErr(ctx, objstore.OpList, prefix, err, false)
-		}
-		page := s3compat.Page{Truncated: aws.ToBool(out.IsTruncated), Next: aws.ToString(out.NextContinuationToken)}
-		for _, o := range out.Contents {
-			page.Objects = append(page.Objects, objstore.ObjectInfo{
-				Key:     aws.ToString(o.Key),
-				Size:    aws.ToInt64(o.Size),
-				ETag:    s3compat.UnquoteETag(aws.ToString(o.ETag)),
-				ModTime: aws.ToTime(o.LastModified),
-			})
-		}
-		for _, p := range out.CommonPrefixes {
-			page.Prefixes = append(page.Prefixes, aws.ToString(p.Prefix))
-		}
-		return page, nil
-	})
-}
-
-// Capabilities implements objstore.Store from the configured quirks.
-func (s *Store) Capabilities() objstore.Capabilities {
-	return s.quirks.Capabilities(backend)
-}
-
-// Close implements objstore.Store. Later calls fail with ErrClosed.
-func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	return page, nil
 }

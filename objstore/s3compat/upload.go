@@ -1,0 +1,106 @@
+package s3compat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// Upload implements objstore.Store with objstore.StreamUpload: one
+// PutObject for a body within one part, otherwise CreateMultipartUpload
+// (no condition), parallel UploadPart calls, and CompleteMultipartUpload
+// with the condition.
+func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
+	if err := s.start(ctx, objstore.OpUpload, key); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	return objstore.StreamUpload(ctx, multiparter{s}, key, body, opts)
+}
+
+// multiparter is the Store as StreamUpload drives it.
+type multiparter struct{ s *Store }
+
+var _ objstore.Multiparter = multiparter{}
+
+func (m multiparter) PutObject(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	return m.s.Put(ctx, key, data, opts)
+}
+
+func (m multiparter) CreateUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {
+	// Content type and metadata only: a condition here would be checked by
+	// MinIO at initiation, racily, and not at all by others.
+	create := objstore.PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}
+	id, err := m.s.client.CreateMultipartUpload(ctx, key, &create)
+	if err != nil {
+		return "", m.s.mapErr(ctx, objstore.OpUpload, key, err, false)
+	}
+	return id, nil
+}
+
+func (m multiparter) UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (string, error) {
+	body := NewRequestBody(data)
+	defer body.Release()
+	etag, err := m.s.client.UploadPart(ctx, key, uploadID, n, body)
+	if err != nil {
+		return "", m.s.mapErr(ctx, objstore.OpUpload, key, err, false)
+	}
+	return UnquoteETag(etag), nil
+}
+
+func (m multiparter) CompleteUpload(ctx context.Context, key, uploadID string, parts []objstore.CompletedPart, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	if err := m.s.quirks.CheckComplete(opts); err != nil {
+		return objstore.ObjectInfo{}, m.s.opErr(objstore.OpUpload, key, err)
+	}
+	// Only the condition: content type and metadata were given at initiation.
+	cond := objstore.PutOptions{IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch}
+	etag, err := m.s.client.CompleteMultipartUpload(ctx, key, uploadID, parts, &cond)
+	if err != nil {
+		return objstore.ObjectInfo{}, m.s.mapErr(ctx, objstore.OpUpload, key, err, opts.IfMatch != "")
+	}
+	return PutInfo(key, 0, etag, opts), nil
+}
+
+func (m multiparter) AbortUpload(ctx context.Context, key, uploadID string) error {
+	err := m.s.AbortUpload(ctx, key, uploadID)
+	if err != nil {
+		m.s.log.DebugContext(ctx, "abort upload failed", "key", key, "upload_id", uploadID, "err", err)
+	}
+	return err
+}
+
+// ListUploads implements objstore.Store with ListMultipartUploads (see
+// Quirks.ListUploads).
+func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objstore.UploadInfo, error] {
+	if err := objstore.ValidatePrefix(prefix); err != nil {
+		return Fail[objstore.UploadInfo](s.opErr(objstore.OpListUploads, prefix, err))
+	}
+	if err := s.start(ctx, objstore.OpListUploads, prefix); err != nil {
+		return Fail[objstore.UploadInfo](err)
+	}
+	return s.quirks.ListUploads(ctx, prefix, func(ctx context.Context, ask, keyMarker, idMarker string) (UploadPage, error) {
+		page, err := s.client.ListMultipartUploads(ctx, ask, keyMarker, idMarker)
+		if err != nil {
+			return UploadPage{}, s.mapErr(ctx, objstore.OpListUploads, prefix, err, false)
+		}
+		return page, nil
+	})
+}
+
+// AbortUpload implements objstore.Store. An upload that no longer exists
+// (NoSuchUpload) counts as aborted.
+func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
+	if err := ValidateUpload(key, uploadID); err != nil {
+		return s.opErr(objstore.OpAbortUpload, key, err)
+	}
+	if err := s.start(ctx, objstore.OpAbortUpload, key); err != nil {
+		return err
+	}
+	err := s.mapErr(ctx, objstore.OpAbortUpload, key, s.client.AbortMultipartUpload(ctx, key, uploadID), false)
+	if errors.Is(err, objstore.ErrNotExist) {
+		return nil
+	}
+	return err
+}
