@@ -93,7 +93,10 @@ func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, erro
 		cfg.Now = time.Now
 	}
 	m := manifest.New(objs, &manifest.Options{
-		Turns:     session.TurnReceipts{Store: objs},
+		Turns: session.TurnReceipts{Store: objs},
+		// A dead-looking row that a published commit named (its stamp was
+		// skipped by a crash) is repaired from the head, never forgotten.
+		Heads:     session.HeadRefs{Store: objs},
 		Processes: cfg.Processes,
 		Now:       cfg.Now,
 		Logger:    cfg.Logger,
@@ -117,8 +120,9 @@ func (s *Store) Session(id string) (*session.Store, error) {
 }
 
 // ListSessions yields the ids of the sessions that exist (have a head that
-// is not a deletion tombstone), in ascending order. It reads each session's
-// head. A session whose head cannot be decoded is yielded with its error.
+// is neither a deletion tombstone nor a sweeper's placeholder), in ascending
+// order. It reads each session's head. A session whose head cannot be
+// decoded is yielded with its error.
 func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		for sid, err := range session.ListSessionIDs(ctx, s.objs) {
@@ -133,7 +137,7 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 				}
 				continue
 			}
-			if info == nil || info.Deleted {
+			if info == nil || info.Deleted || info.Placeholder {
 				continue
 			}
 			if !yield(sid, nil) {
@@ -143,9 +147,9 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 	}
 }
 
-// DeleteSession deletes the session's head (leaving a tombstone where the
-// store cannot delete conditionally), the objects it names and the
-// session's attachment manifest rows, so its attachments become
+// DeleteSession replaces the session's head by a tombstone (which stays:
+// it carries the sweeper's fence), deletes the objects the head named and
+// the session's attachment manifest rows, so its attachments become
 // collectable. Idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	h, err := s.Session(id)

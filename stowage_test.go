@@ -60,6 +60,13 @@ func TestOpenURLAndSessions(t *testing.T) {
 	if got := listSessions(t, st); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("sessions %v", got)
 	}
+	// Nor is it once a sweeper fenced it with a placeholder head.
+	if _, err := session.SweepHead(ctx, st.Objects(), "orphan", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := listSessions(t, st); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("sessions with a placeholder %v", got)
+	}
 	s, _ := st.Session("a")
 	r, err := s.LoadSession(ctx, session.FullGraph)
 	if err != nil || r == nil || r.Graph.Nodes[0].NodeID != "n-a" {

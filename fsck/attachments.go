@@ -107,14 +107,33 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		c.problem(InvManifest, info.Key, "row names session %q and attachment %q", row.SessionID, row.AttachmentID)
 		return nil
 	}
-	if !row.Committed() && !row.IntentAt.After(c.cutoff) {
+	// The head is the source of truth: a row a published commit named is
+	// committed even if a crash skipped its stamp (the sweeper repairs the
+	// stamp; it never reclaims such a row).
+	committed := row.Committed()
+	headCommitted := func() (bool, error) {
+		if committed {
+			return true, nil
+		}
+		ok, _, err := session.HeadRefs{Store: c.objs}.Committed(ctx, sid, id)
+		if ok {
+			committed = true
+			c.count(func(n *Counts) { n.UnstampedCommittedRows++ })
+		}
+		return ok, err
+	}
+	if !committed && !row.IntentAt.After(c.cutoff) {
 		dead, err := c.ownerDead(ctx, sid, row.Owner, row.IntentAt)
 		if err != nil {
 			return err
 		}
 		if dead {
-			c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
-			return nil
+			if ok, err := headCommitted(); err != nil {
+				return err
+			} else if !ok {
+				c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
+				return nil
+			}
 		}
 	}
 	if row.Data.IsZero() {
@@ -125,10 +144,16 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 	switch {
 	case err != nil:
 		return err
-	case !exists && row.Committed():
+	case !exists && committed:
 		c.problem(InvRef, info.Key, "committed ref names data %s, which is missing", row.Data.Key)
 		return nil
 	case !exists:
+		if ok, err := headCommitted(); err != nil {
+			return err
+		} else if ok {
+			c.problem(InvRef, info.Key, "a published commit names data %s, which is missing", row.Data.Key)
+			return nil
+		}
 		// An uncommitted row may name data a sweep reclaimed before the
 		// writer's Protect (which then fails and the writer uploads again):
 		// no commit can adopt it, since PrepareCommit checks the data.
@@ -137,7 +162,7 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		c.problem(InvManifest, info.Key, "data %s holds %d bytes, the row says %d", row.Data.Key, data.Size, row.Data.StoredSize)
 		return nil
 	}
-	if c.opts.Deep && row.Committed() {
+	if c.opts.Deep && committed {
 		return c.readAttachment(ctx, info.Key, sid, id, row.Data.Size)
 	}
 	return nil

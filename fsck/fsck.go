@@ -67,17 +67,20 @@ type Orphan struct {
 
 // Counts summarises what Check saw.
 type Counts struct {
-	Sessions       int   `json:"sessions"`
-	DeletedHeads   int   `json:"deleted_heads"`
-	HeadlessPrefix int   `json:"headless_sessions"`
-	SessionObjects int   `json:"session_objects"`
-	Nodes          int   `json:"nodes"`
-	Rows           int   `json:"rows"`
-	CommittedRows  int   `json:"committed_rows"`
-	UploadIntents  int   `json:"upload_intents"`
-	DataObjects    int   `json:"data_objects"`
-	DataBytes      int64 `json:"data_bytes"`
-	Multipart      int   `json:"multipart_uploads"`
+	Sessions       int `json:"sessions"`
+	DeletedHeads   int `json:"deleted_heads"`
+	HeadlessPrefix int `json:"headless_sessions"`
+	SessionObjects int `json:"session_objects"`
+	Nodes          int `json:"nodes"`
+	Rows           int `json:"rows"`
+	CommittedRows  int `json:"committed_rows"`
+	// UnstampedCommittedRows are rows a published commit named whose
+	// commit stamp a crash skipped (the sweeper repairs the stamp).
+	UnstampedCommittedRows int   `json:"unstamped_committed_rows"`
+	UploadIntents          int   `json:"upload_intents"`
+	DataObjects            int   `json:"data_objects"`
+	DataBytes              int64 `json:"data_bytes"`
+	Multipart              int   `json:"multipart_uploads"`
 }
 
 // Report is the outcome of Check.

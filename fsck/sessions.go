@@ -40,7 +40,9 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 	}
 	named := map[string]bool{head: true}
 	switch {
-	case info == nil:
+	case info == nil || info.Placeholder:
+		// No session (a placeholder is a sweeper's fence for one that
+		// never committed).
 		c.count(func(n *Counts) { n.HeadlessPrefix++ })
 	case info.Deleted:
 		c.count(func(n *Counts) { n.DeletedHeads++ })

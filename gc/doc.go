@@ -12,11 +12,14 @@
 //     released), taking them over from a holder whose lease is gone.
 //  3. Refuses (ErrEmptyRoots) if blobs exist but no row, upload intent or
 //     head does, unless AllowEmptyRoots.
-//  4. With ForgetDeadIntents, forgets dead intents: per session through the
-//     head fence when HeadRefs is set (W2 in docs/protocol.md), else by the
-//     manifest's ForgetAgedUncommitted.
+//  4. With ForgetDeadIntents, forgets dead intents: upload intents by age
+//     and owner death, and rows per session through the head fence when
+//     HeadRefs is set (the default with package session's heads; W2 in
+//     docs/protocol.md), else by the manifest's ForgetAgedUncommitted.
 //  5. Sweeps session objects (segments, indexes, checkpoint blobs) that the
-//     session's head does not name, through the head fence (below).
+//     session's head does not name, through the head fence (below). The
+//     sessions are those with keys under sessions/ and, when rows are
+//     forgotten through the fence, those with rows in the manifest.
 //  6. Sweeps attachment data that no row or upload intent names, through the
 //     deletion fence, in rounds.
 //  7. Aborts incomplete multipart uploads initiated before the cutoff.
@@ -35,13 +38,14 @@
 //   - Session objects: the head fence. For each batch the sweeper lists the
 //     session's objects, reads the head, then publishes by compare-and-swap
 //     on that head a successor with the sweep generation advanced
-//     (Heads.Sweep), and only then deletes the listed objects the head does
-//     not name. The writer's obligation (W1 in docs/protocol.md): an object
-//     written for a commit attempt is published only by a head whose base
-//     has the sweep generation the attempt started from. An object listed
-//     before the fence was written for an attempt on an older generation,
-//     so no later head can name it; a commit in flight on the old head fails
-//     its compare-and-swap.
+//     (Heads.Sweep: session.SweepHead by default; a placeholder head for a
+//     session with objects but no head), and only then deletes the listed
+//     objects the head does not name. The writer's obligation (W1 in
+//     docs/protocol.md): an object written for a commit attempt is
+//     published only by a head whose base has the sweep generation the
+//     attempt started from. An object listed before the fence was written
+//     for an attempt on an older generation, so no later head can name it;
+//     a commit in flight on the old head fails its compare-and-swap.
 //   - Dead rows (W2): the sweeper judges a session's rows, fences its head,
 //     asks HeadRefs whether a published head committed each id, and forgets
 //     the others only at the Rev it judged; a commit prepared on the old

@@ -54,7 +54,7 @@ func (r *run) forgetSessionRows(ctx context.Context, sid string) error {
 		return err
 	}
 	for _, row := range dead {
-		committed, at, err := r.HeadRefs.Committed(ctx, sid, row.AttachmentID)
+		committed, at, err := r.headRefs.Committed(ctx, sid, row.AttachmentID)
 		if err != nil {
 			return err
 		}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
 // ErrNoHeadFence is returned by a Heads whose session layer cannot advance a
-// head's sweep generation; the sweeper then leaves session objects alone.
+// head's sweep generation; the sweeper then leaves session objects (and dead
+// rows) alone and reports them deferred.
 var ErrNoHeadFence = errors.New("gc: session layer has no head fence")
 
 // Heads is the session layer's side of the sweep protocol for session
@@ -19,20 +21,21 @@ type Heads interface {
 	// Read decodes sid's head: nil if there is none.
 	Read(ctx context.Context, store objstore.Store, sid string) (*session.HeadInfo, error)
 	// Sweep publishes, by compare-and-swap on the head whose ETag is etag
-	// (create-only if etag is empty: a tombstone for a headless session), a
-	// successor naming the same objects with the head's sweep generation
-	// advanced, and returns it. The writer's obligation that makes this a
-	// fence: an object written for a commit attempt is published only by a
-	// head whose base has the sweep generation the attempt started from. A
-	// changed head fails with an error matching
-	// objstore.ErrPreconditionFailed.
+	// (create-only if etag is empty: a placeholder head for a headless
+	// session, which readers take for no session), a successor naming the
+	// same objects with the head's sweep generation advanced, and returns
+	// it. The writer's obligation that makes this a fence: an object
+	// written for a commit attempt is published only by a head whose base
+	// has the sweep generation the attempt started from. A changed head
+	// fails with an error matching objstore.ErrPreconditionFailed.
 	Sweep(ctx context.Context, store objstore.Store, sid, etag string) (*session.HeadInfo, error)
 }
 
-// SessionHeads is the Heads of package session. SweepFunc is the session
-// layer's sweep publication; while it is nil, Sweep returns ErrNoHeadFence
-// and session objects are reported as deferred, never deleted on the
-// strength of their age alone.
+// SessionHeads is the Heads of package session: Read is session.ReadHead
+// and Sweep is SweepFunc, or session.SweepHead when SweepFunc is nil. A
+// SweepFunc that returns ErrNoHeadFence makes the sweeper leave session
+// objects alone (reported deferred), never delete them on the strength of
+// their age.
 type SessionHeads struct {
 	SweepFunc func(ctx context.Context, store objstore.Store, sid, etag string) (*session.HeadInfo, error)
 }
@@ -45,7 +48,7 @@ func (h SessionHeads) Read(ctx context.Context, store objstore.Store, sid string
 // Sweep implements Heads.
 func (h SessionHeads) Sweep(ctx context.Context, store objstore.Store, sid, etag string) (*session.HeadInfo, error) {
 	if h.SweepFunc == nil {
-		return nil, ErrNoHeadFence
+		return session.SweepHead(ctx, store, sid, etag)
 	}
 	return h.SweepFunc(ctx, store, sid, etag)
 }
@@ -53,35 +56,59 @@ func (h SessionHeads) Sweep(ctx context.Context, store objstore.Store, sid, etag
 // sessionBatch bounds the unnamed objects one head fence covers.
 const sessionBatch = objstore.MaxDeleteBatch
 
-// sweepSessions sweeps the objects of every session of the shard.
+// sweepSessions sweeps every session of the shard: those with objects
+// under sessions/ and, when dead rows are forgotten through the head fence,
+// those that only have rows in the manifest (an attachment recorded for a
+// session that never committed), whose dead rows would otherwise stay.
 func (r *run) sweepSessions(ctx context.Context) error {
-	opts := &objstore.ListOptions{Delimiter: "/"}
-	for info, err := range r.store.List(ctx, session.SessionsPrefix, opts) {
+	var rowSessions iter.Seq2[string, error]
+	if l, ok := r.manifest.(SessionLister); ok && r.rows != nil && r.ForgetDeadIntents && !r.DryRun {
+		rowSessions = l.SessionIDs(ctx)
+	}
+	for s, err := range mergeSessions(r.sessionPrefixes(ctx), rowSessions) {
 		if err != nil {
 			return err
 		}
-		if !info.IsPrefix {
-			r.scanned(1)
-			r.tally.unknown(info.Key)
+		if !r.shard.ownsKey(s.id) {
 			continue
 		}
-		sid := info.Key[len(session.SessionsPrefix) : len(info.Key)-1]
-		if session.ValidateSessionID(sid) != nil {
-			r.tally.unknown(info.Key)
-			continue
-		}
-		if !r.shard.ownsKey(sid) {
-			continue
-		}
-		if err := r.sweepSession(ctx, sid); err != nil {
+		if err := r.sweepSession(ctx, s.id, s.objects); err != nil {
 			if errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
 				return err
 			}
-			r.log.WarnContext(ctx, "gc: session skipped", "session_id", sid, "err", err)
-			r.tally.failed(session.SessionPrefix(sid))
+			r.log.WarnContext(ctx, "gc: session skipped", "session_id", s.id, "err", err)
+			r.tally.failed(session.SessionPrefix(s.id))
 		}
 	}
 	return nil
+}
+
+// sessionPrefixes yields, in listing order, the valid session ids that have
+// a key prefix under sessions/, reporting the keys there that do not fit
+// the layout.
+func (r *run) sessionPrefixes(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		opts := &objstore.ListOptions{Delimiter: "/"}
+		for info, err := range r.store.List(ctx, session.SessionsPrefix, opts) {
+			if err != nil {
+				yield("", err)
+				return
+			}
+			if !info.IsPrefix {
+				r.scanned(1)
+				r.tally.unknown(info.Key)
+				continue
+			}
+			sid := info.Key[len(session.SessionsPrefix) : len(info.Key)-1]
+			if session.ValidateSessionID(sid) != nil {
+				r.tally.unknown(info.Key)
+				continue
+			}
+			if !yield(sid, nil) {
+				return
+			}
+		}
+	}
 }
 
 // sweepSession deletes the objects of sid that its head does not name and
@@ -91,9 +118,15 @@ func (r *run) sweepSessions(ctx context.Context) error {
 // publication was written for an attempt based on an earlier sweep
 // generation, so no later head can name it (the writer's obligation), and
 // the head it was checked against does not.
-func (r *run) sweepSession(ctx context.Context, sid string) error {
+//
+// objects is false for a session known only from the manifest: it has no
+// key under sessions/ to list.
+func (r *run) sweepSession(ctx context.Context, sid string, objects bool) error {
 	if err := r.forgetSessionRows(ctx, sid); err != nil {
 		return err
+	}
+	if !objects {
+		return nil
 	}
 	var batch []objstore.ObjectInfo
 	for info, err := range r.store.List(ctx, session.SessionPrefix(sid), nil) {

@@ -15,14 +15,17 @@ import (
 
 // simHead is the simulated session head: the writer protocol of
 // docs/protocol.md ("Sweeping") on the real key layout, with a head format
-// of the simulation's own. Sweep is the head's sweep generation.
+// of the simulation's own. Sweep is the head's sweep generation; a
+// placeholder (the sweeper's fence for a headless session) reads as no
+// session and is replaced by the first commit, as in package session.
 type simHead struct {
-	Gen     uint64   `json:"gen"`
-	Sweep   uint64   `json:"sweep"`
-	WriteID string   `json:"wid"`
-	Deleted bool     `json:"deleted,omitempty"`
-	Blobs   []string `json:"blobs,omitempty"` // checkpoint objects named
-	Atts    []string `json:"atts,omitempty"`  // committed attachment ids
+	Gen         uint64   `json:"gen"`
+	Sweep       uint64   `json:"sweep"`
+	WriteID     string   `json:"wid"`
+	Deleted     bool     `json:"deleted,omitempty"`
+	Placeholder bool     `json:"placeholder,omitempty"`
+	Blobs       []string `json:"blobs,omitempty"` // checkpoint objects named
+	Atts        []string `json:"atts,omitempty"`  // committed attachment ids
 }
 
 // readSimHead reads sid's head; nil if none.
@@ -73,13 +76,18 @@ func (simHeads) Read(ctx context.Context, st objstore.Store, sid string) (*sessi
 	if err != nil || h == nil {
 		return nil, err
 	}
-	return &session.HeadInfo{SessionID: sid, ETag: etag, Gen: h.Gen, Deleted: h.Deleted, Keys: h.Blobs}, nil
+	return h.info(sid, etag), nil
+}
+
+func (h *simHead) info(sid, etag string) *session.HeadInfo {
+	return &session.HeadInfo{SessionID: sid, ETag: etag, Gen: h.Gen, SweepGen: h.Sweep, Deleted: h.Deleted,
+		Placeholder: h.Placeholder, Keys: h.Blobs}
 }
 
 // Sweep advances the sweep generation of the head whose ETag is etag, or
-// creates a tombstone for a headless session.
+// creates a placeholder for a headless session.
 func (s simHeads) Sweep(ctx context.Context, st objstore.Store, sid, etag string) (*session.HeadInfo, error) {
-	next := &simHead{Gen: 1, Sweep: 1, Deleted: true, WriteID: s.ids()}
+	next := &simHead{Gen: 1, Sweep: 1, Placeholder: true, WriteID: s.ids()}
 	if etag != "" {
 		cur, curTag, err := readSimHead(ctx, st, sid)
 		if err != nil {
@@ -98,7 +106,7 @@ func (s simHeads) Sweep(ctx context.Context, st objstore.Store, sid, etag string
 	if err != nil {
 		return nil, err
 	}
-	return &session.HeadInfo{SessionID: sid, ETag: newTag, Gen: next.Gen, Deleted: next.Deleted, Keys: next.Blobs}, nil
+	return next.info(sid, newTag), nil
 }
 
 // simHeadRefs is the manifest.HeadRefs of the simulated session layer: it

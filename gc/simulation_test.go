@@ -271,6 +271,7 @@ func TestSimulationCoverage(t *testing.T) {
 		"gc: took over a fence shard",
 		"writer: upload reclaimed, uploading again",
 		"writer: sweep generation moved, checkpoint rewritten",
+		"writer: first commit over a sweeper's placeholder",
 		"writer: multipart upload aborted by a sweeper",
 	} {
 		if events[e] == 0 {

@@ -183,7 +183,7 @@ func (wr *simWriter) turn(ctx context.Context, sid string) error {
 	if h != nil && h.Deleted {
 		return nil // session ids are single-use
 	}
-	if h != nil && wr.w.rng().Float64() < 0.06 {
+	if h != nil && !h.Placeholder && wr.w.rng().Float64() < 0.06 {
 		return wr.deleteSession(ctx, sid, h, etag)
 	}
 	var atts []string
@@ -318,6 +318,9 @@ func (wr *simWriter) commit(ctx context.Context, sid string, atts []string) erro
 		}
 		if cp != "" && cpSweep != base.Sweep {
 			wr.w.event("writer: sweep generation moved, checkpoint rewritten")
+		}
+		if base.Placeholder {
+			wr.w.event("writer: first commit over a sweeper's placeholder")
 		}
 		if cp == "" || cpSweep != base.Sweep {
 			// Objects of an attempt under an older sweep generation may be

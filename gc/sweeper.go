@@ -83,24 +83,29 @@ type Sweeper struct {
 	AllowEmptyRoots bool
 
 	// ForgetDeadIntents forgets dead intents (rows and upload intents) by
-	// the manifest's owner-death rules before the roots are walked: through
-	// each session's head fence when HeadRefs is set, else by
-	// ForgetAgedUncommitted, which loses the row of a commit that stalls
-	// longer than Grace between PrepareCommit and its head PUT
-	// (docs/protocol.md, "Sweeping", W2). Off by default.
+	// the manifest's owner-death rules before the roots are walked: rows
+	// through each session's head fence when HeadRefs is set (the default
+	// with the session package's heads), else by ForgetAgedUncommitted,
+	// which loses the row of a commit that stalls longer than Grace between
+	// PrepareCommit and its head PUT (docs/protocol.md, "Sweeping", W2).
+	// Off by default.
 	ForgetDeadIntents bool
 	// Manifest supplies roots and forgets dead intents; nil means
 	// manifest.New(Store) with turn-owner death read from session heads
-	// (session.TurnReceipts) and no process registry.
+	// (session.TurnReceipts), stamps repaired from session heads
+	// (session.HeadRefs) and no process registry.
 	Manifest Manifest
-	// Heads decodes and fences session heads; nil means SessionHeads.
+	// Heads decodes and fences session heads; nil means SessionHeads{}
+	// (package session's heads, fenced by session.SweepHead).
 	Heads Heads
 	// HeadRefs tells which attachments a session's published heads
 	// committed. With it (and a Manifest that also implements RowForgetter),
 	// ForgetDeadIntents forgets each session's dead rows through its head
 	// fence, without clocks; without it the manifest's ForgetAgedUncommitted
 	// does, which is safe only for commits that do not stall longer than the
-	// grace period between PrepareCommit and their head PUT.
+	// grace period between PrepareCommit and their head PUT. Nil means
+	// session.HeadRefs on Store when Heads is nil too (the heads are the
+	// session package's); with a custom Heads, nil means no HeadRefs.
 	HeadRefs manifest.HeadRefs
 	// Holder names this sweeper in its lease; empty means host:pid.
 	Holder string
@@ -132,6 +137,7 @@ type run struct {
 	manifest Manifest
 	heads    Heads
 	rows     RowForgetter // nil: dead rows go through ForgetAgedUncommitted
+	headRefs manifest.HeadRefs
 	lease    *Lease
 	tally    *tally
 	budget   int // deletions left; < 0 unbounded
@@ -174,12 +180,16 @@ func (s *Sweeper) start() (*run, error) {
 	}
 	if r.manifest == nil {
 		r.manifest = manifest.New(s.Store, &manifest.Options{Logger: r.log, Now: r.now,
-			Turns: session.TurnReceipts{Store: s.Store}})
+			Turns: session.TurnReceipts{Store: s.Store}, Heads: session.HeadRefs{Store: s.Store}})
 	}
+	r.headRefs = s.HeadRefs
 	if r.heads == nil {
 		r.heads = SessionHeads{}
+		if r.headRefs == nil {
+			r.headRefs = session.HeadRefs{Store: s.Store}
+		}
 	}
-	if rf, ok := r.manifest.(RowForgetter); ok && s.HeadRefs != nil {
+	if rf, ok := r.manifest.(RowForgetter); ok && r.headRefs != nil {
 		r.rows = rf
 	}
 	if r.budget == 0 {

@@ -128,6 +128,18 @@ func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (in
 	return int(n.Load()), wrap("forget aged uncommitted", err)
 }
 
+// ForgetAgedUploads deletes the upload intents that are aged (intent at or
+// before cutoff) and either aborted or owner-dead, and returns how many it
+// deleted: the upload-intent half of ForgetAgedUncommitted, for a sweeper
+// that forgets dead rows session by session through the session head
+// (docs/protocol.md, "Sweeping", W2). Upload intents need no head fence:
+// their keys are never reused and their data is fenced by Protect. A lookup
+// error keeps that intent and is returned after the scan.
+func (s *Store) ForgetAgedUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	n, err := s.forgetAgedUploads(ctx, ClampTime(cutoff))
+	return n, wrap("forget aged uploads", err)
+}
+
 // forgetAgedUploads deletes aged upload intents that are aborted or whose
 // owner is dead. Upload intents are never rewritten except by their own
 // writer marking them aborted, and their keys are never reused, so a plain

@@ -79,6 +79,30 @@ func (s *Store) SessionRows(ctx context.Context, sessionID string) ([]Row, error
 	return out, nil
 }
 
+// SessionIDs yields, in ascending order of "<sid>/", the ids of the
+// sessions that may hold rows (those with a session marker prefix),
+// streaming. A session listed may hold no live row; SessionRows tells.
+func (s *Store) SessionIDs(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for info, err := range s.obj.List(ctx, SessionPrefix, &objstore.ListOptions{Delimiter: "/"}) {
+			if err != nil {
+				yield("", wrap("session ids", err))
+				return
+			}
+			if !info.IsPrefix {
+				continue
+			}
+			sid := strings.TrimSuffix(tailAfter(info.Key, SessionPrefix), "/")
+			if ValidateSessionID(sid) != nil {
+				continue
+			}
+			if !yield(sid, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Uploads yields the upload intents, in key order. An intent that vanishes
 // between listing and reading is skipped.
 func (s *Store) Uploads(ctx context.Context) iter.Seq2[Upload, error] {

@@ -49,11 +49,16 @@ func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*Commi
 
 // commitTxn carries one CommitRuntimeState call across its attempts.
 type commitTxn struct {
-	s       *Store
-	sid     string
-	c       *RuntimeCommit
-	written map[string]string // blob hash -> key written by earlier attempts
-	result  *CommitResult
+	s   *Store
+	sid string
+	c   *RuntimeCommit
+	// written maps blob hash -> key written by earlier attempts whose base
+	// head had sweep generation writtenGen. They may be reused only on a
+	// base of that generation (W1): a sweep that advanced it may have
+	// deleted them.
+	written    map[string]string
+	writtenGen uint64
+	result     *CommitResult
 }
 
 func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
@@ -61,6 +66,11 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	base := cur.h
 	if !base.live() {
 		base = freshHead(sid, cur.h)
+	}
+	if g := base.SweepGen; g != t.writtenGen {
+		// W1: a sweep fenced the head since our objects were written.
+		clear(t.written)
+		t.writtenGen = g
 	}
 	now := s.now()
 	t.result = nil
@@ -136,7 +146,9 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 
 	// Flush the existing tail to a segment when it is full; the new delta
 	// starts the next tail. The segment write runs in parallel with the
-	// other pre-publication writes.
+	// other pre-publication writes. Every attempt plans its segment under a
+	// fresh ULID, so no segment outlives the attempt it was written for
+	// (W1).
 	var flush *flushPlan
 	var flushTail []delta
 	var flushReceipts []receipt

@@ -28,5 +28,9 @@
 // # Sweeper interface
 //
 // ListSessionIDs, ReadHead, Reachable and ParseKey expose the key layout
-// (keys.go) to the sweeper without it knowing the head format.
+// (keys.go) to the sweeper without it knowing the head format. SweepHead is
+// the sweeper's head fence (it advances the head's sweep generation, or
+// creates a placeholder head that reads as no session), and HeadRefs tells
+// the attachment manifest which attachments published commits named
+// (docs/protocol.md, "Sweeping", W1 and W2).
 package session

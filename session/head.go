@@ -8,8 +8,14 @@ import (
 )
 
 // Object schemas (codec envelopes).
+//
+// Head schema 2 added sweep_gen and placeholder (the sweeper's head fence);
+// a head of schema 1 reads as sweep generation 0. The version was bumped,
+// not merely extended, because a schema-1 writer would drop both fields
+// when it rewrites a head (resetting the sweep generation) and would take a
+// placeholder for a session: it must refuse schema-2 heads instead.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 1, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 2, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 1, Min: 1}
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -33,6 +39,16 @@ type head struct {
 	RecentWrites []string `json:"recent_writes,omitempty"`
 	// Deleted marks a deleted session (a tombstone head).
 	Deleted bool `json:"deleted,omitempty"`
+	// SweepGen is the sweep generation: advanced only by SweepHead (the
+	// sweeper's head fence), carried unchanged by every other head write,
+	// never decreasing. W1 (docs/protocol.md): an object written for a
+	// commit attempt is published only by a head whose base has the sweep
+	// generation the attempt started from.
+	SweepGen uint64 `json:"sweep_gen,omitempty"`
+	// Placeholder marks a head the sweeper created for a session that had
+	// objects but no head (a fence for first commits): it reads exactly as
+	// "no session", and the first write replaces it by compare-and-swap.
+	Placeholder bool `json:"placeholder,omitempty"`
 
 	Meta                *SessionMeta    `json:"meta,omitempty"`
 	Config              SessionConfig   `json:"config"`
@@ -150,21 +166,24 @@ func (h *head) clone() *head {
 	return &c
 }
 
-// fresh returns the state of a session with no head (or a deleted one)
-// about to be written for sid: everything empty.
+// freshHead returns the state of a session with no head (or a deleted or
+// placeholder one) about to be written for sid: everything empty.
 func freshHead(sid string, prev *head) *head {
 	h := &head{SessionID: sid}
 	if prev != nil {
-		// Keep the write history so ambiguity resolution spans a delete.
+		// Keep the write history so ambiguity resolution spans a delete,
+		// and the sweep generation, which never decreases (W1).
 		h.Gen = prev.Gen
 		h.WriteID = prev.WriteID
 		h.RecentWrites = append([]string(nil), prev.RecentWrites...)
+		h.SweepGen = prev.SweepGen
 	}
 	return h
 }
 
-// live reports whether h describes a session that exists.
-func (h *head) live() bool { return h != nil && !h.Deleted }
+// live reports whether h describes a session that exists: neither absent,
+// deleted nor a sweeper's placeholder.
+func (h *head) live() bool { return h != nil && !h.Deleted && !h.Placeholder }
 
 func encodeHead(h *head) ([]byte, error) { return codec.Encode(headSchema, h) }
 

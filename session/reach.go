@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -17,7 +16,12 @@ type HeadInfo struct {
 	ETag      string
 	Revision  uint64
 	Gen       uint64
-	Deleted   bool
+	// SweepGen is the head's sweep generation (see SweepHead).
+	SweepGen uint64
+	Deleted  bool
+	// Placeholder: the head is a sweeper's placeholder for a session that
+	// has objects but never had a head; readers treat it as no session.
+	Placeholder bool
 	// Keys are the immutable objects the head names (segments, their
 	// indexes, checkpoint blobs). The head key itself is not included.
 	Keys []string
@@ -38,13 +42,7 @@ func ReadHead(ctx context.Context, store objstore.Store, sid string) (*HeadInfo,
 	if err != nil || snap.h == nil {
 		return nil, err
 	}
-	h := snap.h
-	info := &HeadInfo{SessionID: sid, ETag: snap.etag, Revision: h.Revision, Gen: h.Gen, Deleted: h.Deleted}
-	info.Keys = reachableKeys(h)
-	for _, d := range h.Tail {
-		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
-	}
-	return info, nil
+	return headInfo(sid, snap.etag, snap.h), nil
 }
 
 func reachableKeys(h *head) []string {
@@ -106,18 +104,22 @@ func ListSessionIDs(ctx context.Context, store objstore.Store) iter.Seq2[string,
 // Delete deletes the session: it replaces the head by a tombstone (so
 // concurrent writers fail their compare-and-swap and a recreated session
 // starts clean, with fencing token 1 and no inputs), then deletes the
-// objects the old head named, then the tombstone itself where the store
-// enforces conditional deletes. Objects the old head did not name (of
+// objects the old head named. Objects the old head did not name (of
 // abandoned commits) are left to the sweeper: deleting by listing could
 // destroy the objects of a concurrent recreation. Deleting a missing
 // session succeeds.
+//
+// The tombstone is kept for good: it carries the sweep generation. Were
+// the head key ever absent again, a first commit stalled since before a
+// sweep could land its create-only PUT and publish objects that sweep
+// deleted (docs/protocol.md, "Deletion").
 func (s *Store) Delete(ctx context.Context) error {
 	sid, err := s.boundID()
 	if err != nil {
 		return err
 	}
 	var old *head
-	snap, err := s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		old = nil
 		if !cur.h.live() {
 			return plan{}, nil
@@ -136,17 +138,11 @@ func (s *Store) Delete(ctx context.Context) error {
 			return backendErr("delete session objects", err)
 		}
 	}
-	if snap.h != nil && snap.h.Deleted && snap.etag != "" && s.objs.Capabilities().ConditionalDelete {
-		err := s.objs.Delete(ctx, HeadKey(sid), &objstore.DeleteOptions{IfMatch: snap.etag})
-		if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
-			return backendErr("delete tombstone", err)
-		}
-		s.forget()
-	}
 	return nil
 }
 
 // String describes the head for logs.
 func (i *HeadInfo) String() string {
-	return fmt.Sprintf("session %s revision %d gen %d deleted=%v objects=%d", i.SessionID, i.Revision, i.Gen, i.Deleted, len(i.Keys))
+	return fmt.Sprintf("session %s revision %d gen %d sweep %d deleted=%v placeholder=%v objects=%d",
+		i.SessionID, i.Revision, i.Gen, i.SweepGen, i.Deleted, i.Placeholder, len(i.Keys))
 }

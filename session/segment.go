@@ -36,11 +36,17 @@ type commitRecord struct {
 	AttachmentIDs []string  `json:"attachment_ids,omitempty"`
 }
 
-// segIndex lists, sorted, the node ids and turn ids a segment holds, so a
-// node or receipt lookup reads one segment, not all.
+// segIndex lists, sorted, the node ids, turn ids and committed attachment
+// ids a segment holds, so a node, receipt or attachment lookup reads one
+// segment, not all.
+//
+// AttachmentIDs is always written (an empty list when the commits named
+// none): an index without the field was written before it existed, and
+// says nothing about attachments (hasAttachment then reports unknown).
 type segIndex struct {
-	NodeIDs []string `json:"node_ids,omitempty"`
-	TurnIDs []string `json:"turn_ids,omitempty"`
+	NodeIDs       []string `json:"node_ids,omitempty"`
+	TurnIDs       []string `json:"turn_ids,omitempty"`
+	AttachmentIDs []string `json:"attachment_ids"`
 }
 
 func (x *segIndex) hasNode(id string) bool {
@@ -53,18 +59,33 @@ func (x *segIndex) hasTurn(id string) bool {
 	return ok
 }
 
+// hasAttachment reports whether the segment's commits named attachment id;
+// known is false for an index that predates the attachment list.
+func (x *segIndex) hasAttachment(id string) (found, known bool) {
+	if x.AttachmentIDs == nil {
+		return false, false
+	}
+	_, ok := slices.BinarySearch(x.AttachmentIDs, id)
+	return ok, true
+}
+
 func indexOf(seg *segment) *segIndex {
-	x := &segIndex{}
+	x := &segIndex{AttachmentIDs: []string{}}
 	for _, n := range seg.Nodes {
 		x.NodeIDs = append(x.NodeIDs, n.NodeID)
 	}
 	for _, r := range seg.Receipts {
 		x.TurnIDs = append(x.TurnIDs, r.TurnID)
 	}
+	for _, c := range seg.Commits {
+		x.AttachmentIDs = append(x.AttachmentIDs, c.AttachmentIDs...)
+	}
 	sort.Strings(x.NodeIDs)
 	x.NodeIDs = slices.Compact(x.NodeIDs)
 	sort.Strings(x.TurnIDs)
 	x.TurnIDs = slices.Compact(x.TurnIDs)
+	sort.Strings(x.AttachmentIDs)
+	x.AttachmentIDs = slices.Compact(x.AttachmentIDs)
 	return x
 }
 

@@ -167,7 +167,11 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 }
 
 // stampWrite gives next a fresh write id and generation following prev.
-func (s *Store) stampWrite(next, prev *head) {
+func (s *Store) stampWrite(next, prev *head) { stampWrite(next, prev, s.tune.RecentWrites) }
+
+// stampWrite gives next a fresh write id and generation following prev,
+// keeping at most keep previous write ids.
+func stampWrite(next, prev *head, keep int) {
 	var gen uint64
 	var recent []string
 	if prev != nil {
@@ -177,8 +181,8 @@ func (s *Store) stampWrite(next, prev *head) {
 			recent = append(recent, prev.WriteID)
 		}
 	}
-	if n := s.tune.RecentWrites; len(recent) > n {
-		recent = recent[len(recent)-n:]
+	if len(recent) > keep {
+		recent = recent[len(recent)-keep:]
 	}
 	next.Gen = gen + 1
 	next.WriteID = newID()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // Exit codes (documented in the usage text and docs/operations.md).
@@ -128,7 +129,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.pushgateway, "pushgateway", getenv("STOWAGE_SWEEPER_PUSHGATEWAY"), "push metrics to this Prometheus Pushgateway `URL` [STOWAGE_SWEEPER_PUSHGATEWAY]")
 	fs.StringVar(&c.textfile, "metrics-textfile", getenv("STOWAGE_SWEEPER_METRICS_TEXTFILE"), "write metrics to this `file` (node_exporter textfile collector) [STOWAGE_SWEEPER_METRICS_TEXTFILE]")
 	fs.BoolVar(&c.allowEmpty, "allow-empty-roots", envBool("STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS"), "sweep even if no row, upload intent or head exists (deletes everything unreferenced) [STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS]")
-	fs.BoolVar(&c.forget, "forget-dead-intents", envBool("STOWAGE_SWEEPER_FORGET_DEAD_INTENTS"), "forget dead intents first (manifest.ForgetAgedUncommitted: loses the row of a commit stalled longer than --grace between prepare and publish until the session layer provides the head fence; docs/protocol.md, Sweeping, W2) [STOWAGE_SWEEPER_FORGET_DEAD_INTENTS]")
+	fs.BoolVar(&c.forget, "forget-dead-intents", envBool("STOWAGE_SWEEPER_FORGET_DEAD_INTENTS"), "forget dead intents first: aged upload intents that are aborted or owner-dead, and each session's dead rows through its head fence (a row a published commit named is repaired instead; a commit stalled past --grace fails and prepares again, it never publishes a forgotten row; docs/protocol.md, Sweeping, W2). Without it dead intents keep their data [STOWAGE_SWEEPER_FORGET_DEAD_INTENTS]")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("STOWAGE_SWEEPER_LEASE_TTL", gc.DefaultLeaseTTL), "time to live of the shard lease (renewed while sweeping) [STOWAGE_SWEEPER_LEASE_TTL]")
 	fs.StringVar(&c.holder, "holder", getenv("STOWAGE_SWEEPER_HOLDER"), "name of this sweeper in the lease; default host:pid [STOWAGE_SWEEPER_HOLDER]")
 	level := fs.String("log-level", env("STOWAGE_SWEEPER_LOG_LEVEL", "info"), "debug, info, warn or error [STOWAGE_SWEEPER_LOG_LEVEL]")
@@ -205,7 +206,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 
 	sw := &gc.Sweeper{
-		Store:             store,
+		Store: store,
+		// Session objects and dead rows go through the session head fence
+		// (docs/protocol.md, Sweeping, W1 and W2): no clock decides safety.
+		Heads:             gc.SessionHeads{SweepFunc: session.SweepHead},
+		HeadRefs:          session.HeadRefs{Store: store},
 		Grace:             cfg.grace,
 		DryRun:            cfg.dryRun,
 		MaxDeletes:        cfg.maxDeletes,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 func env(m map[string]string) func(string) string {
@@ -146,5 +149,86 @@ func TestExitCodes(t *testing.T) {
 	code, _, stderr = runCmd(t, []string{"--store", url, "--allow-empty-roots"}, nil)
 	if code != exitLeaseHeld {
 		t.Fatalf("lease held: exit %d, want %d (%s)", code, exitLeaseHeld, stderr)
+	}
+}
+
+// seedSession writes, on s, a session "sess" with one commit, an object of
+// that session no head names, and an ownerless row of the session that no
+// commit named (a dead intent). now is the writers' clock.
+func seedSession(t *testing.T, s objstore.Store, now func() time.Time) (stray, deadID string) {
+	t.Helper()
+	ctx := context.Background()
+	m := manifest.New(s, &manifest.Options{Now: now})
+	h, err := session.New(session.Config{Store: s, SessionID: "sess", Manifest: m, Hook: m, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zero uint64
+	if _, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{SessionID: "sess", ExpectedHeadRevision: &zero,
+		Graph:      session.GraphDelta{Kind: session.DeltaKeep},
+		Checkpoint: &session.HydratedCheckpoint{ExecutionState: bytes.Repeat([]byte("state "), 1000)}}); err != nil {
+		t.Fatal(err)
+	}
+	stray = session.SessionPrefix("sess") + "blob/01STRAY"
+	if _, err := s.Put(ctx, stray, []byte("abandoned"), nil); err != nil {
+		t.Fatal(err)
+	}
+	deadID = strings.Repeat("ef", 32)
+	data := manifest.DataKey("01DEADINTENT")
+	if _, err := s.Put(ctx, data, []byte("dead"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.RecordRef(ctx, manifest.Intent{AttachmentID: deadID, SessionID: "sess"}, manifest.Info{},
+		func(*manifest.Row) (manifest.Data, error) {
+			return manifest.Data{Key: data, Size: 4, StoredSize: 4}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	return stray, deadID
+}
+
+// checkSessionSwept fails unless the sweep fenced the session's head,
+// deleted the stray object and forgot the dead row, and the session still
+// loads with everything its head names.
+func checkSessionSwept(t *testing.T, s objstore.Store, stray, deadID string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Head(ctx, stray); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("unnamed session object after the sweep: %v", err)
+	}
+	h, err := session.ReadHead(ctx, s, "sess")
+	if err != nil || h == nil || h.SweepGen == 0 || len(h.Keys) == 0 {
+		t.Fatalf("head after the sweep: %v, %v (want fenced)", h, err)
+	}
+	for _, k := range h.Keys {
+		if _, err := s.Head(ctx, k); err != nil {
+			t.Fatalf("named %s: %v", k, err)
+		}
+	}
+	if _, ok, err := manifest.New(s, nil).Row(ctx, "sess", deadID); err != nil || ok {
+		t.Fatalf("dead row after the sweep: live %v, %v", ok, err)
+	}
+}
+
+func TestSweepSessionsThroughTheHeadFence(t *testing.T) {
+	url, _ := bucket(t, true)
+	then := time.Now().Add(-48 * time.Hour)
+	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), &fsstore.Options{Clock: func() time.Time { return then }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stray, deadID := seedSession(t, s, func() time.Time { return then })
+	code, stdout, stderr := runCmd(t, []string{"--store", url, "--grace", "1h", "--forget-dead-intents", "--json"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	checkSessionSwept(t, s, stray, deadID)
+	var out output
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Reclaimed[gc.KindSessionObject] != 1 || out.Reclaimed[gc.KindRefRow] != 1 {
+		t.Fatalf("report: %s", stdout)
 	}
 }

@@ -59,14 +59,18 @@ func TestSweepRealServers(t *testing.T) {
 		if err := m.Protect(ctx, u.DataKey); err != nil {
 			t.Fatal(err)
 		}
+		if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
+			t.Fatal(err) // committed: not a dead intent
+		}
 		m.EndUpload(ctx, u)
 		orphan := manifest.DataKey("01ORPHAN")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
 		}
+		stray, deadID := seedSession(t, s, time.Now)
 
 		var out, errb bytes.Buffer
-		code := run(ctx, []string{"--store", storeURL, "--grace", "0s", "--json"}, func(string) string { return "" }, &out, &errb)
+		code := run(ctx, []string{"--store", storeURL, "--grace", "0s", "--json", "--forget-dead-intents"}, func(string) string { return "" }, &out, &errb)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
@@ -74,9 +78,10 @@ func TestSweepRealServers(t *testing.T) {
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			t.Fatal(err)
 		}
-		if rep.Reclaimed[gc.KindAttachmentData] != 1 {
+		if rep.Reclaimed[gc.KindAttachmentData] != 2 || rep.Reclaimed[gc.KindSessionObject] != 1 || rep.Reclaimed[gc.KindRefRow] != 1 {
 			t.Fatalf("report: %s", out.String())
 		}
+		checkSessionSwept(t, s, stray, deadID)
 		if _, err := s.Head(ctx, orphan); !errors.Is(err, objstore.ErrNotExist) {
 			t.Fatalf("orphan after the sweep: %v", err)
 		}

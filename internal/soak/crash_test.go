@@ -307,7 +307,7 @@ func TestCrash(t *testing.T) {
 	for _, f := range failed {
 		t.Errorf("%s\n\treproduce: STOWAGE_CRASH_ONLY=<seed> go test ./internal/soak -run TestCrash", f)
 	}
-	t.Log(crashSummary(base, results, len(failed)))
+	t.Log("summary: " + crashSummary(base, results, len(failed)))
 }
 
 // crashRoot returns a directory for the runs' stores: on tmpfs where there

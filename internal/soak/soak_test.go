@@ -243,7 +243,7 @@ func soak(t *testing.T, srv testenv.Server, cfg soakConfig, seed uint64) {
 			t.Errorf("after the final sweep: %v", err)
 		}
 	}
-	t.Log(soakSummary(srv.Name, verified, stats, during, check))
+	t.Log("summary: " + soakSummary(srv.Name, verified, stats, during, check))
 }
 
 func soakAgent(st *stowage.Store, sid string, stats *soakStats) (*Agent, error) {

@@ -261,3 +261,39 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// ForgetAgedUploads forgets dead upload intents alone: rows, dead or not,
+// stay (a sweeper forgets those through the session head). SessionIDs lists
+// every session that may hold rows, in order, once.
+func testForgetAgedUploadsAndSessionIDs(t *testing.T, e *Env) {
+	crashed, err := e.M.BeginUpload(e.Ctx, "s2", none, "")
+	e.Must(err)
+	live, err := e.M.BeginUpload(e.Ctx, "s1", manifest.ProcessOwner("p1"), "")
+	e.Must(err)
+	e.Procs.Set("p1", true)
+	e.Intent("s1", ID("a"), none)
+	e.Intent("s1-x", ID("b"), none)
+	e.Intent("s0", ID("c"), none)
+	now := e.Clock.Advance(time.Minute)
+	n, err := e.M.ForgetAgedUploads(e.Ctx, now)
+	if err != nil || n != 1 {
+		t.Fatalf("ForgetAgedUploads = %d, %v (want the crashed intent)", n, err)
+	}
+	if countKeys(t, e, manifest.UploadKey(crashed.ID)) != 0 || countKeys(t, e, manifest.UploadKey(live.ID)) != 1 {
+		t.Fatal("ForgetAgedUploads forgot the wrong intents")
+	}
+	for _, k := range [][2]string{{"s1", ID("a")}, {"s1-x", ID("b")}, {"s0", ID("c")}} {
+		if !e.Holds(k[0], k[1]) {
+			t.Fatalf("ForgetAgedUploads forgot the dead row of %s", k[0])
+		}
+	}
+	var sids []string
+	for sid, err := range e.M.SessionIDs(e.Ctx) {
+		e.Must(err)
+		sids = append(sids, sid)
+	}
+	// Ascending by "<sid>/": "s1-x/" sorts before "s1/".
+	if want := []string{"s0", "s1-x", "s1"}; !equal(sids, want) {
+		t.Fatalf("SessionIDs = %v, want %v", sids, want)
+	}
+}

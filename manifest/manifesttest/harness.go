@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"ClampedCutoffs", testClampedCutoffs},
 		{"ForgetAgedRepairsFromHeads", testForgetAgedRepairsFromHeads},
 		{"DeadRowsAndForgetRow", testDeadRowsAndForgetRow},
+		{"ForgetAgedUploadsAndSessionIDs", testForgetAgedUploadsAndSessionIDs},
 		{"UploadIntents", testUploadIntents},
 		{"PrepareCommitDangling", testPrepareCommitDangling},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},

@@ -138,6 +138,10 @@ func reversion(data []byte, v uint16) []byte {
 	return out
 }
 
+// headSchema is the head envelope the session package writes (schema 2
+// added the sweep generation; it reads schema 1 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 2, Min: 1}
+
 func testSchemaVersions(t *testing.T, f *fixture) {
 	s := f.open("sv")
 	c := appendCommit("sv", 0, "", "a")
@@ -162,9 +166,14 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	}
 	check("newer head", reversion(good, 99), session.ErrSchemaUnsupported)
 	check("versionless head", reversion(good, 0), session.ErrSchemaMissing)
+	// Schema 1 (before the sweep generation) still reads, as generation 0.
+	f.put(key, reversion(good, 1))
+	if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
+		t.Fatalf("schema-1 head: %+v, %v", r, err)
+	}
 
 	// The checkpoint manifest is a JSON document with its own version.
-	payload, _, err := codec.DecodeRaw(codec.Schema{Kind: "HEAD", Current: 1, Min: 1}, good)
+	payload, _, err := codec.DecodeRaw(headSchema, good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +192,7 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 		manifest := `{` + name + `,"turn_state":{"turn_index":0},"plugin_snapshot_revision":0}`
 		loc["inline"] = []byte(manifest)
 		raw, _ := json.Marshal(doc)
-		enc, err := codec.EncodeRaw(codec.Schema{Kind: "HEAD", Current: 1, Min: 1}, raw)
+		enc, err := codec.EncodeRaw(headSchema, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

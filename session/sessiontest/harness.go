@@ -134,6 +134,7 @@ func Run(t *testing.T, h Harness) {
 		{"Corruption", corruptionTests},
 		{"IDs", idTests},
 		{"RoundTrips", roundTripTests},
+		{"Sweep", sweepTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,167 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// The sweeper's side of the session protocol (docs/protocol.md, "Sweeping"):
+// the head fence for session objects (W1) and for dead attachment rows (W2).
+
+// defaultRecentWrites is the recent-write list a sweep keeps at least (the
+// default Tuning.RecentWrites); a longer list is never shortened, so a
+// writer tuned to remember more still finds its write after a sweep.
+const defaultRecentWrites = 64
+
+// SweepHead is the sweeper's head fence. It publishes, by compare-and-swap
+// on sid's head whose ETag is etag, a copy of it with the sweep generation
+// advanced and a fresh write id (the previous one joins the recent-write
+// list, as with any head write, so a writer whose response was lost still
+// finds its write), and returns the new head. Revision, content and
+// everything else are kept; a tombstone stays a tombstone.
+//
+// With etag "" (a session that has objects but no head) it creates,
+// create-only, a placeholder head: revision 0, no content, sweep generation
+// 1. Every reader takes a placeholder for "no session" (LoadSession,
+// LoadNode and LoadSessionMeta return nil, stowage lists no session), and the
+// first write replaces it by compare-and-swap. A first commit stalled on its
+// create-only PUT then fails it, reads the placeholder back and, its sweep
+// generation having changed, writes its objects again (W1).
+//
+// A head that is no longer etag (or, with "", one that exists) fails with an
+// error matching objstore.ErrPreconditionFailed: read it again. A head that
+// cannot be decoded is a *CorruptError and is never replaced. Any other
+// error leaves the outcome open: the caller must not rely on the fence.
+func SweepHead(ctx context.Context, store objstore.Store, sid, etag string) (*HeadInfo, error) {
+	if err := ValidateSessionID(sid); err != nil {
+		return nil, err
+	}
+	tmp := &Store{objs: store}
+	var next *head
+	opts := &objstore.PutOptions{ContentType: "application/octet-stream"}
+	if etag == "" {
+		next = &head{SessionID: sid, Placeholder: true, SweepGen: 1}
+		stampWrite(next, nil, defaultRecentWrites)
+		opts.IfNoneMatch = true
+	} else {
+		cur, _, err := tmp.fetchHead(ctx, sid, "")
+		if err != nil {
+			return nil, err
+		}
+		if cur.h == nil || cur.etag != etag {
+			return nil, fmt.Errorf("session: sweep head of %q: head changed: %w", sid, objstore.ErrPreconditionFailed)
+		}
+		next = cur.h.clone()
+		stampWrite(next, cur.h, max(defaultRecentWrites, len(cur.h.RecentWrites)))
+		next.SweepGen = cur.h.SweepGen + 1
+		opts.IfMatch = etag
+	}
+	data, err := encodeHead(next)
+	if err != nil {
+		return nil, err
+	}
+	info, putErr := store.Put(ctx, HeadKey(sid), data, opts)
+	if putErr == nil {
+		return headInfo(sid, info.ETag, next), nil
+	}
+	// Read back: a write whose response was lost (or that a retry layer
+	// sent twice) may have landed.
+	rctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
+		defer cancel()
+	}
+	rb, _, err := tmp.fetchHead(rctx, sid, "")
+	if err == nil && rb.h != nil {
+		if rb.h.WriteID == next.WriteID {
+			return headInfo(sid, rb.etag, next), nil
+		}
+		if slices.Contains(rb.h.RecentWrites, next.WriteID) {
+			return headInfo(sid, "", next), nil // ours landed and others followed
+		}
+	}
+	if errors.Is(putErr, objstore.ErrPreconditionFailed) || errors.Is(putErr, objstore.ErrConflict) {
+		return nil, fmt.Errorf("session: sweep head of %q: %w", sid, putErr)
+	}
+	return nil, backendErr("sweep head of "+sid, putErr)
+}
+
+// headInfo describes h, whose ETag is etag.
+func headInfo(sid, etag string, h *head) *HeadInfo {
+	info := &HeadInfo{SessionID: sid, ETag: etag, Revision: h.Revision, Gen: h.Gen, SweepGen: h.SweepGen,
+		Deleted: h.Deleted, Placeholder: h.Placeholder}
+	info.Keys = reachableKeys(h)
+	for _, d := range h.Tail {
+		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
+	}
+	return info
+}
+
+// HeadRefs tells the attachment manifest which attachments a session's
+// published commits named; it implements manifest.HeadRefs. It sees every
+// commit of the session's current incarnation: the head's tail deltas and
+// the commit records of every segment the head names (segments keep the
+// commit records of all revisions, resets included), looked up through the
+// segment indexes. A deleted, placeholder or missing session committed
+// nothing.
+//
+// Each call reads the head afresh (no cache), so a caller that fenced the
+// head first (the sweeper, W2 in docs/protocol.md) sees every commit that
+// published before the fence.
+type HeadRefs struct {
+	Store objstore.Store
+}
+
+// Committed reports whether a published commit of sessionID named
+// attachment id, and the time of the newest such commit. Cost: one head GET;
+// if the tail does not name id, the GETs of the segments' indexes (in
+// parallel) and of the one segment that holds the id.
+func (r HeadRefs) Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error) {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return false, time.Time{}, err
+	}
+	st, err := New(Config{Store: r.Store, SessionID: sessionID})
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	snap, _, err := st.fetchHead(ctx, sessionID, "")
+	if err != nil || !snap.h.live() {
+		return false, time.Time{}, err
+	}
+	h := snap.h
+	for i := len(h.Tail) - 1; i >= 0; i-- {
+		if slices.Contains(h.Tail[i].AttachmentIDs, id) {
+			return true, h.Tail[i].At, nil
+		}
+	}
+	ids := make([]string, len(h.Segs))
+	for i, ref := range h.Segs {
+		ids[i] = ref.ID
+	}
+	idxs, err := st.loadIndexes(ctx, sessionID, ids)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if found, known := idxs[i].hasAttachment(id); known && !found {
+			continue
+		}
+		segs, err := st.loadSegments(ctx, sessionID, ids[i:i+1])
+		if err != nil {
+			return false, time.Time{}, err
+		}
+		cs := segs[0].Commits
+		for j := len(cs) - 1; j >= 0; j-- {
+			if slices.Contains(cs[j].AttachmentIDs, id) {
+				return true, cs[j].At, nil
+			}
+		}
+	}
+	return false, time.Time{}, nil
+}
