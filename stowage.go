@@ -39,16 +39,25 @@ type Config struct {
 	URL *openurl.Options
 	// Session tunes the commit protocol's object sizes.
 	Session session.Tuning
+	// SharedSegments is how many decoded segments the handles of this Store
+	// share in one cache (0 means DefaultSharedSegments). Segments are
+	// immutable, so a fresh handle loads a session it has seen with one head
+	// GET plus whatever changed.
+	SharedSegments int
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
 }
+
+// DefaultSharedSegments is the default size of a Store's segment cache.
+const DefaultSharedSegments = 1024
 
 // Store hands out per-session commit stores sharing one object store and
 // one attachment manifest. Safe for concurrent use.
 type Store struct {
 	objs     objstore.Store
 	manifest *manifest.Store
+	segs     *session.SegmentCache // shared by every handle: segments are immutable
 	cfg      Config
 	owned    bool // objs was opened by Open and is closed by Close
 }
@@ -101,7 +110,11 @@ func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, erro
 		Now:       cfg.Now,
 		Logger:    cfg.Logger,
 	})
-	return &Store{objs: objs, manifest: m, cfg: cfg}, nil
+	n := cfg.SharedSegments
+	if n == 0 {
+		n = DefaultSharedSegments
+	}
+	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
 }
 
 // Session returns a commit store bound to session id. The id must be 1-128
@@ -116,6 +129,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
+		Segments: s.segs,
 	})
 }
 

@@ -222,7 +222,7 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	*ref = p.ref
 	ref.Nodes, ref.Turns = len(seg.Nodes), len(idx.TurnIDs)
 	s.mu.Lock()
-	s.segs.put(p.ref.ID, seg)
+	s.segs.put(sid, p.ref.ID, seg)
 	s.idxs[p.ref.ID] = idx
 	s.mu.Unlock()
 	return nil
@@ -263,10 +263,7 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, id := range ids {
-		s.mu.Lock()
-		seg, ok := s.segs.get(id)
-		s.mu.Unlock()
-		if ok {
+		if seg, ok := s.segs.get(sid, id); ok {
 			out[i] = seg
 			continue
 		}
@@ -283,9 +280,7 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 			if seg.SessionID != sid {
 				return &CorruptError{Key: key, Err: errors.New("segment of another session")}
 			}
-			s.mu.Lock()
-			s.segs.put(id, seg)
-			s.mu.Unlock()
+			s.segs.put(sid, id, seg)
 			out[i] = seg
 			return nil
 		})

@@ -37,6 +37,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Tuning; zero values mean the defaults below.
 	Tuning Tuning
+	// Segments, if set, is a segment cache shared with other handles (see
+	// SegmentCache); nil gives the handle its own of Tuning.SegmentCache.
+	Segments *SegmentCache
 }
 
 // Tuning holds the protocol's size knobs. Changing them never affects
@@ -97,7 +100,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	cur   *snapshot // last head seen (read or written), nil if none
-	segs  *lru[*segment]
+	segs  *SegmentCache
 	idxs  map[string]*segIndex // by segment id; pruned to the head's segments
 	graph *graphState          // decoded graph of cur, if built
 }
@@ -138,7 +141,10 @@ func New(cfg Config) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.segs = newLRU[*segment](s.tune.SegmentCache)
+	s.segs = cfg.Segments
+	if s.segs == nil {
+		s.segs = NewSegmentCache(s.tune.SegmentCache)
+	}
 	return s, nil
 }
 
@@ -195,41 +201,6 @@ func newToken() string {
 }
 
 // lru is a small least-recently-used cache of immutable decoded objects.
-type lru[V any] struct {
-	max   int
-	order []string
-	items map[string]V
-}
-
-func newLRU[V any](max int) *lru[V] { return &lru[V]{max: max, items: map[string]V{}} }
-
-func (c *lru[V]) get(k string) (V, bool) {
-	v, ok := c.items[k]
-	if ok {
-		c.touch(k)
-	}
-	return v, ok
-}
-
-func (c *lru[V]) put(k string, v V) {
-	if _, ok := c.items[k]; !ok && len(c.items) >= c.max && len(c.order) > 0 {
-		delete(c.items, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.items[k] = v
-	c.touch(k)
-}
-
-func (c *lru[V]) touch(k string) {
-	for i, o := range c.order {
-		if o == k {
-			c.order = append(c.order[:i], c.order[i+1:]...)
-			break
-		}
-	}
-	c.order = append(c.order, k)
-}
-
 // noopManifest is lash's no-op AttachmentManifest: nothing is recorded and
 // every ref is held.
 type noopManifest struct{}
