@@ -107,10 +107,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		return n
 	}
-	envBool := func(name string) bool {
+	envBoolDefault := func(name string, def bool) bool {
 		v := getenv(name)
 		if v == "" {
-			return false
+			return def
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -118,6 +118,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		return b
 	}
+	envBool := func(name string) bool { return envBoolDefault(name, false) }
 	c := &config{}
 	fs.StringVar(&c.store, "store", getenv("STOWAGE_STORE"), "store `URL`: s3://bucket/prefix?endpoint=..., minio://..., file:///dir [STOWAGE_STORE]")
 	fs.DurationVar(&c.grace, "grace", envDur("STOWAGE_SWEEPER_GRACE", gc.DefaultGrace), "nothing younger is proposed for deletion; must exceed the longest writer stall you want to tolerate without a redo [STOWAGE_SWEEPER_GRACE]")
@@ -129,7 +130,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.pushgateway, "pushgateway", getenv("STOWAGE_SWEEPER_PUSHGATEWAY"), "push metrics to this Prometheus Pushgateway `URL` [STOWAGE_SWEEPER_PUSHGATEWAY]")
 	fs.StringVar(&c.textfile, "metrics-textfile", getenv("STOWAGE_SWEEPER_METRICS_TEXTFILE"), "write metrics to this `file` (node_exporter textfile collector) [STOWAGE_SWEEPER_METRICS_TEXTFILE]")
 	fs.BoolVar(&c.allowEmpty, "allow-empty-roots", envBool("STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS"), "sweep even if no row, upload intent or head exists (deletes everything unreferenced) [STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS]")
-	fs.BoolVar(&c.forget, "forget-dead-intents", envBool("STOWAGE_SWEEPER_FORGET_DEAD_INTENTS"), "forget dead intents first: aged upload intents that are aborted or owner-dead, and each session's dead rows through its head fence (a row a published commit named is repaired instead; a commit stalled past --grace fails and prepares again, it never publishes a forgotten row; docs/protocol.md, Sweeping, W2). Without it dead intents keep their data [STOWAGE_SWEEPER_FORGET_DEAD_INTENTS]")
+	fs.BoolVar(&c.forget, "forget-dead-intents", envBoolDefault("STOWAGE_SWEEPER_FORGET_DEAD_INTENTS", true), "forget dead intents first (default on; --forget-dead-intents=false keeps them): aged upload intents that are aborted or owner-dead, and each session's dead rows through its head fence (a row a published commit named is repaired instead; a commit stalled past --grace fails and prepares again, it never publishes a forgotten row; docs/protocol.md, Sweeping, W2). With it off, dead intents keep their data [STOWAGE_SWEEPER_FORGET_DEAD_INTENTS]")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("STOWAGE_SWEEPER_LEASE_TTL", gc.DefaultLeaseTTL), "time to live of the shard lease (renewed while sweeping) [STOWAGE_SWEEPER_LEASE_TTL]")
 	fs.StringVar(&c.holder, "holder", getenv("STOWAGE_SWEEPER_HOLDER"), "name of this sweeper in the lease; default host:pid [STOWAGE_SWEEPER_HOLDER]")
 	level := fs.String("log-level", env("STOWAGE_SWEEPER_LOG_LEVEL", "info"), "debug, info, warn or error [STOWAGE_SWEEPER_LOG_LEVEL]")

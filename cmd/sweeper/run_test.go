@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,5 +231,34 @@ func TestSweepSessionsThroughTheHeadFence(t *testing.T) {
 	}
 	if out.Reclaimed[gc.KindSessionObject] != 1 || out.Reclaimed[gc.KindRefRow] != 1 {
 		t.Fatalf("report: %s", stdout)
+	}
+}
+
+// Dead intents are forgotten by default (the head fence makes it safe);
+// the flag and its variable can turn it off.
+func TestForgetDeadIntentsDefaultsOn(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", true},
+		{[]string{"--forget-dead-intents=false"}, "", false},
+		{nil, "false", false},
+		{[]string{"--forget-dead-intents"}, "false", true},
+	} {
+		getenv := func(k string) string {
+			if k == "STOWAGE_SWEEPER_FORGET_DEAD_INTENTS" {
+				return c.env
+			}
+			return ""
+		}
+		cfg, err := parseFlags(append([]string{"--store", "mem://"}, c.args...), getenv, io.Discard)
+		if err != nil {
+			t.Fatalf("%v env %q: %v", c.args, c.env, err)
+		}
+		if cfg.forget != c.want {
+			t.Errorf("%v env %q: forget = %v, want %v", c.args, c.env, cfg.forget, c.want)
+		}
 	}
 }
