@@ -20,10 +20,28 @@ func cloneNode(n NodeRecord) NodeRecord {
 	return n
 }
 
+// cloneNodes deep-copies ns with one allocation for all payload bytes (a
+// load returns hundreds of nodes; one allocation per payload dominated a
+// cached load). Each payload is capped so an append by the caller
+// reallocates instead of overwriting its neighbour.
 func cloneNodes(ns []NodeRecord) []NodeRecord {
+	total := 0
+	for _, n := range ns {
+		total += len(n.Event) + len(n.Body)
+	}
+	arena := make([]byte, 0, total)
+	take := func(b json.RawMessage) json.RawMessage {
+		if b == nil {
+			return nil
+		}
+		start := len(arena)
+		arena = append(arena, b...)
+		return json.RawMessage(arena[start:len(arena):len(arena)])
+	}
 	out := make([]NodeRecord, len(ns))
 	for i, n := range ns {
-		out[i] = cloneNode(n)
+		n.Event, n.Body = take(n.Event), take(n.Body)
+		out[i] = n
 	}
 	return out
 }

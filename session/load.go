@@ -170,10 +170,11 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 			break // tombstoned or missing: the chain is cut here
 		}
 		seen[id] = true
-		out.Nodes = append(out.Nodes, cloneNode(g.nodes[i]))
+		out.Nodes = append(out.Nodes, g.nodes[i]) // cloned below, at once
 		id = g.nodes[i].ParentNodeID
 	}
 	slices.Reverse(out.Nodes)
+	out.Nodes = cloneNodes(out.Nodes)
 	return out
 }
 
