@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
-cache=${STOWAGE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stowage-tools}
+cache=${STOWAGE_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:?HOME or STOWAGE_TOOLS_CACHE must be set}/.cache}/stowage-tools}
 
 install_one() { # name module version binname
   local name=$1 module=$2 version=$3 bin=$4
