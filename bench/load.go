@@ -83,7 +83,7 @@ func (r *run) loads(ctx context.Context) error {
 	}
 	r.add(Figure{Name: LoadP50, Unit: "ms", Stowage: ms(s.p50()), Baseline: ms(b.p50()),
 		BaselineOp: "GET of the same bytes", Check: RatioAtMost, Target: 2.2,
-		Note: fmt.Sprintf("ActivePath of %d nodes, %d bytes in %d objects, fresh handle of a Store whose shared segment cache has seen the session ; a new Store with nothing cached: %.2f ms, ratio %.2f", r.cfg.Nodes, encoded, 1+len(info.Keys), ms(cold.p50()), float64(cold.p50())/float64(max(b.p50(), 1)))})
+		Note: fmt.Sprintf("ActivePath of %d nodes, %d bytes in %d objects, fresh handle of a Store whose shared segment cache has seen the session; a new Store with nothing cached: %.2f ms, ratio %.2f", r.cfg.Nodes, encoded, 1+len(info.Keys), ms(cold.p50()), float64(cold.p50())/float64(max(b.p50(), 1)))})
 
 	h, err := st.Session(sid)
 	if err != nil {

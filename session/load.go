@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -14,6 +15,41 @@ type graphState struct {
 	writeID string // the head write it was built from: an ETag match is double-checked
 	nodes   []NodeRecord
 	pos     map[string]int
+
+	mu    sync.Mutex
+	paths map[string][]NodeRecord // active paths by leaf, root first, not cloned
+}
+
+// activePath returns leaf's ancestor chain, root first, cut at the first
+// missing or tombstoned ancestor. The chain is computed once per graph (a
+// graph is immutable: it belongs to one head write) and shares g's payloads:
+// callers clone it.
+func (g *graphState) activePath(leaf string) []NodeRecord {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.paths[leaf]; ok {
+		return p
+	}
+	var chain []NodeRecord
+	seen := map[string]bool{}
+	for id := leaf; id != "" && !seen[id]; {
+		i, ok := g.pos[id]
+		if !ok {
+			break // tombstoned or missing: the chain is cut here
+		}
+		seen[id] = true
+		chain = append(chain, g.nodes[i])
+		id = g.nodes[i].ParentNodeID
+	}
+	slices.Reverse(chain)
+	if g.paths == nil {
+		g.paths = map[string][]NodeRecord{}
+	}
+	if len(g.paths) >= 8 { // a few leaves are ever asked of one head
+		clear(g.paths)
+	}
+	g.paths[leaf] = chain
+	return chain
 }
 
 // liveSegs returns the segments LoadSession must read: those from the
@@ -162,20 +198,7 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 	if leaf == "" {
 		leaf = persistedLeaf
 	}
-	out := Graph{LeafNodeID: leaf, Nodes: []NodeRecord{}}
-	seen := map[string]bool{}
-	for id := leaf; id != "" && !seen[id]; {
-		i, ok := g.pos[id]
-		if !ok {
-			break // tombstoned or missing: the chain is cut here
-		}
-		seen[id] = true
-		out.Nodes = append(out.Nodes, g.nodes[i]) // cloned below, at once
-		id = g.nodes[i].ParentNodeID
-	}
-	slices.Reverse(out.Nodes)
-	out.Nodes = cloneNodes(out.Nodes)
-	return out
+	return Graph{LeafNodeID: leaf, Nodes: cloneNodes(g.activePath(leaf))}
 }
 
 // LoadNode implements CommitStore. It reads the head (one conditional GET),
