@@ -60,7 +60,8 @@ func run(in io.Reader, out io.Writer) int {
 				// Package-level output: keep what is not a summary line.
 				o := strings.TrimRight(e.Output, "\n")
 				if o == "PASS" || o == "FAIL" || strings.HasPrefix(o, "ok ") || strings.HasPrefix(o, "FAIL\t") ||
-					strings.HasPrefix(o, "ok\t") || strings.HasPrefix(o, "?") || strings.HasPrefix(o, "=== ") || o == "" {
+					strings.HasPrefix(o, "ok\t") || strings.HasPrefix(o, "?") || strings.HasPrefix(o, "=== ") || o == "" ||
+					o == "testing: warning: no tests to run" {
 					continue
 				}
 				fmt.Fprintln(w, o)
