@@ -98,18 +98,29 @@ func buildGraph(etag string, h *head, segs []*segment) *graphState {
 // readLive returns the current head of a live session (nil if none), with
 // at most one conditional GET.
 func (s *Store) readLive(ctx context.Context) (*head, error) {
+	snap, _, err := s.liveSnapshot(ctx)
+	if err != nil || snap == nil {
+		return nil, err
+	}
+	return snap.h, nil
+}
+
+// liveSnapshot returns the current head snapshot of a live session and its
+// id, or nil if the handle is unbound or the session does not exist
+// (no head, a deletion tombstone or a sweeper's placeholder).
+func (s *Store) liveSnapshot(ctx context.Context) (*snapshot, string, error) {
 	sid := s.SessionID()
 	if sid == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	snap, err := s.revalidate(ctx, sid)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !snap.h.live() {
-		return nil, nil
+		return nil, "", nil
 	}
-	return snap.h, nil
+	return &snap, sid, nil
 }
 
 // LoadSession implements CommitStore. It costs at most two sequential round
@@ -122,16 +133,12 @@ func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 			return nil, err
 		}
 	}
-	sid := s.SessionID()
-	if sid == "" {
-		return nil, nil
-	}
-	snap, err := s.revalidate(ctx, sid)
-	if err != nil {
+	snapp, sid, err := s.liveSnapshot(ctx)
+	if err != nil || snapp == nil {
 		return nil, err
 	}
-	h := snap.h
-	if !h.live() || h.Revision == 0 {
+	snap, h := *snapp, snapp.h
+	if h.Revision == 0 {
 		return nil, nil
 	}
 	var g *graphState
@@ -208,18 +215,11 @@ func (s *Store) LoadNode(ctx context.Context, nodeID string) (*NodeRecord, error
 	if err := ValidateNodeID(nodeID); err != nil {
 		return nil, err
 	}
-	sid := s.SessionID()
-	if sid == "" {
-		return nil, nil
-	}
-	snap, err := s.revalidate(ctx, sid)
-	if err != nil {
+	snapp, sid, err := s.liveSnapshot(ctx)
+	if err != nil || snapp == nil {
 		return nil, err
 	}
-	h := snap.h
-	if !h.live() {
-		return nil, nil
-	}
+	snap, h := *snapp, snapp.h
 	s.mu.Lock()
 	g := s.graph
 	s.mu.Unlock()
