@@ -44,8 +44,8 @@ func realManifestEnv(st objstore.Store, now func() time.Time) sessiontest.Env {
 }
 
 // TestConformanceS3 runs the suite through the whole composed stack
-// (openurl: s3store, retry, metrics, prefix) against each local server,
-// each test under a fresh prefix.
+// (openurl: s3store or miniostore, retry, metrics, prefix) against each
+// local server, each test under a fresh prefix.
 func TestConformanceS3(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
 		// The SDK reads credentials from the environment only.
@@ -56,17 +56,28 @@ func TestConformanceS3(t *testing.T) {
 		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-		sessiontest.Run(t, sessiontest.Harness{
-			New: func(t testing.TB, now func() time.Time) sessiontest.Env {
-				q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-				raw := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
-				st, err := openurl.Open(t.Context(), raw, nil)
-				if err != nil {
-					t.Fatalf("open %s: %v", srv.Name, err)
-				}
-				t.Cleanup(func() { st.Close() })
-				return realManifestEnv(st, now)
-			},
-		})
+		for _, client := range []string{"s3store", "miniostore"} {
+			t.Run(client, func(t *testing.T) {
+				sessiontest.Run(t, sessiontest.Harness{
+					New: func(t testing.TB, now func() time.Time) sessiontest.Env {
+						prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+						var raw string
+						if client == "s3store" {
+							q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+							raw = "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
+						} else {
+							q := url.Values{"endpoint": {srv.Host()}, "region": {srv.Region}, "tls": {"false"}}
+							raw = "minio://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
+						}
+						st, err := openurl.Open(t.Context(), raw, nil)
+						if err != nil {
+							t.Fatalf("open %s with %s: %v", srv.Name, client, err)
+						}
+						t.Cleanup(func() { st.Close() })
+						return realManifestEnv(st, now)
+					},
+				})
+			})
+		}
 	})
 }
