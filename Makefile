@@ -15,7 +15,7 @@ test: build
 test-unit:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-## test-long: the long simulation and crash runs.
+## test-long: 100,000 simulation seeds, 1,000 SIGKILL crash runs, the long soak.
 test-long: build
 	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(TESTFLAGS) -run 'Simulation|Crash' $(PKGS)
 
