@@ -22,6 +22,10 @@ test-long: build
 build:
 	$(GO) build $(PKGS)
 
+## demo: README command one.
+demo:
+	$(GO) run ./cmd/stowage demo
+
 ## servers: install the pinned S3 servers into the tools cache.
 servers:
 	localstack/install.sh
