@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,4 +429,41 @@ func Example() {
 	// Output:
 	// true
 	// <nil>
+}
+
+// Puts and deletes of keys that share parent directories race: a delete
+// prunes a parent a concurrent put is creating or about to rename into.
+// Every put must still succeed (each key has its own lock stripe, so only
+// the directory handling keeps them apart).
+func TestConcurrentPutDeleteSharedDirectories(t *testing.T) {
+	s, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const writers, rounds = 8, 150
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				key := fmt.Sprintf("p/q/r/s/w%d-%d", w, i)
+				if _, err := s.Put(ctx, key, []byte("x"), nil); err != nil {
+					errs <- fmt.Errorf("put %s: %w", key, err)
+					return
+				}
+				if err := s.Delete(ctx, key, nil); err != nil {
+					errs <- fmt.Errorf("delete %s: %w", key, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -119,17 +120,18 @@ func checkCondition(path string, ifNoneMatch bool, ifMatch string) error {
 
 // place renames src to path, creating the directories of dirs, and fsyncs
 // the directories it changed. A directory pruned by a concurrent delete of
-// another key between creation and rename is made again.
+// another key (under a different lock) while it is being created, or between
+// its creation and the rename, is made again.
 func (s *Store) place(src, path string, dirs []string) error {
 	for attempt := 0; ; attempt++ {
-		if err := s.mkdirs(dirs); err != nil {
-			return err
-		}
-		err := os.Rename(src, path)
+		err := s.mkdirs(dirs)
 		if err == nil {
-			return syncDir(filepath.Dir(path))
+			if err = os.Rename(src, path); err == nil {
+				// The directory holds our file now: prune cannot remove it.
+				return syncDir(filepath.Dir(path))
+			}
 		}
-		if !os.IsNotExist(err) || attempt == 10 {
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 100 {
 			return err
 		}
 	}
@@ -249,7 +251,9 @@ func (s *Store) delete(ctx context.Context, key, ifMatch string) error {
 		}
 		return err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	// A concurrent delete of a sibling may already have pruned the (now
+	// empty) directory: then the removal went with it.
+	if err := syncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	s.prune(dirs)
