@@ -100,5 +100,5 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c}, nil
 }

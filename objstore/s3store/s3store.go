@@ -38,6 +38,7 @@ const backend = "s3store"
 // aws-sdk-go-v2.
 type Store struct {
 	*s3compat.Store
+	c *client // for presigning (presign.go)
 }
 
 var _ objstore.Store = (*Store)(nil)
