@@ -57,6 +57,8 @@ func Run(t *testing.T, h Harness) {
 		{"UploadIntents", testUploadIntents},
 		{"PrepareCommitDangling", testPrepareCommitDangling},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
+		{"TurnIDsAreBytes", testTurnIDsAreBytes},
+		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
 	} {
