@@ -97,6 +97,9 @@ type delta struct {
 	Nodes         []NodeRecord `json:"nodes,omitempty"`
 	TurnID        string       `json:"turn_id,omitempty"`
 	AttachmentIDs []string     `json:"attachment_ids,omitempty"`
+	// Unbacked are the ids the commit named without bytes (not stamped,
+	// not roots): fsck reports them.
+	Unbacked []string `json:"unbacked_attachment_ids,omitempty"`
 }
 
 // receipt is a stored turn receipt.

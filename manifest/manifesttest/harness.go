@@ -54,7 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeadRowsAndForgetRow", testDeadRowsAndForgetRow},
 		{"ForgetAgedUploadsAndSessionIDs", testForgetAgedUploadsAndSessionIDs},
 		{"UploadIntents", testUploadIntents},
-		{"PrepareCommitDangling", testPrepareCommitDangling},
+		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
