@@ -51,6 +51,14 @@ type Tuning struct {
 	// FlushBytes: ... or when its nodes weigh about this many bytes
 	// (default 64 KiB).
 	FlushBytes int
+	// SegmentMaxBytes: no merge makes a segment larger than this (decoded
+	// bytes, estimated); a segment that reaches it is sealed and never
+	// merged again, so no commit merges more than this much (default
+	// 16 MiB). A single commit larger than it makes one sealed segment.
+	SegmentMaxBytes int
+	// SegmentFanout: how many segments of one level merge into one of the
+	// next (default 4, at least 2).
+	SegmentFanout int
 	// InlineBlobMax: checkpoint blobs up to this size live inline in the
 	// head (default 2 KiB).
 	InlineBlobMax int
@@ -75,6 +83,9 @@ func (t Tuning) withDefaults() Tuning {
 	}
 	def(&t.FlushDeltas, 16)
 	def(&t.FlushBytes, 64<<10)
+	def(&t.SegmentMaxBytes, 16<<20)
+	def(&t.SegmentFanout, 4)
+	t.SegmentFanout = max(t.SegmentFanout, 2)
 	def(&t.InlineBlobMax, 2<<10)
 	def(&t.RecentWrites, 64)
 	def(&t.RecentReceipts, 32)
