@@ -258,10 +258,8 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	}
 	*ref = p.ref
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
-	s.mu.Lock()
 	s.segs.put(sid, p.ref.ID, seg)
-	s.idxs[p.ref.ID] = idx
-	s.mu.Unlock()
+	s.segs.putIndex(sid, p.ref.ID, idx)
 	return nil
 }
 
@@ -332,10 +330,7 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, id := range ids {
-		s.mu.Lock()
-		x, ok := s.idxs[id]
-		s.mu.Unlock()
-		if ok {
+		if x, ok := s.segs.getIndex(sid, id); ok {
 			out[i] = x
 			continue
 		}
@@ -349,32 +344,12 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 			if _, err := codec.Decode(indexSchema, data, x); err != nil {
 				return &CorruptError{Key: key, Err: err}
 			}
-			s.mu.Lock()
-			s.idxs[id] = x
-			s.mu.Unlock()
+			s.segs.putIndex(sid, id, x)
 			out[i] = x
 			return nil
 		})
 	}
 	return out, g.Wait()
-}
-
-// pruneIndexes drops cached indexes of segments h no longer names. Called
-// with s.mu held.
-func (s *Store) pruneIndexes(h *head) {
-	if h == nil {
-		clear(s.idxs)
-		return
-	}
-	keep := make(map[string]bool, len(h.Segs))
-	for _, r := range h.Segs {
-		keep[r.ID] = true
-	}
-	for id := range s.idxs {
-		if !keep[id] {
-			delete(s.idxs, id)
-		}
-	}
 }
 
 // segBytes estimates the decoded size of a segment (what merging it costs
