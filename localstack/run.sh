@@ -10,7 +10,7 @@ trap '"$here/down.sh" "$run"' EXIT
 env_file=$("$here/up.sh" "$run")
 # shellcheck disable=SC1090
 . "$env_file"
-export STOWAGE_TEST_REQUIRE=${STOWAGE_TEST_REQUIRE:-$(echo "${STOWAGE_SERVERS:-versitygw minio}" | tr ' ' ',')}
+export STOWAGE_TEST_REQUIRE=${STOWAGE_TEST_REQUIRE:-$(echo "${STOWAGE_SERVERS:-versitygw minio rclone}" | tr ' ' ',')}
 set +e
 "$@"
 rc=$?
