@@ -17,9 +17,9 @@ import (
 // rows are forgotten per session through the head fence (sweepSession), and
 // only upload intents here, if the manifest can forget them alone.
 func (r *run) forgetDeadIntents(ctx context.Context) error {
-	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) {
+	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) || r.MaxDeletes == NoDeletes {
 		// The manifest's scan is global: one shard (the one owning fence
-		// shard 0) runs it.
+		// shard 0) runs it. With NoDeletes nothing is forgotten either.
 		return nil
 	}
 	if err := r.checkLease(ctx); err != nil {

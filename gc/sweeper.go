@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -33,6 +34,9 @@ const (
 	DefaultGrace = 24 * time.Hour
 	// DefaultMaxDeletes bounds the deletions of one sweep.
 	DefaultMaxDeletes = 100_000
+	// NoDeletes as MaxDeletes makes a sweep delete nothing: everything it
+	// could reclaim is Deferred (the sweeper's --max-deletes 0).
+	NoDeletes = math.MinInt
 	// DefaultLeaseTTL is the sweeper lease's time to live.
 	DefaultLeaseTTL = 5 * time.Minute
 	// DefaultRoundKeys bounds the data keys condemned in one round.
@@ -73,7 +77,8 @@ type Sweeper struct {
 	// no fence, no deletes).
 	DryRun bool
 	// MaxDeletes bounds deletions (and aborted uploads) per run; 0 means
-	// DefaultMaxDeletes, negative means unbounded. The rest is Deferred.
+	// DefaultMaxDeletes, NoDeletes means none, other negative values mean
+	// unbounded. The rest is Deferred.
 	MaxDeletes int
 	// Shard is the part of the bucket this sweeper owns (zero: all of it).
 	Shard Shard
@@ -192,8 +197,11 @@ func (s *Sweeper) start() (*run, error) {
 	if rf, ok := r.manifest.(RowForgetter); ok && r.headRefs != nil {
 		r.rows = rf
 	}
-	if r.budget == 0 {
+	switch r.budget {
+	case 0:
 		r.budget = DefaultMaxDeletes
+	case NoDeletes:
+		r.budget = 0
 	}
 	r.fence = fence.New(s.Store, &fence.Options{Logger: r.log})
 	r.cutoff = manifest.Cutoff(r.now(), s.Grace)
