@@ -27,12 +27,13 @@ func (g *guarded) Delete(ctx context.Context, key string, opts *objstore.DeleteO
 	return g.Store.Delete(ctx, key, opts)
 }
 
-// readOnly refuses every write with ErrPermission.
+// readOnly refuses every write with ErrReadOnly (which also matches
+// ErrPermission), before anything is sent.
 type readOnly struct{ objstore.Store }
 
 func errReadOnly(op, key string) error {
 	return &objstore.OpError{Backend: "openurl", Op: op, Key: key,
-		Err: fmt.Errorf("%w: store opened read-only", objstore.ErrPermission)}
+		Err: fmt.Errorf("%w (%w)", objstore.ErrReadOnly, objstore.ErrPermission)}
 }
 
 func (readOnly) Put(_ context.Context, key string, _ []byte, _ *objstore.PutOptions) (objstore.ObjectInfo, error) {

@@ -36,7 +36,7 @@
 //     reports the confirmed Capabilities and refuses conditional deletes it
 //     cannot honour with ErrNotSupported.
 //   - With Options.ReadOnly only the probe's read checks run, and every
-//     write returns ErrPermission.
+//     write returns objstore.ErrReadOnly (which matches ErrPermission too).
 package openurl
 
 import (
@@ -64,7 +64,7 @@ import (
 // Options configure Open. A nil *Options is the zero value.
 type Options struct {
 	// ReadOnly opens the store for reading: the probe's write checks are
-	// skipped and every write fails with ErrPermission.
+	// skipped and every write fails with objstore.ErrReadOnly.
 	ReadOnly bool
 	// SkipProbe skips the probe altogether (tests that count requests).
 	SkipProbe bool
@@ -136,15 +136,23 @@ func openBackend(ctx context.Context, spec Spec, o *Options) (objstore.Store, er
 	case SchemeS3:
 		cfg, err := s3Config(spec, o)
 		if err != nil {
-			return nil, err
+			return nil, configErr(err)
 		}
-		return s3store.New(ctx, cfg)
+		s, err := s3store.New(ctx, cfg)
+		if err != nil {
+			return nil, configErr(err) // it fails only on configuration
+		}
+		return s, nil
 	case SchemeMinIO:
 		cfg, err := minioConfig(spec, o)
 		if err != nil {
-			return nil, err
+			return nil, configErr(err)
 		}
-		return miniostore.New(cfg)
+		s, err := miniostore.New(cfg)
+		if err != nil {
+			return nil, configErr(err) // it fails only on configuration
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("%w: scheme %q", objstore.ErrNotSupported, spec.Scheme)
 }

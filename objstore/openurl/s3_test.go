@@ -164,3 +164,23 @@ func TestOpenLostResponseThenOverwritten(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenMissingBucket opens a bucket that does not exist on each server,
+// through each SDK: the probe's first listing fails with ErrNoBucket (a
+// configuration error, not retried), read-only or not.
+func TestOpenMissingBucket(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		srv.Bucket = "stowage-no-such-bucket"
+		for _, ro := range []bool{false, true} {
+			var retries int
+			_, err := Open(t.Context(), storeURL(scheme, srv, "p"), &Options{ReadOnly: ro,
+				Retry: retry.Options{OnRetry: func(string, int, error) { retries++ }}})
+			if !errors.Is(err, objstore.ErrNoBucket) || errors.Is(err, objstore.ErrNotExist) {
+				t.Errorf("read-only %v: Open = %v, want ErrNoBucket", ro, err)
+			}
+			if retries != 0 {
+				t.Errorf("read-only %v: %d retries of a missing bucket, want none", ro, retries)
+			}
+		}
+	})
+}
