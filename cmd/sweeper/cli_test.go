@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 )
@@ -73,8 +72,8 @@ func TestVersion(t *testing.T) {
 // exit_code and error even when the sweep cannot start.
 func TestJSONReportWhenTheStoreDoesNotOpen(t *testing.T) {
 	code, stdout, _ := runCmd(t, []string{"--store", "nosuch://bucket/x", "--json", "--shard", "1/4"}, nil)
-	if code == exitOK {
-		t.Fatal("an unknown scheme exited 0")
+	if code != exitcode.Config {
+		t.Fatalf("an unknown scheme exited %d, want %d", code, exitcode.Config)
 	}
 	var out output
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
@@ -107,10 +106,17 @@ func TestSignalExitCodes(t *testing.T) {
 	}
 }
 
-// TestUsageIsConfigClass: flag errors exit 2, the configuration class.
-func TestUsageIsConfigClass(t *testing.T) {
-	if code, _, _ := runCmd(t, []string{"--store", "mem://", "--max-deletes", "many"}, nil); code != exitcode.Config {
-		t.Fatalf("exit %d", code)
+// TestConfigErrorsExit2: flag errors, a bad scheme and an unknown URL
+// parameter are the configuration class (exit 2), not "retry later" (1).
+func TestConfigErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"--store", "mem://", "--max-deletes", "many"},
+		{"--store", "gopher://bucket/x"},
+		{"--store", "s3://bucket/x?region=us-east-1&colour=blue"},
+		{"--store", "s3://bucket/x?endpoint=%zz"},
+	} {
+		if code, _, stderr := runCmd(t, args, nil); code != exitcode.Config {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitcode.Config, stderr)
+		}
 	}
-	_ = gc.NoDeletes
 }

@@ -25,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
 // The shared exit codes.
@@ -39,7 +40,10 @@ const (
 // configErrors are the sentinels of the configuration class: errors.Is on
 // any of them makes an error exit with Config.
 var configErrors = []error{
-	objstore.ErrPermission,
+	openurl.ErrConfig,      // malformed URL, unknown scheme or parameter, bad value
+	objstore.ErrNoBucket,   // NoSuchBucket
+	objstore.ErrPermission, // AccessDenied (an *objstore.AccessError names the action)
+	objstore.ErrReadOnly,   // a write to a store opened read-only
 }
 
 // Classify returns the exit code for err: OK for nil, the signal's code
