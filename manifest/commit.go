@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
 )
 
 // CommitRefs stamps committed (now, by the manifest clock) the rows
@@ -54,8 +56,10 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 			if wrote && owner.Kind == OwnerTurn {
 				// A committed row needs no turn marker; a failed delete
 				// leaves a stale marker, which readers ignore.
-				if err := s.obj.Delete(gctx, turnMarker(sessionID, owner.ID, id), nil); err != nil {
-					s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+				for _, prefix := range turnMarkerPrefixes(sessionID, owner.ID) {
+					if err := s.obj.Delete(gctx, prefix+id, nil); err != nil {
+						s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+					}
 				}
 			}
 			return nil
@@ -82,21 +86,21 @@ var errSkip = errors.New("manifest: not adopted")
 // published), and one that reads the stamp keeps the row until the stamp is
 // older than its cutoff. What remains is a commit that stalls between
 // PrepareCommit and its head PUT for longer than the sweeper's grace period.
-func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) ([]string, error) {
+func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, attachmentIDs []string) ([]string, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return nil, wrap("prepare commit", err)
 	}
 	if turnID != "" {
-		if err := validateSegment("turn", turnID); err != nil {
+		if err := ids.Turn(turnID); err != nil {
 			return nil, wrap("prepare commit", err)
 		}
 	}
-	if err := validateIDs(ids); err != nil {
+	if err := validateIDs(attachmentIDs); err != nil {
 		return nil, wrap("prepare commit", err)
 	}
 	var (
 		mu  sync.Mutex
-		out = distinct(ids)
+		out = distinct(attachmentIDs)
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.conc)
@@ -111,16 +115,16 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 		for _, id := range out {
 			named[id] = true
 		}
-		prefix := turnMarkers(sessionID, turnID)
-		for info, err := range s.obj.List(gctx, prefix, nil) {
-			if err != nil {
-				g.Go(func() error { return err })
-				break
-			}
-			id := tailAfter(info.Key, prefix)
-			if named[id] || ValidateAttachmentID(id) != nil {
+		marked, err := s.turnMarked(gctx, sessionID, turnID)
+		if err != nil {
+			g.Go(func() error { return err })
+			marked = nil
+		}
+		for _, id := range marked {
+			if named[id] {
 				continue
 			}
+			named[id] = true
 			g.Go(func() error {
 				ok, err := s.prepare(gctx, sessionID, id, turnID)
 				if ok {
@@ -137,6 +141,32 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// turnMarked returns the attachment ids of the turn markers of turnID in
+// sessionID, listing the current and the legacy marker prefix (see
+// legacyTurnMarkers) concurrently, so a turn costs one round trip.
+func (s *Store) turnMarked(ctx context.Context, sessionID, turnID string) ([]string, error) {
+	prefixes := turnMarkerPrefixes(sessionID, turnID)
+	found := make([][]string, len(prefixes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, prefix := range prefixes {
+		g.Go(func() error {
+			for info, err := range s.obj.List(gctx, prefix, nil) {
+				if err != nil {
+					return err
+				}
+				if id := tailAfter(info.Key, prefix); ValidateAttachmentID(id) == nil {
+					found[i] = append(found[i], id)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(found...), nil
 }
 
 // prepare stamps the row (sessionID, id) prepared and protects its data. A

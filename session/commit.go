@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
@@ -288,7 +290,7 @@ func validateCommit(c *RuntimeCommit) error {
 		return err
 	}
 	for _, id := range c.CommittedAttachmentIDs {
-		if err := validateID("attachment id", id); err != nil {
+		if err := ids.Attachment(id); err != nil {
 			return err
 		}
 	}
