@@ -81,8 +81,9 @@ func (r *Report) Total() int64 {
 
 // tally is a Report under construction, safe for concurrent use.
 type tally struct {
-	mu sync.Mutex
-	r  Report
+	mu    sync.Mutex
+	r     Report
+	cause error // the first error that made a deletion fail
 }
 
 func newTally(shard Shard, dryRun bool, now time.Time) *tally {
@@ -132,8 +133,12 @@ func (t *tally) deferred(n int64) {
 	t.mu.Unlock()
 }
 
-func (t *tally) failed(keys ...string) {
+// failed counts keys whose deletion (or judgement) failed with cause.
+func (t *tally) failed(cause error, keys ...string) {
 	t.mu.Lock()
+	if t.cause == nil && len(keys) > 0 {
+		t.cause = cause
+	}
 	t.r.Failed += int64(len(keys))
 	for _, k := range keys {
 		if len(t.r.FailedKeys) < maxSample {
@@ -150,6 +155,13 @@ func (t *tally) deletedWhileReferenced(key string) {
 		t.r.DeletedWhileReferencedKeys = append(t.r.DeletedWhileReferencedKeys, key)
 	}
 	t.mu.Unlock()
+}
+
+// firstCause returns the error of the first failure, if any.
+func (t *tally) firstCause() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cause
 }
 
 // snapshot returns a copy of the report so far.

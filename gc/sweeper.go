@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/stowage-dev/stowage/fence"
@@ -164,6 +165,11 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	rep.Finished = r.now()
 	if err == nil && rep.Failed > 0 {
 		err = fmt.Errorf("%w: %d deletions failed", ErrIncomplete, rep.Failed)
+		if cause := r.tally.firstCause(); cause != nil {
+			// The cause (e.g. an *objstore.AccessError naming the IAM
+			// action) tells the operator what to fix.
+			err = fmt.Errorf("%w: %d deletions failed, first: %w", ErrIncomplete, rep.Failed, cause)
+		}
 	}
 	return rep, err
 }
@@ -317,46 +323,67 @@ func (r *run) scanned(n int64) {
 	}
 }
 
+// deletion is the outcome of deleteKeys: the keys that could not be
+// deleted (with the last error that refused them) and the keys left
+// untried because the sweep was cancelled (neither deleted nor failed: the
+// next sweep deletes them).
+type deletion struct {
+	failed []string
+	cause  error
+	undone []string
+}
+
+// notGone returns the keys that may still exist: failed or undone.
+func (d deletion) notGone() []string { return append(slices.Clone(d.failed), d.undone...) }
+
 // deleteKeys deletes keys (at most MaxDeleteBatch at a time), retrying the
-// keys that failed a few times. It returns the keys that could not be
-// deleted.
-func (r *run) deleteKeys(ctx context.Context, keys []string) ([]string, error) {
-	var failed []string
+// keys that failed a few times. A cancelled context stops it: what was not
+// deleted yet is undone, not failed.
+func (r *run) deleteKeys(ctx context.Context, keys []string) (deletion, error) {
+	var d deletion
 	for len(keys) > 0 {
 		n := min(len(keys), objstore.MaxDeleteBatch)
 		batch := keys[:n]
 		keys = keys[n:]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if err := ctx.Err(); err != nil {
-				return append(failed, append(batch, keys...)...), err
+				d.undone = append(d.undone, append(batch, keys...)...)
+				return d, err
 			}
 			err := r.store.DeleteMany(ctx, batch)
 			if err == nil {
 				batch = nil
 				break
 			}
+			if ctx.Err() != nil {
+				// Cancelled in flight: the outcome is unknown, the next
+				// sweep deletes whatever is left.
+				d.undone = append(d.undone, append(batch, keys...)...)
+				return d, ctx.Err()
+			}
 			var dm *objstore.DeleteManyError
 			if !errors.As(err, &dm) {
 				if attempt < 2 && objstore.IsRetryable(err) {
 					continue
 				}
-				failed = append(failed, batch...)
+				d.failed, d.cause = append(d.failed, batch...), err
 				r.log.WarnContext(ctx, "gc: delete batch failed", "keys", len(batch), "err", err)
 				break
 			}
 			var again []string
 			for _, k := range batch {
-				if _, bad := dm.Failed[k]; bad {
+				if kerr, bad := dm.Failed[k]; bad {
 					again = append(again, k)
+					d.cause = kerr
 				}
 			}
 			batch = again
 			if attempt >= 2 {
-				failed = append(failed, batch...)
+				d.failed = append(d.failed, batch...)
 				r.log.WarnContext(ctx, "gc: deletes failed", "keys", len(batch), "err", err)
 				break
 			}
 		}
 	}
-	return failed, nil
+	return d, nil
 }
