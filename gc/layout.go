@@ -103,7 +103,7 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 		}
 		if named, err := r.intentNames(ctx, u.Key); err != nil || named {
 			if err != nil {
-				r.tally.failed(u.Key)
+				r.tally.failed(err, u.Key)
 				r.log.WarnContext(ctx, "gc: upload intent unreadable", "key", u.Key, "err", err)
 				continue
 			}
@@ -122,7 +122,7 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 			return err
 		}
 		if err := r.store.AbortUpload(ctx, u.Key, u.UploadID); err != nil {
-			r.tally.failed(u.Key)
+			r.tally.failed(err, u.Key)
 			r.log.WarnContext(ctx, "gc: abort upload failed", "key", u.Key, "upload_id", u.UploadID, "err", err)
 			continue
 		}
