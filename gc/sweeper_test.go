@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
@@ -263,6 +264,27 @@ func TestSweepReportsUnknownKeys(t *testing.T) {
 	}
 	if rep.Skipped[SkipUnknown] != 5 {
 		t.Fatalf("unknown keys reported: %d %v", rep.Skipped[SkipUnknown], rep.Unknown)
+	}
+}
+
+// TestSweepKeepsStoreMarker: the store marker is stowage's own, aged or
+// not: never deleted, never reported as unknown.
+func TestSweepKeepsStoreMarker(t *testing.T) {
+	e := newEnv(t)
+	if _, err := marker.Ensure(e.ctx, e.store, e.now); err != nil {
+		t.Fatal(err)
+	}
+	e.attach("s1", []byte("kept"))
+	e.advance(48 * time.Hour)
+	rep, err := e.sweeper().Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.exists(marker.Key) {
+		t.Fatalf("the sweep deleted the store marker")
+	}
+	if rep.Skipped[SkipUnknown] != 0 {
+		t.Errorf("unknown keys reported: %v", rep.Unknown)
 	}
 }
 
