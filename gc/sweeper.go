@@ -45,7 +45,7 @@ const (
 // Manifest is what the sweeper needs from the attachment manifest;
 // *manifest.Store implements it.
 type Manifest interface {
-	// ForgetAgedUncommitted deletes dead intents (contract.md section 3).
+	// ForgetAgedUncommitted deletes dead intents (docs/contract.md, "Owner death").
 	ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (int, error)
 	// WalkRoots calls fn for every data key an upload intent or row names.
 	WalkRoots(ctx context.Context, fn func(manifest.Root) error) error

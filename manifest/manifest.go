@@ -1,5 +1,6 @@
 // Package manifest is the write-ahead attachment manifest of stowage: the Go
-// form of lash's AttachmentManifest (contract.md section 3) on object storage.
+// form of lash's AttachmentManifest (docs/contract.md, "Attachment
+// manifest") on object storage.
 //
 // An intent is recorded, durably, before any byte of an attachment is
 // written; a session's ref to an attachment (keyed by session id and the
@@ -51,9 +52,9 @@ type Entry struct {
 // Committed reports whether the row carries a commit stamp.
 func (e Entry) Committed() bool { return !e.CommittedAt.IsZero() }
 
-// AttachmentManifest is lash's AttachmentManifest (contract.md section 3),
-// with ctx first. Implementations are safe for concurrent use, across
-// processes.
+// AttachmentManifest is lash's AttachmentManifest (docs/contract.md,
+// "Attachment manifest"), with ctx first. Implementations are safe for
+// concurrent use, across processes.
 type AttachmentManifest interface {
 	// RecordIntent upserts the row (session, id): on an existing row it
 	// refreshes uri, intent time and owner and keeps the commit stamp. It is

@@ -7,8 +7,9 @@ import (
 	"github.com/stowage-dev/stowage/manifest"
 )
 
-// CommitStore is lash's SessionCommitStore (contract.md section 2), bound
-// to one session, with its mandatory AttachmentManifest supertrait.
+// CommitStore is lash's SessionCommitStore (docs/contract.md, "Session
+// commit store"), bound to one session, with its mandatory
+// AttachmentManifest supertrait.
 type CommitStore interface {
 	manifest.AttachmentManifest
 

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// DurabilityTier is lash's DurabilityTier (contract.md section 5).
+// DurabilityTier is lash's DurabilityTier (docs/contract.md, "Durability tier").
 type DurabilityTier int
 
 const (
