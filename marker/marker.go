@@ -210,4 +210,3 @@ func Ensure(ctx context.Context, s objstore.Store, now time.Time) (Marker, error
 
 // IsMarker reports whether key (relative to the store) is the marker's.
 func IsMarker(key string) bool { return key == Key }
-

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -32,6 +33,9 @@ type Config struct {
 	// Transport sends the requests; nil means minio-go's default. Tests
 	// inject fault-injecting transports here.
 	Transport http.RoundTripper
+	// RequestTimeout bounds the silence of each request, as
+	// s3compat.DeadlineTransport says; 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
 	// Logger receives debug records (failed aborts); nil discards them.
@@ -77,6 +81,17 @@ func New(cfg Config) (*Store, error) {
 			&credentials.IAM{},
 		})
 	}
+	transport := cfg.Transport
+	if transport == nil && cfg.RequestTimeout > 0 {
+		t, err := minio.DefaultTransport(cfg.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("miniostore: %w", err)
+		}
+		transport = t
+	}
+	if transport != nil {
+		transport = s3compat.DeadlineTransport(transport, cfg.RequestTimeout)
+	}
 	lookup := minio.BucketLookupAuto
 	if q.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -86,7 +101,7 @@ func New(cfg Config) (*Store, error) {
 		Secure:       cfg.Secure,
 		Region:       cfg.Region,
 		BucketLookup: lookup,
-		Transport:    cfg.Transport,
+		Transport:    transport,
 		MaxRetries:   1,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -33,6 +34,11 @@ type Config struct {
 	// HTTPClient sends the requests; nil means the SDK's default client.
 	// Tests inject fault-injecting transports here.
 	HTTPClient *http.Client
+	// RequestTimeout bounds the silence of each request (attempt): no
+	// response headers, or no progress on the body, for this long fails it
+	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
+	// See s3compat.DeadlineTransport. 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
 	// Logger receives debug records (failed aborts); nil discards them.
@@ -98,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.HTTPClient = s3compat.DeadlineDoer(o.HTTPClient, cfg.RequestTimeout)
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
 	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
