@@ -75,7 +75,7 @@ func (e *env) attach(sid string, body []byte) string {
 func (e *env) orphan() string {
 	e.t.Helper()
 	e.seq++
-	key := manifest.DataKey(fmt.Sprintf("01ORPHAN%018d", e.seq))
+	key := manifest.DataKey(fmt.Sprintf("01KBZ0RPHAN%015d", e.seq)) // a ULID, as stowage writes
 	if _, err := e.store.Put(e.ctx, key, []byte("orphan "+key), nil); err != nil {
 		e.t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	e.attach("s1", []byte("kept"))
 	block := make(chan struct{})
 	started := make(chan struct{})
-	key := manifest.DataKey("01STALEUPLOAD")
+	key := manifest.DataKey("01KBZSTA1EVP10AD0000000000")
 	done := make(chan error, 1)
 	go func() {
 		_, err := e.store.Upload(e.ctx, key, &blockingReader{started: started, block: block}, nil)
@@ -372,8 +372,8 @@ func TestSweepResumesAfterCrash(t *testing.T) {
 // unnamed one, and a headless session's object; it returns the keys.
 func (e *env) sessionObjects(sid string) (named, unnamedKey, headless string) {
 	e.t.Helper()
-	named, unnamedKey = blobKeyOf(sid, "01NAMED"), blobKeyOf(sid, "01SUPERSEDED")
-	headless = blobKeyOf(sid+"-nohead", "01ABANDONED")
+	named, unnamedKey = blobKeyOf(sid, "01KBZNAMED0000000000000000"), blobKeyOf(sid, "01KBZSVPERSEDED00000000000")
+	headless = blobKeyOf(sid+"-nohead", "01KBZABANDNED0000000000000")
 	for _, k := range []string{named, unnamedKey, headless} {
 		if _, err := e.store.Put(e.ctx, k, []byte("checkpoint"), nil); err != nil {
 			e.t.Fatal(err)
