@@ -1,6 +1,7 @@
 package miniostore
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,7 +39,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
-	// Logger receives debug records (failed aborts); nil discards them.
+	// Logger receives debug records (failed aborts) and, if enabled at
+	// debug level, minio-go's request traces (never stderr); nil discards
+	// them.
 	Logger *slog.Logger
 }
 
@@ -106,6 +109,9 @@ func New(cfg Config) (*Store, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("miniostore: %w", err)
+	}
+	if cfg.Logger != nil && cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		api.TraceOn(traceLog{cfg.Logger})
 	}
 	c := &client{core: minio.Core{Client: api}, bucket: cfg.Bucket}
 	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil

@@ -41,7 +41,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
-	// Logger receives debug records (failed aborts); nil discards them.
+	// Logger receives debug records (failed aborts) and the SDK's own log
+	// output (its warnings; at debug level also retries and deprecated
+	// usage), which never goes to stderr; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -71,8 +73,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	q := cfg.Quirks.Normalize()
 	var awsCfg aws.Config
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sdkLog := sdkLogger{log}
 	if cfg.Credentials == nil || cfg.Region == "" {
-		var opts []func(*config.LoadOptions) error
+		opts := []func(*config.LoadOptions) error{config.WithLogger(sdkLog)}
 		if cfg.Region != "" {
 			opts = append(opts, config.WithRegion(cfg.Region))
 		}
@@ -91,6 +98,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	awsCfg.Logger = sdkLog
+	awsCfg.ClientLogMode = 0
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -105,6 +114,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.HTTPClient = s3compat.DeadlineDoer(o.HTTPClient, cfg.RequestTimeout)
+		o.Logger = sdkLog
+		if log.Enabled(ctx, slog.LevelDebug) {
+			o.ClientLogMode = aws.LogRetries | aws.LogDeprecatedUsage
+		}
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
 	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
