@@ -76,11 +76,14 @@ type Counts struct {
 	CommittedRows  int `json:"committed_rows"`
 	// UnstampedCommittedRows are rows a published commit named whose
 	// commit stamp a crash skipped (the sweeper repairs the stamp).
-	UnstampedCommittedRows int   `json:"unstamped_committed_rows"`
-	UploadIntents          int   `json:"upload_intents"`
-	DataObjects            int   `json:"data_objects"`
-	DataBytes              int64 `json:"data_bytes"`
-	Multipart              int   `json:"multipart_uploads"`
+	UnstampedCommittedRows int `json:"unstamped_committed_rows"`
+	// DeletedCommittedRefs are attachments a head's recent commits named
+	// whose row the session later forgot (attach.Delete).
+	DeletedCommittedRefs int   `json:"deleted_committed_refs"`
+	UploadIntents        int   `json:"upload_intents"`
+	DataObjects          int   `json:"data_objects"`
+	DataBytes            int64 `json:"data_bytes"`
+	Multipart            int   `json:"multipart_uploads"`
 }
 
 // Report is the outcome of Check.

@@ -154,12 +154,36 @@ func TestCommittedRefDangles(t *testing.T) {
 
 func TestCommittedRowMissing(t *testing.T) {
 	f := newFixture(t)
-	// The newest commit is in the head's tail; its row goes missing.
+	// The newest commit is in the head's tail; its row and the session's
+	// marker go missing, as if the commit had named an attachment the
+	// session never recorded.
 	id := f.acked["s2"][2].Attachments[0].ID
-	if err := f.mem.Delete(f.ctx, manifest.RefKey(id, "s2"), nil); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{manifest.RefKey(id, "s2"), manifest.SessionMarkerKey("s2", id)} {
+		if err := f.mem.Delete(f.ctx, k, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wantProblem(t, f.check(nil), fsck.InvRef, session.HeadKey("s2"))
+}
+
+// TestDeletedAttachmentIsClean: attach.Delete drops a committed row that
+// the head still names, which the contract allows (lash's facade delete).
+// That is no violation (found by the fsck that runs after every
+// sessiontest case).
+func TestDeletedAttachmentIsClean(t *testing.T) {
+	f := newFixture(t)
+	id := f.acked["s2"][2].Attachments[0].ID
+	a, err := attach.New(f.st.Manifest(), "s2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(f.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.check(&fsck.Options{Deep: true})
+	if !rep.Clean() || rep.Counts.DeletedCommittedRefs != 1 {
+		t.Fatalf("problems %v, deleted committed refs %d (want clean, 1)", rep.Problems, rep.Counts.DeletedCommittedRefs)
+	}
 }
 
 func TestDataSizeMismatch(t *testing.T) {

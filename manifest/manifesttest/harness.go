@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/fscktest"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -62,7 +63,11 @@ func Run(t *testing.T, h Harness) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, mode := range deleteModes {
-				t.Run(mode.name, func(t *testing.T) { c.fn(t, NewEnv(t, mode.wrap(h.New(t)), nil)) })
+				t.Run(mode.name, func(t *testing.T) {
+					e := NewEnv(t, mode.wrap(h.New(t)), nil)
+					e.Fsck = fscktest.AtCleanup(t, e.Obj, e.Clock.Now)
+					c.fn(t, e)
+				})
 			}
 		})
 	}
@@ -97,6 +102,9 @@ type Env struct {
 	Turns *Receipts
 	Procs *Registry
 	Heads *Heads
+	// Fsck checks the store's invariants when the test ends, if the suite
+	// set it (nil for an Env made by NewEnv alone).
+	Fsck *fscktest.Checker
 }
 
 // NewEnv opens a manifest over obj; opts may preset fields (Now, Turns and
@@ -291,9 +299,14 @@ func (e *Env) Row(session, id string) manifest.Row {
 }
 
 // WithData records a row for (session, id) naming a fresh data object
-// holding body, as a completed upload would, and returns the data.
+// holding body, as a completed upload would, and returns the data. id must
+// be ID(body), the attachment's real id, so that the data reads back (the
+// suite's closing fsck hashes every committed attachment).
 func (e *Env) WithData(session, id string, owner manifest.Owner, body string) manifest.Data {
 	e.T.Helper()
+	if id != ID(body) {
+		e.T.Fatalf("WithData: %s is not the id of %q", id[:8], body)
+	}
 	key := manifest.DataKey(e.M.NewUploadID())
 	_, err := e.Obj.Put(e.Ctx, key, []byte(body), &objstore.PutOptions{IfNoneMatch: true})
 	e.Must(err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -51,6 +52,7 @@ func wantCorrupt(t *testing.T, what string, err error, key string, sentinel erro
 }
 
 func testCorruptHead(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvHead, "head does not decode")
 	s := f.open("ch")
 	f.mustCommit(s, appendCommit("ch", 0, "", "a"))
 	key := session.HeadKey("ch")
@@ -85,6 +87,7 @@ func testCorruptHead(t *testing.T, f *fixture) {
 }
 
 func testCorruptSegment(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvNamed, "session does not load")
 	f.tuning.FlushDeltas = 2
 	s := f.open("cs")
 	f.chain(s, "cs", 0, "n", 3, "")
@@ -143,6 +146,7 @@ func reversion(data []byte, v uint16) []byte {
 var headSchema = codec.Schema{Kind: "HEAD", Current: 2, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvNamed, "session does not load")
 	s := f.open("sv")
 	c := appendCommit("sv", 0, "", "a")
 	c.Checkpoint = &session.HydratedCheckpoint{ToolState: []byte(`{}`)}

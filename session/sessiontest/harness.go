@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/fsck"
+	"github.com/stowage-dev/stowage/internal/fscktest"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
@@ -84,6 +86,8 @@ type fixture struct {
 	env    Env
 	ctx    context.Context
 	tuning session.Tuning
+	// fsck checks the store's invariants when the test ends.
+	fsck *fscktest.Checker
 }
 
 func newFixture(t *testing.T, h Harness) *fixture {
@@ -93,11 +97,13 @@ func newFixture(t *testing.T, h Harness) *fixture {
 	if env.Store == nil {
 		t.Fatal("sessiontest: harness returned no store")
 	}
+	check := fscktest.AtCleanup(t, env.Store, clock.Now)
 	if env.Manifest == nil {
 		m := NewRecordingManifest(clock.Now)
 		env.Manifest, env.Hook = m, m
+		check.Allow(fsck.InvRef, "has no manifest row", "the recording manifest keeps its rows in memory, not in the store")
 	}
-	return &fixture{t: t, h: h, clock: clock, env: env, ctx: context.Background(), tuning: h.Tuning}
+	return &fixture{t: t, h: h, clock: clock, env: env, ctx: context.Background(), tuning: h.Tuning, fsck: check}
 }
 
 // open returns a fresh handle (as a new process would) on the fixture's
