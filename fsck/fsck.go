@@ -13,6 +13,7 @@ import (
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // Invariants, the values of Problem.Invariant.
@@ -129,6 +130,9 @@ type checker struct {
 	now    time.Time
 	cutoff time.Time
 	log    *slog.Logger
+	// judge is the manifest's rule for dead intents, with the turn
+	// receipts of the sessions' heads and opts.Processes.
+	judge manifest.Judge
 
 	mu  sync.Mutex
 	rep Report
@@ -163,6 +167,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
+	c.judge = manifest.Judge{Turns: session.TurnReceipts{Store: c.objs}, Processes: c.opts.Processes}
 	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Orphans: []Orphan{}}
 
 	steps := []struct {

@@ -280,3 +280,30 @@ func TestDeadIntentsAreOrphans(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("reader broke") }
+
+// TestPreparedRowIsNoOrphan: a row a commit prepared after the cutoff is
+// not dead, for fsck as for the manifest (manifest.Judge is the one rule;
+// fsck used to ignore PreparedAt and listed such a row as an orphan).
+func TestPreparedRowIsNoOrphan(t *testing.T) {
+	f := newFixture(t)
+	a, err := attach.New(f.st.Manifest(), "s3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := a.Put(f.ctx, strings.NewReader("prepared, not yet published"), attach.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(2 * time.Hour) // the ownerless intent ages past the grace period
+	if _, err := f.st.Manifest().PrepareCommit(f.ctx, "s3", "", []string{ref.ID}); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.check(nil)
+	if n := rep.OrphanCounts(false)[gc.KindRefRow]; n != 0 {
+		t.Fatalf("fsck lists %d ref rows as orphans: %v", n, rep.Orphans)
+	}
+	dead, err := f.st.Manifest().DeadRows(f.ctx, "s3", manifest.Cutoff(f.now, time.Hour))
+	if err != nil || len(dead) != 0 {
+		t.Fatalf("the manifest's dead rows: %v, %v (want none)", dead, err)
+	}
+}
