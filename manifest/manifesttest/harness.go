@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/fscktest"
+	"github.com/stowage-dev/stowage/internal/testclock"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -98,7 +99,7 @@ type Env struct {
 	Ctx   context.Context
 	Obj   objstore.Store
 	M     *manifest.Store
-	Clock *Clock
+	Clock *testclock.Clock
 	Turns *Receipts
 	Procs *Registry
 	Heads *Heads
@@ -110,7 +111,7 @@ type Env struct {
 // NewEnv opens a manifest over obj; opts may preset fields (Now, Turns and
 // Processes are replaced by the Env's fakes unless set).
 func NewEnv(t *testing.T, obj objstore.Store, opts *manifest.Options) *Env {
-	e := &Env{T: t, Ctx: t.Context(), Obj: obj, Clock: NewClock(), Turns: &Receipts{}, Procs: NewRegistry(), Heads: &Heads{}}
+	e := &Env{T: t, Ctx: t.Context(), Obj: obj, Clock: testclock.New(), Turns: &Receipts{}, Procs: NewRegistry(), Heads: &Heads{}}
 	o := manifest.Options{}
 	if opts != nil {
 		o = *opts
@@ -135,30 +136,6 @@ func NewEnv(t *testing.T, obj objstore.Store, opts *manifest.Options) *Env {
 func ID(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// Clock is a manual clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock at 2026-01-01T00:00:00Z.
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d and returns the new time.
-func (c *Clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
 }
 
 // Receipts is a fake manifest.TurnReceipts: a list of (session, turn,
