@@ -85,7 +85,7 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 	if err != nil {
 		return err
 	}
-	read, err := h.LoadSession(ctx, session.FullGraph)
+	read, err := h.LoadSession(ctx, session.FullGraph())
 	switch {
 	case err == nil && read != nil:
 		c.count(func(n *Counts) { n.Nodes += len(read.Graph.Nodes) })

@@ -72,7 +72,7 @@ func (e *env) named(sid string, want uint64) *session.HeadInfo {
 			e.t.Fatalf("head of %s names %s, which is gone", sid, k)
 		}
 	}
-	r, err := e.session(sid, nil, nil).LoadSession(e.ctx, session.FullGraph)
+	r, err := e.session(sid, nil, nil).LoadSession(e.ctx, session.FullGraph())
 	if err != nil || r == nil || r.HeadRevision != want {
 		e.t.Fatalf("load %s: %+v, %v (want revision %d)", sid, r, err, want)
 	}

@@ -34,7 +34,7 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 	if err != nil {
 		return err
 	}
-	scope := session.FullGraph
+	scope := session.FullGraph()
 	if active || leaf != "" {
 		scope = session.ActivePath(leaf)
 	}

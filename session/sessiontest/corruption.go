@@ -64,7 +64,7 @@ func testCorruptHead(t *testing.T, f *fixture) {
 	} {
 		f.put(key, bad)
 		fresh := f.open("ch")
-		_, err := fresh.LoadSession(f.ctx, session.FullGraph)
+		_, err := fresh.LoadSession(f.ctx, session.FullGraph())
 		wantCorrupt(t, name+" load", err, key, session.ErrCorrupt)
 		_, err = fresh.LoadNode(f.ctx, "a")
 		wantCorrupt(t, name+" load node", err, key, session.ErrCorrupt)
@@ -108,7 +108,7 @@ func testCorruptSegment(t *testing.T, f *fixture) {
 	bad := append([]byte(nil), good...)
 	bad[len(bad)/2] ^= 0xff
 	f.put(segKey, bad)
-	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph)
+	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph())
 	wantCorrupt(t, "load", err, segKey, session.ErrCorrupt)
 	_, err = f.open("cs").LoadNode(f.ctx, "n0")
 	wantCorrupt(t, "load node", err, segKey, session.ErrCorrupt)
@@ -125,7 +125,7 @@ func testCorruptSegment(t *testing.T, f *fixture) {
 	if got := f.get(segKey); !bytes.Equal(got, bad) {
 		t.Fatalf("corrupt segment was rewritten")
 	}
-	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph)
+	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph())
 	wantCorrupt(t, "load after commits", err, segKey, session.ErrCorrupt)
 }
 
@@ -158,7 +158,7 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	check := func(name string, data []byte, want error) {
 		t.Helper()
 		f.put(key, data)
-		_, err := f.open("sv").LoadSession(f.ctx, session.FullGraph)
+		_, err := f.open("sv").LoadSession(f.ctx, session.FullGraph())
 		for _, e := range all {
 			if errors.Is(err, e) != (e == want) {
 				t.Fatalf("%s: err %v; matches %v = %v", name, err, e, errors.Is(err, e))
@@ -175,7 +175,7 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	// compaction) still read.
 	for _, v := range []uint16{1, 2} {
 		f.put(key, reversion(good, v))
-		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
+		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph()); err != nil || r == nil || r.HeadRevision != 1 {
 			t.Fatalf("schema-%d head: %+v, %v", v, r, err)
 		}
 	}

@@ -79,7 +79,7 @@ func (f *fixture) checkNamed(sid string, deleted []string) *session.PersistedRea
 			f.t.Fatalf("%s: the head names %s: %v", sid, k, err)
 		}
 	}
-	r, err := f.open(sid).LoadSession(f.ctx, session.FullGraph)
+	r, err := f.open(sid).LoadSession(f.ctx, session.FullGraph())
 	if err != nil {
 		f.t.Fatalf("%s: load: %v", sid, err)
 	}
@@ -154,7 +154,7 @@ func testStalledFirstCommit(t *testing.T, f *fixture) {
 		t.Fatalf("a second placeholder: %v", err)
 	}
 	fresh := f.open(sid)
-	if r, err := fresh.LoadSession(f.ctx, session.FullGraph); r != nil || err != nil {
+	if r, err := fresh.LoadSession(f.ctx, session.FullGraph()); r != nil || err != nil {
 		t.Fatalf("a placeholder loads: %+v, %v", r, err)
 	}
 	if n, err := fresh.LoadNode(f.ctx, "a"); n != nil || err != nil {
