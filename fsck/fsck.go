@@ -11,6 +11,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
@@ -188,7 +189,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	for _, s := range steps {
 		c.log.DebugContext(ctx, "fsck: checking", "step", s.name)
 		if err := s.fn(ctx); err != nil {
-			return nil, fmt.Errorf("fsck: %s: %w", s.name, err)
+			return nil, errorf("%s: %w", s.name, err)
 		}
 	}
 	if c.opts.StaleOrphansAreProblems {
@@ -242,3 +243,7 @@ func (c *checker) exists(ctx context.Context, key string) (objstore.ObjectInfo, 
 	}
 	return info, true, nil
 }
+
+// errorf is fmt.Errorf for package fsck: the message starts with "fsck: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("fsck", format, args...) }
