@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
@@ -47,6 +49,10 @@ type Config struct {
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
+	// Rand, if set, draws the session handles' contention jitter (shared
+	// by every handle, under a lock); nil means the global source. A
+	// deterministic simulation injects a seeded one.
+	Rand *rand.Rand
 }
 
 // DefaultSharedSegments is the default size of a Store's segment cache.
@@ -105,16 +111,34 @@ func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, erro
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
 		// skipped by a crash) is repaired from the head, never forgotten.
-		Heads:     session.HeadRefs{Store: objs},
-		Processes: cfg.Processes,
-		Now:       cfg.Now,
-		Logger:    cfg.Logger,
+		Heads: session.HeadRefs{Store: objs},
+		// DeleteSession forgets only the rows of the incarnation it ended.
+		Incarnations: session.HeadRefs{Store: objs},
+		Processes:    cfg.Processes,
+		Now:          cfg.Now,
+		Logger:       cfg.Logger,
 	})
+	if cfg.Rand != nil {
+		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
+	}
 	n := cfg.SharedSegments
 	if n == 0 {
 		n = DefaultSharedSegments
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+}
+
+// lockedSource serialises the draws of a *rand.Rand that every handle of a
+// Store shares.
+type lockedSource struct {
+	mu  sync.Mutex
+	src *rand.Rand
+}
+
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
 }
 
 // Session returns a commit store bound to session id. The id must be 1-128
@@ -129,7 +153,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs,
+		Segments: s.segs, Rand: s.cfg.Rand,
 	})
 }
 
@@ -163,8 +187,10 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 
 // DeleteSession replaces the session's head by a tombstone (which stays:
 // it carries the sweeper's fence), deletes the objects the head named and
-// the session's attachment manifest rows, so its attachments become
-// collectable. Idempotent.
+// the attachment manifest rows of the incarnation it ended, so its
+// attachments become collectable. A session re-created while the delete
+// runs keeps every row it committed (manifest.Store.ForgetSession).
+// Idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	h, err := s.Session(id)
 	if err != nil {

@@ -335,7 +335,7 @@ func (wr *simWriter) commit(ctx context.Context, sid string, atts []string) erro
 		// (its row forgotten, its data reclaimed) is left out alone.
 		var adopted []string
 		for _, d := range atts {
-			ids, err := wr.m.PrepareCommit(ctx, sid, "", []string{d})
+			ids, err := wr.m.PrepareCommit(ctx, sid, 1, "", []string{d})
 			if errors.Is(err, manifest.ErrDanglingRef) {
 				continue
 			}

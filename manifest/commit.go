@@ -82,7 +82,13 @@ var errSkip = errors.New("manifest: not adopted")
 // published), and one that reads the stamp keeps the row until the stamp is
 // older than its cutoff. What remains is a commit that stalls between
 // PrepareCommit and its head PUT for longer than the sweeper's grace period.
-func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) ([]string, error) {
+//
+// inc is the incarnation of the head the commit is based on: every returned
+// row is bound to it (Row.Inc), a committed row of an older incarnation (or
+// an unbound one) by a compare-and-swap too, so a ForgetSession of an ended
+// incarnation fails its conditional removal, or removes the row first and
+// the commit fails with ErrDanglingRef.
+func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, ids []string) ([]string, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return nil, wrap("prepare commit", err)
 	}
@@ -102,7 +108,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 	g.SetLimit(s.conc)
 	for _, id := range out {
 		g.Go(func() error {
-			_, err := s.prepare(gctx, sessionID, id, "")
+			_, err := s.prepare(gctx, sessionID, inc, id, "")
 			return err
 		})
 	}
@@ -122,7 +128,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 				continue
 			}
 			g.Go(func() error {
-				ok, err := s.prepare(gctx, sessionID, id, turnID)
+				ok, err := s.prepare(gctx, sessionID, inc, id, turnID)
 				if ok {
 					mu.Lock()
 					out = append(out, id)
@@ -139,11 +145,12 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 	return out, nil
 }
 
-// prepare stamps the row (sessionID, id) prepared and protects its data. A
-// row named by the commit (turnID empty) must exist and name readable data;
-// a row found through turn turnID's marker is adopted (ok) only if it is
-// uncommitted, owned by that turn and names readable data.
-func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (ok bool, err error) {
+// prepare stamps the row (sessionID, id) prepared, binds it to incarnation
+// inc and protects its data. A row named by the commit (turnID empty) must
+// exist and name readable data; a row found through turn turnID's marker is
+// adopted (ok) only if it is uncommitted, owned by that turn and names
+// readable data.
+func (s *Store) prepare(ctx context.Context, sessionID string, inc uint64, id, turnID string) (ok bool, err error) {
 	adopt := turnID != ""
 	now := s.Now()
 	row, _, err := s.updateRow(ctx, sessionID, id, func(cur *Row) (*Row, error) {
@@ -154,14 +161,16 @@ func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (ok b
 			return nil, fmt.Errorf("%s: session %s holds no ref: %w", id, sessionID, ErrDanglingRef)
 		case cur.Data.IsZero():
 			return nil, fmt.Errorf("%s: no bytes were written: %w", id, ErrDanglingRef)
-		case cur.Committed():
+		case cur.Committed() && cur.Inc >= inc:
 			// Its data was protected when the row was written and has been
 			// rooted by the row since; committed rows are never forgotten
-			// by age.
+			// by age. (A row bound to a later incarnation than inc: this
+			// commit's base head is gone, so its PUT fails.)
 			return nil, nil
 		}
 		next := *cur
 		next.PreparedAt = now
+		next.Inc = max(cur.Inc, inc)
 		return &next, nil
 	})
 	switch {

@@ -36,13 +36,17 @@ func (s *Store) normalize(in Intent) (Intent, error) {
 
 // refreshed returns the row (in.SessionID, in.AttachmentID) after recording
 // in over cur: a new row, or cur with uri, intent time and owner refreshed
-// and everything else (the commit stamp above all) kept.
+// and everything else (the commit stamp above all) kept. The row is no
+// longer bound to an incarnation (Row.Inc): the writer does not know which
+// incarnation of the session it writes for, and ForgetSession removes an
+// unbound row only while the session has no live head.
 func refreshed(cur *Row, in Intent) *Row {
 	if cur == nil {
 		return &Row{Entry: Entry{Intent: in}}
 	}
 	next := *cur
 	next.CanonicalURI, next.IntentAt, next.Owner = in.CanonicalURI, in.IntentAt, in.Owner
+	next.Inc = 0
 	return &next
 }
 

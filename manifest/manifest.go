@@ -91,8 +91,11 @@ type CommitHook interface {
 	// bytes are readable, else an error matching ErrDanglingRef and nothing
 	// is published) plus, if turnID is non-empty, every uncommitted row of
 	// this session owned by that turn. It must also make sure no concurrent
-	// sweep can delete what it returns (the deletion fence).
-	PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) ([]string, error)
+	// sweep can delete what it returns (the deletion fence). inc is the
+	// incarnation of the head the commit is based on; every returned row is
+	// bound to it before PrepareCommit returns (Row.Inc), so a deletion of
+	// an older incarnation cannot remove it (docs/protocol.md, "Deletion").
+	PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, ids []string) ([]string, error)
 	// FinishCommit stamps the rows committed at the given time. The head is
 	// the source of truth; this index is repaired from heads if a crash
 	// skips it.

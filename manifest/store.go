@@ -55,6 +55,15 @@ type HeadRefs interface {
 	Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error)
 }
 
+// Incarnations tells ForgetSession which incarnation of a session its head
+// is at (session.HeadRefs implements it).
+type Incarnations interface {
+	// Incarnation returns the incarnation of sessionID's head and whether
+	// the head is live (a session that exists). A deletion tombstone
+	// reports the incarnation it ended; no head at all reports 0, false.
+	Incarnation(ctx context.Context, sessionID string) (inc uint64, live bool, err error)
+}
+
 // Options configure a Store. A nil *Options is the zero value.
 type Options struct {
 	// Fence guards reuse of existing data against a concurrent sweep; nil
@@ -71,6 +80,10 @@ type Options struct {
 	// forgotten; nil means no repair (rows of commits whose FinishCommit was
 	// skipped look like uncommitted intents).
 	Heads HeadRefs
+	// Incarnations binds ForgetSession to the incarnation a deletion ended;
+	// nil means every session reads as having no head (ForgetSession then
+	// removes only rows no commit bound to an incarnation).
+	Incarnations Incarnations
 	// Now is the clock of intent and commit stamps; nil means time.Now.
 	Now func() time.Time
 	// Logger receives debug and warning records; nil discards them.
@@ -95,6 +108,7 @@ type Store struct {
 	turns       TurnReceipts
 	procs       ProcessRegistry
 	heads       HeadRefs
+	incs        Incarnations
 	now         func() time.Time
 	log         *slog.Logger
 	conc        int
@@ -121,6 +135,7 @@ func New(obj objstore.Store, opts *Options) *Store {
 		turns:       opts.Turns,
 		procs:       opts.Processes,
 		heads:       opts.Heads,
+		incs:        opts.Incarnations,
 		now:         opts.Now,
 		log:         opts.Logger,
 		conc:        opts.Concurrency,

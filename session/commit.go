@@ -194,7 +194,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 				})
 			}
 			g.Go(func() error {
-				ids, err := s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
+				ids, err := s.prepareAttachments(gctx, sid, next.incarnation(), turnID, c.CommittedAttachmentIDs)
 				attachIDs = ids
 				return err
 			})
@@ -238,9 +238,9 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper). Without a hook the given ids are
-// taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) ([]string, error) {
+// (and fences them against the sweeper, and binds them to incarnation inc
+// of the session). Without a hook the given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, ids []string) ([]string, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -249,7 +249,7 @@ func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids 
 	if len(ids) == 0 && turnID == "" {
 		return nil, nil
 	}
-	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
+	out, err := s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}

@@ -104,7 +104,7 @@ func testOwnerByTurn(t *testing.T, e *env) {
 			t.Fatalf("owner of %s = %+v, want %+v", id[:8], got, want)
 		}
 	}
-	ids, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	ids, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	if want := sortedCopy([]string{x, v}); !slices.Equal(ids, want) {
 		t.Fatalf("turn t1 adopts %v, want %v", ids, want)

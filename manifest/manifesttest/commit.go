@@ -18,20 +18,20 @@ func testPrepareCommitDangling(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, gone.Key, nil))
 	e.WithData("s2", d, none, "d") // another session's
 
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, a})
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a, a})
 	e.Must(err)
 	if !slices.Equal(got, []string{a}) {
 		t.Fatalf("PrepareCommit = %v", got)
 	}
 	for _, id := range []string{b, c, d, ID("unknown")} {
-		if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, id}); !errors.Is(err, manifest.ErrDanglingRef) {
+		if _, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a, id}); !errors.Is(err, manifest.ErrDanglingRef) {
 			t.Errorf("PrepareCommit with %s = %v, want ErrDanglingRef", id[:8], err)
 		}
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile id = %v", err)
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a/b", nil); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "a/b", nil); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile turn = %v", err)
 	}
 }
@@ -52,7 +52,7 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	e.Intent("s1", u, manifest.ProcessOwner("p1")) // owner moved on
 	e.WithData("s2", ID("other"), t1, "o")         // other session
 
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", []string{z})
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", []string{z})
 	e.Must(err)
 	if want := sorted(x, z); !slices.Equal(got, want) {
 		t.Fatalf("PrepareCommit(t1) = %v, want %v", short(got), short(want))
@@ -67,7 +67,7 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	if e.Row("s1", y).Committed() || e.Row("s2", ID("other")).Committed() {
 		t.Fatal("FinishCommit stamped a row it was not given")
 	}
-	got, err = e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	if len(got) != 0 {
 		t.Fatalf("second PrepareCommit(t1) = %v", short(got))
@@ -83,7 +83,7 @@ func testLashOrphanScenario(t *testing.T, e *Env) {
 	e.Intent("s1", outOfBand, none)
 	e.Intent("s1", orphan, manifest.TurnOwner("t0"))
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{outOfBand}))
-	ids, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	ids, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	e.Must(e.M.FinishCommit(e.Ctx, "s1", ids, e.Clock.Now()))
 	list, err := e.M.ListUncommitted(e.Ctx, e.Clock.Now())

@@ -108,7 +108,7 @@ func testCommitRace(t *testing.T, h Harness, wrap func(objstore.Store) objstore.
 					return err
 				},
 				"commit": func(ctx context.Context) error {
-					ids, err := e.M.PrepareCommit(ctx, "s1", "", []string{id})
+					ids, err := e.M.PrepareCommit(ctx, "s1", 1, "", []string{id})
 					if err != nil {
 						return err
 					}

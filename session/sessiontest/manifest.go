@@ -129,7 +129,7 @@ func (m *RecordingManifest) ListAllRefs(context.Context) ([]string, error) {
 }
 
 // PrepareCommit implements manifest.CommitHook.
-func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) ([]string, error) {
+func (m *RecordingManifest) PrepareCommit(_ context.Context, sid string, _ uint64, turnID string, ids []string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
