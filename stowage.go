@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"math/rand/v2"
@@ -49,6 +50,10 @@ type Config struct {
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
+	// Entropy, if set, is the random source of the manifest's upload ids
+	// and row revs; nil means a cryptographic one. A deterministic
+	// simulation injects a seeded one.
+	Entropy io.Reader
 	// Rand, if set, draws the session handles' contention jitter (shared
 	// by every handle, under a lock); nil means the global source. A
 	// deterministic simulation injects a seeded one.
@@ -115,6 +120,7 @@ func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, erro
 		// DeleteSession forgets only the rows of the incarnation it ended.
 		Incarnations: session.HeadRefs{Store: objs},
 		Processes:    cfg.Processes,
+		Entropy:      cfg.Entropy,
 		Now:          cfg.Now,
 		Logger:       cfg.Logger,
 	})

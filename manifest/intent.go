@@ -36,17 +36,16 @@ func (s *Store) normalize(in Intent) (Intent, error) {
 
 // refreshed returns the row (in.SessionID, in.AttachmentID) after recording
 // in over cur: a new row, or cur with uri, intent time and owner refreshed
-// and everything else (the commit stamp above all) kept. The row is no
-// longer bound to an incarnation (Row.Inc): the writer does not know which
-// incarnation of the session it writes for, and ForgetSession removes an
-// unbound row only while the session has no live head.
+// and everything else (the commit stamp above all) kept, the incarnation
+// the row is bound to (Row.Inc) included: unbinding it would let a deletion
+// remove a row that a commit of a newer incarnation prepared and is about
+// to publish (found by the simulation, internal/sim).
 func refreshed(cur *Row, in Intent) *Row {
 	if cur == nil {
 		return &Row{Entry: Entry{Intent: in}}
 	}
 	next := *cur
 	next.CanonicalURI, next.IntentAt, next.Owner = in.CanonicalURI, in.IntentAt, in.Owner
-	next.Inc = 0
 	return &next
 }
 

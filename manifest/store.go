@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +86,10 @@ type Options struct {
 	// nil means every session reads as having no head (ForgetSession then
 	// removes only rows no commit bound to an incarnation).
 	Incarnations Incarnations
+	// Entropy is the random source of upload ids and row revs (ULIDs); nil
+	// means a process-wide cryptographic source. A deterministic simulation
+	// injects a seeded one (ids choose fence shards, so they shape a run).
+	Entropy io.Reader
 	// Now is the clock of intent and commit stamps; nil means time.Now.
 	Now func() time.Time
 	// Logger receives debug and warning records; nil discards them.
@@ -114,6 +120,8 @@ type Store struct {
 	conc        int
 	maxAttempts int
 	cache       *rowCache
+	idMu        sync.Mutex
+	entropy     io.Reader // nil: ulid.DefaultEntropy
 	// condDelete is whether If-Match deletes are enforced; cleared if the
 	// store ever answers ErrNotSupported.
 	condDelete atomic.Bool
@@ -136,6 +144,7 @@ func New(obj objstore.Store, opts *Options) *Store {
 		procs:       opts.Processes,
 		heads:       opts.Heads,
 		incs:        opts.Incarnations,
+		entropy:     monotonic(opts.Entropy),
 		now:         opts.Now,
 		log:         opts.Logger,
 		conc:        opts.Concurrency,
@@ -179,7 +188,12 @@ func (s *Store) Protect(ctx context.Context, dataKey string) error {
 
 // NewUploadID mints a fresh upload id (a ULID).
 func (s *Store) NewUploadID() string {
-	return ulid.MustNew(ulid.Timestamp(s.now()), ulid.DefaultEntropy()).String()
+	if s.entropy == nil {
+		return ulid.MustNew(ulid.Timestamp(s.now()), ulid.DefaultEntropy()).String()
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(s.now()), s.entropy).String()
 }
 
 func (s *Store) newRev() string { return s.NewUploadID() }
@@ -205,4 +219,13 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("manifest: %s: %w", op, err)
+}
+
+// monotonic wraps an injected entropy source so that ids minted in one
+// millisecond stay ordered; nil stays nil.
+func monotonic(r io.Reader) io.Reader {
+	if r == nil {
+		return nil
+	}
+	return ulid.Monotonic(r, 0)
 }
