@@ -21,7 +21,9 @@ type mutant struct {
 	rewrite          func(raw objstore.Store) rewriter
 }
 
-func isHead(key string) bool { return strings.HasPrefix(key, "sessions/") && strings.HasSuffix(key, "/head") }
+func isHead(key string) bool {
+	return strings.HasPrefix(key, "sessions/") && strings.HasSuffix(key, "/head")
+}
 
 // mutants: one per safety rule of docs/protocol.md. Each must be caught.
 var mutants = []*mutant{
