@@ -54,6 +54,15 @@ var mutants = []*mutant{
 				return false, nil
 			}
 		}},
+	{name: "existence-recheck-skipped", rule: "A2: Protect re-checks that the data still exists after reading the fence", role: "writer",
+		rewrite: func(objstore.Store) rewriter {
+			return func(_ context.Context, op, key string, _ *objstore.PutOptions, _ *objstore.DeleteOptions) (bool, error) {
+				if op == "head" && strings.HasPrefix(key, manifest.DataPrefix) {
+					return true, nil // "it exists"
+				}
+				return false, nil
+			}
+		}},
 	{name: "row-removal-unconditional", rule: "Deletion: rows are removed only at the ETag judged", role: "deleter",
 		rewrite: func(objstore.Store) rewriter {
 			return func(_ context.Context, op, key string, put *objstore.PutOptions, del *objstore.DeleteOptions) (bool, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/objstore/retry"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -39,8 +40,8 @@ const (
 	leaseTTL   = 2 * time.Minute
 	sessions   = 2
 	writers    = 2
-	turns      = 4
-	sweepRuns  = 3
+	turns      = 6
+	sweepRuns  = 4
 	bodyChoice = 3
 )
 
@@ -87,6 +88,12 @@ func (w *world) actorStore(name, role string) *Store {
 	return s
 }
 
+// stack composes an actor's store as a deployment does: the retry
+// decorator (seeded jitter, fake-time backoff) over the scheduler's.
+func stack(objs objstore.Store, seed uint64) objstore.Store {
+	return retry.New(objs, retry.Options{Rand: rand.New(rand.NewPCG(seed, 5))})
+}
+
 func (w *world) open(objs objstore.Store, seed uint64) *stowage.Store {
 	st, err := stowage.OpenStore(context.Background(), objs, stowage.Config{
 		Session: session.Tuning{FlushDeltas: 2, MaxAttempts: 8},
@@ -104,8 +111,10 @@ func sid(i int) string { return fmt.Sprint("s", i) }
 // writer commits turns on one session: put an attachment, commit it on the
 // revision it loaded, retry an unknown outcome with the same turn stamp.
 func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
-	st := w.open(w.actorStore(name, "writer"), rng.Uint64())
+	seed := rng.Uint64()
+	st := w.open(stack(w.actorStore(name, "writer"), seed), seed)
 	for turn := range turns {
+		time.Sleep(time.Duration(rng.IntN(30)) * time.Second) // spread turns over the sweeps
 		h, _ := st.Session(sid)
 		r, err := h.LoadSession(ctx, session.FullGraph)
 		if err != nil {
@@ -120,7 +129,7 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 			}
 		}
 		a, _ := attach.New(st.Manifest(), sid, nil)
-		ref, err := a.Put(ctx, strings.NewReader(fmt.Sprint("body ", rng.IntN(bodyChoice))), attach.PutOptions{})
+		ref, err := a.Put(ctx, strings.NewReader(fmt.Sprint("body ", sid, rng.IntN(bodyChoice))), attach.PutOptions{})
 		if err != nil {
 			continue
 		}
@@ -165,7 +174,8 @@ func (w *world) acknowledge(a ack) {
 }
 
 func (w *world) deleter(ctx context.Context, name, sid string, rng *rand.Rand) {
-	st := w.open(w.actorStore(name, "deleter"), rng.Uint64())
+	seed := rng.Uint64()
+	st := w.open(stack(w.actorStore(name, "deleter"), seed), seed)
 	for range 2 {
 		time.Sleep(time.Duration(rng.IntN(40)) * time.Second)
 		_ = st.DeleteSession(ctx, sid)
@@ -176,11 +186,11 @@ func (w *world) deleter(ctx context.Context, name, sid string, rng *rand.Rand) {
 // (its store fails every later call) with probability 1/2.
 func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 	for run := range sweepRuns {
-		time.Sleep(time.Duration(rng.IntN(90)) * time.Second)
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Second)
 		objs := w.actorStore(name, "sweeper")
 		crashAt := -1
 		if rng.IntN(2) == 0 {
-			crashAt = rng.IntN(30)
+			crashAt = rng.IntN(200)
 		}
 		n := 0
 		inner := objs.Rewrite
@@ -194,7 +204,7 @@ func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 			}
 			return false, nil
 		}
-		sw := &gc.Sweeper{Store: objs, Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
+		sw := &gc.Sweeper{Store: stack(objs, rng.Uint64()), Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
 			Holder: fmt.Sprint(name, "-", run), AllowEmptyRoots: true}
 		_, _ = sw.Run(ctx)
 	}
@@ -204,7 +214,16 @@ func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 // every published head's objects exist; the graph holds one node per
 // revision; every acknowledged commit of the current incarnation is in it
 // at its revision, and its attachments' rows and bytes exist.
-func (w *world) observe(ctx context.Context) {
+//
+// Only a released write can break an invariant, so observe runs after
+// writes only (last is the request released in the previous step, nil
+// before the first); and an attachment can only lose its row or bytes to a
+// delete or a row write, so those checks run only then.
+func (w *world) observe(ctx context.Context, last *Request) {
+	if last == nil || last.Op == "get" || last.Op == "head" || last.Op == "list" || last.Op == "list-uploads" {
+		return
+	}
+	deep := last.Op != "put" || strings.HasPrefix(last.Key, manifest.RefPrefix) || strings.HasSuffix(last.Key, "/head")
 	for i := range sessions {
 		sid := sid(i)
 		info, err := session.ReadHead(ctx, w.raw, sid)
@@ -244,7 +263,7 @@ func (w *world) observe(ctx context.Context) {
 				}
 			}
 		}
-		if !live {
+		if !live || !deep {
 			continue
 		}
 		for _, a := range w.acks {
@@ -297,6 +316,7 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 		for i := range 2 {
 			spawn(func(rng *rand.Rand) { w.sweeper(ctx, fmt.Sprint("sw", i), rng) })
 		}
+		var last *Request
 		for step := 0; actors > 0; step++ {
 			synctest.Wait()
 			for drained := false; !drained; {
@@ -307,7 +327,8 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 					drained = true
 				}
 			}
-			w.observe(ctx)
+			w.observe(ctx, last)
+			last = nil
 			if w.failure != "" || step >= maxSteps {
 				cancel()
 				for actors > 0 {
@@ -328,6 +349,7 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 				w.trace = append(w.trace, "tick 30s")
 			}
 			r := Pick(w.rng, pending)
+			last = r
 			fate := Deliver
 			switch x := w.rng.Float64(); {
 			case x < lossRate:
@@ -413,7 +435,6 @@ func TestSimulationDeterministic(t *testing.T) {
 	}
 }
 
-var _ = manifest.Prefix
 
 // TestMain warms up, outside any bubble, what the code under test creates
 // once per process (codec's shared zstd encoders and decoders): a bubble may
