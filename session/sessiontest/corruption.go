@@ -139,9 +139,9 @@ func reversion(data []byte, v uint16) []byte {
 }
 
 // headSchema is the head envelope the session package writes (schema 2
-// added the sweep generation, schema 3 the incarnation and the recent-write
-// window; it reads schemas 1 and 2 too).
-var headSchema = codec.Schema{Kind: "HEAD", Current: 3, Min: 1}
+// added the sweep generation, schema 3 bounded compaction, schema 4 the
+// incarnation and the recent-write window; it reads schemas 1 to 3 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
 	s := f.open("sv")
@@ -167,12 +167,13 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	}
 	check("newer head", reversion(good, 99), session.ErrSchemaUnsupported)
 	check("versionless head", reversion(good, 0), session.ErrSchemaMissing)
-	// Schemas 1 (before the sweep generation) and 2 (before the
-	// incarnation and window) still read, and a commit on them works.
-	for v := range uint16(2) {
-		f.put(key, reversion(good, v+1))
+	// Schemas 1 (before the sweep generation), 2 (before bounded
+	// compaction) and 3 (before the incarnation and window) still read, and
+	// a commit on them works.
+	for _, v := range []uint16{1, 2, 3} {
+		f.put(key, reversion(good, v))
 		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
-			t.Fatalf("schema-%d head: %+v, %v", v+1, r, err)
+			t.Fatalf("schema-%d head: %+v, %v", v, r, err)
 		}
 	}
 	f.mustCommit(f.open("sv"), appendCommit("sv", 1, "a", "b"))
