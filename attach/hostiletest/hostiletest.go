@@ -79,11 +79,11 @@ type world struct {
 
 	// A's ids.
 	committed, uncommitted, turnOwned string // attachment ids
-	bodies                                map[string][]byte
-	nodes                                 []string
-	turnDone, turnOpen                    string // a committed turn; a turn owning an uncommitted row
-	lease                                 session.LeaseFence
-	never                                 string // an attachment id nobody holds
+	bodies                            map[string][]byte
+	nodes                             []string
+	turnDone, turnOpen                string // a committed turn; a turn owning an uncommitted row
+	lease                             session.LeaseFence
+	never                             string // an attachment id nobody holds
 }
 
 func digest(b []byte) string {
