@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/fsck"
+	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// fakeSecret is a distinctive secret that no output may contain.
+const fakeSecret = "stowage-FAKE-secret-7c1d9e4b-never-print"
+
+// secretVars are the environment variables that carry secrets.
+var secretVars = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+
+// secretFixture writes one session with a turn, a branch and an attachment
+// under storeURL and returns the attachment id.
+func secretFixture(t *testing.T, storeURL string) string {
+	t.Helper()
+	ctx := t.Context()
+	st, err := stowage.Open(ctx, storeURL, stowage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := st.Session("s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := attach.New(st.Manifest(), "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := a.Put(ctx, strings.NewReader("attachment text for the secrets test"), attach.PutOptions{MediaType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CommitRuntimeState(ctx, session.RuntimeCommit{SessionID: "s1", CommittedAttachmentIDs: []string{ref.ID},
+		TurnCommit: &session.TurnCommitStamp{SessionID: "s1", TurnID: "t0", TurnCommitHash: "h"},
+		Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n1", Nodes: []session.NodeRecord{
+			{NodeID: "n0", Kind: session.PayloadEvent, Event: []byte(`{"text":"root"}`)},
+			{NodeID: "n1", ParentNodeID: "n0", Kind: session.PayloadEvent, Event: []byte(`{"text":"leaf"}`)},
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.ID
+}
+
+// commandLines are every stowage command and inspect subject, on the
+// fixture's session and attachment id.
+func commandLines(id string, heavy bool) [][]string {
+	lines := [][]string{
+		{"help"}, {"frobnicate"}, {"fsck", "-h"}, {"inspect", "-h"}, {"bench", "-h"}, {"demo", "-h"},
+		{"inspect", "sessions"}, {"inspect", "head", "s1"}, {"inspect", "log", "s1"},
+		{"inspect", "graph", "s1"}, {"inspect", "graph", "s1", "--active"}, {"inspect", "graph", "s1", "--dot"},
+		{"inspect", "refs", "s1"}, {"inspect", "cat", "s1", id}, {"inspect", "cat", "s1", id[:10], "--range", "2:5"},
+		{"inspect", "cat", "s1", strings.Repeat("0", 64)}, {"inspect", "head", "no-such-session"},
+		{"fsck"}, {"fsck", "--json"}, {"fsck", "--deep", "--strict"},
+	}
+	if heavy {
+		lines = append(lines,
+			[]string{"bench", "--json", "--quick", "--samples", "2", "--revisions", "10", "--nodes", "10", "--sessions", "2",
+				"--commits", "1", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "10"},
+			[]string{"demo", "--cleanup"})
+	}
+	return lines
+}
+
+// assertNoSecret runs every command line with env as its environment and
+// checks that secret is in none of its output.
+func assertNoSecret(t *testing.T, env map[string]string, secret string, lines [][]string) {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	for _, args := range lines {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), args, getenv, &out, &errb)
+		for name, text := range map[string]string{"stdout": out.String(), "stderr": errb.String()} {
+			if strings.Contains(text, secret) {
+				t.Errorf("stowage %q (exit %d) printed the secret on %s:\n%s", args, code, name, text)
+			}
+		}
+	}
+}
+
+// assertNoSecretDebug opens the store as the commands do but with a debug
+// logger (the commands themselves log warnings only) and runs fsck and every
+// inspect subject through it: the secret is in no log record either.
+func assertNoSecretDebug(t *testing.T, environ map[string]string, storeURL, id, secret string) {
+	t.Helper()
+	var logs, out bytes.Buffer
+	e := &env{getenv: func(k string) string { return environ[k] }, stdout: &out, stderr: &out}
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := e.open(t.Context(), storeURL, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := fsck.Check(t.Context(), st, &fsck.Options{Deep: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func(context.Context, *stowage.Store, []string) error{e.inspectSessions, e.inspectHead, e.inspectLog, e.inspectGraph, e.inspectRefs} {
+		_ = step(t.Context(), st, []string{"s1"})
+	}
+	_ = e.inspectCat(t.Context(), st, []string{"s1", id})
+	if strings.Contains(logs.String(), secret) || strings.Contains(out.String(), secret) {
+		t.Errorf("debug logs or output hold the secret:\n%s\n%s", logs.String(), out.String())
+	}
+}
+
+// TestSecretsNeverPrinted runs every stowage command with secrets in the
+// environment (the process's, which the AWS chain reads, and the one given
+// to run) and checks that no output holds them: on a file store with a fake
+// secret, and on each local S3 server with its real secret key.
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		for _, k := range secretVars {
+			t.Setenv(k, fakeSecret)
+		}
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKIASTOWAGETESTFAKE")
+		storeURL := "file://" + t.TempDir()
+		id := secretFixture(t, storeURL)
+		env := map[string]string{"STOWAGE_STORE": storeURL, "AWS_ACCESS_KEY_ID": "AKIASTOWAGETESTFAKE"}
+		for _, k := range secretVars {
+			env[k] = fakeSecret
+		}
+		assertNoSecret(t, env, fakeSecret, commandLines(id, !testenv.Short()))
+		assertNoSecretDebug(t, env, storeURL, id, fakeSecret)
+	})
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		if len(srv.SecretKey) < 8 {
+			t.Fatalf("the server's secret key %d bytes long is no distinctive needle", len(srv.SecretKey))
+		}
+		for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+			t.Setenv(k, "")
+		}
+		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		id := secretFixture(t, storeURL)
+		env := map[string]string{"STOWAGE_STORE": storeURL, "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
+		assertNoSecret(t, env, srv.SecretKey, commandLines(id, false))
+		assertNoSecretDebug(t, env, storeURL, id, srv.SecretKey)
+		// A wrong secret fails to sign: the error must not echo it either.
+		t.Setenv("AWS_SECRET_ACCESS_KEY", fakeSecret)
+		env["AWS_SECRET_ACCESS_KEY"] = fakeSecret
+		assertNoSecret(t, env, fakeSecret, [][]string{{"inspect", "sessions"}, {"fsck", "--json"}})
+	})
+}
