@@ -3,6 +3,7 @@ package hostiletest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -64,19 +65,32 @@ func testPutKnown(t *testing.T, w *world) {
 	}
 }
 
-// B's commits naming A's attachment ids fail with ErrDanglingRef exactly as
-// for an id nobody holds and publish nothing; a commit under A's open turn
-// id adopts nothing of A's.
+// B's commits naming A's attachment ids go through exactly as commits
+// naming ids nobody holds: each id is reported unbacked, nothing is stamped
+// or recorded, and B's head names none of A's ids; a commit under A's open
+// turn id adopts nothing of A's.
 func testCommitNamingA(t *testing.T, w *world) {
-	for _, id := range w.aIDs() {
-		_, errA := w.b.CommitRuntimeState(w.ctx, commitOf(sidB, 1, "", []string{"b-x"}, []string{id}))
-		_, errN := w.b.CommitRuntimeState(w.ctx, commitOf(sidB, 1, "", []string{"b-x"}, []string{w.never}))
-		w.same("commit naming an attachment", manifest.ErrDanglingRef, errA, id, errN, w.never)
+	rev := uint64(1)
+	commit := func(id string) ([]string, error) {
+		res, err := w.b.CommitRuntimeState(w.ctx, commitOf(sidB, rev, "", []string{fmt.Sprintf("b-x%d", rev)}, []string{id}))
+		if err != nil {
+			return nil, err
+		}
+		rev++
+		return res.UnbackedAttachmentIDs, nil
 	}
-	res, err := w.b.CommitRuntimeState(w.ctx, commitOf(sidB, 1, w.turnOpen, []string{"b-y"}, nil))
+	for _, id := range w.aIDs() {
+		unA, errA := commit(id)
+		unN, errN := commit(w.never)
+		w.same("commit naming an attachment", nil, errA, id, errN, w.never)
+		if !slices.Equal(unA, []string{id}) || !slices.Equal(unN, []string{w.never}) {
+			t.Fatalf("unbacked ids: %v for A's id, %v for a never-used one", unA, unN)
+		}
+	}
+	res, err := w.b.CommitRuntimeState(w.ctx, commitOf(sidB, rev, w.turnOpen, []string{"b-y"}, nil))
 	must(t, err)
-	if res.HeadRevision != 2 {
-		t.Fatalf("B's commit under A's turn id: revision %d", res.HeadRevision)
+	if res.HeadRevision != rev+1 || len(res.UnbackedAttachmentIDs) != 0 {
+		t.Fatalf("B's commit under A's turn id: %+v", res)
 	}
 	h, err := session.ReadHead(w.ctx, w.obj, sidB)
 	must(t, err)
