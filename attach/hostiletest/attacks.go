@@ -286,3 +286,41 @@ func testGuessedKeys(t *testing.T, w *world) {
 		t.Fatalf("B's turn %q committed %v", turn, h.CommittedAttachmentIDs)
 	}
 }
+
+// A's queue and turn-input claims complete nothing in B's commits
+// (superseded, exactly as claims nobody made), and A's source key is free
+// in B's session (no conflict that would reveal it).
+func testQueueAndInputs(t *testing.T, w *world) {
+	commit := func(q *session.QueuedWorkCompletion, in *session.TurnInputCompletion) error {
+		c := commitOf(sidB, 1, "", []string{"b-q"}, nil)
+		if q != nil {
+			c.CompletedQueueClaims = []session.QueuedWorkCompletion{*q}
+		}
+		if in != nil {
+			c.CompletedTurnInputClaims = []session.TurnInputCompletion{*in}
+		}
+		_, err := w.b.CommitRuntimeState(w.ctx, c)
+		return err
+	}
+	qa := w.queueClaim
+	qa.SessionID = sidB
+	qn := qa
+	qn.ClaimID, qn.BatchIDs = "never-claim", []string{"never-batch"}
+	w.same("queue completion", session.ErrQueuedWorkClaimSuperseded, commit(&qa, nil), qa.ClaimID, commit(&qn, nil), qn.ClaimID)
+	ia := w.inputClaim
+	ia.SessionID = sidB
+	in := ia
+	in.ClaimID, in.InputIDs = "never-claim", []string{"never-input"}
+	w.same("turn input completion", session.ErrTurnInputClaimSuperseded, commit(nil, &ia), ia.ClaimID, commit(nil, &in), in.ClaimID)
+	if err := commit(&w.queueClaim, nil); !errors.Is(err, session.ErrSessionBindingMismatch) && !errors.Is(err, session.ErrQueuedWorkClaimSuperseded) {
+		t.Errorf("A's own queue completion in B's commit: %v, want a typed refusal", err)
+	}
+	if err := commit(nil, &w.inputClaim); !errors.Is(err, session.ErrSessionBindingMismatch) && !errors.Is(err, session.ErrTurnInputClaimSuperseded) {
+		t.Errorf("A's own turn input completion in B's commit: %v, want a typed refusal", err)
+	}
+	enqueue := func(key string) error {
+		_, err := w.b.EnqueuePendingTurnInput(w.ctx, session.PendingTurnInputDraft{SessionID: sidB, SourceKey: key, Payload: []byte(`{"in":"b"}`)})
+		return err
+	}
+	w.same("EnqueuePendingTurnInput with a source key", nil, enqueue("a-source"), "a-source", enqueue("never-source"), "never-source")
+}

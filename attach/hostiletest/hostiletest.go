@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"ManifestMethodsOfTheHandle", testManifestMethods},
 		{"BindingOfEveryWrite", testBinding},
 		{"LeaseAndClaimsOfA", testLease},
+		{"QueueInputsAndSourceKeysOfA", testQueueAndInputs},
 		{"GuessedKeysAsIDs", testGuessedKeys},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,6 +84,8 @@ type world struct {
 	nodes                             []string
 	turnDone, turnOpen                string // a committed turn; a turn owning an uncommitted row
 	lease                             session.LeaseFence
+	queueClaim                        session.QueuedWorkCompletion
+	inputClaim                        session.TurnInputCompletion
 	never                             string // an attachment id nobody holds
 }
 
@@ -119,6 +122,14 @@ func newWorld(t *testing.T, obj objstore.Store) *world {
 		t.Fatal("A did not get its lease")
 	}
 	w.lease = out.Acquired.Fence()
+	qc, err := w.a.ClaimQueuedWork(ctx, w.lease, 10)
+	must(t, err)
+	ic, err := w.a.ClaimTurnInputs(ctx, w.lease, "a-turn-3", 10)
+	must(t, err)
+	if qc == nil || ic == nil {
+		t.Fatalf("A's claims: queue %+v, inputs %+v", qc, ic)
+	}
+	w.queueClaim, w.inputClaim = qc.Completion(), ic.Completion()
 
 	// B: a session of its own with one attachment.
 	w.put(w.ab, ctx, "B's own bytes")
