@@ -87,11 +87,8 @@ func (p *pushCapture) String() string {
 // sweepNoSecret runs the sweeper in every output mode (debug logs as text
 // and JSON, progress, the JSON report, a dry run, metrics to a textfile and
 // to a Pushgateway) with environ as its environment and checks that secret
-// is in no output, report or metric. (Today the push itself fails before
-// sending: the pushed gauges carry the "shard" label that is also the push
-// grouping key; the capture then holds nothing, and the error is checked
-// like any other output.) opens says whether the store can be opened
-// (with a wrong secret it cannot, and no metrics are written).
+// is in no output, report or metric. opens says whether the store can be
+// opened (with a wrong secret it cannot, and no metrics are written).
 func sweepNoSecret(t *testing.T, environ map[string]string, storeURL, secret string, opens bool) {
 	t.Helper()
 	push := &pushCapture{}
@@ -119,6 +116,9 @@ func sweepNoSecret(t *testing.T, environ map[string]string, storeURL, secret str
 		if opens && len(prom) == 0 {
 			t.Errorf("sweeper %q (exit %d) wrote no metrics: %s", extra, code, errb.String())
 		}
+	}
+	if opens && !strings.Contains(push.String(), "stowage_sweeper_") {
+		t.Errorf("nothing was pushed to the Pushgateway:\n%s", push.String())
 	}
 }
 
