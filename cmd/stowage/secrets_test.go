@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,6 +99,47 @@ func assertNoSecret(t *testing.T, env map[string]string, secret string, lines []
 	}
 }
 
+// assertNoSecretAttach runs the attach command's actions (direct
+// transfer: presigned requests, which carry signatures but must never carry
+// the secret): grant-put, then seal and curl with the grant it printed,
+// and grant-get of the fixture's committed attachment.
+func assertNoSecretAttach(t *testing.T, env map[string]string, id, secret string, presign bool) {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	body := "bytes a client would send directly"
+	sum := sha256.Sum256([]byte(body))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "body")
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var grant bytes.Buffer
+	check := func(args []string, stdout *bytes.Buffer) {
+		t.Helper()
+		var errb bytes.Buffer
+		if stdout == nil {
+			stdout = &bytes.Buffer{}
+		}
+		code := run(t.Context(), args, getenv, stdout, &errb)
+		if strings.Contains(stdout.String(), secret) || strings.Contains(errb.String(), secret) {
+			t.Errorf("stowage %q (exit %d) printed the secret:\n%s\n%s", args, code, stdout, &errb)
+		}
+	}
+	base := []string{"attach", "--session", "s1"}
+	check(append(slices.Clone(base), "grant-put", "--sha256", hex.EncodeToString(sum[:]), "--size", strconv.Itoa(len(body)), "--media-type", "text/plain"), &grant)
+	if presign && !strings.Contains(grant.String(), `"upload_id"`) {
+		t.Fatalf("grant-put printed no grant:\n%s", &grant)
+	}
+	grantFile := filepath.Join(dir, "grant.json")
+	if err := os.WriteFile(grantFile, grant.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check(append(slices.Clone(base), "curl", grantFile, file), nil)
+	check(append(slices.Clone(base), "seal", grantFile), nil)
+	check(append(slices.Clone(base), "grant-get", "--id", id, "--filename", "x.txt"), nil)
+	check(append(slices.Clone(base), "-h"), nil)
+}
+
 // assertNoSecretDebug opens the store as the commands do (through the
 // given environment) but with a debug logger, since the commands themselves
 // log warnings only, and runs what the commands run on it: fsck, the
@@ -154,6 +201,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			env[k] = fakeSecret
 		}
 		assertNoSecret(t, env, fakeSecret, commandLines(id, !testenv.Short()))
+		assertNoSecretAttach(t, env, id, fakeSecret, false) // a file store presigns nothing
 		assertNoSecretDebug(t, env, storeURL, id, fakeSecret)
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
@@ -173,6 +221,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		id := secretFixture(t, storeURL)
 		env := map[string]string{"STOWAGE_STORE": storeURL, "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
 		assertNoSecret(t, env, srv.SecretKey, commandLines(id, false))
+		assertNoSecretAttach(t, env, id, srv.SecretKey, true)
 		assertNoSecretDebug(t, env, storeURL, id, srv.SecretKey)
 		// A wrong secret fails to sign: the error must not echo it either.
 		t.Setenv("AWS_SECRET_ACCESS_KEY", fakeSecret)
