@@ -324,3 +324,26 @@ func testQueueAndInputs(t *testing.T, w *world) {
 	}
 	w.same("EnqueuePendingTurnInput with a source key", nil, enqueue("a-source"), "a-source", enqueue("never-source"), "never-source")
 }
+
+// A's direct-upload grant (its upload id) seals nothing for B, exactly as
+// a grant nobody made, and B gets no presigned GET of A's bytes.
+func testGrants(t *testing.T, w *world) {
+	never := w.grant
+	never.UploadID = "01JAAAAAAAAAAAAAAAAAAAAAAA"
+	_, errA := w.ab.Seal(w.ctx, w.grant)
+	_, errN := w.ab.Seal(w.ctx, never)
+	want := attach.ErrNotFound
+	if errors.Is(errA, attach.ErrNoPresign) {
+		want = attach.ErrNoPresign
+	}
+	w.same("Seal", want, errA, w.grant.UploadID, errN, never.UploadID)
+	for _, id := range w.aIDs() {
+		_, errA := w.ab.GrantGet(w.ctx, id, attach.GrantGetOptions{})
+		_, errN := w.ab.GrantGet(w.ctx, w.never, attach.GrantGetOptions{})
+		if !errors.Is(errA, attach.ErrNoPresign) {
+			w.same("GrantGet", attach.ErrNotFound, errA, id, errN, w.never)
+		} else {
+			w.same("GrantGet", attach.ErrNoPresign, errA, id, errN, w.never)
+		}
+	}
+}

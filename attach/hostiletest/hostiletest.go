@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 		{"BindingOfEveryWrite", testBinding},
 		{"LeaseAndClaimsOfA", testLease},
 		{"QueueInputsAndSourceKeysOfA", testQueueAndInputs},
+		{"GrantsOfA", testGrants},
 		{"GuessedKeysAsIDs", testGuessedKeys},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,6 +87,7 @@ type world struct {
 	lease                             session.LeaseFence
 	queueClaim                        session.QueuedWorkCompletion
 	inputClaim                        session.TurnInputCompletion
+	grant                             attach.UploadGrant
 	never                             string // an attachment id nobody holds
 }
 
@@ -130,6 +132,16 @@ func newWorld(t *testing.T, obj objstore.Store) *world {
 		t.Fatalf("A's claims: queue %+v, inputs %+v", qc, ic)
 	}
 	w.queueClaim, w.inputClaim = qc.Completion(), ic.Completion()
+	// A direct upload in flight (where the store presigns: S3).
+	body := []byte("A's direct upload")
+	g, err := w.aa.GrantPut(ctx, attach.GrantPutOptions{SHA256: digest(body), Size: int64(len(body))})
+	switch {
+	case errors.Is(err, attach.ErrNoPresign):
+		g = attach.UploadGrant{UploadID: "01JAAAAAAAAAAAAAAAAAAAAAAB", ID: digest(body), Size: int64(len(body))}
+	case err != nil:
+		t.Fatal(err)
+	}
+	w.grant = g
 
 	// B: a session of its own with one attachment.
 	w.put(w.ab, ctx, "B's own bytes")
