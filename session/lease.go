@@ -92,14 +92,15 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 }
 
 // ReclaimSessionExecutionLease takes the lease over from a holder the
-// caller knows is dead (e.g. a local process that no longer exists), before
-// its expiry: if the lease is still exactly observed (owner, incarnation,
-// token, fencing token), claimant gets a new lease with the next fencing
-// token, which fences every claim and commit of the dead holder. If the
-// lease has moved on (another reclaim won, the holder released it and
-// someone else claimed it) the outcome is Busy with the current holder; if
-// it is free or expired this is an ordinary claim. The store does not judge
-// the holder's death: it cannot see another host's processes.
+// caller knows is dead, before its expiry: if the lease is still exactly
+// observed (owner, incarnation, token, fencing token) and its holder's death
+// is provable by the claimant (both are local processes of the same host
+// and boot), claimant gets a new lease with the next fencing token, which
+// fences every claim and commit of the dead holder. Otherwise (the lease
+// moved on, the holder is opaque or on another host or boot) the outcome
+// is Busy with the current holder; a free or expired lease is an ordinary
+// claim. The caller judges that the holder's process is gone (the store
+// does not read the process table).
 func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant LeaseOwner, observed LeaseFence, ttl time.Duration) (LeaseClaimOutcome, error) {
 	sid, err := s.boundID()
 	if err != nil {
@@ -114,7 +115,7 @@ func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant Lease
 		out = LeaseClaimOutcome{}
 		base := liveOrFresh(sid, cur.h)
 		now := s.now()
-		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) && !leaseMatches(l, observed) {
+		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) && (!leaseMatches(l, observed) || !provablyDead(l.Owner, claimant)) {
 			busy := *l
 			out.Busy = &busy
 			return plan{}, nil
@@ -124,6 +125,13 @@ func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant Lease
 		return plan{next: next}, nil
 	})
 	return out, err
+}
+
+// provablyDead reports whether claimant can prove holder's death: both are
+// local processes of the same host and boot.
+func provablyDead(holder, claimant LeaseOwner) bool {
+	h, c := holder.Liveness, claimant.Liveness
+	return h.Kind == LivenessLocalProcess && c.Kind == LivenessLocalProcess && h.Host == c.Host && h.Boot == c.Boot
 }
 
 // grantLease gives h a new lease for owner with the next fencing token and

@@ -200,22 +200,34 @@ func testApplicationsOrder(t *testing.T, f *fixture) {
 	f.wantIDs("applications", got, want)
 }
 
-// testLeaseReclaim: a claimant that knows the holder is dead takes the
-// lease over before its expiry with the next fencing token; a reclaim
-// naming a lease that has moved on is Busy; the dead holder is fenced.
+// testLeaseReclaim: a claimant that can prove the holder dead (both local
+// processes of one host and boot) takes the lease over before its expiry
+// with the next fencing token; a reclaim naming a lease that has moved on,
+// or a holder on another host or boot, or an opaque one, is Busy; the dead
+// holder is fenced.
 func testLeaseReclaim(t *testing.T, f *fixture) {
+	local := func(id, host, boot string) session.LeaseOwner {
+		return session.LeaseOwner{OwnerID: id, IncarnationID: id + "-1", Liveness: session.OwnerLiveness{
+			Kind: session.LivenessLocalProcess, Host: host, Boot: boot, PID: 7, Start: 1}}
+	}
+	claimant := local("claimant", "h", "b")
 	s := f.open("rcl")
-	dead := f.acquire(s, ownerA, time.Hour)
-	if out, _ := s.TryClaimSessionExecutionLease(f.ctx, ownerB, time.Minute); out.Busy == nil {
+	dead := f.acquire(s, local("dead", "h", "b"), time.Hour)
+	if out, _ := s.TryClaimSessionExecutionLease(f.ctx, claimant, time.Minute); out.Busy == nil {
 		t.Fatalf("plain claim against a live holder: %+v", out)
 	}
-	out, err := f.open("rcl").ReclaimSessionExecutionLease(f.ctx, ownerB, dead, time.Minute)
+	for _, c := range []session.LeaseOwner{local("x", "other-host", "b"), local("y", "h", "other-boot"), ownerB} {
+		if out, err := s.ReclaimSessionExecutionLease(f.ctx, c, dead, time.Minute); err != nil || out.Busy == nil {
+			t.Fatalf("reclaim by %+v without proof of death: %+v, %v", c, out, err)
+		}
+	}
+	out, err := f.open("rcl").ReclaimSessionExecutionLease(f.ctx, claimant, dead, time.Minute)
 	if err != nil || out.Acquired == nil || out.Acquired.FencingToken != dead.FencingToken+1 {
 		t.Fatalf("reclaim: %+v, %v", out, err)
 	}
-	late := session.LeaseOwner{OwnerID: "late", IncarnationID: "late-1"}
+	late := local("late", "h", "b")
 	if out, err := s.ReclaimSessionExecutionLease(f.ctx, late, dead, time.Minute); err != nil || out.Busy == nil ||
-		out.Busy.Owner.OwnerID != ownerB.OwnerID {
+		out.Busy.Owner.OwnerID != claimant.OwnerID {
 		t.Fatalf("stale reclaim: %+v, %v", out, err)
 	}
 	c := appendCommit("rcl", 0, "", "n")
