@@ -88,7 +88,7 @@ func (r *Report) Total() int64 {
 type tally struct {
 	mu     sync.Mutex
 	r      Report
-	causes []error
+	causes []error // distinct errors behind failures (FailureCauses)
 }
 
 func newTally(shard Shard, dryRun bool, now time.Time) *tally {
@@ -138,11 +138,8 @@ func (t *tally) deferred(n int64) {
 	t.mu.Unlock()
 }
 
-func (t *tally) failed(keys ...string) { t.failedBy(nil, keys...) }
-
-// failedBy counts keys as failed because of cause (nil: unknown), keeping a
-// sample of distinct causes.
-func (t *tally) failedBy(cause error, keys ...string) {
+// failed counts keys whose deletion (or judgement) failed with cause.
+func (t *tally) failed(cause error, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.r.Failed += int64(len(keys))
@@ -152,13 +149,6 @@ func (t *tally) failedBy(cause error, keys ...string) {
 		}
 	}
 	t.causeLocked(cause)
-}
-
-// cause records why something failed without counting a failure.
-func (t *tally) cause(err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.causeLocked(err)
 }
 
 func (t *tally) causeLocked(err error) {

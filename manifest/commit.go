@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
 )
 
 // CommitRefs stamps committed (now, by the manifest clock) the rows
@@ -54,8 +56,10 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 			if wrote && owner.Kind == OwnerTurn {
 				// A committed row needs no turn marker; a failed delete
 				// leaves a stale marker, which readers ignore.
-				if err := s.obj.Delete(gctx, turnMarker(sessionID, owner.ID, id), nil); err != nil {
-					s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+				for _, prefix := range turnMarkerPrefixes(sessionID, owner.ID) {
+					if err := s.obj.Delete(gctx, prefix+id, nil); err != nil {
+						s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+					}
 				}
 			}
 			return nil
@@ -94,16 +98,16 @@ const (
 // until the stamp is older than its cutoff. What remains is a commit that
 // stalls between PrepareCommit and its head PUT for longer than the
 // sweeper's grace period, which the sweeper's head fence closes.
-func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) (Prepared, error) {
+func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
 	if turnID != "" {
-		if err := validateSegment("turn", turnID); err != nil {
+		if err := ids.Turn(turnID); err != nil {
 			return Prepared{}, wrap("prepare commit", err)
 		}
 	}
-	if err := validateIDs(ids); err != nil {
+	if err := validateIDs(attachmentIDs); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
 	var (
@@ -120,7 +124,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 			out.Unbacked = append(out.Unbacked, id)
 		}
 	}
-	named := distinct(ids)
+	named := distinct(attachmentIDs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.conc)
 	for _, id := range named {
@@ -131,16 +135,20 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 		})
 	}
 	if turnID != "" {
-		prefix := turnMarkers(sessionID, turnID)
-		for info, err := range s.obj.List(gctx, prefix, nil) {
-			if err != nil {
-				g.Go(func() error { return err })
-				break
-			}
-			id := tailAfter(info.Key, prefix)
-			if _, found := slices.BinarySearch(named, id); found || ValidateAttachmentID(id) != nil {
+		seen := make(map[string]bool, len(named))
+		for _, id := range named {
+			seen[id] = true
+		}
+		marked, err := s.turnMarked(gctx, sessionID, turnID)
+		if err != nil {
+			g.Go(func() error { return err })
+			marked = nil
+		}
+		for _, id := range marked {
+			if seen[id] {
 				continue
 			}
+			seen[id] = true
 			g.Go(func() error {
 				o, err := s.prepare(gctx, sessionID, id, turnID)
 				record(id, o)
@@ -154,6 +162,32 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids
 	slices.Sort(out.Stamp)
 	slices.Sort(out.Unbacked)
 	return out, nil
+}
+
+// turnMarked returns the attachment ids of the turn markers of turnID in
+// sessionID, listing the current and the legacy marker prefix (see
+// legacyTurnMarkers) concurrently, so a turn costs one round trip.
+func (s *Store) turnMarked(ctx context.Context, sessionID, turnID string) ([]string, error) {
+	prefixes := turnMarkerPrefixes(sessionID, turnID)
+	found := make([][]string, len(prefixes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, prefix := range prefixes {
+		g.Go(func() error {
+			for info, err := range s.obj.List(gctx, prefix, nil) {
+				if err != nil {
+					return err
+				}
+				if id := tailAfter(info.Key, prefix); ValidateAttachmentID(id) == nil {
+					found[i] = append(found[i], id)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(found...), nil
 }
 
 // prepare stamps the row (sessionID, id) prepared and protects its data. A

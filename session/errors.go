@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -50,8 +51,10 @@ var (
 	ErrCorrupt = codec.ErrCorrupt
 	// ErrBackend: the object store failed; the cause is wrapped too.
 	ErrBackend = errors.New("session: backend error")
-	// ErrInvalidID: a session, node, turn or other id is malformed.
-	ErrInvalidID = errors.New("session: invalid id")
+	// ErrInvalidID: a session, node, turn or other id is malformed. It is
+	// ids.ErrInvalidID, which manifest.ErrInvalidID and attach.ErrInvalidID
+	// are too.
+	ErrInvalidID = ids.ErrInvalidID
 	// ErrInvalidCommit: the commit is malformed (e.g. an unknown delta kind).
 	ErrInvalidCommit = errors.New("session: invalid commit")
 	// ErrCommitOutcomeUnknown: the head write's response was lost and a

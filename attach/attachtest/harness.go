@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"HostileIDs", testHostileIDs},
 		{"Checksum", testChecksum},
 		{"PutKnown", testPutKnown},
+		{"PutKnownNeedsPossession", testPutKnownNeedsPossession},
 		{"ReclaimedData", testReclaimedData},
 		{"FenceRevokes", testFenceRevokes},
 		{"FenceArmed", testFenceArmed},

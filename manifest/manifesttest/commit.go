@@ -37,7 +37,7 @@ func testPrepareCommitUnbacked(t *testing.T, e *Env) {
 	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile id = %v", err)
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a/b", nil); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a\x00b", nil); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile turn = %v", err)
 	}
 }

@@ -57,6 +57,8 @@ func Run(t *testing.T, h Harness) {
 		{"UploadIntents", testUploadIntents},
 		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
+		{"TurnIDsAreBytes", testTurnIDsAreBytes},
+		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
 	} {
