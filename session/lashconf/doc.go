@@ -62,7 +62,7 @@
 //	completed input source-key replay (rp, within the claims case)          CompletedInputSourceKeyReplayIsATombstone                 passing
 //	runtime_persistence_survives_reopen (rp)                                RuntimePersistenceSurvivesReopen                          passing
 //	gc_reclaims_unreachable_checkpoint_blobs_and_preserves_live (rp)        GCReclaimsUnreachableCheckpointBlobsAndPreservesLive      passing
-//	tombstone_vacuum_and_gc_are_minimally_consistent (rp)                   -                                                         no API yet
+//	tombstone_vacuum_and_gc_are_minimally_consistent (rp)                   TombstoneVacuumAndGCAreMinimallyConsistent                partial (vacuum)
 //	session_store_factory_reports_declared_tier (ssf)                       FactoryReportsDeclaredTier                                passing
 //	session_store_factory_open_missing_returns_none (ssf)                   FactoryOpenMissingReturnsNone                             passing
 //	session_store_factory_create_seeds_and_reopens_meta (ssf)               FactoryCreateSeedsAndReopensMeta                          passing

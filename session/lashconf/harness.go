@@ -55,6 +55,7 @@ var cases = []lashCase{
 	{"NoopAttachmentManifestIsExplicitAndEmpty", testNoopManifest},
 	{"FinalCommitStampIsIdempotentAndConflictsOnChangedHash", testStampIdempotent},
 	{"CommitWithUnbackedAttachmentGoesThrough", testUnbackedAttachment},
+	{"TombstoneVacuumAndGCAreMinimallyConsistent", testTombstoneNodes},
 	// runtime_persistence.rs: the execution lease.
 	{"SessionExecutionLeaseContract", testLeaseContract},
 	{"SessionExecutionLeaseReclaimContract", testLeaseReclaim},

@@ -118,7 +118,7 @@ func testProcessIntentsImmortal(t *testing.T, e *env) {
 	e.clock.Advance(48 * time.Hour)
 	_, err := e.sweeper(time.Hour).Run(e.ctx)
 	e.must(err)
-	refs, err := e.sess("x").ListAllRefs(e.ctx)
+	refs, err := e.st.Manifest().ListAllRefs(e.ctx)
 	e.must(err)
 	if !contains(refs, ref.ID) {
 		t.Fatal("a process-owned intent was forgotten without a registry")

@@ -19,6 +19,42 @@ var controlTests = []namedTest{
 	{"ApplicationsInCommitOrder", testApplicationsOrder},
 	{"LeaseReclaimFromDeadHolder", testLeaseReclaim},
 	{"CreateOpenDelete", testCreateOpenDelete},
+	{"TombstoneNodes", testTombstoneNodes},
+}
+
+// testTombstoneNodes: tombstoning nodes hides them from LoadNode and both
+// read scopes without replacing the graph or moving the revision, also for
+// nodes already in segments; an Append of the id revives it; a
+// ReplaceFull clears the tombstones.
+func testTombstoneNodes(t *testing.T, f *fixture) {
+	f.tuning.FlushDeltas = 2
+	s := f.open("tomb-graph")
+	ids := f.chain(s, "tomb-graph", 0, "n", 5, "") // n0 <- n1 <- ... <- n4
+	if err := s.TombstoneNodes(f.ctx, []string{"n1", "absent"}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := f.open("tomb-graph")
+	if n, err := fresh.LoadNode(f.ctx, "n1"); err != nil || n != nil {
+		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
+	}
+	full := f.load(fresh, session.FullGraph)
+	f.wantIDs("full graph", nodeIDs(full.Graph), []string{"n0", "n2", "n3", "n4"})
+	if full.HeadRevision != uint64(len(ids)) {
+		t.Fatalf("revision %d, want %d", full.HeadRevision, len(ids))
+	}
+	f.wantIDs("active path", nodeIDs(f.load(fresh, session.ActivePath("")).Graph), []string{"n2", "n3", "n4"})
+	c := appendCommit("tomb-graph", uint64(len(ids)), "n0", "n1")
+	f.mustCommit(s, c)
+	if n, _ := f.open("tomb-graph").LoadNode(f.ctx, "n1"); n == nil {
+		t.Fatal("an Append did not revive the tombstoned id")
+	}
+	if err := s.TombstoneNodes(f.ctx, []string{"n3"}); err != nil {
+		t.Fatal(err)
+	}
+	r := session.RuntimeCommit{SessionID: "tomb-graph", ExpectedHeadRevision: rev(uint64(len(ids)) + 1),
+		Graph: session.GraphDelta{Kind: session.DeltaReplaceFull, Nodes: []session.NodeRecord{node("n3", "")}, Leaf: "n3"}}
+	f.mustCommit(s, r)
+	f.wantIDs("after ReplaceFull", nodeIDs(f.load(f.open("tomb-graph"), session.FullGraph).Graph), []string{"n3"})
 }
 
 // testQueueSourceKey: enqueueing a source key again returns the original
