@@ -87,3 +87,49 @@ func (s *Store) AbandonQueuedWorkClaim(ctx context.Context, claim QueuedWorkClai
 	})
 	return err
 }
+
+// ClaimQueuedWorkByIDs claims exactly the batches batchIDs name, in
+// enqueue order, for the holder of fence (the live lease), under the same
+// rules as ClaimQueuedWork. It is all or nothing: if any named batch is
+// unknown or held by a claim of the caller's generation or a newer one,
+// nothing is claimed and the result is (nil, nil).
+func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, batchIDs []string) (*QueuedWorkClaim, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return nil, err
+	}
+	if len(batchIDs) == 0 {
+		return nil, nil
+	}
+	var out *QueuedWorkClaim
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = nil
+		if err := requireLease(sid, cur.h, fence, s.now()); err != nil {
+			return plan{}, err
+		}
+		want := map[string]bool{}
+		for _, id := range batchIDs {
+			want[id] = true
+		}
+		next := cur.h.clone()
+		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+		for i := range next.Queue {
+			b := &next.Queue[i]
+			if !want[b.BatchID] {
+				continue
+			}
+			if b.ClaimID != "" && b.ClaimGen >= fence.FencingToken {
+				return plan{}, nil
+			}
+			b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken
+			claim.Batches = append(claim.Batches, cloneBatch(b.QueuedWorkBatch))
+			delete(want, b.BatchID)
+		}
+		if len(want) > 0 {
+			return plan{}, nil
+		}
+		out = claim
+		return plan{next: next}, nil
+	})
+	return out, err
+}

@@ -65,6 +65,7 @@ var cases = []lashCase{
 	{"QueuedWorkSourceKeysAreIdempotentAndListOrdered", testQueueSourceKeys},
 	{"ConcurrentQueueAndTurnInputClaimsHaveOneOwner", testConcurrentClaimsOneOwner},
 	{"QueuedWorkCancelRemovesOnlyUnclaimedBatches", testQueueCancel},
+	{"QueuedWorkExactClaimUsesSelectedBatchIDs", testExactClaim},
 	{"QueuedWorkAbandonAndStaleCompletion", testQueueAbandonStale},
 	{"QueuedWorkClaimsSupersedeAcrossSessionLeaseGenerations", testQueueSupersede},
 	{"ClaimLivenessTracksSessionGenerations", testClaimLiveness},

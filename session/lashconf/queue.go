@@ -353,3 +353,38 @@ func testQueueStampAtomic(t *testing.T, e *env) {
 		t.Fatalf("retry %+v, want %+v", retry, first)
 	}
 }
+
+// testExactClaim: a claim by batch ids takes exactly those batches; the
+// others stay pending; a selection naming a held or unknown batch claims
+// nothing. (lash's delivery boundaries and exclusivity, which also gate an
+// exact claim, have no stowage API.)
+func testExactClaim(t *testing.T, e *env) {
+	s := e.sess("root")
+	first := e.enqueue(s, "root", "first", "")
+	second := e.enqueue(s, "root", "second", "")
+	f := e.lease(s, "owner", time.Hour).Fence()
+	sel, err := s.ClaimQueuedWorkByIDs(e.ctx, f, []string{second.BatchID})
+	if err != nil || sel == nil || !equal(batchIDs(sel.Batches), []string{second.BatchID}) {
+		t.Fatalf("exact claim %+v, %v", sel, err)
+	}
+	p, _ := s.ListPendingQueuedWork(e.ctx)
+	if !equal(batchIDs(p), []string{first.BatchID}) {
+		t.Fatalf("pending %v", batchIDs(p))
+	}
+	for _, ids := range [][]string{{first.BatchID, second.BatchID}, {"unknown"}} {
+		if c, err := s.ClaimQueuedWorkByIDs(e.ctx, f, ids); err != nil || c != nil {
+			t.Fatalf("claim of %v: %+v, %v", ids, c, err)
+		}
+	}
+	c := emptyCommit("root", 0)
+	c.SessionExecutionLease = &f
+	c.CompletedQueueClaims = []session.QueuedWorkCompletion{sel.Completion()}
+	e.commit(s, c)
+	rest, err := s.ClaimQueuedWorkByIDs(e.ctx, f, []string{first.BatchID})
+	if err != nil || rest == nil || rest.Batches[0].BatchID != first.BatchID {
+		t.Fatalf("claim of the rest %+v, %v", rest, err)
+	}
+	if p, _ := s.ListPendingQueuedWork(e.ctx); len(p) != 0 {
+		t.Fatalf("pending after both %v", batchIDs(p))
+	}
+}
