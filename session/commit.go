@@ -229,6 +229,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			return nil
 		},
 		after: func(ctx context.Context, _ snapshot) {
+			s.retire(supersededKeys(cur.h, next))
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

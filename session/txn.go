@@ -129,6 +129,15 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 			return snapshot{}, err
 		}
 		p, err := eval(ctx, cur)
+		if isMissing(err) {
+			// An object cur names was superseded and deleted by a
+			// newer head's writer: evaluate again on the newer head.
+			if cur, err = s.moved(ctx, sid, cur, err); err != nil {
+				return snapshot{}, err
+			}
+			fresh = true
+			continue
+		}
 		if err != nil || p.next == nil {
 			if !fresh {
 				if cur, err = s.revalidate(ctx, sid); err != nil {
@@ -143,10 +152,27 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 		s.stampWrite(next, cur.h)
 		if p.before != nil {
 			if err := p.before(ctx); err != nil {
+				if isMissing(err) {
+					if cur, err = s.moved(ctx, sid, cur, err); err != nil {
+						return snapshot{}, err
+					}
+					fresh = true
+					continue
+				}
 				return snapshot{}, err
 			}
 		}
+		done := make(chan struct{})
+		if retired := s.takeRetired(); len(retired) > 0 {
+			go func() {
+				defer close(done)
+				s.deleteRetired(context.WithoutCancel(ctx), sid, retired)
+			}()
+		} else {
+			close(done)
+		}
 		published, lost, err := s.publish(ctx, sid, cur, next)
+		<-done
 		if err != nil {
 			return snapshot{}, err
 		}
