@@ -149,11 +149,28 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	if h.Revision == 0 {
 		return nil, nil
 	}
-	var g *graphState
+	var graph Graph
 	var cp *HydratedCheckpoint
 	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() (err error) {
-		g, err = s.graphOf(ectx, sid, snap)
+	eg.Go(func() error {
+		if g := s.segs.graph(sid, snap.etag, h.WriteID); g != nil || !scope.ActivePath {
+			if g == nil {
+				var err error
+				if g, err = s.graphOf(ectx, sid, snap); err != nil {
+					return err
+				}
+			}
+			graph = project(g, h.Leaf, scope)
+			return nil
+		}
+		// An active path with no decoded graph: read only the segments
+		// that hold its nodes.
+		leaf := scope.LeafNodeID
+		if leaf == "" {
+			leaf = h.Leaf
+		}
+		nodes, err := s.activePath(ectx, sid, snap, leaf)
+		graph = Graph{LeafNodeID: leaf, Nodes: cloneNodes(nodes)}
 		return err
 	})
 	eg.Go(func() (err error) {
@@ -173,7 +190,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 		Checkpoint:          cp,
 		TokenLedger:         slices.Clone(h.Ledger),
 	}
-	out.Graph = project(g, h.Leaf, scope)
+	out.Graph = graph
 	return out, nil
 }
 

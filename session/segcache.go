@@ -51,6 +51,7 @@ func (c *SegmentCache) Bytes() int64 {
 func segCacheKey(sid, id string) string { return sid + "/seg/" + id }
 func idxCacheKey(sid, id string) string { return sid + "/idx/" + id }
 func graphCacheKey(sid string) string   { return sid + "/graph" }
+func pathCacheKey(sid string) string    { return sid + "/path" }
 
 func (c *SegmentCache) getKey(k string) any {
 	c.mu.Lock()
@@ -128,4 +129,22 @@ func (c *SegmentCache) putGraph(sid string, g *graphState) {
 		w += int64(nodeBytes(n)) + 48 // the record and its position entry
 	}
 	c.putKey(graphCacheKey(sid), g, w)
+}
+
+// path returns the cached active path of leaf in sid if it was computed on
+// the head write etag/writeID.
+func (c *SegmentCache) path(sid, etag, writeID, leaf string) *pathState {
+	p, _ := c.getKey(pathCacheKey(sid)).(*pathState)
+	if p == nil || etag == "" || p.etag != etag || p.writeID != writeID || p.leaf != leaf {
+		return nil
+	}
+	return p
+}
+
+func (c *SegmentCache) putPath(sid string, p *pathState) {
+	w := int64(256)
+	for _, n := range p.nodes {
+		w += int64(nodeBytes(n)) + 48
+	}
+	c.putKey(pathCacheKey(sid), p, w)
 }

@@ -22,6 +22,7 @@ var limitTests = []namedTest{
 	{"LongSessionMergesStayBounded", testLongSession},
 	{"BucketStaysNearLiveBytes", testAmplification},
 	{"ReaderRacingADeletionRetries", testReaderRacesDeletion},
+	{"ActivePathReadsOnlyItsSegments", testActivePathReads},
 }
 
 // wantTooLarge checks that err is a *TooLargeError for limit.
@@ -292,4 +293,55 @@ func testReaderRacesDeletion(t *testing.T, f *fixture) {
 		t.Fatal("the segment the reader wanted was not deleted: the race was not exercised")
 	}
 	f.wantIDs("graph after the race", nodeIDs(r.Graph), ids)
+}
+
+// segGets counts the segment GETs made through it.
+type segGets struct {
+	objstore.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (s *segGets) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	if _, kind, _ := session.ParseKey(key); kind == session.KeySegment {
+		s.mu.Lock()
+		s.n++
+		s.mu.Unlock()
+	}
+	return s.Store.Get(ctx, key, opts)
+}
+
+// testActivePathReads builds a long branch, then a short one: a cold
+// ActivePath of the short branch reads the segments that hold its nodes
+// (and the indexes), not the long branch's.
+func testActivePathReads(t *testing.T, f *fixture) {
+	f.tuning.FlushDeltas, f.tuning.SegmentMaxBytes = 2, 1<<10 // many small segments
+	w := f.open("ap")
+	long := f.chain(w, "ap", 0, "a", 60, "")
+	short := f.chain(w, "ap", 60, "b", 5, "")
+	info, err := session.ReadHead(f.ctx, f.env.Store, "ap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := 0
+	for _, k := range info.Keys {
+		if _, kind, _ := session.ParseKey(k); kind == session.KeySegment {
+			segs++
+		}
+	}
+	rec := &segGets{Store: f.env.Store}
+	r := f.load(f.open("ap", rec), session.ActivePath(""))
+	f.wantIDs("short branch", nodeIDs(r.Graph), short)
+	if rec.n > 3 || segs < 6 {
+		t.Fatalf("a cold active path of %d nodes read %d of %d segments", len(short), rec.n, segs)
+	}
+	// The long branch's path is still right, from the same handle and a
+	// fresh one, and the full graph holds both.
+	for _, h := range []*session.Store{f.open("ap", rec), f.open("ap")} {
+		r = f.load(h, session.ActivePath(long[len(long)-1]))
+		f.wantIDs("long branch", nodeIDs(r.Graph), long)
+	}
+	if r := f.load(f.open("ap"), session.FullGraph); len(r.Graph.Nodes) != len(long)+len(short) {
+		t.Fatalf("full graph of %d nodes", len(r.Graph.Nodes))
+	}
 }
