@@ -115,6 +115,11 @@ type Store struct {
 	segs *SegmentCache // segments, indexes and the latest graph, in bytes
 	// retired are superseded objects to delete with the next head write.
 	retired []string
+	// compacting: a background merge runs; compacted: its result, to be
+	// named by the next commit (compact.go).
+	compacting bool
+	compacted  *compaction
+	compactWG  sync.WaitGroup
 }
 
 var (

@@ -144,8 +144,8 @@ func (s *segSizes) Put(ctx context.Context, key string, data []byte, opts *objst
 // checks that no segment written (hence no merge) outgrows the cap, and
 // that every load stays right.
 func testLongSession(t *testing.T, f *fixture) {
-	const segCap = 16 << 10
-	f.tuning.SegmentMaxBytes, f.tuning.FlushDeltas = segCap, 4
+	const segCap = 40 << 10
+	f.tuning.SegmentMaxBytes, f.tuning.FlushDeltas = segCap, 2
 	rec := &segSizes{Store: f.env.Store}
 	s := f.open("long", rec)
 	var ids []string
@@ -169,9 +169,13 @@ func testLongSession(t *testing.T, f *fixture) {
 		}
 	}
 	// A segment's object is its JSON compressed: never larger than the
-	// cap plus the envelope and the flushed tail that joined it.
-	if limit := segCap + 8<<10; rec.max > limit {
+	// cap plus the envelope.
+	s.WaitCompaction()
+	if limit := segCap + 4<<10; rec.max > limit {
 		t.Fatalf("a segment of %d bytes was written; cap %d", rec.max, segCap)
+	}
+	if flushes := len(ids) / 2; rec.n < flushes+flushes/8 {
+		t.Fatalf("%d segments written for %d flushes: merges did not run", rec.n, flushes)
 	}
 	r := f.load(f.open("long"), session.ActivePath(""))
 	if len(r.Graph.Nodes) != len(ids) || r.Graph.Nodes[0].NodeID != ids[0] {
