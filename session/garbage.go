@@ -99,12 +99,10 @@ func (s *Store) retryMissing(ctx context.Context, sid string, read func() error)
 		if !isMissing(err) || attempt >= 8 {
 			return err
 		}
-		s.mu.Lock()
 		seen := ""
-		if s.cur != nil {
-			seen = s.cur.etag
+		if cur := s.segs.head(sid); cur != nil {
+			seen = cur.etag
 		}
-		s.mu.Unlock()
 		snap, rerr := s.revalidate(ctx, sid)
 		if rerr != nil || snap.etag == seen {
 			return err

@@ -111,7 +111,6 @@ type Store struct {
 	sid    string
 
 	mu   sync.Mutex
-	cur  *snapshot     // last head seen (read or written), nil if none
 	segs *SegmentCache // segments, indexes and the latest graph, in bytes
 	// retired are superseded objects to delete with the next head write.
 	retired []string
