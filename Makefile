@@ -37,7 +37,9 @@ dev:
 dev-down:
 	localstack/down.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
 
+## lint: gofmt, go vet, staticcheck and a tidy go.mod (CI runs it before the tests).
 lint:
+	$(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)

@@ -1,7 +1,7 @@
 // Package fence is the sweeper's deletion fence for attachment data: a small
 // compare-and-swap state machine per shard that makes "a writer relies on
 // data" and "a sweeper deletes data" mutually exclusive without trusting any
-// clock (contract.md section 7, FIG-1259).
+// clock (docs/contract.md, "Attachment reclamation").
 //
 // # Objects
 //

@@ -217,8 +217,8 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 	return nil
 }
 
-// ownerDead applies the manifest's owner-death rules (contract.md section
-// 3): ownerless is dead; a turn is dead once its session has a receipt of
+// ownerDead applies the manifest's owner-death rules (docs/contract.md,
+// "Owner death"): ownerless is dead; a turn is dead once its session has a receipt of
 // another turn committed after the intent; a process only if a wired
 // registry lacks it.
 func (c *checker) ownerDead(ctx context.Context, sid string, o manifest.Owner, at time.Time) (bool, error) {

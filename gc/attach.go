@@ -43,7 +43,7 @@ func (r *run) forgetDeadIntents(ctx context.Context) error {
 	if err != nil {
 		// A lookup failure keeps the rows it could not judge: not fatal.
 		r.log.WarnContext(ctx, "gc: forgetting dead intents was partial", "forgotten", n, "err", err)
-		r.tally.failed(manifest.RefPrefix)
+		r.tally.failedBy(err, manifest.RefPrefix)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func (r *run) sweepSessions(ctx context.Context) error {
 				return err
 			}
 			r.log.WarnContext(ctx, "gc: session skipped", "session_id", s.id, "err", err)
-			r.tally.failed(session.SessionPrefix(s.id))
+			r.tally.failedBy(err, session.SessionPrefix(s.id))
 		}
 	}
 	return nil

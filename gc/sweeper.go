@@ -45,7 +45,7 @@ const (
 // Manifest is what the sweeper needs from the attachment manifest;
 // *manifest.Store implements it.
 type Manifest interface {
-	// ForgetAgedUncommitted deletes dead intents (contract.md section 3).
+	// ForgetAgedUncommitted deletes dead intents (docs/contract.md, "Owner death").
 	ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (int, error)
 	// WalkRoots calls fn for every data key an upload intent or row names.
 	WalkRoots(ctx context.Context, fn func(manifest.Root) error) error
@@ -146,7 +146,8 @@ type run struct {
 }
 
 // Run performs one sweep of the shard and returns its report. The error is
-// nil, ErrIncomplete (some deletions failed), or the reason the sweep
+// nil, ErrIncomplete (some deletions failed; the error wraps their causes,
+// e.g. a failing process registry, for errors.Is and errors.As), or the reason the sweep
 // stopped: ErrLeaseHeld, ErrLeaseLost, ErrEmptyRoots, or a storage error.
 // Whatever stopped it, the next Run resumes safely.
 func (s *Sweeper) Run(ctx context.Context) (Report, error) {
@@ -157,8 +158,8 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	err = r.sweep(ctx)
 	rep := r.tally.snapshot()
 	rep.Finished = r.now()
-	if err == nil && rep.Failed > 0 {
-		err = fmt.Errorf("%w: %d deletions failed", ErrIncomplete, rep.Failed)
+	if err == nil {
+		err = r.tally.failure()
 	}
 	return rep, err
 }
@@ -333,6 +334,7 @@ func (r *run) deleteKeys(ctx context.Context, keys []string) ([]string, error) {
 					continue
 				}
 				failed = append(failed, batch...)
+				r.tally.cause(err)
 				r.log.WarnContext(ctx, "gc: delete batch failed", "keys", len(batch), "err", err)
 				break
 			}
@@ -345,6 +347,7 @@ func (r *run) deleteKeys(ctx context.Context, keys []string) ([]string, error) {
 			batch = again
 			if attempt >= 2 {
 				failed = append(failed, batch...)
+				r.tally.cause(err)
 				r.log.WarnContext(ctx, "gc: deletes failed", "keys", len(batch), "err", err)
 				break
 			}

@@ -6,7 +6,8 @@
 #   localstack/up.sh [RUN_DIR]      (default RUN_DIR: $STOWAGE_LOCALSTACK_DIR or a new temp dir)
 #
 # Prints the env file's path on stdout. Stop with: localstack/down.sh RUN_DIR
-# Servers to start: $STOWAGE_SERVERS (default "versitygw minio rclone").
+# Servers to start: $STOWAGE_SERVERS (default "versitygw minio rclone"); a Prometheus
+# Pushgateway starts too unless STOWAGE_NO_PUSHGATEWAY is set.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run=${1:-${STOWAGE_LOCALSTACK_DIR:-}}
@@ -100,4 +101,16 @@ for s in $servers; do
   echo "export STOWAGE_TEST_${upper}_ENDPOINT=http://127.0.0.1:$port" >> "$env_file"
   echo "up: $s on http://127.0.0.1:$port (bucket $bucket)" >&2
 done
+
+# Prometheus Pushgateway (the sweeper's metrics target), in-memory only.
+if [ -z "${STOWAGE_NO_PUSHGATEWAY:-}" ]; then
+  bin=$("$here/install.sh" pushgateway)
+  port=$(pick_port "${PUSHGATEWAY_PORT:-19091}")
+  "$bin" --web.listen-address="127.0.0.1:$port" --log.level=warn > "$run/pushgateway.log" 2>&1 &
+  echo $! > "$run/pushgateway.pid"
+  echo "$bin" > "$run/pushgateway.bin"
+  wait_http "http://127.0.0.1:$port/-/ready" pushgateway "$run/pushgateway.log"
+  echo "export STOWAGE_TEST_PUSHGATEWAY_URL=http://127.0.0.1:$port" >> "$env_file"
+  echo "up: pushgateway on http://127.0.0.1:$port" >&2
+fi
 echo "$env_file"

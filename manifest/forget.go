@@ -14,8 +14,8 @@ import (
 // errLive stops a scan early: a live row was found.
 var errLive = errors.New("manifest: live row found")
 
-// ownerDead applies contract.md section 3: an ownerless intent is dead; a
-// turn owner is dead if the session has a receipt of another turn committed
+// ownerDead applies docs/contract.md, "Owner death": an ownerless intent is
+// dead; a turn owner is dead if the session has a receipt of another turn committed
 // after the intent; a process owner is dead only if a wired registry lacks
 // it. Unwired sources never declare death.
 func (s *Store) ownerDead(ctx context.Context, sessionID string, o Owner, intentAt time.Time) (bool, error) {
@@ -38,9 +38,9 @@ func (s *Store) ownerDead(ctx context.Context, sessionID string, o Owner, intent
 }
 
 // eligible reports whether row may be forgotten at cutoff: uncommitted,
-// intent at or before cutoff, owner dead (contract.md section 3), and not
-// prepared for a commit after cutoff (see PrepareCommit). Age alone never
-// proves death.
+// intent at or before cutoff, owner dead (docs/contract.md, "Owner death"),
+// and not prepared for a commit after cutoff (see PrepareCommit). Age alone
+// never proves death.
 func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool, error) {
 	if row.Committed() || row.IntentAt.After(cutoff) || row.PreparedAt.After(cutoff) {
 		return false, nil

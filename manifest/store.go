@@ -32,7 +32,7 @@ type Fence interface {
 }
 
 // TurnReceipts is the session layer's view of turn receipts, for the death
-// of turn owners (contract.md section 3).
+// of turn owners (docs/contract.md, "Owner death").
 type TurnReceipts interface {
 	// LatestCommitAfter reports whether session sessionID has a receipt of a
 	// turn other than turnID committed strictly after t.

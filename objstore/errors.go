@@ -27,8 +27,18 @@ var (
 	// timeout) where the request was not applied or its outcome is
 	// irrelevant (reads). Retryable.
 	ErrUnavailable = errors.New("service unavailable")
-	// ErrPermission is returned when credentials lack a permission.
+	// ErrPermission is returned when credentials lack a permission. From an
+	// S3 server the error is an *AccessError that names the S3 operation
+	// refused and the IAM action that grants it.
 	ErrPermission = errors.New("permission denied")
+	// ErrNoBucket is returned when the bucket does not exist (S3's
+	// NoSuchBucket): a configuration error, never retried, and never taken
+	// for a missing object (a Delete does not succeed on it).
+	ErrNoBucket = errors.New("bucket does not exist")
+	// ErrReadOnly is returned by every write (Put, Delete, DeleteMany,
+	// Upload, AbortUpload) to a store opened read-only. Such an error also
+	// matches ErrPermission. Nothing was sent.
+	ErrReadOnly = errors.New("store opened read-only")
 	// ErrInvalidKey is returned for a key that fails ValidateKey.
 	ErrInvalidKey = errors.New("invalid key")
 	// ErrInvalidArgument is returned for bad options (metadata, ranges, ...).
@@ -64,6 +74,28 @@ func (e *OpError) Error() string {
 }
 
 func (e *OpError) Unwrap() error { return e.Err }
+
+// AccessError is a request the server's access policy refused: it names
+// the S3 operation (e.g. "ListObjectsV2") and the IAM action that grants it
+// (e.g. "s3:ListBucket"), so that an operator can fix the policy. It matches
+// ErrPermission and whatever Err matches.
+type AccessError struct {
+	Operation string // the S3 API operation refused
+	Action    string // the IAM action it needs; "" if unknown
+	Err       error
+}
+
+func (e *AccessError) Error() string {
+	if e.Action == "" {
+		return fmt.Sprintf("S3 %s refused: %v", e.Operation, e.Err)
+	}
+	return fmt.Sprintf("S3 %s refused (the policy must allow %s): %v", e.Operation, e.Action, e.Err)
+}
+
+func (e *AccessError) Unwrap() error { return e.Err }
+
+// Is reports that an AccessError is an ErrPermission.
+func (e *AccessError) Is(target error) bool { return target == ErrPermission }
 
 // DeleteManyError names the keys DeleteMany failed to delete.
 type DeleteManyError struct {
@@ -107,7 +139,8 @@ func IsRetryable(err error) bool {
 	if errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrPreconditionFailed) ||
 		errors.Is(err, ErrNotExist) || errors.Is(err, ErrInvalidKey) ||
 		errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrPermission) ||
-		errors.Is(err, ErrNotSupported) || errors.Is(err, ErrClosed) {
+		errors.Is(err, ErrNotSupported) || errors.Is(err, ErrClosed) ||
+		errors.Is(err, ErrNoBucket) || errors.Is(err, ErrReadOnly) {
 		return false
 	}
 	return errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict)
@@ -133,6 +166,10 @@ func ErrorCode(err error) string {
 		return "throttled"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
+	case errors.Is(err, ErrNoBucket):
+		return "no_bucket"
+	case errors.Is(err, ErrReadOnly):
+		return "read_only"
 	case errors.Is(err, ErrPermission):
 		return "permission"
 	case errors.Is(err, ErrInvalidKey):

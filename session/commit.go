@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
+	"github.com/stowage-dev/stowage/manifest"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
@@ -182,6 +185,10 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	}
 	var attachIDs []string
 	tailDelta := &next.Tail[len(next.Tail)-1]
+	var rcpt *receipt
+	if c.TurnCommit != nil {
+		rcpt = &next.Receipts[len(next.Receipts)-1]
+	}
 	segRefSlot := len(next.Segs) - 1
 	return plan{
 		next: next,
@@ -193,15 +200,25 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 					return s.writeFlush(gctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
 				})
 			}
+			var prep manifest.Prepared
 			g.Go(func() error {
-				ids, err := s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
-				attachIDs = ids
+				var err error
+				prep, err = s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
 				return err
 			}
-			tailDelta.AttachmentIDs = attachIDs
+			attachIDs = prep.Stamp
+			tailDelta.AttachmentIDs, tailDelta.Unbacked = prep.Stamp, prep.Unbacked
+			res.UnbackedAttachmentIDs = slices.Clone(prep.Unbacked)
+			if rcpt != nil {
+				rcpt.Result.UnbackedAttachmentIDs = slices.Clone(prep.Unbacked)
+			}
+			if len(prep.Unbacked) > 0 {
+				s.log.Warn("session: commit names attachments this session holds no bytes for; not stamped",
+					"session_id", sid, "revision", next.Revision, "attachment_ids", prep.Unbacked)
+			}
 			return nil
 		},
 		after: func(ctx context.Context, _ snapshot) {
@@ -238,20 +255,20 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper). Without a hook the given ids are
-// taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) ([]string, error) {
+// (and fences them against the sweeper) and which it names without bytes.
+// Without a hook the given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
-		return slices.Compact(out), nil
+		return manifest.Prepared{Stamp: slices.Compact(out)}, nil
 	}
 	if len(ids) == 0 && turnID == "" {
-		return nil, nil
+		return manifest.Prepared{}, nil
 	}
 	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("session: prepare attachment refs: %w", err)
+		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}
 	return out, nil
 }
@@ -288,7 +305,7 @@ func validateCommit(c *RuntimeCommit) error {
 		return err
 	}
 	for _, id := range c.CommittedAttachmentIDs {
-		if err := validateID("attachment id", id); err != nil {
+		if err := ids.Attachment(id); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
-// Package session is lash's SessionCommitStore (contract.md section 2) on an
-// object store with conditional writes: one head object per session,
-// replaced by compare-and-swap, naming immutable segments and blobs.
+// Package session is lash's SessionCommitStore (docs/contract.md, "Session
+// commit store") on an object store with conditional writes: one head object
+// per session, replaced by compare-and-swap, naming immutable segments and
+// blobs.
 //
 // A commit becomes visible only through the conditional PUT of the head; a
 // small commit is that one PUT. Everything a commit needs to be atomic with

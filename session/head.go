@@ -97,6 +97,9 @@ type delta struct {
 	Nodes         []NodeRecord `json:"nodes,omitempty"`
 	TurnID        string       `json:"turn_id,omitempty"`
 	AttachmentIDs []string     `json:"attachment_ids,omitempty"`
+	// Unbacked are the ids the commit named without bytes (not stamped,
+	// not roots): fsck reports them.
+	Unbacked []string `json:"unbacked_attachment_ids,omitempty"`
 }
 
 // receipt is a stored turn receipt.
@@ -135,6 +138,18 @@ type inputRow struct {
 	PendingTurnInput
 	LeaseToken string `json:"lease_token,omitempty"`
 	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+	// DeferredFrom is the active turn an interrupt moved the input away
+	// from (its ActiveTurnID was reset to the next turn).
+	DeferredFrom string `json:"deferred_from,omitempty"`
+}
+
+// enqueuedFor is the active turn the row was enqueued for ("" = the next
+// turn), before any interrupt moved it: a replay of its draft names it.
+func (r inputRow) enqueuedFor() string {
+	if r.DeferredFrom != "" {
+		return r.DeferredFrom
+	}
+	return r.ActiveTurnID
 }
 
 // clone returns a copy of h whose slices and maps may be modified without

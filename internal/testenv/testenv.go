@@ -6,7 +6,9 @@
 //
 //	STOWAGE_TEST_<NAME>_ENDPOINT   http://127.0.0.1:PORT, NAME is MINIO, VERSITYGW or RCLONE
 //	STOWAGE_TEST_ACCESS_KEY, STOWAGE_TEST_SECRET_KEY, STOWAGE_TEST_REGION, STOWAGE_TEST_BUCKET
-//	STOWAGE_TEST_REQUIRE           comma-separated server names (or "all") that must be present
+//	STOWAGE_TEST_PUSHGATEWAY_URL   http://127.0.0.1:PORT of a Prometheus Pushgateway
+//	STOWAGE_TEST_REQUIRE           comma-separated server names (or "all") that must be present;
+//	                               "pushgateway" names the Pushgateway
 //
 // A server that is not configured is skipped, unless STOWAGE_TEST_REQUIRE
 // names it: then the test fails (restic's SkipDisallowed). `make test` sets
@@ -28,6 +30,9 @@ const (
 	VersityGW = "versitygw"
 	RClone    = "rclone" // rclone serve s3
 )
+
+// Pushgateway is the Prometheus Pushgateway's name in STOWAGE_TEST_REQUIRE.
+const Pushgateway = "pushgateway"
 
 // AllServers lists every server name, in the order tests run them.
 var AllServers = []string{VersityGW, MinIO, RClone}
@@ -96,6 +101,28 @@ func Need(t testing.TB, name string) Server {
 	}
 	t.Skipf("testenv: server %s not configured (start it with localstack/up.sh, or run `make test`)", name)
 	return Server{}
+}
+
+// LookupPushgateway returns the URL of the Pushgateway localstack/up.sh
+// started, if any.
+func LookupPushgateway() (string, bool) {
+	u := os.Getenv("STOWAGE_TEST_PUSHGATEWAY_URL")
+	return u, u != ""
+}
+
+// NeedPushgateway returns the Pushgateway's URL, or skips the test — or
+// fails it if STOWAGE_TEST_REQUIRE names "pushgateway" (or "all").
+func NeedPushgateway(t testing.TB) string {
+	t.Helper()
+	if u, ok := LookupPushgateway(); ok {
+		return u
+	}
+	if Required(Pushgateway) {
+		t.Fatalf("testenv: the Pushgateway is required (STOWAGE_TEST_REQUIRE=%s) but STOWAGE_TEST_PUSHGATEWAY_URL is not set; run the tests through localstack/run.sh or `make test`",
+			os.Getenv("STOWAGE_TEST_REQUIRE"))
+	}
+	t.Skip("testenv: no Pushgateway configured (start it with localstack/up.sh, or run `make test`)")
+	return ""
 }
 
 // ForEachServer runs f as a subtest named after each server in AllServers,

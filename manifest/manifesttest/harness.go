@@ -1,7 +1,8 @@
 // Package manifesttest is the conformance suite of the attachment manifest
 // (manifest.Store on an objstore.Store): every AttachmentManifest and
-// CommitHook method, the owner-death rules of contract.md section 3, and the
-// ForgetAgedUncommitted-versus-RecordIntent race under seeded interleavings.
+// CommitHook method, the owner-death rules (docs/contract.md, "Owner
+// death"), and the ForgetAgedUncommitted-versus-RecordIntent race under
+// seeded interleavings.
 // Each backend runs it with a one-screen harness; it also exports the fakes
 // (clock, turn receipts, process registry, a store without conditional
 // deletes) that other suites reuse.
@@ -54,8 +55,10 @@ func Run(t *testing.T, h Harness) {
 		{"DeadRowsAndForgetRow", testDeadRowsAndForgetRow},
 		{"ForgetAgedUploadsAndSessionIDs", testForgetAgedUploadsAndSessionIDs},
 		{"UploadIntents", testUploadIntents},
-		{"PrepareCommitDangling", testPrepareCommitDangling},
+		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
+		{"TurnIDsAreBytes", testTurnIDsAreBytes},
+		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
 	} {

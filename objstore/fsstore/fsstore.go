@@ -33,6 +33,11 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives the cleanup done by Open; nil discards.
 	Logger *slog.Logger
+	// ReadOnly opens the store for reading only: Open creates nothing (no
+	// directory, format file or lock file), removes nothing, and a
+	// directory that does not exist is an empty store. Every write fails
+	// with objstore.ErrReadOnly before it touches the file system.
+	ReadOnly bool
 }
 
 // Store is an objstore.Store in a local directory. Several Stores, in one or
@@ -44,7 +49,8 @@ type Store struct {
 	tmp        string // root/tmp
 	clock      func() time.Time
 	log        *slog.Logger
-	locks      *stripeLocks
+	locks      *stripeLocks // nil when read-only
+	readOnly   bool
 	closed     atomic.Bool
 }
 
@@ -76,6 +82,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReadOnly {
+		s.readOnly = true
+		if err := s.checkFormatReadOnly(); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	for _, d := range []string{root, s.objects, s.uploadsDir, s.tmp, filepath.Join(root, "locks")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -111,6 +124,21 @@ func (s *Store) checkFormat() error {
 		return fmt.Errorf("fsstore: read format: %w", err)
 	}
 	if string(b) != formatMarker {
+		return fmt.Errorf("fsstore: %s is not a %q store", s.root, strings.TrimSpace(formatMarker))
+	}
+	return nil
+}
+
+// checkFormatReadOnly checks the format marker of an existing store, if
+// there is one; it writes nothing.
+func (s *Store) checkFormatReadOnly() error {
+	b, err := os.ReadFile(filepath.Join(s.root, "format"))
+	switch {
+	case os.IsNotExist(err):
+		return nil // no store here (yet): an empty store
+	case err != nil:
+		return fmt.Errorf("fsstore: read format: %w", err)
+	case string(b) != formatMarker:
 		return fmt.Errorf("fsstore: %s is not a %q store", s.root, strings.TrimSpace(formatMarker))
 	}
 	return nil
@@ -167,6 +195,16 @@ func (s *Store) begin(ctx context.Context, invalid error) error {
 	return ctx.Err()
 }
 
+// beginWrite is begin for a method that writes: on a read-only store it
+// fails with ErrReadOnly, after argument validation and before any side
+// effect.
+func (s *Store) beginWrite(ctx context.Context, invalid error) error {
+	if invalid == nil && s.readOnly {
+		return fmt.Errorf("%w (%w)", objstore.ErrReadOnly, objstore.ErrPermission)
+	}
+	return s.begin(ctx, invalid)
+}
+
 // Capabilities implements objstore.Store: everything is enforced, across
 // processes sharing the directory, and acknowledged writes are fsynced.
 func (s *Store) Capabilities() objstore.Capabilities {
@@ -183,7 +221,7 @@ func (s *Store) Capabilities() objstore.Capabilities {
 // Close waits for mutations in their critical section and releases the lock
 // files. Later calls return ErrClosed; readers already open keep working.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if s.closed.Swap(true) || s.locks == nil {
 		return nil
 	}
 	s.locks.close()

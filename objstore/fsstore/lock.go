@@ -51,6 +51,9 @@ func stripe(key string) int {
 // lock takes the exclusive lock of key's stripe. It returns ErrClosed once
 // the locks are closed.
 func (l *stripeLocks) lock(key string) (unlock func(), err error) {
+	if l == nil { // a read-only store has no locks
+		return nil, fmt.Errorf("%w (%w)", objstore.ErrReadOnly, objstore.ErrPermission)
+	}
 	i := stripe(key)
 	l.mu[i].Lock()
 	if l.closed[i] {

@@ -19,7 +19,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 	if opts == nil {
 		opts = &objstore.PutOptions{}
 	}
-	if err := s.begin(ctx, objstore.ValidatePut(key, opts)); err != nil {
+	if err := s.beginWrite(ctx, objstore.ValidatePut(key, opts)); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpPut, key, err)
 	}
 	t := s.newTrailer(opts, int64(len(data)))
@@ -220,7 +220,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	if opts == nil {
 		opts = &objstore.DeleteOptions{}
 	}
-	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
+	if err := s.beginWrite(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpDelete, key, err)
 	}
 	if err := s.delete(ctx, key, opts.IfMatch); err != nil {
@@ -264,11 +264,11 @@ func (s *Store) delete(ctx context.Context, key, ifMatch string) error {
 // and the keys left when ctx is cancelled, are reported in the
 // *objstore.DeleteManyError.
 func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
-	if err := s.begin(ctx, nil); err != nil {
+	if err := s.beginWrite(ctx, nil); err != nil {
 		return opErr(objstore.OpDeleteMany, "", err)
 	}
 	return objstore.DeleteEach(backend, keys, func(key string) error {
-		if err := s.begin(ctx, nil); err != nil {
+		if err := s.beginWrite(ctx, nil); err != nil {
 			return err
 		}
 		return s.delete(ctx, key, "")

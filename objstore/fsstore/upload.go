@@ -53,7 +53,7 @@ func validUploadID(id string) bool {
 // ignored. On failure the upload is removed.
 func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
 	opts, invalid := objstore.ValidateUpload(key, body, opts)
-	if err := s.begin(ctx, invalid); err != nil {
+	if err := s.beginWrite(ctx, invalid); err != nil {
 		return objstore.ObjectInfo{}, opErr(objstore.OpUpload, key, err)
 	}
 	id := randomHex(uploadIDLen / 2)
@@ -172,6 +172,9 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 			return
 		}
 		ents, err := os.ReadDir(s.uploadsDir)
+		if err != nil && s.readOnly && os.IsNotExist(err) {
+			return // a read-only view of a directory that holds no store
+		}
 		if err != nil {
 			yield(objstore.UploadInfo{}, opErr(objstore.OpListUploads, prefix, err))
 			return
@@ -210,7 +213,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 // An unknown upload id, or one registered for another key, is a successful
 // no-op.
 func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
-	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
+	if err := s.beginWrite(ctx, objstore.ValidateKey(key)); err != nil {
 		return opErr(objstore.OpAbortUpload, key, err)
 	}
 	if !validUploadID(uploadID) {

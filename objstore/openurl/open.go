@@ -36,7 +36,7 @@
 //     reports the confirmed Capabilities and refuses conditional deletes it
 //     cannot honour with ErrNotSupported.
 //   - With Options.ReadOnly only the probe's read checks run, and every
-//     write returns ErrPermission.
+//     write returns objstore.ErrReadOnly (which matches ErrPermission too).
 package openurl
 
 import (
@@ -63,8 +63,10 @@ import (
 
 // Options configure Open. A nil *Options is the zero value.
 type Options struct {
-	// ReadOnly opens the store for reading: the probe's write checks are
-	// skipped and every write fails with ErrPermission.
+	// ReadOnly opens the store for reading: nothing is written or created
+	// (a file store creates no directory and no lock file; a directory that
+	// does not exist is an empty store), the probe runs only its read
+	// checks, and every write fails with objstore.ErrReadOnly.
 	ReadOnly bool
 	// SkipProbe skips the probe altogether (tests that count requests).
 	SkipProbe bool
@@ -132,19 +134,27 @@ func openBackend(ctx context.Context, spec Spec, o *Options) (objstore.Store, er
 	case SchemeMem:
 		return memstore.New(&memstore.Options{Clock: o.Clock}), nil
 	case SchemeFile:
-		return fsstore.Open(spec.Path, &fsstore.Options{Clock: o.Clock, Logger: o.Logger})
+		return fsstore.Open(spec.Path, &fsstore.Options{Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
 	case SchemeS3:
 		cfg, err := s3Config(spec, o)
 		if err != nil {
-			return nil, err
+			return nil, configErr(err)
 		}
-		return s3store.New(ctx, cfg)
+		s, err := s3store.New(ctx, cfg)
+		if err != nil {
+			return nil, configErr(err) // it fails only on configuration
+		}
+		return s, nil
 	case SchemeMinIO:
 		cfg, err := minioConfig(spec, o)
 		if err != nil {
-			return nil, err
+			return nil, configErr(err)
 		}
-		return miniostore.New(cfg)
+		s, err := miniostore.New(cfg)
+		if err != nil {
+			return nil, configErr(err) // it fails only on configuration
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("%w: scheme %q", objstore.ErrNotSupported, spec.Scheme)
 }
@@ -263,7 +273,7 @@ func compose(ctx context.Context, base objstore.Store, spec Spec, opts *Options)
 		}
 	}
 	if o.ReadOnly {
-		s = readOnly{s}
+		s = objstore.ReadOnly(s)
 	}
 	return s, nil
 }

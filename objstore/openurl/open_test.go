@@ -108,8 +108,8 @@ func TestComposeRefusesIgnoredConditions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read-only compose: %v", err)
 	}
-	if _, err := s.Put(t.Context(), "k", nil, nil); !errors.Is(err, objstore.ErrPermission) {
-		t.Errorf("Put on a read-only store = %v, want ErrPermission", err)
+	if _, err := s.Put(t.Context(), "k", nil, nil); !errors.Is(err, objstore.ErrReadOnly) || !errors.Is(err, objstore.ErrPermission) {
+		t.Errorf("Put on a read-only store = %v, want ErrReadOnly and ErrPermission", err)
 	}
 }
 

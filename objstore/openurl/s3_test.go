@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +203,107 @@ func TestOpenRetriesTruncatedGet(t *testing.T) {
 			t.Errorf("Delete: %v", err)
 		}
 	})
+}
+
+// TestOpenMissingBucket opens a bucket that does not exist on each server,
+// through each SDK: the probe's first listing fails with ErrNoBucket (a
+// configuration error, not retried), read-only or not.
+func TestOpenMissingBucket(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		srv.Bucket = "stowage-no-such-bucket"
+		for _, ro := range []bool{false, true} {
+			var retries int
+			_, err := Open(t.Context(), storeURL(scheme, srv, "p"), &Options{ReadOnly: ro,
+				Retry: retry.Options{OnRetry: func(string, int, error) { retries++ }}})
+			if !errors.Is(err, objstore.ErrNoBucket) || errors.Is(err, objstore.ErrNotExist) {
+				t.Errorf("read-only %v: Open = %v, want ErrNoBucket", ro, err)
+			}
+			if retries != 0 {
+				t.Errorf("read-only %v: %d retries of a missing bucket, want none", ro, retries)
+			}
+		}
+	})
+}
+
+// methodCounter counts the requests it sends by HTTP method.
+type methodCounter struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (m *methodCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	m.n[r.Method]++
+	m.mu.Unlock()
+	return m.base.RoundTrip(r)
+}
+
+// TestOpenReadOnlyWritesNothing opens a prefix holding one object read-only
+// on each server through each SDK: it reads, every write fails with
+// ErrReadOnly, no request but GET and HEAD is sent (not even by the probe),
+// and a raw listing of the prefix afterwards shows only the object that was
+// there.
+func TestOpenReadOnlyWritesNothing(t *testing.T) {
+	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
+		prefix := testenv.UniquePrefix(t)
+		u := storeURL(scheme, srv, prefix)
+		rw, err := Open(t.Context(), u, &Options{SkipProbe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rw.Close()
+		if _, err := rw.Put(t.Context(), "k", []byte("v"), nil); err != nil {
+			t.Fatal(err)
+		}
+		count := &methodCounter{base: http.DefaultTransport, n: map[string]int{}}
+		s, err := Open(t.Context(), u, &Options{ReadOnly: true, HTTPClient: &http.Client{Transport: count}})
+		if err != nil {
+			t.Fatalf("Open read-only: %v", err)
+		}
+		defer s.Close()
+		if b, _, err := objstoreReadAll(t, s, "k"); err != nil || string(b) != "v" {
+			t.Errorf("Get = %q, %v", b, err)
+		}
+		for what, err := range map[string]error{
+			"Put":         func() error { _, err := s.Put(t.Context(), "k2", []byte("v"), nil); return err }(),
+			"Delete":      s.Delete(t.Context(), "k", nil),
+			"DeleteMany":  s.DeleteMany(t.Context(), []string{"k"}),
+			"Upload":      func() error { _, err := s.Upload(t.Context(), "k3", strings.NewReader("v"), nil); return err }(),
+			"AbortUpload": s.AbortUpload(t.Context(), "k", "id"),
+		} {
+			if !errors.Is(err, objstore.ErrReadOnly) {
+				t.Errorf("%s = %v, want ErrReadOnly", what, err)
+			}
+		}
+		if count.n[http.MethodGet] == 0 {
+			t.Errorf("no GET went through the counting transport: the test sees nothing")
+		}
+		for method, n := range count.n {
+			if method != http.MethodGet && method != http.MethodHead {
+				t.Errorf("a read-only store sent %d %s requests", n, method)
+			}
+		}
+		var keys []string
+		for info, err := range rw.List(t.Context(), "", nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, info.Key)
+		}
+		if len(keys) != 1 || keys[0] != "k" {
+			t.Errorf("the prefix holds %q after a read-only open, want only k", keys)
+		}
+	})
+}
+
+func objstoreReadAll(t *testing.T, s objstore.Store, key string) ([]byte, objstore.ObjectInfo, error) {
+	t.Helper()
+	rc, info, err := s.Get(t.Context(), key, nil)
+	if err != nil {
+		return nil, info, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return b, info, err
 }

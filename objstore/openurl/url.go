@@ -57,6 +57,29 @@ var secretWords = []string{"secret", "password", "passwd", "token", "credential"
 // errCredentials explains where credentials come from instead.
 var errCredentials = errors.New("credentials are never taken from the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE / the standard AWS chain)")
 
+// ErrConfig is matched (errors.Is) by every error that says the store's
+// configuration is wrong rather than that the store failed: a malformed
+// URL, an unknown scheme or parameter, a bad value, a credential in the URL,
+// a bad AWS_* variable. Retrying cannot help; the operator must fix the
+// configuration. (A missing bucket is objstore.ErrNoBucket and a refused
+// request objstore.ErrPermission: found by asking the server.)
+var ErrConfig = errors.New("invalid store configuration")
+
+// configError marks err as ErrConfig without changing its message.
+type configError struct{ err error }
+
+func (e *configError) Error() string        { return e.err.Error() }
+func (e *configError) Unwrap() error        { return e.err }
+func (e *configError) Is(target error) bool { return target == ErrConfig }
+
+// configErr returns err marked as ErrConfig (nil for nil).
+func configErr(err error) error {
+	if err == nil || errors.Is(err, ErrConfig) {
+		return err
+	}
+	return &configError{err}
+}
+
 // ParseURL parses a store URL:
 //
 //	s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true&tls=false&quirks=minio
@@ -66,8 +89,17 @@ var errCredentials = errors.New("credentials are never taken from the URL; set A
 //
 // It refuses credentials in any form (user info, secret-looking parameters,
 // user info in the endpoint), unknown parameters and malformed values. Its
-// errors never repeat the URL, which may hold a secret.
+// errors never repeat the URL, which may hold a secret, and all match
+// ErrConfig.
 func ParseURL(raw string) (Spec, error) {
+	spec, err := parseURL(raw)
+	if err != nil {
+		return Spec{}, configErr(err)
+	}
+	return spec, nil
+}
+
+func parseURL(raw string) (Spec, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
@@ -268,8 +300,13 @@ func endpointURL(ep string, tls *bool) (*url.URL, error) {
 // WithEnv fills what the URL left unset from the standard AWS variables:
 // the endpoint from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, the region from
 // AWS_REGION or AWS_DEFAULT_REGION (s3 and minio URLs only). getenv is
-// os.Getenv in production.
+// os.Getenv in production. Its errors match ErrConfig.
 func (s Spec) WithEnv(getenv func(string) string) (Spec, error) {
+	out, err := s.withEnv(getenv)
+	return out, configErr(err)
+}
+
+func (s Spec) withEnv(getenv func(string) string) (Spec, error) {
 	if s.Scheme != SchemeS3 && s.Scheme != SchemeMinIO {
 		return s, nil
 	}

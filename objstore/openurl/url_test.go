@@ -1,6 +1,7 @@
 package openurl
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,6 +95,44 @@ func TestParseURLBad(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseURL(%q) = %v, want an error containing %q", c.raw, err, c.want)
 		}
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("ParseURL(%q) = %v, want it to match ErrConfig", c.raw, err)
+		}
+		// Open says the same, before any backend is made.
+		if _, err := Open(t.Context(), c.raw, nil); !errors.Is(err, ErrConfig) {
+			t.Errorf("Open(%q) = %v, want ErrConfig", c.raw, err)
+		}
+	}
+}
+
+func TestOpenConfigErrors(t *testing.T) {
+	env := func(k, v string) func(string) string {
+		return func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		raw    string
+		getenv func(string) string
+	}{
+		{"s3://bucket?password=x", nil},
+		{"s3://user:pw@bucket", nil},
+		{"s3://bucket", env("AWS_REGION", "us east")},
+		{"s3://bucket", env("AWS_ENDPOINT_URL", "ftp://h")},
+		{"minio://bucket", nil},
+	} {
+		_, err := Open(t.Context(), c.raw, &Options{Getenv: c.getenv})
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("Open(%q) = %v, want ErrConfig", c.raw, err)
+		}
+	}
+	// A store that opens is not a configuration error, nor is a failure of
+	// the store itself.
+	if _, err := ParseURL("mem://"); err != nil {
+		t.Fatal(err)
 	}
 }
 

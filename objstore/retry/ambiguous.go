@@ -54,7 +54,7 @@ func maybeApplied(err error) bool {
 		objstore.ErrThrottled, objstore.ErrConflict, objstore.ErrPreconditionFailed,
 		objstore.ErrNotExist, objstore.ErrPermission, objstore.ErrInvalidKey,
 		objstore.ErrInvalidArgument, objstore.ErrNotSupported, objstore.ErrChecksum,
-		objstore.ErrClosed,
+		objstore.ErrClosed, objstore.ErrNoBucket, objstore.ErrReadOnly,
 	} {
 		if errors.Is(err, refused) {
 			return false

@@ -52,6 +52,10 @@ var codes = map[string]error{
 	"NotFound":     objstore.ErrNotExist, // HEAD has no body; SDKs name its 404 so
 	"NoSuchUpload": objstore.ErrNotExist,
 
+	// A missing bucket is a configuration error, never a missing object: a
+	// Delete must not report it as success.
+	"NoSuchBucket": objstore.ErrNoBucket,
+
 	"InvalidRange":     objstore.ErrInvalidArgument,
 	"InvalidArgument":  objstore.ErrInvalidArgument,
 	"InvalidRequest":   objstore.ErrInvalidArgument,
@@ -83,9 +87,8 @@ var codes = map[string]error{
 
 // Classify returns the sentinel for an S3 error response with the given XML
 // error code (may be empty, e.g. for HEAD) and HTTP status (0 if unknown),
-// or nil if it matches none (NoSuchBucket, for one, is deliberately not
-// ErrNotExist: a missing bucket is a configuration error, and a Delete
-// must not report it as success).
+// or nil if it matches none. NoSuchBucket is ErrNoBucket, deliberately not
+// ErrNotExist.
 //
 // ifMatch says the request carried If-Match: S3 answers such a write on a
 // missing key with 404 NoSuchKey rather than 412, and both mean the
@@ -169,6 +172,40 @@ func Wrap(ctx context.Context, backend, op, key string, sentinel, sdkErr error) 
 		err = fmt.Errorf("%w: %w", cause, sdkErr)
 	}
 	return &objstore.OpError{Backend: backend, Op: op, Key: key, Err: err}
+}
+
+// iamActions maps each S3 operation the backends send to the IAM action
+// that authorises it (AWS's service authorization reference; MinIO's policy
+// engine uses the same names).
+var iamActions = map[string]string{
+	"PutObject":               "s3:PutObject",
+	"GetObject":               "s3:GetObject",
+	"HeadObject":              "s3:GetObject",
+	"DeleteObject":            "s3:DeleteObject",
+	"DeleteObjects":           "s3:DeleteObject",
+	"ListObjectsV2":           "s3:ListBucket",
+	"CreateMultipartUpload":   "s3:PutObject",
+	"UploadPart":              "s3:PutObject",
+	"CompleteMultipartUpload": "s3:PutObject",
+	"ListMultipartUploads":    "s3:ListBucketMultipartUploads",
+	"AbortMultipartUpload":    "s3:AbortMultipartUpload",
+}
+
+// Denied names, in an error that matches objstore.ErrPermission, the S3
+// operation that was refused and the IAM action that grants it: the
+// *objstore.OpError's cause becomes an *objstore.AccessError. Other errors,
+// and those already naming their operation, are returned as they are.
+func Denied(operation string, err error) error {
+	var ae *objstore.AccessError
+	if !errors.Is(err, objstore.ErrPermission) || errors.As(err, &ae) {
+		return err
+	}
+	if oe, ok := err.(*objstore.OpError); ok {
+		c := *oe
+		c.Err = &objstore.AccessError{Operation: operation, Action: iamActions[operation], Err: oe.Err}
+		return &c
+	}
+	return &objstore.AccessError{Operation: operation, Action: iamActions[operation], Err: err}
 }
 
 // KeyError is the error of one key in a DeleteObjects response, which

@@ -104,12 +104,14 @@ func (s *Store) opErr(op, key string, err error) error {
 	return &objstore.OpError{Backend: s.backend, Op: op, Key: key, Err: err}
 }
 
-// mapErr maps an SDK error through the Client.
-func (s *Store) mapErr(ctx context.Context, op, key string, err error, ifMatch bool) error {
+// mapErr maps an SDK error from the S3 call operation (e.g.
+// "ListObjectsV2"), made for op on key, through the Client; a refusal names
+// the S3 operation and its IAM action (Denied).
+func (s *Store) mapErr(ctx context.Context, op, operation, key string, err error, ifMatch bool) error {
 	if err == nil {
 		return nil
 	}
-	return s.client.MapErr(ctx, op, key, err, ifMatch)
+	return Denied(operation, s.client.MapErr(ctx, op, key, err, ifMatch))
 }
 
 // start checks what every method checks before any request.
@@ -142,7 +144,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 	defer body.Release()
 	etag, err := s.client.PutObject(ctx, key, body, opts)
 	if err != nil {
-		return objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpPut, key, err, opts.IfMatch != "")
+		return objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpPut, "PutObject", key, err, opts.IfMatch != "")
 	}
 	return PutInfo(key, int64(len(data)), etag, opts), nil
 }
@@ -170,9 +172,9 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	}
 	rc, info, err := s.client.GetObject(ctx, key, rng, opts.IfNoneMatch)
 	if err != nil {
-		return nil, objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpGet, key, err, false)
+		return nil, objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false)
 	}
-	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, key, err, false) })
+	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false) })
 	return body, info, nil
 }
 
@@ -201,7 +203,7 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, erro
 	}
 	info, err := s.client.HeadObject(ctx, key)
 	if err != nil {
-		return objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpHead, key, err, false)
+		return objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpHead, "HeadObject", key, err, false)
 	}
 	return info, nil
 }
@@ -226,7 +228,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	// A missing key is success, conditional or not (the contract; AWS
 	// answers 404 to an If-Match delete of a missing key, versitygw 204), so
 	// the 404 is not read as a failed If-Match.
-	err := s.mapErr(ctx, objstore.OpDelete, key, s.client.DeleteObject(ctx, key, ifMatch), false)
+	err := s.mapErr(ctx, objstore.OpDelete, "DeleteObject", key, s.client.DeleteObject(ctx, key, ifMatch), false)
 	if errors.Is(err, objstore.ErrNotExist) || s.missingAfterFailure(ctx, key, err) {
 		return nil
 	}
@@ -242,7 +244,7 @@ func (s *Store) missingAfterFailure(ctx context.Context, key string, err error) 
 		return false
 	}
 	_, herr := s.client.HeadObject(ctx, key)
-	missing := errors.Is(s.mapErr(ctx, objstore.OpHead, key, herr, false), objstore.ErrNotExist)
+	missing := errors.Is(s.mapErr(ctx, objstore.OpHead, "HeadObject", key, herr, false), objstore.ErrNotExist)
 	if missing {
 		s.log.DebugContext(ctx, "delete failed but the key does not exist", "key", key, "err", err)
 	}
@@ -255,7 +257,13 @@ func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
 	if err := s.start(ctx, objstore.OpDeleteMany, ""); err != nil {
 		return err
 	}
-	return DeleteMany(ctx, keys, s.client.DeleteObjects)
+	return DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
+		failed, err := s.client.DeleteObjects(ctx, keys)
+		for k, e := range failed {
+			failed[k] = Denied("DeleteObjects", e)
+		}
+		return failed, Denied("DeleteObjects", err)
+	})
 }
 
 // List implements objstore.Store with ListObjectsV2 (see List).
@@ -276,7 +284,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOpti
 		}
 		page, err := s.client.ListObjectsV2(ctx, prefix, opts.Delimiter, startAfter, token)
 		if err != nil {
-			return Page{}, s.mapErr(ctx, objstore.OpList, prefix, err, false)
+			return Page{}, s.mapErr(ctx, objstore.OpList, "ListObjectsV2", prefix, err, false)
 		}
 		return page, nil
 	})

@@ -35,7 +35,7 @@ func (m multiparter) CreateUpload(ctx context.Context, key string, opts *objstor
 	create := objstore.PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}
 	id, err := m.s.client.CreateMultipartUpload(ctx, key, &create)
 	if err != nil {
-		return "", m.s.mapErr(ctx, objstore.OpUpload, key, err, false)
+		return "", m.s.mapErr(ctx, objstore.OpUpload, "CreateMultipartUpload", key, err, false)
 	}
 	return id, nil
 }
@@ -45,7 +45,7 @@ func (m multiparter) UploadPart(ctx context.Context, key, uploadID string, n int
 	defer body.Release()
 	etag, err := m.s.client.UploadPart(ctx, key, uploadID, n, body)
 	if err != nil {
-		return "", m.s.mapErr(ctx, objstore.OpUpload, key, err, false)
+		return "", m.s.mapErr(ctx, objstore.OpUpload, "UploadPart", key, err, false)
 	}
 	return UnquoteETag(etag), nil
 }
@@ -58,7 +58,7 @@ func (m multiparter) CompleteUpload(ctx context.Context, key, uploadID string, p
 	cond := objstore.PutOptions{IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch}
 	etag, err := m.s.client.CompleteMultipartUpload(ctx, key, uploadID, parts, &cond)
 	if err != nil {
-		return objstore.ObjectInfo{}, m.s.mapErr(ctx, objstore.OpUpload, key, err, opts.IfMatch != "")
+		return objstore.ObjectInfo{}, m.s.mapErr(ctx, objstore.OpUpload, "CompleteMultipartUpload", key, err, opts.IfMatch != "")
 	}
 	return PutInfo(key, 0, etag, opts), nil
 }
@@ -83,7 +83,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 	return s.quirks.ListUploads(ctx, prefix, func(ctx context.Context, ask, keyMarker, idMarker string) (UploadPage, error) {
 		page, err := s.client.ListMultipartUploads(ctx, ask, keyMarker, idMarker)
 		if err != nil {
-			return UploadPage{}, s.mapErr(ctx, objstore.OpListUploads, prefix, err, false)
+			return UploadPage{}, s.mapErr(ctx, objstore.OpListUploads, "ListMultipartUploads", prefix, err, false)
 		}
 		return page, nil
 	})
@@ -98,7 +98,7 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	if err := s.start(ctx, objstore.OpAbortUpload, key); err != nil {
 		return err
 	}
-	err := s.mapErr(ctx, objstore.OpAbortUpload, key, s.client.AbortMultipartUpload(ctx, key, uploadID), false)
+	err := s.mapErr(ctx, objstore.OpAbortUpload, "AbortMultipartUpload", key, s.client.AbortMultipartUpload(ctx, key, uploadID), false)
 	if errors.Is(err, objstore.ErrNotExist) {
 		return nil
 	}

@@ -1,7 +1,8 @@
 // Package sessiontest is the conformance suite of session.CommitStore on an
-// objstore.Store: every behaviour of contract.md section 6 that concerns the
-// session store, plus the protocol's own claims (concurrency, crashes at
-// every step, ambiguous head writes, corruption, hostile ids, round trips).
+// objstore.Store: every behaviour of docs/contract.md, "Session commit
+// store", "Queued work", "Turn inputs" and "Execution lease", plus the
+// protocol's own claims (concurrency, crashes at every step, ambiguous head
+// writes, corruption, hostile ids, round trips).
 //
 // A backend's test only builds a Harness and calls Run:
 //

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -109,6 +110,22 @@ func put(opts *objstore.PutOptions) func(context.Context, objstore.Store) error 
 		_, err := s.Put(ctx, "k", []byte("payload"), opts)
 		return err
 	}
+}
+
+// wantDenied returns err if it names the refused S3 operation and its IAM
+// action (an *objstore.AccessError, in its message too), else an error
+// saying what is missing.
+func wantDenied(err error, operation, action string) error {
+	var ae *objstore.AccessError
+	switch {
+	case !errors.As(err, &ae):
+		return fmt.Errorf("err = %v, want an *objstore.AccessError", err)
+	case ae.Operation != operation || ae.Action != action:
+		return fmt.Errorf("AccessError names %s / %s, want %s / %s", ae.Operation, ae.Action, operation, action)
+	case !strings.Contains(err.Error(), operation) || !strings.Contains(err.Error(), action):
+		return fmt.Errorf("message %q does not name %s and %s", err, operation, action)
+	}
+	return err
 }
 
 func wantHeader(name, want string) func(*testing.T, []request) {
@@ -227,8 +244,20 @@ func faultCases() []faultCase {
 				if err == nil || errors.Is(err, objstore.ErrNotExist) {
 					return fmt.Errorf("delete in a missing bucket: %v, want an error other than ErrNotExist", err)
 				}
-				return nil
-			}},
+				return err
+			},
+			want: objstore.ErrNoBucket},
+		{name: "AccessDeniedNamesOperationAndAction", requests: 1, respond: errReply(403, "AccessDenied"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				_, err := objstoretest.ListAll(ctx, s, "p/", nil)
+				return wantDenied(err, "ListObjectsV2", "s3:ListBucket")
+			},
+			want: objstore.ErrPermission},
+		{name: "AccessDeniedOnPutNamesPutObject", requests: 1, respond: errReply(403, "AccessDenied"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				return wantDenied(put(&objstore.PutOptions{IfNoneMatch: true})(ctx, s), "PutObject", "s3:PutObject")
+			},
+			want: objstore.ErrPermission},
 		{name: "AbortMissingUpload", requests: 1, respond: errReply(404, "NoSuchUpload"),
 			op: func(ctx context.Context, s objstore.Store) error { return s.AbortUpload(ctx, "k", "u1") }},
 		{name: "DeleteManyPerKeyErrors", requests: 1,
@@ -243,6 +272,9 @@ func faultCases() []faultCase {
 				var dme *objstore.DeleteManyError
 				if !errors.As(err, &dme) || len(dme.Failed) != 1 || !errors.Is(dme.Failed["a"], objstore.ErrPermission) {
 					return fmt.Errorf("delete many: %v, want a *DeleteManyError naming only a (ErrPermission)", err)
+				}
+				if err := wantDenied(dme.Failed["a"], "DeleteObjects", "s3:DeleteObject"); !errors.Is(err, objstore.ErrPermission) {
+					return err
 				}
 				return nil
 			}},
