@@ -75,17 +75,20 @@ type Quirks struct {
 
 	// DeleteDirectoryFails: DeleteObject of a key that does not exist but
 	// names a directory on the server's disk (K while keys under "K/"
-	// exist) answers 500 InternalError (rclone's local backend, measured).
-	// With it a 5xx answer to DeleteObject is followed by one HEAD: a key
-	// that does not exist counts as deleted, as any missing key does;
-	// otherwise the 5xx stands (and is retried above).
+	// exist) answers 500 InternalError, and DeleteObjects reports
+	// InternalError for such a key (rclone's local backend, measured).
+	// With it a 5xx answer for a key is followed by one HEAD: a key that
+	// does not exist counts as deleted, as any missing key does; otherwise
+	// the 5xx stands (and is retried above).
 	DeleteDirectoryFails bool
 }
 
 // NoDelimiter is the ListMultipartUploads delimiter miniostore sends to a
-// server with Quirks.EmptyDelimiterRollsUp: a control character, which no
-// valid key contains (objstore.ValidateKey), so no upload rolls up.
-const NoDelimiter = "\x01"
+// server with Quirks.EmptyDelimiterRollsUp: a tab, a control character no
+// valid key contains (objstore.ValidateKey), so no upload rolls up, and one
+// XML can carry (rclone echoes the delimiter into its answer verbatim;
+// U+0001 there makes the answer unparseable, measured).
+const NoDelimiter = "\t"
 
 // Profiles of known servers.
 var (

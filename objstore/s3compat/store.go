@@ -236,9 +236,10 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 }
 
 // missingAfterFailure reports, on a server with Quirks.DeleteDirectoryFails,
-// whether a delete that failed with err (a 5xx or a transport failure) left
-// no object under key, as one HEAD shows: then the delete succeeded as far
-// as the contract goes. Any other answer keeps the failure.
+// whether a delete of key (alone or in a batch) that failed with err (a 5xx
+// or a transport failure) left no object under key, as one HEAD shows: then
+// the delete succeeded as far as the contract goes. Any other answer keeps
+// the failure.
 func (s *Store) missingAfterFailure(ctx context.Context, key string, err error) bool {
 	if !s.quirks.DeleteDirectoryFails || !errors.Is(err, objstore.ErrUnavailable) || ctx.Err() != nil {
 		return false
@@ -260,6 +261,10 @@ func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
 	return DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
 		failed, err := s.client.DeleteObjects(ctx, keys)
 		for k, e := range failed {
+			if s.missingAfterFailure(ctx, k, e) {
+				delete(failed, k)
+				continue
+			}
 			failed[k] = Denied("DeleteObjects", e)
 		}
 		return failed, Denied("DeleteObjects", err)
