@@ -175,6 +175,9 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		return nil, objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false)
 	}
 	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false) })
+	if s.quirks.OverwriteCorruptsReads && rng == "" {
+		body = VerifyMD5(body, info.ETag, func(err error) error { return s.opErr(objstore.OpGet, key, err) })
+	}
 	return body, info, nil
 }
 
@@ -258,7 +261,7 @@ func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
 	if err := s.start(ctx, objstore.OpDeleteMany, ""); err != nil {
 		return err
 	}
-	return DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
+	return s.quirks.DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
 		failed, err := s.client.DeleteObjects(ctx, keys)
 		for k, e := range failed {
 			if s.missingAfterFailure(ctx, k, e) {
