@@ -134,17 +134,15 @@ var ErrBodyMismatch = fmt.Errorf("%w: body does not match its ETag", objstore.Er
 
 // VerifyMD5 wraps a whole-object GET body so that, at its end, its MD5 is
 // compared with etag; a mismatch fails the last read with
-// wrap(ErrBodyMismatch). An etag that is not a plain MD5 (32 hex digits) is
-// not checked.
-func VerifyMD5(rc io.ReadCloser, etag string, wrap func(error) error) io.ReadCloser {
+// wrap(ErrBodyMismatch). An etag that is not a plain MD5 (32 hex digits;
+// rclone answers a GET racing an overwrite without one, measured) is
+// ErrBodyMismatch at once: the body cannot be trusted.
+func VerifyMD5(rc io.ReadCloser, etag string, wrap func(error) error) (io.ReadCloser, error) {
 	etag = UnquoteETag(etag)
-	if len(etag) != 2*md5.Size {
-		return rc
+	if _, err := hex.DecodeString(etag); err != nil || len(etag) != 2*md5.Size {
+		return nil, wrap(fmt.Errorf("%w: ETag %q is not an MD5", ErrBodyMismatch, etag))
 	}
-	if _, err := hex.DecodeString(etag); err != nil {
-		return rc
-	}
-	return &md5Body{ReadCloser: rc, want: strings.ToLower(etag), h: md5.New(), wrap: wrap}
+	return &md5Body{ReadCloser: rc, want: strings.ToLower(etag), h: md5.New(), wrap: wrap}, nil
 }
 
 type md5Body struct {

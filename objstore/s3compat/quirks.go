@@ -84,11 +84,12 @@ type Quirks struct {
 
 	// OverwriteCorruptsReads: a GET racing an overwrite of its key can end
 	// early (unexpected EOF) or, at the announced length, carry the new
-	// version's bytes after the old one's (rclone, measured: session heads
-	// read during compare-and-swap races decoded as corrupt). With it a
-	// whole-object body is checked against the MD5 ETag such a server
-	// gives every object (VerifyMD5); a mismatch is ErrUnavailable, which
-	// the retry decorator retries. Ranged reads are not checked: stowage
+	// version's bytes after the old one's, or come without an ETag
+	// (rclone, measured: session heads read during compare-and-swap races
+	// decoded as corrupt; about 1 GET in 1000 there had no ETag). With it
+	// a whole-object body is checked against the MD5 ETag such a server
+	// gives every object (VerifyMD5); a mismatch or a missing ETag is
+	// ErrUnavailable, which the retry decorator retries. Ranged reads are not checked: stowage
 	// ranges only over immutable objects.
 	OverwriteCorruptsReads bool
 

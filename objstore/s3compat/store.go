@@ -176,7 +176,12 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 	}
 	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false) })
 	if s.quirks.OverwriteCorruptsReads && rng == "" {
-		body = VerifyMD5(body, info.ETag, func(err error) error { return s.opErr(objstore.OpGet, key, err) })
+		verified, err := VerifyMD5(body, info.ETag, func(err error) error { return s.opErr(objstore.OpGet, key, err) })
+		if err != nil {
+			body.Close()
+			return nil, objstore.ObjectInfo{}, err
+		}
+		body = verified
 	}
 	return body, info, nil
 }

@@ -365,6 +365,11 @@ func rcloneFaultCases() []faultCase {
 			}},
 		{name: "GetBodyNotMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll, want: s3compat.ErrBodyMismatch},
+		{name: "GetWithoutETag", quirks: &rclone, requests: 1,
+			respond: func(request) reply {
+				return reply{status: 200, body: "payload", header: map[string]string{"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
+			},
+			op: readAll, want: s3compat.ErrBodyMismatch},
 		{name: "GetBodyMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
 		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minio, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll},
