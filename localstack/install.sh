@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned S3 servers (versitygw, MinIO, rclone) and tools
-# (Pushgateway) with `go install` into a cache outside the repository, keyed
-# by version, and prints the binary paths.
+# (Pushgateway) with `go install` into a cache outside the repository, keyed by
+# version, and prints the binary paths.
 #
 #   localstack/install.sh [versitygw|minio|rclone|pushgateway ...]   (default: all)
 #
@@ -40,8 +40,8 @@ for t in "${targets[@]}"; do
   case "$t" in
     versitygw) install_one versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" versitygw ;;
     minio) install_one minio "$MINIO_MODULE" "$MINIO_VERSION" minio ;;
-    rclone) install_one rclone "$RCLONE_MODULE" "$RCLONE_VERSION" rclone ;;
     pushgateway) install_one pushgateway "$PUSHGATEWAY_MODULE" "$PUSHGATEWAY_VERSION" pushgateway ;;
+    rclone) install_one rclone "$RCLONE_MODULE" "$RCLONE_VERSION" rclone ;;
     *) echo "install: unknown server $t" >&2; exit 2 ;;
   esac
 done

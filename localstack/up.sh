@@ -6,8 +6,8 @@
 #   localstack/up.sh [RUN_DIR]      (default RUN_DIR: $STOWAGE_LOCALSTACK_DIR or a new temp dir)
 #
 # Prints the env file's path on stdout. Stop with: localstack/down.sh RUN_DIR
-# Servers to start: $STOWAGE_SERVERS (default "versitygw minio rclone"); a Prometheus
-# Pushgateway starts too unless STOWAGE_NO_PUSHGATEWAY is set.
+# Servers to start: $STOWAGE_SERVERS (default "versitygw minio rclone"); a
+# Prometheus Pushgateway starts too unless STOWAGE_NO_PUSHGATEWAY is set.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run=${1:-${STOWAGE_LOCALSTACK_DIR:-}}

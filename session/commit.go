@@ -38,6 +38,9 @@ func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*Commi
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
+	if err := checkCommitSize(&c); err != nil {
+		return nil, err
+	}
 	if err := validateCommit(&c); err != nil {
 		return nil, err
 	}
@@ -147,25 +150,8 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		d.TurnID = c.TurnCommit.TurnID
 	}
 
-	// Flush the existing tail to a segment when it is full; the new delta
-	// starts the next tail. The segment write runs in parallel with the
-	// other pre-publication writes. Every attempt plans its segment under a
-	// fresh ULID, so no segment outlives the attempt it was written for
-	// (W1).
-	var flush *flushPlan
-	var flushTail []delta
-	var flushReceipts []receipt
-	if n := len(base.Tail); n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+tailBytes([]delta{d}) > s.tune.FlushBytes) {
-		fp := planFlush(base.Segs, base.Tail)
-		flush, flushTail, flushReceipts = &fp, base.Tail, base.Receipts
-		next.Segs = append(next.Segs[:len(next.Segs)-len(fp.merge)], fp.ref)
-		next.FlushedRev = base.Tail[n-1].Rev
-		next.Tail = nil
-	}
-	next.Tail = append(next.Tail, d)
 	next.Revision, next.CommitID = d.Rev, d.CommitID
 	res.HeadRevision = next.Revision
-
 	if st := c.TurnCommit; st != nil {
 		r := receipt{TurnID: st.TurnID, Hash: st.TurnCommitHash, Result: *cloneResult(res), Revision: next.Revision, CommitID: d.CommitID, CommittedAt: now}
 		if f := c.SessionExecutionLease; f != nil {
@@ -173,6 +159,33 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		}
 		next.Receipts = append(next.Receipts, r)
 	}
+
+	// Flush the existing tail to a segment when it is full; the new delta
+	// starts the next tail, unless it is too large for the head on its own:
+	// then it is flushed with the tail in the same commit, so the head
+	// stays small whatever one commit appends. The segment write runs in
+	// parallel with the other pre-publication writes. Every attempt plans
+	// its segment under a fresh ULID, so no segment outlives the attempt it
+	// was written for (W1).
+	var flush *flushPlan
+	var flushTail []delta
+	dBytes := tailBytes([]delta{d})
+	large := dBytes > s.tune.FlushBytes
+	if n := len(base.Tail); large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
+		flushTail = slices.Clone(base.Tail)
+		if large {
+			flushTail = append(flushTail, d)
+		}
+		fp := planFlush(base.Segs, flushTail, s.tune)
+		flush = &fp
+		next.Segs = fp.apply(base.Segs)
+		next.FlushedRev = flushTail[len(flushTail)-1].Rev
+		next.Tail = nil
+	}
+	if !large {
+		next.Tail = append(next.Tail, d)
+	}
+	flushReceipts := next.Receipts
 	next.Receipts = trimReceipts(next.Receipts, next.FlushedRev, s.tune.RecentReceipts)
 	if rel := c.ReleaseSessionExecutionLease; rel != nil && leaseMatches(next.Lease, *rel) {
 		next.Lease = nil
@@ -184,21 +197,27 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		turnID = c.TurnCommit.TurnID
 	}
 	var attachIDs []string
-	tailDelta := &next.Tail[len(next.Tail)-1]
+	var tailDelta *delta // where the commit's attachment ids go
+	if large {
+		tailDelta = &flushTail[len(flushTail)-1]
+	} else {
+		tailDelta = &next.Tail[len(next.Tail)-1]
+	}
 	var rcpt *receipt
 	if c.TurnCommit != nil {
 		rcpt = &next.Receipts[len(next.Receipts)-1]
 	}
 	segRefSlot := len(next.Segs) - 1
+	writeFlush := func(ctx context.Context) error {
+		return s.writeFlush(ctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
+	}
 	return plan{
 		next: next,
 		before: func(ctx context.Context) error {
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return s.writeBlobs(gctx, blobWrites) })
-			if flush != nil {
-				g.Go(func() error {
-					return s.writeFlush(gctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
-				})
+			if flush != nil && !large {
+				g.Go(func() error { return writeFlush(gctx) })
 			}
 			var prep manifest.Prepared
 			g.Go(func() error {
@@ -218,6 +237,11 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			if len(prep.Unbacked) > 0 {
 				s.log.Warn("session: commit names attachments this session holds no bytes for; not stamped",
 					"session_id", sid, "revision", next.Revision, "attachment_ids", prep.Unbacked)
+			}
+			if flush != nil && large {
+				// The segment holds this commit's record: it needs the
+				// attachment ids first.
+				return writeFlush(ctx)
 			}
 			return nil
 		},

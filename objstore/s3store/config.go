@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -30,12 +31,25 @@ type Config struct {
 	// Credentials signs requests; nil means the SDK's standard chain
 	// (environment, shared profile, web identity, instance role).
 	Credentials aws.CredentialsProvider
-	// HTTPClient sends the requests; nil means the SDK's default client.
-	// Tests inject fault-injecting transports here.
+	// HTTPClient sends the requests; nil means the Store's own client: the
+	// SDK's default transport with MaxConns idle connections kept, closed
+	// by Close. Tests inject fault-injecting transports here.
 	HTTPClient *http.Client
+	// MaxConns is the number of concurrent requests whose connections the
+	// Store's own client keeps for reuse (default DefaultMaxConns, 64).
+	// Size it to the concurrency of the process: requests beyond it still
+	// run, but open a new connection each.
+	MaxConns int
+	// RequestTimeout bounds the silence of each request (attempt): no
+	// response headers, or no progress on the body, for this long fails it
+	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
+	// See s3compat.DeadlineTransport. 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
-	// Logger receives debug records (failed aborts); nil discards them.
+	// Logger receives debug records (failed aborts) and the SDK's own log
+	// output (its warnings; at debug level also retries and deprecated
+	// usage), which never goes to stderr; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -65,8 +79,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	q := cfg.Quirks.Normalize()
 	var awsCfg aws.Config
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sdkLog := sdkLogger{log}
 	if cfg.Credentials == nil || cfg.Region == "" {
-		var opts []func(*config.LoadOptions) error
+		opts := []func(*config.LoadOptions) error{config.WithLogger(sdkLog)}
 		if cfg.Region != "" {
 			opts = append(opts, config.WithRegion(cfg.Region))
 		}
@@ -85,20 +104,33 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	httpClient, transport := cfg.HTTPClient, (*http.Transport)(nil)
+	if httpClient == nil {
+		n := cfg.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		httpClient, transport = newHTTPClient(n)
+	}
+	awsCfg.Logger = sdkLog
+	awsCfg.ClientLogMode = 0
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.UsePathStyle || q.PathStyle
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient
-		}
+		o.HTTPClient = httpClient
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.HTTPClient = s3compat.DeadlineDoer(o.HTTPClient, cfg.RequestTimeout)
+		o.Logger = sdkLog
+		if log.Enabled(ctx, slog.LevelDebug) {
+			o.ClientLogMode = aws.LogRetries | aws.LogDeprecatedUsage
+		}
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c, transport: transport}, nil
 }
