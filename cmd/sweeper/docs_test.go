@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -184,5 +187,38 @@ func TestOperationsCronJob(t *testing.T) {
 	}
 	if js.Template.Spec.TerminationGracePeriodSeconds < 30 {
 		t.Fatalf("terminationGracePeriodSeconds %d < 30", js.Template.Spec.TerminationGracePeriodSeconds)
+	}
+}
+
+// TestOperationsShowsThePolicyFiles: every policy under docs/iam appears
+// in docs/operations.md as a JSON block with the same content, so the doc
+// shows the policies the tests apply.
+func TestOperationsShowsThePolicyFiles(t *testing.T) {
+	files, err := filepath.Glob("../../docs/iam/*.json")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("policy files: %v, %v", files, err)
+	}
+	var blocks []any
+	for _, b := range docBlocks(t, "json") {
+		var v any
+		if json.Unmarshal([]byte(b), &v) == nil {
+			blocks = append(blocks, v)
+		}
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !slices.ContainsFunc(blocks, func(b any) bool { return reflect.DeepEqual(b, want) }) {
+			t.Errorf("docs/operations.md does not show %s as it is", f)
+		}
+		if !strings.Contains(operationsDoc(t), "(iam/"+filepath.Base(f)+")") {
+			t.Errorf("docs/operations.md does not link iam/%s", filepath.Base(f))
+		}
 	}
 }

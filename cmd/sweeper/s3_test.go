@@ -34,28 +34,7 @@ func TestSweepRealServers(t *testing.T) {
 		}
 		defer s.Close()
 
-		m := manifest.New(s, nil)
-		u, err := m.BeginUpload(ctx, "s1", manifest.Owner{}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Put(ctx, u.DataKey, []byte("kept"), nil); err != nil {
-			t.Fatal(err)
-		}
-		id := strings.Repeat("cd", 32)
-		if _, err := m.RecordRef(ctx, manifest.Intent{AttachmentID: id, SessionID: "s1"}, manifest.Info{},
-			func(*manifest.Row) (manifest.Data, error) {
-				return manifest.Data{Key: u.DataKey, Size: 4, StoredSize: 4}, nil
-			}); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Protect(ctx, u.DataKey); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
-			t.Fatal(err) // committed: not a dead intent
-		}
-		m.EndUpload(ctx, u)
+		kept := seedReferenced(t, s)
 		orphan := manifest.DataKey("01ORPHAN")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
@@ -78,7 +57,7 @@ func TestSweepRealServers(t *testing.T) {
 		if _, err := s.Head(ctx, orphan); !errors.Is(err, objstore.ErrNotExist) {
 			t.Fatalf("orphan after the sweep: %v", err)
 		}
-		if _, err := s.Head(ctx, u.DataKey); err != nil {
+		if _, err := s.Head(ctx, kept); err != nil {
 			t.Fatalf("referenced data after the sweep: %v", err)
 		}
 		snap, err := fence.New(s, nil).Load(ctx, fence.ShardOf(orphan))
@@ -127,4 +106,34 @@ func useCredentials(t *testing.T, access, secret string) {
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// seedReferenced writes an attachment of session s1 through the writer
+// protocol, committed, and returns its data key.
+func seedReferenced(t *testing.T, s objstore.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	m := manifest.New(s, nil)
+	u, err := m.BeginUpload(ctx, "s1", manifest.Owner{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, u.DataKey, []byte("kept"), nil); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("cd", 32)
+	if _, err := m.RecordRef(ctx, manifest.Intent{AttachmentID: id, SessionID: "s1"}, manifest.Info{},
+		func(*manifest.Row) (manifest.Data, error) {
+			return manifest.Data{Key: u.DataKey, Size: 4, StoredSize: 4}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Protect(ctx, u.DataKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
+		t.Fatal(err) // committed: not a dead intent
+	}
+	m.EndUpload(ctx, u)
+	return u.DataKey
 }
