@@ -21,6 +21,10 @@ const (
 	InvNamed    = "named"
 	InvRef      = "ref"
 	InvManifest = "manifest"
+	// InvUnbacked (a warning, not a problem): a commit named attachments
+	// its session holds no bytes for; they were not stamped and root
+	// nothing.
+	InvUnbacked = "unbacked"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -89,6 +93,9 @@ type Report struct {
 	Grace    string    `json:"grace"`
 	Counts   Counts    `json:"counts"`
 	Problems []Problem `json:"problems"`
+	// Warnings are worth an operator's look but violate no invariant
+	// (Clean ignores them).
+	Warnings []Problem `json:"warnings"`
 	Orphans  []Orphan  `json:"orphans"`
 }
 
@@ -160,7 +167,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
-	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Orphans: []Orphan{}}
+	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{}}
 
 	steps := []struct {
 		name string
@@ -185,6 +192,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 		}
 	}
 	sort.Slice(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Key < c.rep.Problems[j].Key })
+	sort.Slice(c.rep.Warnings, func(i, j int) bool { return c.rep.Warnings[i].String() < c.rep.Warnings[j].String() })
 	sort.Slice(c.rep.Orphans, func(i, j int) bool { return c.rep.Orphans[i].Key < c.rep.Orphans[j].Key })
 	return &c.rep, nil
 }
@@ -193,6 +201,12 @@ func (c *checker) problem(inv, key, format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rep.Problems = append(c.rep.Problems, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) warning(inv, key, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) orphan(kind gc.Kind, info objstore.ObjectInfo) {

@@ -152,7 +152,8 @@ type run struct {
 }
 
 // Run performs one sweep of the shard and returns its report. The error is
-// nil, ErrIncomplete (some deletions failed), or the reason the sweep
+// nil, ErrIncomplete (some deletions failed; the error wraps their causes,
+// e.g. a failing process registry, for errors.Is and errors.As), or the reason the sweep
 // stopped: ErrLeaseHeld, ErrLeaseLost, ErrEmptyRoots, or a storage error.
 // Whatever stopped it, the next Run resumes safely.
 func (s *Sweeper) Run(ctx context.Context) (Report, error) {
@@ -163,13 +164,10 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	err = r.sweep(ctx)
 	rep := r.tally.snapshot()
 	rep.Finished = r.now()
-	if err == nil && rep.Failed > 0 {
-		err = fmt.Errorf("%w: %d deletions failed", ErrIncomplete, rep.Failed)
-		if cause := r.tally.firstCause(); cause != nil {
-			// The cause (e.g. an *objstore.AccessError naming the IAM
-			// action) tells the operator what to fix.
-			err = fmt.Errorf("%w: %d deletions failed, first: %w", ErrIncomplete, rep.Failed, cause)
-		}
+	if err == nil {
+		// The causes (e.g. an *objstore.AccessError naming the IAM action)
+		// tell the operator what to fix.
+		err = r.tally.failure()
 	}
 	return rep, err
 }

@@ -136,10 +136,14 @@ func (e *ClaimSupersededError) Is(target error) bool { return target == e.sentin
 type SourceKeyConflictError struct {
 	SessionID string
 	SourceKey string
+	// ExistingInputID is the input (or, for queued work, the batch) the
+	// key already names.
+	ExistingInputID string
 }
 
 func (e *SourceKeyConflictError) Error() string {
-	return fmt.Sprintf("%v: session %q source key %q", ErrPendingTurnInputSourceKeyConflict, e.SessionID, e.SourceKey)
+	return fmt.Sprintf("%v: session %q source key %q (existing %q)", ErrPendingTurnInputSourceKeyConflict,
+		e.SessionID, e.SourceKey, e.ExistingInputID)
 }
 
 func (e *SourceKeyConflictError) Is(target error) bool {

@@ -64,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 		{"FenceRevokes", testFenceRevokes},
 		{"FenceArmed", testFenceArmed},
 		{"ConcurrentIdenticalPuts", testConcurrentIdentical},
+		{"SweepFailureCause", testSweepFailureCause},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h, h.New(t))) })
 	}

@@ -120,6 +120,12 @@ func printFsck(w io.Writer, rep *fsck.Report) {
 			fmt.Fprintf(w, "  %-18s %6d (%d stale)\n", k, young[gc.Kind(k)], stale[gc.Kind(k)])
 		}
 	}
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintf(w, "%d warnings:\n", len(rep.Warnings))
+		for _, p := range rep.Warnings {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
 	if rep.Clean() {
 		fmt.Fprintln(w, "clean: every invariant holds")
 		return

@@ -55,7 +55,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeadRowsAndForgetRow", testDeadRowsAndForgetRow},
 		{"ForgetAgedUploadsAndSessionIDs", testForgetAgedUploadsAndSessionIDs},
 		{"UploadIntents", testUploadIntents},
-		{"PrepareCommitDangling", testPrepareCommitDangling},
+		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
 		{"TurnIDsAreBytes", testTurnIDsAreBytes},
 		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},

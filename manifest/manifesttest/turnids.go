@@ -22,8 +22,9 @@ func testTurnIDsAreBytes(t *testing.T, e *Env) {
 		rows[turn] = id
 	}
 	for _, turn := range turns {
-		got, err := e.M.PrepareCommit(e.Ctx, "s1", turn, nil)
+		prep, err := e.M.PrepareCommit(e.Ctx, "s1", turn, nil)
 		e.Must(err)
+		got := prep.Stamp
 		if want := []string{rows[turn]}; !slices.Equal(got, want) {
 			t.Fatalf("PrepareCommit(turn %+q) = %v, want %v", turn, short(got), short(want))
 		}
@@ -58,8 +59,9 @@ func testPrepareCommitLegacyTurnMarkers(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, current[0], nil))
 	_, err := e.Obj.Put(e.Ctx, manifest.TurnPrefix+"s1/t-old/"+x, nil, &objstore.PutOptions{})
 	e.Must(err)
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", "t-old", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t-old", nil)
 	e.Must(err)
+	got := prep.Stamp
 	if want := sorted(x, y); !slices.Equal(got, want) {
 		t.Fatalf("PrepareCommit over a legacy marker = %v, want %v", short(got), short(want))
 	}

@@ -30,9 +30,15 @@ type Config struct {
 	// Credentials signs requests; nil means the SDK's standard chain
 	// (environment, shared profile, web identity, instance role).
 	Credentials aws.CredentialsProvider
-	// HTTPClient sends the requests; nil means the SDK's default client.
-	// Tests inject fault-injecting transports here.
+	// HTTPClient sends the requests; nil means the Store's own client: the
+	// SDK's default transport with MaxConns idle connections kept, closed
+	// by Close. Tests inject fault-injecting transports here.
 	HTTPClient *http.Client
+	// MaxConns is the number of concurrent requests whose connections the
+	// Store's own client keeps for reuse (default DefaultMaxConns, 64).
+	// Size it to the concurrency of the process: requests beyond it still
+	// run, but open a new connection each.
+	MaxConns int
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
 	// Logger receives debug records (failed aborts); nil discards them.
@@ -85,14 +91,20 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	httpClient, transport := cfg.HTTPClient, (*http.Transport)(nil)
+	if httpClient == nil {
+		n := cfg.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		httpClient, transport = newHTTPClient(n)
+	}
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.UsePathStyle || q.PathStyle
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient
-		}
+		o.HTTPClient = httpClient
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -100,5 +112,5 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), transport: transport}, nil
 }

@@ -2,7 +2,6 @@ package sessiontest
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -152,27 +151,31 @@ func (m *RecordingManifest) SessionRefs(_ context.Context, sid string) ([]string
 	return slices.Compact(out), nil
 }
 
-// PrepareCommit implements manifest.CommitHook.
-func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) ([]string, error) {
+// PrepareCommit implements manifest.CommitHook. A named id without a row
+// of this session is unbacked (this manifest knows no bytes).
+func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []string
+	var out manifest.Prepared
 	for _, id := range ids {
 		if _, ok := m.rows[[2]string{sid, id}]; !ok {
-			return nil, fmt.Errorf("%w: session %q has no intent for %q", manifest.ErrDanglingRef, sid, id)
+			out.Unbacked = append(out.Unbacked, id)
+			continue
 		}
-		out = append(out, id)
+		out.Stamp = append(out.Stamp, id)
 	}
 	if turnID != "" {
 		for k, e := range m.rows {
 			if k[0] == sid && !e.Committed() && e.Owner.Kind == manifest.OwnerTurn && e.Owner.ID == turnID {
-				out = append(out, k[1])
+				out.Stamp = append(out.Stamp, k[1])
 			}
 		}
 	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	m.prepared = append(m.prepared, out)
+	slices.Sort(out.Stamp)
+	out.Stamp = slices.Compact(out.Stamp)
+	slices.Sort(out.Unbacked)
+	out.Unbacked = slices.Compact(out.Unbacked)
+	m.prepared = append(m.prepared, out.Stamp)
 	return out, nil
 }
 
