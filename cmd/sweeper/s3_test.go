@@ -137,3 +137,38 @@ func seedReferenced(t *testing.T, s objstore.Store) string {
 	m.EndUpload(ctx, u)
 	return u.DataKey
 }
+
+// TestDryRunWritesNothing runs sweeper --dry-run on each server through a
+// proxy that records writes: there are none (on main the dry run opened the
+// store read-write and probed it with PUTs and DELETEs), and it still
+// reports what it would reclaim.
+func TestDryRunWritesNothing(t *testing.T) {
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		ctx := context.Background()
+		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		s, err := openurl.Open(ctx, "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		seedReferenced(t, s)
+		seedSession(t, s, time.Now)
+		watch := testenv.WatchWrites(t, srv)
+		q.Set("endpoint", watch.Endpoint)
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"--store", "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode(), "--dry-run", "--grace", "0s", "--json"},
+			func(string) string { return "" }, &out, &errb)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep output
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.DryRun || rep.Total() == 0 {
+			t.Fatalf("dry-run report: %v\n%s", err, out.String())
+		}
+		if w := watch.Writes(5); len(w) > 0 {
+			t.Fatalf("the dry run sent writes: %q", w)
+		}
+	})
+}
