@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minio/madmin-go/v3"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/internal/testenv"
@@ -47,7 +48,7 @@ func TestIAMPolicies(t *testing.T) {
 	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 	storeURL := "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
 	seedIAMStore(t, srv, storeURL)
-	adm, err := madmin.New(srv.Host(), srv.AccessKey, srv.SecretKey, false)
+	adm, err := madmin.NewWithOptions(srv.Host(), &madmin.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
