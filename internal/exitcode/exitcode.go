@@ -46,11 +46,12 @@ var configErrors = []error{
 	objstore.ErrReadOnly,   // a write to a store opened read-only
 }
 
-// Classify returns the exit code for err: OK for nil, the signal's code
-// when ctx was cancelled by a signal (see NotifyContext), Config for a
-// configuration error, Failure otherwise.
+// Classify returns the exit code for err: the signal's code when ctx was
+// cancelled by a signal (see NotifyContext), whatever the interrupted work
+// returned; else OK for nil, Config for a configuration error, Failure
+// otherwise.
 func Classify(ctx context.Context, err error) int {
-	if code, ok := Signalled(ctx); ok && (err == nil || errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+	if code, ok := Signalled(ctx); ok {
 		return code
 	}
 	if err == nil {
