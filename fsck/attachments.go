@@ -33,8 +33,8 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 		}
 		c.count(func(n *Counts) { n.UploadIntents++ })
 		dead := false
-		if !u.IntentAt.After(c.cutoff) {
-			dead = u.State == manifest.UploadAborted
+		if !u.AgedAt().After(c.cutoff) {
+			dead = u.Abandoned()
 			if !dead {
 				if dead, err = c.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
 					return err

@@ -152,10 +152,10 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 		if err != nil {
 			return n, err
 		}
-		if u.IntentAt.After(cutoff) {
+		if u.AgedAt().After(cutoff) {
 			continue
 		}
-		dead := u.State == UploadAborted
+		dead := u.Abandoned()
 		if !dead {
 			if dead, err = s.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
 				lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))

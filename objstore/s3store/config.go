@@ -112,5 +112,5 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), transport: transport}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c, transport: transport}, nil
 }
