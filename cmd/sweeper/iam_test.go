@@ -168,7 +168,7 @@ func seedIAMStore(t *testing.T, srv testenv.Server, storeURL string) {
 	defer s.Close()
 	seedReferenced(t, s)
 	seedSession(t, s, time.Now)
-	if _, err := s.Put(ctx, manifest.DataKey("01ORPHAN"), []byte("orphan"), nil); err != nil {
+	if _, err := s.Put(ctx, manifest.DataKey("01KBZ0RPHAN000000000000001"), []byte("orphan"), nil); err != nil {
 		t.Fatal(err)
 	}
 }

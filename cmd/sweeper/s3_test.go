@@ -35,7 +35,7 @@ func TestSweepRealServers(t *testing.T) {
 		defer s.Close()
 
 		kept := seedReferenced(t, s)
-		orphan := manifest.DataKey("01ORPHAN")
+		orphan := manifest.DataKey("01KBZ0RPHAN000000000000000")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
 		}
