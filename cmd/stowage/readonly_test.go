@@ -121,3 +121,32 @@ func tree(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// TestNoStoreAtURL: fsck and inspect of a target that holds no stowage
+// store (a typo in the prefix or path) exit 2 with "no stowage store at
+// URL", on a file store and on each S3 server; on main fsck said "clean"
+// and exited 0.
+func TestNoStoreAtURL(t *testing.T) {
+	check := func(t *testing.T, storeURL string) {
+		for _, args := range [][]string{{"fsck"}, {"fsck", "--json"}, {"inspect", "sessions"}} {
+			code, out, stderr := stowageCmd(t, map[string]string{"STOWAGE_STORE": storeURL}, args...)
+			if code != exitUsage || !strings.Contains(out+stderr, "no stowage store at") {
+				t.Fatalf("%q at %s: exit %d\n%s%s", args, storeURL, code, out, stderr)
+			}
+		}
+	}
+	t.Run("file", func(t *testing.T) {
+		check(t, "file://"+t.TempDir())
+		check(t, "file://"+filepath.Join(t.TempDir(), "typo"))
+	})
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+		seedFixture(t, storeURL+"?"+q.Encode())
+		check(t, storeURL+"-typo?"+q.Encode())
+	})
+}

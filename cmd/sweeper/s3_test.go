@@ -172,3 +172,36 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestNoStoreAtURL: the sweeper and its dry run at a target that holds no
+// stowage store (a typo in the prefix) exit 2 with "no stowage store at
+// URL" in the JSON report, on a file store and on each server; on main they
+// reported "scanned 0" and exited 0.
+func TestNoStoreAtURL(t *testing.T) {
+	check := func(t *testing.T, storeURL string) {
+		for _, extra := range [][]string{nil, {"--dry-run"}} {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"--store", storeURL, "--json"}, extra...), func(string) string { return "" }, &out, &errb)
+			var rep output
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if code != exitUsage || rep.ExitCode != exitUsage || !strings.Contains(rep.Error, "no stowage store at") {
+				t.Fatalf("%v at %s: exit %d, report %+v\n%s", extra, storeURL, code, rep, errb.String())
+			}
+		}
+	}
+	t.Run("file", func(t *testing.T) { check(t, "file://"+t.TempDir()) })
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+		s, err := openurl.Open(context.Background(), "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedReferenced(t, s)
+		s.Close()
+		check(t, "s3://"+srv.Bucket+"/"+prefix+"-typo?"+q.Encode())
+	})
+}
