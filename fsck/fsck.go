@@ -12,8 +12,10 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // Invariants, the values of Problem.Invariant.
@@ -84,11 +86,14 @@ type Counts struct {
 	CommittedRows  int `json:"committed_rows"`
 	// UnstampedCommittedRows are rows a published commit named whose
 	// commit stamp a crash skipped (the sweeper repairs the stamp).
-	UnstampedCommittedRows int   `json:"unstamped_committed_rows"`
-	UploadIntents          int   `json:"upload_intents"`
-	DataObjects            int   `json:"data_objects"`
-	DataBytes              int64 `json:"data_bytes"`
-	Multipart              int   `json:"multipart_uploads"`
+	UnstampedCommittedRows int `json:"unstamped_committed_rows"`
+	// DeletedCommittedRefs are attachments a head's recent commits named
+	// whose row the session later forgot (attach.Delete).
+	DeletedCommittedRefs int   `json:"deleted_committed_refs"`
+	UploadIntents        int   `json:"upload_intents"`
+	DataObjects          int   `json:"data_objects"`
+	DataBytes            int64 `json:"data_bytes"`
+	Multipart            int   `json:"multipart_uploads"`
 }
 
 // Report is the outcome of Check.
@@ -147,6 +152,9 @@ type checker struct {
 	now    time.Time
 	cutoff time.Time
 	log    *slog.Logger
+	// judge is the manifest's rule for dead intents, with the turn
+	// receipts of the sessions' heads and opts.Processes.
+	judge manifest.Judge
 
 	mu           sync.Mutex
 	rep          Report
@@ -182,6 +190,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
+	c.judge = manifest.Judge{Turns: session.TurnReceipts{Store: c.objs}, Processes: c.opts.Processes}
 	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{},
 		Unreadable: []string{}, Unknown: []string{}}
 
@@ -196,7 +205,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	for _, s := range steps {
 		c.log.DebugContext(ctx, "fsck: checking", "step", s.name)
 		if err := s.fn(ctx); err != nil {
-			return nil, fmt.Errorf("fsck: %s: %w", s.name, err)
+			return nil, errorf("%s: %w", s.name, err)
 		}
 	}
 	if c.opts.StaleOrphansAreProblems {
@@ -271,3 +280,7 @@ func (c *checker) exists(ctx context.Context, key string) (objstore.ObjectInfo, 
 	}
 	return info, true, nil
 }
+
+// errorf is fmt.Errorf for package fsck: the message starts with "fsck: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("fsck", format, args...) }
