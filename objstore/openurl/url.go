@@ -36,7 +36,7 @@ type Spec struct {
 	Region string
 	// PathStyle and TLS are nil unless the URL sets them.
 	PathStyle, TLS *bool
-	// Quirks names an s3compat profile (aws, minio, versitygw, generic);
+	// Quirks names an s3compat profile (aws, minio, versitygw, rclone, generic);
 	// empty means aws without an endpoint, generic with one (s3), minio
 	// (minio).
 	Quirks string

@@ -216,6 +216,7 @@ func TestS3Config(t *testing.T) {
 		{"s3://bucket?endpoint=127.0.0.1:9000&tls=false", "http://127.0.0.1:9000", "generic", true, false},
 		{"s3://bucket?endpoint=s3.example.com", "https://s3.example.com", "generic", true, false},
 		{"s3://bucket?endpoint=http://127.0.0.1:7070/&quirks=versitygw", "http://127.0.0.1:7070", "versitygw", true, false},
+		{"s3://bucket?endpoint=http://127.0.0.1:8080&quirks=rclone", "http://127.0.0.1:8080", "rclone", true, false},
 		{"s3://bucket?endpoint=http://127.0.0.1:7070&path_style=false", "http://127.0.0.1:7070", "generic", false, false},
 		{"s3://bucket?path_style=true", "", "aws", true, false},
 		{"minio://bucket?endpoint=127.0.0.1:9000&tls=false", "http://127.0.0.1:9000", "minio", true, false},
