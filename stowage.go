@@ -40,11 +40,13 @@ type Config struct {
 	URL *openurl.Options
 	// Session tunes the commit protocol's object sizes.
 	Session session.Tuning
-	// SharedSegments is how many decoded segments the handles of this Store
-	// share in one cache (0 means DefaultSharedSegments). Segments are
-	// immutable, so a fresh handle loads a session it has seen with one head
-	// GET plus whatever changed.
-	SharedSegments int
+	// SharedCacheBytes is the budget, in decoded bytes, of the one cache
+	// the handles of this Store share: segments, segment indexes and each
+	// session's latest decoded graph (0 means DefaultSharedCacheBytes).
+	// Segments are immutable, so a fresh handle loads a session it has
+	// seen with one head GET plus whatever changed. A handle itself keeps
+	// only the session's head.
+	SharedCacheBytes int64
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
@@ -64,8 +66,8 @@ var (
 	ErrFormatTooNew = marker.ErrFormatTooNew
 )
 
-// DefaultSharedSegments is the default size of a Store's segment cache.
-const DefaultSharedSegments = 1024
+// DefaultSharedCacheBytes is the default budget of a Store's shared cache.
+const DefaultSharedCacheBytes = 256 << 20
 
 // Store hands out per-session commit stores sharing one object store and
 // one attachment manifest. Safe for concurrent use.
@@ -146,9 +148,9 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Now:       cfg.Now,
 		Logger:    cfg.Logger,
 	})
-	n := cfg.SharedSegments
-	if n == 0 {
-		n = DefaultSharedSegments
+	n := cfg.SharedCacheBytes
+	if n <= 0 {
+		n = DefaultSharedCacheBytes
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
 }

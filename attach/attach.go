@@ -19,7 +19,8 @@ var (
 	// are gone).
 	ErrNotFound = errors.New("attach: attachment not found")
 	// ErrInvalidID: an id is not 64 lowercase hex digits (or a session or
-	// owner id is malformed).
+	// owner id is malformed). It is ids.ErrInvalidID, the one sentinel of
+	// every package.
 	ErrInvalidID = manifest.ErrInvalidID
 	// ErrTooLarge: the attachment exceeds Options.MaxSize (see TooLargeError).
 	ErrTooLarge = errors.New("attach: attachment too large")

@@ -18,17 +18,22 @@ const maxResolve = 8
 
 // resolve writes the row (in.SessionID, in.AttachmentID) naming live data
 // and returns it. The data is, in order of preference: what the row already
-// names, what the digest's blob pointer names, or own (the caller's fresh
-// upload; nil if it has none, and then resolve fails with errMiss when
-// nothing else is live). Every choice is confirmed by Protect after the row
-// is durable; data found reclaimed is passed over.
+// names, what the digest's blob pointer names (only if proven), or own (the
+// caller's fresh upload; nil if it has none, and then resolve fails with
+// errMiss when nothing else is live). Every choice is confirmed by Protect
+// after the row is durable; data found reclaimed is passed over.
+//
+// proven says the caller streamed the bytes through the hash (an upload, or
+// PutKnown's proof of possession). Without it only data this session's own
+// row names is adopted: a digest alone never reaches another session's
+// bytes. The blob pointer is not even read then.
 //
 // When the row ends up naming other data, own is deleted at once: no row
 // named it (a row adopts only what it already named or what the pointer
 // names) and the pointer never did. When the row names own, own is published
 // as the pointer if none names live data; a writer that loses that race
 // adopts the winner's data in the next round.
-func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.Info, own *uploaded) (manifest.Row, error) {
+func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.Info, own *uploaded, proven bool) (manifest.Row, error) {
 	var (
 		dead   = map[string]bool{}
 		ownKey string
@@ -38,9 +43,15 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 		ownKey = own.data.Key
 	}
 	for round := 0; round < maxResolve; round++ {
-		blob, hasBlob, err := a.m.LoadBlob(ctx, in.AttachmentID)
-		if err != nil {
-			return manifest.Row{}, err
+		var (
+			blob    manifest.Blob
+			hasBlob bool
+		)
+		if proven {
+			var err error
+			if blob, hasBlob, err = a.m.LoadBlob(ctx, in.AttachmentID); err != nil {
+				return manifest.Row{}, err
+			}
 		}
 		var cand *manifest.Data
 		switch {

@@ -16,7 +16,8 @@
 //  3. The session's row for the digest is written, naming data: the data an
 //     existing row of this session names if still live, else the digest's
 //     blob pointer (identical content uploaded earlier, possibly by another
-//     session) if live, else the new upload. Then the fence (Protect)
+//     session) if live, else the new upload. The pointer is read only by a
+//     put that streamed the bytes through the hash (see PutKnown). Then the fence (Protect)
 //     confirms that no sweep deletes what the row names.
 //  4. If the row names other data, the new upload is deleted at once: no
 //     row named it and the pointer never did, so nobody can rely on it. If
@@ -29,7 +30,10 @@
 // A failure before step 3 (reader error, size limit, cancelled context)
 // aborts the multipart upload and marks the upload intent aborted; no row is
 // written. PutKnown takes a digest up front and skips the upload on a
-// deduplication hit.
+// deduplication hit; a digest is not a capability, so adopting bytes another
+// session stored needs proof of possession (the bytes streamed through the
+// hash, nothing uploaded), and only the session's own live ref is reused on
+// the digest alone.
 //
 // # Compression
 //

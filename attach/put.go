@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,12 +40,21 @@ func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Ref, err
 }
 
 // PutKnown stores an attachment whose digest (and size, or -1 if unknown)
-// the caller knows up front, such as a file. If the session or the digest's
-// blob pointer already names live bytes, no byte is uploaded. Otherwise the
-// bytes of open() are uploaded and must hash to digest (else ErrChecksum).
-// If the sweeper reclaims the new upload before it is protected, PutKnown
-// opens the body again once and uploads under a new key. A reader returned
-// by open that is an io.Closer is closed.
+// the caller knows up front, such as a file.
+//
+// A digest is not a capability. If this session already holds a live ref
+// to digest, nothing is read or uploaded. Otherwise the caller must prove
+// it has the bytes: if another session stored them (the digest's blob
+// pointer names live data), the bytes of open() are streamed through the
+// hash, uploading and writing nothing, and only if they hash to digest (and
+// number size) does the session adopt the stored data (proof of
+// possession). If nobody stored them, the bytes of open() are uploaded and
+// must hash to digest. Either way a body that does not match fails with
+// ErrChecksum and a failing open fails with its error, and the two cases
+// return the same errors. If the sweeper reclaims the data before it is
+// protected, PutKnown opens the body again and uploads it under a new key
+// (at most once after an upload). A reader returned by open that is an
+// io.Closer is closed.
 func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open func() (io.Reader, error), opts PutOptions) (Ref, error) {
 	if err := manifest.ValidateAttachmentID(digest); err != nil {
 		return Ref{}, fmt.Errorf("attach: put known: %w", err)
@@ -58,22 +68,22 @@ func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open fu
 	}
 	in := a.intent(digest, owner)
 	info := infoOf(opts)
-	row, err := a.resolve(ctx, in, info, nil)
+	row, err := a.resolve(ctx, in, info, nil, false)
 	if err == nil {
-		return refOf(row), nil // deduplicated: nothing to upload
+		return refOf(row), nil // this session's own live ref: nothing to prove
+	}
+	if !errors.Is(err, errMiss) {
+		return Ref{}, fmt.Errorf("attach: put known: %w", err)
+	}
+	row, err = a.adoptProven(ctx, in, info, size, open)
+	if err == nil {
+		return refOf(row), nil // deduplicated after proof: nothing uploaded
 	}
 	if !errors.Is(err, errMiss) {
 		return Ref{}, fmt.Errorf("attach: put known: %w", err)
 	}
 	for try := 0; ; try++ {
-		r, err := open()
-		if err != nil {
-			return Ref{}, fmt.Errorf("attach: put known: open: %w", err)
-		}
-		up, err := a.upload(ctx, r, opts.MediaType, owner, digest, size)
-		if c, ok := r.(io.Closer); ok {
-			c.Close()
-		}
+		up, err := a.uploadFrom(ctx, open, opts.MediaType, owner, digest, size)
 		if err != nil {
 			return Ref{}, fmt.Errorf("attach: put known: %w", err)
 		}
@@ -86,6 +96,73 @@ func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open fu
 		}
 		return refOf(row), nil
 	}
+}
+
+// adoptProven adopts the data the blob pointer of in.AttachmentID names,
+// after proving possession: the bytes of open() hash to the id (and number
+// size if size >= 0). It fails with errMiss, having read nothing, when no
+// pointer exists, and with errMiss after the proof when the pointer's data
+// was reclaimed: then the caller uploads.
+func (a *Store) adoptProven(ctx context.Context, in manifest.Intent, info manifest.Info, size int64, open func() (io.Reader, error)) (manifest.Row, error) {
+	if _, ok, err := a.m.LoadBlob(ctx, in.AttachmentID); err != nil || !ok {
+		return manifest.Row{}, cmp.Or(err, errMiss)
+	}
+	if err := a.prove(ctx, in.AttachmentID, size, open); err != nil {
+		return manifest.Row{}, err
+	}
+	return a.resolve(ctx, in, info, nil, true)
+}
+
+// prove streams the bytes of open() through the hash, writing nothing, and
+// fails unless they hash to digest (and number size if size >= 0).
+func (a *Store) prove(ctx context.Context, digest string, size int64, open func() (io.Reader, error)) error {
+	r, err := open()
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	m := newMeter(ctxReader{ctx, r}, a.maxSize)
+	if _, err := io.Copy(io.Discard, m); err != nil {
+		return m.cause(err)
+	}
+	return declared(m, digest, size)
+}
+
+// declared fails with ErrChecksum unless the bytes read through m hash to
+// digest ("" if unknown) and number size (< 0 if unknown).
+func declared(m *meter, digest string, size int64) error {
+	if got := m.digest(); digest != "" && got != digest || size >= 0 && m.n != size {
+		return fmt.Errorf("%w: got %d bytes hashing to %s, declared %d bytes of %s", ErrChecksum, m.n, got, size, digest)
+	}
+	return nil
+}
+
+// ctxReader fails reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// uploadFrom uploads the bytes of open(), closing the reader if it is an
+// io.Closer.
+func (a *Store) uploadFrom(ctx context.Context, open func() (io.Reader, error), mediaType string, owner manifest.Owner, digest string, size int64) (uploaded, error) {
+	r, err := open()
+	if err != nil {
+		return uploaded{}, fmt.Errorf("open: %w", err)
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	return a.upload(ctx, r, mediaType, owner, digest, size)
 }
 
 func (a *Store) owner(ctx context.Context, opts PutOptions) (manifest.Owner, error) {
@@ -152,17 +229,16 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 		return fail(m.cause(err), false)
 	}
 	data.Size, data.StoredSize = m.n, info.Size
-	digest := m.digest()
-	if expect != "" && digest != expect || size >= 0 && m.n != size {
-		return fail(fmt.Errorf("%w: got %d bytes hashing to %s, declared %d bytes of %s", ErrChecksum, m.n, digest, size, expect), true)
+	if err := declared(m, expect, size); err != nil {
+		return fail(err, true)
 	}
-	return uploaded{intent: intent, data: data, digest: digest}, nil
+	return uploaded{intent: intent, data: data, digest: m.digest()}, nil
 }
 
 // finish records the session's ref to an upload's digest (deduplicating)
 // and ends the upload intent.
 func (a *Store) finish(ctx context.Context, up uploaded, opts PutOptions, owner manifest.Owner) (manifest.Row, error) {
-	row, err := a.resolve(ctx, a.intent(up.digest, owner), infoOf(opts), &up)
+	row, err := a.resolve(ctx, a.intent(up.digest, owner), infoOf(opts), &up, true)
 	if err != nil {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()

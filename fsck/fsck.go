@@ -25,6 +25,10 @@ const (
 	// InvUnreadable: an object of stowage's layout exists but cannot be
 	// read. It is reported and skipped; the check goes on.
 	InvUnreadable = "unreadable"
+	// InvUnbacked (a warning, not a problem): a commit named attachments
+	// its session holds no bytes for; they were not stamped and root
+	// nothing.
+	InvUnbacked = "unbacked"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -93,6 +97,9 @@ type Report struct {
 	Grace    string    `json:"grace"`
 	Counts   Counts    `json:"counts"`
 	Problems []Problem `json:"problems"`
+	// Warnings are worth an operator's look but violate no invariant
+	// (Clean ignores them).
+	Warnings []Problem `json:"warnings"`
 	Orphans  []Orphan  `json:"orphans"`
 	// Unreadable lists the objects of stowage's layout that exist but
 	// cannot be read (each is a Problem too); while a manifest row cannot
@@ -175,8 +182,8 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
-	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Orphans: []Orphan{},
-		Unreadable: []string{}, Unknown: []string{}}
+	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{},
+		Orphans: []Orphan{}, Unreadable: []string{}, Unknown: []string{}}
 
 	steps := []struct {
 		name string
@@ -207,6 +214,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	sort.Strings(c.rep.Unreadable)
 	sort.Strings(c.rep.Unknown)
 	sort.Slice(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Key < c.rep.Problems[j].Key })
+	sort.Slice(c.rep.Warnings, func(i, j int) bool { return c.rep.Warnings[i].String() < c.rep.Warnings[j].String() })
 	sort.Slice(c.rep.Orphans, func(i, j int) bool { return c.rep.Orphans[i].Key < c.rep.Orphans[j].Key })
 	return &c.rep, nil
 }
@@ -230,6 +238,12 @@ func (c *checker) unknown(key string) {
 	c.mu.Lock()
 	c.rep.Unknown = append(c.rep.Unknown, key)
 	c.mu.Unlock()
+}
+
+func (c *checker) warning(inv, key, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) orphan(kind gc.Kind, info objstore.ObjectInfo) {

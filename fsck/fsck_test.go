@@ -256,3 +256,29 @@ func TestDeadIntentsAreOrphans(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("reader broke") }
+
+// TestUnbackedRefWarns: a commit naming an attachment its session holds no
+// bytes for (here, another session's) goes through; fsck reports it as a
+// warning and the bucket stays clean.
+func TestUnbackedRefWarns(t *testing.T) {
+	f := newFixture(t)
+	foreign := f.acked["s1"][0].Attachments[0].ID
+	sess, err := f.st.Session("s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sess.CommitRuntimeState(f.ctx, session.RuntimeCommit{SessionID: "s3",
+		Graph:                  session.GraphDelta{Kind: session.DeltaUnchanged},
+		CommittedAttachmentIDs: []string{foreign}})
+	if err != nil || len(res.UnbackedAttachmentIDs) != 1 || res.UnbackedAttachmentIDs[0] != foreign {
+		t.Fatalf("commit: %+v, %v", res, err)
+	}
+	rep := f.check(nil)
+	if !rep.Clean() {
+		t.Fatalf("problems %v", rep.Problems)
+	}
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Invariant != fsck.InvUnbacked ||
+		rep.Warnings[0].Key != session.HeadKey("s3") || !strings.Contains(rep.Warnings[0].Detail, foreign) {
+		t.Fatalf("warnings %v, want one unbacked warning on s3", rep.Warnings)
+	}
+}

@@ -111,6 +111,12 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has a row naming no data", id)
 		}
 	}
+	for rev, ids := range info.UnbackedAttachmentIDs {
+		for _, id := range ids {
+			c.warning(InvUnbacked, session.HeadKey(info.SessionID),
+				"revision %d named attachment %s without bytes in this session; not stamped", rev, id)
+		}
+	}
 	return nil
 }
 

@@ -17,9 +17,9 @@ import (
 // rows are forgotten per session through the head fence (sweepSession), and
 // only upload intents here, if the manifest can forget them alone.
 func (r *run) forgetDeadIntents(ctx context.Context) error {
-	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) {
+	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) || r.MaxDeletes == NoDeletes {
 		// The manifest's scan is global: one shard (the one owning fence
-		// shard 0) runs it.
+		// shard 0) runs it. With NoDeletes nothing is forgotten either.
 		return nil
 	}
 	if err := r.checkLease(ctx); err != nil {
@@ -43,7 +43,7 @@ func (r *run) forgetDeadIntents(ctx context.Context) error {
 	if err != nil {
 		// A lookup failure keeps the rows it could not judge: not fatal.
 		r.log.WarnContext(ctx, "gc: forgetting dead intents was partial", "forgotten", n, "err", err)
-		r.tally.failed(manifest.RefPrefix)
+		r.tally.failed(err, manifest.RefPrefix)
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 		if err := r.at("armed"); err != nil {
 			return gone, err
 		}
-		n, err := r.finishDeleting(ctx, armed, sizes)
+		n, err := r.finishDeleting(ctx, armed, sizes, false)
 		gone += n
 		for _, k := range armed.State.Keys {
 			deleted.Add(k)
@@ -291,17 +291,25 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 
 // finishDeleting deletes the armed keys of a Deleting fence and releases it.
 // If some deletions fail, the fence stays Deleting (writers keep getting
-// ErrReclaimed for those keys) and the next sweep finishes it.
-func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64) (int, error) {
-	failed, err := r.deleteKeys(ctx, d.State.Keys)
+// ErrReclaimed for those keys) and the next sweep finishes it. It counts
+// the deleted keys with their sizes; with onlyPresent, only the keys in
+// sizes (those that still existed).
+func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64, onlyPresent bool) (int, error) {
+	del, err := r.deleteKeys(ctx, d.State.Keys)
+	notGone := del.notGone()
 	var bytes int64
+	n := 0
 	for _, k := range d.State.Keys {
+		if _, ok := sizes[k]; slices.Contains(notGone, k) || onlyPresent && !ok {
+			continue
+		}
+		n++
 		bytes += sizes[k]
 	}
-	n := len(d.State.Keys) - len(failed)
 	r.tally.reclaimed(KindAttachmentData, int64(n), bytes)
-	if len(failed) > 0 || err != nil {
-		r.tally.failed(failed...)
+	r.tally.deferred(int64(len(del.undone)))
+	if len(del.failed) > 0 || err != nil {
+		r.tally.failed(del.cause, del.failed...)
 		return n, err
 	}
 	if err := r.at("deleted"); err != nil {

@@ -114,7 +114,7 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 			return err
 		}
 		if err := r.store.AbortUpload(ctx, u.Key, u.UploadID); err != nil {
-			r.tally.failed(u.Key)
+			r.tally.failed(err, u.Key)
 			r.log.WarnContext(ctx, "gc: abort upload failed", "key", u.Key, "upload_id", u.UploadID, "err", err)
 			continue
 		}

@@ -1,6 +1,8 @@
 package gc
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -61,6 +63,9 @@ type Report struct {
 	// Failed counts deletions that failed; FailedKeys samples them.
 	Failed     int64    `json:"failed"`
 	FailedKeys []string `json:"failed_keys,omitempty"`
+	// FailureCauses samples the distinct errors behind Failed (Run's
+	// ErrIncomplete error wraps them, for errors.Is and errors.As).
+	FailureCauses []string `json:"failure_causes,omitempty"`
 	// DeletedWhileReferenced counts data keys deleted in this sweep that a
 	// ref named afterwards: a writer that lost the fence race (its Protect
 	// returns ErrReclaimed and it uploads again). Logged at warning level.
@@ -93,8 +98,9 @@ func (r *Report) Total() int64 {
 
 // tally is a Report under construction, safe for concurrent use.
 type tally struct {
-	mu sync.Mutex
-	r  Report
+	mu     sync.Mutex
+	r      Report
+	causes []error // distinct errors behind failures (FailureCauses)
 }
 
 func newTally(shard Shard, dryRun bool, now time.Time) *tally {
@@ -153,15 +159,42 @@ func (t *tally) deferred(n int64) {
 	t.mu.Unlock()
 }
 
-func (t *tally) failed(keys ...string) {
+// failed counts keys whose deletion (or judgement) failed with cause.
+func (t *tally) failed(cause error, keys ...string) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.r.Failed += int64(len(keys))
 	for _, k := range keys {
 		if len(t.r.FailedKeys) < maxSample {
 			t.r.FailedKeys = append(t.r.FailedKeys, k)
 		}
 	}
-	t.mu.Unlock()
+	t.causeLocked(cause)
+}
+
+func (t *tally) causeLocked(err error) {
+	if err == nil || len(t.causes) >= maxCauses || slices.Contains(t.r.FailureCauses, err.Error()) {
+		return
+	}
+	t.causes = append(t.causes, err)
+	t.r.FailureCauses = append(t.r.FailureCauses, err.Error())
+}
+
+// maxCauses bounds the distinct failure causes a sweep keeps.
+const maxCauses = 8
+
+// failure returns the error of a sweep that failed deletions: ErrIncomplete
+// wrapping the causes seen.
+func (t *tally) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.r.Failed == 0 {
+		return nil
+	}
+	if len(t.causes) == 0 {
+		return fmt.Errorf("%w: %d deletions failed", ErrIncomplete, t.r.Failed)
+	}
+	return fmt.Errorf("%w: %d deletions failed: %w", ErrIncomplete, t.r.Failed, errors.Join(t.causes...))
 }
 
 func (t *tally) deletedWhileReferenced(key string) {

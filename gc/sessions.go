@@ -82,7 +82,7 @@ func (r *run) sweepSessions(ctx context.Context) error {
 				continue
 			}
 			r.log.WarnContext(ctx, "gc: session skipped", "session_id", s.id, "err", err)
-			r.tally.failed(session.SessionPrefix(s.id))
+			r.tally.failed(err, session.SessionPrefix(s.id))
 		}
 	}
 	return nil
@@ -228,9 +228,10 @@ func (r *run) sweepSessionBatch(ctx context.Context, sid string, batch []objstor
 		for i, o := range garbage {
 			keys[i] = o.Key
 		}
-		failed, err := r.deleteKeys(ctx, keys)
-		r.tally.failed(failed...)
-		r.reclaimedSession(without(garbage, failed))
+		del, err := r.deleteKeys(ctx, keys)
+		r.tally.failed(del.cause, del.failed...)
+		r.tally.deferred(int64(len(del.undone)))
+		r.reclaimedSession(without(garbage, del.notGone()))
 		return err
 	}
 }

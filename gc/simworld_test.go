@@ -342,19 +342,13 @@ func (wr *simWriter) commit(ctx context.Context, sid string, atts []string) erro
 			}
 			cp, cpSweep = key, base.Sweep
 		}
-		// The real commit hook, one id at a time so that a dangling one
-		// (its row forgotten, its data reclaimed) is left out alone.
-		var adopted []string
-		for _, d := range atts {
-			ids, err := wr.m.PrepareCommit(ctx, sid, "", []string{d})
-			if errors.Is(err, manifest.ErrDanglingRef) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			adopted = append(adopted, ids...)
+		// The real commit hook: a dangling id (its row forgotten, its data
+		// reclaimed) comes back unbacked and is left out.
+		prep, err := wr.m.PrepareCommit(ctx, sid, "", atts)
+		if err != nil {
+			return err
 		}
+		adopted := prep.Stamp
 		next := &simHead{Gen: base.Gen + 1, Sweep: base.Sweep, WriteID: wr.w.id("01SIMWRITE")}
 		if n := len(base.Blobs); n > 0 && wr.w.rng().IntN(2) == 0 {
 			next.Blobs = []string{base.Blobs[n-1]} // keep the previous checkpoint too

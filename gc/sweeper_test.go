@@ -496,3 +496,89 @@ func TestSweepForgetsDeadRowsThroughTheHead(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 }
+
+// TestResumedSweepDoesNotCountTwice: a sweep that deleted its armed keys
+// and stopped before releasing the fence counted them; the sweep that
+// resumes the fence finds them gone and does not count them again (on main
+// the two reports summed to twice the objects reclaimed).
+func TestResumedSweepDoesNotCountTwice(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.orphan()
+	e.advance(2 * time.Hour)
+	sw := e.sweeper()
+	crash := errors.New("crash")
+	sw.hook = func(p string) error {
+		if p == "deleted" {
+			return crash
+		}
+		return nil
+	}
+	first, err := sw.Run(e.ctx)
+	if !errors.Is(err, crash) {
+		t.Fatalf("crashed sweep: %v", err)
+	}
+	e.advance(DefaultLeaseTTL + time.Second)
+	second, err := e.sweeper().Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := first.Reclaimed[KindAttachmentData] + second.Reclaimed[KindAttachmentData]
+	if got != 2 {
+		t.Fatalf("reclaimed %d + %d, want 2 in all", first.Reclaimed[KindAttachmentData], second.Reclaimed[KindAttachmentData])
+	}
+	assertFencesIdle(t, e)
+}
+
+// cancelOnDelete cancels the sweep's context at its first DeleteMany.
+type cancelOnDelete struct {
+	objstore.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelOnDelete) DeleteMany(ctx context.Context, keys []string) error {
+	c.cancel()
+	return ctx.Err()
+}
+
+// TestCancelledDeletesAreNotFailures: deletes a SIGINT cancels are left for
+// the next sweep (deferred), not counted as failed (on main they were).
+func TestCancelledDeletesAreNotFailures(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.advance(2 * time.Hour)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	sw := e.sweeper()
+	sw.Store = cancelOnDelete{Store: e.store, cancel: cancel}
+	rep, err := sw.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled sweep: %v", err)
+	}
+	if rep.Failed != 0 || rep.Deferred != 1 || rep.Total() != 0 {
+		t.Fatalf("report: failed %d, deferred %d, reclaimed %d", rep.Failed, rep.Deferred, rep.Total())
+	}
+}
+
+// TestFailedDeleteNamesItsCause: a sweep whose deletes are refused returns
+// ErrIncomplete wrapping the refusal (an AccessError names the IAM action).
+func TestFailedDeleteNamesItsCause(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.advance(2 * time.Hour)
+	sw := e.sweeper()
+	sw.Store = refuseDeletes{e.store}
+	_, err := sw.Run(e.ctx)
+	if !errors.Is(err, ErrIncomplete) || !errors.Is(err, objstore.ErrPermission) || !strings.Contains(err.Error(), "s3:DeleteObject") {
+		t.Fatalf("sweep with refused deletes: %v", err)
+	}
+}
+
+type refuseDeletes struct{ objstore.Store }
+
+func (r refuseDeletes) DeleteMany(ctx context.Context, keys []string) error {
+	return &objstore.AccessError{Operation: "DeleteObjects", Action: "s3:DeleteObject", Err: objstore.ErrPermission}
+}

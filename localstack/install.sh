@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the pinned S3 servers (versitygw, MinIO) and tools (Pushgateway)
-# with `go install` into a cache outside the repository, keyed by version, and
-# prints the binary paths.
+# Installs the pinned S3 servers (versitygw, MinIO, rclone) and tools
+# (Pushgateway) with `go install` into a cache outside the repository, keyed by
+# version, and prints the binary paths.
 #
-#   localstack/install.sh [versitygw|minio|pushgateway ...]   (default: all)
+#   localstack/install.sh [versitygw|minio|rclone|pushgateway ...]   (default: all)
 #
 # The cache lives in $STOWAGE_TOOLS_CACHE (default: ${XDG_CACHE_HOME:-~/.cache}/stowage-tools).
 # A cached binary is reused only if `go version -m` reports the pinned module version.
@@ -35,12 +35,13 @@ install_one() { # name module version binname
 }
 
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(versitygw minio pushgateway)
+[ ${#targets[@]} -eq 0 ] && targets=(versitygw minio rclone pushgateway)
 for t in "${targets[@]}"; do
   case "$t" in
     versitygw) install_one versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" versitygw ;;
     minio) install_one minio "$MINIO_MODULE" "$MINIO_VERSION" minio ;;
     pushgateway) install_one pushgateway "$PUSHGATEWAY_MODULE" "$PUSHGATEWAY_VERSION" pushgateway ;;
+    rclone) install_one rclone "$RCLONE_MODULE" "$RCLONE_VERSION" rclone ;;
     *) echo "install: unknown server $t" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,7 @@ trap '"$here/down.sh" "$run"' EXIT
 env_file=$("$here/up.sh" "$run")
 # shellcheck disable=SC1090
 . "$env_file"
-required="${STOWAGE_SERVERS:-versitygw minio}"
+required="${STOWAGE_SERVERS:-versitygw minio rclone}"
 [ -n "${STOWAGE_NO_PUSHGATEWAY:-}" ] || required="$required pushgateway"
 export STOWAGE_TEST_REQUIRE=${STOWAGE_TEST_REQUIRE:-$(echo "$required" | tr ' ' ',')}
 set +e

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Starts the pinned local S3 servers (versitygw and MinIO) on 127.0.0.1 with
+# Starts the pinned local S3 servers (versitygw, MinIO, rclone serve s3) on 127.0.0.1 with
 # throwaway data directories, creates the test bucket on each, and writes an
 # env file for tests and tools.
 #
 #   localstack/up.sh [RUN_DIR]      (default RUN_DIR: $STOWAGE_LOCALSTACK_DIR or a new temp dir)
 #
 # Prints the env file's path on stdout. Stop with: localstack/down.sh RUN_DIR
-# Servers to start: $STOWAGE_SERVERS (default "versitygw minio"); a Prometheus
-# Pushgateway starts too unless STOWAGE_NO_PUSHGATEWAY is set.
+# Servers to start: $STOWAGE_SERVERS (default "versitygw minio rclone"); a
+# Prometheus Pushgateway starts too unless STOWAGE_NO_PUSHGATEWAY is set.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run=${1:-${STOWAGE_LOCALSTACK_DIR:-}}
 if [ -z "$run" ]; then run=$(mktemp -d "${TMPDIR:-/tmp}/stowage-localstack.XXXXXX"); fi
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
-servers=${STOWAGE_SERVERS:-versitygw minio}
+servers=${STOWAGE_SERVERS:-versitygw minio rclone}
 access=${STOWAGE_TEST_ACCESS_KEY:-stowageaccess}
 secret=${STOWAGE_TEST_SECRET_KEY:-stowagesecret-$RANDOM$RANDOM}
 region=us-east-1
@@ -35,10 +35,11 @@ pick_port() { # base
   while ! port_free "$p"; do p=$((p + 1)); done
   echo "$p"
 }
-wait_http() { # url name log
-  local i
+wait_http() { # url name log [any: any HTTP answer will do]
+  local i f=-sf
+  [ "${4:-}" = any ] && f=-s
   for i in $(seq 1 300); do
-    if curl -sf -o /dev/null --max-time 1 "$1"; then return 0; fi
+    if curl "$f" -o /dev/null --max-time 1 "$1"; then return 0; fi
     sleep 0.1
   done
   echo "up: $2 did not become ready; its log:" >&2
@@ -82,6 +83,16 @@ for s in $servers; do
       echo $! > "$run/minio.pid"
       echo "$bin" > "$run/minio.bin"
       wait_http "http://127.0.0.1:$port/minio/health/ready" minio "$run/minio.log"
+      ;;
+    rclone)
+      port=$(pick_port "${RCLONE_PORT:-18080}")
+      mkdir -p "$data_root/rclone"
+      : > "$run/rclone.conf"
+      "$bin" serve s3 --config "$run/rclone.conf" --auth-key "$access,$secret" \
+        --addr "127.0.0.1:$port" "$data_root/rclone" > "$run/rclone.log" 2>&1 &
+      echo $! > "$run/rclone.pid"
+      echo "$bin" > "$run/rclone.bin"
+      wait_http "http://127.0.0.1:$port/" rclone "$run/rclone.log" any
       ;;
     *) echo "up: unknown server $s" >&2; exit 2 ;;
   esac

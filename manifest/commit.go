@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
 )
 
 // CommitRefs stamps committed (now, by the manifest clock) the rows
@@ -54,8 +56,10 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 			if wrote && owner.Kind == OwnerTurn {
 				// A committed row needs no turn marker; a failed delete
 				// leaves a stale marker, which readers ignore.
-				if err := s.obj.Delete(gctx, turnMarker(sessionID, owner.ID, id), nil); err != nil {
-					s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+				for _, prefix := range turnMarkerPrefixes(sessionID, owner.ID) {
+					if err := s.obj.Delete(gctx, prefix+id, nil); err != nil {
+						s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+					}
 				}
 			}
 			return nil
@@ -68,92 +72,140 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 // turn's to adopt.
 var errSkip = errors.New("manifest: not adopted")
 
-// PrepareCommit returns the ids a commit of sessionID will stamp: ids (each
-// must have a row of this session naming readable data, else an error
-// matching ErrDanglingRef) plus, if turnID is not empty, every uncommitted
-// row of this session owned by that turn that names readable data. The
-// result is sorted and distinct.
+// prepOutcome is what PrepareCommit decided for one row.
+type prepOutcome int
+
+const (
+	prepSkip     prepOutcome = iota // a turn marker's row that is not the turn's
+	prepStamp                       // stamp it
+	prepUnbacked                    // no bytes: report it, stamp nothing
+)
+
+// PrepareCommit returns what a commit of sessionID will stamp: each of ids
+// that has a row of this session naming readable data, plus, if turnID is
+// not empty, every uncommitted row of this session owned by that turn that
+// names readable data. An id without readable data (no row, no bytes
+// written, bytes reclaimed) lands in Unbacked and is not stamped: a commit
+// is never refused for an attachment, and never records a ref that
+// protects nothing.
 //
-// Every returned row that is not yet committed is first stamped prepared
-// (PreparedAt, by compare-and-swap) and then passes the deletion fence
-// (Protect). The stamp closes the race with ForgetAgedUncommitted: a forget
-// that judged the row before the stamp fails its conditional delete, one
-// that deleted it first makes the stamp fail (ErrDanglingRef, nothing is
-// published), and one that reads the stamp keeps the row until the stamp is
-// older than its cutoff. What remains is a commit that stalls between
-// PrepareCommit and its head PUT for longer than the sweeper's grace period.
-func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) ([]string, error) {
+// Every row returned to stamp that is not yet committed is first stamped
+// prepared (PreparedAt, by compare-and-swap) and then passes the deletion
+// fence (Protect). The stamp closes the race with ForgetAgedUncommitted: a
+// forget that judged the row before the stamp fails its conditional
+// delete, one that deleted it first makes the row unbacked (the commit
+// records nothing for it), and one that reads the stamp keeps the row
+// until the stamp is older than its cutoff. What remains is a commit that
+// stalls between PrepareCommit and its head PUT for longer than the
+// sweeper's grace period, which the sweeper's head fence closes.
+func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
-		return nil, wrap("prepare commit", err)
+		return Prepared{}, wrap("prepare commit", err)
 	}
 	if turnID != "" {
-		if err := validateSegment("turn", turnID); err != nil {
-			return nil, wrap("prepare commit", err)
+		if err := ids.Turn(turnID); err != nil {
+			return Prepared{}, wrap("prepare commit", err)
 		}
 	}
-	if err := validateIDs(ids); err != nil {
-		return nil, wrap("prepare commit", err)
+	if err := validateIDs(attachmentIDs); err != nil {
+		return Prepared{}, wrap("prepare commit", err)
 	}
 	var (
 		mu  sync.Mutex
-		out = distinct(ids)
+		out Prepared
 	)
+	record := func(id string, o prepOutcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch o {
+		case prepStamp:
+			out.Stamp = append(out.Stamp, id)
+		case prepUnbacked:
+			out.Unbacked = append(out.Unbacked, id)
+		}
+	}
+	named := distinct(attachmentIDs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.conc)
-	for _, id := range out {
+	for _, id := range named {
 		g.Go(func() error {
-			_, err := s.prepare(gctx, sessionID, id, "")
+			o, err := s.prepare(gctx, sessionID, id, "")
+			record(id, o)
 			return err
 		})
 	}
 	if turnID != "" {
-		named := make(map[string]bool, len(out))
-		for _, id := range out {
-			named[id] = true
+		seen := make(map[string]bool, len(named))
+		for _, id := range named {
+			seen[id] = true
 		}
-		prefix := turnMarkers(sessionID, turnID)
-		for info, err := range s.obj.List(gctx, prefix, nil) {
-			if err != nil {
-				g.Go(func() error { return err })
-				break
-			}
-			id := tailAfter(info.Key, prefix)
-			if named[id] || ValidateAttachmentID(id) != nil {
+		marked, err := s.turnMarked(gctx, sessionID, turnID)
+		if err != nil {
+			g.Go(func() error { return err })
+			marked = nil
+		}
+		for _, id := range marked {
+			if seen[id] {
 				continue
 			}
+			seen[id] = true
 			g.Go(func() error {
-				ok, err := s.prepare(gctx, sessionID, id, turnID)
-				if ok {
-					mu.Lock()
-					out = append(out, id)
-					mu.Unlock()
-				}
+				o, err := s.prepare(gctx, sessionID, id, turnID)
+				record(id, o)
 				return err
 			})
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return nil, wrap("prepare commit", err)
+		return Prepared{}, wrap("prepare commit", err)
 	}
-	slices.Sort(out)
+	slices.Sort(out.Stamp)
+	slices.Sort(out.Unbacked)
 	return out, nil
 }
 
+// turnMarked returns the attachment ids of the turn markers of turnID in
+// sessionID, listing the current and the legacy marker prefix (see
+// legacyTurnMarkers) concurrently, so a turn costs one round trip.
+func (s *Store) turnMarked(ctx context.Context, sessionID, turnID string) ([]string, error) {
+	prefixes := turnMarkerPrefixes(sessionID, turnID)
+	found := make([][]string, len(prefixes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, prefix := range prefixes {
+		g.Go(func() error {
+			for info, err := range s.obj.List(gctx, prefix, nil) {
+				if err != nil {
+					return err
+				}
+				if id := tailAfter(info.Key, prefix); ValidateAttachmentID(id) == nil {
+					found[i] = append(found[i], id)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(found...), nil
+}
+
 // prepare stamps the row (sessionID, id) prepared and protects its data. A
-// row named by the commit (turnID empty) must exist and name readable data;
-// a row found through turn turnID's marker is adopted (ok) only if it is
-// uncommitted, owned by that turn and names readable data.
-func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (ok bool, err error) {
+// row named by the commit (turnID empty) is stamped if it names readable
+// data and unbacked otherwise; a row found through turn turnID's marker is
+// considered only if it is uncommitted and owned by that turn.
+func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (prepOutcome, error) {
 	adopt := turnID != ""
 	now := s.Now()
+	unbacked := false
 	row, _, err := s.updateRow(ctx, sessionID, id, func(cur *Row) (*Row, error) {
+		unbacked = false
 		switch {
-		case adopt && (cur == nil || cur.Data.IsZero() || cur.Committed() || cur.Owner != TurnOwner(turnID)):
+		case adopt && (cur == nil || cur.Committed() || cur.Owner != TurnOwner(turnID)):
 			return nil, errSkip
-		case cur == nil:
-			return nil, fmt.Errorf("%s: session %s holds no ref: %w", id, sessionID, ErrDanglingRef)
-		case cur.Data.IsZero():
-			return nil, fmt.Errorf("%s: no bytes were written: %w", id, ErrDanglingRef)
+		case cur == nil || cur.Data.IsZero():
+			unbacked = true
+			return nil, nil
 		case cur.Committed():
 			// Its data was protected when the row was written and has been
 			// rooted by the row since; committed rows are never forgotten
@@ -166,24 +218,26 @@ func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (ok b
 	})
 	switch {
 	case errors.Is(err, errSkip):
-		return false, nil
+		return prepSkip, nil
 	case err != nil:
-		return false, err
+		return prepSkip, err
+	case unbacked:
+		s.log.DebugContext(ctx, "manifest: commit names an attachment without bytes; not stamped",
+			"session", sessionID, "turn", turnID, "id", id, "err", ErrDanglingRef)
+		return prepUnbacked, nil
 	case row.Committed():
-		return true, nil
+		return prepStamp, nil
 	}
 	err = s.fence.Protect(ctx, row.Data.Key)
 	switch {
 	case err == nil:
-		return true, nil
-	case !errors.Is(err, ErrReclaimed):
-		return false, err
-	case adopt:
-		s.log.WarnContext(ctx, "manifest: turn-owned attachment lost its bytes; not adopted",
-			"session", sessionID, "turn", turnID, "id", id, "err", err)
-		return false, nil
+		return prepStamp, nil
+	case errors.Is(err, ErrReclaimed):
+		s.log.WarnContext(ctx, "manifest: attachment lost its bytes; not stamped",
+			"session", sessionID, "turn", turnID, "id", id, "err", fmt.Errorf("%w: %w", ErrDanglingRef, err))
+		return prepUnbacked, nil
 	}
-	return false, fmt.Errorf("%s: %w: %w", id, ErrDanglingRef, err)
+	return prepSkip, err
 }
 
 // distinct returns ids without duplicates, sorted.

@@ -1,13 +1,19 @@
 package manifest
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stowage-dev/stowage/ids"
+)
 
 // Key layout of the attachment subsystem (part of the bucket format).
 //
 // All keys are relative to the store the manifest is given (a deployment
 // prefix is applied by objstore.WithPrefix). <id> is an attachment id (64
-// lowercase hex), <sid> a session id, <turn> a turn id, <ulid> an upload id
-// (a ULID minted per upload, never reused).
+// lowercase hex), <sid> a session id, <turn> a turn id encoded by
+// ids.KeySegment (unpadded lower-case base32 of its bytes, or "sha256-" and
+// the hex digest of an id over 128 bytes), <ulid> an upload id (a ULID
+// minted per upload, never reused).
 //
 //	attach/uploads/<ulid>           upload intent (JSON Upload): session, owner,
 //	                                intent time, the data key it will write.
@@ -66,7 +72,30 @@ func sessionMarkers(sessionID string) string { return SessionPrefix + sessionID 
 func sessionMarker(sessionID, id string) string { return sessionMarkers(sessionID) + id }
 
 func turnMarkers(sessionID, turnID string) string {
-	return TurnPrefix + sessionID + "/" + turnID + "/"
+	return TurnPrefix + sessionID + "/" + ids.KeySegment(turnID) + "/"
+}
+
+// legacyTurnMarkers is the marker prefix of turnID in the first format,
+// which put the raw turn id in the key (only ids of the session grammar
+// were accepted then); ok is false for an id that format could not hold.
+// Markers are hints that readers confirm with the row, so a legacy prefix
+// that happens to equal another turn's encoded one costs a row read, never
+// a wrong adoption.
+func legacyTurnMarkers(sessionID, turnID string) (string, bool) {
+	if ids.Session(turnID) != nil {
+		return "", false
+	}
+	return TurnPrefix + sessionID + "/" + turnID + "/", true
+}
+
+// turnMarkerPrefixes returns the marker prefixes of turnID: the current
+// one and, if it can exist, the legacy one.
+func turnMarkerPrefixes(sessionID, turnID string) []string {
+	out := []string{turnMarkers(sessionID, turnID)}
+	if legacy, ok := legacyTurnMarkers(sessionID, turnID); ok && legacy != out[0] {
+		out = append(out, legacy)
+	}
+	return out
 }
 
 func turnMarker(sessionID, turnID, id string) string { return turnMarkers(sessionID, turnID) + id }

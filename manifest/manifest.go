@@ -87,19 +87,33 @@ type AttachmentManifest interface {
 // addition to AttachmentManifest. The session store calls PrepareCommit
 // before it publishes a head and FinishCommit after the head PUT succeeded.
 type CommitHook interface {
-	// PrepareCommit returns the ids that a commit of sessionID will stamp
-	// committed: the given ids (each must have a row for this session whose
-	// bytes are readable, else an error matching ErrDanglingRef and nothing
-	// is published) plus, if turnID is non-empty, every uncommitted row of
-	// this session owned by that turn. It must also make sure no concurrent
-	// sweep can delete what it returns (the deletion fence).
-	PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) ([]string, error)
+	// PrepareCommit returns what a commit of sessionID will stamp
+	// committed: the given ids that have a row of this session naming
+	// readable bytes, plus, if turnID is non-empty, every uncommitted row of
+	// this session owned by that turn that names readable bytes. An id the
+	// session holds no bytes for (no row, an intent whose upload never
+	// finished, bytes reclaimed) is not stamped and is returned in
+	// Prepared.Unbacked instead: it never fails the commit, and no commit
+	// records a ref that protects nothing. It must also make sure no
+	// concurrent sweep can delete what it returns to stamp (the deletion
+	// fence).
+	PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) (Prepared, error)
 	// FinishCommit stamps the rows committed at the given time. The head is
 	// the source of truth; this index is repaired from heads if a crash
 	// skips it.
 	FinishCommit(ctx context.Context, sessionID string, ids []string, at time.Time) error
 }
 
-// ErrDanglingRef is returned when a commit names an attachment whose intent
-// or bytes are gone.
+// Prepared is the outcome of PrepareCommit. Both lists are sorted and
+// distinct, and disjoint.
+type Prepared struct {
+	// Stamp are the ids the commit records and stamps committed.
+	Stamp []string
+	// Unbacked are the ids the commit named (or its turn owns) that this
+	// session holds no bytes for; the commit records nothing for them.
+	Unbacked []string
+}
+
+// ErrDanglingRef is the cause recorded for an id PrepareCommit leaves out
+// because its intent or bytes are gone (see Prepared.Unbacked).
 var ErrDanglingRef = errors.New("manifest: attachment ref would dangle")

@@ -56,6 +56,10 @@ type ProbeResult struct {
 // Probe checks, against the live store and under a unique scratch prefix,
 // that the conditions the store claims are enforced:
 //
+//   - reads: a Head and a List of the fresh prefix find nothing, and
+//     listing its uploads succeeds (a failure is a problem, not fatal);
+//   - a missing key whose name is a directory of keys deletes as missing
+//     (a failure is a problem);
 //   - create-only: a second If-None-Match put of a key fails with
 //     ErrPreconditionFailed and leaves the first object;
 //   - compare-and-swap: an If-Match put with the current ETag succeeds, one
@@ -161,7 +165,24 @@ func (p *prober) checkReads(ctx context.Context) error {
 		}
 		return fmt.Errorf("objstore: probe: fresh scratch prefix %q holds %q", p.scratch, info.Key)
 	}
+	// Not fatal: a reader may lack the permission to list uploads, and
+	// only the sweeper and fsck need it.
+	for _, err := range p.s.ListUploads(ctx, p.scratch) {
+		if err != nil {
+			p.problem("listing multipart uploads failed: %v%s", err, hint(errors.Is(err, ErrNotExist)))
+		}
+		break
+	}
 	return nil
+}
+
+// hint names the server known to behave as a failed check found, if it
+// did.
+func hint(rclone bool) string {
+	if !rclone {
+		return ""
+	}
+	return " (rclone serve s3 does this; open it with quirks=rclone)"
 }
 
 func (p *prober) checkCreateOnly(ctx context.Context) error {
@@ -254,6 +275,14 @@ func (p *prober) checkDelete(ctx context.Context) error {
 	other, err := p.s.Put(ctx, p.scratch+"delete-other", []byte("probe-delete-other"), nil)
 	if err != nil {
 		return unexpected("put", err)
+	}
+	// The scratch prefix now holds keys: a server that stores keys as
+	// paths has a directory under its name, which must delete as the
+	// missing key it is.
+	if dir := strings.TrimSuffix(p.scratch, "/"); ValidateKey(dir) == nil {
+		if err := p.s.Delete(ctx, dir, nil); err != nil {
+			p.problem("deleting the missing key %q, a directory of keys, failed: %v%s", dir, err, hint(errors.Is(err, ErrUnavailable)))
+		}
 	}
 	exists := func() (bool, error) {
 		_, err := p.s.Head(ctx, key)

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 )
 
 // Values returned to callers never alias the handle's caches: callers may
@@ -94,6 +95,7 @@ func cloneResult(r *CommitResult) *CommitResult {
 	for _, b := range r.EnqueuedQueueBatches {
 		out.EnqueuedQueueBatches = append(out.EnqueuedQueueBatches, cloneBatch(b))
 	}
+	out.UnbackedAttachmentIDs = slices.Clone(r.UnbackedAttachmentIDs)
 	out.TurnInputApplications = nil
 	for _, a := range r.TurnInputApplications {
 		a.Payload = cloneRaw(a.Payload)

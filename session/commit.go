@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/ids"
+	"github.com/stowage-dev/stowage/manifest"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
@@ -33,6 +36,9 @@ import (
 // same turn stamp to learn it).
 func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
 	if err := s.bind(c.SessionID); err != nil {
+		return nil, err
+	}
+	if err := checkCommitSize(&c); err != nil {
 		return nil, err
 	}
 	if err := validateCommit(&c); err != nil {
@@ -144,25 +150,8 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		d.TurnID = c.TurnCommit.TurnID
 	}
 
-	// Flush the existing tail to a segment when it is full; the new delta
-	// starts the next tail. The segment write runs in parallel with the
-	// other pre-publication writes. Every attempt plans its segment under a
-	// fresh ULID, so no segment outlives the attempt it was written for
-	// (W1).
-	var flush *flushPlan
-	var flushTail []delta
-	var flushReceipts []receipt
-	if n := len(base.Tail); n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+tailBytes([]delta{d}) > s.tune.FlushBytes) {
-		fp := planFlush(base.Segs, base.Tail)
-		flush, flushTail, flushReceipts = &fp, base.Tail, base.Receipts
-		next.Segs = append(next.Segs[:len(next.Segs)-len(fp.merge)], fp.ref)
-		next.FlushedRev = base.Tail[n-1].Rev
-		next.Tail = nil
-	}
-	next.Tail = append(next.Tail, d)
 	next.Revision, next.CommitID = d.Rev, d.CommitID
 	res.HeadRevision = next.Revision
-
 	if st := c.TurnCommit; st != nil {
 		r := receipt{TurnID: st.TurnID, Hash: st.TurnCommitHash, Result: *cloneResult(res), Revision: next.Revision, CommitID: d.CommitID, CommittedAt: now}
 		if f := c.SessionExecutionLease; f != nil {
@@ -170,6 +159,33 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		}
 		next.Receipts = append(next.Receipts, r)
 	}
+
+	// Flush the existing tail to a segment when it is full; the new delta
+	// starts the next tail, unless it is too large for the head on its own:
+	// then it is flushed with the tail in the same commit, so the head
+	// stays small whatever one commit appends. The segment write runs in
+	// parallel with the other pre-publication writes. Every attempt plans
+	// its segment under a fresh ULID, so no segment outlives the attempt it
+	// was written for (W1).
+	var flush *flushPlan
+	var flushTail []delta
+	dBytes := tailBytes([]delta{d})
+	large := dBytes > s.tune.FlushBytes
+	if n := len(base.Tail); large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
+		flushTail = slices.Clone(base.Tail)
+		if large {
+			flushTail = append(flushTail, d)
+		}
+		fp := planFlush(base.Segs, flushTail, s.tune)
+		flush = &fp
+		next.Segs = fp.apply(base.Segs)
+		next.FlushedRev = flushTail[len(flushTail)-1].Rev
+		next.Tail = nil
+	}
+	if !large {
+		next.Tail = append(next.Tail, d)
+	}
+	flushReceipts := next.Receipts
 	next.Receipts = trimReceipts(next.Receipts, next.FlushedRev, s.tune.RecentReceipts)
 	if rel := c.ReleaseSessionExecutionLease; rel != nil && leaseMatches(next.Lease, *rel) {
 		next.Lease = nil
@@ -181,27 +197,52 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		turnID = c.TurnCommit.TurnID
 	}
 	var attachIDs []string
-	tailDelta := &next.Tail[len(next.Tail)-1]
+	var tailDelta *delta // where the commit's attachment ids go
+	if large {
+		tailDelta = &flushTail[len(flushTail)-1]
+	} else {
+		tailDelta = &next.Tail[len(next.Tail)-1]
+	}
+	var rcpt *receipt
+	if c.TurnCommit != nil {
+		rcpt = &next.Receipts[len(next.Receipts)-1]
+	}
 	segRefSlot := len(next.Segs) - 1
+	writeFlush := func(ctx context.Context) error {
+		return s.writeFlush(ctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
+	}
 	return plan{
 		next: next,
 		before: func(ctx context.Context) error {
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return s.writeBlobs(gctx, blobWrites) })
-			if flush != nil {
-				g.Go(func() error {
-					return s.writeFlush(gctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
-				})
+			if flush != nil && !large {
+				g.Go(func() error { return writeFlush(gctx) })
 			}
+			var prep manifest.Prepared
 			g.Go(func() error {
-				ids, err := s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
-				attachIDs = ids
+				var err error
+				prep, err = s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
 				return err
 			}
-			tailDelta.AttachmentIDs = attachIDs
+			attachIDs = prep.Stamp
+			tailDelta.AttachmentIDs, tailDelta.Unbacked = prep.Stamp, prep.Unbacked
+			res.UnbackedAttachmentIDs = slices.Clone(prep.Unbacked)
+			if rcpt != nil {
+				rcpt.Result.UnbackedAttachmentIDs = slices.Clone(prep.Unbacked)
+			}
+			if len(prep.Unbacked) > 0 {
+				s.log.Warn("session: commit names attachments this session holds no bytes for; not stamped",
+					"session_id", sid, "revision", next.Revision, "attachment_ids", prep.Unbacked)
+			}
+			if flush != nil && large {
+				// The segment holds this commit's record: it needs the
+				// attachment ids first.
+				return writeFlush(ctx)
+			}
 			return nil
 		},
 		after: func(ctx context.Context, _ snapshot) {
@@ -238,20 +279,20 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper). Without a hook the given ids are
-// taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) ([]string, error) {
+// (and fences them against the sweeper) and which it names without bytes.
+// Without a hook the given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
-		return slices.Compact(out), nil
+		return manifest.Prepared{Stamp: slices.Compact(out)}, nil
 	}
 	if len(ids) == 0 && turnID == "" {
-		return nil, nil
+		return manifest.Prepared{}, nil
 	}
 	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("session: prepare attachment refs: %w", err)
+		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}
 	return out, nil
 }
@@ -288,7 +329,7 @@ func validateCommit(c *RuntimeCommit) error {
 		return err
 	}
 	for _, id := range c.CommittedAttachmentIDs {
-		if err := validateID("attachment id", id); err != nil {
+		if err := ids.Attachment(id); err != nil {
 			return err
 		}
 	}

@@ -28,7 +28,7 @@ func TestConformanceFsstore(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			return sessiontest.Env{Store: st}
+			return realManifestEnv(st, now)
 		},
 	})
 }

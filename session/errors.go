@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -50,8 +51,10 @@ var (
 	ErrCorrupt = codec.ErrCorrupt
 	// ErrBackend: the object store failed; the cause is wrapped too.
 	ErrBackend = errors.New("session: backend error")
-	// ErrInvalidID: a session, node, turn or other id is malformed.
-	ErrInvalidID = errors.New("session: invalid id")
+	// ErrInvalidID: a session, node, turn or other id is malformed. It is
+	// ids.ErrInvalidID, which manifest.ErrInvalidID and attach.ErrInvalidID
+	// are too.
+	ErrInvalidID = ids.ErrInvalidID
 	// ErrInvalidCommit: the commit is malformed (e.g. an unknown delta kind).
 	ErrInvalidCommit = errors.New("session: invalid commit")
 	// ErrCommitOutcomeUnknown: the head write's response was lost and a
@@ -133,10 +136,14 @@ func (e *ClaimSupersededError) Is(target error) bool { return target == e.sentin
 type SourceKeyConflictError struct {
 	SessionID string
 	SourceKey string
+	// ExistingInputID is the input (or, for queued work, the batch) the
+	// key already names.
+	ExistingInputID string
 }
 
 func (e *SourceKeyConflictError) Error() string {
-	return fmt.Sprintf("%v: session %q source key %q", ErrPendingTurnInputSourceKeyConflict, e.SessionID, e.SourceKey)
+	return fmt.Sprintf("%v: session %q source key %q (existing %q)", ErrPendingTurnInputSourceKeyConflict,
+		e.SessionID, e.SourceKey, e.ExistingInputID)
 }
 
 func (e *SourceKeyConflictError) Is(target error) bool {

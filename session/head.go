@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -14,8 +15,14 @@ import (
 // not merely extended, because a schema-1 writer would drop both fields
 // when it rewrites a head (resetting the sweep generation) and would take a
 // placeholder for a session: it must refuse schema-2 heads instead.
+//
+// Head schema 3 added the segment fields bytes and sealed (bounded
+// compaction, docs/format.md). A schema-2 writer would run its binary
+// counter over sealed segments and merge without bound, so it must refuse
+// schema-3 heads; segments named by a head of schema 2 or older read as
+// sealed.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 2, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 3, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 1, Min: 1}
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -97,6 +104,9 @@ type delta struct {
 	Nodes         []NodeRecord `json:"nodes,omitempty"`
 	TurnID        string       `json:"turn_id,omitempty"`
 	AttachmentIDs []string     `json:"attachment_ids,omitempty"`
+	// Unbacked are the ids the commit named without bytes (not stamped,
+	// not roots): fsck reports them.
+	Unbacked []string `json:"unbacked_attachment_ids,omitempty"`
 }
 
 // receipt is a stored turn receipt.
@@ -122,6 +132,11 @@ type segRef struct {
 	Reset   bool   `json:"reset,omitempty"`
 	Nodes   int    `json:"nodes"`
 	Turns   int    `json:"turns"`
+	// Bytes estimates the segment's decoded size (0 in heads of schema 2
+	// and older, whose segments are then treated as sealed).
+	Bytes int64 `json:"bytes,omitempty"`
+	// Sealed segments are never merged again (see planFlush).
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 type queuedBatch struct {
@@ -135,6 +150,18 @@ type inputRow struct {
 	PendingTurnInput
 	LeaseToken string `json:"lease_token,omitempty"`
 	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+	// DeferredFrom is the active turn an interrupt moved the input away
+	// from (its ActiveTurnID was reset to the next turn).
+	DeferredFrom string `json:"deferred_from,omitempty"`
+}
+
+// enqueuedFor is the active turn the row was enqueued for ("" = the next
+// turn), before any interrupt moved it: a replay of its draft names it.
+func (r inputRow) enqueuedFor() string {
+	if r.DeferredFrom != "" {
+		return r.DeferredFrom
+	}
+	return r.ActiveTurnID
 }
 
 // clone returns a copy of h whose slices and maps may be modified without
@@ -185,12 +212,29 @@ func freshHead(sid string, prev *head) *head {
 // deleted nor a sweeper's placeholder.
 func (h *head) live() bool { return h != nil && !h.Deleted && !h.Placeholder }
 
-func encodeHead(h *head) ([]byte, error) { return codec.Encode(headSchema, h) }
+// encodeHead encodes h, refusing a head over MaxHeadBytes with a
+// *TooLargeError (a backstop: commits check what they add beforehand).
+func encodeHead(h *head) ([]byte, error) {
+	payload, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("codec: marshal %s: %w", headSchema.Kind, err)
+	}
+	if err := checkHeadSize(len(payload)); err != nil {
+		return nil, err
+	}
+	return codec.EncodeRaw(headSchema, payload)
+}
 
 func decodeHead(data []byte) (*head, error) {
 	h := new(head)
-	if _, err := codec.Decode(headSchema, data, h); err != nil {
+	version, err := codec.Decode(headSchema, data, h)
+	if err != nil {
 		return nil, err
+	}
+	if version < 3 {
+		for i := range h.Segs {
+			h.Segs[i].Sealed = true // sizes unknown: never merge them
+		}
 	}
 	return h, nil
 }

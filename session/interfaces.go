@@ -68,7 +68,9 @@ type TurnInputStore interface {
 // lease. Expiry is judged by the store clock.
 type SessionExecutionLeaseStore interface {
 	// TryClaimSessionExecutionLease acquires the lease if it is free or
-	// expired (fencing token = previous + 1), else reports the holder.
+	// expired (fencing token = previous + 1); returns the live lease itself
+	// to its own holder (same owner id and incarnation: re-entry, expiry
+	// extended); else reports the holder as Busy.
 	TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOwner, ttl time.Duration) (LeaseClaimOutcome, error)
 	// RenewSessionExecutionLease extends a live lease; a fence that is not
 	// the live lease gets ErrSessionExecutionLeaseExpired.

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -46,25 +48,60 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
-func TestPlanFlushIsABinaryCounter(t *testing.T) {
+// TestPlanFlushBoundsEveryMerge simulates 2,000 flushes of a session with a
+// small segment cap: no flush merges more than the cap, the unsealed
+// segments stay few, and the sealed ones are large.
+func TestPlanFlushBoundsEveryMerge(t *testing.T) {
+	tune := Tuning{SegmentMaxBytes: 64 << 10}.withDefaults()
+	body := json.RawMessage(strings.Repeat("x", 900))
 	var segs []segRef
-	tail := []delta{{Rev: 1}}
-	for flush := 1; flush <= 64; flush++ {
-		p := planFlush(segs, tail)
-		segs = append(segs[:len(segs)-len(p.merge)], p.ref)
-		// The levels are the binary digits of the flush count.
-		n := 0
-		for _, s := range segs {
-			n += 1 << s.Level
+	var total int64
+	for flush := 1; flush <= 2000; flush++ {
+		tail := []delta{{Rev: uint64(flush), Nodes: []NodeRecord{{NodeID: fmt.Sprint(flush), Body: body}}}}
+		if flush%97 == 0 { // now and then a commit larger than the cap
+			tail[0].Nodes[0].Body = json.RawMessage(strings.Repeat("y", 80<<10))
 		}
-		if n != flush {
-			t.Fatalf("after %d flushes the segments cover %d flushes: %+v", flush, n, segs)
+		tb := int64(tailBytes(tail))
+		p := planFlush(segs, tail, tune)
+		merged := int64(0)
+		for _, r := range p.merge {
+			merged += r.Bytes
 		}
-		for i := 1; i < len(segs); i++ {
-			if segs[i].Level >= segs[i-1].Level {
-				t.Fatalf("levels not strictly decreasing: %+v", segs)
+		if merged+tb > int64(tune.SegmentMaxBytes) && len(p.merge) > 0 {
+			t.Fatalf("flush %d merges %d bytes, cap %d", flush, merged+tb, tune.SegmentMaxBytes)
+		}
+		p.ref.Bytes = merged + tb
+		segs = p.apply(segs)
+		total += tb
+		var covered int64
+		perLevel := map[int]int{}
+		for i, r := range segs {
+			covered += r.Bytes
+			if !r.Sealed {
+				perLevel[r.Level]++
+				if perLevel[r.Level] >= tune.SegmentFanout {
+					t.Fatalf("flush %d: %d unsealed segments at level %d: %+v", flush, perLevel[r.Level], r.Level, segs)
+				}
+			}
+			if i > 0 && segs[i-1].ToRev+1 != r.FromRev {
+				t.Fatalf("flush %d: segments not contiguous: %+v", flush, segs)
 			}
 		}
+		if covered != total {
+			t.Fatalf("flush %d: segments cover %d bytes of %d", flush, covered, total)
+		}
+	}
+	sealed := 0
+	for _, r := range segs {
+		if r.Sealed {
+			sealed++
+		}
+	}
+	t.Logf("%d bytes in %d segments, %d sealed", total, len(segs), sealed)
+	// 2,000 flushes of ~1 KiB (plus 20 of 80 KiB) is ~3.6 MiB: sealed
+	// segments average at least cap/fanout.
+	if max := int(total/int64(tune.SegmentMaxBytes/tune.SegmentFanout)) + 20; sealed > max || len(segs) > max+16 {
+		t.Fatalf("%d segments (%d sealed) for %d bytes", len(segs), sealed, total)
 	}
 }
 

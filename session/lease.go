@@ -47,7 +47,9 @@ func requireLease(sid string, h *head, f LeaseFence, now time.Time) error {
 
 // TryClaimSessionExecutionLease implements SessionExecutionLeaseStore. Of
 // concurrent claims of a free lease exactly one is Acquired; the others see
-// it Busy.
+// it Busy. The live lease's own holder (same owner id and incarnation) gets
+// it back (re-entry): Acquired with the same lease and fencing tokens, its
+// expiry extended to now+ttl if that is later.
 func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOwner, ttl time.Duration) (LeaseClaimOutcome, error) {
 	sid, err := s.boundID()
 	if err != nil {
@@ -63,9 +65,24 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 		base := liveOrFresh(sid, cur.h)
 		now := s.now()
 		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) {
-			busy := *l
-			out.Busy = &busy
-			return plan{}, nil
+			if l.Owner.OwnerID != owner.OwnerID || l.Owner.IncarnationID != owner.IncarnationID {
+				busy := *l
+				out.Busy = &busy
+				return plan{}, nil
+			}
+			// Re-entry: the holder's own incarnation gets its lease back,
+			// same token and fencing token, expiry extended if ttl reaches
+			// further.
+			if until := now.Add(ttl); !until.After(l.ExpiresAt) {
+				same := *l
+				out.Acquired = &same
+				return plan{}, nil
+			}
+			next := base.clone()
+			next.Lease.ExpiresAt = now.Add(ttl)
+			same := *next.Lease
+			out.Acquired = &same
+			return plan{next: next}, nil
 		}
 		next := base.clone()
 		next.LeaseGen++

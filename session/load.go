@@ -172,10 +172,7 @@ func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 // graphOf returns the decoded graph of snap, cached per head ETag (the head
 // names a unique write, so an ETag names one graph).
 func (s *Store) graphOf(ctx context.Context, sid string, snap snapshot) (*graphState, error) {
-	s.mu.Lock()
-	g := s.graph
-	s.mu.Unlock()
-	if g != nil && g.etag == snap.etag && snap.etag != "" && g.writeID == snap.h.WriteID {
+	if g := s.segs.graph(sid, snap.etag, snap.h.WriteID); g != nil {
 		return g, nil
 	}
 	refs := liveSegs(snap.h)
@@ -187,12 +184,10 @@ func (s *Store) graphOf(ctx context.Context, sid string, snap snapshot) (*graphS
 	if err != nil {
 		return nil, err
 	}
-	g = buildGraph(snap.etag, snap.h, segs)
-	s.mu.Lock()
-	if s.cur != nil && s.cur.etag == snap.etag {
-		s.graph = g
+	g := buildGraph(snap.etag, snap.h, segs)
+	if snap.etag != "" {
+		s.segs.putGraph(sid, g)
 	}
-	s.mu.Unlock()
 	return g, nil
 }
 
@@ -220,10 +215,7 @@ func (s *Store) LoadNode(ctx context.Context, nodeID string) (*NodeRecord, error
 		return nil, err
 	}
 	snap, h := *snapp, snapp.h
-	s.mu.Lock()
-	g := s.graph
-	s.mu.Unlock()
-	if g != nil && g.etag == snap.etag && snap.etag != "" && g.writeID == snap.h.WriteID {
+	if g := s.segs.graph(sid, snap.etag, snap.h.WriteID); g != nil {
 		if i, ok := g.pos[nodeID]; ok {
 			n := cloneNode(g.nodes[i])
 			return &n, nil

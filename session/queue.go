@@ -90,8 +90,8 @@ func (s *Store) ListQueuedWork(ctx context.Context) ([]QueuedWorkBatch, error) {
 }
 
 // settleClaims checks every completion of c against h and settles it:
-// completed batches are removed; completed inputs are removed and returned
-// as applications, in completion order.
+// completed batches are removed; completed inputs become tombstones
+// (InputCompleted) and are returned as applications, in completion order.
 func settleClaims(h *head, c *RuntimeCommit) ([]TurnInputApplication, error) {
 	for _, comp := range c.CompletedQueueClaims {
 		superseded := &ClaimSupersededError{Queue: true, SessionID: c.SessionID, ClaimID: comp.ClaimID}
@@ -120,7 +120,7 @@ func settleClaims(h *head, c *RuntimeCommit) ([]TurnInputApplication, error) {
 			in := h.Inputs[i]
 			apps = append(apps, TurnInputApplication{InputID: in.InputID, TurnID: in.ClaimTurnID, ClaimID: in.ClaimID,
 				SourceKey: in.SourceKey, EnqueueSeq: in.EnqueueSeq, Payload: in.Payload})
-			h.Inputs = append(h.Inputs[:i], h.Inputs[i+1:]...)
+			settleInput(h, i, InputCompleted)
 		}
 	}
 	return apps, nil

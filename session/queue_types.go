@@ -64,12 +64,21 @@ const (
 	InputDeferredNextTurn TurnInputState = "deferred_next_turn"
 	// InputClaimed is held by a claim.
 	InputClaimed TurnInputState = "claimed"
+	// InputCompleted (terminal): a commit applied it. Kept as a tombstone so
+	// a replay of its source key returns it instead of admitting it again.
+	InputCompleted TurnInputState = "completed"
+	// InputCancelled (terminal): cancelled before any claim settled it.
+	InputCancelled TurnInputState = "cancelled"
 )
 
+// Terminal reports whether the input is settled (a tombstone).
+func (s TurnInputState) Terminal() bool { return s == InputCompleted || s == InputCancelled }
+
 // PendingTurnInputDraft is an input to enqueue. SourceKey, if set, makes the
-// enqueue idempotent: an unsettled input with the same key and payload is
-// returned as is; one with a different payload is a
-// PendingTurnInputSourceKeyConflict.
+// enqueue idempotent: an input with the same key and payload, unsettled or
+// a tombstone (completed, cancelled), is returned as is and nothing is
+// admitted; one with a different payload is a
+// PendingTurnInputSourceKeyConflict naming the existing input.
 type PendingTurnInputDraft struct {
 	SessionID    string          `json:"session_id"`
 	SourceKey    string          `json:"source_key,omitempty"`

@@ -28,6 +28,9 @@ type HeadInfo struct {
 	// CommittedAttachmentIDs are the attachment ids of the commits still in
 	// the head's tail. Older ones are in the segments' commit records.
 	CommittedAttachmentIDs []string
+	// UnbackedAttachmentIDs are the ids the commits still in the tail named
+	// without bytes (neither stamped nor roots), by revision.
+	UnbackedAttachmentIDs map[uint64][]string
 }
 
 // ReadHead decodes sid's head from store. It returns (nil, nil) if there is

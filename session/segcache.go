@@ -5,53 +5,127 @@ import (
 	"sync"
 )
 
-// SegmentCache caches decoded segments. Segments are immutable and written
-// under unique ids, so a cached segment never goes stale: one cache can be
-// shared by every handle of a process (stowage.Store does), and a fresh
-// handle then loads a session with one head GET plus the segments it has not
-// seen. Safe for concurrent use.
+// SegmentCache caches decoded immutable objects of sessions (segments and
+// their indexes) and the decoded graph of each session's latest head,
+// within a budget in bytes. Segments and indexes are written under unique
+// ids and never change, so a cached one never goes stale; a graph is keyed
+// by the head write it was built from. One cache can be shared by every
+// handle of a process (stowage.Store does): a fresh handle then loads a
+// session with one head GET plus the segments it has not seen, and the
+// memory of all handles together stays within the one budget. Safe for
+// concurrent use.
+//
+// Sizes are estimates of the decoded bytes (payloads plus a fixed cost per
+// record). An object larger than the whole budget is not cached.
 type SegmentCache struct {
 	mu    sync.Mutex
-	max   int
+	max   int64
+	used  int64
 	order *list.List // front: most recently used
 	items map[string]*list.Element
 }
 
-type segEntry struct {
-	key string
-	seg *segment
+type cacheEntry struct {
+	key    string
+	val    any
+	weight int64
 }
 
-// NewSegmentCache returns a cache of at most n decoded segments (at least 1).
-func NewSegmentCache(n int) *SegmentCache {
-	return &SegmentCache{max: max(n, 1), order: list.New(), items: map[string]*list.Element{}}
+// DefaultHandleCacheBytes is the cache budget of a handle that shares no
+// cache (Tuning.CacheBytes).
+const DefaultHandleCacheBytes = 16 << 20
+
+// NewSegmentCache returns a cache of at most maxBytes decoded bytes (at
+// least 1 MiB).
+func NewSegmentCache(maxBytes int64) *SegmentCache {
+	return &SegmentCache{max: max(maxBytes, 1<<20), order: list.New(), items: map[string]*list.Element{}}
 }
 
-func segCacheKey(sid, id string) string { return sid + "/" + id }
-
-func (c *SegmentCache) get(sid, id string) (*segment, bool) {
+// Bytes returns the estimated bytes the cache holds.
+func (c *SegmentCache) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.items[segCacheKey(sid, id)]
+	return c.used
+}
+
+func segCacheKey(sid, id string) string { return sid + "/seg/" + id }
+func idxCacheKey(sid, id string) string { return sid + "/idx/" + id }
+func graphCacheKey(sid string) string   { return sid + "/graph" }
+
+func (c *SegmentCache) getKey(k string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[k]
 	if !ok {
-		return nil, false
+		return nil
 	}
 	c.order.MoveToFront(e)
-	return e.Value.(*segEntry).seg, true
+	return e.Value.(*cacheEntry).val
+}
+
+// putKey stores val under k, replacing what k held, and evicts the least
+// recently used entries beyond the budget.
+func (c *SegmentCache) putKey(k string, val any, weight int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		old := e.Value.(*cacheEntry)
+		c.used -= old.weight
+		c.order.Remove(e)
+		delete(c.items, k)
+	}
+	if weight > c.max {
+		return
+	}
+	c.items[k] = c.order.PushFront(&cacheEntry{key: k, val: val, weight: weight})
+	c.used += weight
+	for c.used > c.max {
+		last := c.order.Back()
+		ent := last.Value.(*cacheEntry)
+		c.order.Remove(last)
+		delete(c.items, ent.key)
+		c.used -= ent.weight
+	}
+}
+
+func (c *SegmentCache) get(sid, id string) (*segment, bool) {
+	seg, ok := c.getKey(segCacheKey(sid, id)).(*segment)
+	return seg, ok
 }
 
 func (c *SegmentCache) put(sid, id string, seg *segment) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := segCacheKey(sid, id)
-	if e, ok := c.items[k]; ok {
-		c.order.MoveToFront(e)
-		return
+	c.putKey(segCacheKey(sid, id), seg, segBytes(seg))
+}
+
+func (c *SegmentCache) getIndex(sid, id string) (*segIndex, bool) {
+	x, ok := c.getKey(idxCacheKey(sid, id)).(*segIndex)
+	return x, ok
+}
+
+func (c *SegmentCache) putIndex(sid, id string, x *segIndex) {
+	w := int64(128)
+	for _, l := range [][]string{x.NodeIDs, x.TurnIDs, x.AttachmentIDs} {
+		for _, s := range l {
+			w += int64(len(s)) + 16
+		}
 	}
-	c.items[k] = c.order.PushFront(&segEntry{key: k, seg: seg})
-	for c.order.Len() > c.max {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*segEntry).key)
+	c.putKey(idxCacheKey(sid, id), x, w)
+}
+
+// graph returns the cached graph of sid if it was built from the head
+// write etag/writeID.
+func (c *SegmentCache) graph(sid, etag, writeID string) *graphState {
+	g, _ := c.getKey(graphCacheKey(sid)).(*graphState)
+	if g == nil || etag == "" || g.etag != etag || g.writeID != writeID {
+		return nil
 	}
+	return g
+}
+
+func (c *SegmentCache) putGraph(sid string, g *graphState) {
+	w := int64(256)
+	for _, n := range g.nodes {
+		w += int64(nodeBytes(n)) + 48 // the record and its position entry
+	}
+	c.putKey(graphCacheKey(sid), g, w)
 }

@@ -160,23 +160,50 @@ func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
 }
 
 // flushPlan says which trailing segments merge with the tail into one new
-// segment, following a binary counter on levels so that a session of n
-// revisions has O(log n) segments and every node is rewritten O(log n)
-// times.
+// segment, and which segments the flush seals.
+//
+// Compaction is size-tiered with a cap (docs/format.md, "Compaction"): the
+// flushed tail joins level 0; when the trailing run of unsealed segments of
+// the new segment's level holds Fanout-1 segments, they merge with it into
+// one segment of the next level, and so on up. A merge whose output would
+// exceed SegmentMaxBytes is not made: the run it would have merged is
+// sealed instead (never merged again), and so is a new segment that is
+// alone over the cap. Sealing seals every older segment too: only trailing
+// runs merge, so they could never merge again anyway. So no flush merges
+// more than SegmentMaxBytes of segments, whatever the session's history.
 type flushPlan struct {
 	merge []segRef // trailing segments merged, oldest first
-	ref   segRef   // the new segment (ID, Level, revs, Reset known upfront)
+	ref   segRef   // the new segment (ID, Level, revs, Reset, Sealed known upfront)
+	seal  int      // the flush seals the segments before this index
 }
 
-func planFlush(segs []segRef, tail []delta) flushPlan {
-	level := 0
-	i := len(segs)
-	for i > 0 && segs[i-1].Level == level {
-		i--
-		level++
+func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
+	acc := int64(tailBytes(tail))
+	i, level, seal := len(segs), 0, 0
+	for acc <= int64(t.SegmentMaxBytes) {
+		j := i
+		for j > 0 && !segs[j-1].Sealed && segs[j-1].Level == level {
+			j--
+		}
+		if i-j+1 < t.SegmentFanout {
+			break
+		}
+		run := int64(0)
+		for _, r := range segs[j:i] {
+			run += r.Bytes
+		}
+		if acc+run > int64(t.SegmentMaxBytes) {
+			seal = i // the run, and everything older: no longer trailing
+			break
+		}
+		acc += run
+		i, level = j, level+1
 	}
-	p := flushPlan{merge: append([]segRef(nil), segs[i:]...)}
+	p := flushPlan{merge: append([]segRef(nil), segs[i:]...), seal: seal}
 	p.ref = segRef{ID: newID(), Level: level, ToRev: tail[len(tail)-1].Rev}
+	if acc > int64(t.SegmentMaxBytes) {
+		p.ref.Sealed, p.seal = true, i
+	}
 	if len(p.merge) > 0 {
 		p.ref.FromRev = p.merge[0].FromRev
 	} else {
@@ -189,6 +216,16 @@ func planFlush(segs []segRef, tail []delta) flushPlan {
 		p.ref.Reset = p.ref.Reset || d.Reset
 	}
 	return p
+}
+
+// apply returns segs with the plan applied: sealed runs marked, merged
+// segments replaced by the new one (whose counts writeFlush fills in).
+func (p flushPlan) apply(segs []segRef) []segRef {
+	out := append([]segRef(nil), segs[:len(segs)-len(p.merge)]...)
+	for k := range p.seal {
+		out[k].Sealed = true
+	}
+	return append(out, p.ref)
 }
 
 // writeFlush builds and writes the segment of p (merging its inputs) and
@@ -220,11 +257,9 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 		return err
 	}
 	*ref = p.ref
-	ref.Nodes, ref.Turns = len(seg.Nodes), len(idx.TurnIDs)
-	s.mu.Lock()
+	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
 	s.segs.put(sid, p.ref.ID, seg)
-	s.idxs[p.ref.ID] = idx
-	s.mu.Unlock()
+	s.segs.putIndex(sid, p.ref.ID, idx)
 	return nil
 }
 
@@ -295,10 +330,7 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, id := range ids {
-		s.mu.Lock()
-		x, ok := s.idxs[id]
-		s.mu.Unlock()
-		if ok {
+		if x, ok := s.segs.getIndex(sid, id); ok {
 			out[i] = x
 			continue
 		}
@@ -312,9 +344,7 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 			if _, err := codec.Decode(indexSchema, data, x); err != nil {
 				return &CorruptError{Key: key, Err: err}
 			}
-			s.mu.Lock()
-			s.idxs[id] = x
-			s.mu.Unlock()
+			s.segs.putIndex(sid, id, x)
 			out[i] = x
 			return nil
 		})
@@ -322,22 +352,17 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 	return out, g.Wait()
 }
 
-// pruneIndexes drops cached indexes of segments h no longer names. Called
-// with s.mu held.
-func (s *Store) pruneIndexes(h *head) {
-	if h == nil {
-		clear(s.idxs)
-		return
+// segBytes estimates the decoded size of a segment (what merging it costs
+// and what it weighs in a cache).
+func segBytes(seg *segment) int64 {
+	n := int64(256 + 160*len(seg.Commits) + 256*len(seg.Receipts))
+	for _, nd := range seg.Nodes {
+		n += int64(nodeBytes(nd))
 	}
-	keep := make(map[string]bool, len(h.Segs))
-	for _, r := range h.Segs {
-		keep[r.ID] = true
+	for _, c := range seg.Commits {
+		n += int64(72 * len(c.AttachmentIDs))
 	}
-	for id := range s.idxs {
-		if !keep[id] {
-			delete(s.idxs, id)
-		}
-	}
+	return n
 }
 
 // tailBytes estimates the encoded size of deltas' nodes.

@@ -38,7 +38,7 @@ type Config struct {
 	// Tuning; zero values mean the defaults below.
 	Tuning Tuning
 	// Segments, if set, is a segment cache shared with other handles (see
-	// SegmentCache); nil gives the handle its own of Tuning.SegmentCache.
+	// SegmentCache); nil gives the handle its own of Tuning.CacheBytes.
 	Segments *SegmentCache
 }
 
@@ -51,6 +51,14 @@ type Tuning struct {
 	// FlushBytes: ... or when its nodes weigh about this many bytes
 	// (default 64 KiB).
 	FlushBytes int
+	// SegmentMaxBytes: no merge makes a segment larger than this (decoded
+	// bytes, estimated); a segment that reaches it is sealed and never
+	// merged again, so no commit merges more than this much (default
+	// 16 MiB). A single commit larger than it makes one sealed segment.
+	SegmentMaxBytes int
+	// SegmentFanout: how many segments of one level merge into one of the
+	// next (default 4, at least 2).
+	SegmentFanout int
 	// InlineBlobMax: checkpoint blobs up to this size live inline in the
 	// head (default 2 KiB).
 	InlineBlobMax int
@@ -60,8 +68,9 @@ type Tuning struct {
 	// RecentReceipts: how many receipts the head keeps inline beyond those
 	// of its tail (default 32).
 	RecentReceipts int
-	// SegmentCache: how many decoded segments a handle caches (default 16).
-	SegmentCache int
+	// CacheBytes: the budget of the cache of decoded segments, indexes and
+	// graph of a handle that shares no SegmentCache (default 16 MiB).
+	CacheBytes int
 	// MaxAttempts bounds compare-and-swap retries of one operation
 	// (default 64).
 	MaxAttempts int
@@ -75,10 +84,13 @@ func (t Tuning) withDefaults() Tuning {
 	}
 	def(&t.FlushDeltas, 16)
 	def(&t.FlushBytes, 64<<10)
+	def(&t.SegmentMaxBytes, 16<<20)
+	def(&t.SegmentFanout, 4)
+	t.SegmentFanout = max(t.SegmentFanout, 2)
 	def(&t.InlineBlobMax, 2<<10)
 	def(&t.RecentWrites, 64)
 	def(&t.RecentReceipts, 32)
-	def(&t.SegmentCache, 16)
+	def(&t.CacheBytes, DefaultHandleCacheBytes)
 	def(&t.MaxAttempts, 64)
 	return t
 }
@@ -98,11 +110,9 @@ type Store struct {
 	bindMu sync.Mutex
 	sid    string
 
-	mu    sync.Mutex
-	cur   *snapshot // last head seen (read or written), nil if none
-	segs  *SegmentCache
-	idxs  map[string]*segIndex // by segment id; pruned to the head's segments
-	graph *graphState          // decoded graph of cur, if built
+	mu   sync.Mutex
+	cur  *snapshot     // last head seen (read or written), nil if none
+	segs *SegmentCache // segments, indexes and the latest graph, in bytes
 }
 
 var (
@@ -130,7 +140,6 @@ func New(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		tune:     cfg.Tuning.withDefaults(),
 		sid:      cfg.SessionID,
-		idxs:     map[string]*segIndex{},
 	}
 	if s.manifest == nil {
 		s.manifest = noopManifest{}
@@ -143,7 +152,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s.segs = cfg.Segments
 	if s.segs == nil {
-		s.segs = NewSegmentCache(s.tune.SegmentCache)
+		s.segs = NewSegmentCache(int64(s.tune.CacheBytes))
 	}
 	return s, nil
 }

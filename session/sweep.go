@@ -99,6 +99,12 @@ func headInfo(sid, etag string, h *head) *HeadInfo {
 	info.Keys = reachableKeys(h)
 	for _, d := range h.Tail {
 		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
+		if len(d.Unbacked) > 0 {
+			if info.UnbackedAttachmentIDs == nil {
+				info.UnbackedAttachmentIDs = map[uint64][]string{}
+			}
+			info.UnbackedAttachmentIDs[d.Rev] = d.Unbacked
+		}
 	}
 	return info
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"time"
 )
 
 // EnqueuePendingTurnInput implements TurnInputStore.
@@ -25,12 +26,14 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		base := liveOrFresh(sid, cur.h)
 		if draft.SourceKey != "" {
+			// Tombstones count: a replay of a settled input's key returns
+			// the settled input and admits nothing.
 			for _, in := range base.Inputs {
 				if in.SourceKey != draft.SourceKey {
 					continue
 				}
-				if !bytes.Equal(in.Payload, draft.Payload) || in.ActiveTurnID != draft.ActiveTurnID {
-					return plan{}, &SourceKeyConflictError{SessionID: sid, SourceKey: draft.SourceKey}
+				if !bytes.Equal(in.Payload, draft.Payload) || in.enqueuedFor() != draft.ActiveTurnID {
+					return plan{}, &SourceKeyConflictError{SessionID: sid, SourceKey: draft.SourceKey, ExistingInputID: in.InputID}
 				}
 				out = cloneInput(in.PendingTurnInput)
 				return plan{}, nil
@@ -83,7 +86,7 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 				if in.ClaimGen >= fence.FencingToken {
 					continue
 				}
-			default:
+			default: // terminal
 				continue
 			}
 			in.State, in.ClaimID, in.ClaimTurnID = InputClaimed, claim.ClaimID, turnID
@@ -102,26 +105,72 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 	return out, err
 }
 
-// ListPendingTurnInputs implements TurnInputStore.
+// ListPendingTurnInputs implements TurnInputStore: the unsettled inputs
+// in enqueue order, except those held by a live claim (a claim made under
+// the generation of the live session lease). An input whose claim was made
+// under an older lease generation is listed: it is claimable again.
 func (s *Store) ListPendingTurnInputs(ctx context.Context) ([]PendingTurnInput, error) {
 	h, err := s.readLive(ctx)
 	if err != nil || h == nil {
 		return nil, err
 	}
-	out := make([]PendingTurnInput, len(h.Inputs))
-	for i, in := range h.Inputs {
-		out[i] = cloneInput(in.PendingTurnInput)
+	gen, live := liveLeaseGen(h, s.now())
+	var out []PendingTurnInput
+	for _, in := range h.Inputs {
+		if in.State.Terminal() || (in.State == InputClaimed && live && in.ClaimGen == gen) {
+			continue
+		}
+		out = append(out, cloneInput(in.PendingTurnInput))
 	}
 	return out, nil
 }
 
-// deferInputs moves turnID's inputs still pending for it to the next turn.
+// liveLeaseGen returns the fencing token of h's unexpired lease, if any.
+func liveLeaseGen(h *head, now time.Time) (uint64, bool) {
+	if h.Lease == nil || !now.Before(h.Lease.ExpiresAt) {
+		return 0, false
+	}
+	return h.Lease.FencingToken, true
+}
+
+// deferInputs moves turnID's inputs still pending for it to the next turn:
+// their state becomes InputDeferredNextTurn and their ActiveTurnID empty.
 func deferInputs(h *head, turnID string) {
 	for i := range h.Inputs {
 		if in := &h.Inputs[i]; in.State == InputPendingActive && in.ActiveTurnID == turnID {
-			in.State = InputDeferredNextTurn
+			in.State, in.ActiveTurnID, in.DeferredFrom = InputDeferredNextTurn, "", turnID
 		}
 	}
+}
+
+// maxInputTombstones bounds the settled inputs a head keeps (oldest dropped
+// first), so the head stays small; within the bound a replay of a settled
+// input's source key returns it.
+const maxInputTombstones = 256
+
+// settleInput makes h.Inputs[i] a tombstone in state st and drops the
+// oldest tombstones beyond maxInputTombstones.
+func settleInput(h *head, i int, st TurnInputState) {
+	in := &h.Inputs[i]
+	in.State, in.ClaimID, in.ClaimTurnID, in.LeaseToken, in.ClaimGen = st, "", "", "", 0
+	n := 0
+	for _, r := range h.Inputs {
+		if r.State.Terminal() {
+			n++
+		}
+	}
+	if n <= maxInputTombstones {
+		return
+	}
+	kept := h.Inputs[:0:0]
+	for _, r := range h.Inputs {
+		if r.State.Terminal() && n > maxInputTombstones {
+			n--
+			continue
+		}
+		kept = append(kept, r)
+	}
+	h.Inputs = kept
 }
 
 func inputIndex(rows []inputRow, id string) int {

@@ -92,14 +92,12 @@ func (s *Store) remember(snap snapshot) {
 		return
 	}
 	s.cur = &snap
-	s.graph = nil
-	s.pruneIndexes(snap.h)
 }
 
 // forget drops the cached head (after a failure that may leave it stale).
 func (s *Store) forget() {
 	s.mu.Lock()
-	s.cur, s.graph = nil, nil
+	s.cur = nil
 	s.mu.Unlock()
 }
 

@@ -265,6 +265,11 @@ type CommitResult struct {
 	Manifest              *SessionCheckpoint     `json:"manifest,omitempty"`
 	EnqueuedQueueBatches  []QueuedWorkBatch      `json:"enqueued_queue_batches,omitempty"`
 	TurnInputApplications []TurnInputApplication `json:"turn_input_applications,omitempty"`
+	// UnbackedAttachmentIDs are the attachment ids the commit named (or its
+	// turn owned) that this session holds no bytes for: an id carried from
+	// a parent session, an intent whose upload never finished. The commit
+	// went through without them; no ref was recorded or stamped for them.
+	UnbackedAttachmentIDs []string `json:"unbacked_attachment_ids,omitempty"`
 }
 
 // PersistedRead is what LoadSession returns.

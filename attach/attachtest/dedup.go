@@ -104,8 +104,9 @@ func testOwnerByTurn(t *testing.T, e *env) {
 			t.Fatalf("owner of %s = %+v, want %+v", id[:8], got, want)
 		}
 	}
-	ids, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
 	e.Must(err)
+	ids := prep.Stamp
 	if want := sortedCopy([]string{x, v}); !slices.Equal(ids, want) {
 		t.Fatalf("turn t1 adopts %v, want %v", ids, want)
 	}
@@ -118,8 +119,8 @@ func testOwnerByTurn(t *testing.T, e *env) {
 	}
 }
 
-// PutKnown skips the upload on a deduplication hit and verifies the bytes
-// on a miss.
+// PutKnown skips the upload on a deduplication hit (after proving
+// possession) and verifies the bytes on a miss.
 func testPutKnown(t *testing.T, e *env) {
 	a, b := e.session("s1", nil), e.session("s2", nil)
 	body := random(23, 20_000)
@@ -136,9 +137,11 @@ func testPutKnown(t *testing.T, e *env) {
 	if ref.ID != id || opens != 1 {
 		t.Fatalf("miss: ref %+v after %d opens", ref, opens)
 	}
+	// Another session proves possession (one more open, hashed, not
+	// uploaded) and adopts the data; see PutKnownNeedsPossession.
 	ref, err = b.PutKnown(e.Ctx, id, -1, open(body), attach.PutOptions{Label: "b"})
 	e.Must(err)
-	if ref.ID != id || ref.Size != int64(len(body)) || ref.Label != "b" || opens != 1 {
+	if ref.ID != id || ref.Size != int64(len(body)) || ref.Label != "b" || opens != 2 {
 		t.Fatalf("hit: ref %+v after %d opens", ref, opens)
 	}
 	e.mustGet(b, id, body)

@@ -59,10 +59,12 @@ func Run(t *testing.T, h Harness) {
 		{"HostileIDs", testHostileIDs},
 		{"Checksum", testChecksum},
 		{"PutKnown", testPutKnown},
+		{"PutKnownNeedsPossession", testPutKnownNeedsPossession},
 		{"ReclaimedData", testReclaimedData},
 		{"FenceRevokes", testFenceRevokes},
 		{"FenceArmed", testFenceArmed},
 		{"ConcurrentIdenticalPuts", testConcurrentIdentical},
+		{"SweepFailureCause", testSweepFailureCause},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h, h.New(t))) })
 	}

@@ -202,7 +202,7 @@ func testHostileIDs(t *testing.T, e *env) {
 		_, err := attach.New(e.M, sid, nil)
 		wantErr(t, "New("+sid+")", err, attach.ErrInvalidID)
 	}
-	_, err := a.Put(e.Ctx, strings.NewReader("x"), attach.PutOptions{Owner: manifest.Owner{Kind: manifest.OwnerTurn, ID: "../t"}})
+	_, err := a.Put(e.Ctx, strings.NewReader("x"), attach.PutOptions{Owner: manifest.Owner{Kind: manifest.OwnerTurn, ID: "t\x00"}})
 	wantErr(t, "Put with a hostile owner", err, attach.ErrInvalidID)
 	if keys := e.keys(""); len(keys) != 0 {
 		t.Fatalf("rejected calls left %v", keys)

@@ -17,6 +17,10 @@
 //     then fail with an i/o timeout: the server applied the request but the
 //     client never hears of it. This is the fault behind ambiguous
 //     conditional writes.
+//   - Truncate: forward the request, then cut the response body off after
+//     half of its bytes with io.ErrUnexpectedEOF, as a dropped connection
+//     (or a server that stops sending when the object is overwritten
+//     under the read) does. Only for responses with a body.
 //
 // # Reproducibility
 //
@@ -54,6 +58,7 @@ const (
 	Reset
 	Latency
 	LoseResponse
+	Truncate
 )
 
 func (f Fault) String() string {
@@ -68,6 +73,8 @@ func (f Fault) String() string {
 		return "latency"
 	case LoseResponse:
 		return "lose-response"
+	case Truncate:
+		return "truncate"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -212,7 +219,7 @@ func (t *Transport) decide(req *http.Request) *Rule {
 		t.stats.Faults[r.Fault]++
 		t.stats.Rules[ruleName(r, i)]++
 	}
-	if chosen == nil || chosen.Fault == Latency || chosen.Fault == LoseResponse {
+	if chosen == nil || chosen.Fault == Latency || chosen.Fault == LoseResponse || chosen.Fault == Truncate {
 		t.stats.Forwarded++
 	}
 	return chosen
@@ -249,6 +256,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &Error{Fault: LoseResponse, Rule: r.Name, Err: &net.OpError{
 			Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded,
 		}}
+	case Truncate:
+		resp, err := t.base().RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = &cutBody{r: io.LimitReader(resp.Body, resp.ContentLength/2), c: resp.Body}
+		return resp, nil
 	}
 	return t.base().RoundTrip(req)
 }
@@ -304,6 +318,24 @@ func slowDown(req *http.Request) *http.Response {
 		Request:       req,
 	}
 }
+
+// cutBody is a response body cut off by a Truncate fault: its bytes up to
+// the cut, then io.ErrUnexpectedEOF, as net/http reports a connection that
+// closed before Content-Length bytes arrived.
+type cutBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *cutBody) Close() error { return b.c.Close() }
 
 // Error is an injected transport failure. It unwraps to the network error it
 // imitates: a *net.OpError with ECONNRESET (Reset) or an i/o timeout

@@ -116,6 +116,21 @@ func TestLoseResponseAfterServerApplied(t *testing.T) {
 	}
 }
 
+func TestTruncateCutsTheBodyOff(t *testing.T) {
+	srv := newServer(t)
+	tr := &faultnet.Transport{Rules: []faultnet.Rule{{Fault: faultnet.Truncate, Method: "GET", Limit: 1}}}
+	code, body, err := do(t, tr.Client(), "GET", srv.URL+"/b/key", "")
+	if code != 200 || body != "ok /b/key"[:len("ok /b/key")/2] || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("GET = %d %q, %v; want 200, half the body, io.ErrUnexpectedEOF", code, body, err)
+	}
+	if code, body, err = do(t, tr.Client(), "GET", srv.URL+"/b/key", ""); err != nil || body != "ok /b/key" {
+		t.Fatalf("second GET = %d %q, %v; want the whole body (Limit 1)", code, body, err)
+	}
+	if st := tr.Stats(); st.Forwarded != 2 || st.Faults[faultnet.Truncate] != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
 func TestLatencyUsesInjectedSleep(t *testing.T) {
 	srv := newServer(t)
 	var slept []time.Duration

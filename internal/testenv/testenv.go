@@ -4,7 +4,7 @@
 // Servers are described by environment variables (localstack/up.sh writes
 // them to an env file; localstack/run.sh exports them around a command):
 //
-//	STOWAGE_TEST_<NAME>_ENDPOINT   http://127.0.0.1:PORT, NAME is MINIO or VERSITYGW
+//	STOWAGE_TEST_<NAME>_ENDPOINT   http://127.0.0.1:PORT, NAME is MINIO, VERSITYGW or RCLONE
 //	STOWAGE_TEST_ACCESS_KEY, STOWAGE_TEST_SECRET_KEY, STOWAGE_TEST_REGION, STOWAGE_TEST_BUCKET
 //	STOWAGE_TEST_PUSHGATEWAY_URL   http://127.0.0.1:PORT of a Prometheus Pushgateway
 //	STOWAGE_TEST_REQUIRE           comma-separated server names (or "all") that must be present;
@@ -28,17 +28,18 @@ import (
 const (
 	MinIO     = "minio"
 	VersityGW = "versitygw"
+	RClone    = "rclone" // rclone serve s3
 )
 
 // Pushgateway is the Prometheus Pushgateway's name in STOWAGE_TEST_REQUIRE.
 const Pushgateway = "pushgateway"
 
 // AllServers lists every server name, in the order tests run them.
-var AllServers = []string{VersityGW, MinIO}
+var AllServers = []string{VersityGW, MinIO, RClone}
 
 // Server is one running S3-compatible server.
 type Server struct {
-	Name      string // "minio" or "versitygw"
+	Name      string // "minio", "versitygw" or "rclone"
 	Endpoint  string // http://127.0.0.1:PORT
 	AccessKey string
 	SecretKey string

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
 )
 
@@ -164,7 +165,8 @@ func testHostileIDs(t *testing.T, e *Env) {
 			t.Errorf("Forget(%q, %q) = %v, want ErrInvalidID", c.session, c.id, err)
 		}
 	}
-	for _, o := range []manifest.Owner{{Kind: manifest.OwnerTurn}, {Kind: manifest.OwnerTurn, ID: "a/b"},
+	for _, o := range []manifest.Owner{{Kind: manifest.OwnerTurn}, {Kind: manifest.OwnerTurn, ID: "a\nb"},
+		{Kind: manifest.OwnerTurn, ID: "\xff"}, {Kind: manifest.OwnerProcess, ID: strings.Repeat("p", ids.MaxTextLen+1)},
 		{Kind: "other", ID: "x"}, {ID: "x"}} {
 		err := e.M.RecordIntent(e.Ctx, manifest.Intent{AttachmentID: good, SessionID: "s1", Owner: o})
 		if !errors.Is(err, manifest.ErrInvalidID) {

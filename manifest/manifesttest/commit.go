@@ -4,13 +4,15 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
 )
 
-// PrepareCommit refuses ids whose row or bytes are missing, and returns the
-// rest sorted and distinct.
-func testPrepareCommitDangling(t *testing.T, e *Env) {
+// PrepareCommit stamps the ids whose row names readable bytes and reports
+// the others as unbacked, without failing: no row, bytes never written,
+// bytes gone, another session's row. Both lists are sorted and distinct.
+func testPrepareCommitUnbacked(t *testing.T, e *Env) {
 	a, b, c, d := ID("a"), ID("b"), ID("c"), ID("d")
 	e.WithData("s1", a, none, "a")
 	e.Intent("s1", b, none) // bytes never written
@@ -20,18 +22,22 @@ func testPrepareCommitDangling(t *testing.T, e *Env) {
 
 	got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, a})
 	e.Must(err)
-	if !slices.Equal(got, []string{a}) {
-		t.Fatalf("PrepareCommit = %v", got)
+	if !slices.Equal(got.Stamp, []string{a}) || len(got.Unbacked) != 0 {
+		t.Fatalf("PrepareCommit = %+v", got)
 	}
 	for _, id := range []string{b, c, d, ID("unknown")} {
-		if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, id}); !errors.Is(err, manifest.ErrDanglingRef) {
-			t.Errorf("PrepareCommit with %s = %v, want ErrDanglingRef", id[:8], err)
+		got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{id, a})
+		if err != nil || !slices.Equal(got.Stamp, []string{a}) || !slices.Equal(got.Unbacked, []string{id}) {
+			t.Errorf("PrepareCommit with %s = %+v, %v; want %s stamped and %s unbacked", id[:8], got, err, a[:8], id[:8])
 		}
+	}
+	if e.Row("s1", b).Committed() || e.Row("s1", b).PreparedAt != (time.Time{}) {
+		t.Error("an unbacked row was stamped")
 	}
 	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile id = %v", err)
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a/b", nil); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a\x00b", nil); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile turn = %v", err)
 	}
 }
@@ -52,10 +58,15 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	e.Intent("s1", u, manifest.ProcessOwner("p1")) // owner moved on
 	e.WithData("s2", ID("other"), t1, "o")         // other session
 
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", []string{z})
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", []string{z})
 	e.Must(err)
+	got := prep.Stamp
 	if want := sorted(x, z); !slices.Equal(got, want) {
 		t.Fatalf("PrepareCommit(t1) = %v, want %v", short(got), short(want))
+	}
+	// The turn's rows without bytes are reported, not stamped.
+	if want := sorted(y, v); !slices.Equal(prep.Unbacked, want) {
+		t.Fatalf("PrepareCommit(t1) unbacked = %v, want %v", short(prep.Unbacked), short(want))
 	}
 	at := e.Clock.Now()
 	e.Must(e.M.FinishCommit(e.Ctx, "s1", got, at))
@@ -67,10 +78,10 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	if e.Row("s1", y).Committed() || e.Row("s2", ID("other")).Committed() {
 		t.Fatal("FinishCommit stamped a row it was not given")
 	}
-	got, err = e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err = e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
 	e.Must(err)
-	if len(got) != 0 {
-		t.Fatalf("second PrepareCommit(t1) = %v", short(got))
+	if len(prep.Stamp) != 0 {
+		t.Fatalf("second PrepareCommit(t1) = %v", short(prep.Stamp))
 	}
 }
 
@@ -83,9 +94,9 @@ func testLashOrphanScenario(t *testing.T, e *Env) {
 	e.Intent("s1", outOfBand, none)
 	e.Intent("s1", orphan, manifest.TurnOwner("t0"))
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{outOfBand}))
-	ids, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
 	e.Must(err)
-	e.Must(e.M.FinishCommit(e.Ctx, "s1", ids, e.Clock.Now()))
+	e.Must(e.M.FinishCommit(e.Ctx, "s1", prep.Stamp, e.Clock.Now()))
 	list, err := e.M.ListUncommitted(e.Ctx, e.Clock.Now())
 	e.Must(err)
 	if len(list) != 1 || list[0].AttachmentID != orphan {

@@ -55,8 +55,10 @@ func Run(t *testing.T, h Harness) {
 		{"DeadRowsAndForgetRow", testDeadRowsAndForgetRow},
 		{"ForgetAgedUploadsAndSessionIDs", testForgetAgedUploadsAndSessionIDs},
 		{"UploadIntents", testUploadIntents},
-		{"PrepareCommitDangling", testPrepareCommitDangling},
+		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
+		{"TurnIDsAreBytes", testTurnIDsAreBytes},
+		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
 	} {

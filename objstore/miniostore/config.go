@@ -63,7 +63,10 @@ func (cfg *Config) Validate() error {
 // response was lost landed, and to StreamUpload for parts.
 //
 // minio-go cannot send If-Match on DELETE, so the Store never reports
-// ConditionalDelete, whatever cfg.Quirks says about the server.
+// ConditionalDelete, whatever cfg.Quirks says about the server. It always
+// sends a delimiter with ListMultipartUploads, empty by default: to a
+// server that rolls uploads up on an empty one
+// (Quirks.EmptyDelimiterRollsUp) it sends s3compat.NoDelimiter.
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,5 +117,8 @@ func New(cfg Config) (*Store, error) {
 		api.TraceOn(traceLog{cfg.Logger})
 	}
 	c := &client{core: minio.Core{Client: api}, bucket: cfg.Bucket}
+	if q.EmptyDelimiterRollsUp {
+		c.uploadsDelimiter = s3compat.NoDelimiter
+	}
 	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
 }

@@ -45,6 +45,9 @@ var _ objstore.Store = (*Store)(nil)
 type client struct {
 	core   minio.Core
 	bucket string
+	// uploadsDelimiter is the delimiter of ListMultipartUploads, which
+	// minio-go always sends (see New).
+	uploadsDelimiter string
 }
 
 var _ s3compat.Client = (*client)(nil)

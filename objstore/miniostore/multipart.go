@@ -35,7 +35,7 @@ func (c *client) CompleteMultipartUpload(ctx context.Context, key, uploadID stri
 }
 
 func (c *client) ListMultipartUploads(ctx context.Context, prefix, keyMarker, uploadIDMarker string) (s3compat.UploadPage, error) {
-	res, err := c.core.ListMultipartUploads(ctx, c.bucket, prefix, keyMarker, uploadIDMarker, "", 1000)
+	res, err := c.core.ListMultipartUploads(ctx, c.bucket, prefix, keyMarker, uploadIDMarker, c.uploadsDelimiter, 1000)
 	if err != nil {
 		return s3compat.UploadPage{}, err
 	}

@@ -42,7 +42,6 @@ package retry
 import (
 	"context"
 	"errors"
-	"io"
 	"iter"
 	"log/slog"
 	"math/rand/v2"
@@ -71,6 +70,10 @@ type Options struct {
 	// Logger receives a debug record per retry and an info record per
 	// resolved ambiguity. nil discards.
 	Logger *slog.Logger
+	// ReadWhole: a Get body of at most this many bytes is read whole
+	// inside the retried attempt (see Get); 0 means DefaultReadWhole, a
+	// negative value streams every body.
+	ReadWhole int64
 	// OnRetry, if set, is called before each backoff with the operation
 	// name (objstore.Op*), the 1-based number of the attempt that failed
 	// and its error.
@@ -82,6 +85,7 @@ const (
 	DefaultMaxAttempts = 5
 	DefaultBaseDelay   = 100 * time.Millisecond
 	DefaultMaxDelay    = 5 * time.Second
+	DefaultReadWhole   = 4 << 20
 )
 
 // New returns s wrapped in the retry decorator. Closing it closes s.
@@ -97,6 +101,9 @@ func New(s objstore.Store, opts Options) objstore.Store {
 	}
 	if opts.MaxDelay < opts.BaseDelay {
 		opts.MaxDelay = opts.BaseDelay
+	}
+	if opts.ReadWhole == 0 {
+		opts.ReadWhole = DefaultReadWhole
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
@@ -204,18 +211,6 @@ func (s *store) Put(ctx context.Context, key string, data []byte, opts *objstore
 		return err
 	})
 	return info, err
-}
-
-func (s *store) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
-	var (
-		rc   io.ReadCloser
-		info objstore.ObjectInfo
-	)
-	err := s.do(ctx, objstore.OpGet, key, func() (err error) {
-		rc, info, err = s.base.Get(ctx, key, opts)
-		return err
-	})
-	return rc, info, err
 }
 
 func (s *store) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {

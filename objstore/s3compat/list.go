@@ -88,7 +88,9 @@ type UploadPageFunc func(ctx context.Context, prefix, keyMarker, uploadIDMarker 
 // ListUploads turns ListMultipartUploads pages into Store.ListUploads'
 // sequence. With q.ListUploadsExactPrefix the server is asked for every
 // upload and the prefix is applied here; the filter is applied in any case,
-// so a server that over-matches is harmless.
+// so a server that over-matches is harmless. With
+// q.ListUploadsMissingIsEmpty a first page that answers NoSuchUpload is an
+// empty listing.
 func (q Quirks) ListUploads(ctx context.Context, prefix string, fetch UploadPageFunc) iter.Seq2[objstore.UploadInfo, error] {
 	return func(yield func(objstore.UploadInfo, error) bool) {
 		ask := prefix
@@ -99,7 +101,10 @@ func (q Quirks) ListUploads(ctx context.Context, prefix string, fetch UploadPage
 		for {
 			page, err := fetch(ctx, ask, keyMarker, idMarker)
 			if err != nil {
-				yield(objstore.UploadInfo{}, err)
+				first := keyMarker == "" && idMarker == ""
+				if !(first && q.ListUploadsMissingIsEmpty && errors.Is(err, objstore.ErrNotExist)) {
+					yield(objstore.UploadInfo{}, err)
+				}
 				return
 			}
 			for _, u := range page.Uploads {

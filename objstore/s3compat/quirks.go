@@ -56,7 +56,36 @@ type Quirks struct {
 	// as "dir/" finds nothing (MinIO, measured). With it the backends list
 	// every upload and filter by prefix themselves.
 	ListUploadsExactPrefix bool
+
+	// ListUploadsMissingIsEmpty: ListMultipartUploads answers 404
+	// NoSuchUpload instead of an empty listing while no multipart upload
+	// has ever been created in the bucket (rclone serve s3 v1.76.0,
+	// measured: its upload index appears with the first upload). With it a
+	// NoSuchUpload on the first page reads as no uploads; NoSuchBucket and
+	// every other error still fail the listing.
+	ListUploadsMissingIsEmpty bool
+
+	// EmptyDelimiterRollsUp: ListMultipartUploads takes an empty
+	// "delimiter=" parameter as a delimiter and rolls every upload up into
+	// CommonPrefixes, so none is listed (rclone, measured). minio-go
+	// always sends the parameter; with this quirk miniostore sends
+	// NoDelimiter instead, which no valid key contains. s3store never sends
+	// an empty delimiter.
+	EmptyDelimiterRollsUp bool
+
+	// DeleteDirectoryFails: DeleteObject of a key that does not exist but
+	// names a directory on the server's disk (K while keys under "K/"
+	// exist) answers 500 InternalError (rclone's local backend, measured).
+	// With it a 5xx answer to DeleteObject is followed by one HEAD: a key
+	// that does not exist counts as deleted, as any missing key does;
+	// otherwise the 5xx stands (and is retried above).
+	DeleteDirectoryFails bool
 }
+
+// NoDelimiter is the ListMultipartUploads delimiter miniostore sends to a
+// server with Quirks.EmptyDelimiterRollsUp: a control character, which no
+// valid key contains (objstore.ValidateKey), so no upload rolls up.
+const NoDelimiter = "\x01"
 
 // Profiles of known servers.
 var (
@@ -91,30 +120,46 @@ var (
 		ConditionalDelete:    true,
 	}
 
+	// RClone is rclone v1.76.0's "serve s3" over its local backend (any
+	// rclone remote behind it stores keys as paths, as the local one does).
+	RClone = Quirks{
+		Name:                      "rclone",
+		PathStyle:                 true,
+		ConditionalPut:            true,
+		CompareAndSwap:            true,
+		ConditionalMultipart:      true,
+		ConditionalDelete:         true,
+		ListUploadsMissingIsEmpty: true,
+		EmptyDelimiterRollsUp:     true,
+		DeleteDirectoryFails:      true,
+	}
+
 	// Generic is a server nothing specific is known about. It claims the
 	// conditional writes the S3 API has had since 2024 (the conformance
 	// suite and a startup probe must confirm them before anything relies on
 	// them), no conditional delete, and lists uploads the slow, always
-	// correct way.
+	// correct way, reading NoSuchUpload on a listing as no uploads (no
+	// listing has an upload to miss).
 	Generic = Quirks{
-		Name:                   "generic",
-		PathStyle:              true,
-		ConditionalPut:         true,
-		CompareAndSwap:         true,
-		ConditionalMultipart:   true,
-		ListUploadsExactPrefix: true,
+		Name:                      "generic",
+		PathStyle:                 true,
+		ConditionalPut:            true,
+		CompareAndSwap:            true,
+		ConditionalMultipart:      true,
+		ListUploadsExactPrefix:    true,
+		ListUploadsMissingIsEmpty: true,
 	}
 )
 
 // Profile returns the named profile ("aws", "minio", "versitygw",
-// "generic"; case-insensitive).
+// "rclone", "generic"; case-insensitive).
 func Profile(name string) (Quirks, error) {
-	for _, q := range []Quirks{AWS, MinIO, VersityGW, Generic} {
+	for _, q := range []Quirks{AWS, MinIO, VersityGW, RClone, Generic} {
 		if strings.EqualFold(q.Name, name) {
 			return q, nil
 		}
 	}
-	return Quirks{}, fmt.Errorf("s3compat: unknown provider %q (want aws, minio, versitygw or generic): %w", name, objstore.ErrInvalidArgument)
+	return Quirks{}, fmt.Errorf("s3compat: unknown provider %q (want aws, minio, versitygw, rclone or generic): %w", name, objstore.ErrInvalidArgument)
 }
 
 // Normalize returns q, or Generic if q is the zero value.

@@ -229,10 +229,26 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	// answers 404 to an If-Match delete of a missing key, versitygw 204), so
 	// the 404 is not read as a failed If-Match.
 	err := s.mapErr(ctx, objstore.OpDelete, "DeleteObject", key, s.client.DeleteObject(ctx, key, ifMatch), false)
-	if errors.Is(err, objstore.ErrNotExist) {
+	if errors.Is(err, objstore.ErrNotExist) || s.missingAfterFailure(ctx, key, err) {
 		return nil
 	}
 	return err
+}
+
+// missingAfterFailure reports, on a server with Quirks.DeleteDirectoryFails,
+// whether a delete that failed with err (a 5xx or a transport failure) left
+// no object under key, as one HEAD shows: then the delete succeeded as far
+// as the contract goes. Any other answer keeps the failure.
+func (s *Store) missingAfterFailure(ctx context.Context, key string, err error) bool {
+	if !s.quirks.DeleteDirectoryFails || !errors.Is(err, objstore.ErrUnavailable) || ctx.Err() != nil {
+		return false
+	}
+	_, herr := s.client.HeadObject(ctx, key)
+	missing := errors.Is(s.mapErr(ctx, objstore.OpHead, "HeadObject", key, herr, false), objstore.ErrNotExist)
+	if missing {
+		s.log.DebugContext(ctx, "delete failed but the key does not exist", "key", key, "err", err)
+	}
+	return missing
 }
 
 // DeleteMany implements objstore.Store with DeleteObjects, 1000 keys a

@@ -31,14 +31,20 @@ type Config struct {
 	// Credentials signs requests; nil means the SDK's standard chain
 	// (environment, shared profile, web identity, instance role).
 	Credentials aws.CredentialsProvider
-	// HTTPClient sends the requests; nil means the SDK's default client.
-	// Tests inject fault-injecting transports here.
+	// HTTPClient sends the requests; nil means the Store's own client: the
+	// SDK's default transport with MaxConns idle connections kept, closed
+	// by Close. Tests inject fault-injecting transports here.
 	HTTPClient *http.Client
 	// RequestTimeout bounds the silence of each request (attempt): no
 	// response headers, or no progress on the body, for this long fails it
 	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
 	// See s3compat.DeadlineTransport. 0 means none.
 	RequestTimeout time.Duration
+	// MaxConns is the number of concurrent requests whose connections the
+	// Store's own client keeps for reuse (default DefaultMaxConns, 64).
+	// Size it to the concurrency of the process: requests beyond it still
+	// run, but open a new connection each.
+	MaxConns int
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
 	// Logger receives debug records (failed aborts) and the SDK's own log
@@ -100,14 +106,20 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	awsCfg.Logger = sdkLog
 	awsCfg.ClientLogMode = 0
+	httpClient, transport := cfg.HTTPClient, (*http.Transport)(nil)
+	if httpClient == nil {
+		n := cfg.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		httpClient, transport = newHTTPClient(n)
+	}
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.UsePathStyle || q.PathStyle
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient
-		}
+		o.HTTPClient = httpClient
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -120,5 +132,5 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{s3compat.NewStore(backend, c, q, cfg.Logger)}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), transport: transport}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -38,6 +39,7 @@ const backend = "s3store"
 // aws-sdk-go-v2.
 type Store struct {
 	*s3compat.Store
+	transport *http.Transport // the Store's own client's; nil with Config.HTTPClient
 }
 
 var _ objstore.Store = (*Store)(nil)

@@ -3,7 +3,6 @@ package sessiontest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 var attachmentTests = []namedTest{
 	{"CommitAdoptsRefs", testCommitAdoptsRefs},
 	{"IsolationAndRestamp", testIsolationAndRestamp},
-	{"DanglingRefPublishesNothing", testDanglingRef},
+	{"UnbackedRefsAreReported", testUnbackedRefs},
 }
 
 func hexID(c byte) string {
@@ -33,11 +32,7 @@ func (f *fixture) intent(s *session.Store, sid string, c byte, owner manifest.Ow
 		}
 		return id
 	}
-	err := s.RecordIntent(f.ctx, manifest.Intent{AttachmentID: id, SessionID: sid,
-		CanonicalURI: "lash-attachment://sha256/" + id, IntentAt: f.clock.Now(), Owner: owner})
-	if err != nil {
-		f.t.Fatalf("record intent: %v", err)
-	}
+	f.recordIntent(s, sid, id, owner)
 	return id
 }
 
@@ -120,18 +115,70 @@ func testIsolationAndRestamp(t *testing.T, f *fixture) {
 	}
 }
 
-func testDanglingRef(t *testing.T, f *fixture) {
+// testUnbackedRefs: a commit naming attachment ids this session holds no
+// bytes for (an id carried in from a parent session, an intent whose upload
+// never finished, a turn-owned intent without bytes) goes through; the ids
+// are reported in the result (and its receipt), not stamped, and not
+// recorded as refs of the commit.
+func testUnbackedRefs(t *testing.T, f *fixture) {
 	if isNoop(f) || f.env.Hook == nil {
 		t.Skip("no commit hook")
 	}
-	s := f.open("dang")
-	f.mustCommit(s, appendCommit("dang", 0, "", "a"))
-	cm := appendCommit("dang", 1, "a", "b")
-	cm.CommittedAttachmentIDs = []string{hexID(7)}
-	if _, err := s.CommitRuntimeState(f.ctx, cm); !errors.Is(err, manifest.ErrDanglingRef) {
-		t.Fatalf("dangling ref: %v", err)
+	parent, kid := f.open("par"), f.open("kid")
+	carried := f.intent(parent, "par", 7, manifest.Owner{})
+	pc := appendCommit("par", 0, "", "p")
+	pc.CommittedAttachmentIDs = []string{carried}
+	f.mustCommit(parent, pc)
+	own := f.intent(kid, "kid", 8, manifest.Owner{})
+	f.mustCommit(kid, appendCommit("kid", 0, "", "a"))
+
+	cm := appendCommit("kid", 1, "a", "b")
+	cm.CommittedAttachmentIDs = []string{carried, own}
+	cm.TurnCommit = stamp("kid", "turn-2", "h2")
+	want := []string{carried}
+	if f.env.PutAttachment != nil {
+		// A real manifest knows bytes: an intent whose upload never
+		// finished, named or owned by the committing turn, is unbacked too.
+		noBytes, turnOwned := hexID(9), hexID(10)
+		f.recordIntent(kid, "kid", noBytes, manifest.Owner{})
+		f.recordIntent(kid, "kid", turnOwned, manifest.TurnOwner("turn-2"))
+		cm.CommittedAttachmentIDs = append(cm.CommittedAttachmentIDs, noBytes)
+		want = append(want, noBytes, turnOwned)
 	}
-	if r := f.load(f.open("dang"), session.FullGraph); r.HeadRevision != 1 {
-		t.Fatalf("dangling commit published: revision %d", r.HeadRevision)
+	slices.Sort(want)
+	res, err := kid.CommitRuntimeState(f.ctx, cm)
+	if err != nil {
+		t.Fatalf("a commit naming unbacked attachments failed: %v", err)
+	}
+	if res.HeadRevision != 2 || !slices.Equal(res.UnbackedAttachmentIDs, want) {
+		t.Fatalf("result: revision %d, unbacked %v; want 2, %v", res.HeadRevision, res.UnbackedAttachmentIDs, want)
+	}
+	replay, err := f.open("kid").CommitRuntimeState(f.ctx, cm)
+	if err != nil || !slices.Equal(replay.UnbackedAttachmentIDs, want) {
+		t.Fatalf("receipt replay: %+v, %v; want unbacked %v", replay, err, want)
+	}
+	info, err := session.ReadHead(f.ctx, f.env.Store, "kid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wantIDs("head's committed attachment ids", info.CommittedAttachmentIDs, []string{own})
+	if got := info.UnbackedAttachmentIDs[2]; !slices.Equal(got, want) {
+		t.Fatalf("head's unbacked ids at revision 2: %v, want %v", got, want)
+	}
+	if ok, _ := kid.HoldsRef(f.ctx, "kid", carried); ok {
+		t.Fatal("the child session holds a ref to its parent's attachment")
+	}
+	// The session's own intents without bytes stay uncommitted.
+	stillOpen := slices.DeleteFunc(slices.Clone(want), func(id string) bool { return id == carried })
+	f.wantIDs("uncommitted after the commit", f.uncommitted(kid, "kid"), stillOpen)
+}
+
+// recordIntent records an intent for id without writing bytes.
+func (f *fixture) recordIntent(s *session.Store, sid, id string, owner manifest.Owner) {
+	f.t.Helper()
+	err := s.RecordIntent(f.ctx, manifest.Intent{AttachmentID: id, SessionID: sid,
+		CanonicalURI: "lash-attachment://sha256/" + id, IntentAt: f.clock.Now(), Owner: owner})
+	if err != nil {
+		f.t.Fatalf("record intent: %v", err)
 	}
 }

@@ -139,8 +139,9 @@ func reversion(data []byte, v uint16) []byte {
 }
 
 // headSchema is the head envelope the session package writes (schema 2
-// added the sweep generation; it reads schema 1 too).
-var headSchema = codec.Schema{Kind: "HEAD", Current: 2, Min: 1}
+// added the sweep generation, schema 3 bounded compaction; it reads
+// schemas 1 and 2 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 3, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
 	s := f.open("sv")
@@ -166,10 +167,13 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	}
 	check("newer head", reversion(good, 99), session.ErrSchemaUnsupported)
 	check("versionless head", reversion(good, 0), session.ErrSchemaMissing)
-	// Schema 1 (before the sweep generation) still reads, as generation 0.
-	f.put(key, reversion(good, 1))
-	if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
-		t.Fatalf("schema-1 head: %+v, %v", r, err)
+	// Schemas 1 (before the sweep generation) and 2 (before bounded
+	// compaction) still read.
+	for _, v := range []uint16{1, 2} {
+		f.put(key, reversion(good, v))
+		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
+			t.Fatalf("schema-%d head: %+v, %v", v, r, err)
+		}
 	}
 
 	// The checkpoint manifest is a JSON document with its own version.

@@ -136,6 +136,7 @@ func Run(t *testing.T, h Harness) {
 		{"IDs", idTests},
 		{"RoundTrips", roundTripTests},
 		{"Sweep", sweepTests},
+		{"Limits", limitTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -14,6 +14,43 @@ var leaseTests = []namedTest{
 	{"FenceBeforeReceipt", testFenceBeforeReceipt},
 	{"ConcurrentFirstClaims", testConcurrentFirstClaims},
 	{"RenewAndRelease", testRenewAndRelease},
+	{"ReentryBySameIncarnation", testLeaseReentry},
+}
+
+// testLeaseReentry: the live lease's own holder (same owner and
+// incarnation) claiming again gets its lease back, same tokens, expiry
+// extended; the same owner in another incarnation, or another owner, is
+// Busy.
+func testLeaseReentry(t *testing.T, f *fixture) {
+	s := f.open("re-enter")
+	first := f.acquire(s, ownerA, time.Minute)
+	f.clock.Advance(10 * time.Second)
+	out, err := f.open("re-enter").TryClaimSessionExecutionLease(f.ctx, ownerA, 2*time.Minute)
+	if err != nil || out.Acquired == nil {
+		t.Fatalf("re-entry: %+v, %v; want the existing lease", out, err)
+	}
+	got := out.Acquired
+	if got.LeaseToken != first.LeaseToken || got.FencingToken != first.FencingToken ||
+		!got.ExpiresAt.Equal(f.clock.Now().Add(2*time.Minute)) {
+		t.Fatalf("re-entered lease %+v, want tokens of %+v with expiry now+2m", got, first)
+	}
+	// A shorter ttl never shortens the lease.
+	out, err = s.TryClaimSessionExecutionLease(f.ctx, ownerA, time.Second)
+	if err != nil || out.Acquired == nil || !out.Acquired.ExpiresAt.Equal(got.ExpiresAt) {
+		t.Fatalf("re-entry with a short ttl: %+v, %v", out, err)
+	}
+	next := ownerA
+	next.IncarnationID = "inc-a-next"
+	for _, o := range []session.LeaseOwner{next, ownerB} {
+		if out, err := s.TryClaimSessionExecutionLease(f.ctx, o, time.Minute); err != nil || out.Busy == nil ||
+			out.Busy.LeaseToken != first.LeaseToken {
+			t.Fatalf("claim by %+v: %+v, %v; want Busy", o, out, err)
+		}
+	}
+	// The re-entered lease is the same fence: it still commits.
+	c := appendCommit("re-enter", 0, "", "a")
+	c.SessionExecutionLease = &first
+	f.mustCommit(s, c)
 }
 
 func testLeaseExpiry(t *testing.T, f *fixture) {

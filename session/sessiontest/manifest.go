@@ -2,7 +2,6 @@ package sessiontest
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ func NewRecordingManifest(now func() time.Time) *RecordingManifest {
 var (
 	_ manifest.AttachmentManifest = (*RecordingManifest)(nil)
 	_ manifest.CommitHook         = (*RecordingManifest)(nil)
+	_ manifest.SessionScoped      = (*RecordingManifest)(nil)
 )
 
 // Finished returns the id lists passed to FinishCommit, in call order.
@@ -67,24 +67,37 @@ func (m *RecordingManifest) CommitRefs(_ context.Context, sid string, ids []stri
 	return nil
 }
 
-func (m *RecordingManifest) ListUncommitted(_ context.Context, olderThan time.Time) ([]manifest.Entry, error) {
+// The store-wide methods act on every session's rows; their Session*
+// forms (manifest.SessionScoped) on one session's. in(sid, k) says whether
+// row key k is in scope ("" is every session).
+func in(sid string, k [2]string) bool { return sid == "" || k[0] == sid }
+
+func (m *RecordingManifest) ListUncommitted(ctx context.Context, olderThan time.Time) ([]manifest.Entry, error) {
+	return m.SessionUncommitted(ctx, "", olderThan)
+}
+
+func (m *RecordingManifest) SessionUncommitted(_ context.Context, sid string, olderThan time.Time) ([]manifest.Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []manifest.Entry
-	for _, e := range m.rows {
-		if !e.Committed() && !e.IntentAt.After(olderThan) {
+	for k, e := range m.rows {
+		if in(sid, k) && !e.Committed() && !e.IntentAt.After(olderThan) {
 			out = append(out, e)
 		}
 	}
 	return out, nil
 }
 
-func (m *RecordingManifest) ForgetAgedUncommitted(_ context.Context, cutoff time.Time) (int, error) {
+func (m *RecordingManifest) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (int, error) {
+	return m.ForgetAgedSession(ctx, "", cutoff)
+}
+
+func (m *RecordingManifest) ForgetAgedSession(_ context.Context, sid string, cutoff time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
 	for k, e := range m.rows {
-		if !e.Committed() && !e.IntentAt.After(cutoff) && e.Owner.Kind == manifest.OwnerNone {
+		if in(sid, k) && !e.Committed() && !e.IntentAt.After(cutoff) && e.Owner.Kind == manifest.OwnerNone {
 			delete(m.rows, k)
 			n++
 		}
@@ -92,11 +105,15 @@ func (m *RecordingManifest) ForgetAgedUncommitted(_ context.Context, cutoff time
 	return n, nil
 }
 
-func (m *RecordingManifest) HasLiveRef(_ context.Context, id string, cutoff time.Time) (bool, error) {
+func (m *RecordingManifest) HasLiveRef(ctx context.Context, id string, cutoff time.Time) (bool, error) {
+	return m.SessionHasLiveRef(ctx, "", id, cutoff)
+}
+
+func (m *RecordingManifest) SessionHasLiveRef(_ context.Context, sid, id string, cutoff time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, e := range m.rows {
-		if k[1] == id && (e.Committed() || e.IntentAt.After(cutoff) || e.Owner.Kind != manifest.OwnerNone) {
+		if in(sid, k) && k[1] == id && (e.Committed() || e.IntentAt.After(cutoff) || e.Owner.Kind != manifest.OwnerNone) {
 			return true, nil
 		}
 	}
@@ -117,38 +134,48 @@ func (m *RecordingManifest) HoldsRef(_ context.Context, sid, id string) (bool, e
 	return ok, nil
 }
 
-func (m *RecordingManifest) ListAllRefs(context.Context) ([]string, error) {
+func (m *RecordingManifest) ListAllRefs(ctx context.Context) ([]string, error) {
+	return m.SessionRefs(ctx, "")
+}
+
+func (m *RecordingManifest) SessionRefs(_ context.Context, sid string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
 	for k := range m.rows {
-		out = append(out, k[1])
+		if in(sid, k) {
+			out = append(out, k[1])
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }
 
-// PrepareCommit implements manifest.CommitHook.
-func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) ([]string, error) {
+// PrepareCommit implements manifest.CommitHook. A named id without a row
+// of this session is unbacked (this manifest knows no bytes).
+func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []string
+	var out manifest.Prepared
 	for _, id := range ids {
 		if _, ok := m.rows[[2]string{sid, id}]; !ok {
-			return nil, fmt.Errorf("%w: session %q has no intent for %q", manifest.ErrDanglingRef, sid, id)
+			out.Unbacked = append(out.Unbacked, id)
+			continue
 		}
-		out = append(out, id)
+		out.Stamp = append(out.Stamp, id)
 	}
 	if turnID != "" {
 		for k, e := range m.rows {
 			if k[0] == sid && !e.Committed() && e.Owner.Kind == manifest.OwnerTurn && e.Owner.ID == turnID {
-				out = append(out, k[1])
+				out.Stamp = append(out.Stamp, k[1])
 			}
 		}
 	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	m.prepared = append(m.prepared, out)
+	slices.Sort(out.Stamp)
+	out.Stamp = slices.Compact(out.Stamp)
+	slices.Sort(out.Unbacked)
+	out.Unbacked = slices.Compact(out.Unbacked)
+	m.prepared = append(m.prepared, out.Stamp)
 	return out, nil
 }
 

@@ -18,6 +18,84 @@ var queueTests = []namedTest{
 	{"InterruptedDeferral", testInterruptedDeferral},
 	{"SourceKey", testSourceKey},
 	{"ConcurrentEnqueue", testConcurrentEnqueue},
+	{"ListHidesLiveClaims", testListHidesLiveClaims},
+	{"CompletedSourceKeyIsTombstone", testCompletedSourceKeyTombstone},
+}
+
+// testListHidesLiveClaims: ListPendingTurnInputs hides the inputs held by a
+// claim of the live lease; once that lease expires the claim is no longer
+// live and they are listed again (claimable by the next holder).
+func testListHidesLiveClaims(t *testing.T, f *fixture) {
+	s := f.open("lh")
+	a := f.input(s, "lh", "", `"a"`)
+	fence := f.acquire(s, ownerA, time.Minute)
+	claim, err := s.ClaimTurnInputs(f.ctx, fence, "turn-1", 1)
+	if err != nil || claim == nil || claim.Inputs[0].InputID != a.InputID {
+		t.Fatalf("claim: %+v %v", claim, err)
+	}
+	b := f.input(s, "lh", "", `"b"`)
+	f.wantInputs(f.open("lh"), b.InputID)
+	f.clock.Advance(2 * time.Minute)
+	f.wantInputs(f.open("lh"), a.InputID, b.InputID)
+}
+
+// testCompletedSourceKeyTombstone: replaying the source key of an input a
+// commit completed returns the completed input (a tombstone) and admits
+// nothing; a different payload under that key conflicts and names it.
+func testCompletedSourceKeyTombstone(t *testing.T, f *fixture) {
+	s := f.open("tomb")
+	d := session.PendingTurnInputDraft{SessionID: "tomb", SourceKey: "msg-1", Payload: json.RawMessage(`"a"`)}
+	in, err := s.EnqueuePendingTurnInput(f.ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence := f.acquire(s, ownerA, time.Minute)
+	claim, err := s.ClaimTurnInputs(f.ctx, fence, "turn-1", 10)
+	if err != nil || claim == nil {
+		t.Fatal(claim, err)
+	}
+	c := appendCommit("tomb", 0, "", "a")
+	c.CompletedTurnInputClaims = []session.TurnInputCompletion{claim.Completion()}
+	f.mustCommit(s, c)
+	replay, err := f.open("tomb").EnqueuePendingTurnInput(f.ctx, d)
+	if err != nil || replay.InputID != in.InputID || replay.State != session.InputCompleted {
+		t.Fatalf("replay of a completed input's key: %+v, %v; want %s completed", replay, err, in.InputID)
+	}
+	f.wantInputs(f.open("tomb"))
+	if again, err := s.ClaimTurnInputs(f.ctx, fence, "turn-2", 10); err != nil || again != nil {
+		t.Fatalf("the replay admitted a claimable input: %+v %v", again, err)
+	}
+	d.Payload = json.RawMessage(`"changed"`)
+	_, err = s.EnqueuePendingTurnInput(f.ctx, d)
+	var sk *session.SourceKeyConflictError
+	if !errors.As(err, &sk) || sk.ExistingInputID != in.InputID {
+		t.Fatalf("changed payload under a completed key: %v", err)
+	}
+}
+
+// input enqueues a turn input for activeTurn ("" = next turn).
+func (f *fixture) input(s *session.Store, sid, activeTurn, payload string) session.PendingTurnInput {
+	f.t.Helper()
+	in, err := s.EnqueuePendingTurnInput(f.ctx, session.PendingTurnInputDraft{SessionID: sid, ActiveTurnID: activeTurn, Payload: json.RawMessage(payload)})
+	if err != nil {
+		f.t.Fatalf("enqueue input: %v", err)
+	}
+	return in
+}
+
+// wantInputs fails unless ListPendingTurnInputs returns exactly ids, in
+// order.
+func (f *fixture) wantInputs(s *session.Store, ids ...string) {
+	f.t.Helper()
+	ins, err := s.ListPendingTurnInputs(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var got []string
+	for _, in := range ins {
+		got = append(got, in.InputID)
+	}
+	f.wantIDs("pending turn inputs", got, ids)
 }
 
 var ownerA = session.LeaseOwner{OwnerID: "worker-a", IncarnationID: "inc-a",
@@ -148,11 +226,16 @@ func testInterruptedDeferral(t *testing.T, f *fixture) {
 	f.mustCommit(s, c)
 	ins, _ := f.open("int").ListPendingTurnInputs(f.ctx)
 	states := map[string]session.TurnInputState{}
+	turns := map[string]string{}
 	for _, in := range ins {
-		states[in.InputID] = in.State
+		states[in.InputID], turns[in.InputID] = in.State, in.ActiveTurnID
 	}
 	if states[active.InputID] != session.InputDeferredNextTurn || states[other.InputID] != session.InputPendingActive {
 		t.Fatalf("states after interruption: %v", states)
+	}
+	// Deferred inputs are for the next turn now.
+	if turns[active.InputID] != "" || turns[other.InputID] != "turn-9" {
+		t.Fatalf("active turns after interruption: %v", turns)
 	}
 	fence := f.acquire(s, ownerA, time.Minute)
 	claim, err := s.ClaimTurnInputs(f.ctx, fence, "turn-2", 10)

@@ -300,7 +300,53 @@ func faultCases() []faultCase {
 			}},
 		multipartComplete200Error(),
 	}
-	return cases
+	return append(cases, rcloneFaultCases()...)
+}
+
+// rcloneFaultCases pin down what the quirks first found on rclone do, and
+// that other profiles do none of it.
+func rcloneFaultCases() []faultCase {
+	rclone, minio := s3compat.RClone, s3compat.MinIO
+	del := func(ctx context.Context, s objstore.Store) error { return s.Delete(ctx, "k", nil) }
+	deleteThenHead := func(head int) func(r request) reply {
+		return func(r request) reply {
+			if r.Method == http.MethodHead {
+				return reply{status: head}
+			}
+			return reply{status: 500, body: s3Error("InternalError")}
+		}
+	}
+	listUploads := func(ctx context.Context, s objstore.Store) error {
+		ups, err := objstoretest.ListAllUploads(ctx, s, "")
+		if err == nil && len(ups) != 0 {
+			return fmt.Errorf("uploads %+v, want none", ups)
+		}
+		return err
+	}
+	return []faultCase{
+		{name: "Delete500ThenHeadMissing", quirks: &rclone, requests: 2, respond: deleteThenHead(404), op: del},
+		{name: "Delete500ThenHeadFound", quirks: &rclone, requests: 2, respond: deleteThenHead(200), op: del,
+			want: objstore.ErrUnavailable},
+		{name: "Delete500WithoutQuirk", quirks: &minio, requests: 1, respond: deleteThenHead(404), op: del,
+			want: objstore.ErrUnavailable},
+		{name: "ListUploadsNoSuchUploadIsEmpty", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: listUploads,
+			check: func(t *testing.T, reqs []request) {
+				// minio-go always sends a delimiter: never an empty one here.
+				if d, ok := reqs[0].Query["delimiter"]; ok && d[0] != s3compat.NoDelimiter {
+					t.Errorf("delimiter %q sent to a server that rolls up on an empty one", d[0])
+				}
+			}},
+		{name: "ListUploadsNoSuchUploadWithoutQuirk", quirks: &minio, requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: listUploads, want: objstore.ErrNotExist},
+		{name: "ListUploadsNoSuchBucket", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchBucket"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				if err := listUploads(ctx, s); err == nil || errors.Is(err, objstore.ErrNotExist) {
+					return fmt.Errorf("list uploads of a missing bucket: %v, want an error other than ErrNotExist", err)
+				}
+				return nil
+			}},
+	}
 }
 
 // multipartComplete200Error: CompleteMultipartUpload answers 200 with an

@@ -28,6 +28,9 @@ func Live(t *testing.T, open Opener) {
 		t.Run("ConditionalCompleteRace", func(t *testing.T) { liveCompleteRace(t, Prefixed(t, open(t, srv, q, nil))) })
 		t.Run("QuirkConditionalDelete", func(t *testing.T) { liveConditionalDelete(t, open, srv, q) })
 		t.Run("QuirkListUploadsExactPrefix", func(t *testing.T) { liveListUploads(t, open, srv, q) })
+		t.Run("QuirkListUploadsMissingIsEmpty", func(t *testing.T) { liveListUploadsMissing(t, open, srv, q) })
+		t.Run("QuirkEmptyDelimiterRollsUp", func(t *testing.T) { liveEmptyDelimiter(t, open, srv, q) })
+		t.Run("QuirkDeleteDirectoryFails", func(t *testing.T) { liveDeleteDirectory(t, open, srv, q) })
 	})
 }
 
