@@ -161,7 +161,7 @@ func TestOpenStoreReadOnlyOnMemWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ = ro.Session("s1")
-	if r, err := s.LoadSession(t.Context(), session.FullGraph); err != nil || r == nil {
+	if r, err := s.LoadSession(t.Context(), session.FullGraph()); err != nil || r == nil {
 		t.Fatalf("read-only load: %v, %v", r, err)
 	}
 	rev := uint64(1)

@@ -16,8 +16,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
@@ -55,7 +58,18 @@ type Config struct {
 	// objstore.ErrReadOnly), and a target that holds no stowage store is
 	// refused with ErrNoStore instead of being taken for an empty one.
 	ReadOnly bool
+	// Entropy, if set, is the random source of the manifest's upload ids
+	// and row revs; nil means a cryptographic one. A deterministic
+	// simulation injects a seeded one.
+	Entropy io.Reader
+	// Rand, if set, draws the session handles' contention jitter (shared
+	// by every handle, under a lock); nil means the global source. A
+	// deterministic simulation injects a seeded one.
+	Rand *rand.Rand
 }
+
+// DefaultSharedCacheBytes is the default budget of a Store's shared cache.
+const DefaultSharedCacheBytes = 256 << 20
 
 // Errors of Open and OpenStore about the target (package marker).
 var (
@@ -65,9 +79,6 @@ var (
 	// ErrFormatTooNew: the store was written by a newer stowage.
 	ErrFormatTooNew = marker.ErrFormatTooNew
 )
-
-// DefaultSharedCacheBytes is the default budget of a Store's shared cache.
-const DefaultSharedCacheBytes = 256 << 20
 
 // Store hands out per-session commit stores sharing one object store and
 // one attachment manifest. Safe for concurrent use.
@@ -143,16 +154,35 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
 		// skipped by a crash) is repaired from the head, never forgotten.
-		Heads:     session.HeadRefs{Store: objs},
-		Processes: cfg.Processes,
-		Now:       cfg.Now,
-		Logger:    cfg.Logger,
+		Heads: session.HeadRefs{Store: objs},
+		// DeleteSession forgets only the rows of the incarnation it ended.
+		Incarnations: session.HeadRefs{Store: objs},
+		Processes:    cfg.Processes,
+		Entropy:      cfg.Entropy,
+		Now:          cfg.Now,
+		Logger:       cfg.Logger,
 	})
+	if cfg.Rand != nil {
+		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
+	}
 	n := cfg.SharedCacheBytes
 	if n <= 0 {
 		n = DefaultSharedCacheBytes
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+}
+
+// lockedSource serialises the draws of a *rand.Rand that every handle of a
+// Store shares.
+type lockedSource struct {
+	mu  sync.Mutex
+	src *rand.Rand
+}
+
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
 }
 
 // Session returns a commit store bound to session id. The id must be 1-128
@@ -167,7 +197,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs,
+		Segments: s.segs, Rand: s.cfg.Rand,
 	})
 }
 
@@ -201,8 +231,10 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 
 // DeleteSession replaces the session's head by a tombstone (which stays:
 // it carries the sweeper's fence), deletes the objects the head named and
-// the session's attachment manifest rows, so its attachments become
-// collectable. Idempotent.
+// the attachment manifest rows of the incarnation it ended, so its
+// attachments become collectable. A session re-created while the delete
+// runs keeps every row it committed (manifest.Store.ForgetSession).
+// Idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	h, err := s.Session(id)
 	if err != nil {

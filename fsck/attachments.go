@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -40,14 +39,9 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 			return err
 		}
 		c.count(func(n *Counts) { n.UploadIntents++ })
-		dead := false
-		if !u.IntentAt.After(c.cutoff) {
-			dead = u.State == manifest.UploadAborted
-			if !dead {
-				if dead, err = c.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
-					return err
-				}
-			}
+		dead, err := c.judge.UploadDead(ctx, &u, c.cutoff)
+		if err != nil {
+			return err
 		}
 		if dead {
 			c.orphan(gc.KindUploadIntent, objstore.ObjectInfo{Key: manifest.UploadKey(u.ID), ModTime: u.IntentAt})
@@ -137,18 +131,16 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		}
 		return ok, err
 	}
-	if !committed && !row.IntentAt.After(c.cutoff) {
-		dead, err := c.ownerDead(ctx, sid, row.Owner, row.IntentAt)
-		if err != nil {
+	dead, err := c.judge.RowDead(ctx, &row, c.cutoff)
+	if err != nil {
+		return err
+	}
+	if dead {
+		if ok, err := headCommitted(); err != nil {
 			return err
-		}
-		if dead {
-			if ok, err := headCommitted(); err != nil {
-				return err
-			} else if !ok {
-				c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
-				return nil
-			}
+		} else if !ok {
+			c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
+			return nil
 		}
 	}
 	if row.Data.IsZero() {
@@ -230,26 +222,6 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// ownerDead applies the manifest's owner-death rules (docs/contract.md,
-// "Owner death"): ownerless is dead; a turn is dead once its session has a receipt of
-// another turn committed after the intent; a process only if a wired
-// registry lacks it.
-func (c *checker) ownerDead(ctx context.Context, sid string, o manifest.Owner, at time.Time) (bool, error) {
-	switch o.Kind {
-	case manifest.OwnerNone:
-		return true, nil
-	case manifest.OwnerTurn:
-		return session.TurnReceipts{Store: c.objs}.LatestCommitAfter(ctx, sid, o.ID, at)
-	case manifest.OwnerProcess:
-		if c.opts.Processes == nil {
-			return false, nil
-		}
-		ok, err := c.opts.Processes.HasProcess(ctx, o.ID)
-		return !ok && err == nil, err
-	}
-	return false, nil
 }
 
 // checkMultipart reports incomplete multipart uploads as orphans (young

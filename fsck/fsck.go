@@ -12,8 +12,10 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // Invariants, the values of Problem.Invariant.
@@ -22,13 +24,13 @@ const (
 	InvNamed    = "named"
 	InvRef      = "ref"
 	InvManifest = "manifest"
-	// InvUnreadable: an object of stowage's layout exists but cannot be
-	// read. It is reported and skipped; the check goes on.
-	InvUnreadable = "unreadable"
 	// InvUnbacked (a warning, not a problem): a commit named attachments
 	// its session holds no bytes for; they were not stamped and root
 	// nothing.
 	InvUnbacked = "unbacked"
+	// InvUnreadable: an object of stowage's layout exists but cannot be
+	// read. It is reported and skipped; the check goes on.
+	InvUnreadable = "unreadable"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -84,11 +86,14 @@ type Counts struct {
 	CommittedRows  int `json:"committed_rows"`
 	// UnstampedCommittedRows are rows a published commit named whose
 	// commit stamp a crash skipped (the sweeper repairs the stamp).
-	UnstampedCommittedRows int   `json:"unstamped_committed_rows"`
-	UploadIntents          int   `json:"upload_intents"`
-	DataObjects            int   `json:"data_objects"`
-	DataBytes              int64 `json:"data_bytes"`
-	Multipart              int   `json:"multipart_uploads"`
+	UnstampedCommittedRows int `json:"unstamped_committed_rows"`
+	// DeletedCommittedRefs are attachments a head's recent commits named
+	// whose row the session later forgot (attach.Delete).
+	DeletedCommittedRefs int   `json:"deleted_committed_refs"`
+	UploadIntents        int   `json:"upload_intents"`
+	DataObjects          int   `json:"data_objects"`
+	DataBytes            int64 `json:"data_bytes"`
+	Multipart            int   `json:"multipart_uploads"`
 }
 
 // Report is the outcome of Check.
@@ -147,6 +152,9 @@ type checker struct {
 	now    time.Time
 	cutoff time.Time
 	log    *slog.Logger
+	// judge is the manifest's rule for dead intents, with the turn
+	// receipts of the sessions' heads and opts.Processes.
+	judge manifest.Judge
 
 	mu           sync.Mutex
 	rep          Report
@@ -182,8 +190,9 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
-	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{},
-		Orphans: []Orphan{}, Unreadable: []string{}, Unknown: []string{}}
+	c.judge = manifest.Judge{Turns: session.TurnReceipts{Store: c.objs}, Processes: c.opts.Processes}
+	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{},
+		Unreadable: []string{}, Unknown: []string{}}
 
 	steps := []struct {
 		name string
@@ -196,7 +205,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	for _, s := range steps {
 		c.log.DebugContext(ctx, "fsck: checking", "step", s.name)
 		if err := s.fn(ctx); err != nil {
-			return nil, fmt.Errorf("fsck: %s: %w", s.name, err)
+			return nil, errorf("%s: %w", s.name, err)
 		}
 	}
 	if c.opts.StaleOrphansAreProblems {
@@ -225,6 +234,12 @@ func (c *checker) problem(inv, key, format string, args ...any) {
 	c.rep.Problems = append(c.rep.Problems, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
 }
 
+func (c *checker) warning(inv, key, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
+}
+
 // unreadable reports an object that cannot be read, as a Problem too.
 func (c *checker) unreadable(key, format string, args ...any) {
 	c.problem(InvUnreadable, key, format, args...)
@@ -238,12 +253,6 @@ func (c *checker) unknown(key string) {
 	c.mu.Lock()
 	c.rep.Unknown = append(c.rep.Unknown, key)
 	c.mu.Unlock()
-}
-
-func (c *checker) warning(inv, key, format string, args ...any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) orphan(kind gc.Kind, info objstore.ObjectInfo) {
@@ -271,3 +280,7 @@ func (c *checker) exists(ctx context.Context, key string) (objstore.ObjectInfo, 
 	}
 	return info, true, nil
 }
+
+// errorf is fmt.Errorf for package fsck: the message starts with "fsck: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("fsck", format, args...) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
@@ -182,7 +183,7 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 
 func (s *Sweeper) start() (*run, error) {
 	if s.Store == nil {
-		return nil, fmt.Errorf("gc: sweeper has no store: %w", objstore.ErrInvalidArgument)
+		return nil, errorf("sweeper has no store: %w", objstore.ErrInvalidArgument)
 	}
 	if err := s.Shard.Validate(); err != nil {
 		return nil, err
@@ -267,7 +268,7 @@ func (r *run) sweep(ctx context.Context) error {
 			return err
 		}
 		if err := st.fn(ctx); err != nil {
-			return fmt.Errorf("gc: %s: %w", st.name, err)
+			return errorf("%s: %w", st.name, err)
 		}
 	}
 	rep := r.tally.snapshot()
@@ -407,3 +408,7 @@ func (r *run) deleteKeys(ctx context.Context, keys []string) (deletion, error) {
 	}
 	return d, nil
 }
+
+// errorf is fmt.Errorf for package gc: the message starts with "gc: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("gc", format, args...) }

@@ -26,12 +26,18 @@ type env struct {
 	store *memstore.Store
 	m     *manifest.Store
 	seq   int
+	// fsck checks the bucket's invariants when the test ends.
+	fsck InvariantCheck
 }
 
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, ctx: context.Background(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	e.store = memstore.New(&memstore.Options{Clock: e.clock})
 	e.m = manifest.New(e.store, &manifest.Options{Now: e.clock, Concurrency: 1})
+	e.fsck = noCheck{}
+	if CheckAtCleanup != nil {
+		e.fsck = CheckAtCleanup(t, e.store, e.clock)
+	}
 	return e
 }
 
@@ -395,6 +401,7 @@ func (unfencedHeads) Sweep(context.Context, objstore.Store, string, string) (*se
 
 func TestSweepSessionObjectsNeedTheHeadFence(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode") // simulated heads
 	e.attach("s1", []byte("kept"))
 	named, unnamedKey, headless := e.sessionObjects("s1")
 	e.advance(2 * time.Hour)
@@ -459,18 +466,9 @@ func TestSweepForgetsDeadUploadIntents(t *testing.T) {
 // skipped) repaired, and the others forgotten.
 func TestSweepForgetsDeadRowsThroughTheHead(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode") // a simulated head
 	e.attach("s0", []byte("kept"))
-	row := func(body string) string {
-		in := manifest.Intent{AttachmentID: digest([]byte(body)), SessionID: "s1"}
-		key := e.orphan()
-		if _, err := e.m.RecordRef(e.ctx, in, manifest.Info{}, func(*manifest.Row) (manifest.Data, error) {
-			return manifest.Data{Key: key, Size: 1, StoredSize: 1}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return in.AttachmentID
-	}
-	landed, dead := row("landed"), row("dead")
+	landed, dead := e.row("s1", "landed"), e.row("s1", "dead")
 	if _, err := writeSimHead(e.ctx, e.store, "s1", "", &simHead{Gen: 1, WriteID: "w1", Atts: []string{landed}}); err != nil {
 		t.Fatal(err)
 	}

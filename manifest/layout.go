@@ -71,6 +71,12 @@ func sessionMarkers(sessionID string) string { return SessionPrefix + sessionID 
 
 func sessionMarker(sessionID, id string) string { return sessionMarkers(sessionID) + id }
 
+// SessionMarkerKey returns the key of the marker that session sessionID
+// recorded attachment id. It is written before the session's first row for
+// id and outlives Forget (only ForgetSession removes it), so a session that
+// committed id and later forgot it still has it.
+func SessionMarkerKey(sessionID, id string) string { return sessionMarker(sessionID, id) }
+
 func turnMarkers(sessionID, turnID string) string {
 	return TurnPrefix + sessionID + "/" + ids.KeySegment(turnID) + "/"
 }

@@ -136,6 +136,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
 	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
 
+	applyTombstones(next, c.Graph)
 	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
@@ -222,7 +223,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			var prep manifest.Prepared
 			g.Go(func() error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
@@ -279,9 +280,10 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper) and which it names without bytes.
-// Without a hook the given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
+// (and fences them against the sweeper, and binds them to incarnation inc
+// of the session) and which it names without bytes. Without a hook the
+// given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -290,7 +292,7 @@ func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids 
 	if len(ids) == 0 && turnID == "" {
 		return manifest.Prepared{}, nil
 	}
-	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
+	out, err := s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
 	if err != nil {
 		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}

@@ -35,16 +35,16 @@ type Config struct {
 	// SDK's default transport with MaxConns idle connections kept, closed
 	// by Close. Tests inject fault-injecting transports here.
 	HTTPClient *http.Client
-	// RequestTimeout bounds the silence of each request (attempt): no
-	// response headers, or no progress on the body, for this long fails it
-	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
-	// See s3compat.DeadlineTransport. 0 means none.
-	RequestTimeout time.Duration
 	// MaxConns is the number of concurrent requests whose connections the
 	// Store's own client keeps for reuse (default DefaultMaxConns, 64).
 	// Size it to the concurrency of the process: requests beyond it still
 	// run, but open a new connection each.
 	MaxConns int
+	// RequestTimeout bounds the silence of each request (attempt): no
+	// response headers, or no progress on the body, for this long fails it
+	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
+	// See s3compat.DeadlineTransport. 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
 	// Logger receives debug records (failed aborts) and the SDK's own log
@@ -104,8 +104,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	awsCfg.Logger = sdkLog
-	awsCfg.ClientLogMode = 0
 	httpClient, transport := cfg.HTTPClient, (*http.Transport)(nil)
 	if httpClient == nil {
 		n := cfg.MaxConns
@@ -114,6 +112,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		httpClient, transport = newHTTPClient(n)
 	}
+	awsCfg.Logger = sdkLog
+	awsCfg.ClientLogMode = 0
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -132,5 +132,5 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), transport: transport}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c, transport: transport}, nil
 }
