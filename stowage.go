@@ -47,8 +47,8 @@ type Config struct {
 	// the handles of this Store share: segments, segment indexes and each
 	// session's latest decoded graph (0 means DefaultSharedCacheBytes).
 	// Segments are immutable, so a fresh handle loads a session it has
-	// seen with one head GET plus whatever changed. A handle itself keeps
-	// only the session's head.
+	// seen with one head GET plus whatever changed. Heads are cached there
+	// too: a handle itself keeps no session state.
 	SharedCacheBytes int64
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
