@@ -102,7 +102,7 @@ func TestSweepSkipsUnreadableUploadIntent(t *testing.T) {
 // the row is reported and the rest of the sweep (session objects) goes on.
 func TestSweepUnreadableRowKeepsAllData(t *testing.T) {
 	e := newEnv(t)
-	e.fsck.Expect("head", "head does not decode") // simulated heads
+	e.fsck.Expect("head", "head does not decode")      // simulated heads
 	e.fsck.Expect("unreadable", "row does not decode") // on purpose
 	e.attach("s1", []byte("kept"))
 	_, unnamed, _ := e.sessionObjects("s2")
