@@ -35,7 +35,7 @@ func testCommitIncrements(t *testing.T, e *env) {
 	if res := e.commit(s, c); res.HeadRevision != 1 {
 		t.Fatalf("revision %d, want 1", res.HeadRevision)
 	}
-	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
 	if r.CurrentAgentFrameID != "frame-2" || string(r.AgentFrames) != string(c.AgentFrames) ||
 		string(r.Checkpoint.ExecutionState) != "frame-vm" {
@@ -75,7 +75,7 @@ func testConcurrentCAS(t *testing.T, e *env) {
 	if wins != 1 || conflicts != 1 {
 		t.Fatalf("outcomes %v: want one winner and one HeadRevisionConflict", errs)
 	}
-	r, err := e.sess("cas").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("cas").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
 	if r.HeadRevision != 1 || len(r.Graph.Nodes) != 1 {
 		t.Fatalf("after the race: revision %d, %d nodes", r.HeadRevision, len(r.Graph.Nodes))
@@ -100,7 +100,7 @@ func testLoadHydrates(t *testing.T, e *env) {
 		PluginSnapshot: []byte(`{"plugins":{}}`)}
 	c.UsageDeltas = []session.TokenLedgerEntry{{Source: "turn", Model: "mock-model", Input: 11, Output: 7, CacheReadInput: 3, ReasoningOutput: 5}}
 	e.commit(e.sess("hydrated"), c)
-	r, err := e.sess("hydrated").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("hydrated").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
 	if r.SessionID != "hydrated" || string(r.Checkpoint.ToolState) != `{"generation":9}` || r.Checkpoint.PluginSnapshotRevision != 12 {
 		t.Fatalf("checkpoint %+v", r.Checkpoint)
@@ -122,7 +122,7 @@ func testActivePath(t *testing.T, e *env) {
 		want  []string
 		leaf  string
 	}{
-		{session.FullGraph, []string{"root-node", "left-node", "left-leaf", "right-leaf"}, "left-leaf"},
+		{session.FullGraph(), []string{"root-node", "left-node", "left-leaf", "right-leaf"}, "left-leaf"},
 		{session.ActivePath(""), []string{"root-node", "left-node", "left-leaf"}, "left-leaf"},
 		{session.ActivePath("right-leaf"), []string{"root-node", "right-leaf"}, "right-leaf"},
 	} {
@@ -272,7 +272,7 @@ func testStampIdempotent(t *testing.T, e *env) {
 	if _, err := s.CommitRuntimeState(e.ctx, c); !errors.Is(err, session.ErrTurnCommitConflict) {
 		t.Fatalf("changed hash: %v", err)
 	}
-	r, err := e.sess("final").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("final").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
 	if r.HeadRevision != 1 {
 		t.Fatalf("revision %d after replay and conflict, want 1", r.HeadRevision)
@@ -319,7 +319,7 @@ func testTombstoneNodes(t *testing.T, e *env) {
 	if n, err := e.sess("root").LoadNode(e.ctx, "node-delete"); err != nil || n != nil {
 		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
 	}
-	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
 	for _, n := range r.Graph.Nodes {
 		if n.NodeID == "node-delete" {

@@ -49,7 +49,7 @@ func testSurvivesReopen(t *testing.T, e *env) {
 	if err != nil || m == nil || m.SessionName != meta.SessionName {
 		t.Fatalf("meta %+v, %v", m, err)
 	}
-	read, err := r.LoadSession(e.ctx, session.FullGraph)
+	read, err := r.LoadSession(e.ctx, session.FullGraph())
 	if err != nil || read.SessionID != "root" || read.HeadRevision != 2 || len(read.Graph.Nodes) != 2 {
 		t.Fatalf("read %+v, %v", read, err)
 	}
@@ -117,7 +117,7 @@ func testGCCheckpointBlobs(t *testing.T, e *env) {
 			t.Fatalf("live object %s reclaimed", k)
 		}
 	}
-	r, err := e.sess("gc").LoadSession(e.ctx, session.FullGraph)
+	r, err := e.sess("gc").LoadSession(e.ctx, session.FullGraph())
 	if err != nil || string(r.Checkpoint.ExecutionState) != string(big("b")) {
 		t.Fatalf("load after sweep: %v", err)
 	}

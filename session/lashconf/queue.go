@@ -337,7 +337,7 @@ func testQueueStampAtomic(t *testing.T, e *env) {
 	if _, err := s.CommitRuntimeState(e.ctx, bad); !isErr(err, session.ErrSessionBindingMismatch) {
 		t.Fatalf("cross-session outbox: %v", err)
 	}
-	if r, _ := e.sess("root").LoadSession(e.ctx, session.FullGraph); r != nil {
+	if r, _ := e.sess("root").LoadSession(e.ctx, session.FullGraph()); r != nil {
 		t.Fatalf("a rejected commit persisted state: revision %d", r.HeadRevision)
 	}
 	if q, _ := s.ListQueuedWork(e.ctx); len(q) != 1 {

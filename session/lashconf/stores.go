@@ -101,7 +101,7 @@ func testUnsupportedSchema(t *testing.T, e *env) {
 	e.must(err)
 	_, err = e.objs.Put(e.ctx, session.HeadKey("future"), data, nil)
 	e.must(err)
-	_, err = e.sess("future").LoadSession(e.ctx, session.FullGraph)
+	_, err = e.sess("future").LoadSession(e.ctx, session.FullGraph())
 	if !isErr(err, session.ErrSchemaUnsupported) || !strings.Contains(err.Error(), "99") {
 		t.Fatalf("future head: %v", err)
 	}

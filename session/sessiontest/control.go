@@ -63,7 +63,7 @@ func testTombstoneNodes(t *testing.T, f *fixture) {
 	if n, err := fresh.LoadNode(f.ctx, "n1"); err != nil || n != nil {
 		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
 	}
-	full := f.load(fresh, session.FullGraph)
+	full := f.load(fresh, session.FullGraph())
 	f.wantIDs("full graph", nodeIDs(full.Graph), []string{"n0", "n2", "n3", "n4"})
 	if full.HeadRevision != uint64(len(ids)) {
 		t.Fatalf("revision %d, want %d", full.HeadRevision, len(ids))
@@ -80,7 +80,7 @@ func testTombstoneNodes(t *testing.T, f *fixture) {
 	r := session.RuntimeCommit{SessionID: "tomb-graph", ExpectedHeadRevision: rev(uint64(len(ids)) + 1),
 		Graph: session.GraphDelta{Kind: session.DeltaReplaceFull, Nodes: []session.NodeRecord{node("n3", "")}, Leaf: "n3"}}
 	f.mustCommit(s, r)
-	f.wantIDs("after ReplaceFull", nodeIDs(f.load(f.open("tomb-graph"), session.FullGraph).Graph), []string{"n3"})
+	f.wantIDs("after ReplaceFull", nodeIDs(f.load(f.open("tomb-graph"), session.FullGraph()).Graph), []string{"n3"})
 }
 
 // testQueueSourceKey: enqueueing a source key again returns the original
