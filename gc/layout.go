@@ -7,6 +7,7 @@ import (
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -37,8 +38,8 @@ func (r *run) reportUnknownTopLevel(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if info.IsPrefix && containsString(known, info.Key) {
-				continue
+			if info.IsPrefix && containsString(known, info.Key) || parent == "" && marker.IsMarker(info.Key) {
+				continue // the store marker is stowage's and never deleted
 			}
 			if !info.IsPrefix {
 				r.scanned(1)

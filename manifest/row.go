@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -72,7 +71,7 @@ func encodeRow(r *Row) ([]byte, error) { return codec.Encode(rowSchema, r) }
 func decodeRow(data []byte) (Row, error) {
 	var r Row
 	if _, err := codec.Decode(rowSchema, data, &r); err != nil {
-		return Row{}, fmt.Errorf("manifest: decode row: %w", err)
+		return Row{}, errorf("decode row: %w", err)
 	}
 	return r, nil
 }
@@ -128,7 +127,7 @@ func encodeUpload(u *Upload) ([]byte, error) { return codec.Encode(uploadSchema,
 func decodeUpload(data []byte) (Upload, error) {
 	var u Upload
 	if _, err := codec.Decode(uploadSchema, data, &u); err != nil {
-		return Upload{}, fmt.Errorf("manifest: decode upload intent: %w", err)
+		return Upload{}, errorf("decode upload intent: %w", err)
 	}
 	return u, nil
 }
@@ -147,7 +146,7 @@ func encodeBlob(b *Blob) ([]byte, error) { return codec.Encode(blobSchema, b) }
 func decodeBlob(data []byte) (Blob, error) {
 	var b Blob
 	if _, err := codec.Decode(blobSchema, data, &b); err != nil {
-		return Blob{}, fmt.Errorf("manifest: decode blob pointer: %w", err)
+		return Blob{}, errorf("decode blob pointer: %w", err)
 	}
 	return b, nil
 }

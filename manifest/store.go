@@ -3,7 +3,6 @@ package manifest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/objstore"
 )
 
@@ -189,5 +189,9 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("manifest: %s: %w", op, err)
+	return errorf("%s: %w", op, err)
 }
+
+// errorf is fmt.Errorf for package manifest: the message starts with "manifest: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("manifest", format, args...) }

@@ -125,6 +125,8 @@ func (s *Store) EndUpload(ctx context.Context, u Upload) {
 }
 
 // readUpload reads the upload intent under key; ok is false if it is gone.
+// An intent that does not decode, or names another upload than its key, is
+// an *UnreadableError.
 func (s *Store) readUpload(ctx context.Context, key string) (Upload, bool, error) {
 	data, info, ok, err := s.readObject(ctx, key)
 	if err != nil || !ok {
@@ -132,7 +134,10 @@ func (s *Store) readUpload(ctx context.Context, key string) (Upload, bool, error
 	}
 	u, err := decodeUpload(data)
 	if err != nil {
-		return Upload{}, false, fmt.Errorf("%q: %w", key, err)
+		return Upload{}, false, &UnreadableError{Key: key, Err: err}
+	}
+	if id, _ := ParseUploadKey(key); u.ID != id || u.DataKey != DataKey(id) {
+		return Upload{}, false, &UnreadableError{Key: key, Err: fmt.Errorf("intent names upload %q and data %q", u.ID, u.DataKey)}
 	}
 	u.etag = info.ETag
 	return u, true, nil

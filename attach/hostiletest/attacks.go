@@ -131,7 +131,7 @@ func testNodes(t *testing.T, w *world) {
 			t.Fatalf("B's active path from A's node %q: %+v", n, ra.Graph.Nodes)
 		}
 	}
-	r, err := w.b.LoadSession(w.ctx, session.FullGraph)
+	r, err := w.b.LoadSession(w.ctx, session.FullGraph())
 	must(t, err)
 	for _, n := range r.Graph.Nodes {
 		if !strings.HasPrefix(n.NodeID, "b-") {

@@ -166,7 +166,7 @@ func assertNoSecretDebug(t *testing.T, environ map[string]string, storeURL, id, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.LoadSession(ctx, session.FullGraph); err != nil {
+		if _, err := s.LoadSession(ctx, session.FullGraph()); err != nil {
 			t.Fatal(err)
 		}
 	}

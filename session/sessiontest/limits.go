@@ -155,7 +155,7 @@ func testLongSession(t *testing.T, f *fixture) {
 		ids = append(ids, id)
 		parent = id
 		if i%50 == 49 {
-			r := f.load(f.open("long"), session.FullGraph)
+			r := f.load(f.open("long"), session.FullGraph())
 			f.wantIDs(fmt.Sprintf("full graph at %d", i+1), nodeIDs(r.Graph), ids)
 			n, err := f.open("long").LoadNode(f.ctx, ids[i/3])
 			if err != nil || n == nil || n.NodeID != ids[i/3] {
