@@ -30,12 +30,13 @@ demo:
 servers:
 	localstack/install.sh
 
-## dev: bring the local stack up for a person; prints the env file to source.
+## dev: bring the local stack up for a person (once: a second run reuses it);
+## prints the env file to source (AWS_* credentials and STOWAGE_STORE).
 dev:
-	localstack/up.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
+	@localstack/dev.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
 
 dev-down:
-	localstack/down.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
+	@localstack/down.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
 
 ## lint: gofmt, go vet, staticcheck and a tidy go.mod (CI runs it before the tests).
 lint:

@@ -186,6 +186,9 @@ type uploaded struct {
 	intent manifest.Upload
 	data   manifest.Data
 	digest string
+	// keep: never delete the data at once when the row adopts other bytes
+	// (a granted key must stay taken while its presigned PUT is valid).
+	keep bool
 }
 
 // upload records an upload intent and streams r to its data key. expect is

@@ -42,11 +42,16 @@ const (
 	LoadCachedP50   = "load_cached_p50"
 	ConcurrentComms = "concurrent_commits"
 	Sweep           = "sweep"
+	// Direct transfer (docs/attachments.md).
+	DirectPut           = "direct_put"
+	DirectPutAgentCPU   = "direct_put_agent_cpu"
+	DirectPutAgentBytes = "direct_put_agent_bytes"
 )
 
 // Figures lists every figure name in run order.
 func Figures() []string {
-	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep}
+	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep,
+		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}
 }
 
 // Config sizes a run. Zero fields take the defaults of Full or Quick.
@@ -220,6 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{[]string{LoadP50, LoadCachedP50}, r.loads},
 		{[]string{ConcurrentComms}, r.concurrentCommits},
 		{[]string{Sweep}, r.sweep},
+		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},
 	}
 	for _, st := range steps {
 		if !r.wanted(st.names...) {

@@ -27,6 +27,14 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 		rootsMu.Unlock()
 	}
 	for u, err := range c.m.Uploads(ctx) {
+		var unreadable *manifest.UnreadableError
+		if errors.As(err, &unreadable) {
+			// Reported and skipped; an intent of upload U only ever
+			// names DataKey(U), which stays rooted.
+			c.unreadable(unreadable.Key, "upload intent cannot be read: %v", err)
+			root(u.DataKey)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -66,8 +74,12 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 			return err
 		}
 		c.count(func(n *Counts) { n.DataObjects++; n.DataBytes += info.Size })
-		if _, ok := manifest.ParseDataKey(info.Key); !ok || roots[info.Key] {
+		if _, ok := manifest.ParseDataKey(info.Key); !ok {
+			c.unknown(info.Key)
 			continue
+		}
+		if roots[info.Key] || c.rootsUnknown {
+			continue // rooted, or perhaps named by a row that cannot be read
 		}
 		c.orphan(gc.KindAttachmentData, info)
 	}
@@ -86,7 +98,10 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 	case err != nil && isStorageFailure(err):
 		return err
 	case err != nil:
-		c.problem(InvManifest, info.Key, "row does not decode: %v", err)
+		c.unreadable(info.Key, "row does not decode: %v", err)
+		c.mu.Lock()
+		c.rootsUnknown = true // it may name any data: none is an orphan
+		c.mu.Unlock()
 		return nil
 	case !ok:
 		return nil // forgotten meanwhile

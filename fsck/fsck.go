@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ const (
 	// its session holds no bytes for; they were not stamped and root
 	// nothing.
 	InvUnbacked = "unbacked"
+	// InvUnreadable: an object of stowage's layout exists but cannot be
+	// read. It is reported and skipped; the check goes on.
+	InvUnreadable = "unreadable"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -102,6 +106,16 @@ type Report struct {
 	// (Clean ignores them).
 	Warnings []Problem `json:"warnings"`
 	Orphans  []Orphan  `json:"orphans"`
+	// Unreadable lists the objects of stowage's layout that exist but
+	// cannot be read (each is a Problem too); while a manifest row cannot
+	// be read, no attachment data is reported as an orphan.
+	Unreadable []string `json:"unreadable"`
+	// Unknown lists the keys under sessions/<sid>/ and attach/data/ that
+	// are not of stowage's exact key shape: never stowage's, never deleted.
+	Unknown []string `json:"unknown_keys"`
+	// NeedsAttention: something is unreadable or outside the layout, and
+	// a person should look, even if no invariant is violated.
+	NeedsAttention bool `json:"needs_attention"`
 }
 
 // Clean reports whether no invariant is violated.
@@ -142,8 +156,9 @@ type checker struct {
 	// receipts of the sessions' heads and opts.Processes.
 	judge manifest.Judge
 
-	mu  sync.Mutex
-	rep Report
+	mu           sync.Mutex
+	rep          Report
+	rootsUnknown bool // a row could not be read: data is never an orphan
 }
 
 // Check verifies every invariant of st's bucket and reports its orphans. It
@@ -176,7 +191,8 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
 	c.judge = manifest.Judge{Turns: session.TurnReceipts{Store: c.objs}, Processes: c.opts.Processes}
-	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{}}
+	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{},
+		Unreadable: []string{}, Unknown: []string{}}
 
 	steps := []struct {
 		name string
@@ -200,6 +216,12 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 			}
 		}
 	}
+	if c.rootsUnknown {
+		c.rep.Orphans = slices.DeleteFunc(c.rep.Orphans, func(o Orphan) bool { return o.Kind == gc.KindAttachmentData })
+	}
+	c.rep.NeedsAttention = len(c.rep.Unreadable) > 0 || len(c.rep.Unknown) > 0
+	sort.Strings(c.rep.Unreadable)
+	sort.Strings(c.rep.Unknown)
 	sort.Slice(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Key < c.rep.Problems[j].Key })
 	sort.Slice(c.rep.Warnings, func(i, j int) bool { return c.rep.Warnings[i].String() < c.rep.Warnings[j].String() })
 	sort.Slice(c.rep.Orphans, func(i, j int) bool { return c.rep.Orphans[i].Key < c.rep.Orphans[j].Key })
@@ -216,6 +238,21 @@ func (c *checker) warning(inv, key, format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
+}
+
+// unreadable reports an object that cannot be read, as a Problem too.
+func (c *checker) unreadable(key, format string, args ...any) {
+	c.problem(InvUnreadable, key, format, args...)
+	c.mu.Lock()
+	c.rep.Unreadable = append(c.rep.Unreadable, key)
+	c.mu.Unlock()
+}
+
+// unknown reports a key outside stowage's layout.
+func (c *checker) unknown(key string) {
+	c.mu.Lock()
+	c.rep.Unknown = append(c.rep.Unknown, key)
+	c.mu.Unlock()
 }
 
 func (c *checker) orphan(kind gc.Kind, info objstore.ObjectInfo) {

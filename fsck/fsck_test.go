@@ -219,16 +219,16 @@ func TestRowUnderWrongKey(t *testing.T) {
 
 func TestOrphans(t *testing.T) {
 	f := newFixture(t)
-	f.put(manifest.DataKey("01OLDORPHAN"), []byte("left by a killed upload"))
-	f.put(session.SessionPrefix("s1")+"seg/01UNNAMED", []byte("an abandoned commit's segment"))
+	f.put(manifest.DataKey("01KBZ01D0RPHAN000000000000"), []byte("left by a killed upload"))
+	f.put(session.SessionPrefix("s1")+"seg/01KBZVNNAMED00000000000000", []byte("an abandoned commit's segment"))
 	f.now = f.now.Add(2 * time.Hour)
-	f.put(manifest.DataKey("01YOUNGORPHAN"), []byte("an upload in flight"))
+	f.put(manifest.DataKey("01KBZY0VNG0RPHAN0000000000"), []byte("an upload in flight"))
 	rep := f.check(nil)
 	if !rep.Clean() {
 		t.Fatalf("orphans are not problems: %v", rep.Problems)
 	}
-	want := map[string]bool{manifest.DataKey("01OLDORPHAN"): true, session.SessionPrefix("s1") + "seg/01UNNAMED": true,
-		manifest.DataKey("01YOUNGORPHAN"): false}
+	want := map[string]bool{manifest.DataKey("01KBZ01D0RPHAN000000000000"): true, session.SessionPrefix("s1") + "seg/01KBZVNNAMED00000000000000": true,
+		manifest.DataKey("01KBZY0VNG0RPHAN0000000000"): false}
 	if len(rep.Orphans) != len(want) {
 		t.Fatalf("orphans %+v, want %v", rep.Orphans, want)
 	}

@@ -35,6 +35,9 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 	switch {
 	case errors.As(err, &corrupt):
 		c.problem(InvHead, head, "head does not decode: %v", err)
+		c.mu.Lock()
+		c.rep.Unreadable = append(c.rep.Unreadable, head)
+		c.mu.Unlock()
 		return nil // its objects are of unknown status: not orphans
 	case err != nil:
 		return err
@@ -64,7 +67,8 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 			continue
 		}
 		if _, _, ok := session.ParseKey(obj.Key); !ok {
-			continue // outside the layout: the sweeper reports it, never deletes it
+			c.unknown(obj.Key) // outside the layout: never deleted
+			continue
 		}
 		c.orphan(gc.KindSessionObject, obj)
 	}

@@ -17,9 +17,9 @@ import (
 // rows are forgotten per session through the head fence (sweepSession), and
 // only upload intents here, if the manifest can forget them alone.
 func (r *run) forgetDeadIntents(ctx context.Context) error {
-	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) {
+	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) || r.MaxDeletes == NoDeletes {
 		// The manifest's scan is global: one shard (the one owning fence
-		// shard 0) runs it.
+		// shard 0) runs it. With NoDeletes nothing is forgotten either.
 		return nil
 	}
 	if err := r.checkLease(ctx); err != nil {
@@ -43,17 +43,26 @@ func (r *run) forgetDeadIntents(ctx context.Context) error {
 	if err != nil {
 		// A lookup failure keeps the rows it could not judge: not fatal.
 		r.log.WarnContext(ctx, "gc: forgetting dead intents was partial", "forgotten", n, "err", err)
-		r.tally.failedBy(err, manifest.RefPrefix)
+		r.tally.failed(err, manifest.RefPrefix)
 	}
 	return nil
 }
 
 // walkRoots calls fn with every rooted data key of the shard and returns
-// how many roots (of any shard) it saw.
+// how many roots (of any shard) it saw. An intent or row that cannot be
+// read is reported (once per sweep) and its implied data key, if any, is
+// rooted; a row whose data is unknown sets rootsUnknown.
 func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, error) {
 	var n int64
 	err := r.manifest.WalkRoots(ctx, func(root manifest.Root) error {
 		n++
+		if root.Unreadable != nil {
+			r.unreadable(ctx, root.By, root.Unreadable)
+			if root.DataKey == "" {
+				r.rootsUnknown = true
+				return nil
+			}
+		}
 		if r.shard.ownsKey(root.DataKey) {
 			fn(root.DataKey)
 		}
@@ -61,6 +70,11 @@ func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, er
 	})
 	return n, err
 }
+
+// errRootsUnknown stops a round whose re-walk found a row it cannot read:
+// the data it names cannot be told apart, so nothing condemned is deleted
+// (the fences stay Marking and the next sweep releases them).
+var errRootsUnknown = errors.New("a manifest row became unreadable during the sweep")
 
 // candidate is a data object proposed for deletion.
 type candidate struct {
@@ -89,6 +103,12 @@ func (r *run) sweepAttachments(ctx context.Context) error {
 	r.tally.roots(roots)
 	if err := r.at("roots-walked"); err != nil {
 		return err
+	}
+	if r.rootsUnknown {
+		// A row that cannot be read may name any data: none is known to be
+		// unrooted. The rest of the sweep goes on; the row is reported.
+		r.log.WarnContext(ctx, "gc: attachment data left alone: a manifest row cannot be read")
+		return nil
 	}
 	var (
 		round    = map[int][]candidate{}
@@ -218,8 +238,11 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 		if _, ok := sizes[k]; ok {
 			renamed[k] = true
 		}
-	}); err != nil {
+	}); err != nil || r.rootsUnknown {
 		r.refund(total)
+		if err == nil {
+			err = errRootsUnknown
+		}
 		return 0, err // the fences stay Marking; the next sweep releases them
 	}
 	if err := r.at("rechecked"); err != nil {
@@ -254,7 +277,7 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 		if err := r.at("armed"); err != nil {
 			return gone, err
 		}
-		n, err := r.finishDeleting(ctx, armed, sizes)
+		n, err := r.finishDeleting(ctx, armed, sizes, false)
 		gone += n
 		for _, k := range armed.State.Keys {
 			deleted.Add(k)
@@ -268,17 +291,25 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 
 // finishDeleting deletes the armed keys of a Deleting fence and releases it.
 // If some deletions fail, the fence stays Deleting (writers keep getting
-// ErrReclaimed for those keys) and the next sweep finishes it.
-func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64) (int, error) {
-	failed, err := r.deleteKeys(ctx, d.State.Keys)
+// ErrReclaimed for those keys) and the next sweep finishes it. It counts
+// the deleted keys with their sizes; with onlyPresent, only the keys in
+// sizes (those that still existed).
+func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64, onlyPresent bool) (int, error) {
+	del, err := r.deleteKeys(ctx, d.State.Keys)
+	notGone := del.notGone()
 	var bytes int64
+	n := 0
 	for _, k := range d.State.Keys {
+		if _, ok := sizes[k]; slices.Contains(notGone, k) || onlyPresent && !ok {
+			continue
+		}
+		n++
 		bytes += sizes[k]
 	}
-	n := len(d.State.Keys) - len(failed)
 	r.tally.reclaimed(KindAttachmentData, int64(n), bytes)
-	if len(failed) > 0 || err != nil {
-		r.tally.failed(failed...)
+	r.tally.deferred(int64(len(del.undone)))
+	if len(del.failed) > 0 || err != nil {
+		r.tally.failed(del.cause, del.failed...)
 		return n, err
 	}
 	if err := r.at("deleted"); err != nil {

@@ -90,8 +90,32 @@ func (r *run) finish(ctx context.Context, snap fence.Snapshot) error {
 		_, err := r.fence.Release(ctx, snap)
 		return err
 	case fence.Deleting:
-		_, err := r.finishDeleting(ctx, snap, nil)
+		// An earlier sweep may have deleted (and counted) some armed keys
+		// before it stopped: only the keys still present count here, so
+		// that counts do not double across a resumed run.
+		present, err := r.present(ctx, snap.State.Keys)
+		if err != nil {
+			return err
+		}
+		_, err = r.finishDeleting(ctx, snap, present, true)
 		return err
 	}
 	return nil
+}
+
+// present returns the sizes of the keys that exist (a HEAD each: only
+// resumed fences need it, at most fence.MaxKeys keys).
+func (r *run) present(ctx context.Context, keys []string) (map[string]int64, error) {
+	sizes := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		info, err := r.store.Head(ctx, k)
+		switch {
+		case errors.Is(err, objstore.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			sizes[k] = info.Size
+		}
+	}
+	return sizes, nil
 }

@@ -106,8 +106,8 @@ func TestSweepSessionObjectsThroughRealHeads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stray := session.SessionPrefix("real") + "blob/01ABANDONED"
-	headless := session.SessionPrefix("headless") + "seg/01ABANDONED"
+	stray := session.SessionPrefix("real") + "blob/01KBZABANDNED0000000000000"
+	headless := session.SessionPrefix("headless") + "seg/01KBZABANDNED0000000000001"
 	for _, k := range []string{stray, headless} {
 		if _, err := e.store.Put(e.ctx, k, []byte("x"), nil); err != nil {
 			t.Fatal(err)

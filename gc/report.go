@@ -71,8 +71,20 @@ type Report struct {
 	// returns ErrReclaimed and it uploads again). Logged at warning level.
 	DeletedWhileReferenced     int64    `json:"deleted_while_referenced"`
 	DeletedWhileReferencedKeys []string `json:"deleted_while_referenced_keys,omitempty"`
-	// Unknown samples keys outside stowage's layout (counted in Skipped).
+	// Unknown samples keys outside stowage's layout (counted in Skipped):
+	// never deleted.
 	Unknown []string `json:"unknown_keys,omitempty"`
+	// Unreadable counts objects of stowage's layout that exist but cannot
+	// be read (an upload intent or row that does not decode, a corrupt
+	// session head); UnreadableKeys samples them. Each is left alone and
+	// the rest of the sweep goes on; while a row cannot be read no
+	// attachment data is deleted (it could be what the row names).
+	Unreadable     int64    `json:"unreadable"`
+	UnreadableKeys []string `json:"unreadable_keys,omitempty"`
+	// NeedsAttention says a person should look at the bucket: something
+	// was unreadable or outside stowage's layout. The sweep itself may
+	// have succeeded; the sweeper command exits with its own code for it.
+	NeedsAttention bool `json:"needs_attention"`
 }
 
 // Total returns the number of reclaimed objects of every kind.
@@ -88,7 +100,7 @@ func (r *Report) Total() int64 {
 type tally struct {
 	mu     sync.Mutex
 	r      Report
-	causes []error
+	causes []error // distinct errors behind failures (FailureCauses)
 }
 
 func newTally(shard Shard, dryRun bool, now time.Time) *tally {
@@ -125,6 +137,15 @@ func (t *tally) unknown(key string) {
 	t.mu.Unlock()
 }
 
+func (t *tally) unreadable(key string) {
+	t.mu.Lock()
+	t.r.Unreadable++
+	if len(t.r.UnreadableKeys) < maxSample {
+		t.r.UnreadableKeys = append(t.r.UnreadableKeys, key)
+	}
+	t.mu.Unlock()
+}
+
 func (t *tally) reclaimed(k Kind, n, bytes int64) {
 	t.mu.Lock()
 	t.r.Reclaimed[k] += n
@@ -138,11 +159,8 @@ func (t *tally) deferred(n int64) {
 	t.mu.Unlock()
 }
 
-func (t *tally) failed(keys ...string) { t.failedBy(nil, keys...) }
-
-// failedBy counts keys as failed because of cause (nil: unknown), keeping a
-// sample of distinct causes.
-func (t *tally) failedBy(cause error, keys ...string) {
+// failed counts keys whose deletion (or judgement) failed with cause.
+func (t *tally) failed(cause error, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.r.Failed += int64(len(keys))
@@ -152,13 +170,6 @@ func (t *tally) failedBy(cause error, keys ...string) {
 		}
 	}
 	t.causeLocked(cause)
-}
-
-// cause records why something failed without counting a failure.
-func (t *tally) cause(err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.causeLocked(err)
 }
 
 func (t *tally) causeLocked(err error) {
@@ -205,5 +216,6 @@ func (t *tally) snapshot() Report {
 	r.FailedKeys = slices.Clone(t.r.FailedKeys)
 	r.DeletedWhileReferencedKeys = slices.Clone(t.r.DeletedWhileReferencedKeys)
 	r.Unknown = slices.Clone(t.r.Unknown)
+	r.UnreadableKeys = slices.Clone(t.r.UnreadableKeys)
 	return r
 }

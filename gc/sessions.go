@@ -76,8 +76,13 @@ func (r *run) sweepSessions(ctx context.Context) error {
 			if errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
 				return err
 			}
+			var corrupt *session.CorruptError
+			if errors.As(err, &corrupt) {
+				r.unreadable(ctx, corrupt.Key, err) // its objects' status is unknown: all kept
+				continue
+			}
 			r.log.WarnContext(ctx, "gc: session skipped", "session_id", s.id, "err", err)
-			r.tally.failedBy(err, session.SessionPrefix(s.id))
+			r.tally.failed(err, session.SessionPrefix(s.id))
 		}
 	}
 	return nil
@@ -223,9 +228,10 @@ func (r *run) sweepSessionBatch(ctx context.Context, sid string, batch []objstor
 		for i, o := range garbage {
 			keys[i] = o.Key
 		}
-		failed, err := r.deleteKeys(ctx, keys)
-		r.tally.failed(failed...)
-		r.reclaimedSession(without(garbage, failed))
+		del, err := r.deleteKeys(ctx, keys)
+		r.tally.failed(del.cause, del.failed...)
+		r.tally.deferred(int64(len(del.undone)))
+		r.reclaimedSession(without(garbage, del.notGone()))
 		return err
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/stowage-dev/stowage/fence"
@@ -34,6 +36,9 @@ const (
 	DefaultGrace = 24 * time.Hour
 	// DefaultMaxDeletes bounds the deletions of one sweep.
 	DefaultMaxDeletes = 100_000
+	// NoDeletes as MaxDeletes makes a sweep delete nothing: everything it
+	// could reclaim is Deferred (the sweeper's --max-deletes 0).
+	NoDeletes = math.MinInt
 	// DefaultLeaseTTL is the sweeper lease's time to live.
 	DefaultLeaseTTL = 5 * time.Minute
 	// DefaultRoundKeys bounds the data keys condemned in one round.
@@ -74,7 +79,8 @@ type Sweeper struct {
 	// no fence, no deletes).
 	DryRun bool
 	// MaxDeletes bounds deletions (and aborted uploads) per run; 0 means
-	// DefaultMaxDeletes, negative means unbounded. The rest is Deferred.
+	// DefaultMaxDeletes, NoDeletes means none, other negative values mean
+	// unbounded. The rest is Deferred.
 	MaxDeletes int
 	// Shard is the part of the bucket this sweeper owns (zero: all of it).
 	Shard Shard
@@ -144,13 +150,20 @@ type run struct {
 	budget   int // deletions left; < 0 unbounded
 	lastProg int64
 	crashed  bool // a hook stopped the sweep: behave as if the process died
+
+	// rootsUnknown: a manifest row could not be read, so the data it
+	// names is unknown and no attachment data is deleted.
+	rootsUnknown   bool
+	seenUnreadable map[string]bool // reported once per sweep
 }
 
 // Run performs one sweep of the shard and returns its report. The error is
 // nil, ErrIncomplete (some deletions failed; the error wraps their causes,
 // e.g. a failing process registry, for errors.Is and errors.As), or the reason the sweep
 // stopped: ErrLeaseHeld, ErrLeaseLost, ErrEmptyRoots, or a storage error.
-// Whatever stopped it, the next Run resumes safely.
+// Whatever stopped it, the next Run resumes safely. Objects it cannot read
+// and keys outside stowage's layout do not stop it: they are reported
+// (Report.Unreadable, Report.Unknown) and Report.NeedsAttention is set.
 func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	r, err := s.start()
 	if err != nil {
@@ -159,7 +172,10 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	err = r.sweep(ctx)
 	rep := r.tally.snapshot()
 	rep.Finished = r.now()
+	rep.NeedsAttention = rep.Unreadable > 0 || rep.Skipped[SkipUnknown] > 0
 	if err == nil {
+		// The causes (e.g. an *objstore.AccessError naming the IAM action)
+		// tell the operator what to fix.
 		err = r.tally.failure()
 	}
 	return rep, err
@@ -194,8 +210,11 @@ func (s *Sweeper) start() (*run, error) {
 	if rf, ok := r.manifest.(RowForgetter); ok && r.headRefs != nil {
 		r.rows = rf
 	}
-	if r.budget == 0 {
+	switch r.budget {
+	case 0:
 		r.budget = DefaultMaxDeletes
+	case NoDeletes:
+		r.budget = 0
 	}
 	r.fence = fence.New(s.Store, &fence.Options{Logger: r.log})
 	r.cutoff = manifest.Cutoff(r.now(), s.Grace)
@@ -258,6 +277,20 @@ func (r *run) sweep(ctx context.Context) error {
 	return nil
 }
 
+// unreadable reports, once per sweep, an object of stowage's layout that
+// exists but cannot be read. It is never deleted; the sweep goes on.
+func (r *run) unreadable(ctx context.Context, key string, err error) {
+	if r.seenUnreadable == nil {
+		r.seenUnreadable = map[string]bool{}
+	}
+	if r.seenUnreadable[key] {
+		return
+	}
+	r.seenUnreadable[key] = true
+	r.tally.unreadable(key)
+	r.log.WarnContext(ctx, "gc: object cannot be read; left alone, needs a look", "key", key, "err", err)
+}
+
 // at is a named point of the sweep: the simulation's crash points.
 func (r *run) at(point string) error {
 	if r.hook == nil {
@@ -311,50 +344,69 @@ func (r *run) scanned(n int64) {
 	}
 }
 
+// deletion is the outcome of deleteKeys: the keys that could not be
+// deleted (with the last error that refused them) and the keys left
+// untried because the sweep was cancelled (neither deleted nor failed: the
+// next sweep deletes them).
+type deletion struct {
+	failed []string
+	cause  error
+	undone []string
+}
+
+// notGone returns the keys that may still exist: failed or undone.
+func (d deletion) notGone() []string { return append(slices.Clone(d.failed), d.undone...) }
+
 // deleteKeys deletes keys (at most MaxDeleteBatch at a time), retrying the
-// keys that failed a few times. It returns the keys that could not be
-// deleted.
-func (r *run) deleteKeys(ctx context.Context, keys []string) ([]string, error) {
-	var failed []string
+// keys that failed a few times. A cancelled context stops it: what was not
+// deleted yet is undone, not failed.
+func (r *run) deleteKeys(ctx context.Context, keys []string) (deletion, error) {
+	var d deletion
 	for len(keys) > 0 {
 		n := min(len(keys), objstore.MaxDeleteBatch)
 		batch := keys[:n]
 		keys = keys[n:]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if err := ctx.Err(); err != nil {
-				return append(failed, append(batch, keys...)...), err
+				d.undone = append(d.undone, append(batch, keys...)...)
+				return d, err
 			}
 			err := r.store.DeleteMany(ctx, batch)
 			if err == nil {
 				batch = nil
 				break
 			}
+			if ctx.Err() != nil {
+				// Cancelled in flight: the outcome is unknown, the next
+				// sweep deletes whatever is left.
+				d.undone = append(d.undone, append(batch, keys...)...)
+				return d, ctx.Err()
+			}
 			var dm *objstore.DeleteManyError
 			if !errors.As(err, &dm) {
 				if attempt < 2 && objstore.IsRetryable(err) {
 					continue
 				}
-				failed = append(failed, batch...)
-				r.tally.cause(err)
+				d.failed, d.cause = append(d.failed, batch...), err
 				r.log.WarnContext(ctx, "gc: delete batch failed", "keys", len(batch), "err", err)
 				break
 			}
 			var again []string
 			for _, k := range batch {
-				if _, bad := dm.Failed[k]; bad {
+				if kerr, bad := dm.Failed[k]; bad {
 					again = append(again, k)
+					d.cause = kerr
 				}
 			}
 			batch = again
 			if attempt >= 2 {
-				failed = append(failed, batch...)
-				r.tally.cause(err)
+				d.failed = append(d.failed, batch...)
 				r.log.WarnContext(ctx, "gc: deletes failed", "keys", len(batch), "err", err)
 				break
 			}
 		}
 	}
-	return failed, nil
+	return d, nil
 }
 
 // errorf is fmt.Errorf for package gc: the message starts with "gc: "

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
@@ -80,7 +81,7 @@ func (e *env) attach(sid string, body []byte) string {
 func (e *env) orphan() string {
 	e.t.Helper()
 	e.seq++
-	key := manifest.DataKey(fmt.Sprintf("01ORPHAN%018d", e.seq))
+	key := manifest.DataKey(fmt.Sprintf("01KBZ0RPHAN%015d", e.seq)) // a ULID, as stowage writes
 	if _, err := e.store.Put(e.ctx, key, []byte("orphan "+key), nil); err != nil {
 		e.t.Fatal(err)
 	}
@@ -272,12 +273,33 @@ func TestSweepReportsUnknownKeys(t *testing.T) {
 	}
 }
 
+// TestSweepKeepsStoreMarker: the store marker is stowage's own, aged or
+// not: never deleted, never reported as unknown.
+func TestSweepKeepsStoreMarker(t *testing.T) {
+	e := newEnv(t)
+	if _, err := marker.Ensure(e.ctx, e.store, e.now); err != nil {
+		t.Fatal(err)
+	}
+	e.attach("s1", []byte("kept"))
+	e.advance(48 * time.Hour)
+	rep, err := e.sweeper().Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.exists(marker.Key) {
+		t.Fatalf("the sweep deleted the store marker")
+	}
+	if rep.Skipped[SkipUnknown] != 0 {
+		t.Errorf("unknown keys reported: %v", rep.Unknown)
+	}
+}
+
 func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	e := newEnv(t)
 	e.attach("s1", []byte("kept"))
 	block := make(chan struct{})
 	started := make(chan struct{})
-	key := manifest.DataKey("01STALEUPLOAD")
+	key := manifest.DataKey("01KBZSTA1EVP10AD0000000000")
 	done := make(chan error, 1)
 	go func() {
 		_, err := e.store.Upload(e.ctx, key, &blockingReader{started: started, block: block}, nil)
@@ -356,8 +378,8 @@ func TestSweepResumesAfterCrash(t *testing.T) {
 // unnamed one, and a headless session's object; it returns the keys.
 func (e *env) sessionObjects(sid string) (named, unnamedKey, headless string) {
 	e.t.Helper()
-	named, unnamedKey = blobKeyOf(sid, "01NAMED"), blobKeyOf(sid, "01SUPERSEDED")
-	headless = blobKeyOf(sid+"-nohead", "01ABANDONED")
+	named, unnamedKey = blobKeyOf(sid, "01KBZNAMED0000000000000000"), blobKeyOf(sid, "01KBZSVPERSEDED00000000000")
+	headless = blobKeyOf(sid+"-nohead", "01KBZABANDNED0000000000000")
 	for _, k := range []string{named, unnamedKey, headless} {
 		if _, err := e.store.Put(e.ctx, k, []byte("checkpoint"), nil); err != nil {
 			e.t.Fatal(err)
@@ -471,4 +493,90 @@ func TestSweepForgetsDeadRowsThroughTheHead(t *testing.T) {
 	if rep.Reclaimed[KindRefRow] != 1 || rep.Reclaimed[KindAttachmentData] != 1 {
 		t.Fatalf("report: %+v", rep)
 	}
+}
+
+// TestResumedSweepDoesNotCountTwice: a sweep that deleted its armed keys
+// and stopped before releasing the fence counted them; the sweep that
+// resumes the fence finds them gone and does not count them again (on main
+// the two reports summed to twice the objects reclaimed).
+func TestResumedSweepDoesNotCountTwice(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.orphan()
+	e.advance(2 * time.Hour)
+	sw := e.sweeper()
+	crash := errors.New("crash")
+	sw.hook = func(p string) error {
+		if p == "deleted" {
+			return crash
+		}
+		return nil
+	}
+	first, err := sw.Run(e.ctx)
+	if !errors.Is(err, crash) {
+		t.Fatalf("crashed sweep: %v", err)
+	}
+	e.advance(DefaultLeaseTTL + time.Second)
+	second, err := e.sweeper().Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := first.Reclaimed[KindAttachmentData] + second.Reclaimed[KindAttachmentData]
+	if got != 2 {
+		t.Fatalf("reclaimed %d + %d, want 2 in all", first.Reclaimed[KindAttachmentData], second.Reclaimed[KindAttachmentData])
+	}
+	assertFencesIdle(t, e)
+}
+
+// cancelOnDelete cancels the sweep's context at its first DeleteMany.
+type cancelOnDelete struct {
+	objstore.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelOnDelete) DeleteMany(ctx context.Context, keys []string) error {
+	c.cancel()
+	return ctx.Err()
+}
+
+// TestCancelledDeletesAreNotFailures: deletes a SIGINT cancels are left for
+// the next sweep (deferred), not counted as failed (on main they were).
+func TestCancelledDeletesAreNotFailures(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.advance(2 * time.Hour)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	sw := e.sweeper()
+	sw.Store = cancelOnDelete{Store: e.store, cancel: cancel}
+	rep, err := sw.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled sweep: %v", err)
+	}
+	if rep.Failed != 0 || rep.Deferred != 1 || rep.Total() != 0 {
+		t.Fatalf("report: failed %d, deferred %d, reclaimed %d", rep.Failed, rep.Deferred, rep.Total())
+	}
+}
+
+// TestFailedDeleteNamesItsCause: a sweep whose deletes are refused returns
+// ErrIncomplete wrapping the refusal (an AccessError names the IAM action).
+func TestFailedDeleteNamesItsCause(t *testing.T) {
+	e := newEnv(t)
+	e.attach("s1", []byte("kept"))
+	e.orphan()
+	e.advance(2 * time.Hour)
+	sw := e.sweeper()
+	sw.Store = refuseDeletes{e.store}
+	_, err := sw.Run(e.ctx)
+	if !errors.Is(err, ErrIncomplete) || !errors.Is(err, objstore.ErrPermission) || !strings.Contains(err.Error(), "s3:DeleteObject") {
+		t.Fatalf("sweep with refused deletes: %v", err)
+	}
+}
+
+type refuseDeletes struct{ objstore.Store }
+
+func (r refuseDeletes) DeleteMany(ctx context.Context, keys []string) error {
+	return &objstore.AccessError{Operation: "DeleteObjects", Action: "s3:DeleteObject", Err: objstore.ErrPermission}
 }

@@ -53,12 +53,13 @@ func (j Judge) RowDead(ctx context.Context, row *Row, cutoff time.Time) (bool, e
 }
 
 // UploadDead reports whether upload intent u may be forgotten at cutoff:
-// intent at or before cutoff, and aborted or owner dead.
+// AgedAt at or before cutoff (the grant's expiry for a direct upload), and
+// aborted, granted (its client is past the expiry) or owner dead.
 func (j Judge) UploadDead(ctx context.Context, u *Upload, cutoff time.Time) (bool, error) {
-	if u.IntentAt.After(cutoff) {
+	if u.AgedAt().After(cutoff) {
 		return false, nil
 	}
-	if u.State == UploadAborted {
+	if u.Abandoned() {
 		return true, nil
 	}
 	return j.OwnerDead(ctx, u.SessionID, u.Owner, u.IntentAt)

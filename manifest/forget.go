@@ -120,6 +120,10 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 	n := 0
 	var lookErr error
 	for u, err := range s.Uploads(ctx) {
+		var unreadable *UnreadableError
+		if errors.As(err, &unreadable) {
+			continue // kept: the sweeper reports it
+		}
 		if err != nil {
 			return n, err
 		}

@@ -97,7 +97,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	}
 	d := &demo{e: e, url: url, start: time.Now(), out: e.stdout, acked: map[string][]soak.Ack{}, notes: map[string]string{}}
 	d.say("store: %s", where)
-	st, err := e.open(ctx, url, e.quietLogger())
+	st, err := e.open(ctx, url, e.quietLogger(), false)
 	if err != nil {
 		return e.fail("demo", err)
 	}

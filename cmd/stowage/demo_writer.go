@@ -32,7 +32,7 @@ func runDemoWriter(ctx context.Context, e *env, args []string) int {
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
-	st, err := e.open(ctx, *store, e.quietLogger())
+	st, err := e.open(ctx, *store, e.quietLogger(), false)
 	if err != nil {
 		return e.fail(demoWriterCmd, err)
 	}

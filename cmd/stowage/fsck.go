@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
@@ -13,23 +16,26 @@ import (
 
 const fsckUsage = `Usage: stowage fsck --store URL [--json] [--deep] [--grace D] [--strict]
 
-Checks every invariant of a stowage bucket, read-only: each session head
+Checks every invariant of a stowage bucket. Read-only: it opens the store
+read-only and writes nothing, creates nothing. Each session head
 decodes and its checksum holds; everything a head names exists and the
 session loads in full; no committed attachment ref dangles; manifest rows
 and data objects agree. Reports orphans (objects nothing needs any more),
 split into young ones (writes in flight) and stale ones (older than the
 grace period: the sweeper has not reclaimed them yet).
 
-Exit codes: 0 clean, 1 error (the check itself failed), 2 usage,
-3 problems found (with --strict, stale orphans count as problems).
+Exit codes: 0 clean, 1 error (the check itself failed; retry later), 2 usage
+or configuration (bad URL, no such bucket, access denied, no stowage store),
+3 problems found (with --strict, stale orphans count as problems), 130/143
+interrupted.
 `
 
 func runFsck(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("fsck", fsckUsage)
 	store := e.storeFlag(fs)
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	asJSON := fs.Bool("json", false, "print the report as JSON (always: with exit_code and error when the check cannot run)")
 	deep := fs.Bool("deep", false, "also read every committed attachment in full and check its digest")
-	grace := fs.Duration("grace", gc.DefaultGrace, "orphans older than this are stale")
+	grace := fs.Duration("grace", gc.DefaultGrace, "orphans older than this are stale (0s: every orphan is stale)")
 	strict := fs.Bool("strict", false, "stale orphans are problems (exit 3)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
@@ -40,31 +46,57 @@ func runFsck(ctx context.Context, e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return e.usageErr("fsck", "unexpected arguments %q", fs.Args())
 	}
-	st, err := e.open(ctx, *store, e.quietLogger())
-	if err != nil {
-		return e.fail("fsck", err)
-	}
-	defer st.Close()
-	rep, err := fsck.Check(ctx, st, &fsck.Options{Grace: *grace, Deep: *deep, StaleOrphansAreProblems: *strict})
-	if err != nil {
-		return e.fail("fsck", err)
+	rep, err := e.fsck(ctx, *store, &fsck.Options{Grace: fsckGrace(*grace), Deep: *deep, StaleOrphansAreProblems: *strict})
+	code := exitOK
+	switch {
+	case err != nil:
+		code = e.fail("fsck", err)
+	case !rep.Clean():
+		code = exitProblems
 	}
 	if *asJSON {
+		out := fsckOutput{Report: rep, ExitCode: code}
+		if err != nil {
+			out.Error = err.Error()
+		} else {
+			out.Clean = rep.Clean()
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			*fsck.Report
-			Clean bool `json:"clean"`
-		}{rep, rep.Clean()}); err != nil {
+		if err := enc.Encode(out); err != nil {
 			return e.fail("fsck", err)
 		}
-	} else {
+	} else if err == nil {
 		printFsck(e.stdout, rep)
 	}
-	if !rep.Clean() {
-		return exitProblems
+	return code
+}
+
+// fsckOutput is fsck's JSON report.
+type fsckOutput struct {
+	*fsck.Report
+	Clean    bool   `json:"clean"`
+	ExitCode int    `json:"exit_code"`
+	Error    string `json:"error,omitempty"`
+}
+
+// fsckGrace maps the flag to fsck.Options.Grace, where zero means the
+// default: --grace 0s means no grace at all (a negative Grace).
+func fsckGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
 	}
-	return exitOK
+	return d
+}
+
+// fsck opens the store read-only and checks it.
+func (e *env) fsck(ctx context.Context, url string, opts *fsck.Options) (*fsck.Report, error) {
+	st, err := e.open(ctx, url, e.quietLogger(), true)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return fsck.Check(ctx, st, opts)
 }
 
 // printFsck prints a report for people.
@@ -104,16 +136,7 @@ func printFsck(w io.Writer, rep *fsck.Report) {
 	}
 }
 
-// humanBytes formats n bytes with a binary unit.
+// humanBytes formats n bytes with a binary unit ("1.5 MiB").
 func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return humanize.IBytes(uint64(max(n, 0)))
 }

@@ -11,22 +11,8 @@ import (
 	"github.com/stowage-dev/stowage/session"
 )
 
-func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string) error {
-	var dot, active bool
-	var leaf string
-	sid, err := oneSession(args, func(rest []string) error {
-		fs := e.newFlags("inspect graph", inspectUsage)
-		fs.BoolVar(&dot, "dot", false, "print Graphviz DOT")
-		fs.BoolVar(&active, "active", false, "only the active path")
-		fs.StringVar(&leaf, "leaf", "", "the active path's leaf (default: the persisted leaf)")
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("unexpected arguments %q", fs.Args())
-		}
-		return nil
-	})
+func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string, f *inspectFlags) error {
+	sid, err := oneSession(args)
 	if err != nil {
 		return err
 	}
@@ -35,8 +21,8 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 		return err
 	}
 	scope := session.FullGraph()
-	if active || leaf != "" {
-		scope = session.ActivePath(leaf)
+	if f.active || f.leaf != "" {
+		scope = session.ActivePath(f.leaf)
 	}
 	read, err := h.LoadSession(ctx, scope)
 	if err != nil {
@@ -45,7 +31,10 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 	if read == nil {
 		return fmt.Errorf("session %s has no commit", sid)
 	}
-	if dot {
+	switch {
+	case f.json:
+		return e.writeJSON(read.Graph)
+	case f.dot:
 		return writeDOT(e.stdout, sid, read.Graph)
 	}
 	fmt.Fprintf(e.stdout, "session %s, revision %d, %d nodes, leaf %s\n", sid, read.HeadRevision, len(read.Graph.Nodes), dash(read.Graph.LeafNodeID))

@@ -17,7 +17,7 @@ import (
 	"github.com/stowage-dev/stowage/session"
 )
 
-const inspectUsage = `Usage: stowage inspect --store URL <what> [args]
+const inspectUsage = `Usage: stowage inspect --store URL <what> [args] [--json]
 
   sessions                     list the sessions (revision, objects, nodes)
   head SESSION                 the session's head, decoded, as JSON
@@ -28,11 +28,27 @@ const inspectUsage = `Usage: stowage inspect --store URL <what> [args]
   refs SESSION                 the session's attachment refs
   cat SESSION ID [--range OFF:LEN]
                                an attachment's bytes, to stdout
+
+--json prints sessions, log, graph and refs as JSON. Read-only: the store
+is opened read-only; nothing is written or created.
 `
+
+// inspectFlags are the flags of every inspect subject (flags may come
+// anywhere on the command line, so one flag set holds them all).
+type inspectFlags struct {
+	json, dot, active bool
+	leaf, rng         string
+}
 
 func runInspect(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("inspect", inspectUsage)
 	store := e.storeFlag(fs)
+	var f inspectFlags
+	fs.BoolVar(&f.json, "json", false, "print as JSON (sessions, head, log, graph, refs)")
+	fs.BoolVar(&f.dot, "dot", false, "graph: print Graphviz DOT")
+	fs.BoolVar(&f.active, "active", false, "graph: only the active path")
+	fs.StringVar(&f.leaf, "leaf", "", "graph: the active path's leaf (default: the persisted leaf)")
+	fs.StringVar(&f.rng, "range", "", "cat: only `OFF:LEN` bytes (LEN may be empty: to the end)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -45,7 +61,7 @@ func runInspect(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	what, rest := rest[0], rest[1:]
-	sub := map[string]func(context.Context, *stowage.Store, []string) error{
+	sub := map[string]func(context.Context, *stowage.Store, []string, *inspectFlags) error{
 		"sessions": e.inspectSessions,
 		"head":     e.inspectHead,
 		"log":      e.inspectLog,
@@ -56,12 +72,12 @@ func runInspect(ctx context.Context, e *env, args []string) int {
 	if sub == nil {
 		return e.usageErr("inspect", "unknown subject %q (want sessions, head, log, graph, refs or cat)", what)
 	}
-	st, err := e.open(ctx, *store, e.quietLogger())
+	st, err := e.open(ctx, *store, e.quietLogger(), true)
 	if err != nil {
 		return e.fail("inspect", err)
 	}
 	defer st.Close()
-	if err := sub(ctx, st, rest); err != nil {
+	if err := sub(ctx, st, rest, &f); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
 			return e.usageErr("inspect "+what, "%s", ue.msg)
@@ -71,53 +87,92 @@ func runInspect(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// writeJSON prints v indented.
+func (e *env) writeJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
-// oneSession parses "SESSION [flags]" args with the flags of fs.
-func oneSession(args []string, parse func([]string) error) (string, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+// oneSession takes the "SESSION" argument.
+func oneSession(args []string) (string, error) {
+	if len(args) == 0 {
 		return "", usageError{"a session id is required"}
 	}
-	sid := args[0]
-	if parse != nil {
-		if err := parse(args[1:]); err != nil {
-			return "", usageError{err.Error()}
-		}
-	} else if len(args) > 1 {
+	if len(args) > 1 {
 		return "", usageError{fmt.Sprintf("unexpected arguments %q", args[1:])}
 	}
-	return sid, session.ValidateSessionID(sid)
+	return args[0], session.ValidateSessionID(args[0])
 }
 
-func (e *env) inspectSessions(ctx context.Context, st *stowage.Store, args []string) error {
+// refRow is one attachment ref in inspect refs --json.
+type refRow struct {
+	ID          string            `json:"id"`
+	Size        int64             `json:"size"`
+	MediaType   string            `json:"media_type,omitempty"`
+	Label       string            `json:"label,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	CommittedAt *time.Time        `json:"committed_at,omitempty"` // absent: uncommitted
+}
+
+// sessionRow is one line of inspect sessions.
+type sessionRow struct {
+	Session  string `json:"session"`
+	State    string `json:"state"` // live, deleted, no head, unreadable
+	Revision uint64 `json:"revision"`
+	Gen      uint64 `json:"gen"`
+	Objects  int    `json:"objects"`
+	Error    string `json:"error,omitempty"`
+}
+
+func (e *env) inspectSessions(ctx context.Context, st *stowage.Store, args []string, f *inspectFlags) error {
 	if len(args) > 0 {
 		return usageError{fmt.Sprintf("unexpected arguments %q", args)}
 	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tSTATE\tREVISION\tGEN\tOBJECTS")
+	rows := []sessionRow{}
 	for sid, err := range session.ListSessionIDs(ctx, st.Objects()) {
 		if err != nil {
 			return err
 		}
 		info, err := session.ReadHead(ctx, st.Objects(), sid)
+		row := sessionRow{Session: sid}
 		switch {
 		case err != nil:
-			fmt.Fprintf(tw, "%s\tunreadable: %v\t\t\t\n", sid, err)
+			row.State, row.Error = "unreadable", err.Error()
 		case info == nil:
-			fmt.Fprintf(tw, "%s\tno head\t\t\t\n", sid)
-		case info.Deleted:
-			fmt.Fprintf(tw, "%s\tdeleted\t%d\t%d\t%d\n", sid, info.Revision, info.Gen, len(info.Keys))
+			row.State = "no head"
 		default:
-			fmt.Fprintf(tw, "%s\tlive\t%d\t%d\t%d\n", sid, info.Revision, info.Gen, len(info.Keys))
+			row.State, row.Revision, row.Gen, row.Objects = "live", info.Revision, info.Gen, len(info.Keys)
+			if info.Deleted {
+				row.State = "deleted"
+			}
+		}
+		rows = append(rows, row)
+	}
+	if f.json {
+		return e.writeJSON(rows)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tSTATE\tREVISION\tGEN\tOBJECTS")
+	for _, r := range rows {
+		switch r.State {
+		case "unreadable":
+			fmt.Fprintf(tw, "%s\tunreadable: %s\t\t\t\n", r.Session, r.Error)
+		case "no head":
+			fmt.Fprintf(tw, "%s\tno head\t\t\t\n", r.Session)
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", r.Session, r.State, r.Revision, r.Gen, r.Objects)
 		}
 	}
 	return tw.Flush()
 }
 
-func (e *env) inspectHead(ctx context.Context, st *stowage.Store, args []string) error {
-	sid, err := oneSession(args, nil)
+func (e *env) inspectHead(ctx context.Context, st *stowage.Store, args []string, _ *inspectFlags) error {
+	sid, err := oneSession(args)
 	if err != nil {
 		return err
 	}
@@ -134,14 +189,20 @@ func (e *env) inspectHead(ctx context.Context, st *stowage.Store, args []string)
 	return err
 }
 
-func (e *env) inspectLog(ctx context.Context, st *stowage.Store, args []string) error {
-	sid, err := oneSession(args, nil)
+func (e *env) inspectLog(ctx context.Context, st *stowage.Store, args []string, f *inspectFlags) error {
+	sid, err := oneSession(args)
 	if err != nil {
 		return err
 	}
 	recs, err := revisionLog(ctx, st.Objects(), sid)
 	if err != nil {
 		return err
+	}
+	if f.json {
+		if recs == nil {
+			recs = []commitRecord{}
+		}
+		return e.writeJSON(recs)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REV\tTIME\tTURN\tNODES\tATTACHMENTS\tCOMMIT")
@@ -163,8 +224,8 @@ func (e *env) inspectLog(ctx context.Context, st *stowage.Store, args []string) 
 	return tw.Flush()
 }
 
-func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string) error {
-	sid, err := oneSession(args, nil)
+func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string, f *inspectFlags) error {
+	sid, err := oneSession(args)
 	if err != nil {
 		return err
 	}
@@ -176,6 +237,16 @@ func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string)
 	if err != nil {
 		return err
 	}
+	if f.json {
+		rows := make([]refRow, len(refs))
+		for i, r := range refs {
+			rows[i] = refRow{r.ID, r.Size, r.MediaType, r.Label, r.Metadata, nil}
+			if !r.CommittedAt.IsZero() {
+				rows[i].CommittedAt = &r.CommittedAt
+			}
+		}
+		return e.writeJSON(rows)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSIZE\tMEDIA TYPE\tLABEL\tCOMMITTED")
 	for _, r := range refs {
@@ -183,31 +254,26 @@ func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string)
 		if !r.CommittedAt.IsZero() {
 			committed = r.CommittedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.ID, r.Size, dash(r.MediaType), dash(r.Label), committed)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, humanBytes(r.Size), dash(r.MediaType), dash(r.Label), committed)
 	}
 	return tw.Flush()
 }
 
-func (e *env) inspectCat(ctx context.Context, st *stowage.Store, args []string) error {
-	if len(args) < 2 {
+func (e *env) inspectCat(ctx context.Context, st *stowage.Store, args []string, f *inspectFlags) error {
+	if len(args) != 2 {
 		return usageError{"cat needs a session id and an attachment id"}
 	}
 	sid, id := args[0], args[1]
-	fs := e.newFlags("inspect cat", inspectUsage)
-	rangeFlag := fs.String("range", "", "only `OFF:LEN` bytes (LEN may be empty: to the end)")
-	if err := fs.Parse(args[2:]); err != nil || fs.NArg() > 0 {
-		return usageError{"bad flags for cat"}
-	}
 	var rng *attach.Range
-	if *rangeFlag != "" {
-		off, n, ok := strings.Cut(*rangeFlag, ":")
+	if f.rng != "" {
+		off, n, ok := strings.Cut(f.rng, ":")
 		o, err1 := strconv.ParseInt(off, 10, 64)
 		l, err2 := int64(-1), error(nil)
 		if n != "" {
 			l, err2 = strconv.ParseInt(n, 10, 64)
 		}
 		if !ok || err1 != nil || err2 != nil {
-			return usageError{fmt.Sprintf("--range %q: want OFF:LEN", *rangeFlag)}
+			return usageError{fmt.Sprintf("--range %q: want OFF:LEN", f.rng)}
 		}
 		rng = &attach.Range{Offset: o, Length: l}
 	}

@@ -8,22 +8,27 @@
 //	stowage inspect [--store URL] sessions|head|log|graph|refs|cat ...
 //	stowage fsck    [--store URL] [--json]        check every invariant; exit 0 only when clean
 //	stowage bench   [--store URL]... [--json]     stowage vs the raw SDK, side by side
+//	stowage version                               module version, commit, Go version
 //
 // The store is named by --store or STOWAGE_STORE (see package
 // objstore/openurl for URL forms). Run `stowage <command> -h` for flags.
 //
-// Exit codes: 0 ok, 1 error, 2 usage, 3 fsck found problems.
+// Flags may come before or after the command.
+//
+// Exit codes: 0 ok, 1 transient error, 2 usage or configuration (bad URL,
+// unknown parameter, no such bucket, access denied, no stowage store), 3
+// fsck found problems, 130/143 interrupted by SIGINT/SIGTERM.
 package main
 
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/stowage-dev/stowage/internal/exitcode"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := exitcode.NotifyContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/internal/buildinfo"
+	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitError    = 1
-	exitUsage    = 2
+	exitOK       = exitcode.OK
+	exitError    = exitcode.Failure
+	exitUsage    = exitcode.Config
 	exitProblems = 3
 )
 
@@ -31,18 +35,28 @@ Commands:
             Graphviz DOT), attachment refs; cat an attachment
   fsck      check every invariant of a bucket and report its orphans
   bench     measure stowage against the raw SDK on the same server, side by side
+  attach    direct transfer: grant-put, seal, grant-get (presigned requests for
+            a client to send or fetch an attachment's bytes straight to the
+            bucket)
+  version   the module version, commit and Go version of this binary
 
 Every command takes --store URL (or STOWAGE_STORE):
   s3://bucket/prefix?endpoint=http://127.0.0.1:9000&quirks=minio
   file:///absolute/dir   file:relative/dir   mem://
 S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID, ...).
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 fsck found problems.
+Flags may come before or after the command and its arguments.
+
+Exit codes: 0 ok, 1 transient error (retry later), 2 usage or configuration
+(bad flag or URL, unknown URL parameter, no such bucket, access denied, no
+stowage store at the URL), 3 fsck found problems, 130/143 interrupted by
+SIGINT/SIGTERM.
 Run 'stowage <command> -h' for a command's flags.
 `
 
 // env is what every command gets from run.
 type env struct {
+	ctx            context.Context // for exit codes: a signal's cancellation
 	getenv         func(string) string
 	stdout, stderr io.Writer
 }
@@ -53,31 +67,53 @@ type command func(ctx context.Context, e *env, args []string) int
 
 var commands = map[string]command{
 	"demo":    runDemo,
+	"version": runVersion,
 	"inspect": runInspect,
 	"fsck":    runFsck,
 	"bench":   runBench,
+	"attach":  runAttach,
 	// demo-writer is the demo's writer process (re-executed by the demo).
 	demoWriterCmd: runDemoWriter,
 }
 
-// run is the whole command; main only calls it.
+// run is the whole command; main only calls it. Flags may come before or
+// after the command name (`stowage --store URL fsck` is `stowage fsck
+// --store URL`).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+	e := &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	i := slices.IndexFunc(args, func(a string) bool { _, ok := commands[a]; return ok })
+	if i < 0 {
+		if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+			fmt.Fprint(stdout, usageText)
+			return exitOK
+		}
+		if first := slices.IndexFunc(args, func(a string) bool { return !strings.HasPrefix(a, "-") }); first >= 0 {
+			fmt.Fprintf(stderr, "stowage: unknown command %q\n\n%s", args[first], usageText)
+		} else {
+			fmt.Fprint(stderr, usageText)
+		}
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usageText)
-		return exitOK
+	rest := append(slices.Clone(args[:i]), args[i+1:]...)
+	return commands[args[i]](ctx, e, rest)
+}
+
+const versionUsage = `Usage: stowage version
+
+Prints the module version, the commit and the Go version the binary was
+built from (its build information).
+`
+
+func runVersion(_ context.Context, e *env, args []string) int {
+	fs := e.newFlags("version", versionUsage)
+	if code, ok := e.parse(fs, args); !ok {
+		return code
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "stowage: unknown command %q\n\n%s", args[0], usageText)
-		return exitUsage
+	if fs.NArg() > 0 {
+		return e.usageErr("version", "unexpected arguments %q", fs.Args())
 	}
-	return cmd(ctx, e, args[1:])
+	fmt.Fprintln(e.stdout, "stowage", buildinfo.Read())
+	return exitOK
 }
 
 // newFlags returns a flag set for a command whose usage prints synopsis
@@ -98,10 +134,12 @@ func (e *env) storeFlag(fs *flag.FlagSet) *string {
 	return fs.String("store", e.getenv("STOWAGE_STORE"), "store `URL` [STOWAGE_STORE]")
 }
 
-// parse parses args; it returns an exit code and false when the command
-// must stop (help, or a usage error already reported).
+// parse parses args, flags and positional arguments in any order (a "--"
+// ends the flags); fs.Args() then holds the positional ones. It returns an
+// exit code and false when the command must stop (help, or a usage error
+// already reported).
 func (e *env) parse(fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
+	err := parseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK, false
@@ -111,21 +149,43 @@ func (e *env) parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return exitOK, true
 }
 
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
 // usageErr reports a usage error.
 func (e *env) usageErr(cmd string, format string, args ...any) int {
 	fmt.Fprintf(e.stderr, "stowage %s: %s\n", cmd, fmt.Sprintf(format, args...))
 	return exitUsage
 }
 
-// fail reports an error and returns exitError.
+// fail reports an error and returns its exit code: 2 for a configuration
+// error, 130/143 after a signal, 1 otherwise (package exitcode).
 func (e *env) fail(cmd string, err error) int {
 	fmt.Fprintf(e.stderr, "stowage %s: %v\n", cmd, err)
-	return exitError
+	return exitcode.Classify(e.ctx, err)
 }
 
-// open opens the stowage store url names.
-func (e *env) open(ctx context.Context, url string, log *slog.Logger) (*stowage.Store, error) {
-	return stowage.Open(ctx, url, stowage.Config{Logger: log, URL: &openurl.Options{Getenv: e.getenv, Logger: log}})
+// open opens the stowage store url names; read-only for the commands that
+// only look (fsck, inspect): no write, no lock, nothing created.
+func (e *env) open(ctx context.Context, url string, log *slog.Logger, readOnly bool) (*stowage.Store, error) {
+	return stowage.Open(ctx, url, stowage.Config{Logger: log, URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
 }
 
 // quietLogger logs warnings and errors to stderr.

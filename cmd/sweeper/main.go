@@ -6,20 +6,22 @@
 // Usage:
 //
 //	sweeper --store s3://bucket/prefix [--grace 24h] [--shard i/n] [--dry-run] [--json] ...
+//	sweeper --version
 //
-// Exit codes: 0 ok, 1 error (including an incomplete sweep or a lost lease),
-// 2 usage, 3 lease held by another sweeper, 4 refused (e.g. empty root set).
+// Exit codes: 0 ok, 1 transient error (including an incomplete sweep or a
+// lost lease), 2 usage or configuration, 3 lease held by another sweeper,
+// 4 refused (e.g. empty root set), 130/143 interrupted by SIGINT/SIGTERM.
 package main
 
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/stowage-dev/stowage/internal/exitcode"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := exitcode.NotifyContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

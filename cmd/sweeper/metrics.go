@@ -3,46 +3,55 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/buildinfo"
 )
+
+// pushJob is the Pushgateway job the sweeper pushes to; the group is the
+// shard (grouping label "shard", e.g. "0-of-4").
+const pushJob = "stowage_sweeper"
 
 // exportMetrics records the sweep's outcome in reg and pushes it to the
 // Pushgateway and/or writes it to the textfile. The store's per-operation
 // metrics (package instrument) are in reg already. The last-success
 // timestamp is only set by a successful run, and pushes add to the shard's
-// group (POST), so a failed run leaves the previous success visible.
-func exportMetrics(ctx context.Context, reg *prometheus.Registry, cfg *config, rep gc.Report, code int, took time.Duration) error {
+// group (POST), so a failed run leaves the previous success visible and
+// the stale-sweep alert can fire.
+//
+// The metrics carry no shard label of their own: the Pushgateway adds the
+// grouping label to every metric of the group (and refuses a push whose
+// metrics already carry it), and the textfile gets it added when written.
+func exportMetrics(ctx context.Context, reg *prometheus.Registry, cfg *config, rep gc.Report, code int, took time.Duration, now func() time.Time) error {
 	if cfg.pushgateway == "" && cfg.textfile == "" {
 		return nil
 	}
-	shard := strings.ReplaceAll(rep.Shard, "/", "-of-")
-	if shard == "" {
-		shard = strings.ReplaceAll(cfg.shard.String(), "/", "-of-")
-	}
+	shard := shardLabel(cfg, rep)
 	gauge := func(name, help string, v float64) {
-		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "stowage_sweeper_" + name, Help: help, ConstLabels: prometheus.Labels{"shard": shard}})
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "stowage_sweeper_" + name, Help: help})
 		g.Set(v)
 		reg.MustRegister(g)
 	}
 	vec := func(name, help, label string, values map[string]float64) {
-		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stowage_sweeper_" + name, Help: help, ConstLabels: prometheus.Labels{"shard": shard}}, []string{label})
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stowage_sweeper_" + name, Help: help}, []string{label})
 		for k, v := range values {
 			g.WithLabelValues(k).Set(v)
 		}
 		reg.MustRegister(g)
 	}
-	now := float64(time.Now().Unix())
-	gauge("last_run_timestamp_seconds", "When the last sweep of the shard ended.", now)
-	if code == 0 {
-		gauge("last_success_timestamp_seconds", "When the last successful sweep of the shard ended.", now)
+	end := float64(now().UnixNano()) / 1e9
+	gauge("last_run_timestamp_seconds", "When the last sweep of the shard ended.", end)
+	if code == exitOK {
+		gauge("last_success_timestamp_seconds", "When the last successful sweep of the shard ended.", end)
 	}
-	gauge("exit_code", "Exit code of the last sweep (0 ok, 1 error, 3 lease held, 4 refused).", float64(code))
+	gauge("exit_code", "Exit code of the last sweep (0 ok, 1 transient error, 2 configuration, 3 lease held, 4 refused, 130/143 interrupted).", float64(code))
 	gauge("duration_seconds", "Duration of the last sweep.", took.Seconds())
 	gauge("dry_run", "1 if the last sweep was a dry run.", boolFloat(rep.DryRun))
 	gauge("scanned_objects", "Objects and uploads listed by the last sweep.", float64(rep.Scanned))
@@ -61,16 +70,55 @@ func exportMetrics(ctx context.Context, reg *prometheus.Registry, cfg *config, r
 		skipped[k] = float64(v)
 	}
 	vec("skipped_objects", "Objects the last sweep left alone, by reason.", "reason", skipped)
+	reg.MustRegister(buildInfoGauge())
 
 	var errs error
 	if cfg.textfile != "" {
-		errs = errors.Join(errs, prometheus.WriteToTextfile(cfg.textfile, reg))
+		errs = errors.Join(errs, prometheus.WriteToTextfile(cfg.textfile, withLabel(reg, "shard", shard)))
 	}
 	if cfg.pushgateway != "" {
-		p := push.New(cfg.pushgateway, "stowage_sweeper").Grouping("shard", shard).Gatherer(reg)
+		p := push.New(cfg.pushgateway, pushJob).Grouping("shard", shard).Gatherer(reg)
 		errs = errors.Join(errs, p.AddContext(ctx))
 	}
 	return errs
+}
+
+// shardLabel is the shard as a label value: "0-of-4".
+func shardLabel(cfg *config, rep gc.Report) string {
+	shard := rep.Shard
+	if shard == "" {
+		shard = cfg.shard.String()
+	}
+	return strings.ReplaceAll(shard, "/", "-of-")
+}
+
+// buildInfoGauge is stowage_build_info: 1, labelled with the binary's
+// module version, commit and Go version.
+func buildInfoGauge() prometheus.Collector {
+	in := buildinfo.Read()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "stowage_build_info",
+		Help: "Build of the running binary: module version, VCS commit and Go version (always 1).",
+		ConstLabels: prometheus.Labels{
+			"version": in.Version, "revision": in.Revision, "goversion": in.GoVersion,
+		},
+	})
+	g.Set(1)
+	return g
+}
+
+// withLabel returns g's metrics with the label name=value added to each.
+func withLabel(g prometheus.Gatherer, name, value string) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := g.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.Metric {
+				m.Label = append(m.Label, &dto.LabelPair{Name: &name, Value: &value})
+				slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+			}
+		}
+		return mfs, err
+	})
 }
 
 func boolFloat(b bool) float64 {

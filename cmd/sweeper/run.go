@@ -10,22 +10,25 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/buildinfo"
+	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
 )
 
-// Exit codes (documented in the usage text and docs/operations.md).
+// Exit codes (documented in the usage text and docs/operations.md); the
+// shared classes come from package exitcode.
 const (
-	exitOK        = 0
-	exitError     = 1
-	exitUsage     = 2
+	exitOK        = exitcode.OK
+	exitError     = exitcode.Failure
+	exitUsage     = exitcode.Config
 	exitLeaseHeld = 3
 	exitRefused   = 4
 )
@@ -42,170 +45,75 @@ Flags:
 
 const exitText = `
 Exit codes:
-  0  the sweep completed
-  1  error: storage failure, some deletions failed, lease lost, interrupted
-  2  usage error
-  3  the shard's lease is held by another sweeper (not an error for a CronJob)
-  4  refused: blobs exist but the root set is empty (see --allow-empty-roots)
+  0    the sweep completed
+  1    transient error: storage unavailable, some deletions failed, lease
+       lost; the next run resumes
+  2    usage or configuration error: bad flag, bad store URL or parameter,
+       no such bucket, access denied, no stowage store at the URL
+  3    the shard's lease is held by another sweeper (not an error for a CronJob)
+  4    refused: blobs exist but the root set is empty (see --allow-empty-roots)
+  130  interrupted (SIGINT), 143 terminated (SIGTERM); the report is written
 `
 
-// config is the parsed command line.
-type config struct {
-	store       string
-	grace       time.Duration
-	dryRun      bool
-	maxDeletes  int
-	shard       gc.Shard
-	jsonOut     bool
-	pushgateway string
-	textfile    string
-	allowEmpty  bool
-	forget      bool
-	leaseTTL    time.Duration
-	holder      string
-	logLevel    slog.Level
-	logJSON     bool
-	progress    string
-}
-
-// parseFlags parses args with environment fallbacks from getenv. It returns
-// flag.ErrHelp for -h.
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
-	fs := flag.NewFlagSet("sweeper", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, exitText)
-	}
-	var envErr error
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s: %w", name, err))
-		}
-		return d
-	}
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s: %w", name, err))
-		}
-		return n
-	}
-	envBoolDefault := func(name string, def bool) bool {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			envErr = errors.Join(envErr, fmt.Errorf("%s: %w", name, err))
-		}
-		return b
-	}
-	envBool := func(name string) bool { return envBoolDefault(name, false) }
-	c := &config{}
-	fs.StringVar(&c.store, "store", getenv("STOWAGE_STORE"), "store `URL`: s3://bucket/prefix?endpoint=..., minio://..., file:///dir [STOWAGE_STORE]")
-	fs.DurationVar(&c.grace, "grace", envDur("STOWAGE_SWEEPER_GRACE", gc.DefaultGrace), "nothing younger is proposed for deletion; must exceed the longest writer stall you want to tolerate without a redo [STOWAGE_SWEEPER_GRACE]")
-	fs.BoolVar(&c.dryRun, "dry-run", envBool("STOWAGE_SWEEPER_DRY_RUN"), "report what would be reclaimed; write nothing [STOWAGE_SWEEPER_DRY_RUN]")
-	fs.IntVar(&c.maxDeletes, "max-deletes", envInt("STOWAGE_SWEEPER_MAX_DELETES", gc.DefaultMaxDeletes), "most deletions per run (negative: unbounded); the rest is deferred [STOWAGE_SWEEPER_MAX_DELETES]")
-	shard := fs.String("shard", env("STOWAGE_SWEEPER_SHARD", ""), "sweep shard `i/n` only (n <= 64); default 0/1, or JOB_COMPLETION_INDEX/--shards in an Indexed Job [STOWAGE_SWEEPER_SHARD]")
-	shards := fs.Int("shards", envInt("STOWAGE_SWEEPER_SHARDS", 0), "shard count when the index comes from JOB_COMPLETION_INDEX [STOWAGE_SWEEPER_SHARDS]")
-	fs.BoolVar(&c.jsonOut, "json", envBool("STOWAGE_SWEEPER_JSON"), "print the report as JSON on stdout [STOWAGE_SWEEPER_JSON]")
-	fs.StringVar(&c.pushgateway, "pushgateway", getenv("STOWAGE_SWEEPER_PUSHGATEWAY"), "push metrics to this Prometheus Pushgateway `URL` [STOWAGE_SWEEPER_PUSHGATEWAY]")
-	fs.StringVar(&c.textfile, "metrics-textfile", getenv("STOWAGE_SWEEPER_METRICS_TEXTFILE"), "write metrics to this `file` (node_exporter textfile collector) [STOWAGE_SWEEPER_METRICS_TEXTFILE]")
-	fs.BoolVar(&c.allowEmpty, "allow-empty-roots", envBool("STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS"), "sweep even if no row, upload intent or head exists (deletes everything unreferenced) [STOWAGE_SWEEPER_ALLOW_EMPTY_ROOTS]")
-	fs.BoolVar(&c.forget, "forget-dead-intents", envBoolDefault("STOWAGE_SWEEPER_FORGET_DEAD_INTENTS", true), "forget dead intents first (default on; --forget-dead-intents=false keeps them): aged upload intents that are aborted or owner-dead, and each session's dead rows through its head fence (a row a published commit named is repaired instead; a commit stalled past --grace fails and prepares again, it never publishes a forgotten row; docs/protocol.md, Sweeping, W2). With it off, dead intents keep their data [STOWAGE_SWEEPER_FORGET_DEAD_INTENTS]")
-	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("STOWAGE_SWEEPER_LEASE_TTL", gc.DefaultLeaseTTL), "time to live of the shard lease (renewed while sweeping) [STOWAGE_SWEEPER_LEASE_TTL]")
-	fs.StringVar(&c.holder, "holder", getenv("STOWAGE_SWEEPER_HOLDER"), "name of this sweeper in the lease; default host:pid [STOWAGE_SWEEPER_HOLDER]")
-	level := fs.String("log-level", env("STOWAGE_SWEEPER_LOG_LEVEL", "info"), "debug, info, warn or error [STOWAGE_SWEEPER_LOG_LEVEL]")
-	format := fs.String("log-format", env("STOWAGE_SWEEPER_LOG_FORMAT", "text"), "text or json [STOWAGE_SWEEPER_LOG_FORMAT]")
-	fs.StringVar(&c.progress, "progress", env("STOWAGE_SWEEPER_PROGRESS", "auto"), "progress on stderr: auto (when a terminal), always or never [STOWAGE_SWEEPER_PROGRESS]")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if envErr != nil {
-		return nil, envErr
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if c.store == "" {
-		return nil, errors.New("--store (or STOWAGE_STORE) is required")
-	}
-	if c.grace < 0 {
-		return nil, errors.New("--grace must not be negative")
-	}
-	if c.leaseTTL <= 0 {
-		return nil, errors.New("--lease-ttl must be positive")
-	}
-	var err error
-	switch {
-	case *shard != "":
-		c.shard, err = gc.ParseShard(*shard)
-	case *shards > 0:
-		idx := getenv("JOB_COMPLETION_INDEX")
-		if idx == "" {
-			return nil, errors.New("--shards needs JOB_COMPLETION_INDEX (an Indexed Job) or use --shard i/n")
-		}
-		c.shard, err = gc.ParseShard(idx + "/" + strconv.Itoa(*shards))
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	switch *format {
-	case "text":
-	case "json":
-		c.logJSON = true
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", *format)
-	}
-	switch c.progress {
-	case "auto", "always", "never":
-	default:
-		return nil, fmt.Errorf("--progress %q: want auto, always or never", c.progress)
-	}
-	return c, nil
+// deps is what run takes from its process; tests replace the clock.
+type deps struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	now            func() time.Time // the metrics' timestamps
 }
 
 // run is the whole command; main only calls it. It returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, getenv, stderr)
+	return runWith(ctx, args, &deps{getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now})
+}
+
+func runWith(ctx context.Context, args []string, d *deps) int {
+	cfg, err := parseFlags(args, d.getenv, d.stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "sweeper: %v\n", err)
+		fmt.Fprintf(d.stderr, "sweeper: %v\n", err)
 		return exitUsage
 	}
-	log := newLogger(stderr, cfg)
+	if cfg.version {
+		fmt.Fprintln(d.stdout, "sweeper", buildinfo.Read())
+		return exitOK
+	}
+	log := newLogger(d.stderr, cfg)
 	reg := prometheus.NewRegistry()
-	started := time.Now()
-	store, err := openurl.Open(ctx, cfg.store, &openurl.Options{Registerer: reg, Logger: log, Getenv: getenv})
+	started := d.now()
+	rep, err := sweep(ctx, cfg, reg, log, d)
+	code := exitCode(ctx, err)
+	logOutcome(ctx, log, code, err)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if merr := exportMetrics(mctx, reg, cfg, rep, code, d.now().Sub(started), d.now); merr != nil {
+		log.Error("sweeper: exporting metrics failed", "err", merr)
+		if code == exitOK {
+			code, err = exitError, merr
+		}
+	}
+	if werr := writeReport(d.stdout, cfg, rep, code, err); werr != nil {
+		log.Error("sweeper: writing the report failed", "err", werr)
+	}
+	return code
+}
+
+// sweep opens the store and runs one sweep. A dry run opens it read-only.
+// The report is filled with the shard and mode even when the store does
+// not open, so that --json always has one to print.
+func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (gc.Report, error) {
+	rep := gc.Report{Shard: cfg.shard.String(), DryRun: cfg.dryRun}
+	store, err := openurl.Open(ctx, cfg.store, &openurl.Options{Registerer: reg, Logger: log, Getenv: d.getenv, ReadOnly: cfg.dryRun})
 	if err != nil {
-		log.Error("sweeper: cannot open the store", "err", err)
-		return exitError
+		return rep, fmt.Errorf("cannot open the store: %w", err)
 	}
 	defer store.Close()
-
+	maxDeletes := cfg.maxDeletes
+	if maxDeletes == 0 {
+		maxDeletes = gc.NoDeletes
+	}
 	sw := &gc.Sweeper{
 		Store: store,
 		// Session objects and dead rows go through the session head fence
@@ -214,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		HeadRefs:          session.HeadRefs{Store: store},
 		Grace:             cfg.grace,
 		DryRun:            cfg.dryRun,
-		MaxDeletes:        cfg.maxDeletes,
+		MaxDeletes:        maxDeletes,
 		Shard:             cfg.shard,
 		Logger:            log,
 		AllowEmptyRoots:   cfg.allowEmpty,
@@ -222,53 +130,47 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Holder:            cfg.holder,
 		LeaseTTL:          cfg.leaseTTL,
 	}
-	showProgress := cfg.progress == "always" || cfg.progress == "auto" && isTerminal(stderr)
+	showProgress := cfg.progress == "always" || cfg.progress == "auto" && isTerminal(d.stderr)
 	if showProgress {
 		sw.Progress = func(r gc.Report) {
-			fmt.Fprintf(stderr, "\rsweeper %s: scanned %d, reclaimed %d, deferred %d, failed %d ", r.Shard, r.Scanned, r.Total(), r.Deferred, r.Failed)
+			fmt.Fprintf(d.stderr, "\rsweeper %s: scanned %d, reclaimed %d, deferred %d, failed %d ", r.Shard, r.Scanned, r.Total(), r.Deferred, r.Failed)
 		}
 	}
-	rep, err := sw.Run(ctx)
+	got, err := sw.Run(ctx)
 	if showProgress {
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(d.stderr)
 	}
-	code := exitCode(err)
+	if got.Shard != "" {
+		rep = got
+	}
+	return rep, err
+}
+
+func logOutcome(ctx context.Context, log *slog.Logger, code int, err error) {
 	switch {
-	case err == nil:
+	case err == nil && code == exitOK:
 	case code == exitLeaseHeld:
 		log.Warn("sweeper: another sweeper holds this shard; nothing done", "err", err)
 	case code == exitRefused:
 		log.Error("sweeper: refused", "err", err)
+	case code == exitUsage:
+		log.Error("sweeper: configuration error; retrying will not help", "err", err)
 	case ctx.Err() != nil:
 		log.Warn("sweeper: interrupted; the next run resumes", "err", err)
 	default:
 		log.Error("sweeper: sweep failed", "err", err)
 	}
-	if err := writeReport(stdout, cfg.jsonOut, rep, code, err); err != nil {
-		log.Error("sweeper: writing the report failed", "err", err)
-	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	if err := exportMetrics(mctx, reg, cfg, rep, code, time.Since(started)); err != nil {
-		log.Error("sweeper: exporting metrics failed", "err", err)
-		if code == exitOK {
-			code = exitError
-		}
-	}
-	return code
 }
 
-// exitCode maps a sweep error to the documented exit codes.
-func exitCode(err error) int {
+// exitCode maps the sweep's outcome to the documented exit codes.
+func exitCode(ctx context.Context, err error) int {
 	switch {
-	case err == nil:
-		return exitOK
 	case errors.Is(err, gc.ErrLeaseHeld):
 		return exitLeaseHeld
 	case errors.Is(err, gc.ErrEmptyRoots):
 		return exitRefused
 	}
-	return exitError
+	return exitcode.Classify(ctx, err)
 }
 
 func newLogger(w io.Writer, cfg *config) *slog.Logger {
@@ -291,38 +193,53 @@ func isTerminal(w io.Writer) bool {
 // output is the JSON report.
 type output struct {
 	gc.Report
-	ExitCode int    `json:"exit_code"`
-	Error    string `json:"error,omitempty"`
+	// MaxDeletes is the deletion budget the run had (negative: unbounded).
+	MaxDeletes int    `json:"max_deletes"`
+	ExitCode   int    `json:"exit_code"`
+	Error      string `json:"error,omitempty"`
 }
 
-func writeReport(w io.Writer, asJSON bool, rep gc.Report, code int, err error) error {
-	out := output{Report: rep, ExitCode: code}
+func writeReport(w io.Writer, cfg *config, rep gc.Report, code int, err error) error {
+	out := output{Report: rep, MaxDeletes: cfg.maxDeletes, ExitCode: code}
 	if err != nil {
 		out.Error = err.Error()
 	}
-	if asJSON {
+	if cfg.jsonOut {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	var b strings.Builder
-	mode := ""
-	if rep.DryRun {
-		mode = " (dry run: nothing was deleted)"
+	_, werr := io.WriteString(w, textReport(out))
+	return werr
+}
+
+// textReport is the summary for people. A dry run says what it would
+// reclaim; --max-deletes 0 says that nothing was deleted.
+func textReport(out output) string {
+	rep := out.Report
+	verb, mode := "reclaimed", ""
+	switch {
+	case rep.DryRun:
+		verb, mode = "would reclaim", " (dry run: nothing was deleted)"
+	case out.MaxDeletes == 0:
+		mode = " (--max-deletes 0: nothing was deleted)"
 	}
-	fmt.Fprintf(&b, "shard %s%s: scanned %d, roots %d, reclaimed %d (%d bytes), deferred %d, failed %d, deleted-while-referenced %d\n",
-		rep.Shard, mode, rep.Scanned, rep.Roots, rep.Total(), rep.BytesReclaimed, rep.Deferred, rep.Failed, rep.DeletedWhileReferenced)
+	var b strings.Builder
+	fmt.Fprintf(&b, "shard %s%s: scanned %d, roots %d, %s %d (%s), deferred %d, failed %d, deleted-while-referenced %d\n",
+		rep.Shard, mode, rep.Scanned, rep.Roots, verb, rep.Total(), humanize.IBytes(uint64(max(rep.BytesReclaimed, 0))), rep.Deferred, rep.Failed, rep.DeletedWhileReferenced)
 	for _, k := range sortedKeys(rep.Reclaimed) {
-		fmt.Fprintf(&b, "  reclaimed %-18s %d\n", k, rep.Reclaimed[gc.Kind(k)])
+		fmt.Fprintf(&b, "  %-13s %-18s %d\n", verb, k, rep.Reclaimed[gc.Kind(k)])
 	}
 	for _, k := range sortedKeys(rep.Skipped) {
-		fmt.Fprintf(&b, "  skipped   %-18s %d\n", k, rep.Skipped[k])
+		fmt.Fprintf(&b, "  %-13s %-18s %d\n", "skipped", k, rep.Skipped[k])
 	}
 	for _, k := range rep.Unknown {
-		fmt.Fprintf(&b, "  unknown   %s\n", k)
+		fmt.Fprintf(&b, "  %-13s %s\n", "unknown", k)
 	}
-	_, werr := io.WriteString(w, b.String())
-	return werr
+	if out.Error != "" {
+		fmt.Fprintf(&b, "error (exit %d): %s\n", out.ExitCode, out.Error)
+	}
+	return b.String()
 }
 
 func sortedKeys[K ~string, V any](m map[K]V) []string {

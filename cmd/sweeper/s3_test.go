@@ -24,14 +24,7 @@ import (
 // modification times cannot be backdated).
 func TestSweepRealServers(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
-			t.Setenv(k, "")
-		}
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
 		ctx := context.Background()
 		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
@@ -63,7 +56,7 @@ func TestSweepRealServers(t *testing.T) {
 			t.Fatal(err) // committed: not a dead intent
 		}
 		m.EndUpload(ctx, u)
-		orphan := manifest.DataKey("01ORPHAN")
+		orphan := manifest.DataKey("01KBZ0RPHAN000000000000000")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -101,4 +94,37 @@ func TestSweepRealServers(t *testing.T) {
 			t.Fatalf("with the lease held: exit %d, want %d", code, exitLeaseHeld)
 		}
 	})
+}
+
+// TestNoSuchBucketExits2 runs the sweeper at a bucket that does not exist
+// on each server: the configuration class (exit 2), with the JSON report's
+// error naming the bucket, not "retry later" (1).
+func TestNoSuchBucketExits2(t *testing.T) {
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		storeURL := "s3://no-such-bucket-stowage/x?" + q.Encode()
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"--store", storeURL, "--json"}, func(string) string { return "" }, &out, &errb)
+		var rep output
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("no JSON report: %v\n%s", err, errb.String())
+		}
+		if code != exitUsage || rep.ExitCode != exitUsage || !strings.Contains(rep.Error, "bucket") {
+			t.Fatalf("exit %d, report %+v\n%s", code, rep, errb.String())
+		}
+	})
+}
+
+// useCredentials sets the standard AWS variables to the key pair and
+// nothing else of the AWS chain, as a user's shell would.
+func useCredentials(t *testing.T, access, secret string) {
+	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stowage-dev/stowage/internal/exitcode"
+	"github.com/stowage-dev/stowage/objstore/fsstore"
+)
+
+// TestMaxDeletesZero: --max-deletes 0 deletes nothing, and the report says
+// so (on main 0 fell through to the library default and deleted).
+func TestMaxDeletesZero(t *testing.T) {
+	url, orphan := bucket(t, true)
+	code, stdout, stderr := runCmd(t, []string{"--store", url, "--grace", "1h", "--max-deletes", "0", "--json"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out output
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Total() != 0 || out.BytesReclaimed != 0 || out.Deferred < 1 || out.MaxDeletes != 0 {
+		t.Fatalf("report: %s", stdout)
+	}
+	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Head(context.Background(), orphan); err != nil {
+		t.Fatalf("--max-deletes 0 deleted the orphan: %v", err)
+	}
+	_, text, _ := runCmd(t, []string{"--store", url, "--grace", "1h", "--max-deletes", "0"}, nil)
+	if !strings.Contains(text, "--max-deletes 0: nothing was deleted") || !strings.Contains(text, "reclaimed 0") {
+		t.Fatalf("text report: %s", text)
+	}
+}
+
+// TestDryRunSaysWouldReclaim: a dry run's summary does not claim to have
+// reclaimed anything.
+func TestDryRunSaysWouldReclaim(t *testing.T) {
+	url, _ := bucket(t, true)
+	code, text, stderr := runCmd(t, []string{"--store", url, "--grace", "1h", "--dry-run"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(text, "would reclaim 1 (6 B)") || strings.Contains(text, "reclaimed") {
+		t.Fatalf("dry-run report: %s", text)
+	}
+}
+
+// TestVersion: sweeper --version prints the module, its version, the
+// commit and the Go version from the binary's build information.
+func TestVersion(t *testing.T) {
+	code, stdout, stderr := runCmd(t, []string{"--version"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"sweeper github.com/stowage-dev/stowage ", "commit ", runtime.Version()} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("--version %q lacks %q", stdout, want)
+		}
+	}
+}
+
+// TestJSONReportWhenTheStoreDoesNotOpen: --json prints a report with
+// exit_code and error even when the sweep cannot start.
+func TestJSONReportWhenTheStoreDoesNotOpen(t *testing.T) {
+	code, stdout, _ := runCmd(t, []string{"--store", "nosuch://bucket/x", "--json", "--shard", "1/4"}, nil)
+	if code != exitcode.Config {
+		t.Fatalf("an unknown scheme exited %d, want %d", code, exitcode.Config)
+	}
+	var out output
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("no JSON report: %v: %q", err, stdout)
+	}
+	if out.ExitCode != code || out.Error == "" || out.Shard != "1/4" {
+		t.Fatalf("report %+v, exit %d", out, code)
+	}
+}
+
+// TestSignalExitCodes: a sweep stopped by SIGINT or SIGTERM exits 130 or
+// 143 (restic's convention) after writing its report, and counts no
+// deletion as failed.
+func TestSignalExitCodes(t *testing.T) {
+	for sig, want := range map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143} {
+		url, _ := bucket(t, true)
+		ctx := exitcode.WithSignal(context.Background(), sig)
+		var out, errb strings.Builder
+		code := run(ctx, []string{"--store", url, "--grace", "1h", "--json"}, func(string) string { return "" }, &out, &errb)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d (%s)", sig, code, want, errb.String())
+		}
+		var rep output
+		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+			t.Fatalf("%v: no report: %v", sig, err)
+		}
+		if rep.ExitCode != want || rep.Failed != 0 {
+			t.Fatalf("%v: report %s", sig, out.String())
+		}
+	}
+}
+
+// TestConfigErrorsExit2: flag errors, a bad scheme and an unknown URL
+// parameter are the configuration class (exit 2), not "retry later" (1).
+func TestConfigErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"--store", "mem://", "--max-deletes", "many"},
+		{"--store", "gopher://bucket/x"},
+		{"--store", "s3://bucket/x?region=us-east-1&colour=blue"},
+		{"--store", "s3://bucket/x?endpoint=%zz"},
+	} {
+		if code, _, stderr := runCmd(t, args, nil); code != exitcode.Config {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitcode.Config, stderr)
+		}
+	}
+}
