@@ -102,13 +102,11 @@ func sources(t *testing.T, root string) []file {
 	return out
 }
 
-// resolve finds the document name cites from file at: relative to the
-// root, or (for markdown) to the citing file's directory.
+// resolve finds the document name cites from file at.
 func resolve(root, at, name string) (string, bool) {
-	cands := []string{name}
-	if strings.HasSuffix(at, ".md") {
-		cands = append([]string{filepath.ToSlash(filepath.Join(filepath.Dir(at), name))}, cands...)
-	}
+	// Relative to the citing file's directory (markdown links; Go tests
+	// open files relative to their package), or to the root (Go docs).
+	cands := []string{filepath.ToSlash(filepath.Join(filepath.Dir(at), name)), name}
 	for _, c := range cands {
 		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(c))); err == nil && !st.IsDir() {
 			return filepath.ToSlash(filepath.Clean(c)), true
