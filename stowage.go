@@ -16,8 +16,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
@@ -44,8 +47,8 @@ type Config struct {
 	// the handles of this Store share: segments, segment indexes and each
 	// session's latest decoded graph (0 means DefaultSharedCacheBytes).
 	// Segments are immutable, so a fresh handle loads a session it has
-	// seen with one head GET plus whatever changed. A handle itself keeps
-	// only the session's head.
+	// seen with one head GET plus whatever changed. Heads are cached there
+	// too: a handle itself keeps no session state.
 	SharedCacheBytes int64
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
@@ -55,6 +58,14 @@ type Config struct {
 	// objstore.ErrReadOnly), and a target that holds no stowage store is
 	// refused with ErrNoStore instead of being taken for an empty one.
 	ReadOnly bool
+	// Entropy, if set, is the random source of the manifest's upload ids
+	// and row revs; nil means a cryptographic one. A deterministic
+	// simulation injects a seeded one.
+	Entropy io.Reader
+	// Rand, if set, draws the session handles' contention jitter (shared
+	// by every handle, under a lock); nil means the global source. A
+	// deterministic simulation injects a seeded one.
+	Rand *rand.Rand
 }
 
 // DefaultSharedCacheBytes is the default budget of a Store's shared cache.
@@ -143,16 +154,35 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
 		// skipped by a crash) is repaired from the head, never forgotten.
-		Heads:     session.HeadRefs{Store: objs},
-		Processes: cfg.Processes,
-		Now:       cfg.Now,
-		Logger:    cfg.Logger,
+		Heads: session.HeadRefs{Store: objs},
+		// DeleteSession forgets only the rows of the incarnation it ended.
+		Incarnations: session.HeadRefs{Store: objs},
+		Processes:    cfg.Processes,
+		Entropy:      cfg.Entropy,
+		Now:          cfg.Now,
+		Logger:       cfg.Logger,
 	})
+	if cfg.Rand != nil {
+		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
+	}
 	n := cfg.SharedCacheBytes
 	if n <= 0 {
 		n = DefaultSharedCacheBytes
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+}
+
+// lockedSource serialises the draws of a *rand.Rand that every handle of a
+// Store shares.
+type lockedSource struct {
+	mu  sync.Mutex
+	src *rand.Rand
+}
+
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
 }
 
 // Session returns a commit store bound to session id. The id must be 1-128
@@ -167,7 +197,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs,
+		Segments: s.segs, Rand: s.cfg.Rand,
 	})
 }
 
@@ -201,8 +231,10 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 
 // DeleteSession replaces the session's head by a tombstone (which stays:
 // it carries the sweeper's fence), deletes the objects the head named and
-// the session's attachment manifest rows, so its attachments become
-// collectable. Idempotent.
+// the attachment manifest rows of the incarnation it ended, so its
+// attachments become collectable. A session re-created while the delete
+// runs keeps every row it committed (manifest.Store.ForgetSession).
+// Idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	h, err := s.Session(id)
 	if err != nil {

@@ -295,7 +295,7 @@ func TestPreparedRowIsNoOrphan(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(2 * time.Hour) // the ownerless intent ages past the grace period
-	if _, err := f.st.Manifest().PrepareCommit(f.ctx, "s3", "", []string{ref.ID}); err != nil {
+	if _, err := f.st.Manifest().PrepareCommit(f.ctx, "s3", 1, "", []string{ref.ID}); err != nil {
 		t.Fatal(err)
 	}
 	rep := f.check(nil)

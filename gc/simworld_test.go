@@ -344,7 +344,7 @@ func (wr *simWriter) commit(ctx context.Context, sid string, atts []string) erro
 		}
 		// The real commit hook: a dangling id (its row forgotten, its data
 		// reclaimed) comes back unbacked and is left out.
-		prep, err := wr.m.PrepareCommit(ctx, sid, "", atts)
+		prep, err := wr.m.PrepareCommit(ctx, sid, 1, "", atts)
 		if err != nil {
 			return err
 		}

@@ -190,33 +190,137 @@ func (s *Store) ListUncommitted(ctx context.Context, olderThan time.Time) ([]Ent
 	return out, nil
 }
 
-// ForgetSession forgets every row of sessionID and removes its markers:
-// lash's delete_session. The bytes become collectable once no other row
+// forgetSessionPasses bounds ForgetSession's passes: a pass repeats while a
+// row it judged removable changed before its conditional removal.
+const forgetSessionPasses = 3
+
+// ForgetSession forgets the rows of sessionID's ended incarnations and their
+// markers: lash's delete_session, called after the session head was replaced
+// by a deletion tombstone. The bytes become collectable once no other row
 // names them. Upload intents of the session are left to age out.
+//
+// It never touches a row of a newer incarnation (a session re-created
+// while the delete ran): it reads the rows its markers name, then the
+// session head (Options.Incarnations), and removes a row, at the ETag it
+// read, only if
+//   - the row is bound (Row.Inc) to an incarnation that ended: older than
+//     the live head's, or at most the one a tombstone ended; or
+//   - the row is unbound and the head read after it was not live: nothing
+//     re-created the session before the row was read, so the row belongs
+//     to the deleted incarnation (a put overlapping the delete is ordered
+//     before it).
+//
+// A commit of a newer incarnation binds every row it names before its head
+// PUT (PrepareCommit), so its rows are never removable; one whose prepare
+// comes after a removal fails with ErrDanglingRef and publishes nothing. A
+// removed row's markers are deleted after it, and put back if the row was
+// written again meanwhile. Rows left (refreshed during the delete, or of an
+// incarnation still live) are the sweeper's dead intents, or stay
+// committed.
 func (s *Store) ForgetSession(ctx context.Context, sessionID string) error {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return wrap("forget session", err)
 	}
-	var markers []string
+	for pass := 0; pass < forgetSessionPasses; pass++ {
+		raced, err := s.forgetSessionPass(ctx, sessionID)
+		if err != nil || !raced {
+			return wrap("forget session", err)
+		}
+	}
+	return nil
+}
+
+// judgedRow is a row ForgetSession read, with the version it read.
+type judgedRow struct {
+	key string
+	row Row
+	v   version
+}
+
+// forgetSessionPass is one pass of ForgetSession; raced reports that a row
+// judged removable changed before its removal.
+func (s *Store) forgetSessionPass(ctx context.Context, sessionID string) (raced bool, err error) {
+	var rows []judgedRow
 	for info, err := range s.obj.List(ctx, sessionMarkers(sessionID), nil) {
 		if err != nil {
-			return wrap("forget session", err)
+			return false, err
 		}
 		id := tailAfter(info.Key, sessionMarkers(sessionID))
-		if ValidateAttachmentID(id) == nil {
-			if err := s.Forget(ctx, sessionID, id); err != nil {
-				return wrap("forget session", err)
-			}
+		if ValidateAttachmentID(id) != nil {
+			continue
 		}
-		markers = append(markers, info.Key)
-	}
-	for info, err := range s.obj.List(ctx, TurnPrefix+sessionID+"/", nil) {
+		key := RefKey(id, sessionID)
+		row, v, err := s.readRow(ctx, key)
 		if err != nil {
-			return wrap("forget session", err)
+			return false, err
 		}
-		markers = append(markers, info.Key)
+		if v.state == rowLive {
+			rows = append(rows, judgedRow{key: key, row: row, v: v})
+		}
 	}
-	return wrap("forget session", s.obj.DeleteMany(ctx, markers))
+	if len(rows) == 0 {
+		return false, nil
+	}
+	// The head is read after every row: see ForgetSession.
+	var inc uint64
+	var live bool
+	if s.incs != nil {
+		if inc, live, err = s.incs.Incarnation(ctx, sessionID); err != nil {
+			return false, err
+		}
+	}
+	for _, r := range rows {
+		if !endedRow(r.row.Inc, inc, live) {
+			continue
+		}
+		gone, err := s.removeRow(ctx, r.key, r.v)
+		if err != nil {
+			return false, err
+		}
+		if !gone {
+			raced = true
+			continue
+		}
+		if err := s.dropMarkers(ctx, r.row); err != nil {
+			return false, err
+		}
+	}
+	return raced, nil
+}
+
+// endedRow reports whether a row bound to rowInc (0: unbound) belongs to an
+// incarnation that has ended, given the session head's incarnation inc and
+// liveness read after the row.
+func endedRow(rowInc, inc uint64, live bool) bool {
+	switch {
+	case rowInc == 0:
+		return !live
+	case live:
+		return rowInc < inc
+	}
+	return rowInc <= inc
+}
+
+// dropMarkers deletes the markers of a removed row, then re-reads the row:
+// if it was written again meanwhile (its writer found no row and put its
+// markers before our delete), the markers are put back.
+func (s *Store) dropMarkers(ctx context.Context, row Row) error {
+	keys := []string{sessionMarker(row.SessionID, row.AttachmentID)}
+	if row.Owner.Kind == OwnerTurn {
+		keys = append(keys, turnMarker(row.SessionID, row.Owner.ID, row.AttachmentID))
+	}
+	if err := s.obj.DeleteMany(ctx, keys); err != nil {
+		return err
+	}
+	now, v, err := s.readRow(ctx, RefKey(row.AttachmentID, row.SessionID))
+	if err != nil || v.state != rowLive {
+		return err
+	}
+	keys = keys[:1]
+	if !now.Committed() && now.Owner.Kind == OwnerTurn {
+		keys = append(keys, turnMarker(now.SessionID, now.Owner.ID, now.AttachmentID))
+	}
+	return s.putMarkers(ctx, keys)
 }
 
 // deleteQuietly deletes key, logging a failure (for best-effort cleanup).

@@ -3,8 +3,9 @@ package manifest
 import (
 	"fmt"
 
-	"github.com/stowage-dev/stowage/ids"
 	"github.com/oklog/ulid/v2"
+
+	"github.com/stowage-dev/stowage/ids"
 )
 
 // ErrInvalidID is returned for an attachment, session, turn or process id

@@ -61,6 +61,13 @@ type Row struct {
 	PreparedAt time.Time `json:"prepared_at,omitzero"`
 	Data       Data      `json:"data,omitzero"`
 	Info       Info      `json:"info,omitzero"`
+	// Inc binds the row to an incarnation of its session (the session
+	// head's incarnation, see session.HeadInfo.Incarnation): set by the
+	// PrepareCommit of a commit on a head of that incarnation and kept by
+	// its stamp and by RecordIntent and RecordRef, it never decreases; 0
+	// (unbound) until a commit prepares the row. ForgetSession removes a bound row only when its incarnation
+	// ended, so a delete never touches a row a re-created session committed.
+	Inc uint64 `json:"inc,omitempty"`
 	// Rev is unique per write of the row, so that a write whose outcome was
 	// unknown can be recognised, and no two writes share an ETag.
 	Rev string `json:"rev"`

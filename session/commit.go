@@ -136,6 +136,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
 	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
 
+	applyTombstones(next, c.Graph)
 	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
@@ -171,14 +172,23 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	var flushTail []delta
 	dBytes := tailBytes([]delta{d})
 	large := dBytes > s.tune.FlushBytes
+	if n := len(base.Tail); n > 0 && n+1 >= s.tune.FlushDeltas && unsealed(base.Segs) >= 3*s.tune.SegmentFanout {
+		// Merges fall behind flushes: this flush waits for the one in
+		// flight, so the number of segments stays bounded.
+		s.WaitCompaction()
+	}
+	if segs, ok := s.adoptCompaction(sid, next.Segs, base.SweepGen); ok {
+		next.Segs = segs
+	}
 	if n := len(base.Tail); large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
 		flushTail = slices.Clone(base.Tail)
 		if large {
 			flushTail = append(flushTail, d)
 		}
-		fp := planFlush(base.Segs, flushTail, s.tune)
+		fp := planFlush(next.Segs, flushTail, s.tune)
 		flush = &fp
-		next.Segs = fp.apply(base.Segs)
+		next.Segs = fp.apply(next.Segs)
+		sealFull(next.Segs, s.tune)
 		next.FlushedRev = flushTail[len(flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -222,7 +232,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			var prep manifest.Prepared
 			g.Go(func() error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
@@ -246,6 +256,9 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			return nil
 		},
 		after: func(ctx context.Context, _ snapshot) {
+			s.retire(supersededKeys(cur.h, next))
+			s.compactedPublished(next)
+			s.startCompaction(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}
@@ -279,9 +292,10 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper) and which it names without bytes.
-// Without a hook the given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
+// (and fences them against the sweeper, and binds them to incarnation inc
+// of the session) and which it names without bytes. Without a hook the
+// given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -290,7 +304,7 @@ func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids 
 	if len(ids) == 0 && turnID == "" {
 		return manifest.Prepared{}, nil
 	}
-	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
+	out, err := s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
 	if err != nil {
 		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}

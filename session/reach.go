@@ -18,7 +18,10 @@ type HeadInfo struct {
 	Gen       uint64
 	// SweepGen is the head's sweep generation (see SweepHead).
 	SweepGen uint64
-	Deleted  bool
+	// Incarnation is the session's incarnation: of a live head, the one it
+	// belongs to; of a tombstone, the one it ended (see manifest.Row.Inc).
+	Incarnation uint64
+	Deleted     bool
 	// Placeholder: the head is a sweeper's placeholder for a session that
 	// has objects but never had a head; readers treat it as no session.
 	Placeholder bool

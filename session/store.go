@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -40,6 +41,10 @@ type Config struct {
 	// Segments, if set, is a segment cache shared with other handles (see
 	// SegmentCache); nil gives the handle its own of Tuning.CacheBytes.
 	Segments *SegmentCache
+	// Rand draws the jitter between contended compare-and-swap attempts;
+	// nil means the global source. A deterministic simulation injects a
+	// seeded one so that a seed replays exactly.
+	Rand *mrand.Rand
 }
 
 // Tuning holds the protocol's size knobs. Changing them never affects
@@ -106,13 +111,20 @@ type Store struct {
 	now      func() time.Time
 	log      *slog.Logger
 	tune     Tuning
+	rand     *mrand.Rand // nil: the global source
 
 	bindMu sync.Mutex
 	sid    string
 
 	mu   sync.Mutex
-	cur  *snapshot     // last head seen (read or written), nil if none
 	segs *SegmentCache // segments, indexes and the latest graph, in bytes
+	// retired are superseded objects to delete with the next head write.
+	retired []string
+	// compacting: a background merge runs; compacted: its result, to be
+	// named by the next commit (compact.go).
+	compacting bool
+	compacted  *compaction
+	compactWG  sync.WaitGroup
 }
 
 var (
@@ -139,6 +151,7 @@ func New(cfg Config) (*Store, error) {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		tune:     cfg.Tuning.withDefaults(),
+		rand:     cfg.Rand,
 		sid:      cfg.SessionID,
 	}
 	if s.manifest == nil {

@@ -208,7 +208,8 @@ func TestBenchQuick(t *testing.T) {
 	}
 	env := map[string]string{"STOWAGE_STORE": "file://" + t.TempDir()}
 	code, out, stderr := stowageCmd(t, env, "bench", "--json", "--quick", "--samples", "3", "--revisions", "20",
-		"--nodes", "40", "--sessions", "4", "--commits", "2", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "50")
+		"--nodes", "40", "--sessions", "4", "--commits", "2", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "50",
+		"--long-revisions", "60", "--many-sessions", "5")
 	if code != exitOK {
 		t.Fatalf("bench: exit %d\n%s", code, stderr)
 	}

@@ -115,7 +115,7 @@ func testCommitRace(t *testing.T, h Harness, wrap func(objstore.Store) objstore.
 					return err
 				},
 				"commit": func(ctx context.Context) error {
-					prep, err := e.M.PrepareCommit(ctx, "s1", "", []string{id})
+					prep, err := e.M.PrepareCommit(ctx, "s1", 1, "", []string{id})
 					if err != nil {
 						return err
 					}

@@ -22,7 +22,7 @@ func testTurnIDsAreBytes(t *testing.T, e *Env) {
 		rows[turn] = id
 	}
 	for _, turn := range turns {
-		prep, err := e.M.PrepareCommit(e.Ctx, "s1", turn, nil)
+		prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, turn, nil)
 		e.Must(err)
 		got := prep.Stamp
 		if want := []string{rows[turn]}; !slices.Equal(got, want) {
@@ -59,7 +59,7 @@ func testPrepareCommitLegacyTurnMarkers(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, current[0], nil))
 	_, err := e.Obj.Put(e.Ctx, manifest.TurnPrefix+"s1/t-old/"+x, nil, &objstore.PutOptions{})
 	e.Must(err)
-	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t-old", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t-old", nil)
 	e.Must(err)
 	got := prep.Stamp
 	if want := sorted(x, y); !slices.Equal(got, want) {

@@ -142,9 +142,9 @@ func reversion(data []byte, v uint16) []byte {
 }
 
 // headSchema is the head envelope the session package writes (schema 2
-// added the sweep generation, schema 3 bounded compaction; it reads
-// schemas 1 and 2 too).
-var headSchema = codec.Schema{Kind: "HEAD", Current: 3, Min: 1}
+// added the sweep generation, schema 3 bounded compaction, schema 4 the
+// incarnation and the recent-write window; it reads schemas 1 to 3 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
 	f.fsck.Expect(fsck.InvNamed, "session does not load")
@@ -171,14 +171,17 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	}
 	check("newer head", reversion(good, 99), session.ErrSchemaUnsupported)
 	check("versionless head", reversion(good, 0), session.ErrSchemaMissing)
-	// Schemas 1 (before the sweep generation) and 2 (before bounded
-	// compaction) still read.
-	for _, v := range []uint16{1, 2} {
+	// Schemas 1 (before the sweep generation), 2 (before bounded
+	// compaction) and 3 (before the incarnation and window) still read, and
+	// a commit on them works.
+	for _, v := range []uint16{1, 2, 3} {
 		f.put(key, reversion(good, v))
 		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph()); err != nil || r == nil || r.HeadRevision != 1 {
 			t.Fatalf("schema-%d head: %+v, %v", v, r, err)
 		}
 	}
+	f.mustCommit(f.open("sv"), appendCommit("sv", 1, "a", "b"))
+	f.put(key, good)
 
 	// The checkpoint manifest is a JSON document with its own version.
 	payload, _, err := codec.DecodeRaw(headSchema, good)

@@ -88,8 +88,10 @@ func testColdLoad(t *testing.T, f *fixture) {
 	if got := cs.Count(objstore.OpGet); got != 1+segs || cs.Total() != got {
 		t.Fatalf("cold load: %d GETs, %d calls; want 1 head + %d segments", got, cs.Total(), segs)
 	}
-	if segs > 6 {
-		t.Fatalf("%d segments for 40 revisions: merging is not logarithmic", segs)
+	// Merges run in the background; a flush waits for them only when
+	// 3 x SegmentFanout (12) segments are unsealed.
+	if segs > 13 {
+		t.Fatalf("%d segments for 40 revisions: merging does not keep up", segs)
 	}
 }
 
