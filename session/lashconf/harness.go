@@ -16,7 +16,7 @@ import (
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
-	"github.com/stowage-dev/stowage/session/sessiontest"
+	"github.com/stowage-dev/stowage/internal/testclock"
 )
 
 // Harness adapts one backend to the suite.
@@ -118,13 +118,13 @@ type env struct {
 	t     *testing.T
 	h     Harness
 	ctx   context.Context
-	clock *sessiontest.Clock
+	clock *testclock.Clock
 	objs  objstore.Store
 	st    *stowage.Store
 }
 
 func newEnv(t *testing.T, h Harness) *env {
-	e := &env{t: t, h: h, ctx: t.Context(), clock: sessiontest.NewClock()}
+	e := &env{t: t, h: h, ctx: t.Context(), clock: testclock.New()}
 	e.objs = h.Open(t, e.clock.Now)
 	e.st = e.open(storeConfig())
 	return e
