@@ -102,10 +102,10 @@ func sources(t *testing.T, root string) []file {
 	return out
 }
 
-// resolve finds the document name cites from file at.
+// resolve finds the document name cites from file at: relative to the
+// citing file's directory (a markdown link, or a test opening
+// ../../docs/x.md), or to the root.
 func resolve(root, at, name string) (string, bool) {
-	// Relative to the citing file's directory (markdown links; Go tests
-	// open files relative to their package), or to the root (Go docs).
 	cands := []string{filepath.ToSlash(filepath.Join(filepath.Dir(at), name)), name}
 	for _, c := range cands {
 		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(c))); err == nil && !st.IsDir() {
