@@ -106,7 +106,7 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			unsure = true
 		default:
 			// The ref is sound; only deduplication of later puts suffers.
-			a.log.WarnContext(ctx, "attach: blob pointer not published", "id", in.AttachmentID, "err", err)
+			a.log.WarnContext(ctx, "attach: blob pointer not published", "attachment_id", in.AttachmentID, "err", err)
 			return row, nil
 		}
 	}

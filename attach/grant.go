@@ -181,7 +181,7 @@ func (a *Store) abandonGrant(ctx context.Context, u manifest.Upload, err error) 
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if aerr := a.m.AbandonUpload(cctx, u); aerr != nil {
-		a.log.DebugContext(ctx, "attach: grant intent not marked aborted", "upload", u.ID, "err", aerr)
+		a.log.DebugContext(ctx, "attach: grant intent not marked aborted", "upload_id", u.ID, "err", aerr)
 	}
 	return err
 }

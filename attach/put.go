@@ -208,7 +208,7 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 			a.deleteData(cctx, intent.DataKey)
 		}
 		if aerr := a.m.AbandonUpload(cctx, intent); aerr != nil {
-			a.log.DebugContext(ctx, "attach: upload intent not marked aborted", "upload", intent.ID, "err", aerr)
+			a.log.DebugContext(ctx, "attach: upload intent not marked aborted", "upload_id", intent.ID, "err", aerr)
 		}
 		return uploaded{}, err
 	}
@@ -246,7 +246,7 @@ func (a *Store) finish(ctx context.Context, up uploaded, opts PutOptions, owner 
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if aerr := a.m.AbandonUpload(cctx, up.intent); aerr != nil {
-			a.log.DebugContext(ctx, "attach: upload intent not marked aborted", "upload", up.intent.ID, "err", aerr)
+			a.log.DebugContext(ctx, "attach: upload intent not marked aborted", "upload_id", up.intent.ID, "err", aerr)
 		}
 		return manifest.Row{}, err
 	}

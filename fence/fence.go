@@ -106,7 +106,7 @@ func (f *Fence) Protect(ctx context.Context, dataKey string) error {
 		_, err = f.write(ctx, snap, next)
 		switch {
 		case err == nil:
-			f.log.DebugContext(ctx, "fence: revoked", "key", dataKey, "shard", shard, "epoch", next.Epoch)
+			f.log.DebugContext(ctx, "fence: revoked", "key", dataKey, "fence_shard", shard, "epoch", next.Epoch)
 		case errors.Is(err, objstore.ErrPreconditionFailed), errors.Is(err, objstore.ErrOutcomeUnknown):
 			// Lost to another update, or unsure: the re-read decides.
 		default:

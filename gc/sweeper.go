@@ -224,7 +224,7 @@ func (s *Sweeper) start() (*run, error) {
 
 func (r *run) sweep(ctx context.Context) error {
 	r.log.InfoContext(ctx, "gc: sweep starting", "shard", r.shard.String(), "dry_run", r.DryRun,
-		"grace", r.Grace, "cutoff", r.cutoff)
+		"grace", r.Grace.String(), "cutoff", r.cutoff)
 	if !r.DryRun {
 		holder := r.Holder
 		if holder == "" {

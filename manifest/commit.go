@@ -58,7 +58,7 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 				// leaves a stale marker, which readers ignore.
 				for _, prefix := range turnMarkerPrefixes(sessionID, owner.ID) {
 					if err := s.obj.Delete(gctx, prefix+id, nil); err != nil {
-						s.log.DebugContext(gctx, "manifest: turn marker left", "session", sessionID, "turn", owner.ID, "id", id, "err", err)
+						s.log.DebugContext(gctx, "manifest: turn marker left", "session_id", sessionID, "turn_id", owner.ID, "attachment_id", id, "err", err)
 					}
 				}
 			}
@@ -232,7 +232,7 @@ func (s *Store) prepare(ctx context.Context, sessionID string, inc uint64, id, t
 		return prepSkip, err
 	case unbacked:
 		s.log.DebugContext(ctx, "manifest: commit names an attachment without bytes; not stamped",
-			"session", sessionID, "turn", turnID, "id", id, "err", ErrDanglingRef)
+			"session_id", sessionID, "turn_id", turnID, "attachment_id", id, "err", ErrDanglingRef)
 		return prepUnbacked, nil
 	case row.Committed():
 		return prepStamp, nil
@@ -243,7 +243,7 @@ func (s *Store) prepare(ctx context.Context, sessionID string, inc uint64, id, t
 		return prepStamp, nil
 	case errors.Is(err, ErrReclaimed):
 		s.log.WarnContext(ctx, "manifest: attachment lost its bytes; not stamped",
-			"session", sessionID, "turn", turnID, "id", id, "err", fmt.Errorf("%w: %w", ErrDanglingRef, err))
+			"session_id", sessionID, "turn_id", turnID, "attachment_id", id, "err", fmt.Errorf("%w: %w", ErrDanglingRef, err))
 		return prepUnbacked, nil
 	}
 	return prepSkip, err

@@ -71,7 +71,7 @@ func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (in
 			return nil
 		}
 		if !committedAt.IsZero() {
-			s.log.InfoContext(ctx, "manifest: stamping a row its session head names", "session", row.SessionID, "id", row.AttachmentID)
+			s.log.InfoContext(ctx, "manifest: stamping a row its session head names", "session_id", row.SessionID, "attachment_id", row.AttachmentID)
 			return s.stamp(ctx, "repair stamp", row.SessionID, []string{row.AttachmentID}, committedAt)
 		}
 		if !ok {
@@ -83,7 +83,7 @@ func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (in
 		}
 		if gone {
 			n.Add(1)
-			s.log.DebugContext(ctx, "manifest: forgot aged intent", "session", row.SessionID, "id", row.AttachmentID,
+			s.log.DebugContext(ctx, "manifest: forgot aged intent", "session_id", row.SessionID, "attachment_id", row.AttachmentID,
 				"owner_kind", row.Owner.Kind, "owner_id", row.Owner.ID, "intent_at", row.IntentAt)
 		}
 		return nil
@@ -139,7 +139,7 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 			return n, err
 		}
 		n++
-		s.log.DebugContext(ctx, "manifest: forgot aged upload intent", "upload", u.ID, "session", u.SessionID, "state", u.State)
+		s.log.DebugContext(ctx, "manifest: forgot aged upload intent", "upload_id", u.ID, "session_id", u.SessionID, "state", u.State)
 	}
 	return n, lookErr
 }

@@ -16,7 +16,7 @@ func benchCommit(sid string, r uint64, turn int) session.RuntimeCommit {
 	return session.RuntimeCommit{
 		SessionID: sid, ExpectedHeadRevision: &r,
 		Config:      session.SessionConfig{ProviderID: "p", Model: "m"},
-		Graph:       session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{{NodeID: id, Kind: session.PayloadEvent, Timestamp: "t", Event: []byte(`{"text":"a typical event of a few dozen bytes"}`)}}},
+		Graph:       session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{{NodeID: id, Kind: session.PayloadEvent, Timestamp: "2026-01-02T03:04:05Z", Event: []byte(`{"text":"a typical event of a few dozen bytes"}`)}}},
 		TurnCommit:  &session.TurnCommitStamp{SessionID: sid, TurnID: fmt.Sprintf("turn-%d", turn), TurnCommitHash: "h"},
 		Checkpoint:  &session.HydratedCheckpoint{ExecutionState: []byte(fmt.Sprintf("state %d", r))},
 		UsageDeltas: []session.TokenLedgerEntry{{Source: "turn", Model: "m", Input: 10, Output: 5}},

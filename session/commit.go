@@ -23,7 +23,9 @@ import (
 //     verbatim and applies nothing (it only releases a supplied lease
 //     completion); another hash is *TurnCommitConflictError;
 //  4. expected head revision (nil = 0) must be the actual one (no head =
-//     0), else *HeadRevisionConflictError;
+//     0), else *HeadRevisionConflictError; the leaf of an Append or
+//     Unchanged delta must name a node it adds or a live node, else
+//     ErrInvalidCommit;
 //  5. queue and turn-input completions must own all their batches/inputs,
 //     else *ClaimSupersededError;
 //  6. checkpoint blobs, usage, graph delta, outbox, input settlement,
@@ -107,6 +109,9 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	if expected := deref(c.ExpectedHeadRevision); expected != base.Revision {
 		return plan{}, &HeadRevisionConflictError{Expected: c.ExpectedHeadRevision, Actual: base.Revision}
 	}
+	if err := t.checkLeaf(ctx); err != nil {
+		return plan{}, err
+	}
 
 	next := base.clone()
 	apps, err := settleClaims(next, c)
@@ -134,7 +139,10 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	}
 	res.CheckpointRef = next.CheckpointRef
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
-	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
+	if c.Config != (SessionConfig{}) {
+		next.Config = c.Config // the zero config keeps the stored one
+	}
+	next.AgentFrames, next.CurrentAgentFrameID = c.AgentFrames, c.CurrentAgentFrameID
 
 	applyTombstones(next, c.Graph)
 	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
@@ -328,8 +336,15 @@ func validateCommit(c *RuntimeCommit) error {
 	default:
 		return fmt.Errorf("%w: unknown graph delta kind %q", ErrInvalidCommit, c.Graph.Kind)
 	}
-	if (c.Graph.Kind == DeltaKeep || c.Graph.Kind == DeltaUnchanged) && len(c.Graph.Nodes) > 0 {
-		return fmt.Errorf("%w: %q delta carries nodes", ErrInvalidCommit, c.Graph.Kind)
+	switch g := c.Graph; {
+	case g.Kind == DeltaKeep && len(g.Nodes) > 0:
+		return fmt.Errorf("%w: the graph delta carries %d nodes but no Kind: set Graph.Kind to session.DeltaAppend to add them (or session.DeltaReplaceFull to replace the graph)", ErrInvalidCommit, len(g.Nodes))
+	case g.Kind == DeltaKeep && g.Leaf != "":
+		return fmt.Errorf("%w: the graph delta names leaf %q but no Kind: set Graph.Kind to session.DeltaUnchanged to move the leaf", ErrInvalidCommit, g.Leaf)
+	case g.Kind == DeltaUnchanged && len(g.Nodes) > 0:
+		return fmt.Errorf("%w: an %q graph delta carries no nodes: use session.DeltaAppend to add them", ErrInvalidCommit, g.Kind)
+	case g.Kind == DeltaReplaceFull && g.Leaf != "" && !slices.ContainsFunc(g.Nodes, func(n NodeRecord) bool { return n.NodeID == g.Leaf }):
+		return fmt.Errorf("%w: leaf %q is not one of the nodes that replace the graph: set Graph.Leaf to one of Graph.Nodes, or leave it empty", ErrInvalidCommit, g.Leaf)
 	}
 	if err := validateOptionalID("leaf node id", c.Graph.Leaf); err != nil {
 		return err
@@ -359,11 +374,16 @@ func validateNode(n NodeRecord) error {
 			return err
 		}
 	}
+	if n.Timestamp != "" {
+		if _, err := time.Parse(time.RFC3339Nano, n.Timestamp); err != nil {
+			return fmt.Errorf("%w: node %q has timestamp %q: want RFC 3339, e.g. time.Now().UTC().Format(time.RFC3339Nano)", ErrInvalidCommit, n.NodeID, n.Timestamp)
+		}
+	}
 	switch n.Kind {
 	case PayloadEvent, PayloadPlugin:
 		return nil
 	}
-	return fmt.Errorf("%w: node %q has payload kind %q", ErrInvalidCommit, n.NodeID, n.Kind)
+	return fmt.Errorf("%w: node %q has payload kind %q: want session.PayloadEvent (with Event) or session.PayloadPlugin (with PluginType and Body)", ErrInvalidCommit, n.NodeID, n.Kind)
 }
 
 // trimReceipts keeps every receipt not yet flushed to a segment, plus the
@@ -381,4 +401,22 @@ func deref(p *uint64) uint64 {
 		return 0
 	}
 	return *p
+}
+
+// checkLeaf refuses an Append or Unchanged delta whose leaf names no node:
+// neither one the delta adds nor a live node of the session.
+func (t *commitTxn) checkLeaf(ctx context.Context) error {
+	g := t.c.Graph
+	if g.Leaf == "" || (g.Kind != DeltaAppend && g.Kind != DeltaUnchanged) ||
+		slices.ContainsFunc(g.Nodes, func(n NodeRecord) bool { return n.NodeID == g.Leaf }) {
+		return nil
+	}
+	n, err := t.s.LoadNode(ctx, g.Leaf)
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return fmt.Errorf("%w: leaf %q names no node of session %q: set Graph.Leaf to one of Graph.Nodes or to a node already committed", ErrInvalidCommit, g.Leaf, t.sid)
+	}
+	return nil
 }

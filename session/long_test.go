@@ -62,7 +62,7 @@ func TestLongSessionFullScale(t *testing.T) {
 		total += len(text)
 		c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: ptr(uint64(i)),
 			Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{
-				{NodeID: id, ParentNodeID: parent, Timestamp: "t", Kind: session.PayloadEvent, Event: text}}}}
+				{NodeID: id, ParentNodeID: parent, Timestamp: "2026-01-02T03:04:05Z", Kind: session.PayloadEvent, Event: text}}}}
 		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
 			t.Fatalf("commit %d: %v", i+1, err)
 		}

@@ -37,7 +37,7 @@ func TestKeptHandlesStayWithinTheCacheBudget(t *testing.T) {
 			ev, _ := json.Marshal(hex.EncodeToString(raw))
 			c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: ptr(uint64(r)),
 				Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{
-					{NodeID: id, ParentNodeID: parent, Timestamp: "t", Kind: session.PayloadEvent, Event: ev}}}}
+					{NodeID: id, ParentNodeID: parent, Timestamp: "2026-01-02T03:04:05Z", Kind: session.PayloadEvent, Event: ev}}}}
 			if _, err := w.CommitRuntimeState(ctx, c); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestManyKeptHandlesHoldNoHeads(t *testing.T) {
 			id := fmt.Sprintf("n%d", r)
 			c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: ptr(uint64(r)),
 				Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{
-					{NodeID: id, Timestamp: "t", Kind: session.PayloadEvent, Event: text}}}}
+					{NodeID: id, Timestamp: "2026-01-02T03:04:05Z", Kind: session.PayloadEvent, Event: text}}}}
 			if _, err := w.CommitRuntimeState(ctx, c); err != nil {
 				t.Fatal(err)
 			}

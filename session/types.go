@@ -82,15 +82,19 @@ const (
 // the record and tagged by Kind: Event for "event", PluginType and Body for
 // "plugin". Payload JSON is opaque to the store.
 type NodeRecord struct {
-	NodeID       string          `json:"node_id"`
-	ParentNodeID string          `json:"parent_node_id,omitempty"`
-	CausedBy     string          `json:"caused_by,omitempty"`
-	AgentFrameID string          `json:"agent_frame_id,omitempty"`
-	Timestamp    string          `json:"timestamp"`
-	Kind         PayloadKind     `json:"kind"`
-	Event        json.RawMessage `json:"event,omitempty"`
-	PluginType   string          `json:"plugin_type,omitempty"`
-	Body         json.RawMessage `json:"body,omitempty"`
+	NodeID       string `json:"node_id"`
+	ParentNodeID string `json:"parent_node_id,omitempty"`
+	CausedBy     string `json:"caused_by,omitempty"`
+	AgentFrameID string `json:"agent_frame_id,omitempty"`
+	// Timestamp is when the node was made, in RFC 3339 (as
+	// time.Time.Format(time.RFC3339Nano) writes it, e.g.
+	// "2026-01-02T03:04:05.123Z"), or empty; a commit refuses any other
+	// form. The store keeps the string as given.
+	Timestamp  string          `json:"timestamp"`
+	Kind       PayloadKind     `json:"kind"`
+	Event      json.RawMessage `json:"event,omitempty"`
+	PluginType string          `json:"plugin_type,omitempty"`
+	Body       json.RawMessage `json:"body,omitempty"`
 }
 
 // Graph is a list of nodes and the leaf ("" = none).
@@ -243,10 +247,14 @@ type RuntimeCommit struct {
 	// ReleaseSessionExecutionLease, if set, releases the lease it names
 	// with the commit (no-op if it no longer matches).
 	ReleaseSessionExecutionLease *LeaseFence
-	Config                       SessionConfig
-	AgentFrames                  json.RawMessage
-	CurrentAgentFrameID          string
-	Graph                        GraphDelta
+	// Config is the runtime configuration (provider and model) persisted
+	// with the head. The zero SessionConfig keeps the stored one, so a
+	// commit that leaves it out does not wipe it; a non-zero one replaces
+	// it whole (set both fields).
+	Config              SessionConfig
+	AgentFrames         json.RawMessage
+	CurrentAgentFrameID string
+	Graph               GraphDelta
 	// Checkpoint, if nil, keeps the current checkpoint.
 	Checkpoint                 *HydratedCheckpoint
 	UsageDeltas                []TokenLedgerEntry

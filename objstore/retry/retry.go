@@ -162,7 +162,7 @@ func (s *store) again(ctx context.Context, op, key string, attempt int, err erro
 	d := s.backoff(attempt)
 	s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "retrying object store operation",
 		slog.String("op", op), slog.String("key", key), slog.Int("attempt", attempt),
-		slog.Duration("delay", d), slog.String("code", objstore.ErrorCode(err)), slog.Any("err", err))
+		slog.String("delay", d.String()), slog.String("code", objstore.ErrorCode(err)), slog.Any("err", err))
 	if s.opts.OnRetry != nil {
 		s.opts.OnRetry(op, attempt, err)
 	}

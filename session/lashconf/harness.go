@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/fscktest"
 	"github.com/stowage-dev/stowage/internal/testclock"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
@@ -121,11 +122,14 @@ type env struct {
 	clock *testclock.Clock
 	objs  objstore.Store
 	st    *stowage.Store
+	// fsck checks the bucket's invariants when the case ends.
+	fsck *fscktest.Checker
 }
 
 func newEnv(t *testing.T, h Harness) *env {
 	e := &env{t: t, h: h, ctx: t.Context(), clock: testclock.New()}
 	e.objs = h.Open(t, e.clock.Now)
+	e.fsck = fscktest.AtCleanup(t, e.objs, e.clock.Now) // every case ends with a deep fsck
 	e.st = e.open(storeConfig())
 	return e
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/manifest"
@@ -97,6 +98,7 @@ func testConcurrentClaimsNeverDouble(t *testing.T, e *env) {
 // testUnsupportedSchema: a head written by a newer schema version is
 // refused with ErrSchemaUnsupported, and the error names the version found.
 func testUnsupportedSchema(t *testing.T, e *env) {
+	e.fsck.Expect(fsck.InvHead, "schema version unsupported") // on purpose
 	data, err := codec.Encode(codec.Schema{Kind: "HEAD", Current: 99, Min: 1}, map[string]any{"session_id": "future"})
 	e.must(err)
 	_, err = e.objs.Put(e.ctx, session.HeadKey("future"), data, nil)
