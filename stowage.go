@@ -16,11 +16,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
@@ -49,10 +53,32 @@ type Config struct {
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
+	// ReadOnly opens the store for reading only: nothing is written or
+	// created (see openurl.Options.ReadOnly; every write fails with
+	// objstore.ErrReadOnly), and a target that holds no stowage store is
+	// refused with ErrNoStore instead of being taken for an empty one.
+	ReadOnly bool
+	// Entropy, if set, is the random source of the manifest's upload ids
+	// and row revs; nil means a cryptographic one. A deterministic
+	// simulation injects a seeded one.
+	Entropy io.Reader
+	// Rand, if set, draws the session handles' contention jitter (shared
+	// by every handle, under a lock); nil means the global source. A
+	// deterministic simulation injects a seeded one.
+	Rand *rand.Rand
 }
 
 // DefaultSharedCacheBytes is the default budget of a Store's shared cache.
 const DefaultSharedCacheBytes = 256 << 20
+
+// Errors of Open and OpenStore about the target (package marker).
+var (
+	// ErrNoStore: the target holds neither a store marker nor any stowage
+	// object (a read-only open; a read-write one starts a new store).
+	ErrNoStore = marker.ErrNoStore
+	// ErrFormatTooNew: the store was written by a newer stowage.
+	ErrFormatTooNew = marker.ErrFormatTooNew
+)
 
 // Store hands out per-session commit stores sharing one object store and
 // one attachment manifest. Safe for concurrent use.
@@ -77,6 +103,8 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	if o.Clock == nil {
 		o.Clock = cfg.Now
 	}
+	o.ReadOnly = o.ReadOnly || cfg.ReadOnly
+	cfg.ReadOnly = o.ReadOnly
 	objs, err := openurl.Open(ctx, url, &o)
 	if err != nil {
 		return nil, err
@@ -84,6 +112,9 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	s, err := OpenStore(ctx, objs, cfg)
 	if err != nil {
 		_ = objs.Close()
+		if spec, perr := openurl.ParseURL(url); perr == nil {
+			return nil, fmt.Errorf("stowage: %s: %w", spec, err) // a Spec holds no secret
+		}
 		return nil, err
 	}
 	s.owned = true
@@ -92,31 +123,66 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 
 // OpenStore returns a Store on an already opened object store, which must
 // enforce conditional puts and compare-and-swap. Close does not close objs.
-func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, error) {
+//
+// Read-write, it makes sure the store carries its marker (package marker),
+// writing one into a new store or adopting an unmarked one; read-only
+// (Config.ReadOnly), it wraps objs in objstore.ReadOnly and refuses a
+// target with no store (ErrNoStore). Either way a store of a newer format
+// is refused (ErrFormatTooNew).
+func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, error) {
 	if objs == nil {
 		return nil, errors.New("stowage: no object store")
 	}
-	caps := objs.Capabilities()
-	if !caps.ConditionalPut || !caps.CompareAndSwap {
-		return nil, fmt.Errorf("stowage: %s does not enforce conditional writes: %w", caps.Provider, objstore.ErrNotSupported)
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReadOnly {
+		objs = objstore.ReadOnly(objs)
+		if _, err := marker.Check(ctx, objs); err != nil {
+			return nil, err
+		}
+	} else {
+		caps := objs.Capabilities()
+		if !caps.ConditionalPut || !caps.CompareAndSwap {
+			return nil, fmt.Errorf("stowage: %s does not enforce conditional writes: %w", caps.Provider, objstore.ErrNotSupported)
+		}
+		if _, err := marker.Ensure(ctx, objs, cfg.Now()); err != nil {
+			return nil, err
+		}
 	}
 	m := manifest.New(objs, &manifest.Options{
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
 		// skipped by a crash) is repaired from the head, never forgotten.
-		Heads:     session.HeadRefs{Store: objs},
-		Processes: cfg.Processes,
-		Now:       cfg.Now,
-		Logger:    cfg.Logger,
+		Heads: session.HeadRefs{Store: objs},
+		// DeleteSession forgets only the rows of the incarnation it ended.
+		Incarnations: session.HeadRefs{Store: objs},
+		Processes:    cfg.Processes,
+		Entropy:      cfg.Entropy,
+		Now:          cfg.Now,
+		Logger:       cfg.Logger,
 	})
+	if cfg.Rand != nil {
+		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
+	}
 	n := cfg.SharedCacheBytes
 	if n <= 0 {
 		n = DefaultSharedCacheBytes
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+}
+
+// lockedSource serialises the draws of a *rand.Rand that every handle of a
+// Store shares.
+type lockedSource struct {
+	mu  sync.Mutex
+	src *rand.Rand
+}
+
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
 }
 
 // Session returns a commit store bound to session id. The id must be 1-128
@@ -131,7 +197,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs,
+		Segments: s.segs, Rand: s.cfg.Rand,
 	})
 }
 
@@ -165,8 +231,10 @@ func (s *Store) ListSessions(ctx context.Context) iter.Seq2[string, error] {
 
 // DeleteSession replaces the session's head by a tombstone (which stays:
 // it carries the sweeper's fence), deletes the objects the head named and
-// the session's attachment manifest rows, so its attachments become
-// collectable. Idempotent.
+// the attachment manifest rows of the incarnation it ended, so its
+// attachments become collectable. A session re-created while the delete
+// runs keeps every row it committed (manifest.Store.ForgetSession).
+// Idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	h, err := s.Session(id)
 	if err != nil {

@@ -48,12 +48,17 @@ const (
 	LongLoadNode      = "long_session_cold_load_node"
 	LongActivePath    = "long_session_cold_active_path"
 	ManySessions      = "many_sessions_rss"
+	// Direct transfer (docs/attachments.md).
+	DirectPut           = "direct_put"
+	DirectPutAgentCPU   = "direct_put_agent_cpu"
+	DirectPutAgentBytes = "direct_put_agent_bytes"
 )
 
 // Figures lists every figure name in run order.
 func Figures() []string {
 	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep,
-		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions}
+		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions,
+		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}
 }
 
 // Config sizes a run. Zero fields take the defaults of Full or Quick.
@@ -233,6 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{[]string{Sweep}, r.sweep},
 		{[]string{LongCommitMax, LongAmplification, LongLoadNode, LongActivePath}, r.longSession},
 		{[]string{ManySessions}, r.manySessions},
+		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},
 	}
 	for _, st := range steps {
 		if !r.wanted(st.names...) {

@@ -98,7 +98,13 @@ const (
 // until the stamp is older than its cutoff. What remains is a commit that
 // stalls between PrepareCommit and its head PUT for longer than the
 // sweeper's grace period, which the sweeper's head fence closes.
-func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, attachmentIDs []string) (Prepared, error) {
+//
+// inc is the incarnation of the head the commit is based on: every row
+// returned to stamp is bound to it (Row.Inc), a committed row of an older
+// incarnation (or an unbound one) by a compare-and-swap too, so a
+// ForgetSession of an ended incarnation fails its conditional removal, or
+// removes the row first and the id comes back unbacked.
+func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
@@ -129,7 +135,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, att
 	g.SetLimit(s.conc)
 	for _, id := range named {
 		g.Go(func() error {
-			o, err := s.prepare(gctx, sessionID, id, "")
+			o, err := s.prepare(gctx, sessionID, inc, id, "")
 			record(id, o)
 			return err
 		})
@@ -150,7 +156,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID, turnID string, att
 			}
 			seen[id] = true
 			g.Go(func() error {
-				o, err := s.prepare(gctx, sessionID, id, turnID)
+				o, err := s.prepare(gctx, sessionID, inc, id, turnID)
 				record(id, o)
 				return err
 			})
@@ -193,8 +199,9 @@ func (s *Store) turnMarked(ctx context.Context, sessionID, turnID string) ([]str
 // prepare stamps the row (sessionID, id) prepared and protects its data. A
 // row named by the commit (turnID empty) is stamped if it names readable
 // data and unbacked otherwise; a row found through turn turnID's marker is
-// considered only if it is uncommitted and owned by that turn.
-func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (prepOutcome, error) {
+// considered only if it is uncommitted and owned by that turn. A row
+// stamped is bound to incarnation inc.
+func (s *Store) prepare(ctx context.Context, sessionID string, inc uint64, id, turnID string) (prepOutcome, error) {
 	adopt := turnID != ""
 	now := s.Now()
 	unbacked := false
@@ -206,14 +213,16 @@ func (s *Store) prepare(ctx context.Context, sessionID, id, turnID string) (prep
 		case cur == nil || cur.Data.IsZero():
 			unbacked = true
 			return nil, nil
-		case cur.Committed():
+		case cur.Committed() && cur.Inc >= inc:
 			// Its data was protected when the row was written and has been
 			// rooted by the row since; committed rows are never forgotten
-			// by age.
+			// by age. (A row bound to a later incarnation than inc: this
+			// commit's base head is gone, so its PUT fails.)
 			return nil, nil
 		}
 		next := *cur
 		next.PreparedAt = now
+		next.Inc = max(cur.Inc, inc)
 		return &next, nil
 	})
 	switch {

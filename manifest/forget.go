@@ -14,38 +14,9 @@ import (
 // errLive stops a scan early: a live row was found.
 var errLive = errors.New("manifest: live row found")
 
-// ownerDead applies docs/contract.md, "Owner death": an ownerless intent is
-// dead; a turn owner is dead if the session has a receipt of another turn committed
-// after the intent; a process owner is dead only if a wired registry lacks
-// it. Unwired sources never declare death.
-func (s *Store) ownerDead(ctx context.Context, sessionID string, o Owner, intentAt time.Time) (bool, error) {
-	switch o.Kind {
-	case OwnerNone:
-		return true, nil
-	case OwnerTurn:
-		if s.turns == nil {
-			return false, nil
-		}
-		return s.turns.LatestCommitAfter(ctx, sessionID, o.ID, intentAt)
-	case OwnerProcess:
-		if s.procs == nil {
-			return false, nil
-		}
-		ok, err := s.procs.HasProcess(ctx, o.ID)
-		return !ok && err == nil, err
-	}
-	return false, nil // an unknown kind is never dead
-}
-
-// eligible reports whether row may be forgotten at cutoff: uncommitted,
-// intent at or before cutoff, owner dead (docs/contract.md, "Owner death"),
-// and not prepared for a commit after cutoff (see PrepareCommit). Age alone
-// never proves death.
+// eligible reports whether row may be forgotten at cutoff (Judge.RowDead).
 func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool, error) {
-	if row.Committed() || row.IntentAt.After(cutoff) || row.PreparedAt.After(cutoff) {
-		return false, nil
-	}
-	return s.ownerDead(ctx, row.SessionID, row.Owner, row.IntentAt)
+	return s.Judge().RowDead(ctx, row, cutoff)
 }
 
 // eligibleUnlessNamed is eligible, and then asks the session heads (if
@@ -149,18 +120,17 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 	n := 0
 	var lookErr error
 	for u, err := range s.Uploads(ctx) {
+		var unreadable *UnreadableError
+		if errors.As(err, &unreadable) {
+			continue // kept: the sweeper reports it
+		}
 		if err != nil {
 			return n, err
 		}
-		if u.IntentAt.After(cutoff) {
+		dead, err := s.Judge().UploadDead(ctx, &u, cutoff)
+		if err != nil {
+			lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))
 			continue
-		}
-		dead := u.State == UploadAborted
-		if !dead {
-			if dead, err = s.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
-				lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))
-				continue
-			}
 		}
 		if !dead {
 			continue
@@ -220,33 +190,137 @@ func (s *Store) ListUncommitted(ctx context.Context, olderThan time.Time) ([]Ent
 	return out, nil
 }
 
-// ForgetSession forgets every row of sessionID and removes its markers:
-// lash's delete_session. The bytes become collectable once no other row
+// forgetSessionPasses bounds ForgetSession's passes: a pass repeats while a
+// row it judged removable changed before its conditional removal.
+const forgetSessionPasses = 3
+
+// ForgetSession forgets the rows of sessionID's ended incarnations and their
+// markers: lash's delete_session, called after the session head was replaced
+// by a deletion tombstone. The bytes become collectable once no other row
 // names them. Upload intents of the session are left to age out.
+//
+// It never touches a row of a newer incarnation (a session re-created
+// while the delete ran): it reads the rows its markers name, then the
+// session head (Options.Incarnations), and removes a row, at the ETag it
+// read, only if
+//   - the row is bound (Row.Inc) to an incarnation that ended: older than
+//     the live head's, or at most the one a tombstone ended; or
+//   - the row is unbound and the head read after it was not live: nothing
+//     re-created the session before the row was read, so the row belongs
+//     to the deleted incarnation (a put overlapping the delete is ordered
+//     before it).
+//
+// A commit of a newer incarnation binds every row it names before its head
+// PUT (PrepareCommit), so its rows are never removable; one whose prepare
+// comes after a removal fails with ErrDanglingRef and publishes nothing. A
+// removed row's markers are deleted after it, and put back if the row was
+// written again meanwhile. Rows left (refreshed during the delete, or of an
+// incarnation still live) are the sweeper's dead intents, or stay
+// committed.
 func (s *Store) ForgetSession(ctx context.Context, sessionID string) error {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return wrap("forget session", err)
 	}
-	var markers []string
+	for pass := 0; pass < forgetSessionPasses; pass++ {
+		raced, err := s.forgetSessionPass(ctx, sessionID)
+		if err != nil || !raced {
+			return wrap("forget session", err)
+		}
+	}
+	return nil
+}
+
+// judgedRow is a row ForgetSession read, with the version it read.
+type judgedRow struct {
+	key string
+	row Row
+	v   version
+}
+
+// forgetSessionPass is one pass of ForgetSession; raced reports that a row
+// judged removable changed before its removal.
+func (s *Store) forgetSessionPass(ctx context.Context, sessionID string) (raced bool, err error) {
+	var rows []judgedRow
 	for info, err := range s.obj.List(ctx, sessionMarkers(sessionID), nil) {
 		if err != nil {
-			return wrap("forget session", err)
+			return false, err
 		}
 		id := tailAfter(info.Key, sessionMarkers(sessionID))
-		if ValidateAttachmentID(id) == nil {
-			if err := s.Forget(ctx, sessionID, id); err != nil {
-				return wrap("forget session", err)
-			}
+		if ValidateAttachmentID(id) != nil {
+			continue
 		}
-		markers = append(markers, info.Key)
-	}
-	for info, err := range s.obj.List(ctx, TurnPrefix+sessionID+"/", nil) {
+		key := RefKey(id, sessionID)
+		row, v, err := s.readRow(ctx, key)
 		if err != nil {
-			return wrap("forget session", err)
+			return false, err
 		}
-		markers = append(markers, info.Key)
+		if v.state == rowLive {
+			rows = append(rows, judgedRow{key: key, row: row, v: v})
+		}
 	}
-	return wrap("forget session", s.obj.DeleteMany(ctx, markers))
+	if len(rows) == 0 {
+		return false, nil
+	}
+	// The head is read after every row: see ForgetSession.
+	var inc uint64
+	var live bool
+	if s.incs != nil {
+		if inc, live, err = s.incs.Incarnation(ctx, sessionID); err != nil {
+			return false, err
+		}
+	}
+	for _, r := range rows {
+		if !endedRow(r.row.Inc, inc, live) {
+			continue
+		}
+		gone, err := s.removeRow(ctx, r.key, r.v)
+		if err != nil {
+			return false, err
+		}
+		if !gone {
+			raced = true
+			continue
+		}
+		if err := s.dropMarkers(ctx, r.row); err != nil {
+			return false, err
+		}
+	}
+	return raced, nil
+}
+
+// endedRow reports whether a row bound to rowInc (0: unbound) belongs to an
+// incarnation that has ended, given the session head's incarnation inc and
+// liveness read after the row.
+func endedRow(rowInc, inc uint64, live bool) bool {
+	switch {
+	case rowInc == 0:
+		return !live
+	case live:
+		return rowInc < inc
+	}
+	return rowInc <= inc
+}
+
+// dropMarkers deletes the markers of a removed row, then re-reads the row:
+// if it was written again meanwhile (its writer found no row and put its
+// markers before our delete), the markers are put back.
+func (s *Store) dropMarkers(ctx context.Context, row Row) error {
+	keys := []string{sessionMarker(row.SessionID, row.AttachmentID)}
+	if row.Owner.Kind == OwnerTurn {
+		keys = append(keys, turnMarker(row.SessionID, row.Owner.ID, row.AttachmentID))
+	}
+	if err := s.obj.DeleteMany(ctx, keys); err != nil {
+		return err
+	}
+	now, v, err := s.readRow(ctx, RefKey(row.AttachmentID, row.SessionID))
+	if err != nil || v.state != rowLive {
+		return err
+	}
+	keys = keys[:1]
+	if !now.Committed() && now.Owner.Kind == OwnerTurn {
+		keys = append(keys, turnMarker(now.SessionID, now.Owner.ID, now.AttachmentID))
+	}
+	return s.putMarkers(ctx, keys)
 }
 
 // deleteQuietly deletes key, logging a failure (for best-effort cleanup).

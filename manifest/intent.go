@@ -36,7 +36,10 @@ func (s *Store) normalize(in Intent) (Intent, error) {
 
 // refreshed returns the row (in.SessionID, in.AttachmentID) after recording
 // in over cur: a new row, or cur with uri, intent time and owner refreshed
-// and everything else (the commit stamp above all) kept.
+// and everything else (the commit stamp above all) kept, the incarnation
+// the row is bound to (Row.Inc) included: unbinding it would let a deletion
+// remove a row that a commit of a newer incarnation prepared and is about
+// to publish (found by the simulation, internal/sim).
 func refreshed(cur *Row, in Intent) *Row {
 	if cur == nil {
 		return &Row{Entry: Entry{Intent: in}}

@@ -96,8 +96,11 @@ type CommitHook interface {
 	// Prepared.Unbacked instead: it never fails the commit, and no commit
 	// records a ref that protects nothing. It must also make sure no
 	// concurrent sweep can delete what it returns to stamp (the deletion
-	// fence).
-	PrepareCommit(ctx context.Context, sessionID, turnID string, ids []string) (Prepared, error)
+	// fence). inc is the incarnation of the head the commit is based on;
+	// every row returned to stamp is bound to it before PrepareCommit
+	// returns (Row.Inc), so a deletion of an older incarnation cannot remove
+	// it (docs/protocol.md, "Deletion").
+	PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, ids []string) (Prepared, error)
 	// FinishCommit stamps the rows committed at the given time. The head is
 	// the source of truth; this index is repaired from heads if a crash
 	// skips it.

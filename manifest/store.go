@@ -3,14 +3,16 @@ package manifest
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/objstore"
 )
 
@@ -55,6 +57,15 @@ type HeadRefs interface {
 	Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error)
 }
 
+// Incarnations tells ForgetSession which incarnation of a session its head
+// is at (session.HeadRefs implements it).
+type Incarnations interface {
+	// Incarnation returns the incarnation of sessionID's head and whether
+	// the head is live (a session that exists). A deletion tombstone
+	// reports the incarnation it ended; no head at all reports 0, false.
+	Incarnation(ctx context.Context, sessionID string) (inc uint64, live bool, err error)
+}
+
 // Options configure a Store. A nil *Options is the zero value.
 type Options struct {
 	// Fence guards reuse of existing data against a concurrent sweep; nil
@@ -71,6 +82,14 @@ type Options struct {
 	// forgotten; nil means no repair (rows of commits whose FinishCommit was
 	// skipped look like uncommitted intents).
 	Heads HeadRefs
+	// Incarnations binds ForgetSession to the incarnation a deletion ended;
+	// nil means every session reads as having no head (ForgetSession then
+	// removes only rows no commit bound to an incarnation).
+	Incarnations Incarnations
+	// Entropy is the random source of upload ids and row revs (ULIDs); nil
+	// means a process-wide cryptographic source. A deterministic simulation
+	// injects a seeded one (ids choose fence shards, so they shape a run).
+	Entropy io.Reader
 	// Now is the clock of intent and commit stamps; nil means time.Now.
 	Now func() time.Time
 	// Logger receives debug and warning records; nil discards them.
@@ -95,11 +114,14 @@ type Store struct {
 	turns       TurnReceipts
 	procs       ProcessRegistry
 	heads       HeadRefs
+	incs        Incarnations
 	now         func() time.Time
 	log         *slog.Logger
 	conc        int
 	maxAttempts int
 	cache       *rowCache
+	idMu        sync.Mutex
+	entropy     io.Reader // nil: ulid.DefaultEntropy
 	// condDelete is whether If-Match deletes are enforced; cleared if the
 	// store ever answers ErrNotSupported.
 	condDelete atomic.Bool
@@ -121,6 +143,8 @@ func New(obj objstore.Store, opts *Options) *Store {
 		turns:       opts.Turns,
 		procs:       opts.Processes,
 		heads:       opts.Heads,
+		incs:        opts.Incarnations,
+		entropy:     monotonic(opts.Entropy),
 		now:         opts.Now,
 		log:         opts.Logger,
 		conc:        opts.Concurrency,
@@ -164,7 +188,12 @@ func (s *Store) Protect(ctx context.Context, dataKey string) error {
 
 // NewUploadID mints a fresh upload id (a ULID).
 func (s *Store) NewUploadID() string {
-	return ulid.MustNew(ulid.Timestamp(s.now()), ulid.DefaultEntropy()).String()
+	if s.entropy == nil {
+		return ulid.MustNew(ulid.Timestamp(s.now()), ulid.DefaultEntropy()).String()
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(s.now()), s.entropy).String()
 }
 
 func (s *Store) newRev() string { return s.NewUploadID() }
@@ -189,5 +218,18 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("manifest: %s: %w", op, err)
+	return errorf("%s: %w", op, err)
+}
+
+// errorf is fmt.Errorf for package manifest: the message starts with "manifest: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("manifest", format, args...) }
+
+// monotonic wraps an injected entropy source so that ids minted in one
+// millisecond stay ordered; nil stays nil.
+func monotonic(r io.Reader) io.Reader {
+	if r == nil {
+		return nil
+	}
+	return ulid.Monotonic(r, 0)
 }

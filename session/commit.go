@@ -231,7 +231,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			var prep manifest.Prepared
 			g.Go(func() error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, turnID, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
@@ -291,9 +291,10 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper) and which it names without bytes.
-// Without a hook the given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
+// (and fences them against the sweeper, and binds them to incarnation inc
+// of the session) and which it names without bytes. Without a hook the
+// given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -302,7 +303,7 @@ func (s *Store) prepareAttachments(ctx context.Context, sid, turnID string, ids 
 	if len(ids) == 0 && turnID == "" {
 		return manifest.Prepared{}, nil
 	}
-	out, err := s.hook.PrepareCommit(ctx, sid, turnID, ids)
+	out, err := s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
 	if err != nil {
 		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}

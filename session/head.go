@@ -21,8 +21,15 @@ import (
 // counter over sealed segments and merge without bound, so it must refuse
 // schema-3 heads; segments named by a head of schema 2 or older read as
 // sealed.
+//
+// Head schema 4 added inc (the incarnation, which binds manifest rows to it)
+// and window (how many write ids the recent-write list keeps). A head of
+// schema 3 or older reads as incarnation 1 and window 0 (resolution relies
+// only on the list it holds, which every schema has). Bumped for the same
+// reason: a schema-3 writer would drop inc, and a re-created session's rows
+// would look like its deleted predecessor's.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 3, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 1, Min: 1}
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -44,6 +51,19 @@ type head struct {
 	// (newest last) so a writer whose response was lost can find its write.
 	WriteID      string   `json:"write_id"`
 	RecentWrites []string `json:"recent_writes,omitempty"`
+	// Window is how many write ids RecentWrites keeps: the largest
+	// Tuning.RecentWrites of any handle that wrote the head, so a handle
+	// tuned smaller never shortens the list others rely on. Resolution
+	// needs only the list itself (see resolve); 0 in heads before schema 3.
+	Window int `json:"window,omitempty"`
+	// Inc is the session's incarnation: 1 for a session created once, and
+	// for a session re-created over a deletion tombstone the tombstone's Gen
+	// plus one (so it exceeds every earlier incarnation). Every head write
+	// carries it; a tombstone keeps the incarnation it ended. 0 (heads
+	// before schema 3) reads as 1. Commits bind the manifest rows they name
+	// to it (manifest.Row.Inc), and a deletion forgets only rows of ended
+	// incarnations (docs/protocol.md, "Deletion").
+	Inc uint64 `json:"inc,omitempty"`
 	// Deleted marks a deleted session (a tombstone head).
 	Deleted bool `json:"deleted,omitempty"`
 	// SweepGen is the sweep generation: advanced only by SweepHead (the
@@ -194,19 +214,30 @@ func (h *head) clone() *head {
 }
 
 // freshHead returns the state of a session with no head (or a deleted or
-// placeholder one) about to be written for sid: everything empty.
+// placeholder one) about to be written for sid: everything empty. Over a
+// tombstone it starts a new incarnation; over a live head (a tombstone
+// about to be written) or a placeholder it keeps the incarnation.
 func freshHead(sid string, prev *head) *head {
-	h := &head{SessionID: sid}
+	h := &head{SessionID: sid, Inc: 1}
 	if prev != nil {
 		// Keep the write history so ambiguity resolution spans a delete,
 		// and the sweep generation, which never decreases (W1).
 		h.Gen = prev.Gen
 		h.WriteID = prev.WriteID
 		h.RecentWrites = append([]string(nil), prev.RecentWrites...)
+		h.Window = prev.Window
 		h.SweepGen = prev.SweepGen
+		h.Inc = prev.incarnation()
+		if prev.Deleted {
+			h.Inc = max(prev.Gen, prev.incarnation()) + 1
+		}
 	}
 	return h
 }
+
+// incarnation returns h's incarnation (see head.Inc); 1 for heads written
+// before incarnations were recorded.
+func (h *head) incarnation() uint64 { return max(h.Inc, 1) }
 
 // live reports whether h describes a session that exists: neither absent,
 // deleted nor a sweeper's placeholder.

@@ -23,11 +23,13 @@ func TestValidateSessionID(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
+	id := newID()
 	cases := map[string]KeyKind{
-		HeadKey("s1"):          KeyHead,
-		segKey("s1", "01ABC"):  KeySegment,
-		idxKey("s1", "01ABC"):  KeyIndex,
-		blobKey("s1", "01ABC"): KeyBlob,
+		HeadKey("s1"):     KeyHead,
+		segKey("s1", id):  KeySegment,
+		idxKey("s1", id):  KeyIndex,
+		blobKey("s1", id): KeyBlob,
+		segKey("s1", "01ARZ3NDEKTSV4RRFFQ69G5FAV"): KeySegment,
 	}
 	for k, want := range cases {
 		sid, kind, ok := ParseKey(k)
@@ -36,7 +38,10 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"sessions/", "sessions/s1", "sessions/s1/", "sessions/s1/seg/", "sessions/s1/seg/a/b",
-		"sessions/s1/other/x", "sessions/../head", "other/s1/head", "sessions/a b/head"} {
+		"sessions/s1/other/x", "sessions/../head", "other/s1/head", "sessions/a b/head",
+		// Rule 0: only a ULID as stowage writes it goes where an id goes.
+		"sessions/s1/seg/01ABC", "sessions/s1/seg/x", "sessions/s1/idx/" + strings.ToLower(id),
+		"sessions/s1/blob/" + id + "x", "sessions/s1/seg/" + id + "/x", "sessions/s1/seg/81ARZ3NDEKTSV4RRFFQ69G5FAV"} {
 		if _, _, ok := ParseKey(k); ok {
 			t.Errorf("ParseKey(%q) accepted", k)
 		}

@@ -59,7 +59,7 @@ func TestKeptHandlesStayWithinTheCacheBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := h.LoadSession(ctx, session.FullGraph)
+		r, err := h.LoadSession(ctx, session.FullGraph())
 		if err != nil || len(r.Graph.Nodes) != perSession/nodeSize {
 			t.Fatalf("load %d: %v", i, err)
 		}
@@ -124,7 +124,7 @@ func TestManyKeptHandlesHoldNoHeads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := h.LoadSession(ctx, session.FullGraph); err != nil || len(r.Graph.Nodes) != commits {
+		if r, err := h.LoadSession(ctx, session.FullGraph()); err != nil || len(r.Graph.Nodes) != commits {
 			t.Fatalf("load %d: %v", i, err)
 		}
 		handles[i] = h

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -40,6 +41,10 @@ type Config struct {
 	// Segments, if set, is a segment cache shared with other handles (see
 	// SegmentCache); nil gives the handle its own of Tuning.CacheBytes.
 	Segments *SegmentCache
+	// Rand draws the jitter between contended compare-and-swap attempts;
+	// nil means the global source. A deterministic simulation injects a
+	// seeded one so that a seed replays exactly.
+	Rand *mrand.Rand
 }
 
 // Tuning holds the protocol's size knobs. Changing them never affects
@@ -106,6 +111,7 @@ type Store struct {
 	now      func() time.Time
 	log      *slog.Logger
 	tune     Tuning
+	rand     *mrand.Rand // nil: the global source
 
 	bindMu sync.Mutex
 	sid    string
@@ -145,6 +151,7 @@ func New(cfg Config) (*Store, error) {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		tune:     cfg.Tuning.withDefaults(),
+		rand:     cfg.Rand,
 		sid:      cfg.SessionID,
 	}
 	if s.manifest == nil {

@@ -95,7 +95,7 @@ func SweepHead(ctx context.Context, store objstore.Store, sid, etag string) (*He
 // headInfo describes h, whose ETag is etag.
 func headInfo(sid, etag string, h *head) *HeadInfo {
 	info := &HeadInfo{SessionID: sid, ETag: etag, Revision: h.Revision, Gen: h.Gen, SweepGen: h.SweepGen,
-		Deleted: h.Deleted, Placeholder: h.Placeholder}
+		Incarnation: h.incarnation(), Deleted: h.Deleted, Placeholder: h.Placeholder}
 	info.Keys = reachableKeys(h)
 	for _, d := range h.Tail {
 		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
@@ -122,6 +122,17 @@ func headInfo(sid, etag string, h *head) *HeadInfo {
 // published before the fence.
 type HeadRefs struct {
 	Store objstore.Store
+}
+
+// Incarnation reports the incarnation of sessionID's head and whether it is
+// live (manifest.Incarnations): one head GET. A tombstone reports the
+// incarnation it ended; no head reports 0, false.
+func (r HeadRefs) Incarnation(ctx context.Context, sessionID string) (uint64, bool, error) {
+	h, err := ReadHead(ctx, r.Store, sessionID)
+	if err != nil || h == nil {
+		return 0, false, err
+	}
+	return h.Incarnation, !h.Deleted && !h.Placeholder, nil
 }
 
 // Committed reports whether a published commit of sessionID named

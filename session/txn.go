@@ -175,7 +175,7 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 		}
 		cur, fresh = published, true // the head that beat us
 		if backoff || attempt > 0 {
-			sleepJitter(ctx, attempt)
+			s.sleepJitter(ctx, attempt)
 		}
 	}
 	return snapshot{}, fmt.Errorf("%w: %d attempts on session %q", ErrContention, s.tune.MaxAttempts, sid)
@@ -185,12 +185,15 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 func (s *Store) stampWrite(next, prev *head) { stampWrite(next, prev, s.tune.RecentWrites) }
 
 // stampWrite gives next a fresh write id and generation following prev,
-// keeping at most keep previous write ids.
+// keeping at least keep previous write ids, and at least prev's window: the
+// window is a property of the head, which a handle tuned smaller never
+// shortens.
 func stampWrite(next, prev *head, keep int) {
 	var gen uint64
 	var recent []string
 	if prev != nil {
 		gen = prev.Gen
+		keep = max(keep, prev.Window)
 		recent = append(recent, prev.RecentWrites...)
 		if prev.WriteID != "" {
 			recent = append(recent, prev.WriteID)
@@ -202,6 +205,16 @@ func stampWrite(next, prev *head, keep int) {
 	next.Gen = gen + 1
 	next.WriteID = newID()
 	next.RecentWrites = recent
+	next.Window = keep
+}
+
+// covers reports whether h's write history decides what was written at
+// generation gen: h is that write, or its recent-write list (the ids of the
+// generations just before h's, newest last, one per generation) reaches
+// back to it. It depends only on the stored head, never on a handle's
+// tuning.
+func (h *head) covers(gen uint64) bool {
+	return gen <= h.Gen && h.Gen-gen <= uint64(len(h.RecentWrites))
 }
 
 // publish writes next over cur with a condition and resolves any failure.
@@ -255,9 +268,11 @@ func (s *Store) resolve(ctx context.Context, sid string, cur snapshot, next *hea
 	}
 	if rb.etag != cur.etag {
 		// The head changed: our conditional write can never land now
-		// (write ids make head contents, hence ETags, unique). Unless the
-		// head moved so far that ours could have dropped off the list.
-		if rb.h == nil || cur.h == nil || rb.h.Gen <= cur.h.Gen+uint64(s.tune.RecentWrites) {
+		// (write ids make head contents, hence ETags, unique). Ours could
+		// only have landed as generation cur.Gen+1: if the head's own
+		// history covers that generation and it is not ours, ours lost.
+		// Otherwise ours may have dropped off the list.
+		if rb.h == nil || cur.h == nil || rb.h.covers(cur.h.Gen+1) {
 			return rb, true, nil
 		}
 		return snapshot{}, false, &outcomeUnknownError{cause: fmt.Errorf("head moved %d writes past ours: %w", rb.h.Gen-cur.h.Gen, putErr)}
@@ -276,9 +291,15 @@ func (s *Store) resolve(ctx context.Context, sid string, cur snapshot, next *hea
 
 // sleepJitter waits a short random time growing with attempt, to spread
 // contending writers.
-func sleepJitter(ctx context.Context, attempt int) {
-	max := time.Millisecond << min(attempt, 6)
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(max)) + 1))
+func (s *Store) sleepJitter(ctx context.Context, attempt int) {
+	max := int64(time.Millisecond << min(attempt, 6))
+	d := rand.Int64N(max)
+	if s.rand != nil {
+		s.mu.Lock() // a *rand.Rand is not safe for concurrent use
+		d = s.rand.Int64N(max)
+		s.mu.Unlock()
+	}
+	t := time.NewTimer(time.Duration(d + 1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

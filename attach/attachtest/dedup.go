@@ -104,7 +104,7 @@ func testOwnerByTurn(t *testing.T, e *env) {
 			t.Fatalf("owner of %s = %+v, want %+v", id[:8], got, want)
 		}
 	}
-	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	ids := prep.Stamp
 	if want := sortedCopy([]string{x, v}); !slices.Equal(ids, want) {

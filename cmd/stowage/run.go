@@ -35,6 +35,9 @@ Commands:
             Graphviz DOT), attachment refs; cat an attachment
   fsck      check every invariant of a bucket and report its orphans
   bench     measure stowage against the raw SDK on the same server, side by side
+  attach    direct transfer: grant-put, seal, grant-get (presigned requests for
+            a client to send or fetch an attachment's bytes straight to the
+            bucket)
   version   the module version, commit and Go version of this binary
 
 Every command takes --store URL (or STOWAGE_STORE):
@@ -68,6 +71,7 @@ var commands = map[string]command{
 	"inspect": runInspect,
 	"fsck":    runFsck,
 	"bench":   runBench,
+	"attach":  runAttach,
 	// demo-writer is the demo's writer process (re-executed by the demo).
 	demoWriterCmd: runDemoWriter,
 }

@@ -56,7 +56,7 @@ func TestSweepRealServers(t *testing.T) {
 			t.Fatal(err) // committed: not a dead intent
 		}
 		m.EndUpload(ctx, u)
-		orphan := manifest.DataKey("01ORPHAN")
+		orphan := manifest.DataKey("01KBZ0RPHAN000000000000000")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
 		}

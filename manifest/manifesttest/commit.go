@@ -20,13 +20,13 @@ func testPrepareCommitUnbacked(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, gone.Key, nil))
 	e.WithData("s2", d, none, "d") // another session's
 
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{a, a})
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a, a})
 	e.Must(err)
 	if !slices.Equal(got.Stamp, []string{a}) || len(got.Unbacked) != 0 {
 		t.Fatalf("PrepareCommit = %+v", got)
 	}
 	for _, id := range []string{b, c, d, ID("unknown")} {
-		got, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{id, a})
+		got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{id, a})
 		if err != nil || !slices.Equal(got.Stamp, []string{a}) || !slices.Equal(got.Unbacked, []string{id}) {
 			t.Errorf("PrepareCommit with %s = %+v, %v; want %s stamped and %s unbacked", id[:8], got, err, a[:8], id[:8])
 		}
@@ -34,10 +34,10 @@ func testPrepareCommitUnbacked(t *testing.T, e *Env) {
 	if e.Row("s1", b).Committed() || e.Row("s1", b).PreparedAt != (time.Time{}) {
 		t.Error("an unbacked row was stamped")
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{"../x"}); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile id = %v", err)
 	}
-	if _, err := e.M.PrepareCommit(e.Ctx, "s1", "a\x00b", nil); !errors.Is(err, manifest.ErrInvalidID) {
+	if _, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "a\x00b", nil); !errors.Is(err, manifest.ErrInvalidID) {
 		t.Errorf("PrepareCommit with a hostile turn = %v", err)
 	}
 }
@@ -56,9 +56,9 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, lost.Key, nil)) // bytes gone: not adopted
 	e.WithData("s1", u, t1, "u")
 	e.Intent("s1", u, manifest.ProcessOwner("p1")) // owner moved on
-	e.WithData("s2", ID("other"), t1, "o")         // other session
+	e.WithData("s2", ID("other"), t1, "other")     // other session
 
-	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", []string{z})
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", []string{z})
 	e.Must(err)
 	got := prep.Stamp
 	if want := sorted(x, z); !slices.Equal(got, want) {
@@ -78,7 +78,7 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	if e.Row("s1", y).Committed() || e.Row("s2", ID("other")).Committed() {
 		t.Fatal("FinishCommit stamped a row it was not given")
 	}
-	prep, err = e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	if len(prep.Stamp) != 0 {
 		t.Fatalf("second PrepareCommit(t1) = %v", short(prep.Stamp))
@@ -90,11 +90,11 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 // forget clears it.
 func testLashOrphanScenario(t *testing.T, e *Env) {
 	adopted, outOfBand, orphan := ID("adopted"), ID("oob"), ID("orphan")
-	e.WithData("s1", adopted, manifest.TurnOwner("t1"), "a")
+	e.WithData("s1", adopted, manifest.TurnOwner("t1"), "adopted")
 	e.Intent("s1", outOfBand, none)
 	e.Intent("s1", orphan, manifest.TurnOwner("t0"))
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{outOfBand}))
-	prep, err := e.M.PrepareCommit(e.Ctx, "s1", "t1", nil)
+	prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
 	e.Must(err)
 	e.Must(e.M.FinishCommit(e.Ctx, "s1", prep.Stamp, e.Clock.Now()))
 	list, err := e.M.ListUncommitted(e.Ctx, e.Clock.Now())

@@ -219,9 +219,9 @@ func (q Quirks) CheckDelete(opts *objstore.DeleteOptions) error {
 	return nil
 }
 
-// ValidateUpload checks the arguments of AbortUpload: a valid key and a
+// validateAbortUpload checks the arguments of AbortUpload: a valid key and a
 // non-empty upload id.
-func ValidateUpload(key, uploadID string) error {
+func validateAbortUpload(key, uploadID string) error {
 	if err := objstore.ValidateKey(key); err != nil {
 		return err
 	}

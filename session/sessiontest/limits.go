@@ -160,7 +160,7 @@ func testLongSession(t *testing.T, f *fixture) {
 		ids = append(ids, id)
 		parent = id
 		if i%50 == 49 {
-			r := f.load(f.open("long"), session.FullGraph)
+			r := f.load(f.open("long"), session.FullGraph())
 			f.wantIDs(fmt.Sprintf("full graph at %d", i+1), nodeIDs(r.Graph), ids)
 			n, err := f.open("long").LoadNode(f.ctx, ids[i/3])
 			if err != nil || n == nil || n.NodeID != ids[i/3] {
@@ -233,7 +233,7 @@ func testAmplification(t *testing.T, f *fixture) {
 	}
 	// Every object the head names is there: the session loads from a
 	// fresh handle.
-	r := f.load(f.open("amp"), session.FullGraph)
+	r := f.load(f.open("amp"), session.FullGraph())
 	if len(r.Graph.Nodes) != 120 || r.Checkpoint == nil {
 		t.Fatalf("load after deletions: %d nodes", len(r.Graph.Nodes))
 	}
@@ -289,7 +289,7 @@ func testReaderRacesDeletion(t *testing.T, f *fixture) {
 			deleted = key
 		}
 	}})
-	r, err := reader.LoadSession(f.ctx, session.FullGraph)
+	r, err := reader.LoadSession(f.ctx, session.FullGraph())
 	if err != nil {
 		t.Fatalf("load racing a deletion: %v", err)
 	}
@@ -345,7 +345,7 @@ func testActivePathReads(t *testing.T, f *fixture) {
 		r = f.load(h, session.ActivePath(long[len(long)-1]))
 		f.wantIDs("long branch", nodeIDs(r.Graph), long)
 	}
-	if r := f.load(f.open("ap"), session.FullGraph); len(r.Graph.Nodes) != len(long)+len(short) {
+	if r := f.load(f.open("ap"), session.FullGraph()); len(r.Graph.Nodes) != len(long)+len(short) {
 		t.Fatalf("full graph of %d nodes", len(r.Graph.Nodes))
 	}
 }

@@ -153,7 +153,7 @@ func (m *RecordingManifest) SessionRefs(_ context.Context, sid string) ([]string
 
 // PrepareCommit implements manifest.CommitHook. A named id without a row
 // of this session is unbacked (this manifest knows no bytes).
-func (m *RecordingManifest) PrepareCommit(_ context.Context, sid, turnID string, ids []string) (manifest.Prepared, error) {
+func (m *RecordingManifest) PrepareCommit(_ context.Context, sid string, _ uint64, turnID string, ids []string) (manifest.Prepared, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out manifest.Prepared

@@ -1,7 +1,10 @@
 package sessiontest
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +39,7 @@ func testIdenticalRetry(t *testing.T, f *fixture) {
 			t.Fatalf("retry result %+v, want %+v", again, first)
 		}
 	}
-	if r := f.load(s, session.FullGraph); r.HeadRevision != 2 {
+	if r := f.load(s, session.FullGraph()); r.HeadRevision != 2 {
 		t.Fatalf("retry applied something: revision %d", r.HeadRevision)
 	}
 	if q, _ := s.ListQueuedWork(f.ctx); len(q) != 1 {
@@ -95,6 +98,62 @@ var ambiguousTests = []namedTest{
 	{"LostResponseReportedOnce", testLostResponse},
 	{"UndecidableThenRetry", testUndecidableThenRetry},
 	{"NotLandedThenRetry", testNotLandedThenRetry},
+	{"MixedTuningLostResponse", testMixedTuningLostResponse},
+}
+
+// othersFirst is a store whose head PUT lands, then lets others write
+// (others), then reports a lost response: the read-back sees the head
+// moved on by writes the caller did not make.
+type othersFirst struct {
+	objstore.Store
+	key    string
+	others func()
+	once   sync.Once
+}
+
+func (o *othersFirst) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	info, err := o.Store.Put(ctx, key, data, opts)
+	if key != o.key || err != nil {
+		return info, err
+	}
+	fired := false
+	o.once.Do(func() { o.others(); fired = true })
+	if !fired {
+		return info, err
+	}
+	return objstore.ObjectInfo{}, fmt.Errorf("%w: response lost", objstore.ErrOutcomeUnknown)
+}
+
+// testMixedTuningLostResponse: a default handle's commit lands, its
+// response is lost, and before it reads the head back a handle tuned to
+// remember 2 write ids writes 8 times. The default handle must report its
+// own landed commit as the success it was, never take it for lost (a
+// conflict, or a second application): the recent-write window is the
+// head's, and a handle tuned smaller never shortens it.
+func testMixedTuningLostResponse(t *testing.T, f *fixture) {
+	const sid = "mixed"
+	f.mustCommit(f.open(sid), appendCommit(sid, 0, "", "a"))
+	small := f.tuning
+	small.RecentWrites = 2
+	f.tuning, small = small, f.tuning
+	s2 := f.open(sid)
+	f.tuning = small
+	o := &othersFirst{Store: f.env.Store, key: session.HeadKey(sid), others: func() {
+		for i := range 8 {
+			if err := s2.SaveSessionMeta(f.ctx, session.SessionMeta{SessionID: sid, SessionName: fmt.Sprint("name ", i)}); err != nil {
+				t.Errorf("small handle write %d: %v", i, err)
+			}
+		}
+	}}
+	res, err := f.open(sid, o).CommitRuntimeState(f.ctx, appendCommit(sid, 1, "a", "b"))
+	if err != nil || res.HeadRevision != 2 {
+		t.Fatalf("landed commit behind a small-tuned handle's writes: %+v, %v", res, err)
+	}
+	r := f.load(f.open(sid), session.FullGraph())
+	if r.HeadRevision != 2 {
+		t.Fatalf("revision %d, want 2", r.HeadRevision)
+	}
+	f.wantIDs("graph", nodeIDs(r.Graph), []string{"a", "b"})
 }
 
 func testLostResponse(t *testing.T, f *fixture) {
@@ -111,7 +170,7 @@ func testLostResponse(t *testing.T, f *fixture) {
 	if again.HeadRevision != 2 {
 		t.Fatalf("retry %+v", again)
 	}
-	r := f.load(f.open("amb"), session.FullGraph)
+	r := f.load(f.open("amb"), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d, want 2", r.HeadRevision)
 	}
@@ -124,7 +183,7 @@ func testLostResponse(t *testing.T, f *fixture) {
 	if err != nil || !fs.Fired() || res.HeadRevision != 3 {
 		t.Fatalf("unstamped lost response: fired=%v res=%+v err=%v", fs.Fired(), res, err)
 	}
-	f.wantIDs("graph", nodeIDs(f.load(f.open("amb"), session.FullGraph).Graph), []string{"a", "b", "c"})
+	f.wantIDs("graph", nodeIDs(f.load(f.open("amb"), session.FullGraph()).Graph), []string{"a", "b", "c"})
 }
 
 func testUndecidableThenRetry(t *testing.T, f *fixture) {
@@ -140,7 +199,7 @@ func testUndecidableThenRetry(t *testing.T, f *fixture) {
 	if res.HeadRevision != 2 {
 		t.Fatalf("retry after a landed write: %+v", res)
 	}
-	r := f.load(f.open("und"), session.FullGraph)
+	r := f.load(f.open("und"), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d", r.HeadRevision)
 	}
@@ -163,5 +222,5 @@ func testNotLandedThenRetry(t *testing.T, f *fixture) {
 	if again.HeadRevision != 2 {
 		t.Fatalf("second retry %+v", again)
 	}
-	f.wantIDs("graph", nodeIDs(f.load(f.open("nl"), session.FullGraph).Graph), []string{"a", "b"})
+	f.wantIDs("graph", nodeIDs(f.load(f.open("nl"), session.FullGraph()).Graph), []string{"a", "b"})
 }

@@ -1,0 +1,464 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/objstore/retry"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// The world: two sessions; per session two writers committing turns (each
+// with an attachment from a small set of bodies, so data is deduplicated
+// across sessions, and a checkpoint blob too large for the head), a deleter
+// that deletes the session (writers re-create it), and two sweepers on one
+// lease that crash at random and resume. The scheduler loses responses,
+// fails requests, and advances the fake clock past the grace period and
+// the sweepers' lease.
+
+const (
+	maxSteps   = 4000
+	lossRate   = 0.04
+	failRate   = 0.03
+	tickRate   = 0.02
+	grace      = time.Minute
+	leaseTTL   = 2 * time.Minute
+	sessions   = 2
+	writers    = 2
+	turns      = 6
+	sweepRuns  = 4
+	bodyChoice = 3
+)
+
+// ack is an acknowledged commit.
+type ack struct {
+	sid, node string
+	rev       uint64
+	atts      []string
+}
+
+type world struct {
+	t       testing.TB
+	seed    uint64
+	rng     *rand.Rand
+	raw     *memstore.Store
+	sched   *Scheduler
+	mutant  *mutant
+	trace   []string
+	acks    []ack
+	failure string
+
+	// observed per session: the head's ETag, the incarnation counter (bumped
+	// when a live head follows a tombstone), the current graph's node ids.
+	etag    map[string]string
+	inc     map[string]int
+	live    map[string]bool
+	nodes   map[string][]string
+	seenInc map[string]int // node -> incarnation it was last seen in
+	ackRev  map[string]string
+	checker *stowage.Store
+}
+
+func (w *world) fail(format string, args ...any) {
+	if w.failure == "" {
+		w.failure = fmt.Sprintf(format, args...)
+	}
+}
+
+func (w *world) actorStore(name, role string) *Store {
+	s := &Store{Store: w.raw, Sched: w.sched, Actor: name}
+	if w.mutant != nil && w.mutant.role == role {
+		s.Rewrite = w.mutant.rewrite(w.raw)
+	}
+	return s
+}
+
+// stack composes an actor's store as a deployment does: the retry
+// decorator (seeded jitter, fake-time backoff) over the scheduler's.
+func stack(objs objstore.Store, seed uint64) objstore.Store {
+	return retry.New(objs, retry.Options{Rand: rand.New(rand.NewPCG(seed, 5))})
+}
+
+func (w *world) open(objs objstore.Store, seed uint64) *stowage.Store {
+	st, err := stowage.OpenStore(context.Background(), objs, stowage.Config{
+		Session: session.Tuning{FlushDeltas: 2, MaxAttempts: 8},
+		Rand:    rand.New(rand.NewPCG(seed, 3)),
+		Entropy: rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24), 4}),
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+func sid(i int) string { return fmt.Sprint("s", i) }
+
+// writer commits turns on one session: put an attachment, commit it on the
+// revision it loaded, retry an unknown outcome with the same turn stamp.
+func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
+	seed := rng.Uint64()
+	st := w.open(stack(w.actorStore(name, "writer"), seed), seed)
+	for turn := range turns {
+		time.Sleep(time.Duration(rng.IntN(30)) * time.Second) // spread turns over the sweeps
+		h, _ := st.Session(sid)
+		r, err := h.LoadSession(ctx, session.FullGraph())
+		if err != nil {
+			continue
+		}
+		var rev uint64
+		parent := ""
+		if r != nil {
+			rev = r.HeadRevision
+			if n := len(r.Graph.Nodes); n > 0 {
+				parent = r.Graph.Nodes[n-1].NodeID
+			}
+		}
+		a, _ := attach.New(st.Manifest(), sid, nil)
+		ref, err := a.Put(ctx, strings.NewReader(fmt.Sprint("body ", sid, rng.IntN(bodyChoice))), attach.PutOptions{})
+		if err != nil {
+			continue
+		}
+		node := fmt.Sprintf("%s-%d", name, turn)
+		state := make([]byte, 3000)
+		copy(state, node)
+		c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
+			TurnCommit: &session.TurnCommitStamp{SessionID: sid, TurnID: node, TurnCommitHash: "h"},
+			Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: node, Nodes: []session.NodeRecord{{
+				NodeID: node, ParentNodeID: parent, Kind: session.PayloadEvent, Event: []byte(`{}`)}}},
+			Checkpoint:             &session.HydratedCheckpoint{ExecutionState: state},
+			CommittedAttachmentIDs: []string{ref.ID},
+		}
+		for try := 0; try < 3; try++ {
+			res, err := h.CommitRuntimeState(ctx, c)
+			if err == nil {
+				w.acknowledge(ack{sid: sid, node: node, rev: res.HeadRevision, atts: []string{ref.ID}})
+				break
+			}
+			if !errors.Is(err, objstore.ErrOutcomeUnknown) && !errors.Is(err, objstore.ErrUnavailable) {
+				break
+			}
+		}
+	}
+}
+
+// acknowledge records an acknowledged commit: it must have been published
+// (the scheduler saw its node in a head), and no other acknowledgement may
+// name the same revision of the same incarnation.
+func (w *world) acknowledge(a ack) {
+	inc, seen := w.seenInc[a.node]
+	if !seen {
+		w.fail("acknowledged commit %s of %s at revision %d was never published", a.node, a.sid, a.rev)
+		return
+	}
+	k := fmt.Sprint(a.sid, "/", inc, "/", a.rev)
+	if other, dup := w.ackRev[k]; dup && other != a.node {
+		w.fail("two acknowledgements of revision %d of %s (incarnation %d): %s and %s", a.rev, a.sid, inc, other, a.node)
+	}
+	w.ackRev[k] = a.node
+	w.acks = append(w.acks, a)
+}
+
+func (w *world) deleter(ctx context.Context, name, sid string, rng *rand.Rand) {
+	seed := rng.Uint64()
+	st := w.open(stack(w.actorStore(name, "deleter"), seed), seed)
+	for range 2 {
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Second)
+		_ = st.DeleteSession(ctx, sid)
+	}
+}
+
+// sweeper runs sweeps; each run crashes after a random number of requests
+// (its store fails every later call) with probability 1/2.
+func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
+	for run := range sweepRuns {
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Second)
+		objs := w.actorStore(name, "sweeper")
+		crashAt := -1
+		if rng.IntN(2) == 0 {
+			crashAt = rng.IntN(200)
+		}
+		n := 0
+		inner := objs.Rewrite
+		objs.Rewrite = func(ctx context.Context, op, key string, put *objstore.PutOptions, del *objstore.DeleteOptions) (bool, error) {
+			n++
+			if crashAt >= 0 && n > crashAt {
+				return true, errFailed
+			}
+			if inner != nil {
+				return inner(ctx, op, key, put, del)
+			}
+			return false, nil
+		}
+		sw := &gc.Sweeper{Store: stack(objs, rng.Uint64()), Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
+			Holder: fmt.Sprint(name, "-", run), AllowEmptyRoots: true}
+		_, _ = sw.Run(ctx)
+	}
+}
+
+// observe reads the raw store (no scheduler) and checks the invariants:
+// every published head's objects exist; the graph holds one node per
+// revision; every acknowledged commit of the current incarnation is in it
+// at its revision, and its attachments' rows and bytes exist.
+//
+// Only a released write can break an invariant, so observe runs after
+// writes only (last is the request released in the previous step, nil
+// before the first); and an attachment can only lose its row or bytes to a
+// delete or a row write, so those checks run only then.
+func (w *world) observe(ctx context.Context, last *Request) {
+	if last == nil || last.Op == "get" || last.Op == "head" || last.Op == "list" || last.Op == "list-uploads" {
+		return
+	}
+	deep := last.Op != "put" || strings.HasPrefix(last.Key, manifest.RefPrefix) || strings.HasSuffix(last.Key, "/head")
+	for i := range sessions {
+		sid := sid(i)
+		info, err := session.ReadHead(ctx, w.raw, sid)
+		if err != nil {
+			w.fail("read head of %s: %v", sid, err)
+			return
+		}
+		if info == nil {
+			continue
+		}
+		for _, k := range info.Keys {
+			if _, err := w.raw.Head(ctx, k); err != nil {
+				w.fail("head of %s names %s: %v", sid, k, err)
+			}
+		}
+		live := !info.Deleted && !info.Placeholder
+		if info.ETag != w.etag[sid] {
+			w.etag[sid] = info.ETag
+			if live && !w.live[sid] {
+				w.inc[sid]++
+			}
+			w.live[sid] = live
+			w.nodes[sid] = nil
+			if live {
+				h, _ := w.checker.Session(sid)
+				r, err := h.LoadSession(ctx, session.FullGraph())
+				if err != nil || r == nil {
+					w.fail("load %s: %v", sid, err)
+					return
+				}
+				if uint64(len(r.Graph.Nodes)) != r.HeadRevision {
+					w.fail("%s at revision %d holds %d nodes: a commit applied twice or lost", sid, r.HeadRevision, len(r.Graph.Nodes))
+				}
+				for _, n := range r.Graph.Nodes {
+					w.nodes[sid] = append(w.nodes[sid], n.NodeID)
+					w.seenInc[n.NodeID] = w.inc[sid]
+				}
+			}
+		}
+		if !live || !deep {
+			continue
+		}
+		for _, a := range w.acks {
+			if a.sid != sid || w.seenInc[a.node] != w.inc[sid] {
+				continue
+			}
+			if a.rev == 0 || int(a.rev) > len(w.nodes[sid]) || w.nodes[sid][a.rev-1] != a.node {
+				w.fail("acknowledged %s at revision %d of %s is not there (graph %v)", a.node, a.rev, sid, w.nodes[sid])
+			}
+			for _, id := range a.atts {
+				row, ok, err := w.checker.Manifest().Row(ctx, sid, id)
+				if err != nil || !ok {
+					w.fail("attachment %s of acknowledged %s in %s has no row (%v)", id[:8], a.node, sid, err)
+					continue
+				}
+				if _, err := w.raw.Head(ctx, row.Data.Key); err != nil {
+					w.fail("bytes %s of attachment %s of acknowledged %s in %s: %v", row.Data.Key, id[:8], a.node, sid, err)
+				}
+			}
+		}
+	}
+}
+
+// run simulates one seed and returns the failure ("" if none).
+func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) {
+	synctest.Test(t.(*testing.T), func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
+			etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
+			seenInc: map[string]int{}, ackRev: map[string]string{}}
+		w.raw = memstore.New(nil)
+		w.checker = w.open(w.raw, 0)
+		done := make(chan struct{})
+		actors := 0
+		spawn := func(f func(rng *rand.Rand)) {
+			actors++
+			rng := rand.New(rand.NewPCG(w.rng.Uint64(), 2))
+			go func() {
+				defer func() { done <- struct{}{} }()
+				f(rng)
+			}()
+		}
+		for i := range sessions {
+			for j := range writers {
+				spawn(func(rng *rand.Rand) { w.writer(ctx, fmt.Sprintf("w%d%d", i, j), sid(i), rng) })
+			}
+			spawn(func(rng *rand.Rand) { w.deleter(ctx, fmt.Sprint("d", i), sid(i), rng) })
+		}
+		for i := range 2 {
+			spawn(func(rng *rand.Rand) { w.sweeper(ctx, fmt.Sprint("sw", i), rng) })
+		}
+		var last *Request
+		for step := 0; actors > 0; step++ {
+			synctest.Wait()
+			for drained := false; !drained; {
+				select {
+				case <-done:
+					actors--
+				default:
+					drained = true
+				}
+			}
+			w.observe(ctx, last)
+			last = nil
+			if w.failure != "" || step >= maxSteps {
+				cancel()
+				for actors > 0 {
+					<-done
+					actors--
+				}
+				break
+			}
+			pending := w.sched.Pending()
+			if len(pending) == 0 {
+				if actors > 0 {
+					time.Sleep(time.Second) // only timers are left: let fake time pass
+				}
+				continue
+			}
+			if w.rng.Float64() < tickRate {
+				time.Sleep(30 * time.Second)
+				w.trace = append(w.trace, "tick 30s")
+			}
+			r := Pick(w.rng, pending)
+			last = r
+			fate := Deliver
+			switch x := w.rng.Float64(); {
+			case x < lossRate:
+				fate = LoseResponse
+			case x < lossRate+failRate:
+				fate = Fail
+			}
+			w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
+			w.sched.Release(r, fate)
+		}
+		failure, trace = w.failure, w.trace
+	})
+	return failure, trace
+}
+
+// seeds is how many seeds a run simulates: 1,000, or 100,000 under
+// STOWAGE_TEST_LONG, or STOWAGE_SIM_SEEDS.
+func seeds() uint64 {
+	if v, err := strconv.ParseUint(os.Getenv("STOWAGE_SIM_SEEDS"), 10, 64); err == nil {
+		return v
+	}
+	if os.Getenv("STOWAGE_TEST_LONG") != "" {
+		return 100_000
+	}
+	return 1_000
+}
+
+// TestSimulation runs the seeds; STOWAGE_SIM_SEED=n replays seed n and
+// prints its schedule.
+func TestSimulation(t *testing.T) {
+	if v := os.Getenv("STOWAGE_SIM_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
+			Debug = func(s string) { t.Log(s) }
+		}
+		failure, trace := run(t, seed, nil)
+		t.Logf("seed %d schedule:\n%s", seed, strings.Join(trace, "\n"))
+		if failure != "" {
+			t.Fatalf("seed %d: %s", seed, failure)
+		}
+		return
+	}
+	n := seeds()
+	for seed := range n {
+		if failure, trace := run(t, seed, nil); failure != "" {
+			t.Fatalf("seed %d (replay: STOWAGE_SIM_SEED=%d go test ./internal/sim -run 'TestSimulation$' -v): %s\nlast steps:\n%s",
+				seed, seed, failure, strings.Join(tail(trace, 40), "\n"))
+		}
+	}
+	t.Logf("%d seeds passed", n)
+}
+
+func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
+
+// ulids matches the ULIDs in keys: their entropy is the process's, their
+// order is not (fake time, and monotonic entropy within a millisecond).
+var ulids = regexp.MustCompile(`[0-9A-HJKMNP-TV-Z]{26}`)
+
+// TestSimulationDeterministic: a seed replays exactly, up to the entropy
+// of the ULIDs in keys.
+func TestSimulationDeterministic(t *testing.T) {
+	mask := func(tr []string) []string {
+		for i := range tr {
+			tr[i] = ulids.ReplaceAllString(tr[i], "<ulid>")
+		}
+		return tr
+	}
+	for seed := range uint64(5) {
+		_, a := run(t, seed, nil)
+		_, b := run(t, seed, nil)
+		a, b = mask(a), mask(b)
+		if strings.Join(a, "\n") != strings.Join(b, "\n") {
+			for i := range min(len(a), len(b)) {
+				if a[i] != b[i] {
+					t.Fatalf("seed %d diverges at step %d: %q vs %q", seed, i, a[i], b[i])
+				}
+			}
+			t.Fatalf("seed %d: %d vs %d steps", seed, len(a), len(b))
+		}
+	}
+}
+
+
+// TestMain warms up, outside any bubble, what the code under test creates
+// once per process (codec's shared zstd encoders and decoders): a bubble may
+// not use channels another bubble created.
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	st, err := stowage.OpenStore(ctx, memstore.New(nil), stowage.Config{})
+	if err != nil {
+		panic(err)
+	}
+	h, _ := st.Session("warm")
+	var zero uint64
+	if _, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{SessionID: "warm", ExpectedHeadRevision: &zero,
+		Checkpoint: &session.HydratedCheckpoint{ExecutionState: make([]byte, 3000)},
+		Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n", Nodes: []session.NodeRecord{{
+			NodeID: "n", Kind: session.PayloadEvent, Event: []byte(`{}`)}}}}); err != nil {
+		panic(err)
+	}
+	a, _ := attach.New(st.Manifest(), "warm", nil)
+	if _, err := a.Put(ctx, strings.NewReader(strings.Repeat("warm ", 100)), attach.PutOptions{}); err != nil {
+		panic(err)
+	}
+	if _, err := h.LoadSession(ctx, session.FullGraph()); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
