@@ -42,23 +42,23 @@ const (
 	LoadCachedP50   = "load_cached_p50"
 	ConcurrentComms = "concurrent_commits"
 	Sweep           = "sweep"
+	// Direct transfer (docs/attachments.md).
+	DirectPut           = "direct_put"
+	DirectPutAgentCPU   = "direct_put_agent_cpu"
+	DirectPutAgentBytes = "direct_put_agent_bytes"
 	// The long session and many sessions (docs/performance.md).
 	LongCommitMax     = "long_session_commit_max"
 	LongAmplification = "long_session_bucket_over_live"
 	LongLoadNode      = "long_session_cold_load_node"
 	LongActivePath    = "long_session_cold_active_path"
 	ManySessions      = "many_sessions_rss"
-	// Direct transfer (docs/attachments.md).
-	DirectPut           = "direct_put"
-	DirectPutAgentCPU   = "direct_put_agent_cpu"
-	DirectPutAgentBytes = "direct_put_agent_bytes"
 )
 
 // Figures lists every figure name in run order.
 func Figures() []string {
 	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep,
-		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions,
-		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}
+		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes,
+		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions}
 }
 
 // Config sizes a run. Zero fields take the defaults of Full or Quick.
@@ -236,9 +236,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{[]string{LoadP50, LoadCachedP50}, r.loads},
 		{[]string{ConcurrentComms}, r.concurrentCommits},
 		{[]string{Sweep}, r.sweep},
+		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},
 		{[]string{LongCommitMax, LongAmplification, LongLoadNode, LongActivePath}, r.longSession},
 		{[]string{ManySessions}, r.manySessions},
-		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},
 	}
 	for _, st := range steps {
 		if !r.wanted(st.names...) {

@@ -136,6 +136,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
 	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
 
+	applyTombstones(next, c.Graph)
 	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:

@@ -89,6 +89,9 @@ func buildGraph(etag string, h *head, segs []*segment) *graphState {
 			nl.put(n)
 		}
 	}
+	if len(h.Tombstones) > 0 {
+		nl = dropTombstoned(nl, h.Tombstones)
+	}
 	if nl.pos == nil {
 		nl.pos = map[string]int{}
 	}
@@ -248,6 +251,9 @@ func (s *Store) loadNode(ctx context.Context, nodeID string) (*NodeRecord, error
 		return nil, err
 	}
 	snap, h := *snapp, snapp.h
+	if _, dead := slices.BinarySearch(h.Tombstones, nodeID); dead {
+		return nil, nil
+	}
 	if g := s.segs.graph(sid, snap.etag, snap.h.WriteID); g != nil {
 		if i, ok := g.pos[nodeID]; ok {
 			n := cloneNode(g.nodes[i])

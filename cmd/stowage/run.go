@@ -184,8 +184,13 @@ func (e *env) fail(cmd string, err error) int {
 
 // open opens the stowage store url names; read-only for the commands that
 // only look (fsck, inspect): no write, no lock, nothing created.
+//
+// Read-only, a target that holds no stowage store is refused ("no stowage
+// store at URL", exit 2) instead of being taken for an empty store.
 func (e *env) open(ctx context.Context, url string, log *slog.Logger, readOnly bool) (*stowage.Store, error) {
-	return stowage.Open(ctx, url, stowage.Config{Logger: log, URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
+	st, err := stowage.Open(ctx, url, stowage.Config{Logger: log, ReadOnly: readOnly,
+		URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
+	return st, exitcode.Where(url, err)
 }
 
 // quietLogger logs warnings and errors to stderr.

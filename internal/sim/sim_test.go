@@ -435,7 +435,6 @@ func TestSimulationDeterministic(t *testing.T) {
 	}
 }
 
-
 // TestMain warms up, outside any bubble, what the code under test creates
 // once per process (codec's shared zstd encoders and decoders): a bubble may
 // not use channels another bubble created.

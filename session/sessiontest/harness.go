@@ -111,6 +111,7 @@ func Run(t *testing.T, h Harness) {
 		{"Graph", graphTests},
 		{"Receipts", receiptTests},
 		{"Queue", queueTests},
+		{"Control", controlTests},
 		{"Lease", leaseTests},
 		{"Attachments", attachmentTests},
 		{"Concurrency", concurrencyTests},
