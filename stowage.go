@@ -69,7 +69,7 @@ type Config struct {
 }
 
 // DefaultSharedCacheBytes is the default budget of a Store's shared cache.
-const DefaultSharedCacheBytes = 256 << 20
+const DefaultSharedCacheBytes = 128 << 20
 
 // Errors of Open and OpenStore about the target (package marker).
 var (

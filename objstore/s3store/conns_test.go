@@ -120,7 +120,9 @@ func TestBurstReusesConnections(t *testing.T) {
 		_ = st.Delete(ctx, "k", nil)
 		opened, _ := p.counts()
 		t.Logf("%d requests opened %d connections", workers*rounds*each+2, opened)
-		if opened > workers+8 {
+		// One per worker, and some slack for connections a loaded server
+		// closes; the SDK's pool of 10 opens over a hundred here.
+		if opened > 2*workers {
 			t.Fatalf("%d requests by %d workers opened %d connections", workers*rounds*each+2, workers, opened)
 		}
 		if err := s.Close(); err != nil {
