@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,15 +54,17 @@ type ack struct {
 }
 
 type world struct {
-	t       testing.TB
-	seed    uint64
-	rng     *rand.Rand
-	raw     *memstore.Store
-	sched   *Scheduler
-	mutant  *mutant
-	trace   []string
-	acks    []ack
-	failure string
+	t      testing.TB
+	seed   uint64
+	rng    *rand.Rand
+	raw    *memstore.Store
+	sched  *Scheduler
+	mutant *mutant
+	trace  []string
+	acks   []ack
+	// unsettled are acknowledgements not yet checked (see settle).
+	unsettled []ack
+	failure   string
 
 	// observed per session: the head's ETag, the incarnation counter (bumped
 	// when a live head follows a tombstone), the current graph's node ids.
@@ -146,7 +149,13 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 		for try := 0; try < 3; try++ {
 			res, err := h.CommitRuntimeState(ctx, c)
 			if err == nil {
-				w.acknowledge(ack{sid: sid, node: node, rev: res.HeadRevision, atts: []string{ref.ID}})
+				// An attachment the commit found without bytes is reported
+				// unbacked and not recorded; the others must stay readable.
+				var atts []string
+				if !slices.Contains(res.UnbackedAttachmentIDs, ref.ID) {
+					atts = []string{ref.ID}
+				}
+				w.acknowledge(ack{sid: sid, node: node, rev: res.HeadRevision, atts: atts})
 				break
 			}
 			if !errors.Is(err, objstore.ErrOutcomeUnknown) && !errors.Is(err, objstore.ErrUnavailable) {
@@ -156,10 +165,21 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 	}
 }
 
-// acknowledge records an acknowledged commit: it must have been published
-// (the scheduler saw its node in a head), and no other acknowledgement may
-// name the same revision of the same incarnation.
-func (w *world) acknowledge(a ack) {
+// acknowledge records an acknowledged commit, checked by settle once the
+// scheduler has observed the store after the request that published it.
+func (w *world) acknowledge(a ack) { w.unsettled = append(w.unsettled, a) }
+
+// settle checks the acknowledgements made since the last step: each must
+// have been published (the scheduler saw its node in a head), and no other
+// acknowledgement may name the same revision of the same incarnation.
+func (w *world) settle() {
+	for _, a := range w.unsettled {
+		w.settle1(a)
+	}
+	w.unsettled = w.unsettled[:0]
+}
+
+func (w *world) settle1(a ack) {
 	inc, seen := w.seenInc[a.node]
 	if !seen {
 		w.fail("acknowledged commit %s of %s at revision %d was never published", a.node, a.sid, a.rev)
@@ -204,7 +224,14 @@ func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 			}
 			return false, nil
 		}
-		sw := &gc.Sweeper{Store: stack(objs, rng.Uint64()), Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
+		st := stack(objs, rng.Uint64())
+		// The default manifest, reading rows one at a time: WalkRoots calls
+		// the sweeper back under a mutex, and the callback may make a
+		// request, which synctest cannot tell from a deadlock (a goroutine
+		// waiting for a sync.Mutex is not durably blocked).
+		m := manifest.New(st, &manifest.Options{Concurrency: 1,
+			Turns: session.TurnReceipts{Store: st}, Heads: session.HeadRefs{Store: st}})
+		sw := &gc.Sweeper{Store: st, Manifest: m, Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
 			Holder: fmt.Sprint(name, "-", run), AllowEmptyRoots: true}
 		_, _ = sw.Run(ctx)
 	}
@@ -328,6 +355,7 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 				}
 			}
 			w.observe(ctx, last)
+			w.settle()
 			last = nil
 			if w.failure != "" || step >= maxSteps {
 				cancel()
@@ -359,6 +387,10 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 			}
 			w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
 			w.sched.Release(r, fate)
+		}
+		if w.failure == "" { // the last actor returned after the last step
+			w.observe(ctx, last)
+			w.settle()
 		}
 		failure, trace = w.failure, w.trace
 	})
@@ -397,6 +429,9 @@ func TestSimulation(t *testing.T) {
 	}
 	n := seeds()
 	for seed := range n {
+		if os.Getenv("STOWAGE_SIM_PROGRESS") != "" {
+			fmt.Fprintln(os.Stderr, "seed", seed)
+		}
 		if failure, trace := run(t, seed, nil); failure != "" {
 			t.Fatalf("seed %d (replay: STOWAGE_SIM_SEED=%d go test ./internal/sim -run 'TestSimulation$' -v): %s\nlast steps:\n%s",
 				seed, seed, failure, strings.Join(tail(trace, 40), "\n"))
@@ -434,7 +469,6 @@ func TestSimulationDeterministic(t *testing.T) {
 		}
 	}
 }
-
 
 // TestMain warms up, outside any bubble, what the code under test creates
 // once per process (codec's shared zstd encoders and decoders): a bubble may
