@@ -15,9 +15,10 @@ test: build
 test-unit:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-## test-long: 100,000 simulation seeds, 1,000 SIGKILL crash runs, the long soak.
+## test-long: 100,000 simulation seeds, 1,000 SIGKILL crash runs, the long soak,
+## a 50,000-revision session (TestLongSessionFullScale).
 test-long: build
-	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(TESTFLAGS) -run 'Simulation|Crash' $(PKGS)
+	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(TESTFLAGS) -run 'Simulation|Crash|FullScale' $(PKGS)
 
 build:
 	$(GO) build $(PKGS)

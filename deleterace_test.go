@@ -158,7 +158,7 @@ func TestDeleteSessionRacingRecreation(t *testing.T) {
 		}
 
 		h, _ := p3.Session("s")
-		if r, err := h.LoadSession(ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
+		if r, err := h.LoadSession(ctx, session.FullGraph()); err != nil || r == nil || r.HeadRevision != 1 {
 			t.Fatalf("re-created session: %+v %v", r, err)
 		}
 		sw := &gc.Sweeper{Store: objs, Grace: -1, Holder: "race", ForgetDeadIntents: true,

@@ -97,7 +97,7 @@ func TestIDTwinsAreDistinct(t *testing.T) {
 			t.Fatalf("turn %+q at revision %d: %v (taken for a twin's replay?)", turn, rev, err)
 		}
 	}
-	if r, err := s.LoadSession(t.Context(), session.FullGraph); err != nil || r.HeadRevision != 4 || len(r.Graph.Nodes) != 4 {
+	if r, err := s.LoadSession(t.Context(), session.FullGraph()); err != nil || r.HeadRevision != 4 || len(r.Graph.Nodes) != 4 {
 		t.Fatalf("after four twin turns: %+v %v", r, err)
 	}
 	for _, sid := range []string{"Tenant", "tenant"} {

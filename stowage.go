@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
@@ -46,12 +47,17 @@ type Config struct {
 	// the handles of this Store share: segments, segment indexes and each
 	// session's latest decoded graph (0 means DefaultSharedCacheBytes).
 	// Segments are immutable, so a fresh handle loads a session it has
-	// seen with one head GET plus whatever changed. A handle itself keeps
-	// only the session's head.
+	// seen with one head GET plus whatever changed. Heads are cached there
+	// too: a handle itself keeps no session state.
 	SharedCacheBytes int64
 	// Processes, if set, lets the manifest declare process-owned intents
 	// dead once their process is gone from the registry.
 	Processes manifest.ProcessRegistry
+	// ReadOnly opens the store for reading only: nothing is written or
+	// created (see openurl.Options.ReadOnly; every write fails with
+	// objstore.ErrReadOnly), and a target that holds no stowage store is
+	// refused with ErrNoStore instead of being taken for an empty one.
+	ReadOnly bool
 	// Entropy, if set, is the random source of the manifest's upload ids
 	// and row revs; nil means a cryptographic one. A deterministic
 	// simulation injects a seeded one.
@@ -64,6 +70,15 @@ type Config struct {
 
 // DefaultSharedCacheBytes is the default budget of a Store's shared cache.
 const DefaultSharedCacheBytes = 256 << 20
+
+// Errors of Open and OpenStore about the target (package marker).
+var (
+	// ErrNoStore: the target holds neither a store marker nor any stowage
+	// object (a read-only open; a read-write one starts a new store).
+	ErrNoStore = marker.ErrNoStore
+	// ErrFormatTooNew: the store was written by a newer stowage.
+	ErrFormatTooNew = marker.ErrFormatTooNew
+)
 
 // Store hands out per-session commit stores sharing one object store and
 // one attachment manifest. Safe for concurrent use.
@@ -88,6 +103,8 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	if o.Clock == nil {
 		o.Clock = cfg.Now
 	}
+	o.ReadOnly = o.ReadOnly || cfg.ReadOnly
+	cfg.ReadOnly = o.ReadOnly
 	objs, err := openurl.Open(ctx, url, &o)
 	if err != nil {
 		return nil, err
@@ -95,6 +112,9 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	s, err := OpenStore(ctx, objs, cfg)
 	if err != nil {
 		_ = objs.Close()
+		if spec, perr := openurl.ParseURL(url); perr == nil {
+			return nil, fmt.Errorf("stowage: %s: %w", spec, err) // a Spec holds no secret
+		}
 		return nil, err
 	}
 	s.owned = true
@@ -103,16 +123,32 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 
 // OpenStore returns a Store on an already opened object store, which must
 // enforce conditional puts and compare-and-swap. Close does not close objs.
-func OpenStore(_ context.Context, objs objstore.Store, cfg Config) (*Store, error) {
+//
+// Read-write, it makes sure the store carries its marker (package marker),
+// writing one into a new store or adopting an unmarked one; read-only
+// (Config.ReadOnly), it wraps objs in objstore.ReadOnly and refuses a
+// target with no store (ErrNoStore). Either way a store of a newer format
+// is refused (ErrFormatTooNew).
+func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, error) {
 	if objs == nil {
 		return nil, errors.New("stowage: no object store")
 	}
-	caps := objs.Capabilities()
-	if !caps.ConditionalPut || !caps.CompareAndSwap {
-		return nil, fmt.Errorf("stowage: %s does not enforce conditional writes: %w", caps.Provider, objstore.ErrNotSupported)
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReadOnly {
+		objs = objstore.ReadOnly(objs)
+		if _, err := marker.Check(ctx, objs); err != nil {
+			return nil, err
+		}
+	} else {
+		caps := objs.Capabilities()
+		if !caps.ConditionalPut || !caps.CompareAndSwap {
+			return nil, fmt.Errorf("stowage: %s does not enforce conditional writes: %w", caps.Provider, objstore.ErrNotSupported)
+		}
+		if _, err := marker.Ensure(ctx, objs, cfg.Now()); err != nil {
+			return nil, err
+		}
 	}
 	m := manifest.New(objs, &manifest.Options{
 		Turns: session.TurnReceipts{Store: objs},

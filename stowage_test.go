@@ -68,7 +68,7 @@ func TestOpenURLAndSessions(t *testing.T) {
 		t.Fatalf("sessions with a placeholder %v", got)
 	}
 	s, _ := st.Session("a")
-	r, err := s.LoadSession(ctx, session.FullGraph)
+	r, err := s.LoadSession(ctx, session.FullGraph())
 	if err != nil || r == nil || r.Graph.Nodes[0].NodeID != "n-a" {
 		t.Fatalf("load: %+v %v", r, err)
 	}
@@ -125,7 +125,7 @@ func TestDeleteSessionForgetsAttachments(t *testing.T) {
 	if ok, _ := st.Manifest().HoldsRef(ctx, "gone", ref.ID); ok {
 		t.Fatal("deleted session still holds its attachment ref")
 	}
-	if r, err := s.LoadSession(ctx, session.FullGraph); r != nil || err != nil {
+	if r, err := s.LoadSession(ctx, session.FullGraph()); r != nil || err != nil {
 		t.Fatalf("deleted session loads: %+v %v", r, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -123,7 +124,7 @@ func New(m *manifest.Store, sessionID string, opts *Options) (*Store, error) {
 		opts = &Options{}
 	}
 	if err := manifest.ValidateSessionID(sessionID); err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
+		return nil, errorf("%w", err)
 	}
 	a := &Store{
 		m:         m,
@@ -180,3 +181,7 @@ const cleanupTimeout = 30 * time.Second
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
+
+// errorf is fmt.Errorf for package attach: the message starts with "attach: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("attach", format, args...) }

@@ -84,7 +84,7 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			continue
 		}
 		if key != ownKey {
-			if own != nil && !unsure {
+			if own != nil && !unsure && !own.keep {
 				a.deleteData(ctx, ownKey)
 			}
 			return row, nil

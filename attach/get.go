@@ -20,14 +20,14 @@ import (
 func (a *Store) Get(ctx context.Context, id string, rng *Range) (io.ReadCloser, Ref, error) {
 	row, err := a.row(ctx, id)
 	if err != nil {
-		return nil, Ref{}, fmt.Errorf("attach: get: %w", err)
+		return nil, Ref{}, errorf("get: %w", err)
 	}
 	rc, err := a.open(ctx, row.Data, id, rng)
 	if errors.Is(err, objstore.ErrNotExist) {
 		err = fmt.Errorf("%w: bytes of %s are gone: %w", ErrNotFound, id, err)
 	}
 	if err != nil {
-		return nil, Ref{}, fmt.Errorf("attach: get: %w", err)
+		return nil, Ref{}, errorf("get: %w", err)
 	}
 	return rc, refOf(row), nil
 }
@@ -36,7 +36,7 @@ func (a *Store) Get(ctx context.Context, id string, rng *Range) (io.ReadCloser, 
 func (a *Store) Stat(ctx context.Context, id string) (Ref, error) {
 	row, err := a.row(ctx, id)
 	if err != nil {
-		return Ref{}, fmt.Errorf("attach: stat: %w", err)
+		return Ref{}, errorf("stat: %w", err)
 	}
 	return refOf(row), nil
 }
@@ -46,7 +46,7 @@ func (a *Store) Stat(ctx context.Context, id string) (Ref, error) {
 func (a *Store) List(ctx context.Context) ([]Ref, error) {
 	rows, err := a.m.SessionRows(ctx, a.sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("attach: list: %w", err)
+		return nil, errorf("list: %w", err)
 	}
 	out := make([]Ref, 0, len(rows))
 	for _, row := range rows {
@@ -62,7 +62,7 @@ func (a *Store) List(ctx context.Context) ([]Ref, error) {
 // left. Deleting an id the session does not hold succeeds.
 func (a *Store) Delete(ctx context.Context, id string) error {
 	if err := a.m.Forget(ctx, a.sessionID, id); err != nil {
-		return fmt.Errorf("attach: delete: %w", err)
+		return errorf("delete: %w", err)
 	}
 	return nil
 }

@@ -26,15 +26,15 @@ const (
 func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Ref, error) {
 	owner, err := a.owner(ctx, opts)
 	if err != nil {
-		return Ref{}, fmt.Errorf("attach: put: %w", err)
+		return Ref{}, errorf("put: %w", err)
 	}
 	up, err := a.upload(ctx, r, opts.MediaType, owner, "", -1)
 	if err != nil {
-		return Ref{}, fmt.Errorf("attach: put: %w", err)
+		return Ref{}, errorf("put: %w", err)
 	}
 	row, err := a.finish(ctx, up, opts, owner)
 	if err != nil {
-		return Ref{}, fmt.Errorf("attach: put: %w", err)
+		return Ref{}, errorf("put: %w", err)
 	}
 	return refOf(row), nil
 }
@@ -57,14 +57,14 @@ func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Ref, err
 // io.Closer is closed.
 func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open func() (io.Reader, error), opts PutOptions) (Ref, error) {
 	if err := manifest.ValidateAttachmentID(digest); err != nil {
-		return Ref{}, fmt.Errorf("attach: put known: %w", err)
+		return Ref{}, errorf("put known: %w", err)
 	}
 	if a.maxSize >= 0 && size > a.maxSize {
-		return Ref{}, fmt.Errorf("attach: put known: %w", &TooLargeError{Limit: a.maxSize})
+		return Ref{}, errorf("put known: %w", &TooLargeError{Limit: a.maxSize})
 	}
 	owner, err := a.owner(ctx, opts)
 	if err != nil {
-		return Ref{}, fmt.Errorf("attach: put known: %w", err)
+		return Ref{}, errorf("put known: %w", err)
 	}
 	in := a.intent(digest, owner)
 	info := infoOf(opts)
@@ -73,26 +73,26 @@ func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open fu
 		return refOf(row), nil // this session's own live ref: nothing to prove
 	}
 	if !errors.Is(err, errMiss) {
-		return Ref{}, fmt.Errorf("attach: put known: %w", err)
+		return Ref{}, errorf("put known: %w", err)
 	}
 	row, err = a.adoptProven(ctx, in, info, size, open)
 	if err == nil {
 		return refOf(row), nil // deduplicated after proof: nothing uploaded
 	}
 	if !errors.Is(err, errMiss) {
-		return Ref{}, fmt.Errorf("attach: put known: %w", err)
+		return Ref{}, errorf("put known: %w", err)
 	}
 	for try := 0; ; try++ {
 		up, err := a.uploadFrom(ctx, open, opts.MediaType, owner, digest, size)
 		if err != nil {
-			return Ref{}, fmt.Errorf("attach: put known: %w", err)
+			return Ref{}, errorf("put known: %w", err)
 		}
 		row, err := a.finish(ctx, up, opts, owner)
 		if errors.Is(err, manifest.ErrReclaimed) && try == 0 {
 			continue
 		}
 		if err != nil {
-			return Ref{}, fmt.Errorf("attach: put known: %w", err)
+			return Ref{}, errorf("put known: %w", err)
 		}
 		return refOf(row), nil
 	}
@@ -186,6 +186,9 @@ type uploaded struct {
 	intent manifest.Upload
 	data   manifest.Data
 	digest string
+	// keep: never delete the data at once when the row adopts other bytes
+	// (a granted key must stay taken while its presigned PUT is valid).
+	keep bool
 }
 
 // upload records an upload intent and streams r to its data key. expect is

@@ -42,11 +42,23 @@ const (
 	LoadCachedP50   = "load_cached_p50"
 	ConcurrentComms = "concurrent_commits"
 	Sweep           = "sweep"
+	// Direct transfer (docs/attachments.md).
+	DirectPut           = "direct_put"
+	DirectPutAgentCPU   = "direct_put_agent_cpu"
+	DirectPutAgentBytes = "direct_put_agent_bytes"
+	// The long session and many sessions (docs/performance.md).
+	LongCommitMax     = "long_session_commit_max"
+	LongAmplification = "long_session_bucket_over_live"
+	LongLoadNode      = "long_session_cold_load_node"
+	LongActivePath    = "long_session_cold_active_path"
+	ManySessions      = "many_sessions_rss"
 )
 
 // Figures lists every figure name in run order.
 func Figures() []string {
-	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep}
+	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep,
+		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes,
+		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions}
 }
 
 // Config sizes a run. Zero fields take the defaults of Full or Quick.
@@ -71,6 +83,8 @@ type Config struct {
 	PartSize          int64 // multipart part size (16 MiB)
 	Concurrency       int   // parts in flight (4)
 	Orphans           int   // orphans swept (20,000; quick 2,000)
+	LongRevisions     int   // the long session's revisions (50,000; quick 5,000)
+	ManySessions      int   // kept handles (5,000; quick 500)
 	// Progress, if set, receives a line per step.
 	Progress func(string)
 	// Logger receives stowage's warnings; nil discards.
@@ -93,6 +107,8 @@ func (c Config) withDefaults() Config {
 	def(&c.CommitsPerSession, 20, 5)
 	def(&c.Concurrency, objstore.DefaultConcurrency, objstore.DefaultConcurrency)
 	def(&c.Orphans, 20_000, 2_000)
+	def(&c.LongRevisions, 50_000, 5_000)
+	def(&c.ManySessions, 5_000, 500)
 	if c.AttachSize <= 0 {
 		c.AttachSize = 1 << 30
 		if c.Quick {
@@ -220,6 +236,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{[]string{LoadP50, LoadCachedP50}, r.loads},
 		{[]string{ConcurrentComms}, r.concurrentCommits},
 		{[]string{Sweep}, r.sweep},
+		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},
+		{[]string{LongCommitMax, LongAmplification, LongLoadNode, LongActivePath}, r.longSession},
+		{[]string{ManySessions}, r.manySessions},
 	}
 	for _, st := range steps {
 		if !r.wanted(st.names...) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/objstore"
 )
 
@@ -83,22 +84,22 @@ func New(store objstore.Store, opts *Options) *Fence {
 // compare-and-swap in the rare case that dataKey is condemned.
 func (f *Fence) Protect(ctx context.Context, dataKey string) error {
 	if err := objstore.ValidateKey(dataKey); err != nil {
-		return fmt.Errorf("fence: protect: %w", err)
+		return errorf("protect: %w", err)
 	}
 	shard := ShardOf(dataKey)
 	for attempt := 0; ; attempt++ {
 		snap, err := f.read(ctx, shard)
 		if err != nil {
-			return fmt.Errorf("fence: protect %q: %w", dataKey, err)
+			return errorf("protect %q: %w", dataKey, err)
 		}
 		if snap.State.Armed(dataKey) {
-			return fmt.Errorf("fence: protect %q: armed in epoch %d: %w", dataKey, snap.State.Epoch, ErrReclaimed)
+			return errorf("protect %q: armed in epoch %d: %w", dataKey, snap.State.Epoch, ErrReclaimed)
 		}
 		if !snap.State.Condemned(dataKey) {
 			break
 		}
 		if attempt >= f.maxAttempts {
-			return fmt.Errorf("fence: protect %q: revoke: %w", dataKey, ErrContended)
+			return errorf("protect %q: revoke: %w", dataKey, ErrContended)
 		}
 		next := snap.State
 		next.Revoked = insert(snap.State.Revoked, dataKey)
@@ -109,14 +110,14 @@ func (f *Fence) Protect(ctx context.Context, dataKey string) error {
 		case errors.Is(err, objstore.ErrPreconditionFailed), errors.Is(err, objstore.ErrOutcomeUnknown):
 			// Lost to another update, or unsure: the re-read decides.
 		default:
-			return fmt.Errorf("fence: protect %q: revoke: %w", dataKey, err)
+			return errorf("protect %q: revoke: %w", dataKey, err)
 		}
 	}
 	if _, err := f.store.Head(ctx, dataKey); err != nil {
 		if errors.Is(err, objstore.ErrNotExist) {
-			return fmt.Errorf("fence: protect %q: data is gone: %w", dataKey, ErrReclaimed)
+			return errorf("protect %q: data is gone: %w", dataKey, ErrReclaimed)
 		}
-		return fmt.Errorf("fence: protect %q: %w", dataKey, err)
+		return errorf("protect %q: %w", dataKey, err)
 	}
 	return nil
 }
@@ -125,11 +126,11 @@ func (f *Fence) Protect(ctx context.Context, dataKey string) error {
 // (revalidating this Fence's cached copy).
 func (f *Fence) Load(ctx context.Context, shard int) (Snapshot, error) {
 	if shard < 0 || shard >= Shards {
-		return Snapshot{}, fmt.Errorf("fence: shard %d out of range: %w", shard, objstore.ErrInvalidArgument)
+		return Snapshot{}, errorf("shard %d out of range: %w", shard, objstore.ErrInvalidArgument)
 	}
 	snap, err := f.read(ctx, shard)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("fence: load shard %d: %w", shard, err)
+		return Snapshot{}, errorf("load shard %d: %w", shard, err)
 	}
 	return snap, nil
 }
@@ -206,3 +207,7 @@ func (f *Fence) write(ctx context.Context, prev Snapshot, next State) (Snapshot,
 	f.remember(snap)
 	return snap, nil
 }
+
+// errorf is fmt.Errorf for package fence: the message starts with "fence: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("fence", format, args...) }

@@ -130,7 +130,7 @@ func isSortedSet(keys []string) bool {
 
 func encodeState(s State) ([]byte, error) {
 	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("fence: encode: %w", err)
+		return nil, errorf("encode: %w", err)
 	}
 	return codec.Encode(schema, s)
 }
@@ -138,10 +138,10 @@ func encodeState(s State) ([]byte, error) {
 func decodeState(data []byte) (State, error) {
 	var s State
 	if _, err := codec.Decode(schema, data, &s); err != nil {
-		return State{}, fmt.Errorf("fence: decode: %w", err)
+		return State{}, errorf("decode: %w", err)
 	}
 	if err := s.validate(); err != nil {
-		return State{}, fmt.Errorf("fence: decode: %w", err)
+		return State{}, errorf("decode: %w", err)
 	}
 	return s, nil
 }

@@ -3,7 +3,6 @@ package fence
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/stowage-dev/stowage/objstore"
@@ -19,26 +18,26 @@ import (
 // decide again).
 func (f *Fence) Condemn(ctx context.Context, prev Snapshot, h Holder, keys []string) (Snapshot, error) {
 	if prev.State.Phase != Idle {
-		return Snapshot{}, fmt.Errorf("fence: condemn shard %d: %s in epoch %d: %w", prev.Shard, prev.State.Phase, prev.State.Epoch, ErrBusy)
+		return Snapshot{}, errorf("condemn shard %d: %s in epoch %d: %w", prev.Shard, prev.State.Phase, prev.State.Epoch, ErrBusy)
 	}
 	if h.IsZero() {
-		return Snapshot{}, fmt.Errorf("fence: condemn shard %d: no holder: %w", prev.Shard, objstore.ErrInvalidArgument)
+		return Snapshot{}, errorf("condemn shard %d: no holder: %w", prev.Shard, objstore.ErrInvalidArgument)
 	}
 	set := slices.Clone(keys)
 	slices.Sort(set)
 	set = slices.Compact(set)
 	if len(set) == 0 || len(set) > MaxKeys {
-		return Snapshot{}, fmt.Errorf("fence: condemn shard %d: %d keys (want 1 to %d): %w", prev.Shard, len(set), MaxKeys, objstore.ErrInvalidArgument)
+		return Snapshot{}, errorf("condemn shard %d: %d keys (want 1 to %d): %w", prev.Shard, len(set), MaxKeys, objstore.ErrInvalidArgument)
 	}
 	for _, k := range set {
 		if ShardOf(k) != prev.Shard {
-			return Snapshot{}, fmt.Errorf("fence: condemn shard %d: key %q belongs to shard %d: %w", prev.Shard, k, ShardOf(k), objstore.ErrInvalidArgument)
+			return Snapshot{}, errorf("condemn shard %d: key %q belongs to shard %d: %w", prev.Shard, k, ShardOf(k), objstore.ErrInvalidArgument)
 		}
 	}
 	next := State{Epoch: prev.State.Epoch, Phase: Marking, Holder: h, Keys: set}
 	snap, err := f.write(ctx, prev, next)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("fence: condemn shard %d: %w", prev.Shard, err)
+		return Snapshot{}, errorf("condemn shard %d: %w", prev.Shard, err)
 	}
 	return snap, nil
 }
@@ -84,16 +83,16 @@ func (f *Fence) Release(ctx context.Context, sweep Snapshot) (Snapshot, error) {
 // its next step, and its late deletes can only hit armed keys.
 func (f *Fence) TakeOver(ctx context.Context, prev Snapshot, h Holder) (Snapshot, error) {
 	if prev.State.Phase == Idle {
-		return Snapshot{}, fmt.Errorf("fence: take over shard %d: idle: %w", prev.Shard, ErrSuperseded)
+		return Snapshot{}, errorf("take over shard %d: idle: %w", prev.Shard, ErrSuperseded)
 	}
 	if h.IsZero() {
-		return Snapshot{}, fmt.Errorf("fence: take over shard %d: no holder: %w", prev.Shard, objstore.ErrInvalidArgument)
+		return Snapshot{}, errorf("take over shard %d: no holder: %w", prev.Shard, objstore.ErrInvalidArgument)
 	}
 	next := prev.State
 	next.Holder = h
 	snap, err := f.write(ctx, prev, next)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("fence: take over shard %d: %w", prev.Shard, err)
+		return Snapshot{}, errorf("take over shard %d: %w", prev.Shard, err)
 	}
 	return snap, nil
 }
@@ -106,7 +105,7 @@ func (f *Fence) update(ctx context.Context, sweep Snapshot, phase Phase, op stri
 	for attempt := 0; ; attempt++ {
 		st := cur.State
 		if st.Phase != phase || st.Epoch != sweep.State.Epoch || st.Holder != sweep.State.Holder {
-			return Snapshot{}, fmt.Errorf("fence: %s shard %d epoch %d: found %s epoch %d held by %q: %w",
+			return Snapshot{}, errorf("%s shard %d epoch %d: found %s epoch %d held by %q: %w",
 				op, sweep.Shard, sweep.State.Epoch, st.Phase, st.Epoch, st.Holder.ID, ErrSuperseded)
 		}
 		snap, err := f.write(ctx, cur, fn(st))
@@ -114,14 +113,14 @@ func (f *Fence) update(ctx context.Context, sweep Snapshot, phase Phase, op stri
 			return snap, nil
 		}
 		if !errors.Is(err, objstore.ErrPreconditionFailed) && !errors.Is(err, objstore.ErrOutcomeUnknown) {
-			return Snapshot{}, fmt.Errorf("fence: %s shard %d: %w", op, sweep.Shard, err)
+			return Snapshot{}, errorf("%s shard %d: %w", op, sweep.Shard, err)
 		}
 		if attempt >= f.maxAttempts {
-			return Snapshot{}, fmt.Errorf("fence: %s shard %d: %w", op, sweep.Shard, ErrContended)
+			return Snapshot{}, errorf("%s shard %d: %w", op, sweep.Shard, ErrContended)
 		}
 		next, rerr := f.read(ctx, sweep.Shard)
 		if rerr != nil {
-			return Snapshot{}, fmt.Errorf("fence: %s shard %d: %w", op, sweep.Shard, rerr)
+			return Snapshot{}, errorf("%s shard %d: %w", op, sweep.Shard, rerr)
 		}
 		if errors.Is(err, objstore.ErrOutcomeUnknown) && next.ETag != cur.ETag {
 			// Our write may have landed. If the fence now reads exactly as

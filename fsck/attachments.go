@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -28,18 +27,21 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 		rootsMu.Unlock()
 	}
 	for u, err := range c.m.Uploads(ctx) {
+		var unreadable *manifest.UnreadableError
+		if errors.As(err, &unreadable) {
+			// Reported and skipped; an intent of upload U only ever
+			// names DataKey(U), which stays rooted.
+			c.unreadable(unreadable.Key, "upload intent cannot be read: %v", err)
+			root(u.DataKey)
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		c.count(func(n *Counts) { n.UploadIntents++ })
-		dead := false
-		if !u.IntentAt.After(c.cutoff) {
-			dead = u.State == manifest.UploadAborted
-			if !dead {
-				if dead, err = c.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
-					return err
-				}
-			}
+		dead, err := c.judge.UploadDead(ctx, &u, c.cutoff)
+		if err != nil {
+			return err
 		}
 		if dead {
 			c.orphan(gc.KindUploadIntent, objstore.ObjectInfo{Key: manifest.UploadKey(u.ID), ModTime: u.IntentAt})
@@ -72,8 +74,12 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 			return err
 		}
 		c.count(func(n *Counts) { n.DataObjects++; n.DataBytes += info.Size })
-		if _, ok := manifest.ParseDataKey(info.Key); !ok || roots[info.Key] {
+		if _, ok := manifest.ParseDataKey(info.Key); !ok {
+			c.unknown(info.Key)
 			continue
+		}
+		if roots[info.Key] || c.rootsUnknown {
+			continue // rooted, or perhaps named by a row that cannot be read
 		}
 		c.orphan(gc.KindAttachmentData, info)
 	}
@@ -92,7 +98,10 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 	case err != nil && isStorageFailure(err):
 		return err
 	case err != nil:
-		c.problem(InvManifest, info.Key, "row does not decode: %v", err)
+		c.unreadable(info.Key, "row does not decode: %v", err)
+		c.mu.Lock()
+		c.rootsUnknown = true // it may name any data: none is an orphan
+		c.mu.Unlock()
 		return nil
 	case !ok:
 		return nil // forgotten meanwhile
@@ -122,18 +131,16 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		}
 		return ok, err
 	}
-	if !committed && !row.IntentAt.After(c.cutoff) {
-		dead, err := c.ownerDead(ctx, sid, row.Owner, row.IntentAt)
-		if err != nil {
+	dead, err := c.judge.RowDead(ctx, &row, c.cutoff)
+	if err != nil {
+		return err
+	}
+	if dead {
+		if ok, err := headCommitted(); err != nil {
 			return err
-		}
-		if dead {
-			if ok, err := headCommitted(); err != nil {
-				return err
-			} else if !ok {
-				c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
-				return nil
-			}
+		} else if !ok {
+			c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
+			return nil
 		}
 	}
 	if row.Data.IsZero() {
@@ -215,26 +222,6 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// ownerDead applies the manifest's owner-death rules (docs/contract.md,
-// "Owner death"): ownerless is dead; a turn is dead once its session has a receipt of
-// another turn committed after the intent; a process only if a wired
-// registry lacks it.
-func (c *checker) ownerDead(ctx context.Context, sid string, o manifest.Owner, at time.Time) (bool, error) {
-	switch o.Kind {
-	case manifest.OwnerNone:
-		return true, nil
-	case manifest.OwnerTurn:
-		return session.TurnReceipts{Store: c.objs}.LatestCommitAfter(ctx, sid, o.ID, at)
-	case manifest.OwnerProcess:
-		if c.opts.Processes == nil {
-			return false, nil
-		}
-		ok, err := c.opts.Processes.HasProcess(ctx, o.ID)
-		return !ok && err == nil, err
-	}
-	return false, nil
 }
 
 // checkMultipart reports incomplete multipart uploads as orphans (young

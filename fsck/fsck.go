@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // Invariants, the values of Problem.Invariant.
@@ -25,6 +28,9 @@ const (
 	// its session holds no bytes for; they were not stamped and root
 	// nothing.
 	InvUnbacked = "unbacked"
+	// InvUnreadable: an object of stowage's layout exists but cannot be
+	// read. It is reported and skipped; the check goes on.
+	InvUnreadable = "unreadable"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -80,11 +86,14 @@ type Counts struct {
 	CommittedRows  int `json:"committed_rows"`
 	// UnstampedCommittedRows are rows a published commit named whose
 	// commit stamp a crash skipped (the sweeper repairs the stamp).
-	UnstampedCommittedRows int   `json:"unstamped_committed_rows"`
-	UploadIntents          int   `json:"upload_intents"`
-	DataObjects            int   `json:"data_objects"`
-	DataBytes              int64 `json:"data_bytes"`
-	Multipart              int   `json:"multipart_uploads"`
+	UnstampedCommittedRows int `json:"unstamped_committed_rows"`
+	// DeletedCommittedRefs are attachments a head's recent commits named
+	// whose row the session later forgot (attach.Delete).
+	DeletedCommittedRefs int   `json:"deleted_committed_refs"`
+	UploadIntents        int   `json:"upload_intents"`
+	DataObjects          int   `json:"data_objects"`
+	DataBytes            int64 `json:"data_bytes"`
+	Multipart            int   `json:"multipart_uploads"`
 }
 
 // Report is the outcome of Check.
@@ -97,6 +106,16 @@ type Report struct {
 	// (Clean ignores them).
 	Warnings []Problem `json:"warnings"`
 	Orphans  []Orphan  `json:"orphans"`
+	// Unreadable lists the objects of stowage's layout that exist but
+	// cannot be read (each is a Problem too); while a manifest row cannot
+	// be read, no attachment data is reported as an orphan.
+	Unreadable []string `json:"unreadable"`
+	// Unknown lists the keys under sessions/<sid>/ and attach/data/ that
+	// are not of stowage's exact key shape: never stowage's, never deleted.
+	Unknown []string `json:"unknown_keys"`
+	// NeedsAttention: something is unreadable or outside the layout, and
+	// a person should look, even if no invariant is violated.
+	NeedsAttention bool `json:"needs_attention"`
 }
 
 // Clean reports whether no invariant is violated.
@@ -133,9 +152,13 @@ type checker struct {
 	now    time.Time
 	cutoff time.Time
 	log    *slog.Logger
+	// judge is the manifest's rule for dead intents, with the turn
+	// receipts of the sessions' heads and opts.Processes.
+	judge manifest.Judge
 
-	mu  sync.Mutex
-	rep Report
+	mu           sync.Mutex
+	rep          Report
+	rootsUnknown bool // a row could not be read: data is never an orphan
 }
 
 // Check verifies every invariant of st's bucket and reports its orphans. It
@@ -167,7 +190,9 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	}
 	c.now = c.opts.Now()
 	c.cutoff = manifest.Cutoff(c.now, c.opts.Grace)
-	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{}}
+	c.judge = manifest.Judge{Turns: session.TurnReceipts{Store: c.objs}, Processes: c.opts.Processes}
+	c.rep = Report{Checked: c.now, Grace: max(c.opts.Grace, 0).String(), Problems: []Problem{}, Warnings: []Problem{}, Orphans: []Orphan{},
+		Unreadable: []string{}, Unknown: []string{}}
 
 	steps := []struct {
 		name string
@@ -180,7 +205,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 	for _, s := range steps {
 		c.log.DebugContext(ctx, "fsck: checking", "step", s.name)
 		if err := s.fn(ctx); err != nil {
-			return nil, fmt.Errorf("fsck: %s: %w", s.name, err)
+			return nil, errorf("%s: %w", s.name, err)
 		}
 	}
 	if c.opts.StaleOrphansAreProblems {
@@ -191,6 +216,12 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 			}
 		}
 	}
+	if c.rootsUnknown {
+		c.rep.Orphans = slices.DeleteFunc(c.rep.Orphans, func(o Orphan) bool { return o.Kind == gc.KindAttachmentData })
+	}
+	c.rep.NeedsAttention = len(c.rep.Unreadable) > 0 || len(c.rep.Unknown) > 0
+	sort.Strings(c.rep.Unreadable)
+	sort.Strings(c.rep.Unknown)
 	sort.Slice(c.rep.Problems, func(i, j int) bool { return c.rep.Problems[i].Key < c.rep.Problems[j].Key })
 	sort.Slice(c.rep.Warnings, func(i, j int) bool { return c.rep.Warnings[i].String() < c.rep.Warnings[j].String() })
 	sort.Slice(c.rep.Orphans, func(i, j int) bool { return c.rep.Orphans[i].Key < c.rep.Orphans[j].Key })
@@ -207,6 +238,21 @@ func (c *checker) warning(inv, key, format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
+}
+
+// unreadable reports an object that cannot be read, as a Problem too.
+func (c *checker) unreadable(key, format string, args ...any) {
+	c.problem(InvUnreadable, key, format, args...)
+	c.mu.Lock()
+	c.rep.Unreadable = append(c.rep.Unreadable, key)
+	c.mu.Unlock()
+}
+
+// unknown reports a key outside stowage's layout.
+func (c *checker) unknown(key string) {
+	c.mu.Lock()
+	c.rep.Unknown = append(c.rep.Unknown, key)
+	c.mu.Unlock()
 }
 
 func (c *checker) orphan(kind gc.Kind, info objstore.ObjectInfo) {
@@ -234,3 +280,7 @@ func (c *checker) exists(ctx context.Context, key string) (objstore.ObjectInfo, 
 	}
 	return info, true, nil
 }
+
+// errorf is fmt.Errorf for package fsck: the message starts with "fsck: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("fsck", format, args...) }

@@ -154,12 +154,36 @@ func TestCommittedRefDangles(t *testing.T) {
 
 func TestCommittedRowMissing(t *testing.T) {
 	f := newFixture(t)
-	// The newest commit is in the head's tail; its row goes missing.
+	// The newest commit is in the head's tail; its row and the session's
+	// marker go missing, as if the commit had named an attachment the
+	// session never recorded.
 	id := f.acked["s2"][2].Attachments[0].ID
-	if err := f.mem.Delete(f.ctx, manifest.RefKey(id, "s2"), nil); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{manifest.RefKey(id, "s2"), manifest.SessionMarkerKey("s2", id)} {
+		if err := f.mem.Delete(f.ctx, k, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wantProblem(t, f.check(nil), fsck.InvRef, session.HeadKey("s2"))
+}
+
+// TestDeletedAttachmentIsClean: attach.Delete drops a committed row that
+// the head still names, which the contract allows (lash's facade delete).
+// That is no violation (found by the fsck that runs after every
+// sessiontest case).
+func TestDeletedAttachmentIsClean(t *testing.T) {
+	f := newFixture(t)
+	id := f.acked["s2"][2].Attachments[0].ID
+	a, err := attach.New(f.st.Manifest(), "s2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(f.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.check(&fsck.Options{Deep: true})
+	if !rep.Clean() || rep.Counts.DeletedCommittedRefs != 1 {
+		t.Fatalf("problems %v, deleted committed refs %d (want clean, 1)", rep.Problems, rep.Counts.DeletedCommittedRefs)
+	}
 }
 
 func TestDataSizeMismatch(t *testing.T) {
@@ -195,16 +219,16 @@ func TestRowUnderWrongKey(t *testing.T) {
 
 func TestOrphans(t *testing.T) {
 	f := newFixture(t)
-	f.put(manifest.DataKey("01OLDORPHAN"), []byte("left by a killed upload"))
-	f.put(session.SessionPrefix("s1")+"seg/01UNNAMED", []byte("an abandoned commit's segment"))
+	f.put(manifest.DataKey("01KBZ01D0RPHAN000000000000"), []byte("left by a killed upload"))
+	f.put(session.SessionPrefix("s1")+"seg/01KBZVNNAMED00000000000000", []byte("an abandoned commit's segment"))
 	f.now = f.now.Add(2 * time.Hour)
-	f.put(manifest.DataKey("01YOUNGORPHAN"), []byte("an upload in flight"))
+	f.put(manifest.DataKey("01KBZY0VNG0RPHAN0000000000"), []byte("an upload in flight"))
 	rep := f.check(nil)
 	if !rep.Clean() {
 		t.Fatalf("orphans are not problems: %v", rep.Problems)
 	}
-	want := map[string]bool{manifest.DataKey("01OLDORPHAN"): true, session.SessionPrefix("s1") + "seg/01UNNAMED": true,
-		manifest.DataKey("01YOUNGORPHAN"): false}
+	want := map[string]bool{manifest.DataKey("01KBZ01D0RPHAN000000000000"): true, session.SessionPrefix("s1") + "seg/01KBZVNNAMED00000000000000": true,
+		manifest.DataKey("01KBZY0VNG0RPHAN0000000000"): false}
 	if len(rep.Orphans) != len(want) {
 		t.Fatalf("orphans %+v, want %v", rep.Orphans, want)
 	}
@@ -256,6 +280,33 @@ func TestDeadIntentsAreOrphans(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("reader broke") }
+
+// TestPreparedRowIsNoOrphan: a row a commit prepared after the cutoff is
+// not dead, for fsck as for the manifest (manifest.Judge is the one rule;
+// fsck used to ignore PreparedAt and listed such a row as an orphan).
+func TestPreparedRowIsNoOrphan(t *testing.T) {
+	f := newFixture(t)
+	a, err := attach.New(f.st.Manifest(), "s3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := a.Put(f.ctx, strings.NewReader("prepared, not yet published"), attach.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(2 * time.Hour) // the ownerless intent ages past the grace period
+	if _, err := f.st.Manifest().PrepareCommit(f.ctx, "s3", 1, "", []string{ref.ID}); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.check(nil)
+	if n := rep.OrphanCounts(false)[gc.KindRefRow]; n != 0 {
+		t.Fatalf("fsck lists %d ref rows as orphans: %v", n, rep.Orphans)
+	}
+	dead, err := f.st.Manifest().DeadRows(f.ctx, "s3", manifest.Cutoff(f.now, time.Hour))
+	if err != nil || len(dead) != 0 {
+		t.Fatalf("the manifest's dead rows: %v, %v (want none)", dead, err)
+	}
+}
 
 // TestUnbackedRefWarns: a commit naming an attachment its session holds no
 // bytes for (here, another session's) goes through; fsck reports it as a

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -34,6 +35,9 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 	switch {
 	case errors.As(err, &corrupt):
 		c.problem(InvHead, head, "head does not decode: %v", err)
+		c.mu.Lock()
+		c.rep.Unreadable = append(c.rep.Unreadable, head)
+		c.mu.Unlock()
 		return nil // its objects are of unknown status: not orphans
 	case err != nil:
 		return err
@@ -63,7 +67,8 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 			continue
 		}
 		if _, _, ok := session.ParseKey(obj.Key); !ok {
-			continue // outside the layout: the sweeper reports it, never deletes it
+			c.unknown(obj.Key) // outside the layout: never deleted
+			continue
 		}
 		c.orphan(gc.KindSessionObject, obj)
 	}
@@ -84,7 +89,7 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 	if err != nil {
 		return err
 	}
-	read, err := h.LoadSession(ctx, session.FullGraph)
+	read, err := h.LoadSession(ctx, session.FullGraph())
 	switch {
 	case err == nil && read != nil:
 		c.count(func(n *Counts) { n.Nodes += len(read.Graph.Nodes) })
@@ -102,7 +107,19 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 		case err != nil:
 			return err
 		case !ok:
-			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has no manifest row (nothing roots its bytes)", id)
+			// Forget (attach.Delete) may drop a committed row: the
+			// attachment was deleted, which the contract allows, and the
+			// session's marker stays. A head naming an attachment its
+			// session never recorded is a violation.
+			_, recorded, err := c.exists(ctx, manifest.SessionMarkerKey(info.SessionID, id))
+			if err != nil {
+				return err
+			}
+			if recorded {
+				c.count(func(n *Counts) { n.DeletedCommittedRefs++ })
+				continue
+			}
+			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has no manifest row and its session never recorded it", id)
 		case row.Data.IsZero():
 			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has a row naming no data", id)
 		}

@@ -49,11 +49,20 @@ func (r *run) forgetDeadIntents(ctx context.Context) error {
 }
 
 // walkRoots calls fn with every rooted data key of the shard and returns
-// how many roots (of any shard) it saw.
+// how many roots (of any shard) it saw. An intent or row that cannot be
+// read is reported (once per sweep) and its implied data key, if any, is
+// rooted; a row whose data is unknown sets rootsUnknown.
 func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, error) {
 	var n int64
 	err := r.manifest.WalkRoots(ctx, func(root manifest.Root) error {
 		n++
+		if root.Unreadable != nil {
+			r.unreadable(ctx, root.By, root.Unreadable)
+			if root.DataKey == "" {
+				r.rootsUnknown = true
+				return nil
+			}
+		}
 		if r.shard.ownsKey(root.DataKey) {
 			fn(root.DataKey)
 		}
@@ -61,6 +70,11 @@ func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, er
 	})
 	return n, err
 }
+
+// errRootsUnknown stops a round whose re-walk found a row it cannot read:
+// the data it names cannot be told apart, so nothing condemned is deleted
+// (the fences stay Marking and the next sweep releases them).
+var errRootsUnknown = errors.New("a manifest row became unreadable during the sweep")
 
 // candidate is a data object proposed for deletion.
 type candidate struct {
@@ -89,6 +103,12 @@ func (r *run) sweepAttachments(ctx context.Context) error {
 	r.tally.roots(roots)
 	if err := r.at("roots-walked"); err != nil {
 		return err
+	}
+	if r.rootsUnknown {
+		// A row that cannot be read may name any data: none is known to be
+		// unrooted. The rest of the sweep goes on; the row is reported.
+		r.log.WarnContext(ctx, "gc: attachment data left alone: a manifest row cannot be read")
+		return nil
 	}
 	var (
 		round    = map[int][]candidate{}
@@ -218,8 +238,11 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 		if _, ok := sizes[k]; ok {
 			renamed[k] = true
 		}
-	}); err != nil {
+	}); err != nil || r.rootsUnknown {
 		r.refund(total)
+		if err == nil {
+			err = errRootsUnknown
+		}
 		return 0, err // the fences stay Marking; the next sweep releases them
 	}
 	if err := r.at("rechecked"); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -37,8 +38,8 @@ func (r *run) reportUnknownTopLevel(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if info.IsPrefix && containsString(known, info.Key) {
-				continue
+			if info.IsPrefix && containsString(known, info.Key) || parent == "" && marker.IsMarker(info.Key) {
+				continue // the store marker is stowage's and never deleted
 			}
 			if !info.IsPrefix {
 				r.scanned(1)
@@ -101,6 +102,15 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 			r.tally.skip(SkipYoung, 1)
 			continue
 		}
+		if named, err := r.intentNames(ctx, u.Key); err != nil || named {
+			if err != nil {
+				r.tally.failed(err, u.Key)
+				r.log.WarnContext(ctx, "gc: upload intent unreadable", "key", u.Key, "err", err)
+				continue
+			}
+			r.tally.skip(SkipYoung, 1) // its intent lives: a grant's client may still be sending parts
+			continue
+		}
 		if r.DryRun {
 			r.tally.reclaimed(KindMultipart, 1, 0)
 			continue
@@ -120,6 +130,26 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 		r.tally.reclaimed(KindMultipart, 1, 0)
 	}
 	return nil
+}
+
+// intentNames reports whether an upload intent still names the data key
+// of a multipart upload: such an upload is its writer's (a direct upload's
+// client may send parts until the grant expires), and becomes the
+// sweeper's once the intent is forgotten (docs/protocol.md, "What the
+// sweeper treats as roots").
+func (r *run) intentNames(ctx context.Context, key string) (bool, error) {
+	id, ok := manifest.ParseDataKey(key)
+	if !ok {
+		return false, nil
+	}
+	_, err := r.store.Head(ctx, manifest.UploadKey(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, objstore.ErrNotExist):
+		return false, nil
+	}
+	return false, err
 }
 
 // probeRoots refuses the sweep, before anything is deleted, when there are

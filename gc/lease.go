@@ -102,9 +102,9 @@ func AcquireLease(ctx context.Context, store objstore.Store, key, holder string,
 			if now, _, rerr := readLease(ctx, store, key); rerr == nil {
 				return nil, &LeaseHeldError{Key: key, Holder: now.Holder, Token: now.Token, ExpiresAt: now.ExpiresAt}
 			}
-			return nil, fmt.Errorf("gc: acquire lease %q: %w", key, ErrLeaseHeld)
+			return nil, errorf("acquire lease %q: %w", key, ErrLeaseHeld)
 		}
-		return nil, fmt.Errorf("gc: acquire lease %q: %w", key, err)
+		return nil, errorf("acquire lease %q: %w", key, err)
 	}
 	return l, nil
 }
@@ -116,16 +116,16 @@ func readLease(ctx context.Context, store objstore.Store, key string) (leaseBody
 		if errors.Is(err, objstore.ErrNotExist) {
 			return leaseBody{}, "", err
 		}
-		return leaseBody{}, "", fmt.Errorf("gc: read lease %q: %w", key, err)
+		return leaseBody{}, "", errorf("read lease %q: %w", key, err)
 	}
 	data, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil {
-		return leaseBody{}, "", fmt.Errorf("gc: read lease %q: %w", key, err)
+		return leaseBody{}, "", errorf("read lease %q: %w", key, err)
 	}
 	var b leaseBody
 	if _, err := codec.Decode(leaseSchema, data, &b); err != nil {
-		return leaseBody{}, "", fmt.Errorf("gc: read lease %q: %w", key, err)
+		return leaseBody{}, "", errorf("read lease %q: %w", key, err)
 	}
 	return b, info.ETag, nil
 }
@@ -177,9 +177,9 @@ func (l *Lease) Renew(ctx context.Context) error {
 	}
 	if err != nil {
 		if errors.Is(err, objstore.ErrPreconditionFailed) {
-			return fmt.Errorf("gc: renew lease %q token %d: %w", l.key, l.body.Token, ErrLeaseLost)
+			return errorf("renew lease %q token %d: %w", l.key, l.body.Token, ErrLeaseLost)
 		}
-		return fmt.Errorf("gc: renew lease %q: %w", l.key, err)
+		return errorf("renew lease %q: %w", l.key, err)
 	}
 	return nil
 }
@@ -204,9 +204,9 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	if err != nil {
 		if errors.Is(err, objstore.ErrPreconditionFailed) {
-			return fmt.Errorf("gc: release lease %q: %w", l.key, ErrLeaseLost)
+			return errorf("release lease %q: %w", l.key, ErrLeaseLost)
 		}
-		return fmt.Errorf("gc: release lease %q: %w", l.key, err)
+		return errorf("release lease %q: %w", l.key, err)
 	}
 	return nil
 }

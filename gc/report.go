@@ -71,8 +71,20 @@ type Report struct {
 	// returns ErrReclaimed and it uploads again). Logged at warning level.
 	DeletedWhileReferenced     int64    `json:"deleted_while_referenced"`
 	DeletedWhileReferencedKeys []string `json:"deleted_while_referenced_keys,omitempty"`
-	// Unknown samples keys outside stowage's layout (counted in Skipped).
+	// Unknown samples keys outside stowage's layout (counted in Skipped):
+	// never deleted.
 	Unknown []string `json:"unknown_keys,omitempty"`
+	// Unreadable counts objects of stowage's layout that exist but cannot
+	// be read (an upload intent or row that does not decode, a corrupt
+	// session head); UnreadableKeys samples them. Each is left alone and
+	// the rest of the sweep goes on; while a row cannot be read no
+	// attachment data is deleted (it could be what the row names).
+	Unreadable     int64    `json:"unreadable"`
+	UnreadableKeys []string `json:"unreadable_keys,omitempty"`
+	// NeedsAttention says a person should look at the bucket: something
+	// was unreadable or outside stowage's layout. The sweep itself may
+	// have succeeded; the sweeper command exits with its own code for it.
+	NeedsAttention bool `json:"needs_attention"`
 }
 
 // Total returns the number of reclaimed objects of every kind.
@@ -121,6 +133,15 @@ func (t *tally) unknown(key string) {
 	t.r.Skipped[SkipUnknown]++
 	if len(t.r.Unknown) < maxSample {
 		t.r.Unknown = append(t.r.Unknown, key)
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) unreadable(key string) {
+	t.mu.Lock()
+	t.r.Unreadable++
+	if len(t.r.UnreadableKeys) < maxSample {
+		t.r.UnreadableKeys = append(t.r.UnreadableKeys, key)
 	}
 	t.mu.Unlock()
 }
@@ -195,5 +216,6 @@ func (t *tally) snapshot() Report {
 	r.FailedKeys = slices.Clone(t.r.FailedKeys)
 	r.DeletedWhileReferencedKeys = slices.Clone(t.r.DeletedWhileReferencedKeys)
 	r.Unknown = slices.Clone(t.r.Unknown)
+	r.UnreadableKeys = slices.Clone(t.r.UnreadableKeys)
 	return r
 }

@@ -76,6 +76,11 @@ func (r *run) sweepSessions(ctx context.Context) error {
 			if errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
 				return err
 			}
+			var corrupt *session.CorruptError
+			if errors.As(err, &corrupt) {
+				r.unreadable(ctx, corrupt.Key, err) // its objects' status is unknown: all kept
+				continue
+			}
 			r.log.WarnContext(ctx, "gc: session skipped", "session_id", s.id, "err", err)
 			r.tally.failed(err, session.SessionPrefix(s.id))
 		}

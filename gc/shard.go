@@ -25,11 +25,11 @@ func ParseShard(s string) (Shard, error) {
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
 	if !ok || err1 != nil || err2 != nil {
-		return Shard{}, fmt.Errorf("gc: shard %q: want i/n: %w", s, objstore.ErrInvalidArgument)
+		return Shard{}, errorf("shard %q: want i/n: %w", s, objstore.ErrInvalidArgument)
 	}
 	sh := Shard{Index: i, Count: n}
 	if n < 1 {
-		return Shard{}, fmt.Errorf("gc: shard %q: count must be at least 1: %w", s, objstore.ErrInvalidArgument)
+		return Shard{}, errorf("shard %q: count must be at least 1: %w", s, objstore.ErrInvalidArgument)
 	}
 	if err := sh.Validate(); err != nil {
 		return Shard{}, err
@@ -48,7 +48,7 @@ func (s Shard) norm() Shard {
 func (s Shard) Validate() error {
 	s = s.norm()
 	if s.Count < 1 || s.Count > fence.Shards || s.Index < 0 || s.Index >= s.Count {
-		return fmt.Errorf("gc: shard %d/%d: want 0 <= i < n <= %d: %w", s.Index, s.Count, fence.Shards, objstore.ErrInvalidArgument)
+		return errorf("shard %d/%d: want 0 <= i < n <= %d: %w", s.Index, s.Count, fence.Shards, objstore.ErrInvalidArgument)
 	}
 	return nil
 }

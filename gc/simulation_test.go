@@ -222,8 +222,8 @@ func TestSimulationDeterministic(t *testing.T) {
 func TestSimUploadIntentIsTheManifests(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New(nil)
-	want := manifest.Upload{ID: "01SIMUPLOAD", SessionID: "s", IntentAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		DataKey: manifest.DataKey("01SIMUPLOAD"), State: manifest.UploadActive}
+	want := manifest.Upload{ID: "01KBZS1MVP10AD000000000000", SessionID: "s", IntentAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		DataKey: manifest.DataKey("01KBZS1MVP10AD000000000000"), State: manifest.UploadActive}
 	enc, err := encodeSimUpload(want)
 	if err != nil {
 		t.Fatal(err)

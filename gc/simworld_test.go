@@ -2,14 +2,18 @@ package gc
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -102,8 +106,15 @@ func newWorld(seed uint64, cfg simConfig) *world {
 
 // id returns a fresh id, deterministic for the seed (actors run one at a
 // time, in an order the seed fixes).
+// id mints a fresh id: a ULID as stowage writes one (rule 0: the sweeper
+// deletes nothing else), whose time part tells the prefix it was made for.
 func (w *world) id(prefix string) string {
-	return fmt.Sprintf("%s%010d", prefix, w.seq.Add(1))
+	h := fnv.New64a()
+	h.Write([]byte(prefix))
+	var u ulid.ULID
+	_ = u.SetTime(h.Sum64() % ulid.MaxTime())
+	binary.BigEndian.PutUint64(u[8:], uint64(w.seq.Add(1)))
+	return u.String()
 }
 
 func (w *world) rng() *rand.Rand { return w.sim.rng }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
@@ -149,13 +150,20 @@ type run struct {
 	budget   int // deletions left; < 0 unbounded
 	lastProg int64
 	crashed  bool // a hook stopped the sweep: behave as if the process died
+
+	// rootsUnknown: a manifest row could not be read, so the data it
+	// names is unknown and no attachment data is deleted.
+	rootsUnknown   bool
+	seenUnreadable map[string]bool // reported once per sweep
 }
 
 // Run performs one sweep of the shard and returns its report. The error is
 // nil, ErrIncomplete (some deletions failed; the error wraps their causes,
 // e.g. a failing process registry, for errors.Is and errors.As), or the reason the sweep
 // stopped: ErrLeaseHeld, ErrLeaseLost, ErrEmptyRoots, or a storage error.
-// Whatever stopped it, the next Run resumes safely.
+// Whatever stopped it, the next Run resumes safely. Objects it cannot read
+// and keys outside stowage's layout do not stop it: they are reported
+// (Report.Unreadable, Report.Unknown) and Report.NeedsAttention is set.
 func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	r, err := s.start()
 	if err != nil {
@@ -164,6 +172,7 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	err = r.sweep(ctx)
 	rep := r.tally.snapshot()
 	rep.Finished = r.now()
+	rep.NeedsAttention = rep.Unreadable > 0 || rep.Skipped[SkipUnknown] > 0
 	if err == nil {
 		// The causes (e.g. an *objstore.AccessError naming the IAM action)
 		// tell the operator what to fix.
@@ -174,7 +183,7 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 
 func (s *Sweeper) start() (*run, error) {
 	if s.Store == nil {
-		return nil, fmt.Errorf("gc: sweeper has no store: %w", objstore.ErrInvalidArgument)
+		return nil, errorf("sweeper has no store: %w", objstore.ErrInvalidArgument)
 	}
 	if err := s.Shard.Validate(); err != nil {
 		return nil, err
@@ -259,13 +268,27 @@ func (r *run) sweep(ctx context.Context) error {
 			return err
 		}
 		if err := st.fn(ctx); err != nil {
-			return fmt.Errorf("gc: %s: %w", st.name, err)
+			return errorf("%s: %w", st.name, err)
 		}
 	}
 	rep := r.tally.snapshot()
 	r.log.InfoContext(ctx, "gc: sweep done", "scanned", rep.Scanned, "reclaimed", rep.Total(),
 		"bytes", rep.BytesReclaimed, "deferred", rep.Deferred, "failed", rep.Failed)
 	return nil
+}
+
+// unreadable reports, once per sweep, an object of stowage's layout that
+// exists but cannot be read. It is never deleted; the sweep goes on.
+func (r *run) unreadable(ctx context.Context, key string, err error) {
+	if r.seenUnreadable == nil {
+		r.seenUnreadable = map[string]bool{}
+	}
+	if r.seenUnreadable[key] {
+		return
+	}
+	r.seenUnreadable[key] = true
+	r.tally.unreadable(key)
+	r.log.WarnContext(ctx, "gc: object cannot be read; left alone, needs a look", "key", key, "err", err)
 }
 
 // at is a named point of the sweep: the simulation's crash points.
@@ -385,3 +408,7 @@ func (r *run) deleteKeys(ctx context.Context, keys []string) (deletion, error) {
 	}
 	return d, nil
 }
+
+// errorf is fmt.Errorf for package gc: the message starts with "gc: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("gc", format, args...) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
@@ -25,12 +26,18 @@ type env struct {
 	store *memstore.Store
 	m     *manifest.Store
 	seq   int
+	// fsck checks the bucket's invariants when the test ends.
+	fsck InvariantCheck
 }
 
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, ctx: context.Background(), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	e.store = memstore.New(&memstore.Options{Clock: e.clock})
 	e.m = manifest.New(e.store, &manifest.Options{Now: e.clock, Concurrency: 1})
+	e.fsck = noCheck{}
+	if CheckAtCleanup != nil {
+		e.fsck = CheckAtCleanup(t, e.store, e.clock)
+	}
 	return e
 }
 
@@ -74,7 +81,7 @@ func (e *env) attach(sid string, body []byte) string {
 func (e *env) orphan() string {
 	e.t.Helper()
 	e.seq++
-	key := manifest.DataKey(fmt.Sprintf("01ORPHAN%018d", e.seq))
+	key := manifest.DataKey(fmt.Sprintf("01KBZ0RPHAN%015d", e.seq)) // a ULID, as stowage writes
 	if _, err := e.store.Put(e.ctx, key, []byte("orphan "+key), nil); err != nil {
 		e.t.Fatal(err)
 	}
@@ -266,12 +273,33 @@ func TestSweepReportsUnknownKeys(t *testing.T) {
 	}
 }
 
+// TestSweepKeepsStoreMarker: the store marker is stowage's own, aged or
+// not: never deleted, never reported as unknown.
+func TestSweepKeepsStoreMarker(t *testing.T) {
+	e := newEnv(t)
+	if _, err := marker.Ensure(e.ctx, e.store, e.now); err != nil {
+		t.Fatal(err)
+	}
+	e.attach("s1", []byte("kept"))
+	e.advance(48 * time.Hour)
+	rep, err := e.sweeper().Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.exists(marker.Key) {
+		t.Fatalf("the sweep deleted the store marker")
+	}
+	if rep.Skipped[SkipUnknown] != 0 {
+		t.Errorf("unknown keys reported: %v", rep.Unknown)
+	}
+}
+
 func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	e := newEnv(t)
 	e.attach("s1", []byte("kept"))
 	block := make(chan struct{})
 	started := make(chan struct{})
-	key := manifest.DataKey("01STALEUPLOAD")
+	key := manifest.DataKey("01KBZSTA1EVP10AD0000000000")
 	done := make(chan error, 1)
 	go func() {
 		_, err := e.store.Upload(e.ctx, key, &blockingReader{started: started, block: block}, nil)
@@ -350,8 +378,8 @@ func TestSweepResumesAfterCrash(t *testing.T) {
 // unnamed one, and a headless session's object; it returns the keys.
 func (e *env) sessionObjects(sid string) (named, unnamedKey, headless string) {
 	e.t.Helper()
-	named, unnamedKey = blobKeyOf(sid, "01NAMED"), blobKeyOf(sid, "01SUPERSEDED")
-	headless = blobKeyOf(sid+"-nohead", "01ABANDONED")
+	named, unnamedKey = blobKeyOf(sid, "01KBZNAMED0000000000000000"), blobKeyOf(sid, "01KBZSVPERSEDED00000000000")
+	headless = blobKeyOf(sid+"-nohead", "01KBZABANDNED0000000000000")
 	for _, k := range []string{named, unnamedKey, headless} {
 		if _, err := e.store.Put(e.ctx, k, []byte("checkpoint"), nil); err != nil {
 			e.t.Fatal(err)
@@ -373,6 +401,7 @@ func (unfencedHeads) Sweep(context.Context, objstore.Store, string, string) (*se
 
 func TestSweepSessionObjectsNeedTheHeadFence(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode") // simulated heads
 	e.attach("s1", []byte("kept"))
 	named, unnamedKey, headless := e.sessionObjects("s1")
 	e.advance(2 * time.Hour)
@@ -437,18 +466,9 @@ func TestSweepForgetsDeadUploadIntents(t *testing.T) {
 // skipped) repaired, and the others forgotten.
 func TestSweepForgetsDeadRowsThroughTheHead(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode") // a simulated head
 	e.attach("s0", []byte("kept"))
-	row := func(body string) string {
-		in := manifest.Intent{AttachmentID: digest([]byte(body)), SessionID: "s1"}
-		key := e.orphan()
-		if _, err := e.m.RecordRef(e.ctx, in, manifest.Info{}, func(*manifest.Row) (manifest.Data, error) {
-			return manifest.Data{Key: key, Size: 1, StoredSize: 1}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return in.AttachmentID
-	}
-	landed, dead := row("landed"), row("dead")
+	landed, dead := e.row("s1", "landed"), e.row("s1", "dead")
 	if _, err := writeSimHead(e.ctx, e.store, "s1", "", &simHead{Gen: 1, WriteID: "w1", Atts: []string{landed}}); err != nil {
 		t.Fatal(err)
 	}

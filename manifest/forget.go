@@ -14,38 +14,9 @@ import (
 // errLive stops a scan early: a live row was found.
 var errLive = errors.New("manifest: live row found")
 
-// ownerDead applies docs/contract.md, "Owner death": an ownerless intent is
-// dead; a turn owner is dead if the session has a receipt of another turn committed
-// after the intent; a process owner is dead only if a wired registry lacks
-// it. Unwired sources never declare death.
-func (s *Store) ownerDead(ctx context.Context, sessionID string, o Owner, intentAt time.Time) (bool, error) {
-	switch o.Kind {
-	case OwnerNone:
-		return true, nil
-	case OwnerTurn:
-		if s.turns == nil {
-			return false, nil
-		}
-		return s.turns.LatestCommitAfter(ctx, sessionID, o.ID, intentAt)
-	case OwnerProcess:
-		if s.procs == nil {
-			return false, nil
-		}
-		ok, err := s.procs.HasProcess(ctx, o.ID)
-		return !ok && err == nil, err
-	}
-	return false, nil // an unknown kind is never dead
-}
-
-// eligible reports whether row may be forgotten at cutoff: uncommitted,
-// intent at or before cutoff, owner dead (docs/contract.md, "Owner death"),
-// and not prepared for a commit after cutoff (see PrepareCommit). Age alone
-// never proves death.
+// eligible reports whether row may be forgotten at cutoff (Judge.RowDead).
 func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool, error) {
-	if row.Committed() || row.IntentAt.After(cutoff) || row.PreparedAt.After(cutoff) {
-		return false, nil
-	}
-	return s.ownerDead(ctx, row.SessionID, row.Owner, row.IntentAt)
+	return s.Judge().RowDead(ctx, row, cutoff)
 }
 
 // eligibleUnlessNamed is eligible, and then asks the session heads (if
@@ -149,18 +120,17 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 	n := 0
 	var lookErr error
 	for u, err := range s.Uploads(ctx) {
+		var unreadable *UnreadableError
+		if errors.As(err, &unreadable) {
+			continue // kept: the sweeper reports it
+		}
 		if err != nil {
 			return n, err
 		}
-		if u.IntentAt.After(cutoff) {
+		dead, err := s.Judge().UploadDead(ctx, &u, cutoff)
+		if err != nil {
+			lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))
 			continue
-		}
-		dead := u.State == UploadAborted
-		if !dead {
-			if dead, err = s.ownerDead(ctx, u.SessionID, u.Owner, u.IntentAt); err != nil {
-				lookErr = errors.Join(lookErr, fmt.Errorf("upload %s: %w", u.ID, err))
-				continue
-			}
 		}
 		if !dead {
 			continue

@@ -3,6 +3,8 @@ package manifest
 import (
 	"fmt"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/stowage-dev/stowage/ids"
 )
 
@@ -62,3 +64,25 @@ func validateIDs(list []string) error {
 	}
 	return nil
 }
+
+// IsULID reports whether s is a ULID exactly as stowage writes one: 26
+// characters of Crockford base32 in upper case, as ulid.ULID.String()
+// makes it. Upload ids and session object ids are ULIDs; a key that holds
+// anything else where one goes was not written by stowage and is never
+// deleted (docs/protocol.md, rule 0).
+func IsULID(s string) bool {
+	u, err := ulid.ParseStrict(s)
+	return err == nil && u.String() == s
+}
+
+// UnreadableError is an object of the manifest's layout that exists but
+// cannot be read as what its key says (it does not decode, or names another
+// id). Walks report it and go on; such an object is never deleted.
+type UnreadableError struct {
+	Key string
+	Err error
+}
+
+func (e *UnreadableError) Error() string { return fmt.Sprintf("%q is unreadable: %v", e.Key, e.Err) }
+
+func (e *UnreadableError) Unwrap() error { return e.Err }

@@ -71,6 +71,12 @@ func sessionMarkers(sessionID string) string { return SessionPrefix + sessionID 
 
 func sessionMarker(sessionID, id string) string { return sessionMarkers(sessionID) + id }
 
+// SessionMarkerKey returns the key of the marker that session sessionID
+// recorded attachment id. It is written before the session's first row for
+// id and outlives Forget (only ForgetSession removes it), so a session that
+// committed id and later forgot it still has it.
+func SessionMarkerKey(sessionID, id string) string { return sessionMarker(sessionID, id) }
+
 func turnMarkers(sessionID, turnID string) string {
 	return TurnPrefix + sessionID + "/" + ids.KeySegment(turnID) + "/"
 }
@@ -114,11 +120,22 @@ func ParseRefKey(key string) (id, sessionID string, ok bool) {
 	return id, sessionID, true
 }
 
-// ParseDataKey returns the upload id of a data key; ok is false for keys
-// outside DataPrefix or with an empty id.
+// ParseDataKey returns the upload id of a data key; ok is false for any key
+// that is not exactly DataPrefix followed by a ULID (IsULID), the only data
+// keys stowage writes.
 func ParseDataKey(key string) (uploadID string, ok bool) {
 	uploadID, found := strings.CutPrefix(key, DataPrefix)
-	if !found || uploadID == "" || strings.Contains(uploadID, "/") {
+	if !found || !IsULID(uploadID) {
+		return "", false
+	}
+	return uploadID, true
+}
+
+// ParseUploadKey returns the upload id of an upload intent's key; ok is
+// false for any key that is not exactly UploadPrefix followed by a ULID.
+func ParseUploadKey(key string) (uploadID string, ok bool) {
+	uploadID, found := strings.CutPrefix(key, UploadPrefix)
+	if !found || !IsULID(uploadID) {
 		return "", false
 	}
 	return uploadID, true

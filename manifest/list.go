@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"slices"
 	"strings"
@@ -104,7 +105,11 @@ func (s *Store) SessionIDs(ctx context.Context) iter.Seq2[string, error] {
 }
 
 // Uploads yields the upload intents, in key order. An intent that vanishes
-// between listing and reading is skipped.
+// between listing and reading is skipped, as are keys that are not upload
+// intent keys (ParseUploadKey). An intent that cannot be read is yielded as
+// an error matching *UnreadableError, with an Upload that carries only its
+// ID and DataKey (taken from its key), and the walk goes on if the caller
+// does; any other error ends it.
 func (s *Store) Uploads(ctx context.Context) iter.Seq2[Upload, error] {
 	return func(yield func(Upload, error) bool) {
 		for info, err := range s.obj.List(ctx, UploadPrefix, nil) {
@@ -112,12 +117,21 @@ func (s *Store) Uploads(ctx context.Context) iter.Seq2[Upload, error] {
 				yield(Upload{}, wrap("uploads", err))
 				return
 			}
+			id, ok := ParseUploadKey(info.Key)
+			if !ok {
+				continue // not stowage's: the sweeper reports it
+			}
 			u, ok, err := s.readUpload(ctx, info.Key)
-			if err != nil {
+			var unreadable *UnreadableError
+			switch {
+			case errors.As(err, &unreadable):
+				if !yield(Upload{ID: id, DataKey: DataKey(id)}, wrap("uploads", err)) {
+					return
+				}
+			case err != nil:
 				yield(Upload{}, wrap("uploads", err))
 				return
-			}
-			if ok && !yield(u, nil) {
+			case ok && !yield(u, nil):
 				return
 			}
 		}
@@ -130,6 +144,9 @@ type Root struct {
 	DataKey string
 	// By is the key of the upload intent or row that names it.
 	By string
+	// Unreadable, if set, says the intent or row By could not be read
+	// (an *UnreadableError): DataKey is what its key implies, or empty.
+	Unreadable error
 }
 
 // WalkRoots calls fn (from one goroutine at a time) for every data key an
@@ -140,25 +157,37 @@ type Root struct {
 // listings is seen in one of them. A row that names data which the sweep
 // then misses (written after this walk) is the fence's business: its writer
 // calls Protect before relying on the data.
+//
+// An intent or row that cannot be read is passed to fn too, with
+// Root.Unreadable set, and the walk goes on: an intent's root is then the
+// data key its own key implies (an intent of upload U only ever names
+// DataKey(U)); a row's is unknown (DataKey empty), so whatever data it may
+// name is not known to be unrooted.
 func (s *Store) WalkRoots(ctx context.Context, fn func(Root) error) error {
 	for u, err := range s.Uploads(ctx) {
-		if err != nil {
+		var unreadable *UnreadableError
+		if err != nil && !errors.As(err, &unreadable) {
 			return err
 		}
-		if err := fn(Root{DataKey: u.DataKey, By: UploadKey(u.ID)}); err != nil {
+		if err := fn(Root{DataKey: u.DataKey, By: UploadKey(u.ID), Unreadable: err}); err != nil {
 			return err
 		}
 	}
 	var mu sync.Mutex
-	err := s.forEachRow(ctx, RefPrefix, func(key string, row Row, _ version) error {
+	visit := func(key string, row Row, _ version) error {
 		if row.Data.IsZero() {
 			return nil
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		return fn(Root{DataKey: row.Data.Key, By: key})
-	})
-	return wrap("walk roots", err)
+	}
+	unreadable := func(key string, err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(Root{By: key, Unreadable: err})
+	}
+	return wrap("walk roots", s.forEachRowOr(ctx, RefPrefix, visit, unreadable))
 }
 
 // forEach lists prefix and calls fn for each listed object, up to

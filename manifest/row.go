@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -79,7 +78,7 @@ func encodeRow(r *Row) ([]byte, error) { return codec.Encode(rowSchema, r) }
 func decodeRow(data []byte) (Row, error) {
 	var r Row
 	if _, err := codec.Decode(rowSchema, data, &r); err != nil {
-		return Row{}, fmt.Errorf("manifest: decode row: %w", err)
+		return Row{}, errorf("decode row: %w", err)
 	}
 	return r, nil
 }
@@ -88,6 +87,10 @@ func decodeRow(data []byte) (Row, error) {
 const (
 	UploadActive  = "uploading"
 	UploadAborted = "aborted"
+	// UploadGranted: the intent of a direct upload (attach.Store.GrantPut):
+	// a client holds presigned requests for DataKey until ExpiresAt. It is
+	// reclaimable once ExpiresAt is aged, whoever its owner.
+	UploadGranted = "granted"
 )
 
 // Upload is an upload intent: recorded before the first byte of an
@@ -103,16 +106,35 @@ type Upload struct {
 	// State is UploadActive, or UploadAborted once the writer gave up (an
 	// aborted intent is reclaimable once aged, whoever its owner).
 	State string `json:"state"`
+	// ExpiresAt is when a granted upload's presigned requests expire (zero
+	// for other uploads).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Size is a granted upload's declared size in bytes.
+	Size int64 `json:"size,omitempty"`
 
 	etag string
 }
+
+// AgedAt is the time the sweeper's cutoff is compared with: the intent
+// time, or for a granted upload the expiry of its presigned requests.
+func (u Upload) AgedAt() time.Time {
+	if u.ExpiresAt.After(u.IntentAt) {
+		return u.ExpiresAt
+	}
+	return u.IntentAt
+}
+
+// Abandoned reports whether the intent is reclaimable once aged whoever
+// its owner: its writer gave up, or it is a grant (whose writer is a
+// client that no owner rule can see).
+func (u Upload) Abandoned() bool { return u.State == UploadAborted || u.State == UploadGranted }
 
 func encodeUpload(u *Upload) ([]byte, error) { return codec.Encode(uploadSchema, u) }
 
 func decodeUpload(data []byte) (Upload, error) {
 	var u Upload
 	if _, err := codec.Decode(uploadSchema, data, &u); err != nil {
-		return Upload{}, fmt.Errorf("manifest: decode upload intent: %w", err)
+		return Upload{}, errorf("decode upload intent: %w", err)
 	}
 	return u, nil
 }
@@ -131,7 +153,7 @@ func encodeBlob(b *Blob) ([]byte, error) { return codec.Encode(blobSchema, b) }
 func decodeBlob(data []byte) (Blob, error) {
 	var b Blob
 	if _, err := codec.Decode(blobSchema, data, &b); err != nil {
-		return Blob{}, fmt.Errorf("manifest: decode blob pointer: %w", err)
+		return Blob{}, errorf("decode blob pointer: %w", err)
 	}
 	return b, nil
 }

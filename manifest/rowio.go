@@ -67,7 +67,7 @@ func (s *Store) readRow(ctx context.Context, key string) (Row, version, error) {
 	}
 	row, err := decodeRow(data)
 	if err != nil {
-		return Row{}, version{}, fmt.Errorf("%q: %w", key, err)
+		return Row{}, version{}, &UnreadableError{Key: key, Err: err}
 	}
 	s.cache.put(key, info.ETag, row)
 	return row, version{state: rowLive, etag: info.ETag}, nil
@@ -201,6 +201,13 @@ func (s *Store) putMarkers(ctx context.Context, keys []string) error {
 // called concurrently. Rows unchanged since the last scan (same ETag) come
 // from the row cache. Keys that are not row keys are skipped with a warning.
 func (s *Store) forEachRow(ctx context.Context, prefix string, fn func(key string, row Row, v version) error) error {
+	return s.forEachRowOr(ctx, prefix, fn, nil)
+}
+
+// forEachRowOr is forEachRow that passes a row that cannot be read (an
+// *UnreadableError) to unreadable, if not nil, and goes on.
+func (s *Store) forEachRowOr(ctx context.Context, prefix string, fn func(key string, row Row, v version) error,
+	unreadable func(key string, err error) error) error {
 	visit := func(ctx context.Context, info objstore.ObjectInfo) error {
 		if _, _, ok := ParseRefKey(info.Key); !ok {
 			s.log.WarnContext(ctx, "manifest: skipping unparsable row key", "key", info.Key)
@@ -213,7 +220,12 @@ func (s *Store) forEachRow(ctx context.Context, prefix string, fn func(key strin
 		v := version{state: rowLive, etag: info.ETag}
 		if !ok {
 			var err error
-			if row, v, err = s.readRow(ctx, info.Key); err != nil {
+			var ue *UnreadableError
+			row, v, err = s.readRow(ctx, info.Key)
+			if errors.As(err, &ue) && unreadable != nil {
+				return unreadable(info.Key, err)
+			}
+			if err != nil {
 				return err
 			}
 			if v.state != rowLive {

@@ -3,7 +3,6 @@ package manifest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/stowage-dev/stowage/fence"
+	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/objstore"
 )
 
@@ -218,8 +218,12 @@ func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("manifest: %s: %w", op, err)
+	return errorf("%s: %w", op, err)
 }
+
+// errorf is fmt.Errorf for package manifest: the message starts with "manifest: "
+// once, however many of the package's own errors it wraps.
+func errorf(format string, args ...any) error { return errwrap.Errorf("manifest", format, args...) }
 
 // monotonic wraps an injected entropy source so that ids minted in one
 // millisecond stay ordered; nil stays nil.

@@ -11,7 +11,8 @@ import (
 // one session's rows. A session handle (session.Store) serves its
 // AttachmentManifest methods through it, so a tenant holding a handle for
 // its own session lists, judges and forgets only its own rows and learns
-// nothing of another session's (docs/protocol.md, "Tenant isolation").
+// nothing of another session's (docs/contract.md, "Isolation between
+// sessions").
 type SessionScoped interface {
 	// SessionUncommitted is ListUncommitted over sessionID's rows.
 	SessionUncommitted(ctx context.Context, sessionID string, olderThan time.Time) ([]Entry, error)

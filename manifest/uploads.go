@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -34,16 +37,67 @@ func (s *Store) BeginUpload(ctx context.Context, sessionID string, owner Owner, 
 		AttachmentID: attachmentID,
 		State:        UploadActive,
 	}
+	return s.writeIntent(ctx, u, "begin upload")
+}
+
+// BeginGrant records the intent of a direct upload: a client will write
+// size bytes hashing to attachmentID to the returned intent's DataKey
+// through presigned requests that expire at expires. It is durable when
+// BeginGrant returns; only then may the requests be signed. Until it is
+// sealed (attach.Store.Seal ends it) the intent roots its data key; once
+// expires is older than the sweeper's cutoff, it is reclaimable whoever its
+// owner, and so are its data and any multipart upload under it.
+func (s *Store) BeginGrant(ctx context.Context, sessionID string, owner Owner, attachmentID string, size int64, expires time.Time) (Upload, error) {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return Upload{}, wrap("begin grant", err)
+	}
+	if err := owner.Validate(); err != nil {
+		return Upload{}, wrap("begin grant", err)
+	}
+	if err := ValidateAttachmentID(attachmentID); err != nil {
+		return Upload{}, wrap("begin grant", err)
+	}
+	if size < 0 {
+		return Upload{}, wrap("begin grant", fmt.Errorf("%w: size %d", objstore.ErrInvalidArgument, size))
+	}
+	id := s.NewUploadID()
+	now := s.Now()
+	u := Upload{
+		ID:           id,
+		SessionID:    sessionID,
+		Owner:        owner,
+		IntentAt:     now,
+		DataKey:      DataKey(id),
+		AttachmentID: attachmentID,
+		State:        UploadGranted,
+		ExpiresAt:    ClampTime(expires),
+		Size:         size,
+	}
+	return s.writeIntent(ctx, u, "begin grant")
+}
+
+// writeIntent creates the upload intent u (create-only).
+func (s *Store) writeIntent(ctx context.Context, u Upload, op string) (Upload, error) {
 	data, err := encodeUpload(&u)
 	if err != nil {
-		return Upload{}, wrap("begin upload", err)
+		return Upload{}, wrap(op, err)
 	}
-	info, err := s.obj.Put(ctx, UploadKey(id), data, &objstore.PutOptions{IfNoneMatch: true})
+	info, err := s.obj.Put(ctx, UploadKey(u.ID), data, &objstore.PutOptions{IfNoneMatch: true})
 	if err != nil {
-		return Upload{}, wrap("begin upload", err)
+		return Upload{}, wrap(op, err)
 	}
 	u.etag = info.ETag
 	return u, nil
+}
+
+// LoadUpload returns the upload intent id; ok is false if there is none
+// (never written, ended, or forgotten by the sweeper).
+func (s *Store) LoadUpload(ctx context.Context, id string) (Upload, bool, error) {
+	if _, err := ulid.ParseStrict(id); err != nil {
+		return Upload{}, false, wrap("load upload", fmt.Errorf("%w: upload id %q", ErrInvalidID, id))
+	}
+	u, ok, err := s.readUpload(ctx, UploadKey(id))
+	return u, ok, wrap("load upload", err)
 }
 
 // AbandonUpload marks u aborted: its writer gave up, and once aged the
@@ -71,6 +125,8 @@ func (s *Store) EndUpload(ctx context.Context, u Upload) {
 }
 
 // readUpload reads the upload intent under key; ok is false if it is gone.
+// An intent that does not decode, or names another upload than its key, is
+// an *UnreadableError.
 func (s *Store) readUpload(ctx context.Context, key string) (Upload, bool, error) {
 	data, info, ok, err := s.readObject(ctx, key)
 	if err != nil || !ok {
@@ -78,7 +134,10 @@ func (s *Store) readUpload(ctx context.Context, key string) (Upload, bool, error
 	}
 	u, err := decodeUpload(data)
 	if err != nil {
-		return Upload{}, false, fmt.Errorf("%q: %w", key, err)
+		return Upload{}, false, &UnreadableError{Key: key, Err: err}
+	}
+	if id, _ := ParseUploadKey(key); u.ID != id || u.DataKey != DataKey(id) {
+		return Upload{}, false, &UnreadableError{Key: key, Err: fmt.Errorf("intent names upload %q and data %q", u.ID, u.DataKey)}
 	}
 	u.etag = info.ETag
 	return u, true, nil

@@ -27,6 +27,12 @@ var (
 	// timeout) where the request was not applied or its outcome is
 	// irrelevant (reads). Retryable.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrTimeout is returned when the server did not answer a request
+	// within its per-attempt timeout (a silent server, a stalled transfer).
+	// Such an error also matches ErrUnavailable (retryable; a write may have
+	// been applied). After the retry decorator, a write that timed out
+	// matches ErrOutcomeUnknown.
+	ErrTimeout = errors.New("request timed out")
 	// ErrPermission is returned when credentials lack a permission. From an
 	// S3 server the error is an *AccessError that names the S3 operation
 	// refused and the IAM action that grants it.
@@ -164,6 +170,8 @@ func ErrorCode(err error) string {
 		return "conflict"
 	case errors.Is(err, ErrThrottled):
 		return "throttled"
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
 	case errors.Is(err, ErrNoBucket):

@@ -54,25 +54,32 @@ const (
 	abortTimeout    = 10 * time.Second
 )
 
-// maxParts is MaxParts, a variable so tests can reach it without 50 GB.
-var maxParts = MaxParts
+// streamTuning is what tests may change in StreamUpload; StreamUpload
+// itself uses defaultStreamTuning.
+type streamTuning struct {
+	// maxParts is MaxParts (tests reach it without 50 GB).
+	maxParts int
+	// backoff returns the wait before attempt (1-based: the wait before
+	// the second attempt is backoff(1)).
+	backoff func(attempt int) time.Duration
+	// blocked, if set, is called whenever the reading goroutine is about to
+	// wait for a part buffer or a slot for a part: the moment the engine
+	// has read as far ahead as its memory bound allows. Tests use it to
+	// release parts only then, which makes the bound observable.
+	blocked func()
+}
 
-// blockedHook, if set, is called whenever the reading goroutine is about to
-// wait for a part buffer or a slot for a part: the moment the engine has
-// read as far ahead as its memory bound allows. Tests use it to release
-// parts only then, which makes the bound observable.
-var blockedHook func()
-
-func blocked() {
-	if blockedHook != nil {
-		blockedHook()
+func defaultStreamTuning() streamTuning {
+	return streamTuning{
+		maxParts: MaxParts,
+		backoff:  func(attempt int) time.Duration { return partBackoffBase << (attempt - 1) },
 	}
 }
 
-// partBackoff returns the wait before attempt (1-based: the wait before the
-// second attempt is partBackoff(1)). A variable so tests can avoid sleeping.
-var partBackoff = func(attempt int) time.Duration {
-	return partBackoffBase << (attempt - 1)
+func (t streamTuning) block() {
+	if t.blocked != nil {
+		t.blocked()
+	}
 }
 
 // StreamUpload implements Store.Upload on top of a Multiparter: a body that
@@ -86,6 +93,11 @@ var partBackoff = func(attempt int) time.Duration {
 // context detached from ctx, and CompleteUpload is never called once ctx is
 // done, so a cancelled upload leaves no object behind.
 func StreamUpload(ctx context.Context, mp Multiparter, key string, body io.Reader, opts *UploadOptions) (ObjectInfo, error) {
+	return streamUploadWith(ctx, mp, key, body, opts, defaultStreamTuning())
+}
+
+// streamUploadWith is StreamUpload with tuning.
+func streamUploadWith(ctx context.Context, mp Multiparter, key string, body io.Reader, opts *UploadOptions, tune streamTuning) (ObjectInfo, error) {
 	if opts == nil {
 		opts = &UploadOptions{}
 	}
@@ -109,7 +121,7 @@ func StreamUpload(ctx context.Context, mp Multiparter, key string, body io.Reade
 		return ObjectInfo{}, err
 	}
 
-	u := &streamUpload{mp: mp, key: key, opts: opts, bufs: newPartBuffers(int(partSize), conc+1)}
+	u := &streamUpload{mp: mp, key: key, opts: opts, tune: tune, bufs: newPartBuffers(int(partSize), conc+1, tune.block)}
 	defer u.bufs.release()
 	return u.run(ctx, body, conc)
 }
@@ -118,6 +130,7 @@ type streamUpload struct {
 	mp   Multiparter
 	key  string
 	opts *UploadOptions
+	tune streamTuning
 	bufs *partBuffers
 }
 
@@ -203,7 +216,7 @@ func (u *streamUpload) multipart(ctx context.Context, body io.Reader, conc int, 
 		select {
 		case sem <- struct{}{}:
 		default:
-			blocked()
+			u.tune.block()
 			select {
 			case sem <- struct{}{}:
 			case <-gctx.Done():
@@ -248,9 +261,9 @@ func (u *streamUpload) multipart(ctx context.Context, body io.Reader, conc int, 
 			u.bufs.put(data)
 			break
 		}
-		if number > maxParts {
+		if number > u.tune.maxParts {
 			u.bufs.put(data)
-			readErr = fmt.Errorf("objstore: upload %q: body exceeds %d parts of %d bytes: %w", u.key, maxParts, u.bufs.size, ErrInvalidArgument)
+			readErr = fmt.Errorf("objstore: upload %q: body exceeds %d parts of %d bytes: %w", u.key, u.tune.maxParts, u.bufs.size, ErrInvalidArgument)
 			break
 		}
 		readErr = send(number, data)
@@ -281,7 +294,7 @@ func (u *streamUpload) uploadPart(ctx context.Context, uploadID string, number i
 		if err == nil || attempt == partAttempts || !IsRetryable(err) || ctx.Err() != nil {
 			return etag, err
 		}
-		t := time.NewTimer(partBackoff(attempt))
+		t := time.NewTimer(u.tune.backoff(attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -295,16 +308,17 @@ func (u *streamUpload) uploadPart(ctx context.Context, uploadID string, number i
 // recycles them. Only the reading goroutine calls get; any goroutine calls
 // put. Buffers come from, and go back to, a process-wide pool.
 type partBuffers struct {
-	size int
-	max  int
-	made int // buffers handed out so far (reader goroutine only)
-	free chan []byte
+	size    int
+	max     int
+	made    int // buffers handed out so far (reader goroutine only)
+	free    chan []byte
+	blocked func() // called before waiting for a buffer
 }
 
 var globalPartPool sync.Pool // of *[]byte
 
-func newPartBuffers(size, max int) *partBuffers {
-	return &partBuffers{size: size, max: max, free: make(chan []byte, max)}
+func newPartBuffers(size, max int, blocked func()) *partBuffers {
+	return &partBuffers{size: size, max: max, free: make(chan []byte, max), blocked: blocked}
 }
 
 func (p *partBuffers) get(ctx context.Context) ([]byte, error) {
@@ -320,7 +334,7 @@ func (p *partBuffers) get(ctx context.Context) ([]byte, error) {
 		}
 		return make([]byte, p.size), nil
 	}
-	blocked()
+	p.blocked()
 	select {
 	case b := <-p.free:
 		return b[:p.size], nil

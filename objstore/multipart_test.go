@@ -39,17 +39,27 @@ type fakeMP struct {
 	failPart func(number, attempt int) error // nil: no failure
 	gate     chan struct{}                   // if non-nil, UploadPart waits on it
 	// hold makes UploadPart wait for a release, sent only when the engine
-	// blocks (blockedHook), or for the end of the body.
+	// blocks (tune.blocked), or for the end of the body.
 	hold     bool
 	release  chan struct{}
 	bodyDone chan struct{}
 	onPart   func(number int) // called as UploadPart starts
 	failDone error            // CompleteUpload error
+	// tune is the engine's tuning for f.stream: no backoff between part
+	// attempts (tests never sleep).
+	tune streamTuning
 }
 
 func newFakeMP(t *testing.T, partSize, conc int) *fakeMP {
+	tune := defaultStreamTuning()
+	tune.backoff = func(int) time.Duration { return 0 }
 	return &fakeMP{t: t, partSize: partSize, conc: conc, uploads: map[string]map[int][]byte{},
-		objects: map[string][]byte{}, arrays: map[*byte]bool{}, attempts: map[int]int{}}
+		objects: map[string][]byte{}, arrays: map[*byte]bool{}, attempts: map[int]int{}, tune: tune}
+}
+
+// stream runs the upload engine on f with f's tuning.
+func (f *fakeMP) stream(ctx context.Context, key string, body io.Reader, opts *UploadOptions) (ObjectInfo, error) {
+	return streamUploadWith(ctx, f, key, body, opts, f.tune)
 }
 
 func (f *fakeMP) PutObject(ctx context.Context, key string, data []byte, opts *PutOptions) (ObjectInfo, error) {
@@ -175,12 +185,6 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func noBackoff(t *testing.T) {
-	old := partBackoff
-	partBackoff = func(int) time.Duration { return 0 }
-	t.Cleanup(func() { partBackoff = old })
-}
-
 const mpPart = MinPartSize
 
 func TestStreamUploadSinglePut(t *testing.T) {
@@ -209,30 +213,29 @@ func TestStreamUploadSinglePut(t *testing.T) {
 // holdParts makes f's parts wait until the engine has read as far ahead as
 // it may, then releases one part each time the engine blocks: a read beyond
 // the memory bound is then caught by boundedBody every time, not by luck.
-func holdParts(t *testing.T, f *fakeMP) {
+func holdParts(f *fakeMP) {
 	f.hold = true
 	f.release = make(chan struct{})
 	f.bodyDone = make(chan struct{})
-	blockedHook = func() {
+	f.tune.blocked = func() {
 		select {
 		case f.release <- struct{}{}:
 		case <-f.bodyDone:
 		}
 	}
-	t.Cleanup(func() { blockedHook = nil })
 }
 
 func TestStreamUploadMultipart(t *testing.T) {
 	const conc = 3
 	f := newFakeMP(t, mpPart, conc)
-	holdParts(t, f)
+	holdParts(f)
 	data := randomBytes(t, 7*mpPart+mpPart/2)
 	opts := &UploadOptions{
 		PutOptions:  PutOptions{IfMatch: "abc", ContentType: "text/plain", Metadata: map[string]string{"a": "b"}},
 		PartSize:    1, // raised to MinPartSize
 		Concurrency: conc,
 	}
-	info, err := StreamUpload(context.Background(), f, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, opts)
+	info, err := f.stream(context.Background(), "k", &boundedBody{f: f, r: bytes.NewReader(data)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +280,7 @@ func TestStreamUploadParallel(t *testing.T) {
 	data := randomBytes(t, 10*mpPart)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // guard, not a wait
 	defer cancel()
-	if _, err := StreamUpload(ctx, f, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, &UploadOptions{PartSize: mpPart, Concurrency: conc}); err != nil {
+	if _, err := f.stream(ctx, "k", &boundedBody{f: f, r: bytes.NewReader(data)}, &UploadOptions{PartSize: mpPart, Concurrency: conc}); err != nil {
 		t.Fatalf("upload never reached %d parts in flight: %v", conc, err)
 	}
 	if f.maxIn != conc || !bytes.Equal(f.objects["k"], data) {
@@ -286,7 +289,6 @@ func TestStreamUploadParallel(t *testing.T) {
 }
 
 func TestStreamUploadRetriesTransientParts(t *testing.T) {
-	noBackoff(t)
 	f := newFakeMP(t, mpPart, 2)
 	f.failPart = func(n, attempt int) error {
 		if n == 2 && attempt < partAttempts {
@@ -298,7 +300,7 @@ func TestStreamUploadRetriesTransientParts(t *testing.T) {
 		return nil
 	}
 	data := randomBytes(t, 3*mpPart)
-	if _, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(data), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
+	if _, err := f.stream(context.Background(), "k", bytes.NewReader(data), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if f.attempts[2] != partAttempts || f.attempts[3] != 2 || !bytes.Equal(f.objects["k"], data) {
@@ -307,7 +309,6 @@ func TestStreamUploadRetriesTransientParts(t *testing.T) {
 }
 
 func TestStreamUploadAbortsOnFailure(t *testing.T) {
-	noBackoff(t)
 	readErr := errors.New("disk on fire")
 	cases := []struct {
 		name     string
@@ -352,7 +353,7 @@ func TestStreamUploadAbortsOnFailure(t *testing.T) {
 			c.setup(f, cancel)
 			data := randomBytes(t, 5*mpPart)
 			body := &boundedBody{f: f, r: bytes.NewReader(data), err: c.bodyErr}
-			_, err := StreamUpload(ctx, f, "k", body, &UploadOptions{PartSize: mpPart, Concurrency: 2})
+			_, err := f.stream(ctx, "k", body, &UploadOptions{PartSize: mpPart, Concurrency: 2})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -367,16 +368,15 @@ func TestStreamUploadAbortsOnFailure(t *testing.T) {
 }
 
 func TestStreamUploadMaxParts(t *testing.T) {
-	old := maxParts
-	maxParts = 3
-	t.Cleanup(func() { maxParts = old })
 	f := newFakeMP(t, mpPart, 2)
-	_, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(make([]byte, 3*mpPart+1)), &UploadOptions{PartSize: mpPart, Concurrency: 2})
+	f.tune.maxParts = 3
+	_, err := f.stream(context.Background(), "k", bytes.NewReader(make([]byte, 3*mpPart+1)), &UploadOptions{PartSize: mpPart, Concurrency: 2})
 	if !errors.Is(err, ErrInvalidArgument) || len(f.aborts) != 1 || len(f.completes) != 0 {
 		t.Fatalf("err = %v, aborts %d, completes %d; want ErrInvalidArgument and an abort", err, len(f.aborts), len(f.completes))
 	}
 	f = newFakeMP(t, mpPart, 2)
-	if _, err := StreamUpload(context.Background(), f, "k", bytes.NewReader(make([]byte, 3*mpPart)), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
+	f.tune.maxParts = 3
+	if _, err := f.stream(context.Background(), "k", bytes.NewReader(make([]byte, 3*mpPart)), &UploadOptions{PartSize: mpPart, Concurrency: 2}); err != nil {
 		t.Fatalf("exactly maxParts parts: %v", err)
 	}
 }

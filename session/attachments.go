@@ -18,8 +18,9 @@ import (
 // (ListUncommitted, ForgetAgedUncommitted, HasLiveRef, ListAllRefs) see only
 // this session's rows when the manifest implements manifest.SessionScoped
 // (*manifest.Store does) and report nothing otherwise; the store-wide
-// versions are the sweeper's, on the manifest itself. This is lash's per-session-database reading of the
-// contract (contract.md section 3).
+// versions are the sweeper's, on the manifest itself. This is lash's
+// per-session-database reading of the contract (docs/contract.md,
+// "Isolation between sessions").
 
 // RecordIntent implements manifest.AttachmentManifest.
 func (s *Store) RecordIntent(ctx context.Context, in manifest.Intent) error {

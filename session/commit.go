@@ -136,6 +136,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
 	next.Config, next.AgentFrames, next.CurrentAgentFrameID = c.Config, c.AgentFrames, c.CurrentAgentFrameID
 
+	applyTombstones(next, c.Graph)
 	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
@@ -171,14 +172,23 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	var flushTail []delta
 	dBytes := tailBytes([]delta{d})
 	large := dBytes > s.tune.FlushBytes
+	if n := len(base.Tail); n > 0 && n+1 >= s.tune.FlushDeltas && unsealed(base.Segs) >= 3*s.tune.SegmentFanout {
+		// Merges fall behind flushes: this flush waits for the one in
+		// flight, so the number of segments stays bounded.
+		s.WaitCompaction()
+	}
+	if segs, ok := s.adoptCompaction(sid, next.Segs, base.SweepGen); ok {
+		next.Segs = segs
+	}
 	if n := len(base.Tail); large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
 		flushTail = slices.Clone(base.Tail)
 		if large {
 			flushTail = append(flushTail, d)
 		}
-		fp := planFlush(base.Segs, flushTail, s.tune)
+		fp := planFlush(next.Segs, flushTail, s.tune)
 		flush = &fp
-		next.Segs = fp.apply(base.Segs)
+		next.Segs = fp.apply(next.Segs)
+		sealFull(next.Segs, s.tune)
 		next.FlushedRev = flushTail[len(flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -246,6 +256,9 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 			return nil
 		},
 		after: func(ctx context.Context, _ snapshot) {
+			s.retire(supersededKeys(cur.h, next))
+			s.compactedPublished(next)
+			s.startCompaction(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

@@ -28,7 +28,7 @@
 //
 // # Sweeper interface
 //
-// ListSessionIDs, ReadHead, Reachable and ParseKey expose the key layout
+// ListSessionIDs, ReadHead and ParseKey expose the key layout
 // (keys.go) to the sweeper without it knowing the head format. SweepHead is
 // the sweeper's head fence (it advances the head's sweep generation, or
 // creates a placeholder head that reads as no session), and HeadRefs tells

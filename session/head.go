@@ -102,6 +102,10 @@ type head struct {
 	Inputs   []inputRow    `json:"inputs,omitempty"`
 	InputSeq uint64        `json:"input_seq,omitempty"`
 
+	// Tombstones are node ids tombstoned by TombstoneNodes since the last
+	// ReplaceFull, sorted; an Append of one of them revives it.
+	Tombstones []string `json:"tombstones,omitempty"`
+
 	Lease *SessionExecutionLease `json:"lease,omitempty"`
 	// LeaseGen is the last fencing token handed out.
 	LeaseGen uint64 `json:"lease_gen,omitempty"`
@@ -206,6 +210,7 @@ func (h *head) clone() *head {
 	c.Receipts = append([]receipt(nil), h.Receipts...)
 	c.Queue = append([]queuedBatch(nil), h.Queue...)
 	c.Inputs = append([]inputRow(nil), h.Inputs...)
+	c.Tombstones = append([]string(nil), h.Tombstones...)
 	if h.Lease != nil {
 		l := *h.Lease
 		c.Lease = &l

@@ -23,11 +23,13 @@ func TestValidateSessionID(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
+	id := newID()
 	cases := map[string]KeyKind{
-		HeadKey("s1"):          KeyHead,
-		segKey("s1", "01ABC"):  KeySegment,
-		idxKey("s1", "01ABC"):  KeyIndex,
-		blobKey("s1", "01ABC"): KeyBlob,
+		HeadKey("s1"):     KeyHead,
+		segKey("s1", id):  KeySegment,
+		idxKey("s1", id):  KeyIndex,
+		blobKey("s1", id): KeyBlob,
+		segKey("s1", "01ARZ3NDEKTSV4RRFFQ69G5FAV"): KeySegment,
 	}
 	for k, want := range cases {
 		sid, kind, ok := ParseKey(k)
@@ -36,17 +38,21 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"sessions/", "sessions/s1", "sessions/s1/", "sessions/s1/seg/", "sessions/s1/seg/a/b",
-		"sessions/s1/other/x", "sessions/../head", "other/s1/head", "sessions/a b/head"} {
+		"sessions/s1/other/x", "sessions/../head", "other/s1/head", "sessions/a b/head",
+		// Rule 0: only a ULID as stowage writes it goes where an id goes.
+		"sessions/s1/seg/01ABC", "sessions/s1/seg/x", "sessions/s1/idx/" + strings.ToLower(id),
+		"sessions/s1/blob/" + id + "x", "sessions/s1/seg/" + id + "/x", "sessions/s1/seg/81ARZ3NDEKTSV4RRFFQ69G5FAV"} {
 		if _, _, ok := ParseKey(k); ok {
 			t.Errorf("ParseKey(%q) accepted", k)
 		}
 	}
 }
 
-// TestPlanFlushBoundsEveryMerge simulates 2,000 flushes of a session with a
-// small segment cap: no flush merges more than the cap, the unsealed
-// segments stay few, and the sealed ones are large.
-func TestPlanFlushBoundsEveryMerge(t *testing.T) {
+// TestCompactionBoundsEveryMerge simulates 2,000 flushes of a session with
+// a small segment cap, each followed by at most one merge (as a handle
+// merges one run in the background between commits): no merge exceeds the
+// cap, the unsealed segments stay few, and the sealed ones are large.
+func TestCompactionBoundsEveryMerge(t *testing.T) {
 	tune := Tuning{SegmentMaxBytes: 64 << 10}.withDefaults()
 	body := json.RawMessage(strings.Repeat("x", 900))
 	var segs []segRef
@@ -58,23 +64,31 @@ func TestPlanFlushBoundsEveryMerge(t *testing.T) {
 		}
 		tb := int64(tailBytes(tail))
 		p := planFlush(segs, tail, tune)
-		merged := int64(0)
-		for _, r := range p.merge {
-			merged += r.Bytes
-		}
-		if merged+tb > int64(tune.SegmentMaxBytes) && len(p.merge) > 0 {
-			t.Fatalf("flush %d merges %d bytes, cap %d", flush, merged+tb, tune.SegmentMaxBytes)
-		}
-		p.ref.Bytes = merged + tb
+		p.ref.Bytes = tb
 		segs = p.apply(segs)
+		sealFull(segs, tune)
 		total += tb
+		if lo, fits, ok := mergeRun(segs, tune); ok {
+			if !fits {
+				t.Fatalf("flush %d: an unmergeable run left unsealed: %+v", flush, segs)
+			}
+			run := segs[lo : lo+tune.SegmentFanout]
+			m := segRef{Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev}
+			for _, r := range run {
+				m.Bytes += r.Bytes
+			}
+			if m.Bytes > int64(tune.SegmentMaxBytes) {
+				t.Fatalf("flush %d merges %d bytes, cap %d", flush, m.Bytes, tune.SegmentMaxBytes)
+			}
+			segs = append(append(append([]segRef(nil), segs[:lo]...), m), segs[lo+len(run):]...)
+		}
 		var covered int64
 		perLevel := map[int]int{}
 		for i, r := range segs {
 			covered += r.Bytes
 			if !r.Sealed {
 				perLevel[r.Level]++
-				if perLevel[r.Level] >= tune.SegmentFanout {
+				if perLevel[r.Level] > 2*tune.SegmentFanout {
 					t.Fatalf("flush %d: %d unsealed segments at level %d: %+v", flush, perLevel[r.Level], r.Level, segs)
 				}
 			}

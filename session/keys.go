@@ -2,6 +2,8 @@ package session
 
 import (
 	"strings"
+
+	"github.com/stowage-dev/stowage/manifest"
 )
 
 // Key layout. Every key a session uses is built here and nowhere else.
@@ -39,9 +41,9 @@ func idxKey(sid, id string) string  { return SessionPrefix(sid) + "idx/" + id }
 func blobKey(sid, id string) string { return SessionPrefix(sid) + "blob/" + id }
 
 // ParseKey splits a key of the session key space into its session id and
-// kind. ok is false for keys that are not of the layout above (for example
-// keys with an invalid session id): the sweeper must leave those alone and
-// report them.
+// kind. ok is false for keys that are not exactly of the layout above (an
+// invalid session id, or anything but a ULID as ids are written, see
+// manifest.IsULID): the sweeper must leave those alone and report them.
 func ParseKey(key string) (sid string, kind KeyKind, ok bool) {
 	rest, found := strings.CutPrefix(key, SessionsPrefix)
 	if !found {
@@ -55,7 +57,7 @@ func ParseKey(key string) (sid string, kind KeyKind, ok bool) {
 		return sid, KeyHead, true
 	}
 	k, id, found := strings.Cut(rest, "/")
-	if !found || id == "" || strings.Contains(id, "/") {
+	if !found || !manifest.IsULID(id) {
 		return "", "", false
 	}
 	switch KeyKind(k) {

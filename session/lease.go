@@ -85,17 +85,66 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 			return plan{next: next}, nil
 		}
 		next := base.clone()
-		next.LeaseGen++
-		l := SessionExecutionLease{
-			LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: newToken(), FencingToken: next.LeaseGen},
-			ExpiresAt:  now.Add(ttl),
-		}
-		next.Lease = &l
-		acquired := l
-		out.Acquired = &acquired
+		out.Acquired = grantLease(next, sid, owner, now, ttl)
 		return plan{next: next}, nil
 	})
 	return out, err
+}
+
+// ReclaimSessionExecutionLease takes the lease over from a holder the
+// caller knows is dead, before its expiry: if the lease is still exactly
+// observed (owner, incarnation, token, fencing token) and its holder's death
+// is provable by the claimant (both are local processes of the same host
+// and boot), claimant gets a new lease with the next fencing token, which
+// fences every claim and commit of the dead holder. Otherwise (the lease
+// moved on, the holder is opaque or on another host or boot) the outcome
+// is Busy with the current holder; a free or expired lease is an ordinary
+// claim. The caller judges that the holder's process is gone (the store
+// does not read the process table).
+func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant LeaseOwner, observed LeaseFence, ttl time.Duration) (LeaseClaimOutcome, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	if err := validateID("lease owner id", claimant.OwnerID); err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	ttl = clampTTL(ttl)
+	var out LeaseClaimOutcome
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = LeaseClaimOutcome{}
+		base := liveOrFresh(sid, cur.h)
+		now := s.now()
+		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) && (!leaseMatches(l, observed) || !provablyDead(l.Owner, claimant)) {
+			busy := *l
+			out.Busy = &busy
+			return plan{}, nil
+		}
+		next := base.clone()
+		out.Acquired = grantLease(next, sid, claimant, now, ttl)
+		return plan{next: next}, nil
+	})
+	return out, err
+}
+
+// provablyDead reports whether claimant can prove holder's death: both are
+// local processes of the same host and boot.
+func provablyDead(holder, claimant LeaseOwner) bool {
+	h, c := holder.Liveness, claimant.Liveness
+	return h.Kind == LivenessLocalProcess && c.Kind == LivenessLocalProcess && h.Host == c.Host && h.Boot == c.Boot
+}
+
+// grantLease gives h a new lease for owner with the next fencing token and
+// returns a copy of it.
+func grantLease(h *head, sid string, owner LeaseOwner, now time.Time, ttl time.Duration) *SessionExecutionLease {
+	h.LeaseGen++
+	l := SessionExecutionLease{
+		LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: newToken(), FencingToken: h.LeaseGen},
+		ExpiresAt:  now.Add(ttl),
+	}
+	h.Lease = &l
+	acquired := l
+	return &acquired
 }
 
 // RenewSessionExecutionLease implements SessionExecutionLeaseStore.

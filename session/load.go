@@ -89,6 +89,9 @@ func buildGraph(etag string, h *head, segs []*segment) *graphState {
 			nl.put(n)
 		}
 	}
+	if len(h.Tombstones) > 0 {
+		nl = dropTombstoned(nl, h.Tombstones)
+	}
 	if nl.pos == nil {
 		nl.pos = map[string]int{}
 	}
@@ -127,12 +130,20 @@ func (s *Store) liveSnapshot(ctx context.Context) (*snapshot, string, error) {
 // trips (the head; then the segments and checkpoint blobs it names, in
 // parallel), and one conditional GET when the head is unchanged since this
 // handle last decoded it.
-func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRead, error) {
+func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (out *PersistedRead, err error) {
 	if scope.ActivePath {
 		if err := validateOptionalID("leaf node id", scope.LeafNodeID); err != nil {
 			return nil, err
 		}
 	}
+	err = s.retryMissing(ctx, s.SessionID(), func() (err error) {
+		out, err = s.loadSession(ctx, scope)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRead, error) {
 	snapp, sid, err := s.liveSnapshot(ctx)
 	if err != nil || snapp == nil {
 		return nil, err
@@ -141,11 +152,28 @@ func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	if h.Revision == 0 {
 		return nil, nil
 	}
-	var g *graphState
+	var graph Graph
 	var cp *HydratedCheckpoint
 	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() (err error) {
-		g, err = s.graphOf(ectx, sid, snap)
+	eg.Go(func() error {
+		if g := s.segs.graph(sid, snap.etag, h.WriteID); g != nil || !scope.ActivePath {
+			if g == nil {
+				var err error
+				if g, err = s.graphOf(ectx, sid, snap); err != nil {
+					return err
+				}
+			}
+			graph = project(g, h.Leaf, scope)
+			return nil
+		}
+		// An active path with no decoded graph: read only the segments
+		// that hold its nodes.
+		leaf := scope.LeafNodeID
+		if leaf == "" {
+			leaf = h.Leaf
+		}
+		nodes, err := s.activePath(ectx, sid, snap, leaf)
+		graph = Graph{LeafNodeID: leaf, Nodes: cloneNodes(nodes)}
 		return err
 	})
 	eg.Go(func() (err error) {
@@ -165,7 +193,7 @@ func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 		Checkpoint:          cp,
 		TokenLedger:         slices.Clone(h.Ledger),
 	}
-	out.Graph = project(g, h.Leaf, scope)
+	out.Graph = graph
 	return out, nil
 }
 
@@ -206,15 +234,26 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 // LoadNode implements CommitStore. It reads the head (one conditional GET),
 // then at most the indexes of the head's segments (cached; they are
 // immutable) and the one segment that holds the node.
-func (s *Store) LoadNode(ctx context.Context, nodeID string) (*NodeRecord, error) {
+func (s *Store) LoadNode(ctx context.Context, nodeID string) (out *NodeRecord, err error) {
 	if err := ValidateNodeID(nodeID); err != nil {
 		return nil, err
 	}
+	err = s.retryMissing(ctx, s.SessionID(), func() (err error) {
+		out, err = s.loadNode(ctx, nodeID)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) loadNode(ctx context.Context, nodeID string) (*NodeRecord, error) {
 	snapp, sid, err := s.liveSnapshot(ctx)
 	if err != nil || snapp == nil {
 		return nil, err
 	}
 	snap, h := *snapp, snapp.h
+	if _, dead := slices.BinarySearch(h.Tombstones, nodeID); dead {
+		return nil, nil
+	}
 	if g := s.segs.graph(sid, snap.etag, snap.h.WriteID); g != nil {
 		if i, ok := g.pos[nodeID]; ok {
 			n := cloneNode(g.nodes[i])

@@ -59,7 +59,7 @@ func TestKeptHandlesStayWithinTheCacheBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := h.LoadSession(ctx, session.FullGraph)
+		r, err := h.LoadSession(ctx, session.FullGraph())
 		if err != nil || len(r.Graph.Nodes) != perSession/nodeSize {
 			t.Fatalf("load %d: %v", i, err)
 		}
@@ -84,3 +84,56 @@ func TestKeptHandlesStayWithinTheCacheBudget(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestManyKeptHandlesHoldNoHeads keeps 400 handles of small sessions
+// (three commits of 18 KiB, all in each head's tail) sharing a 2 MiB cache:
+// the heads live in the cache, within its budget, not in the handles.
+func TestManyKeptHandlesHoldNoHeads(t *testing.T) {
+	ctx := context.Background()
+	objs := memstore.New(nil)
+	const sessions, commits = 400, 3
+	text, _ := json.Marshal(string(make([]byte, 3<<10)))
+	for i := range sessions {
+		sid := fmt.Sprintf("h%04d", i)
+		w, err := session.New(session.Config{Store: objs, SessionID: sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range commits {
+			id := fmt.Sprintf("n%d", r)
+			c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: ptr(uint64(r)),
+				Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id, Nodes: []session.NodeRecord{
+					{NodeID: id, Timestamp: "t", Kind: session.PayloadEvent, Event: text}}}}
+			if _, err := w.CommitRuntimeState(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const budget = 2 << 20
+	cache := session.NewSegmentCache(budget)
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	before := heap()
+	handles := make([]*session.Store, sessions)
+	for i := range handles {
+		h, err := session.New(session.Config{Store: objs, SessionID: fmt.Sprintf("h%04d", i), Segments: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := h.LoadSession(ctx, session.FullGraph()); err != nil || len(r.Graph.Nodes) != commits {
+			t.Fatalf("load %d: %v", i, err)
+		}
+		handles[i] = h
+	}
+	held := heap() - before
+	runtime.KeepAlive(handles)
+	t.Logf("%d kept handles hold %d KiB (cache %d KiB); their heads' tails alone are %d KiB",
+		sessions, held>>10, cache.Bytes()>>10, sessions*commits*len(text)>>10)
+	if limit := int64(budget + sessions*2<<10 + 2<<20); held > limit {
+		t.Fatalf("%d kept handles hold %d bytes, want at most %d", sessions, held, limit)
+	}
+}

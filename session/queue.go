@@ -18,10 +18,22 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	if draft.SessionID != sid {
 		return QueuedWorkBatch{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}
+	if err := validateOptionalID("source key", draft.SourceKey); err != nil {
+		return QueuedWorkBatch{}, err
+	}
 	draft.Payload = cloneRaw(draft.Payload)
 	var out QueuedWorkBatch
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
-		next := liveOrFresh(sid, cur.h).clone()
+		base := liveOrFresh(sid, cur.h)
+		if draft.SourceKey != "" {
+			for _, b := range base.Queue {
+				if b.SourceKey == draft.SourceKey {
+					out = cloneBatch(b.QueuedWorkBatch) // the original, not the replay
+					return plan{}, nil
+				}
+			}
+		}
+		next := base.clone()
 		out = cloneBatch(enqueueBatch(next, draft, s.now()))
 		return plan{next: next}, nil
 	})
@@ -31,7 +43,7 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 // enqueueBatch appends a batch to h's queue with a fresh id.
 func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
 	h.QueueSeq++
-	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, EnqueueSeq: h.QueueSeq, Payload: d.Payload, EnqueuedAt: now}
+	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq, Payload: d.Payload, EnqueuedAt: now}
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
 	return b
 }

@@ -6,8 +6,12 @@ import (
 )
 
 // QueuedWorkBatchDraft is a batch to enqueue; the store assigns its id.
+// SourceKey, if set, makes the enqueue idempotent: while a batch with the
+// same key is unsettled, enqueueing it again returns that batch (its
+// original payload) and admits nothing.
 type QueuedWorkBatchDraft struct {
 	SessionID string          `json:"session_id"`
+	SourceKey string          `json:"source_key,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
 }
 
@@ -15,6 +19,7 @@ type QueuedWorkBatchDraft struct {
 type QueuedWorkBatch struct {
 	BatchID    string          `json:"batch_id"`
 	SessionID  string          `json:"session_id"`
+	SourceKey  string          `json:"source_key,omitempty"`
 	EnqueueSeq uint64          `json:"enqueue_seq"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	EnqueuedAt time.Time       `json:"enqueued_at"`
@@ -143,4 +148,49 @@ type TurnInputApplication struct {
 type LeaseClaimOutcome struct {
 	Acquired *SessionExecutionLease
 	Busy     *SessionExecutionLease
+}
+
+// CancelTarget names a turn input to cancel: by InputID, or (if InputID is
+// empty) by SourceKey.
+type CancelTarget struct {
+	InputID   string `json:"input_id,omitempty"`
+	SourceKey string `json:"source_key,omitempty"`
+}
+
+// CancelOutcomeKind is what a cancel found.
+type CancelOutcomeKind string
+
+// Cancel outcomes.
+const (
+	// Cancelled: the input was pending (or held by a stale claim) and is now
+	// a cancelled tombstone.
+	Cancelled CancelOutcomeKind = "cancelled"
+	// AlreadyClaimed: a live claim holds it; nothing changed.
+	AlreadyClaimed CancelOutcomeKind = "already_claimed"
+	// AlreadyCompleted: a commit applied it; nothing changed.
+	AlreadyCompleted CancelOutcomeKind = "already_completed"
+	// AlreadyCancelled: it was cancelled before; nothing changed.
+	AlreadyCancelled CancelOutcomeKind = "already_cancelled"
+	// NotFound: no such input (or its tombstone was dropped).
+	NotFound CancelOutcomeKind = "not_found"
+)
+
+// CancelOutcome is the outcome of cancelling one input; Input is the input
+// as it now is (nil when NotFound).
+type CancelOutcome struct {
+	Kind  CancelOutcomeKind `json:"kind"`
+	Input *PendingTurnInput `json:"input,omitempty"`
+}
+
+// CancelResult pairs a target with its outcome.
+type CancelResult struct {
+	Target  CancelTarget  `json:"target"`
+	Outcome CancelOutcome `json:"outcome"`
+}
+
+// SuffixCancelOutcome is the outcome of cancelling an input and every later
+// one: AnchorFound false (and no outcomes) if the anchor is unknown.
+type SuffixCancelOutcome struct {
+	AnchorFound bool            `json:"anchor_found"`
+	Outcomes    []CancelOutcome `json:"outcomes,omitempty"`
 }

@@ -64,25 +64,6 @@ func reachableKeys(h *head) []string {
 	return keys
 }
 
-// Reachable returns the set of keys of sid that must not be deleted: the
-// head key and every object the head names. Objects of sid not in the set
-// are garbage once older than the sweeper's grace period (a commit writes
-// its objects before publishing the head that names them, so a young
-// unnamed object may belong to a commit in flight).
-func Reachable(ctx context.Context, store objstore.Store, sid string) (map[string]struct{}, error) {
-	info, err := ReadHead(ctx, store, sid)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]struct{}{HeadKey(sid): {}}
-	if info != nil {
-		for _, k := range info.Keys {
-			out[k] = struct{}{}
-		}
-	}
-	return out, nil
-}
-
 // ListSessionIDs yields the ids of the sessions that have a key prefix in
 // store, in ascending order, whether or not they have a live head. Use
 // ReadHead to tell live, deleted and headless ones apart.

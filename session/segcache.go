@@ -51,6 +51,8 @@ func (c *SegmentCache) Bytes() int64 {
 func segCacheKey(sid, id string) string { return sid + "/seg/" + id }
 func idxCacheKey(sid, id string) string { return sid + "/idx/" + id }
 func graphCacheKey(sid string) string   { return sid + "/graph" }
+func pathCacheKey(sid string) string    { return sid + "/path" }
+func headCacheKey(sid string) string    { return sid + "/head" }
 
 func (c *SegmentCache) getKey(k string) any {
 	c.mu.Lock()
@@ -128,4 +130,70 @@ func (c *SegmentCache) putGraph(sid string, g *graphState) {
 		w += int64(nodeBytes(n)) + 48 // the record and its position entry
 	}
 	c.putKey(graphCacheKey(sid), g, w)
+}
+
+// path returns the cached active path of leaf in sid if it was computed on
+// the head write etag/writeID.
+func (c *SegmentCache) path(sid, etag, writeID, leaf string) *pathState {
+	p, _ := c.getKey(pathCacheKey(sid)).(*pathState)
+	if p == nil || etag == "" || p.etag != etag || p.writeID != writeID || p.leaf != leaf {
+		return nil
+	}
+	return p
+}
+
+func (c *SegmentCache) putPath(sid string, p *pathState) {
+	w := int64(256)
+	for _, n := range p.nodes {
+		w += int64(nodeBytes(n)) + 48
+	}
+	c.putKey(pathCacheKey(sid), p, w)
+}
+
+// head returns the cached head snapshot of sid (nil: none). A nil cache
+// (the throwaway Stores of ReadHead and SweepHead) caches nothing.
+func (c *SegmentCache) head(sid string) *snapshot {
+	if c == nil {
+		return nil
+	}
+	snap, _ := c.getKey(headCacheKey(sid)).(*snapshot)
+	return snap
+}
+
+func (c *SegmentCache) putHead(sid string, snap *snapshot) {
+	if c == nil {
+		return
+	}
+	c.putKey(headCacheKey(sid), snap, headWeight(snap.h))
+}
+
+func (c *SegmentCache) dropHead(sid string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[headCacheKey(sid)]; ok {
+		c.used -= e.Value.(*cacheEntry).weight
+		c.order.Remove(e)
+		delete(c.items, headCacheKey(sid))
+	}
+}
+
+// headWeight estimates the decoded size of a head.
+func headWeight(h *head) int64 {
+	if h == nil {
+		return 64
+	}
+	n := int64(2048 + tailBytes(h.Tail) + len(h.AgentFrames) + 40*len(h.RecentWrites) + 640*len(h.Receipts) + 160*len(h.Segs))
+	for _, b := range h.Blobs {
+		n += int64(len(b.Inline)) + 128
+	}
+	for _, q := range h.Queue {
+		n += int64(len(q.Payload)) + 256
+	}
+	for _, in := range h.Inputs {
+		n += int64(len(in.Payload)) + 256
+	}
+	return n
 }

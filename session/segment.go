@@ -159,58 +159,20 @@ func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
 	return out
 }
 
-// flushPlan says which trailing segments merge with the tail into one new
-// segment, and which segments the flush seals.
-//
-// Compaction is size-tiered with a cap (docs/format.md, "Compaction"): the
-// flushed tail joins level 0; when the trailing run of unsealed segments of
-// the new segment's level holds Fanout-1 segments, they merge with it into
-// one segment of the next level, and so on up. A merge whose output would
-// exceed SegmentMaxBytes is not made: the run it would have merged is
-// sealed instead (never merged again), and so is a new segment that is
-// alone over the cap. Sealing seals every older segment too: only trailing
-// runs merge, so they could never merge again anyway. So no flush merges
-// more than SegmentMaxBytes of segments, whatever the session's history.
+// flushPlan is the segment a flush writes from the tail, and which
+// segments the flush seals. Merges are not part of a flush: they run in the
+// background (compact.go). A tail over SegmentMaxBytes on its own (one
+// large commit) makes a sealed segment, and seals every older segment: only
+// trailing runs merge, so they could never merge again anyway.
 type flushPlan struct {
-	merge []segRef // trailing segments merged, oldest first
-	ref   segRef   // the new segment (ID, Level, revs, Reset, Sealed known upfront)
-	seal  int      // the flush seals the segments before this index
+	ref  segRef // the new segment (ID, revs, Reset, Sealed known upfront)
+	seal int    // the flush seals the segments before this index
 }
 
 func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
-	acc := int64(tailBytes(tail))
-	i, level, seal := len(segs), 0, 0
-	for acc <= int64(t.SegmentMaxBytes) {
-		j := i
-		for j > 0 && !segs[j-1].Sealed && segs[j-1].Level == level {
-			j--
-		}
-		if i-j+1 < t.SegmentFanout {
-			break
-		}
-		run := int64(0)
-		for _, r := range segs[j:i] {
-			run += r.Bytes
-		}
-		if acc+run > int64(t.SegmentMaxBytes) {
-			seal = i // the run, and everything older: no longer trailing
-			break
-		}
-		acc += run
-		i, level = j, level+1
-	}
-	p := flushPlan{merge: append([]segRef(nil), segs[i:]...), seal: seal}
-	p.ref = segRef{ID: newID(), Level: level, ToRev: tail[len(tail)-1].Rev}
-	if acc > int64(t.SegmentMaxBytes) {
-		p.ref.Sealed, p.seal = true, i
-	}
-	if len(p.merge) > 0 {
-		p.ref.FromRev = p.merge[0].FromRev
-	} else {
-		p.ref.FromRev = tail[0].Rev
-	}
-	for _, r := range p.merge {
-		p.ref.Reset = p.ref.Reset || r.Reset
+	p := flushPlan{ref: segRef{ID: newID(), FromRev: tail[0].Rev, ToRev: tail[len(tail)-1].Rev}}
+	if int64(tailBytes(tail)) > int64(t.SegmentMaxBytes) {
+		p.ref.Sealed, p.seal = true, len(segs)
 	}
 	for _, d := range tail {
 		p.ref.Reset = p.ref.Reset || d.Reset
@@ -218,29 +180,20 @@ func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
 	return p
 }
 
-// apply returns segs with the plan applied: sealed runs marked, merged
-// segments replaced by the new one (whose counts writeFlush fills in).
+// apply returns segs with the plan applied: sealed segments marked, the
+// new one appended (writeFlush fills in its counts).
 func (p flushPlan) apply(segs []segRef) []segRef {
-	out := append([]segRef(nil), segs[:len(segs)-len(p.merge)]...)
+	out := slices.Clone(segs)
 	for k := range p.seal {
 		out[k].Sealed = true
 	}
 	return append(out, p.ref)
 }
 
-// writeFlush builds and writes the segment of p (merging its inputs) and
-// its index, create-only, and fills in ref's counts.
+// writeFlush builds and writes the segment of p and its index,
+// create-only, and fills in ref's counts (keeping a seal set since).
 func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []delta, receipts []receipt, ref *segRef) error {
-	ids := make([]string, len(p.merge))
-	for i, r := range p.merge {
-		ids[i] = r.ID
-	}
-	parts, err := s.loadSegments(ctx, sid, ids)
-	if err != nil {
-		return err
-	}
-	parts = append(parts, tailSegment(sid, tail, receipts))
-	seg := mergeSegments(sid, parts)
+	seg := tailSegment(sid, tail, receipts)
 	idx := indexOf(seg)
 	segData, err := codec.Encode(segSchema, seg)
 	if err != nil {
@@ -256,7 +209,9 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	sealed := ref.Sealed
 	*ref = p.ref
+	ref.Sealed = ref.Sealed || sealed
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
 	s.segs.put(sid, p.ref.ID, seg)
 	s.segs.putIndex(sid, p.ref.ID, idx)

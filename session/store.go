@@ -117,8 +117,14 @@ type Store struct {
 	sid    string
 
 	mu   sync.Mutex
-	cur  *snapshot     // last head seen (read or written), nil if none
 	segs *SegmentCache // segments, indexes and the latest graph, in bytes
+	// retired are superseded objects to delete with the next head write.
+	retired []string
+	// compacting: a background merge runs; compacted: its result, to be
+	// named by the next commit (compact.go).
+	compacting bool
+	compacted  *compaction
+	compactWG  sync.WaitGroup
 }
 
 var (

@@ -139,7 +139,7 @@ func (r HeadRefs) Incarnation(ctx context.Context, sessionID string) (uint64, bo
 // attachment id, and the time of the newest such commit. Cost: one head GET;
 // if the tail does not name id, the GETs of the segments' indexes (in
 // parallel) and of the one segment that holds the id.
-func (r HeadRefs) Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error) {
+func (r HeadRefs) Committed(ctx context.Context, sessionID, id string) (found bool, at time.Time, err error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return false, time.Time{}, err
 	}
@@ -147,11 +147,22 @@ func (r HeadRefs) Committed(ctx context.Context, sessionID, id string) (bool, ti
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	snap, _, err := st.fetchHead(ctx, sessionID, "")
-	if err != nil || !snap.h.live() {
-		return false, time.Time{}, err
-	}
-	h := snap.h
+	// Each attempt reads the head afresh; a segment superseded meanwhile
+	// is found missing and the next attempt sees the head that dropped it.
+	err = st.retryMissing(ctx, sessionID, func() (err error) {
+		snap, err := st.revalidate(ctx, sessionID)
+		if err != nil || !snap.h.live() {
+			found, at = false, time.Time{}
+			return err
+		}
+		found, at, err = st.committed(ctx, sessionID, snap.h, id)
+		return err
+	})
+	return found, at, err
+}
+
+// committed looks id up in the commits of h.
+func (st *Store) committed(ctx context.Context, sessionID string, h *head, id string) (bool, time.Time, error) {
 	for i := len(h.Tail) - 1; i >= 0; i-- {
 		if slices.Contains(h.Tail[i].AttachmentIDs, id) {
 			return true, h.Tail[i].At, nil

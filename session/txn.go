@@ -53,10 +53,7 @@ func (s *Store) fetchHead(ctx context.Context, sid, ifNoneMatch string) (snap sn
 
 // current returns the cached head if any (fresh=false), else reads it.
 func (s *Store) current(ctx context.Context, sid string) (snap snapshot, fresh bool, err error) {
-	s.mu.Lock()
-	cur := s.cur
-	s.mu.Unlock()
-	if cur != nil {
+	if cur := s.segs.head(sid); cur != nil {
 		return *cur, false, nil
 	}
 	snap, err = s.revalidate(ctx, sid)
@@ -66,9 +63,7 @@ func (s *Store) current(ctx context.Context, sid string) (snap snapshot, fresh b
 // revalidate returns the current head, with one conditional GET when a head
 // is cached.
 func (s *Store) revalidate(ctx context.Context, sid string) (snapshot, error) {
-	s.mu.Lock()
-	cur := s.cur
-	s.mu.Unlock()
+	cur := s.segs.head(sid)
 	etag := ""
 	if cur != nil && cur.etag != "" {
 		etag = cur.etag
@@ -80,26 +75,22 @@ func (s *Store) revalidate(ctx context.Context, sid string) (snapshot, error) {
 	if notModified {
 		return *cur, nil
 	}
-	s.remember(snap)
+	s.remember(sid, snap)
 	return snap, nil
 }
 
-// remember caches snap as the current head.
-func (s *Store) remember(snap snapshot) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur != nil && s.cur.etag == snap.etag {
+// remember caches snap as sid's current head. The head is kept in the
+// handle's cache (shared by every handle of a stowage.Store), within its
+// byte budget, not by the handle: a kept handle holds no session state.
+func (s *Store) remember(sid string, snap snapshot) {
+	if cur := s.segs.head(sid); cur != nil && cur.etag == snap.etag {
 		return
 	}
-	s.cur = &snap
+	s.segs.putHead(sid, &snap)
 }
 
 // forget drops the cached head (after a failure that may leave it stale).
-func (s *Store) forget() {
-	s.mu.Lock()
-	s.cur = nil
-	s.mu.Unlock()
-}
+func (s *Store) forget(sid string) { s.segs.dropHead(sid) }
 
 // plan is the outcome of evaluating an operation against a head: the head
 // to publish (nil: nothing to write) and the writes that must land first.
@@ -129,6 +120,15 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 			return snapshot{}, err
 		}
 		p, err := eval(ctx, cur)
+		if isMissing(err) {
+			// An object cur names was superseded and deleted by a
+			// newer head's writer: evaluate again on the newer head.
+			if cur, err = s.moved(ctx, sid, cur, err); err != nil {
+				return snapshot{}, err
+			}
+			fresh = true
+			continue
+		}
 		if err != nil || p.next == nil {
 			if !fresh {
 				if cur, err = s.revalidate(ctx, sid); err != nil {
@@ -143,10 +143,27 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 		s.stampWrite(next, cur.h)
 		if p.before != nil {
 			if err := p.before(ctx); err != nil {
+				if isMissing(err) {
+					if cur, err = s.moved(ctx, sid, cur, err); err != nil {
+						return snapshot{}, err
+					}
+					fresh = true
+					continue
+				}
 				return snapshot{}, err
 			}
 		}
+		done := make(chan struct{})
+		if retired := s.takeRetired(); len(retired) > 0 {
+			go func() {
+				defer close(done)
+				s.deleteRetired(context.WithoutCancel(ctx), sid, retired)
+			}()
+		} else {
+			close(done)
+		}
 		published, lost, err := s.publish(ctx, sid, cur, next)
+		<-done
 		if err != nil {
 			return snapshot{}, err
 		}
@@ -216,7 +233,7 @@ func (s *Store) publish(ctx context.Context, sid string, cur snapshot, next *hea
 	info, putErr := s.objs.Put(ctx, HeadKey(sid), data, opts)
 	if putErr == nil {
 		snap := snapshot{etag: info.ETag, h: next}
-		s.remember(snap)
+		s.remember(sid, snap)
 		return snap, false, nil
 	}
 	return s.resolve(ctx, sid, cur, next, putErr)
@@ -230,7 +247,7 @@ func (s *Store) resolve(ctx context.Context, sid string, cur snapshot, next *hea
 		rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
 		defer cancel()
 	}
-	s.forget()
+	s.forget(sid)
 	rb, _, err := s.fetchHead(rctx, sid, "")
 	var corrupt *CorruptError
 	if errors.As(err, &corrupt) || errors.Is(err, ErrSessionBindingMismatch) {
@@ -241,7 +258,7 @@ func (s *Store) resolve(ctx context.Context, sid string, cur snapshot, next *hea
 	if err != nil {
 		return snapshot{}, false, &outcomeUnknownError{cause: fmt.Errorf("head write: %w; read-back: %w", putErr, err)}
 	}
-	s.remember(rb)
+	s.remember(sid, rb)
 	if rb.h != nil && (rb.h.WriteID == next.WriteID || slices.Contains(rb.h.RecentWrites, next.WriteID)) {
 		if rb.h.WriteID == next.WriteID {
 			return rb, false, nil

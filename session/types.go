@@ -51,7 +51,7 @@ type SessionMeta struct {
 }
 
 // ReadScope selects what LoadSession returns of the graph. The zero value is
-// FullGraph.
+// FullGraph().
 type ReadScope struct {
 	// ActivePath selects the ancestor chain of a leaf instead of the full
 	// graph.
@@ -61,8 +61,9 @@ type ReadScope struct {
 	LeafNodeID string
 }
 
-// FullGraph is the scope of every live node in insertion order.
-var FullGraph = ReadScope{}
+// FullGraph returns the scope of every live node in insertion order (the
+// zero ReadScope).
+func FullGraph() ReadScope { return ReadScope{} }
 
 // ActivePath is the scope of leaf's ancestor chain, root first; an empty
 // leaf means the persisted leaf.

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/fscktest"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/manifest/manifesttest"
 	"github.com/stowage-dev/stowage/objstore"
@@ -83,7 +84,9 @@ type env struct {
 }
 
 func newEnv(t *testing.T, h Harness, obj objstore.Store) *env {
-	return &env{Env: manifesttest.NewEnv(t, obj, nil), h: h}
+	e := &env{Env: manifesttest.NewEnv(t, obj, nil), h: h}
+	e.Fsck = fscktest.AtCleanup(t, obj, e.Clock.Now)
+	return e
 }
 
 // session returns session sid's attachment store.

@@ -33,7 +33,7 @@ func (e *registryError) Unwrap() error { return e.err }
 // and errors.As, and the report names it.
 func testSweepFailureCause(t *testing.T, e *env) {
 	me := manifesttest.NewEnv(t, e.Obj, &manifest.Options{Processes: failingRegistry{}})
-	me.WithData("s1", manifesttest.ID("proc"), manifest.ProcessOwner("p1"), "bytes")
+	me.WithData("s1", manifesttest.ID("proc"), manifest.ProcessOwner("p1"), "proc")
 	me.Clock.Advance(2 * time.Hour)
 	sw := gc.Sweeper{Store: e.Obj, Manifest: me.M, Clock: me.Clock.Now, Grace: time.Hour, ForgetDeadIntents: true}
 	rep, err := sw.Run(e.Ctx)

@@ -26,6 +26,11 @@ figure as a ratio stowage/baseline with both absolutes:
   load_cached_p50          ms, repeat load, unchanged vs a conditional GET (304)      (ratio <= 1.3)
   concurrent_commits       commits/s, 64 sessions at once vs If-Match PUTs/s          (ratio >= 0.8)
   sweep                    orphans/s, 20,000 orphans vs ListObjectsV2 + DeleteObjects (ratio >= 0.5)
+  long_session_commit_max        ms, commit max at revision 50,000 vs p99 at 1-1,000  (ratio <= 3)
+  long_session_bucket_over_live  bucket bytes / live bytes of that session, no sweep  (<= 2)
+  long_session_cold_load_node    requests of a cold LoadNode of an old node          (<= 3)
+  long_session_cold_active_path  KiB read by a cold ActivePath vs the nodes returned  (ratio <= 4)
+  many_sessions_rss              MiB resident with 5,000 kept handles after a load   (<= 256 MiB)
 
 Everything is written under a fresh prefix bench-<id>/ and deleted at the end.
 A missed target is reported, not an error (exit 0). Sizes scale down with
@@ -60,6 +65,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	partSize := fs.String("part-size", "", "multipart part size (default 16MiB)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "parts in flight (default 4)")
 	fs.IntVar(&cfg.Orphans, "orphans", 0, "orphans to sweep (default 20000, quick 2000)")
+	fs.IntVar(&cfg.LongRevisions, "long-revisions", 0, "revisions of the long_session figures (default 50000, quick 5000)")
+	fs.IntVar(&cfg.ManySessions, "many-sessions", 0, "kept handles of many_sessions_rss (default 5000, quick 500)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}

@@ -106,7 +106,7 @@ func TestFsckGraceZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Objects().Put(t.Context(), manifest.DataKey("01ORPHAN"), []byte("orphan"), nil); err != nil {
+	if _, err := st.Objects().Put(t.Context(), manifest.DataKey("01KBZ0RPHAN000000000000001"), []byte("orphan"), nil); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -20,7 +20,7 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 	if err != nil {
 		return err
 	}
-	scope := session.FullGraph
+	scope := session.FullGraph()
 	if f.active || f.leaf != "" {
 		scope = session.ActivePath(f.leaf)
 	}

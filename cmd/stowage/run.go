@@ -35,6 +35,9 @@ Commands:
             Graphviz DOT), attachment refs; cat an attachment
   fsck      check every invariant of a bucket and report its orphans
   bench     measure stowage against the raw SDK on the same server, side by side
+  attach    direct transfer: grant-put, seal, grant-get (presigned requests for
+            a client to send or fetch an attachment's bytes straight to the
+            bucket)
   version   the module version, commit and Go version of this binary
 
 Every command takes --store URL (or STOWAGE_STORE):
@@ -68,6 +71,7 @@ var commands = map[string]command{
 	"inspect": runInspect,
 	"fsck":    runFsck,
 	"bench":   runBench,
+	"attach":  runAttach,
 	// demo-writer is the demo's writer process (re-executed by the demo).
 	demoWriterCmd: runDemoWriter,
 }
@@ -180,8 +184,13 @@ func (e *env) fail(cmd string, err error) int {
 
 // open opens the stowage store url names; read-only for the commands that
 // only look (fsck, inspect): no write, no lock, nothing created.
+//
+// Read-only, a target that holds no stowage store is refused ("no stowage
+// store at URL", exit 2) instead of being taken for an empty store.
 func (e *env) open(ctx context.Context, url string, log *slog.Logger, readOnly bool) (*stowage.Store, error) {
-	return stowage.Open(ctx, url, stowage.Config{Logger: log, URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
+	st, err := stowage.Open(ctx, url, stowage.Config{Logger: log, ReadOnly: readOnly,
+		URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
+	return st, exitcode.Where(url, err)
 }
 
 // quietLogger logs warnings and errors to stderr.

@@ -95,8 +95,14 @@ func TestDemoS3(t *testing.T) {
 // inspectFixture writes a session with a branch (a node appended under an
 // older node) and an attachment, and returns the store URL.
 func inspectFixture(t *testing.T) (string, string) {
-	ctx := t.Context()
 	storeURL := "file://" + t.TempDir()
+	return storeURL, seedFixture(t, storeURL)
+}
+
+// seedFixture writes inspectFixture's session into the store at storeURL
+// and returns the attachment's id.
+func seedFixture(t *testing.T, storeURL string) string {
+	ctx := t.Context()
 	st, err := stowage.Open(ctx, storeURL, stowage.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +130,7 @@ func inspectFixture(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return storeURL, ack.Attachments[0].ID
+	return ack.Attachments[0].ID
 }
 
 func TestInspect(t *testing.T) {
@@ -208,7 +214,8 @@ func TestBenchQuick(t *testing.T) {
 	}
 	env := map[string]string{"STOWAGE_STORE": "file://" + t.TempDir()}
 	code, out, stderr := stowageCmd(t, env, "bench", "--json", "--quick", "--samples", "3", "--revisions", "20",
-		"--nodes", "40", "--sessions", "4", "--commits", "2", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "50")
+		"--nodes", "40", "--sessions", "4", "--commits", "2", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "50",
+		"--long-revisions", "60", "--many-sessions", "5")
 	if code != exitOK {
 		t.Fatalf("bench: exit %d\n%s", code, stderr)
 	}

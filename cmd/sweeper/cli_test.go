@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"runtime"
 	"strings"
 	"syscall"
@@ -118,5 +119,26 @@ func TestConfigErrorsExit2(t *testing.T) {
 		if code, _, stderr := runCmd(t, args, nil); code != exitcode.Config {
 			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitcode.Config, stderr)
 		}
+	}
+}
+
+// TestPushFailureIsInTheReport: when the push fails the run exits 1 and the
+// JSON report says so (on main the report said exit_code 0 and the process
+// exited 1).
+func TestPushFailureIsInTheReport(t *testing.T) {
+	url, _ := bucket(t, true)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := "http://" + l.Addr().String()
+	l.Close()
+	code, stdout, stderr := runCmd(t, []string{"--store", url, "--grace", "1h", "--json", "--pushgateway", pg}, nil)
+	var out output
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if code != exitError || out.ExitCode != code || !strings.Contains(out.Error, "127.0.0.1") {
+		t.Fatalf("exit %d, report exit_code %d, error %q\n%s", code, out.ExitCode, out.Error, stderr)
 	}
 }

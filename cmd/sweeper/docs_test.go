@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +15,10 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
 // The tests here hold docs/operations.md to the command: its flag table,
@@ -17,7 +26,7 @@ import (
 
 func operationsDoc(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../docs/operations.md")
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs/operations.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +193,130 @@ func TestOperationsCronJob(t *testing.T) {
 	}
 	if js.Template.Spec.TerminationGracePeriodSeconds < 30 {
 		t.Fatalf("terminationGracePeriodSeconds %d < 30", js.Template.Spec.TerminationGracePeriodSeconds)
+	}
+}
+
+// TestOperationsShowsThePolicyFiles: every policy under docs/iam appears
+// in docs/operations.md as a JSON block with the same content, so the doc
+// shows the policies the tests apply.
+func TestOperationsShowsThePolicyFiles(t *testing.T) {
+	files, err := filepath.Glob("../../docs/iam/*.json")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("policy files: %v, %v", files, err)
+	}
+	var blocks []any
+	for _, b := range docBlocks(t, "json") {
+		var v any
+		if json.Unmarshal([]byte(b), &v) == nil {
+			blocks = append(blocks, v)
+		}
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !slices.ContainsFunc(blocks, func(b any) bool { return reflect.DeepEqual(b, want) }) {
+			t.Errorf("docs/operations.md does not show %s as it is", f)
+		}
+		if !strings.Contains(operationsDoc(t), "(iam/"+filepath.Base(f)+")") {
+			t.Errorf("docs/operations.md does not link iam/%s", filepath.Base(f))
+		}
+	}
+}
+
+// TestOperationsCommand runs the documented command line, word for word
+// except for the store URL (the local servers stand in for AWS), against
+// each server.
+func TestOperationsCommand(t *testing.T) {
+	var line string
+	for _, b := range docBlocks(t, "sh") {
+		if strings.HasPrefix(b, "sweeper ") {
+			line = strings.TrimSpace(b)
+		}
+	}
+	const docURL = "'s3://my-bucket/stowage?region=eu-west-1'"
+	if !strings.Contains(line, docURL) {
+		t.Fatalf("the documented command changed: %q; update this test", line)
+	}
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		s, err := openurl.Open(context.Background(), storeURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedReferenced(t, s)
+		s.Close()
+		args := strings.Fields(strings.Replace(line, docURL, storeURL, 1))[1:]
+		code, out, stderr := runCmd(t, args, nil)
+		var rep output
+		if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Roots == 0 {
+			t.Fatalf("%q: exit %d\n%s%s", args, code, out, stderr)
+		}
+	})
+}
+
+// TestOperationsLifecycleRule: the documented lifecycle rule parses as S3's
+// lifecycle configuration and only aborts incomplete multipart uploads
+// (never an Expiration on stowage's prefix).
+func TestOperationsLifecycleRule(t *testing.T) {
+	found := false
+	for _, b := range docBlocks(t, "json") {
+		var lc struct {
+			Rules []map[string]any
+		}
+		if json.Unmarshal([]byte(b), &lc) != nil || len(lc.Rules) == 0 {
+			continue
+		}
+		found = true
+		for _, r := range lc.Rules {
+			abort, _ := r["AbortIncompleteMultipartUpload"].(map[string]any)
+			if abort["DaysAfterInitiation"] == nil || r["Expiration"] != nil || r["Status"] != "Enabled" {
+				t.Fatalf("rule %v", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("docs/operations.md has no lifecycle rule")
+	}
+}
+
+// TestOperationsRunbookLeaseKey: the runbook's lease object is where the
+// sweeper keeps shard 0-of-4's lease.
+func TestOperationsRunbookLeaseKey(t *testing.T) {
+	key := "stowage/" + gc.LeaseKey(gc.Shard{Index: 0, Count: 4})
+	if !strings.Contains(operationsDoc(t), "s3://my-bucket/"+key+" ") {
+		t.Fatalf("the runbook does not name the lease %s", key)
+	}
+}
+
+// TestOperationsNamesRealTests: every test docs/operations.md names beside
+// a flag, exit code, policy or YAML exists.
+func TestOperationsNamesRealTests(t *testing.T) {
+	names := regexp.MustCompile(`\bTest[A-Z][A-Za-z0-9]+`).FindAllString(operationsDoc(t), -1)
+	if len(names) < 10 {
+		t.Fatalf("docs/operations.md names %d tests", len(names))
+	}
+	var src strings.Builder
+	for _, dir := range []string{".", "../stowage", "../../gc"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.Write(b)
+		}
+	}
+	for _, n := range names {
+		if !strings.Contains(src.String(), "func "+n+"(") {
+			t.Errorf("docs/operations.md names %s, which is not a test of cmd/sweeper, cmd/stowage or gc", n)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/buildinfo"
 	"github.com/stowage-dev/stowage/internal/exitcode"
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -110,6 +111,11 @@ func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slo
 		return rep, fmt.Errorf("cannot open the store: %w", err)
 	}
 	defer store.Close()
+	// A target with no store (a typo in the prefix) is refused, never
+	// swept as an empty one; the check writes nothing.
+	if _, err := marker.Check(ctx, store); err != nil {
+		return rep, exitcode.Where(cfg.store, err)
+	}
 	maxDeletes := cfg.maxDeletes
 	if maxDeletes == 0 {
 		maxDeletes = gc.NoDeletes

@@ -98,7 +98,7 @@ func bucket(t *testing.T, withRoot bool) (string, string) {
 			t.Fatal(err)
 		}
 	}
-	orphan := manifest.DataKey("01ORPHAN")
+	orphan := manifest.DataKey("01KBZ0RPHAN000000000000000")
 	if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -170,12 +170,12 @@ func seedSession(t *testing.T, s objstore.Store, now func() time.Time) (stray, d
 		Checkpoint: &session.HydratedCheckpoint{ExecutionState: bytes.Repeat([]byte("state "), 1000)}}); err != nil {
 		t.Fatal(err)
 	}
-	stray = session.SessionPrefix("sess") + "blob/01STRAY"
+	stray = session.SessionPrefix("sess") + "blob/01KBZSTRAY0000000000000000"
 	if _, err := s.Put(ctx, stray, []byte("abandoned"), nil); err != nil {
 		t.Fatal(err)
 	}
 	deadID = strings.Repeat("ef", 32)
-	data := manifest.DataKey("01DEADINTENT")
+	data := manifest.DataKey("01KBZDEAD1NTENT00000000000")
 	if _, err := s.Put(ctx, data, []byte("dead"), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -34,29 +34,8 @@ func TestSweepRealServers(t *testing.T) {
 		}
 		defer s.Close()
 
-		m := manifest.New(s, nil)
-		u, err := m.BeginUpload(ctx, "s1", manifest.Owner{}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Put(ctx, u.DataKey, []byte("kept"), nil); err != nil {
-			t.Fatal(err)
-		}
-		id := strings.Repeat("cd", 32)
-		if _, err := m.RecordRef(ctx, manifest.Intent{AttachmentID: id, SessionID: "s1"}, manifest.Info{},
-			func(*manifest.Row) (manifest.Data, error) {
-				return manifest.Data{Key: u.DataKey, Size: 4, StoredSize: 4}, nil
-			}); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Protect(ctx, u.DataKey); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
-			t.Fatal(err) // committed: not a dead intent
-		}
-		m.EndUpload(ctx, u)
-		orphan := manifest.DataKey("01ORPHAN")
+		kept := seedReferenced(t, s)
+		orphan := manifest.DataKey("01KBZ0RPHAN000000000000000")
 		if _, err := s.Put(ctx, orphan, []byte("orphan"), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +57,7 @@ func TestSweepRealServers(t *testing.T) {
 		if _, err := s.Head(ctx, orphan); !errors.Is(err, objstore.ErrNotExist) {
 			t.Fatalf("orphan after the sweep: %v", err)
 		}
-		if _, err := s.Head(ctx, u.DataKey); err != nil {
+		if _, err := s.Head(ctx, kept); err != nil {
 			t.Fatalf("referenced data after the sweep: %v", err)
 		}
 		snap, err := fence.New(s, nil).Load(ctx, fence.ShardOf(orphan))
@@ -127,4 +106,102 @@ func useCredentials(t *testing.T, access, secret string) {
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// seedReferenced writes an attachment of session s1 through the writer
+// protocol, committed, and returns its data key.
+func seedReferenced(t *testing.T, s objstore.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	m := manifest.New(s, nil)
+	u, err := m.BeginUpload(ctx, "s1", manifest.Owner{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, u.DataKey, []byte("kept"), nil); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("cd", 32)
+	if _, err := m.RecordRef(ctx, manifest.Intent{AttachmentID: id, SessionID: "s1"}, manifest.Info{},
+		func(*manifest.Row) (manifest.Data, error) {
+			return manifest.Data{Key: u.DataKey, Size: 4, StoredSize: 4}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Protect(ctx, u.DataKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CommitRefs(ctx, "s1", []string{id}); err != nil {
+		t.Fatal(err) // committed: not a dead intent
+	}
+	m.EndUpload(ctx, u)
+	return u.DataKey
+}
+
+// TestDryRunWritesNothing runs sweeper --dry-run on each server through a
+// proxy that records writes: there are none (on main the dry run opened the
+// store read-write and probed it with PUTs and DELETEs), and it still
+// reports what it would reclaim.
+func TestDryRunWritesNothing(t *testing.T) {
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		ctx := context.Background()
+		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		s, err := openurl.Open(ctx, "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		seedReferenced(t, s)
+		seedSession(t, s, time.Now)
+		watch := testenv.WatchWrites(t, srv)
+		q.Set("endpoint", watch.Endpoint)
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"--store", "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode(), "--dry-run", "--grace", "0s", "--json"},
+			func(string) string { return "" }, &out, &errb)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep output
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || !rep.DryRun || rep.Total() == 0 {
+			t.Fatalf("dry-run report: %v\n%s", err, out.String())
+		}
+		if w := watch.Writes(5); len(w) > 0 {
+			t.Fatalf("the dry run sent writes: %q", w)
+		}
+	})
+}
+
+// TestNoStoreAtURL: the sweeper and its dry run at a target that holds no
+// stowage store (a typo in the prefix) exit 2 with "no stowage store at
+// URL" in the JSON report, on a file store and on each server; on main they
+// reported "scanned 0" and exited 0.
+func TestNoStoreAtURL(t *testing.T) {
+	check := func(t *testing.T, storeURL string) {
+		for _, extra := range [][]string{nil, {"--dry-run"}} {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"--store", storeURL, "--json"}, extra...), func(string) string { return "" }, &out, &errb)
+			var rep output
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if code != exitUsage || rep.ExitCode != exitUsage || !strings.Contains(rep.Error, "no stowage store at") {
+				t.Fatalf("%v at %s: exit %d, report %+v\n%s", extra, storeURL, code, rep, errb.String())
+			}
+		}
+	}
+	t.Run("file", func(t *testing.T) { check(t, "file://"+t.TempDir()) })
+	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
+		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
+		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
+		s, err := openurl.Open(context.Background(), "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seedReferenced(t, s)
+		s.Close()
+		check(t, "s3://"+srv.Bucket+"/"+prefix+"-typo?"+q.Encode())
+	})
 }

@@ -103,12 +103,10 @@ func sources(t *testing.T, root string) []file {
 }
 
 // resolve finds the document name cites from file at: relative to the
-// root, or (for markdown) to the citing file's directory.
+// citing file's directory (a markdown link, or a test opening
+// ../../docs/x.md), or to the root.
 func resolve(root, at, name string) (string, bool) {
-	cands := []string{name}
-	if strings.HasSuffix(at, ".md") {
-		cands = append([]string{filepath.ToSlash(filepath.Join(filepath.Dir(at), name))}, cands...)
-	}
+	cands := []string{filepath.ToSlash(filepath.Join(filepath.Dir(at), name)), name}
 	for _, c := range cands {
 		if st, err := os.Stat(filepath.Join(root, filepath.FromSlash(c))); err == nil && !st.IsDir() {
 			return filepath.ToSlash(filepath.Clean(c)), true

@@ -8,8 +8,9 @@
 //	     lease lost; the next run resumes, retrying is right
 //	2    usage or configuration: a bad flag, a malformed store URL or scheme,
 //	     an unknown URL parameter, a missing bucket, access denied, no
-//	     stowage store at the URL, a read-only store written to; retrying
-//	     never helps, a person must fix the deployment
+//	     stowage store at the URL (or one of a newer format), a read-only
+//	     store written to; retrying never helps, a person must fix the
+//	     deployment
 //	130  interrupted by SIGINT, 143 terminated by SIGTERM (128 + signal
 //	     number, as restic and shells do), after the report is written
 //
@@ -24,6 +25,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
@@ -44,13 +46,31 @@ var configErrors = []error{
 	objstore.ErrNoBucket,   // NoSuchBucket
 	objstore.ErrPermission, // AccessDenied (an *objstore.AccessError names the action)
 	objstore.ErrReadOnly,   // a write to a store opened read-only
+	marker.ErrNoStore,      // no stowage store at the URL (a typo in the prefix)
+	marker.ErrFormatTooNew, // a store written by a newer stowage
+	marker.ErrBadMarker,    // something else where the marker belongs
 }
 
-// Classify returns the exit code for err: OK for nil, the signal's code
-// when ctx was cancelled by a signal (see NotifyContext), Config for a
-// configuration error, Failure otherwise.
+// Where names the store in a configuration error about the target:
+// "no stowage store at s3://bucket/prefix: ..." (the URL as openurl prints
+// it, which holds no secret). Other errors are returned as they are.
+func Where(storeURL string, err error) error {
+	if !errors.Is(err, marker.ErrNoStore) {
+		return err
+	}
+	where := "the given URL"
+	if spec, perr := openurl.ParseURL(storeURL); perr == nil {
+		where = spec.String()
+	}
+	return fmt.Errorf("no stowage store at %s: %w", where, err)
+}
+
+// Classify returns the exit code for err: the signal's code when ctx was
+// cancelled by a signal (see NotifyContext), whatever the interrupted work
+// returned; else OK for nil, Config for a configuration error, Failure
+// otherwise.
 func Classify(ctx context.Context, err error) int {
-	if code, ok := Signalled(ctx); ok && (err == nil || errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+	if code, ok := Signalled(ctx); ok {
 		return code
 	}
 	if err == nil {

@@ -119,7 +119,7 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 	for turn := range turns {
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Second) // spread turns over the sweeps
 		h, _ := st.Session(sid)
-		r, err := h.LoadSession(ctx, session.FullGraph)
+		r, err := h.LoadSession(ctx, session.FullGraph())
 		if err != nil {
 			continue
 		}
@@ -276,7 +276,7 @@ func (w *world) observe(ctx context.Context, last *Request) {
 			w.nodes[sid] = nil
 			if live {
 				h, _ := w.checker.Session(sid)
-				r, err := h.LoadSession(ctx, session.FullGraph)
+				r, err := h.LoadSession(ctx, session.FullGraph())
 				if err != nil || r == nil {
 					w.fail("load %s: %v", sid, err)
 					return
@@ -491,7 +491,7 @@ func TestMain(m *testing.M) {
 	if _, err := a.Put(ctx, strings.NewReader(strings.Repeat("warm ", 100)), attach.PutOptions{}); err != nil {
 		panic(err)
 	}
-	if _, err := h.LoadSession(ctx, session.FullGraph); err != nil {
+	if _, err := h.LoadSession(ctx, session.FullGraph()); err != nil {
 		panic(err)
 	}
 	os.Exit(m.Run())

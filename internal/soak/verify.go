@@ -26,7 +26,7 @@ type Loaded struct {
 // attachment reads back in full with its digest checked.
 func Verify(ctx context.Context, sess *session.Store, att *attach.Store, acked []Ack, extraOK bool) (Loaded, error) {
 	var out Loaded
-	read, err := sess.LoadSession(ctx, session.FullGraph)
+	read, err := sess.LoadSession(ctx, session.FullGraph())
 	if err != nil {
 		return out, fmt.Errorf("soak: load %s: %w", sess.SessionID(), err)
 	}

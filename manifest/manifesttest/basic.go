@@ -53,7 +53,7 @@ func testHoldsRefAndForget(t *testing.T, e *Env) {
 // and the data the row names.
 func testRecordIntentKeepsStamp(t *testing.T, e *Env) {
 	a := ID("a")
-	d := e.WithData("s1", a, none, "bytes")
+	d := e.WithData("s1", a, none, "a")
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{a}))
 	stamp := e.Row("s1", a).CommittedAt
 	if stamp.IsZero() {
@@ -237,7 +237,7 @@ func testReopen(t *testing.T, e *Env) {
 func testForgetSession(t *testing.T, e *Env) {
 	a, b := ID("a"), ID("b")
 	e.Intent("s1", a, manifest.TurnOwner("t1"))
-	e.WithData("s1", b, none, "x")
+	e.WithData("s1", b, none, "b")
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{b}))
 	e.Intent("s2", a, none)
 	e.Must(e.M.ForgetSession(e.Ctx, "s1"))

@@ -56,7 +56,7 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 	e.Must(e.Obj.Delete(e.Ctx, lost.Key, nil)) // bytes gone: not adopted
 	e.WithData("s1", u, t1, "u")
 	e.Intent("s1", u, manifest.ProcessOwner("p1")) // owner moved on
-	e.WithData("s2", ID("other"), t1, "o")         // other session
+	e.WithData("s2", ID("other"), t1, "other")     // other session
 
 	prep, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", []string{z})
 	e.Must(err)
@@ -90,7 +90,7 @@ func testPrepareCommitTurnAdoption(t *testing.T, e *Env) {
 // forget clears it.
 func testLashOrphanScenario(t *testing.T, e *Env) {
 	adopted, outOfBand, orphan := ID("adopted"), ID("oob"), ID("orphan")
-	e.WithData("s1", adopted, manifest.TurnOwner("t1"), "a")
+	e.WithData("s1", adopted, manifest.TurnOwner("t1"), "adopted")
 	e.Intent("s1", outOfBand, none)
 	e.Intent("s1", orphan, manifest.TurnOwner("t0"))
 	e.Must(e.M.CommitRefs(e.Ctx, "s1", []string{outOfBand}))

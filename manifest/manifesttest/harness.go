@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/fscktest"
+	"github.com/stowage-dev/stowage/internal/testclock"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -64,7 +66,11 @@ func Run(t *testing.T, h Harness) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, mode := range deleteModes {
-				t.Run(mode.name, func(t *testing.T) { c.fn(t, NewEnv(t, mode.wrap(h.New(t)), nil)) })
+				t.Run(mode.name, func(t *testing.T) {
+					e := NewEnv(t, mode.wrap(h.New(t)), nil)
+					e.Fsck = fscktest.AtCleanup(t, e.Obj, e.Clock.Now)
+					c.fn(t, e)
+				})
 			}
 		})
 	}
@@ -95,16 +101,19 @@ type Env struct {
 	Ctx   context.Context
 	Obj   objstore.Store
 	M     *manifest.Store
-	Clock *Clock
+	Clock *testclock.Clock
 	Turns *Receipts
 	Procs *Registry
 	Heads *Heads
+	// Fsck checks the store's invariants when the test ends, if the suite
+	// set it (nil for an Env made by NewEnv alone).
+	Fsck *fscktest.Checker
 }
 
 // NewEnv opens a manifest over obj; opts may preset fields (Now, Turns and
 // Processes are replaced by the Env's fakes unless set).
 func NewEnv(t *testing.T, obj objstore.Store, opts *manifest.Options) *Env {
-	e := &Env{T: t, Ctx: t.Context(), Obj: obj, Clock: NewClock(), Turns: &Receipts{}, Procs: NewRegistry(), Heads: &Heads{}}
+	e := &Env{T: t, Ctx: t.Context(), Obj: obj, Clock: testclock.New(), Turns: &Receipts{}, Procs: NewRegistry(), Heads: &Heads{}}
 	o := manifest.Options{}
 	if opts != nil {
 		o = *opts
@@ -129,30 +138,6 @@ func NewEnv(t *testing.T, obj objstore.Store, opts *manifest.Options) *Env {
 func ID(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// Clock is a manual clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock at 2026-01-01T00:00:00Z.
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d and returns the new time.
-func (c *Clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
 }
 
 // Receipts is a fake manifest.TurnReceipts: a list of (session, turn,
@@ -293,9 +278,14 @@ func (e *Env) Row(session, id string) manifest.Row {
 }
 
 // WithData records a row for (session, id) naming a fresh data object
-// holding body, as a completed upload would, and returns the data.
+// holding body, as a completed upload would, and returns the data. id must
+// be ID(body), the attachment's real id, so that the data reads back (the
+// suite's closing fsck hashes every committed attachment).
 func (e *Env) WithData(session, id string, owner manifest.Owner, body string) manifest.Data {
 	e.T.Helper()
+	if id != ID(body) {
+		e.T.Fatalf("WithData: %s is not the id of %q", id[:8], body)
+	}
 	key := manifest.DataKey(e.M.NewUploadID())
 	_, err := e.Obj.Put(e.Ctx, key, []byte(body), &objstore.PutOptions{IfNoneMatch: true})
 	e.Must(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/fscktest"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -35,13 +36,15 @@ func runRace(t *testing.T, h Harness, wrap func(objstore.Store) objstore.Store, 
 	base := wrap(h.New(t))
 	for seed := range uint64(seeds) {
 		sched := newScheduler(seed)
-		obj := &steppedStore{Store: objstore.WithPrefix(base, fmt.Sprintf("seed-%d/", seed)), sched: sched}
+		prefixed := objstore.WithPrefix(base, fmt.Sprintf("seed-%d/", seed))
+		obj := &steppedStore{Store: prefixed, sched: sched}
 		e := NewEnv(t, obj, &manifest.Options{Concurrency: 1, RowCache: -1})
 		state := r.setup(e)
 		errs := sched.run(e.Ctx, r.actors(e, state))
 		if err := r.check(e, state, errs); err != nil {
 			t.Fatalf("seed %d: %v\nschedule: %s", seed, err, strings.Join(sched.trace, " "))
 		}
+		fscktest.Verify(t, prefixed, e.Clock.Now)
 	}
 }
 
@@ -100,7 +103,7 @@ func testCommitRace(t *testing.T, h Harness, wrap func(objstore.Store) objstore.
 	id := ID("adopted")
 	runRace(t, h, wrap, race{
 		setup: func(e *Env) any {
-			e.WithData("s1", id, none, "bytes")
+			e.WithData("s1", id, none, "adopted")
 			cutoff := e.Clock.Advance(time.Minute)
 			e.Clock.Advance(time.Second) // the commit runs after the sweep took its cutoff
 			return cutoff

@@ -16,9 +16,9 @@ import (
 func testTurnIDsAreBytes(t *testing.T, e *Env) {
 	turns := []string{"caf\u00e9", "cafe\u0301", "T1", "t1", "a/b", "..", "x y", strings.Repeat("\u00fc", 100), strings.Repeat("z", ids.MaxTextLen)}
 	rows := map[string]string{}
-	for i, turn := range turns {
+	for _, turn := range turns {
 		id := ID("turn-row-" + turn)
-		e.WithData("s1", id, manifest.TurnOwner(turn), string(rune('a'+i)))
+		e.WithData("s1", id, manifest.TurnOwner(turn), "turn-row-"+turn)
 		rows[turn] = id
 	}
 	for _, turn := range turns {
@@ -43,8 +43,8 @@ func testTurnIDsAreBytes(t *testing.T, e *Env) {
 // by its commit after it.
 func testPrepareCommitLegacyTurnMarkers(t *testing.T, e *Env) {
 	x, y := ID("legacy-x"), ID("legacy-y")
-	e.WithData("s1", x, manifest.TurnOwner("t-old"), "x")
-	e.WithData("s1", y, manifest.TurnOwner("t-old"), "y")
+	e.WithData("s1", x, manifest.TurnOwner("t-old"), "legacy-x")
+	e.WithData("s1", y, manifest.TurnOwner("t-old"), "legacy-y")
 	// Rewrite x's marker the way the first format wrote it.
 	var current []string
 	for k, err := range e.Obj.List(e.Ctx, manifest.TurnPrefix+"s1/", nil) {

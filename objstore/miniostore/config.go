@@ -1,9 +1,11 @@
 package miniostore
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -32,9 +34,14 @@ type Config struct {
 	// Transport sends the requests; nil means minio-go's default. Tests
 	// inject fault-injecting transports here.
 	Transport http.RoundTripper
+	// RequestTimeout bounds the silence of each request, as
+	// s3compat.DeadlineTransport says; 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
-	// Logger receives debug records (failed aborts); nil discards them.
+	// Logger receives debug records (failed aborts) and, if enabled at
+	// debug level, minio-go's request traces (never stderr); nil discards
+	// them.
 	Logger *slog.Logger
 }
 
@@ -80,6 +87,17 @@ func New(cfg Config) (*Store, error) {
 			&credentials.IAM{},
 		})
 	}
+	transport := cfg.Transport
+	if transport == nil && cfg.RequestTimeout > 0 {
+		t, err := minio.DefaultTransport(cfg.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("miniostore: %w", err)
+		}
+		transport = t
+	}
+	if transport != nil {
+		transport = s3compat.DeadlineTransport(transport, cfg.RequestTimeout)
+	}
 	lookup := minio.BucketLookupAuto
 	if q.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -89,11 +107,14 @@ func New(cfg Config) (*Store, error) {
 		Secure:       cfg.Secure,
 		Region:       cfg.Region,
 		BucketLookup: lookup,
-		Transport:    cfg.Transport,
+		Transport:    transport,
 		MaxRetries:   1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("miniostore: %w", err)
+	}
+	if cfg.Logger != nil && cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		api.TraceOn(traceLog{cfg.Logger})
 	}
 	c := &client{core: minio.Core{Client: api}, bucket: cfg.Bucket}
 	if q.EmptyDelimiterRollsUp {

@@ -37,6 +37,14 @@ type Harness struct {
 	// Initiated time moves back by age). Nil skips the aged-uploads case.
 	AgeUpload func(t *testing.T, s objstore.Store, key, uploadID string, age time.Duration)
 
+	// ReadsRaceOverwrites tells the suite that a Get racing an overwrite of
+	// its key may fail with ErrUnavailable (the body was cut off or mixed
+	// with the new version's, and the store noticed: see
+	// s3compat.Quirks.OverwriteCorruptsReads). Such a read is retried by
+	// the cases that race reads with writes; it must never return wrong
+	// bytes.
+	ReadsRaceOverwrites bool
+
 	// Now is the store's clock, against which ModTime and Initiated are
 	// checked. Nil means time.Now.
 	Now func() time.Time

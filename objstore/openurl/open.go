@@ -78,6 +78,14 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Retry configures the retry decorator; its Logger defaults to Logger.
 	Retry retry.Options
+	// RequestTimeout bounds the silence of every S3 request (attempt): a
+	// request that gets no response headers, or makes no progress on its
+	// body, for this long fails with objstore.ErrTimeout (which is also
+	// ErrUnavailable, so the retry decorator retries it and resolves a
+	// write's outcome as for any lost response). A URL's request_timeout
+	// overrides it; 0 means DefaultRequestTimeout, negative means none.
+	// Progress resets it, so part uploads of any size fit.
+	RequestTimeout time.Duration
 	// HTTPClient sends the S3 requests (s3; minio uses its Transport); nil
 	// means the SDK's. Tests put a faultnet.Transport here.
 	HTTPClient *http.Client
@@ -88,6 +96,23 @@ type Options struct {
 	Clock func() time.Time
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+}
+
+// DefaultRequestTimeout is the per-attempt silence bound of S3 requests
+// when neither the URL nor Options set one.
+const DefaultRequestTimeout = time.Minute
+
+// requestTimeout returns the timeout for spec's requests (0: none).
+func requestTimeout(spec Spec, o *Options) time.Duration {
+	switch {
+	case spec.RequestTimeout > 0:
+		return spec.RequestTimeout
+	case o.RequestTimeout < 0:
+		return 0
+	case o.RequestTimeout == 0:
+		return DefaultRequestTimeout
+	}
+	return o.RequestTimeout
 }
 
 // Open opens the store rawURL names, composes the decorators and probes it
@@ -188,12 +213,13 @@ func s3Config(spec Spec, o *Options) (s3store.Config, error) {
 		return s3store.Config{}, err
 	}
 	cfg := s3store.Config{
-		Bucket:       spec.Bucket,
-		Region:       spec.Region,
-		UsePathStyle: q.PathStyle,
-		HTTPClient:   o.HTTPClient,
-		Quirks:       q,
-		Logger:       o.Logger,
+		Bucket:         spec.Bucket,
+		Region:         spec.Region,
+		UsePathStyle:   q.PathStyle,
+		HTTPClient:     o.HTTPClient,
+		RequestTimeout: requestTimeout(spec, o),
+		Quirks:         q,
+		Logger:         o.Logger,
 	}
 	if spec.Endpoint != "" {
 		u, err := endpointURL(spec.Endpoint, spec.TLS)
@@ -224,6 +250,8 @@ func minioConfig(spec Spec, o *Options) (miniostore.Config, error) {
 		Region:   spec.Region,
 		Quirks:   q,
 		Logger:   o.Logger,
+
+		RequestTimeout: requestTimeout(spec, o),
 	}
 	if o.HTTPClient != nil {
 		cfg.Transport = o.HTTPClient.Transport

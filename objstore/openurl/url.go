@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/s3compat"
@@ -41,12 +42,15 @@ type Spec struct {
 	Quirks string
 	// Path is the directory of a file URL, absolute or relative.
 	Path string
+	// RequestTimeout (s3, minio) is the URL's request_timeout: how long a
+	// request may go without an answer or progress; 0 means Options'.
+	RequestTimeout time.Duration
 }
 
 // params are the query parameters each scheme takes.
 var params = map[string][]string{
-	SchemeS3:    {"endpoint", "path_style", "quirks", "region", "tls"},
-	SchemeMinIO: {"endpoint", "path_style", "quirks", "region", "tls"},
+	SchemeS3:    {"endpoint", "path_style", "quirks", "region", "request_timeout", "tls"},
+	SchemeMinIO: {"endpoint", "path_style", "quirks", "region", "request_timeout", "tls"},
 	SchemeFile:  nil,
 	SchemeMem:   nil,
 }
@@ -83,7 +87,7 @@ func configErr(err error) error {
 // ParseURL parses a store URL:
 //
 //	s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true&tls=false&quirks=minio
-//	minio://bucket/prefix?endpoint=127.0.0.1:9000&tls=false&region=us-east-1
+//	minio://bucket/prefix?endpoint=127.0.0.1:9000&tls=false&region=us-east-1&request_timeout=30s
 //	file:///absolute/dir   file:relative/dir
 //	mem://
 //
@@ -213,6 +217,13 @@ func parseBucket(u *url.URL, q url.Values) (Spec, error) {
 		if _, err := s3compat.Profile(spec.Quirks); err != nil {
 			return Spec{}, fmt.Errorf("openurl: quirks: %w", err)
 		}
+	}
+	if q.Has("request_timeout") {
+		d, err := time.ParseDuration(q.Get("request_timeout"))
+		if err != nil || d <= 0 {
+			return Spec{}, fmt.Errorf("openurl: request_timeout=%q is not a positive duration (e.g. 30s, 2m)", q.Get("request_timeout"))
+		}
+		spec.RequestTimeout = d
 	}
 	if q.Has("region") && !validRegion(spec.Region) {
 		return Spec{}, fmt.Errorf("openurl: region %q is not a region name", spec.Region)
@@ -361,6 +372,9 @@ func (s Spec) String() string {
 	}
 	if s.TLS != nil {
 		q.Set("tls", strconv.FormatBool(*s.TLS))
+	}
+	if s.RequestTimeout > 0 {
+		q.Set("request_timeout", s.RequestTimeout.String())
 	}
 	u := url.URL{Scheme: s.Scheme, Host: s.Bucket, Path: "/" + s.Prefix, RawQuery: q.Encode()}
 	if s.Prefix == "" {

@@ -90,6 +90,9 @@ func TestParseURLBad(t *testing.T) {
 		{"file://data/store", "file:relative/dir"},
 		{"file:///x?mode=1", "unknown parameter"},
 		{"s3://bucket/%zz", "malformed URL"},
+		{"s3://bucket?request_timeout=soon", "not a positive duration"},
+		{"minio://bucket?request_timeout=0s", "not a positive duration"},
+		{"file:///x?request_timeout=1s", "unknown parameter"},
 	} {
 		_, err := ParseURL(c.raw)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

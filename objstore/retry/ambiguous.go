@@ -183,7 +183,8 @@ func (s *store) deleteConditional(ctx context.Context, key string, opts *objstor
 // *AmbiguousError.
 func (s *store) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
 	if opts == nil || !opts.PutOptions.Conditional() {
-		return s.base.Upload(ctx, key, body, opts)
+		info, err := s.base.Upload(ctx, key, body, opts)
+		return info, timedOut(objstore.OpUpload, key, 1, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return objstore.ObjectInfo{}, err

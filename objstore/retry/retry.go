@@ -31,6 +31,10 @@
 //     objstore.ErrOutcomeUnknown (and ErrPreconditionFailed when that was
 //     the final answer). Callers must not clean up after such a write.
 //
+// A write whose last attempt timed out (objstore.ErrTimeout: the server
+// went silent) may have been applied whether or not it was conditional: its
+// error is an *AmbiguousError too.
+//
 // A conditional Delete cannot carry a token; after a maybe-applied failure
 // its precondition failure or exhaustion is likewise an *AmbiguousError.
 package retry
@@ -176,12 +180,33 @@ func (s *store) do(ctx context.Context, op, key string, fn func() error) error {
 	}
 }
 
+// doWrite is do for a write: if its last attempt timed out
+// (objstore.ErrTimeout), the write may have been applied, and the error is
+// an *AmbiguousError.
+func (s *store) doWrite(ctx context.Context, op, key string, fn func() error) error {
+	attempts := 0
+	err := s.do(ctx, op, key, func() error {
+		attempts++
+		return fn()
+	})
+	return timedOut(op, key, attempts, err)
+}
+
+// timedOut returns err as an *AmbiguousError (objstore.ErrOutcomeUnknown)
+// if it is a timeout of a write, else as it is.
+func timedOut(op, key string, attempts int, err error) error {
+	if !errors.Is(err, objstore.ErrTimeout) || errors.Is(err, objstore.ErrOutcomeUnknown) {
+		return err
+	}
+	return &AmbiguousError{Op: op, Key: key, Attempts: attempts, Cause: err, Err: err}
+}
+
 func (s *store) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
 	if opts.Conditional() {
 		return s.putConditional(ctx, key, data, opts)
 	}
 	var info objstore.ObjectInfo
-	err := s.do(ctx, objstore.OpPut, key, func() (err error) {
+	err := s.doWrite(ctx, objstore.OpPut, key, func() (err error) {
 		info, err = s.base.Put(ctx, key, data, opts)
 		return err
 	})
@@ -201,7 +226,7 @@ func (s *store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 	if opts != nil && opts.IfMatch != "" {
 		return s.deleteConditional(ctx, key, opts)
 	}
-	return s.do(ctx, objstore.OpDelete, key, func() error {
+	return s.doWrite(ctx, objstore.OpDelete, key, func() error {
 		return s.base.Delete(ctx, key, opts)
 	})
 }
@@ -335,7 +360,7 @@ func (s *store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 }
 
 func (s *store) AbortUpload(ctx context.Context, key, uploadID string) error {
-	return s.do(ctx, objstore.OpAbortUpload, key, func() error {
+	return s.doWrite(ctx, objstore.OpAbortUpload, key, func() error {
 		return s.base.AbortUpload(ctx, key, uploadID)
 	})
 }

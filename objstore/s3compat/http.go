@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"strings"
@@ -120,6 +122,43 @@ func (b *body) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = b.wrap(err)
+	}
+	return n, err
+}
+
+// ErrBodyMismatch is the cause of a whole-object GET body whose MD5 is not
+// its ETag: cut off, or mixed with the bytes of a concurrent overwrite (see
+// Quirks.OverwriteCorruptsReads). It matches objstore.ErrUnavailable, so
+// the read is retried.
+var ErrBodyMismatch = fmt.Errorf("%w: body does not match its ETag", objstore.ErrUnavailable)
+
+// VerifyMD5 wraps a whole-object GET body so that, at its end, its MD5 is
+// compared with etag; a mismatch fails the last read with
+// wrap(ErrBodyMismatch). An etag that is not a plain MD5 (32 hex digits;
+// rclone answers a GET racing an overwrite without one, measured) is
+// ErrBodyMismatch at once: the body cannot be trusted.
+func VerifyMD5(rc io.ReadCloser, etag string, wrap func(error) error) (io.ReadCloser, error) {
+	etag = UnquoteETag(etag)
+	if _, err := hex.DecodeString(etag); err != nil || len(etag) != 2*md5.Size {
+		return nil, wrap(fmt.Errorf("%w: ETag %q is not an MD5", ErrBodyMismatch, etag))
+	}
+	return &md5Body{ReadCloser: rc, want: strings.ToLower(etag), h: md5.New(), wrap: wrap}, nil
+}
+
+type md5Body struct {
+	io.ReadCloser
+	want string
+	h    hash.Hash
+	wrap func(error) error
+}
+
+func (b *md5Body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.h.Write(p[:n])
+	if err == io.EOF {
+		if got := hex.EncodeToString(b.h.Sum(nil)); got != b.want {
+			return n, b.wrap(fmt.Errorf("%w: MD5 %s, ETag %s", ErrBodyMismatch, got, b.want))
+		}
 	}
 	return n, err
 }

@@ -136,6 +136,16 @@ type BatchFunc func(ctx context.Context, keys []string) (failed map[string]error
 // the others; keys whose batch was never sent (ctx done) fail with ctx's
 // error. A per-key ErrNotExist is success: deleting a missing key succeeds.
 func DeleteMany(ctx context.Context, keys []string, batch BatchFunc) error {
+	return Quirks{}.DeleteMany(ctx, keys, batch)
+}
+
+// DeleteMany is DeleteMany in batches of q.DeleteBatch keys (if set, and
+// below objstore.MaxDeleteBatch).
+func (q Quirks) DeleteMany(ctx context.Context, keys []string, batch BatchFunc) error {
+	size := objstore.MaxDeleteBatch
+	if q.DeleteBatch > 0 && q.DeleteBatch < size {
+		size = q.DeleteBatch
+	}
 	for _, k := range keys {
 		if err := objstore.ValidateKey(k); err != nil {
 			return err
@@ -149,7 +159,7 @@ func DeleteMany(ctx context.Context, keys []string, batch BatchFunc) error {
 	uniq = slices.Compact(uniq)
 	failed := map[string]error{}
 	for len(uniq) > 0 {
-		n := min(len(uniq), objstore.MaxDeleteBatch)
+		n := min(len(uniq), size)
 		b := uniq[:n]
 		uniq = uniq[n:]
 		if err := ctx.Err(); err != nil {

@@ -175,6 +175,14 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		return nil, objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false)
 	}
 	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false) })
+	if s.quirks.OverwriteCorruptsReads && rng == "" {
+		verified, err := VerifyMD5(body, info.ETag, func(err error) error { return s.opErr(objstore.OpGet, key, err) })
+		if err != nil {
+			body.Close()
+			return nil, objstore.ObjectInfo{}, err
+		}
+		body = verified
+	}
 	return body, info, nil
 }
 
@@ -236,9 +244,10 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 }
 
 // missingAfterFailure reports, on a server with Quirks.DeleteDirectoryFails,
-// whether a delete that failed with err (a 5xx or a transport failure) left
-// no object under key, as one HEAD shows: then the delete succeeded as far
-// as the contract goes. Any other answer keeps the failure.
+// whether a delete of key (alone or in a batch) that failed with err (a 5xx
+// or a transport failure) left no object under key, as one HEAD shows: then
+// the delete succeeded as far as the contract goes. Any other answer keeps
+// the failure.
 func (s *Store) missingAfterFailure(ctx context.Context, key string, err error) bool {
 	if !s.quirks.DeleteDirectoryFails || !errors.Is(err, objstore.ErrUnavailable) || ctx.Err() != nil {
 		return false
@@ -257,9 +266,13 @@ func (s *Store) DeleteMany(ctx context.Context, keys []string) error {
 	if err := s.start(ctx, objstore.OpDeleteMany, ""); err != nil {
 		return err
 	}
-	return DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
+	return s.quirks.DeleteMany(ctx, keys, func(ctx context.Context, keys []string) (map[string]error, error) {
 		failed, err := s.client.DeleteObjects(ctx, keys)
 		for k, e := range failed {
+			if s.missingAfterFailure(ctx, k, e) {
+				delete(failed, k)
+				continue
+			}
 			failed[k] = Denied("DeleteObjects", e)
 		}
 		return failed, Denied("DeleteObjects", err)

@@ -92,7 +92,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) iter.Seq2[objsto
 // AbortUpload implements objstore.Store. An upload that no longer exists
 // (NoSuchUpload) counts as aborted.
 func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
-	if err := ValidateUpload(key, uploadID); err != nil {
+	if err := validateAbortUpload(key, uploadID); err != nil {
 		return s.opErr(objstore.OpAbortUpload, key, err)
 	}
 	if err := s.start(ctx, objstore.OpAbortUpload, key); err != nil {

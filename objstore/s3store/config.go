@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -39,9 +40,16 @@ type Config struct {
 	// Size it to the concurrency of the process: requests beyond it still
 	// run, but open a new connection each.
 	MaxConns int
+	// RequestTimeout bounds the silence of each request (attempt): no
+	// response headers, or no progress on the body, for this long fails it
+	// with a *s3compat.TimeoutError (objstore.ErrTimeout, ErrUnavailable).
+	// See s3compat.DeadlineTransport. 0 means none.
+	RequestTimeout time.Duration
 	// Quirks describes the server; the zero value means s3compat.Generic.
 	Quirks s3compat.Quirks
-	// Logger receives debug records (failed aborts); nil discards them.
+	// Logger receives debug records (failed aborts) and the SDK's own log
+	// output (its warnings; at debug level also retries and deprecated
+	// usage), which never goes to stderr; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -71,8 +79,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	q := cfg.Quirks.Normalize()
 	var awsCfg aws.Config
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sdkLog := sdkLogger{log}
 	if cfg.Credentials == nil || cfg.Region == "" {
-		var opts []func(*config.LoadOptions) error
+		opts := []func(*config.LoadOptions) error{config.WithLogger(sdkLog)}
 		if cfg.Region != "" {
 			opts = append(opts, config.WithRegion(cfg.Region))
 		}
@@ -99,6 +112,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		httpClient, transport = newHTTPClient(n)
 	}
+	awsCfg.Logger = sdkLog
+	awsCfg.ClientLogMode = 0
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -110,7 +125,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.HTTPClient = s3compat.DeadlineDoer(o.HTTPClient, cfg.RequestTimeout)
+		o.Logger = sdkLog
+		if log.Enabled(ctx, slog.LevelDebug) {
+			o.ClientLogMode = aws.LogRetries | aws.LogDeprecatedUsage
+		}
 	})
 	c := &client{api: api, bucket: cfg.Bucket}
-	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), transport: transport}, nil
+	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c, transport: transport}, nil
 }

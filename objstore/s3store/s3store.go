@@ -39,6 +39,7 @@ const backend = "s3store"
 // aws-sdk-go-v2.
 type Store struct {
 	*s3compat.Store
+	c         *client         // for presigning (presign.go)
 	transport *http.Transport // the Store's own client's; nil with Config.HTTPClient
 }
 

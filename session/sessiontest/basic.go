@@ -25,7 +25,7 @@ var basicTests = []namedTest{
 
 func testNoHeadLoadsNil(t *testing.T, f *fixture) {
 	s := f.open("empty")
-	if r := f.load(s, session.FullGraph); r != nil {
+	if r := f.load(s, session.FullGraph()); r != nil {
 		t.Fatalf("load of a new session = %+v, want nil", r)
 	}
 	if n, err := s.LoadNode(f.ctx, "x"); n != nil || err != nil {
@@ -67,7 +67,7 @@ func testRoundTrip(t *testing.T, f *fixture) {
 		t.Fatalf("execution state ref %q is not the body's sha256", res.Manifest.ExecutionStateRef)
 	}
 	for _, s := range []*session.Store{s, f.open("rt")} {
-		r := f.load(s, session.FullGraph)
+		r := f.load(s, session.FullGraph())
 		if r == nil || r.HeadRevision != 1 || r.CurrentAgentFrameID != "f2" || !bytes.Equal(r.AgentFrames, c.AgentFrames) {
 			t.Fatalf("loaded %+v", r)
 		}
@@ -109,7 +109,7 @@ func testHydration(t *testing.T, f *fixture) {
 		t.Fatalf("nil checkpoint changed the ref")
 	}
 
-	r := f.load(f.open("hy"), session.FullGraph)
+	r := f.load(f.open("hy"), session.FullGraph())
 	cp := r.Checkpoint
 	if cp == nil || string(cp.ToolState) != `{"generation":8}` || cp.PluginSnapshotRevision != 4 ||
 		!bytes.Equal(cp.PluginSnapshot, bigBytes(5000, 1)) {
@@ -144,7 +144,7 @@ func testMeta(t *testing.T, f *fixture) {
 	if err != nil || got == nil || *got != m {
 		t.Fatalf("meta = %+v, %v; want %+v", got, err, m)
 	}
-	if r := f.load(s, session.FullGraph); r != nil {
+	if r := f.load(s, session.FullGraph()); r != nil {
 		t.Fatalf("meta alone created a commit: %+v", r)
 	}
 	f.mustCommit(s, appendCommit("meta", 0, "", "n"))
@@ -182,7 +182,7 @@ func testBinding(t *testing.T, f *fixture) {
 	if _, err := u.CommitRuntimeState(f.ctx, appendCommit("delta", 0, "", "x")); !errors.Is(err, session.ErrSessionBindingMismatch) {
 		t.Fatalf("bound handle accepted another session: %v", err)
 	}
-	if r := f.load(f.open("beta"), session.FullGraph); r != nil {
+	if r := f.load(f.open("beta"), session.FullGraph()); r != nil {
 		t.Fatalf("beta was written: %+v", r)
 	}
 }
@@ -217,7 +217,7 @@ func testReopenSurvival(t *testing.T, f *fixture) {
 	if m, _ := fresh.LoadSessionMeta(f.ctx); m == nil || m.SessionName != "n" {
 		t.Fatalf("meta lost: %+v", m)
 	}
-	r := f.load(fresh, session.FullGraph)
+	r := f.load(fresh, session.FullGraph())
 	if r == nil || r.CheckpointRef != res.CheckpointRef || string(r.Checkpoint.ExecutionState) != "exec" {
 		t.Fatalf("checkpoint lost: %+v", r)
 	}
@@ -257,7 +257,7 @@ func testDeleteAndRecreate(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	fresh := f.open("del")
-	if r := f.load(fresh, session.FullGraph); r != nil {
+	if r := f.load(fresh, session.FullGraph()); r != nil {
 		t.Fatalf("deleted session loads: %+v", r)
 	}
 	if err := fresh.Delete(f.ctx); err != nil {
@@ -275,7 +275,7 @@ func testDeleteAndRecreate(t *testing.T, f *fixture) {
 	if res.HeadRevision != 1 {
 		t.Fatalf("recreated revision %d", res.HeadRevision)
 	}
-	f.wantIDs("recreated graph", nodeIDs(f.load(fresh, session.FullGraph).Graph), []string{"new"})
+	f.wantIDs("recreated graph", nodeIDs(f.load(fresh, session.FullGraph()).Graph), []string{"new"})
 	if n, _ := fresh.LoadNode(f.ctx, "n0"); n != nil {
 		t.Fatalf("node of the deleted session visible")
 	}

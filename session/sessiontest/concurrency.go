@@ -40,7 +40,7 @@ func testTwoFirstCommits(t *testing.T, f *fixture) {
 	if winner < 0 || (errs[0] == nil) == (errs[1] == nil) {
 		t.Fatalf("want exactly one winner: %v", errs)
 	}
-	r := f.load(f.open("two"), session.FullGraph)
+	r := f.load(f.open("two"), session.FullGraph())
 	if r.HeadRevision != 1 {
 		t.Fatalf("revision %d", r.HeadRevision)
 	}
@@ -59,7 +59,7 @@ func testSameRevision64(t *testing.T, f *fixture) {
 		go func() {
 			defer wg.Done()
 			s := f.open("race")
-			if _, err := s.LoadSession(f.ctx, session.FullGraph); err != nil {
+			if _, err := s.LoadSession(f.ctx, session.FullGraph()); err != nil {
 				errs[i] = err
 				return
 			}
@@ -87,7 +87,7 @@ func testSameRevision64(t *testing.T, f *fixture) {
 	if wins != 1 {
 		t.Fatalf("%d winners, want 1", wins)
 	}
-	r := f.load(f.open("race"), session.FullGraph)
+	r := f.load(f.open("race"), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d", r.HeadRevision)
 	}
@@ -141,7 +141,7 @@ func testRetryLoop64(t *testing.T, f *fixture) {
 		}
 		seen[revs[i]] = i
 	}
-	r := f.load(f.open("loop"), session.FullGraph)
+	r := f.load(f.open("loop"), session.FullGraph())
 	if r.HeadRevision != racers || len(r.Graph.Nodes) != racers {
 		t.Fatalf("revision %d with %d nodes, want %d", r.HeadRevision, len(r.Graph.Nodes), racers)
 	}

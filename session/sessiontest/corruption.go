@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -51,6 +52,7 @@ func wantCorrupt(t *testing.T, what string, err error, key string, sentinel erro
 }
 
 func testCorruptHead(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvHead, "head does not decode")
 	s := f.open("ch")
 	f.mustCommit(s, appendCommit("ch", 0, "", "a"))
 	key := session.HeadKey("ch")
@@ -62,7 +64,7 @@ func testCorruptHead(t *testing.T, f *fixture) {
 	} {
 		f.put(key, bad)
 		fresh := f.open("ch")
-		_, err := fresh.LoadSession(f.ctx, session.FullGraph)
+		_, err := fresh.LoadSession(f.ctx, session.FullGraph())
 		wantCorrupt(t, name+" load", err, key, session.ErrCorrupt)
 		_, err = fresh.LoadNode(f.ctx, "a")
 		wantCorrupt(t, name+" load node", err, key, session.ErrCorrupt)
@@ -85,6 +87,7 @@ func testCorruptHead(t *testing.T, f *fixture) {
 }
 
 func testCorruptSegment(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvNamed, "session does not load")
 	f.tuning.FlushDeltas = 2
 	s := f.open("cs")
 	f.chain(s, "cs", 0, "n", 3, "")
@@ -105,7 +108,7 @@ func testCorruptSegment(t *testing.T, f *fixture) {
 	bad := append([]byte(nil), good...)
 	bad[len(bad)/2] ^= 0xff
 	f.put(segKey, bad)
-	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph)
+	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph())
 	wantCorrupt(t, "load", err, segKey, session.ErrCorrupt)
 	_, err = f.open("cs").LoadNode(f.ctx, "n0")
 	wantCorrupt(t, "load node", err, segKey, session.ErrCorrupt)
@@ -122,7 +125,7 @@ func testCorruptSegment(t *testing.T, f *fixture) {
 	if got := f.get(segKey); !bytes.Equal(got, bad) {
 		t.Fatalf("corrupt segment was rewritten")
 	}
-	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph)
+	_, err = f.open("cs").LoadSession(f.ctx, session.FullGraph())
 	wantCorrupt(t, "load after commits", err, segKey, session.ErrCorrupt)
 }
 
@@ -144,6 +147,7 @@ func reversion(data []byte, v uint16) []byte {
 var headSchema = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
+	f.fsck.Expect(fsck.InvNamed, "session does not load")
 	s := f.open("sv")
 	c := appendCommit("sv", 0, "", "a")
 	c.Checkpoint = &session.HydratedCheckpoint{ToolState: []byte(`{}`)}
@@ -154,7 +158,7 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	check := func(name string, data []byte, want error) {
 		t.Helper()
 		f.put(key, data)
-		_, err := f.open("sv").LoadSession(f.ctx, session.FullGraph)
+		_, err := f.open("sv").LoadSession(f.ctx, session.FullGraph())
 		for _, e := range all {
 			if errors.Is(err, e) != (e == want) {
 				t.Fatalf("%s: err %v; matches %v = %v", name, err, e, errors.Is(err, e))
@@ -172,7 +176,7 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	// a commit on them works.
 	for _, v := range []uint16{1, 2, 3} {
 		f.put(key, reversion(good, v))
-		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph); err != nil || r == nil || r.HeadRevision != 1 {
+		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph()); err != nil || r == nil || r.HeadRevision != 1 {
 			t.Fatalf("schema-%d head: %+v, %v", v, r, err)
 		}
 	}

@@ -68,7 +68,7 @@ func testCrashAtEveryCommitStep(t *testing.T, f *fixture) {
 				break
 			}
 			fresh := f.open(sid)
-			r, lerr := fresh.LoadSession(f.ctx, session.FullGraph)
+			r, lerr := fresh.LoadSession(f.ctx, session.FullGraph())
 			if lerr != nil {
 				t.Fatalf("%s (ops %v): unreadable after the fault: %v", sid, fs.Ops(), lerr)
 			}
@@ -114,7 +114,7 @@ func testCrashAtEveryDeleteStep(t *testing.T, f *fixture) {
 				break
 			}
 			fresh := f.open(sid)
-			r, lerr := fresh.LoadSession(f.ctx, session.FullGraph)
+			r, lerr := fresh.LoadSession(f.ctx, session.FullGraph())
 			if lerr != nil {
 				t.Fatalf("%s: unreadable after a crashed delete: %v", sid, lerr)
 			}
@@ -124,7 +124,7 @@ func testCrashAtEveryDeleteStep(t *testing.T, f *fixture) {
 			if err := f.open(sid).Delete(f.ctx); err != nil {
 				t.Fatalf("%s: delete retry: %v", sid, err)
 			}
-			if r := f.load(f.open(sid), session.FullGraph); r != nil {
+			if r := f.load(f.open(sid), session.FullGraph()); r != nil {
 				t.Fatalf("%s: still there after delete", sid)
 			}
 		}

@@ -23,7 +23,7 @@ func testScopes(t *testing.T, f *fixture) {
 	f.mustCommit(s, appendCommit("sc", 1, "root", "right"))
 	f.mustCommit(s, appendCommit("sc", 2, "root", "left")) // persisted leaf: left
 	for _, s := range []*session.Store{s, f.open("sc")} {
-		full := f.load(s, session.FullGraph)
+		full := f.load(s, session.FullGraph())
 		f.wantIDs("full graph", nodeIDs(full.Graph), []string{"root", "right", "left"})
 		if full.Graph.LeafNodeID != "left" {
 			t.Fatalf("full graph leaf %q", full.Graph.LeafNodeID)
@@ -55,7 +55,7 @@ func testTombstones(t *testing.T, f *fixture) {
 	c.Graph = session.GraphDelta{Kind: session.DeltaReplaceFull, Nodes: g.Nodes, Leaf: g.LeafNodeID}
 	f.mustCommit(s, c)
 	for _, s := range []*session.Store{s, f.open("tomb")} {
-		f.wantIDs("full graph", nodeIDs(f.load(s, session.FullGraph).Graph), []string{"root", "leaf", "side"})
+		f.wantIDs("full graph", nodeIDs(f.load(s, session.FullGraph()).Graph), []string{"root", "leaf", "side"})
 		f.wantIDs("active path", nodeIDs(f.load(s, session.ActivePath("")).Graph), []string{"leaf"})
 		if n, err := s.LoadNode(f.ctx, "mid"); n != nil || err != nil {
 			t.Fatalf("tombstoned node loaded: %v %v", n, err)
@@ -77,7 +77,7 @@ func testAppendUpserts(t *testing.T, f *fixture) {
 	c := appendCommit("up", 1, "a", "b")
 	c.Graph.Nodes[0].Event = json.RawMessage(`{"text":"rewritten"}`)
 	f.mustCommit(s, c)
-	r := f.load(f.open("up"), session.FullGraph)
+	r := f.load(f.open("up"), session.FullGraph())
 	f.wantIDs("order after upsert", nodeIDs(r.Graph), []string{"a", "b", "c"})
 	if string(r.Graph.Nodes[1].Event) != `{"text":"rewritten"}` {
 		t.Fatalf("upsert did not replace content: %s", r.Graph.Nodes[1].Event)
@@ -128,7 +128,7 @@ func (m *model) activePath(leaf string) []string {
 // check compares a loaded session against the model.
 func (m *model) check(t *testing.T, f *fixture, s *session.Store, what string) {
 	t.Helper()
-	full := f.load(s, session.FullGraph)
+	full := f.load(s, session.FullGraph())
 	if !equalIDs(nodeIDs(full.Graph), m.order) || full.Graph.LeafNodeID != m.leaf {
 		t.Fatalf("%s: full graph %v leaf %q, want %v leaf %q", what, nodeIDs(full.Graph), full.Graph.LeafNodeID, m.order, m.leaf)
 	}
@@ -241,7 +241,7 @@ func testUnpublishedNodeInvisible(t *testing.T, f *fixture) {
 	fs := NewFaultStore(f.env.Store, 1, FaultFail)
 	f.tuning.MaxAttempts = 1
 	s := f.open("unp", fs)
-	if _, err := s.LoadSession(f.ctx, session.FullGraph); err != nil {
+	if _, err := s.LoadSession(f.ctx, session.FullGraph()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CommitRuntimeState(f.ctx, appendCommit("unp", 1, "a", "b")); err == nil {

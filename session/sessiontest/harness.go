@@ -19,10 +19,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/fsck"
+	"github.com/stowage-dev/stowage/internal/fscktest"
+	"github.com/stowage-dev/stowage/internal/testclock"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
@@ -53,51 +55,32 @@ type Harness struct {
 	Tuning session.Tuning
 }
 
-// Clock is a manual clock, safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at a fixed instant.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is one test's environment.
 type fixture struct {
 	t      *testing.T
 	h      Harness
-	clock  *Clock
+	clock  *testclock.Clock
 	env    Env
 	ctx    context.Context
 	tuning session.Tuning
+	// fsck checks the store's invariants when the test ends.
+	fsck *fscktest.Checker
 }
 
 func newFixture(t *testing.T, h Harness) *fixture {
 	t.Helper()
-	clock := NewClock()
+	clock := testclock.New()
 	env := h.New(t, clock.Now)
 	if env.Store == nil {
 		t.Fatal("sessiontest: harness returned no store")
 	}
+	check := fscktest.AtCleanup(t, env.Store, clock.Now)
 	if env.Manifest == nil {
 		m := NewRecordingManifest(clock.Now)
 		env.Manifest, env.Hook = m, m
+		check.Allow(fsck.InvRef, "has no manifest row", "the recording manifest keeps its rows in memory, not in the store")
 	}
-	return &fixture{t: t, h: h, clock: clock, env: env, ctx: context.Background(), tuning: h.Tuning}
+	return &fixture{t: t, h: h, clock: clock, env: env, ctx: context.Background(), tuning: h.Tuning, fsck: check}
 }
 
 // open returns a fresh handle (as a new process would) on the fixture's
@@ -128,6 +111,7 @@ func Run(t *testing.T, h Harness) {
 		{"Graph", graphTests},
 		{"Receipts", receiptTests},
 		{"Queue", queueTests},
+		{"Control", controlTests},
 		{"Lease", leaseTests},
 		{"Attachments", attachmentTests},
 		{"Concurrency", concurrencyTests},

@@ -54,7 +54,7 @@ func testOddSessionIDs(t *testing.T, f *fixture) {
 	for _, id := range []string{"a.b", "..a", "a..", "~!@#$%^&*()_+-=[]{}|;:'\",<>?", strings.Repeat("z", session.MaxSessionIDLen)} {
 		s := f.open(id)
 		f.mustCommit(s, appendCommit(id, 0, "", "n"))
-		f.wantIDs(id, nodeIDs(f.load(f.open(id), session.FullGraph).Graph), []string{"n"})
+		f.wantIDs(id, nodeIDs(f.load(f.open(id), session.FullGraph()).Graph), []string{"n"})
 		for _, k := range f.listAll() {
 			if sid, _, ok := session.ParseKey(k); !ok || (strings.HasPrefix(k, session.SessionPrefix(id)) != (sid == id)) {
 				t.Fatalf("key %q does not parse back to its session (%q)", k, sid)
@@ -79,7 +79,7 @@ func testInvalidNodeIDs(t *testing.T, f *fixture) {
 	if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrInvalidCommit) {
 		t.Errorf("bogus payload kind: %v", err)
 	}
-	if r := f.load(s, session.FullGraph); r != nil {
+	if r := f.load(s, session.FullGraph()); r != nil {
 		t.Fatalf("invalid commits wrote revision %d", r.HeadRevision)
 	}
 }
@@ -89,7 +89,7 @@ func testHostileNodeIDs(t *testing.T, f *fixture) {
 	s := f.open("hostile")
 	f.mustCommit(s, appendCommit("hostile", 0, "", ids...))
 	fresh := f.open("hostile")
-	f.wantIDs("graph", nodeIDs(f.load(fresh, session.FullGraph).Graph), ids)
+	f.wantIDs("graph", nodeIDs(f.load(fresh, session.FullGraph()).Graph), ids)
 	for _, id := range ids {
 		if n, err := fresh.LoadNode(f.ctx, id); err != nil || n == nil || n.NodeID != id {
 			t.Fatalf("LoadNode(%q) = %v, %v", id, n, err)

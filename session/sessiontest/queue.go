@@ -139,7 +139,7 @@ func testStaleQueueToken(t *testing.T, f *fixture) {
 		t.Fatalf("stale token: %v", err)
 	}
 	fresh := f.open("stale")
-	if r := f.load(fresh, session.FullGraph); r.HeadRevision != 1 {
+	if r := f.load(fresh, session.FullGraph()); r.HeadRevision != 1 {
 		t.Fatalf("something was written: revision %d", r.HeadRevision)
 	}
 	if q, _ := fresh.ListQueuedWork(f.ctx); len(q) != 1 {
@@ -162,7 +162,7 @@ func testCrossSessionOutbox(t *testing.T, f *fixture) {
 	if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrSessionBindingMismatch) {
 		t.Fatalf("cross-session outbox: %v", err)
 	}
-	r := f.load(f.open("ob"), session.FullGraph)
+	r := f.load(f.open("ob"), session.FullGraph())
 	if r.HeadRevision != 1 || r.Checkpoint != nil {
 		t.Fatalf("not rolled back: %+v", r)
 	}

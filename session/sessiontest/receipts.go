@@ -39,7 +39,7 @@ func testIdenticalRetry(t *testing.T, f *fixture) {
 			t.Fatalf("retry result %+v, want %+v", again, first)
 		}
 	}
-	if r := f.load(s, session.FullGraph); r.HeadRevision != 2 {
+	if r := f.load(s, session.FullGraph()); r.HeadRevision != 2 {
 		t.Fatalf("retry applied something: revision %d", r.HeadRevision)
 	}
 	if q, _ := s.ListQueuedWork(f.ctx); len(q) != 1 {
@@ -149,7 +149,7 @@ func testMixedTuningLostResponse(t *testing.T, f *fixture) {
 	if err != nil || res.HeadRevision != 2 {
 		t.Fatalf("landed commit behind a small-tuned handle's writes: %+v, %v", res, err)
 	}
-	r := f.load(f.open(sid), session.FullGraph)
+	r := f.load(f.open(sid), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d, want 2", r.HeadRevision)
 	}
@@ -170,7 +170,7 @@ func testLostResponse(t *testing.T, f *fixture) {
 	if again.HeadRevision != 2 {
 		t.Fatalf("retry %+v", again)
 	}
-	r := f.load(f.open("amb"), session.FullGraph)
+	r := f.load(f.open("amb"), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d, want 2", r.HeadRevision)
 	}
@@ -183,7 +183,7 @@ func testLostResponse(t *testing.T, f *fixture) {
 	if err != nil || !fs.Fired() || res.HeadRevision != 3 {
 		t.Fatalf("unstamped lost response: fired=%v res=%+v err=%v", fs.Fired(), res, err)
 	}
-	f.wantIDs("graph", nodeIDs(f.load(f.open("amb"), session.FullGraph).Graph), []string{"a", "b", "c"})
+	f.wantIDs("graph", nodeIDs(f.load(f.open("amb"), session.FullGraph()).Graph), []string{"a", "b", "c"})
 }
 
 func testUndecidableThenRetry(t *testing.T, f *fixture) {
@@ -199,7 +199,7 @@ func testUndecidableThenRetry(t *testing.T, f *fixture) {
 	if res.HeadRevision != 2 {
 		t.Fatalf("retry after a landed write: %+v", res)
 	}
-	r := f.load(f.open("und"), session.FullGraph)
+	r := f.load(f.open("und"), session.FullGraph())
 	if r.HeadRevision != 2 {
 		t.Fatalf("revision %d", r.HeadRevision)
 	}
@@ -222,5 +222,5 @@ func testNotLandedThenRetry(t *testing.T, f *fixture) {
 	if again.HeadRevision != 2 {
 		t.Fatalf("second retry %+v", again)
 	}
-	f.wantIDs("graph", nodeIDs(f.load(f.open("nl"), session.FullGraph).Graph), []string{"a", "b"})
+	f.wantIDs("graph", nodeIDs(f.load(f.open("nl"), session.FullGraph()).Graph), []string{"a", "b"})
 }

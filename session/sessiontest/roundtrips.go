@@ -20,9 +20,9 @@ func testRepeatLoad(t *testing.T, f *fixture) {
 	f.chain(f.open("rl"), "rl", 0, "n", 5, "")
 	cs := NewCountingStore(f.env.Store)
 	s := f.open("rl", cs)
-	first := f.load(s, session.FullGraph)
+	first := f.load(s, session.FullGraph())
 	cs.Reset()
-	second := f.load(s, session.FullGraph)
+	second := f.load(s, session.FullGraph())
 	if cs.Total() != 1 || cs.Count(objstore.OpGet) != 1 || cs.NotModified() != 1 {
 		t.Fatalf("repeat load made %d calls (%d GETs, %d not modified), want one conditional GET", cs.Total(), cs.Count(objstore.OpGet), cs.NotModified())
 	}
@@ -31,7 +31,7 @@ func testRepeatLoad(t *testing.T, f *fixture) {
 	}
 	// A change by another writer is seen at once.
 	f.mustCommit(f.open("rl"), appendCommit("rl", 5, "n4", "x"))
-	if r := f.load(s, session.FullGraph); r.HeadRevision != 6 || len(r.Graph.Nodes) != 6 {
+	if r := f.load(s, session.FullGraph()); r.HeadRevision != 6 || len(r.Graph.Nodes) != 6 {
 		t.Fatalf("stale cached load: revision %d", r.HeadRevision)
 	}
 }
@@ -75,7 +75,7 @@ func testColdLoad(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	cs := NewCountingStore(f.env.Store)
-	r := f.load(f.open("cold", cs), session.FullGraph)
+	r := f.load(f.open("cold", cs), session.FullGraph())
 	if len(r.Graph.Nodes) != 40 {
 		t.Fatalf("%d nodes", len(r.Graph.Nodes))
 	}
@@ -88,8 +88,10 @@ func testColdLoad(t *testing.T, f *fixture) {
 	if got := cs.Count(objstore.OpGet); got != 1+segs || cs.Total() != got {
 		t.Fatalf("cold load: %d GETs, %d calls; want 1 head + %d segments", got, cs.Total(), segs)
 	}
-	if segs > 6 {
-		t.Fatalf("%d segments for 40 revisions: merging is not logarithmic", segs)
+	// Merges run in the background; a flush waits for them only when
+	// 3 x SegmentFanout (12) segments are unsealed.
+	if segs > 13 {
+		t.Fatalf("%d segments for 40 revisions: merging does not keep up", segs)
 	}
 }
 

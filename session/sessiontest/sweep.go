@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stowage-dev/stowage/internal/gatestore"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -78,7 +79,7 @@ func (f *fixture) checkNamed(sid string, deleted []string) *session.PersistedRea
 			f.t.Fatalf("%s: the head names %s: %v", sid, k, err)
 		}
 	}
-	r, err := f.open(sid).LoadSession(f.ctx, session.FullGraph)
+	r, err := f.open(sid).LoadSession(f.ctx, session.FullGraph())
 	if err != nil {
 		f.t.Fatalf("%s: load: %v", sid, err)
 	}
@@ -88,9 +89,9 @@ func (f *fixture) checkNamed(sid string, deleted []string) *session.PersistedRea
 // stalled starts c on a handle whose head PUT stops at a gate, waits until
 // it has written everything else and stopped, and returns the gate and the
 // commit's outcome channel.
-func (f *fixture) stalled(sid string, c session.RuntimeCommit, mode GateMode) (*GateStore, chan error) {
+func (f *fixture) stalled(sid string, c session.RuntimeCommit, mode gatestore.Mode) (*gatestore.Store, chan error) {
 	f.t.Helper()
-	gate := NewGateStore(f.env.Store, session.HeadKey(sid), mode)
+	gate := gatestore.New(f.env.Store, session.HeadKey(sid), mode)
 	h := f.open(sid, gate)
 	done := make(chan error, 1)
 	go func() {
@@ -114,7 +115,7 @@ func testStalledCommitRewrites(t *testing.T, f *fixture) {
 	m := crashBase(f, sid)
 	c := crashCommit(sid)
 	m.apply(c.Graph)
-	gate, done := f.stalled(sid, c, GateBefore)
+	gate, done := f.stalled(sid, c, gatestore.Before)
 	deleted, fenced := f.sweep(sid)
 	if len(deleted) < 3 {
 		t.Fatalf("the sweep deleted %v; want the stalled commit's blob, segment and index", deleted)
@@ -144,7 +145,7 @@ func testStalledFirstCommit(t *testing.T, f *fixture) {
 	sid := "sweep-first"
 	c := appendCommit(sid, 0, "", "a")
 	c.Checkpoint = &session.HydratedCheckpoint{ToolState: bigBytes(9_000, 3)}
-	gate, done := f.stalled(sid, c, GateBefore)
+	gate, done := f.stalled(sid, c, gatestore.Before)
 	deleted, fenced := f.sweep(sid)
 	if len(deleted) != 1 || !fenced.Placeholder || fenced.SweepGen != 1 || fenced.Revision != 0 {
 		t.Fatalf("sweep of a headless session: deleted %v, head %v", deleted, fenced)
@@ -153,7 +154,7 @@ func testStalledFirstCommit(t *testing.T, f *fixture) {
 		t.Fatalf("a second placeholder: %v", err)
 	}
 	fresh := f.open(sid)
-	if r, err := fresh.LoadSession(f.ctx, session.FullGraph); r != nil || err != nil {
+	if r, err := fresh.LoadSession(f.ctx, session.FullGraph()); r != nil || err != nil {
 		t.Fatalf("a placeholder loads: %+v, %v", r, err)
 	}
 	if n, err := fresh.LoadNode(f.ctx, "a"); n != nil || err != nil {
@@ -192,7 +193,7 @@ func testSweepKeepsLostResponse(t *testing.T, f *fixture) {
 	f.chain(s, sid, 0, "n", 2, "")
 	c := appendCommit(sid, 2, "n1", "x")
 	c.TurnCommit = stamp(sid, "turn-x", "hash-x")
-	gate, done := f.stalled(sid, c, GateLostResponse)
+	gate, done := f.stalled(sid, c, gatestore.LostResponse)
 	h, err := session.ReadHead(f.ctx, f.env.Store, sid)
 	if err != nil || h.Revision != 3 {
 		t.Fatalf("the commit did not land: %v, %v", h, err)

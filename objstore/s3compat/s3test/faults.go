@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -303,6 +304,20 @@ func faultCases() []faultCase {
 	return append(cases, rcloneFaultCases()...)
 }
 
+// getWithETag answers a GET with body and the MD5 ETag of etagOf.
+func getWithETag(body, etagOf string) func(request) reply {
+	sum := md5.Sum([]byte(etagOf))
+	return func(request) reply {
+		return reply{status: 200, body: body, header: map[string]string{"ETag": `"` + hex.EncodeToString(sum[:]) + `"`,
+			"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
+	}
+}
+
+func readAll(ctx context.Context, s objstore.Store) error {
+	_, _, err := objstoretest.ReadAll(ctx, s, "k", nil)
+	return err
+}
+
 // rcloneFaultCases pin down what the quirks first found on rclone do, and
 // that other profiles do none of it.
 func rcloneFaultCases() []faultCase {
@@ -337,6 +352,27 @@ func rcloneFaultCases() []faultCase {
 					t.Errorf("delimiter %q sent to a server that rolls up on an empty one", d[0])
 				}
 			}},
+		{name: "DeleteManyInBatchesOf100", quirks: &rclone, requests: 3,
+			respond: func(request) reply {
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><DeleteResult></DeleteResult>`}
+			},
+			op: func(ctx context.Context, s objstore.Store) error {
+				keys := make([]string, 250)
+				for i := range keys {
+					keys[i] = fmt.Sprintf("k%03d", i)
+				}
+				return s.DeleteMany(ctx, keys)
+			}},
+		{name: "GetBodyNotMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("0123456789", "payload"),
+			op: readAll, want: s3compat.ErrBodyMismatch},
+		{name: "GetWithoutETag", quirks: &rclone, requests: 1,
+			respond: func(request) reply {
+				return reply{status: 200, body: "payload", header: map[string]string{"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
+			},
+			op: readAll, want: s3compat.ErrBodyMismatch},
+		{name: "GetBodyMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
+		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minio, requests: 1, respond: getWithETag("0123456789", "payload"),
+			op: readAll},
 		{name: "ListUploadsNoSuchUploadWithoutQuirk", quirks: &minio, requests: 1, respond: errReply(404, "NoSuchUpload"),
 			op: listUploads, want: objstore.ErrNotExist},
 		{name: "ListUploadsNoSuchBucket", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchBucket"),

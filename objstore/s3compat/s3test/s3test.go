@@ -76,11 +76,13 @@ const maxPrefixLen = 2 + 80 + 1 + 12 + 1
 // server, each case under its own prefix of the shared bucket.
 func Conformance(t *testing.T, open Opener) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		base := open(t, srv, Profile(t, srv), nil)
+		q := Profile(t, srv)
+		base := open(t, srv, q, nil)
 		objstoretest.Run(t, objstoretest.Harness{
-			New:       func(t *testing.T) objstore.Store { return Prefixed(t, base) },
-			Large:     !testenv.Short(),
-			MaxKeyLen: objstore.MaxKeyLen - maxPrefixLen,
+			New:                 func(t *testing.T) objstore.Store { return Prefixed(t, base) },
+			Large:               !testenv.Short(),
+			MaxKeyLen:           objstore.MaxKeyLen - maxPrefixLen,
+			ReadsRaceOverwrites: q.OverwriteCorruptsReads,
 		})
 	})
 }

@@ -1,0 +1,204 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/internal/codec"
+)
+
+// Background compaction (docs/format.md, "Compaction"). A commit that
+// flushes its tail writes only the tail's own segment; merges run after the
+// commit has published, off its critical path: the handle merges one run of
+// SegmentFanout segments of one level in the background, and its next
+// commit whose base still names that run, at the sweep generation the
+// merged segment was written under (W1), names the merged segment instead
+// (a head change only: the commit stays one PUT plus what it writes
+// anyway). A merged segment no commit adopted is deleted with the next
+// head write (it was never named, so nothing can need it).
+
+// compactionTimeout bounds one background merge.
+const compactionTimeout = 5 * time.Minute
+
+// compaction is a merged segment waiting to be named by a commit.
+type compaction struct {
+	sweepGen uint64
+	inputs   []string // ids of the merged run, oldest first
+	ref      segRef
+}
+
+// mergeRun finds, newest first, a run of SegmentFanout contiguous unsealed
+// segments of one level: the oldest Fanout of the run [lo, lo+Fanout). If
+// they would merge into more than SegmentMaxBytes, fits is false: the run
+// is to be sealed (with everything older: only trailing runs are merged).
+func mergeRun(segs []segRef, t Tuning) (lo int, fits, ok bool) {
+	i := len(segs)
+	for i > 0 && !segs[i-1].Sealed {
+		j := i
+		for j > 0 && !segs[j-1].Sealed && segs[j-1].Level == segs[i-1].Level {
+			j--
+		}
+		if i-j >= t.SegmentFanout {
+			var sum int64
+			for _, r := range segs[j : j+t.SegmentFanout] {
+				sum += r.Bytes
+			}
+			return j, sum <= int64(t.SegmentMaxBytes), true
+		}
+		i = j
+	}
+	return 0, false, false
+}
+
+// sealFull seals, in segs, every run that can no longer merge within the
+// cap, and everything older than it.
+func sealFull(segs []segRef, t Tuning) {
+	for {
+		lo, fits, ok := mergeRun(segs, t)
+		if !ok || fits {
+			return
+		}
+		for k := range lo + t.SegmentFanout {
+			segs[k].Sealed = true
+		}
+	}
+}
+
+// adoptCompaction replaces, in segs, the run the pending merged segment
+// covers, if segs (of a base of sweep generation gen) still names it. It
+// reports whether it did; a merge that can never be adopted is dropped and
+// its objects retired.
+func (s *Store) adoptCompaction(sid string, segs []segRef, gen uint64) ([]segRef, bool) {
+	s.mu.Lock()
+	c := s.compacted
+	s.mu.Unlock()
+	if c == nil {
+		return segs, false
+	}
+	for lo := range segs {
+		if segs[lo].ID != c.inputs[0] || lo+len(c.inputs) > len(segs) {
+			continue
+		}
+		same := gen == c.sweepGen
+		for k, id := range c.inputs {
+			same = same && segs[lo+k].ID == id && !segs[lo+k].Sealed
+		}
+		if !same {
+			break
+		}
+		out := append(append(append([]segRef(nil), segs[:lo]...), c.ref), segs[lo+len(c.inputs):]...)
+		return out, true
+	}
+	// The run is gone (merged by another writer, deleted, fenced by a
+	// sweep): the merged segment will never be named.
+	s.mu.Lock()
+	if s.compacted == c {
+		s.compacted = nil
+	}
+	s.mu.Unlock()
+	s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+	return segs, false
+}
+
+// compactedPublished clears the pending merge once a published head names it.
+func (s *Store) compactedPublished(h *head) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.compacted == nil {
+		return
+	}
+	for _, r := range h.Segs {
+		if r.ID == s.compacted.ref.ID {
+			s.compacted = nil
+			return
+		}
+	}
+}
+
+// startCompaction starts a background merge of a run of h's segments, if
+// one is due and none is running or waiting to be adopted.
+func (s *Store) startCompaction(sid string, h *head) {
+	lo, fits, ok := mergeRun(h.Segs, s.tune)
+	if !ok || !fits {
+		return
+	}
+	s.mu.Lock()
+	if s.compacting || s.compacted != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.compacting = true
+	s.compactWG.Add(1)
+	s.mu.Unlock()
+	run := append([]segRef(nil), h.Segs[lo:lo+s.tune.SegmentFanout]...)
+	gen := h.SweepGen
+	go func() {
+		defer s.compactWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
+		defer cancel()
+		c, err := s.merge(ctx, sid, run)
+		s.mu.Lock()
+		s.compacting = false
+		if err == nil {
+			c.sweepGen = gen
+			s.compacted = c
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Debug("session: background merge failed; the next flush retries", "session_id", sid, "err", err)
+		}
+	}()
+}
+
+// merge writes the merge of run as a new segment and index.
+func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compaction, error) {
+	ids := make([]string, len(run))
+	for i, r := range run {
+		ids[i] = r.ID
+	}
+	parts, err := s.loadSegments(ctx, sid, ids)
+	if err != nil {
+		return nil, err
+	}
+	seg := mergeSegments(sid, parts)
+	idx := indexOf(seg)
+	ref := segRef{ID: newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
+		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
+	for _, r := range run {
+		ref.Reset = ref.Reset || r.Reset
+	}
+	segData, err := codec.Encode(segSchema, seg)
+	if err != nil {
+		return nil, err
+	}
+	idxData, err := codec.Encode(indexSchema, idx)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })
+	g.Go(func() error { return s.createObject(gctx, idxKey(sid, ref.ID), idxData) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	s.segs.put(sid, ref.ID, seg)
+	s.segs.putIndex(sid, ref.ID, idx)
+	return &compaction{inputs: ids, ref: ref}, nil
+}
+
+// unsealed counts the unsealed segments of segs.
+func unsealed(segs []segRef) int {
+	n := 0
+	for _, r := range segs {
+		if !r.Sealed {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitCompaction waits for the handle's background merge, if one is
+// running. A merged segment is named by the handle's next commit.
+func (s *Store) WaitCompaction() { s.compactWG.Wait() }
