@@ -21,8 +21,8 @@ type mutant struct {
 	name, rule, role string
 	// long: caught only after more seeds than `go test` runs; checked
 	// under STOWAGE_TEST_LONG with a larger budget.
-	long bool
-	rewrite          func(raw objstore.Store) rewriter
+	long    bool
+	rewrite func(raw objstore.Store) rewriter
 }
 
 func isHead(key string) bool {
