@@ -322,6 +322,9 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 		w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
 			etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
 			seenInc: map[string]int{}, ackRev: map[string]string{}}
+		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
+			w.sched.Log = func(s string) { t.Log(s) }
+		}
 		w.raw = memstore.New(nil)
 		w.checker = w.open(w.raw, 0)
 		done := make(chan struct{})
@@ -416,9 +419,6 @@ func TestSimulation(t *testing.T) {
 		seed, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
-			Debug = func(s string) { t.Log(s) }
 		}
 		failure, trace := run(t, seed, nil)
 		t.Logf("seed %d schedule:\n%s", seed, strings.Join(trace, "\n"))
