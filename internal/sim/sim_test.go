@@ -357,7 +357,7 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 					drained = true
 				}
 			}
-			w.observe(ctx, last)
+			w.observe(context.Background(), last)
 			w.settle()
 			last = nil
 			if w.failure != "" || step >= maxSteps {
@@ -391,8 +391,21 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 			w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
 			w.sched.Release(r, fate)
 		}
+		// Requests of goroutines that outlive their actor (work detached
+		// from a cancelled context, such as a background compaction, and
+		// its retries' backoff) fail, until a minute of fake time passes
+		// without one.
+		cancel()
+		for idle := 0; idle < 60; idle++ {
+			synctest.Wait()
+			for _, r := range w.sched.Pending() {
+				w.sched.Release(r, Fail)
+				idle = 0
+			}
+			time.Sleep(time.Second)
+		}
 		if w.failure == "" { // the last actor returned after the last step
-			w.observe(ctx, last)
+			w.observe(context.Background(), last)
 			w.settle()
 		}
 		failure, trace = w.failure, w.trace
