@@ -7,7 +7,7 @@ STATICCHECK_VERSION = v0.8.2
 .PHONY: test test-unit test-long soak bench demo dev dev-down lint servers build
 
 ## test: everything — unit tests, conformance on all backends, integration
-## tests against MinIO and versitygw (started and stopped here).
+## tests against MinIO, versitygw and rclone serve s3 (started and stopped here).
 test: build
 	localstack/run.sh scripts/gotest.sh $(TESTFLAGS) $(PKGS)
 

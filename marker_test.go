@@ -143,3 +143,38 @@ func TestOpenStoreMarkerOnServers(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenStoreReadOnlyOnMemWritesNothing: a read-only Store on a memory
+// store with a session refuses a commit and a session deletion, and a raw
+// listing afterwards is what it was.
+func TestOpenStoreReadOnlyOnMemWritesNothing(t *testing.T) {
+	m := memstore.New(nil)
+	rw, err := stowage.OpenStore(t.Context(), m, stowage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := rw.Session("s1")
+	commit(t, s, "s1", "n1")
+	before := rawKeys(t, m)
+	ro, err := stowage.OpenStore(t.Context(), m, stowage.Config{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ = ro.Session("s1")
+	if r, err := s.LoadSession(t.Context(), session.FullGraph()); err != nil || r == nil {
+		t.Fatalf("read-only load: %v, %v", r, err)
+	}
+	rev := uint64(1)
+	_, err = s.CommitRuntimeState(t.Context(), session.RuntimeCommit{SessionID: "s1", ExpectedHeadRevision: &rev,
+		Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n2",
+			Nodes: []session.NodeRecord{{NodeID: "n2", Kind: session.PayloadEvent, Event: []byte(`{}`)}}}})
+	if !errors.Is(err, objstore.ErrReadOnly) {
+		t.Errorf("read-only commit = %v, want ErrReadOnly", err)
+	}
+	if err := ro.DeleteSession(t.Context(), "s1"); !errors.Is(err, objstore.ErrReadOnly) {
+		t.Errorf("read-only DeleteSession = %v, want ErrReadOnly", err)
+	}
+	if after := rawKeys(t, m); !slices.Equal(before, after) {
+		t.Errorf("keys changed under a read-only Store:\nbefore %q\nafter  %q", before, after)
+	}
+}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/objstore"
+	_ "github.com/stowage-dev/stowage/objstore/all" // the S3 backends of URLs
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 

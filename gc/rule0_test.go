@@ -17,6 +17,7 @@ import (
 // parse is reclaimed.
 func TestSweepDeletesOnlyStowageKeyShapes(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode") // simulated heads
 	e.attach("s1", []byte("kept"))
 	_, unnamed, _ := e.sessionObjects("s1")
 	ulid := "01KBZF0REIGN00000000000000"
@@ -66,6 +67,7 @@ func TestSweepSkipsUnreadableUploadIntent(t *testing.T) {
 	for _, forget := range []bool{false, true} {
 		t.Run(fmt.Sprint("forget=", forget), func(t *testing.T) {
 			e := newEnv(t)
+			e.fsck.Expect("unreadable", "upload intent cannot be read") // on purpose
 			e.attach("s1", []byte("kept"))
 			id := "01KBZBR0KEN000000000000000"
 			intent, data := manifest.UploadKey(id), manifest.DataKey(id)
@@ -100,6 +102,8 @@ func TestSweepSkipsUnreadableUploadIntent(t *testing.T) {
 // the row is reported and the rest of the sweep (session objects) goes on.
 func TestSweepUnreadableRowKeepsAllData(t *testing.T) {
 	e := newEnv(t)
+	e.fsck.Expect("head", "head does not decode")      // simulated heads
+	e.fsck.Expect("unreadable", "row does not decode") // on purpose
 	e.attach("s1", []byte("kept"))
 	_, unnamed, _ := e.sessionObjects("s2")
 	row := manifest.RefKey(strings.Repeat("ab", 32), "s3")

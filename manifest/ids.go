@@ -3,8 +3,6 @@ package manifest
 import (
 	"fmt"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/stowage-dev/stowage/ids"
 )
 
@@ -70,10 +68,7 @@ func validateIDs(list []string) error {
 // makes it. Upload ids and session object ids are ULIDs; a key that holds
 // anything else where one goes was not written by stowage and is never
 // deleted (docs/protocol.md, rule 0).
-func IsULID(s string) bool {
-	u, err := ulid.ParseStrict(s)
-	return err == nil && u.String() == s
-}
+func IsULID(s string) bool { return ids.Upload(s) == nil }
 
 // UnreadableError is an object of the manifest's layout that exists but
 // cannot be read as what its key says (it does not decode, or names another

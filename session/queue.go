@@ -43,15 +43,17 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 // enqueueBatch appends a batch to h's queue with a fresh id.
 func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
 	h.QueueSeq++
-	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq, Payload: d.Payload, EnqueuedAt: now}
+	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
+		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt}
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
 	return b
 }
 
 // ClaimQueuedWork implements QueuedWorkStore. A batch is claimable if it is
-// unclaimed or its claim was made under an older lease generation than the
-// caller's (its holder lost the lease); reclaiming rotates the claim id and
-// token, which supersedes the old claim's completion.
+// available (its AvailableAt has passed) and unclaimed or its claim was made
+// under an older lease generation than the caller's (its holder lost the
+// lease); reclaiming rotates the claim id and token, which supersedes the
+// old claim's completion.
 func (s *Store) ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) (*QueuedWorkClaim, error) {
 	sid, err := s.boundID()
 	if err != nil {
@@ -68,9 +70,10 @@ func (s *Store) ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) 
 		}
 		next := cur.h.clone()
 		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+		now := s.now()
 		for i := range next.Queue {
 			b := &next.Queue[i]
-			if b.ClaimID != "" && b.ClaimGen >= fence.FencingToken {
+			if (b.ClaimID != "" && b.ClaimGen >= fence.FencingToken) || now.Before(b.AvailableAt) {
 				continue
 			}
 			b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken

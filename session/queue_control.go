@@ -91,8 +91,9 @@ func (s *Store) AbandonQueuedWorkClaim(ctx context.Context, claim QueuedWorkClai
 // ClaimQueuedWorkByIDs claims exactly the batches batchIDs name, in
 // enqueue order, for the holder of fence (the live lease), under the same
 // rules as ClaimQueuedWork. It is all or nothing: if any named batch is
-// unknown or held by a claim of the caller's generation or a newer one,
-// nothing is claimed and the result is (nil, nil).
+// unknown, not yet available, or held by a claim of the caller's
+// generation or a newer one, nothing is claimed and the result is
+// (nil, nil).
 func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, batchIDs []string) (*QueuedWorkClaim, error) {
 	sid, err := s.boundID()
 	if err != nil {
@@ -118,7 +119,7 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, batc
 			if !want[b.BatchID] {
 				continue
 			}
-			if b.ClaimID != "" && b.ClaimGen >= fence.FencingToken {
+			if (b.ClaimID != "" && b.ClaimGen >= fence.FencingToken) || s.now().Before(b.AvailableAt) {
 				return plan{}, nil
 			}
 			b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken

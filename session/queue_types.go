@@ -13,6 +13,9 @@ type QueuedWorkBatchDraft struct {
 	SessionID string          `json:"session_id"`
 	SourceKey string          `json:"source_key,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
+	// AvailableAt, if set, keeps the batch from being claimed before that
+	// time by the store clock (it is listed meanwhile).
+	AvailableAt time.Time `json:"available_at,omitzero"`
 }
 
 // QueuedWorkBatch is an enqueued batch.
@@ -23,6 +26,8 @@ type QueuedWorkBatch struct {
 	EnqueueSeq uint64          `json:"enqueue_seq"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	EnqueuedAt time.Time       `json:"enqueued_at"`
+	// AvailableAt is the draft's: not claimable before it (zero: at once).
+	AvailableAt time.Time `json:"available_at,omitzero"`
 }
 
 // QueuedWorkClaim is a claim on a prefix of ready batches. It pins the

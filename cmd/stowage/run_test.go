@@ -231,7 +231,8 @@ func TestBenchQuick(t *testing.T) {
 		}
 	}
 	for _, name := range bench.Figures() {
-		if !got[name] && !(name == bench.AttachPeakRSS) {
+		// direct_put needs a store that presigns (S3), not a file store.
+		if !got[name] && name != bench.AttachPeakRSS && !strings.HasPrefix(name, bench.DirectPut) {
 			t.Errorf("figure %s missing", name)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 
 	"github.com/stowage-dev/stowage/internal/exitcode"
+	_ "github.com/stowage-dev/stowage/objstore/all" // s3:// and minio:// URLs
 )
 
 func main() {

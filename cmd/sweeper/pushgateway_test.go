@@ -148,6 +148,15 @@ func TestPushgateway(t *testing.T) {
 	if got := g.value(t, "stowage_sweeper_reclaimed_objects", map[string]string{"kind": string(gc.KindAttachmentData)}); got != 1 {
 		t.Fatalf("reclaimed attachment_data %v, want 1", got)
 	}
+	objstoreMetrics := 0
+	for name := range g.Metrics {
+		if strings.HasPrefix(name, "stowage_objstore_") {
+			objstoreMetrics++
+		}
+	}
+	if objstoreMetrics == 0 {
+		t.Fatalf("no stowage_objstore_* metric pushed: %v", g.Metrics)
+	}
 
 	// Four days later another sweeper holds the lease: exit 3, no success.
 	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/buildinfo"
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/marker"
+	"github.com/stowage-dev/stowage/objstore/instrument"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -106,7 +107,7 @@ func runWith(ctx context.Context, args []string, d *deps) int {
 // not open, so that --json always has one to print.
 func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (gc.Report, error) {
 	rep := gc.Report{Shard: cfg.shard.String(), DryRun: cfg.dryRun}
-	store, err := openurl.Open(ctx, cfg.store, &openurl.Options{Registerer: reg, Logger: log, Getenv: d.getenv, ReadOnly: cfg.dryRun})
+	store, err := openurl.Open(ctx, cfg.store, &openurl.Options{Metrics: instrument.For(reg), Logger: log, Getenv: d.getenv, ReadOnly: cfg.dryRun})
 	if err != nil {
 		return rep, fmt.Errorf("cannot open the store: %w", err)
 	}

@@ -45,6 +45,21 @@ const namespace = "stowage_objstore"
 // CodeOK is the code label of a successful operation.
 const CodeOK = "ok"
 
+// Metrics is what openurl.Options.Metrics takes: the metrics decorator and
+// the retry counter of one Registerer. Make it with For.
+type Metrics struct{ reg prometheus.Registerer }
+
+// For returns the metrics of reg, for openurl.Options.Metrics:
+//
+//	openurl.Open(ctx, url, &openurl.Options{Metrics: instrument.For(reg)})
+func For(reg prometheus.Registerer) Metrics { return Metrics{reg} }
+
+// Instrument implements openurl.Metrics: s wrapped by New, and the
+// RetryObserver of the same label.
+func (m Metrics) Instrument(s objstore.Store, label string) (objstore.Store, func(op string, attempt int, err error)) {
+	return New(s, m.reg, label), RetryObserver(m.reg, label)
+}
+
 // New returns s wrapped in the metrics decorator, registering its metrics
 // with reg (nil: not registered). Several stores may share one registerer:
 // they share the metric vectors and differ by backendLabel. Closing the

@@ -13,6 +13,14 @@
 // standard AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE,
 // web identity, instance roles); a URL that carries one is refused.
 //
+// # Backends
+//
+// Each scheme has an Opener, registered with Register. This package
+// registers mem and file (memstore, fsstore); package objstore/all
+// registers s3 and minio (s3store, miniostore), so that a program that does
+// not import it links no S3 SDK. Metrics come through Options.Metrics
+// (instrument.For), so that this package links no metrics library.
+//
 // # Composition
 //
 // From the inside out:
@@ -47,18 +55,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
-	"github.com/stowage-dev/stowage/objstore/instrument"
 	"github.com/stowage-dev/stowage/objstore/memstore"
-	"github.com/stowage-dev/stowage/objstore/miniostore"
 	"github.com/stowage-dev/stowage/objstore/retry"
 	"github.com/stowage-dev/stowage/objstore/s3compat"
-	"github.com/stowage-dev/stowage/objstore/s3store"
 )
 
 // Options configure Open. A nil *Options is the zero value.
@@ -73,9 +77,10 @@ type Options struct {
 	// Probe adds probe options (Multipart, Prefix); ReadOnly is taken from
 	// Options.ReadOnly.
 	Probe objstore.ProbeOptions
-	// Registerer receives the metrics of package instrument; nil means no
-	// metrics.
-	Registerer prometheus.Registerer
+	// Metrics, if set, instruments the store below the retry decorator
+	// (every attempt is measured) and counts the retries; nil means no
+	// metrics. instrument.For(registerer) makes Prometheus metrics.
+	Metrics Metrics
 	// Retry configures the retry decorator; its Logger defaults to Logger.
 	Retry retry.Options
 	// RequestTimeout bounds the silence of every S3 request (attempt): a
@@ -102,8 +107,10 @@ type Options struct {
 // when neither the URL nor Options set one.
 const DefaultRequestTimeout = time.Minute
 
-// requestTimeout returns the timeout for spec's requests (0: none).
-func requestTimeout(spec Spec, o *Options) time.Duration {
+// RequestTimeoutFor returns the per-attempt timeout of spec's requests
+// (0: none): the URL's request_timeout, else o's, else
+// DefaultRequestTimeout.
+func (o *Options) RequestTimeoutFor(spec Spec) time.Duration {
 	switch {
 	case spec.RequestTimeout > 0:
 		return spec.RequestTimeout
@@ -113,6 +120,15 @@ func requestTimeout(spec Spec, o *Options) time.Duration {
 		return DefaultRequestTimeout
 	}
 	return o.RequestTimeout
+}
+
+// Metrics instruments a store for Open: package instrument's For
+// implements it with Prometheus, so that this package links no metrics
+// library of its own.
+type Metrics interface {
+	// Instrument returns s measured, labelled with the backend's provider
+	// label, and a function to call for each retry.
+	Instrument(s objstore.Store, label string) (objstore.Store, func(op string, attempt int, err error))
 }
 
 // Open opens the store rawURL names, composes the decorators and probes it
@@ -153,40 +169,62 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// openBackend makes the bare store of spec.
-func openBackend(ctx context.Context, spec Spec, o *Options) (objstore.Store, error) {
-	switch spec.Scheme {
-	case SchemeMem:
-		return memstore.New(&memstore.Options{Clock: o.Clock}), nil
-	case SchemeFile:
-		return fsstore.Open(spec.Path, &fsstore.Options{Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
-	case SchemeS3:
-		cfg, err := s3Config(spec, o)
-		if err != nil {
-			return nil, configErr(err)
-		}
-		s, err := s3store.New(ctx, cfg)
-		if err != nil {
-			return nil, configErr(err) // it fails only on configuration
-		}
-		return s, nil
-	case SchemeMinIO:
-		cfg, err := minioConfig(spec, o)
-		if err != nil {
-			return nil, configErr(err)
-		}
-		s, err := miniostore.New(cfg)
-		if err != nil {
-			return nil, configErr(err) // it fails only on configuration
-		}
-		return s, nil
+// Opener makes the bare store (no prefix, no decorators) of a parsed URL
+// of its scheme. Errors of its configuration step should be marked with
+// ConfigError.
+type Opener func(ctx context.Context, spec Spec, o *Options) (objstore.Store, error)
+
+var (
+	openersMu sync.RWMutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes Open open URLs of scheme (one of the schemes ParseURL
+// knows: SchemeS3, SchemeMinIO, SchemeFile, SchemeMem) with open. The
+// local backends, mem and file, are registered by this package; the S3
+// backends by package objstore/all, which a program imports to get them:
+//
+//	import _ "github.com/stowage-dev/stowage/objstore/all"
+//
+// so that a program that opens only local stores links no S3 SDK. It
+// panics if scheme is unknown or registered twice.
+func Register(scheme string, open Opener) {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if _, ok := params[scheme]; !ok {
+		panic(fmt.Sprintf("openurl: Register of unknown scheme %q", scheme))
 	}
-	return nil, fmt.Errorf("%w: scheme %q", objstore.ErrNotSupported, spec.Scheme)
+	if _, dup := openers[scheme]; dup {
+		panic(fmt.Sprintf("openurl: scheme %q registered twice", scheme))
+	}
+	openers[scheme] = open
 }
 
-// quirks returns the s3compat profile of spec, with its path style
-// overridden by the URL's path_style.
-func quirks(spec Spec) (s3compat.Quirks, error) {
+func init() {
+	Register(SchemeMem, func(_ context.Context, _ Spec, o *Options) (objstore.Store, error) {
+		return memstore.New(&memstore.Options{Clock: o.Clock}), nil
+	})
+	Register(SchemeFile, func(_ context.Context, spec Spec, o *Options) (objstore.Store, error) {
+		return fsstore.Open(spec.Path, &fsstore.Options{Clock: o.Clock, Logger: o.Logger, ReadOnly: o.ReadOnly})
+	})
+}
+
+// openBackend makes the bare store of spec with its scheme's Opener.
+func openBackend(ctx context.Context, spec Spec, o *Options) (objstore.Store, error) {
+	openersMu.RLock()
+	open, ok := openers[spec.Scheme]
+	openersMu.RUnlock()
+	if !ok {
+		return nil, configErr(fmt.Errorf("%w: no backend for %s URLs is linked into this program: import _ %q",
+			objstore.ErrNotSupported, spec.Scheme, "github.com/stowage-dev/stowage/objstore/all"))
+	}
+	return open(ctx, spec, o)
+}
+
+// QuirksProfile returns the s3compat profile of an s3 or minio spec: its
+// quirks= (else minio for minio URLs, aws without an endpoint, generic with
+// one), with the path style overridden by the URL's path_style.
+func (spec Spec) QuirksProfile() (s3compat.Quirks, error) {
 	name := spec.Quirks
 	switch {
 	case name != "":
@@ -207,58 +245,6 @@ func quirks(spec Spec) (s3compat.Quirks, error) {
 	return q, nil
 }
 
-func s3Config(spec Spec, o *Options) (s3store.Config, error) {
-	q, err := quirks(spec)
-	if err != nil {
-		return s3store.Config{}, err
-	}
-	cfg := s3store.Config{
-		Bucket:         spec.Bucket,
-		Region:         spec.Region,
-		UsePathStyle:   q.PathStyle,
-		HTTPClient:     o.HTTPClient,
-		RequestTimeout: requestTimeout(spec, o),
-		Quirks:         q,
-		Logger:         o.Logger,
-	}
-	if spec.Endpoint != "" {
-		u, err := endpointURL(spec.Endpoint, spec.TLS)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Endpoint = u.String()
-	}
-	return cfg, nil
-}
-
-func minioConfig(spec Spec, o *Options) (miniostore.Config, error) {
-	q, err := quirks(spec)
-	if err != nil {
-		return miniostore.Config{}, err
-	}
-	if spec.Endpoint == "" {
-		return miniostore.Config{}, fmt.Errorf("a minio URL needs endpoint= (or AWS_ENDPOINT_URL_S3): %w", objstore.ErrInvalidArgument)
-	}
-	u, err := endpointURL(spec.Endpoint, spec.TLS)
-	if err != nil {
-		return miniostore.Config{}, err
-	}
-	cfg := miniostore.Config{
-		Bucket:   spec.Bucket,
-		Endpoint: u.Host,
-		Secure:   u.Scheme == "https",
-		Region:   spec.Region,
-		Quirks:   q,
-		Logger:   o.Logger,
-
-		RequestTimeout: requestTimeout(spec, o),
-	}
-	if o.HTTPClient != nil {
-		cfg.Transport = o.HTTPClient.Transport
-	}
-	return cfg, nil
-}
-
 // compose wraps base in the decorators and probes the result.
 func compose(ctx context.Context, base objstore.Store, spec Spec, opts *Options) (objstore.Store, error) {
 	o := opts.withDefaults()
@@ -268,9 +254,9 @@ func compose(ctx context.Context, base objstore.Store, spec Spec, opts *Options)
 	if ropts.Logger == nil {
 		ropts.Logger = o.Logger
 	}
-	if o.Registerer != nil {
-		s = instrument.New(s, o.Registerer, label)
-		count := instrument.RetryObserver(o.Registerer, label)
+	if o.Metrics != nil {
+		var count func(op string, attempt int, err error)
+		s, count = o.Metrics.Instrument(s, label)
 		if next := ropts.OnRetry; next != nil {
 			ropts.OnRetry = func(op string, attempt int, err error) {
 				count(op, attempt, err)

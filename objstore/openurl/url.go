@@ -36,7 +36,7 @@ type Spec struct {
 	Region string
 	// PathStyle and TLS are nil unless the URL sets them.
 	PathStyle, TLS *bool
-	// Quirks names an s3compat profile (aws, minio, versitygw, generic);
+	// Quirks names an s3compat profile (aws, minio, versitygw, rclone, generic);
 	// empty means aws without an endpoint, generic with one (s3), minio
 	// (minio).
 	Quirks string
@@ -75,6 +75,10 @@ type configError struct{ err error }
 func (e *configError) Error() string        { return e.err.Error() }
 func (e *configError) Unwrap() error        { return e.err }
 func (e *configError) Is(target error) bool { return target == ErrConfig }
+
+// ConfigError returns err marked as ErrConfig, its message unchanged (nil
+// for nil): for an Opener whose configuration step failed.
+func ConfigError(err error) error { return configErr(err) }
 
 // configErr returns err marked as ErrConfig (nil for nil).
 func configErr(err error) error {
@@ -276,6 +280,10 @@ func boolParam(q url.Values, name string) (*bool, error) {
 	}
 	return &v, nil
 }
+
+// EndpointURL returns the base URL of an s3 or minio spec's endpoint (see
+// endpointURL).
+func (s Spec) EndpointURL() (*url.URL, error) { return endpointURL(s.Endpoint, s.TLS) }
 
 // endpointURL turns an endpoint into a base URL: a host:port gets https://,
 // or http:// if tls is false. It refuses user info, paths other than "/",

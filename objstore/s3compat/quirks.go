@@ -99,6 +99,12 @@ type Quirks struct {
 	// key on a loaded machine), so a batch of 1000 can outlast minio-go's
 	// 60-second wait for response headers; 100 keys answer in seconds.
 	DeleteBatch int
+
+	// ListsDirectoryMarkers: ListObjectsV2 without a delimiter lists each
+	// empty directory as a zero-byte key ending in "/" (rclone, measured:
+	// a directory emptied by an aborted multipart upload stays). No
+	// objstore key ends in "/", so with it such entries are dropped.
+	ListsDirectoryMarkers bool
 }
 
 // NoDelimiter is the ListMultipartUploads delimiter miniostore sends to a
@@ -155,6 +161,7 @@ var (
 		DeleteDirectoryFails:      true,
 		OverwriteCorruptsReads:    true,
 		DeleteBatch:               100,
+		ListsDirectoryMarkers:     true,
 	}
 
 	// Generic is a server nothing specific is known about. It claims the

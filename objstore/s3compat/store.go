@@ -7,6 +7,8 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/stowage-dev/stowage/objstore"
@@ -299,8 +301,18 @@ func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOpti
 		if err != nil {
 			return Page{}, s.mapErr(ctx, objstore.OpList, "ListObjectsV2", prefix, err, false)
 		}
+		if s.quirks.ListsDirectoryMarkers {
+			page.Objects = slices.DeleteFunc(page.Objects, isDirectoryMarker)
+		}
 		return page, nil
 	})
+}
+
+// isDirectoryMarker reports whether a listed object is an empty key ending
+// in "/": a directory on a server that stores keys as paths, never an
+// object objstore can name (ValidateKey refuses such keys).
+func isDirectoryMarker(info objstore.ObjectInfo) bool {
+	return info.Size == 0 && strings.HasSuffix(info.Key, "/")
 }
 
 // Capabilities implements objstore.Store from the quirks.

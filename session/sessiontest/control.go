@@ -20,6 +20,32 @@ var controlTests = []namedTest{
 	{"LeaseReclaimFromDeadHolder", testLeaseReclaim},
 	{"CreateOpenDelete", testCreateOpenDelete},
 	{"TombstoneNodes", testTombstoneNodes},
+	{"QueueAvailableAt", testQueueAvailableAt},
+}
+
+// testQueueAvailableAt: a batch with AvailableAt in the future is listed
+// but not claimable (by either claim) until the store clock reaches it.
+func testQueueAvailableAt(t *testing.T, f *fixture) {
+	s := f.open("later")
+	b, err := s.EnqueueQueuedWork(f.ctx, session.QueuedWorkBatchDraft{SessionID: "later",
+		Payload: json.RawMessage(`"later"`), AvailableAt: f.clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence := f.acquire(s, ownerA, time.Hour)
+	if q, _ := s.ListQueuedWork(f.ctx); len(q) != 1 || !q[0].AvailableAt.Equal(b.AvailableAt) {
+		t.Fatalf("queue %+v", q)
+	}
+	if c, err := s.ClaimQueuedWork(f.ctx, fence, 10); err != nil || c != nil {
+		t.Fatalf("claim before available: %+v, %v", c, err)
+	}
+	if c, err := s.ClaimQueuedWorkByIDs(f.ctx, fence, []string{b.BatchID}); err != nil || c != nil {
+		t.Fatalf("exact claim before available: %+v, %v", c, err)
+	}
+	f.clock.Advance(time.Minute)
+	if c, err := s.ClaimQueuedWork(f.ctx, fence, 10); err != nil || c == nil || c.Batches[0].BatchID != b.BatchID {
+		t.Fatalf("claim when available: %+v, %v", c, err)
+	}
 }
 
 // testTombstoneNodes: tombstoning nodes hides them from LoadNode and both

@@ -373,6 +373,27 @@ func rcloneFaultCases() []faultCase {
 		{name: "GetBodyMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
 		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minio, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll},
+		{name: "ListDropsDirectoryMarkers", quirks: &rclone, requests: 1,
+			respond: func(request) reply {
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name>` +
+					`<IsTruncated>false</IsTruncated><KeyCount>2</KeyCount>` +
+					`<Contents><Key>a</Key><Size>1</Size><ETag>"e"</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified></Contents>` +
+					`<Contents><Key>d/</Key><Size>0</Size><ETag>"e"</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified></Contents>` +
+					`</ListBucketResult>`}
+			},
+			op: func(ctx context.Context, s objstore.Store) error {
+				var keys []string
+				for info, err := range s.List(ctx, "", nil) {
+					if err != nil {
+						return err
+					}
+					keys = append(keys, info.Key)
+				}
+				if len(keys) != 1 || keys[0] != "a" {
+					return fmt.Errorf("listed %q, want only a (the directory marker dropped)", keys)
+				}
+				return nil
+			}},
 		{name: "ListUploadsNoSuchUploadWithoutQuirk", quirks: &minio, requests: 1, respond: errReply(404, "NoSuchUpload"),
 			op: listUploads, want: objstore.ErrNotExist},
 		{name: "ListUploadsNoSuchBucket", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchBucket"),

@@ -1,4 +1,4 @@
-package openurl
+package all
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/faultnet"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/objstore/retry"
 )
 
@@ -21,7 +22,7 @@ import (
 // opened with the SDK scheme names (s3: aws-sdk-go-v2, minio: minio-go).
 func storeURL(scheme string, srv testenv.Server, prefix string) string {
 	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-	if scheme == SchemeMinIO {
+	if scheme == openurl.SchemeMinIO {
 		q.Set("endpoint", srv.Host())
 		q.Set("tls", "false")
 	}
@@ -31,7 +32,7 @@ func storeURL(scheme string, srv testenv.Server, prefix string) string {
 // forEachServerAndSDK runs f for each local server through each SDK.
 func forEachServerAndSDK(t *testing.T, f func(t *testing.T, srv testenv.Server, scheme string)) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		for _, scheme := range []string{SchemeS3, SchemeMinIO} {
+		for _, scheme := range []string{openurl.SchemeS3, openurl.SchemeMinIO} {
 			t.Run(scheme, func(t *testing.T) {
 				isolateAWSEnv(t, srv.AccessKey, srv.SecretKey)
 				f(t, srv, scheme)
@@ -45,7 +46,7 @@ func forEachServerAndSDK(t *testing.T, f func(t *testing.T, srv testenv.Server, 
 func TestOpenRealServers(t *testing.T) {
 	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
 		prefix := testenv.UniquePrefix(t)
-		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{Probe: objstore.ProbeOptions{Multipart: !testenv.Short()}})
+		s, err := openurl.Open(t.Context(), storeURL(scheme, srv, prefix), &openurl.Options{Probe: objstore.ProbeOptions{Multipart: !testenv.Short()}})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -55,7 +56,7 @@ func TestOpenRealServers(t *testing.T) {
 			t.Errorf("capabilities %+v", caps)
 		}
 		// minio-go cannot send If-Match on DELETE; MinIO ignores it.
-		if want := srv.Name != testenv.MinIO && scheme == SchemeS3; caps.ConditionalDelete != want {
+		if want := srv.Name != testenv.MinIO && scheme == openurl.SchemeS3; caps.ConditionalDelete != want {
 			t.Errorf("ConditionalDelete = %v, want %v on %s", caps.ConditionalDelete, want, srv.Name)
 		}
 		info, err := s.Put(t.Context(), "k", []byte("v"), &objstore.PutOptions{IfNoneMatch: true})
@@ -102,7 +103,7 @@ func TestOpenLostResponseResolvedByToken(t *testing.T) {
 			PathPrefix: "/" + srv.Bucket + "/" + prefix + "head",
 			Match:      faultnet.ConditionalWrite,
 		}}, Base: http.DefaultTransport}
-		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{HTTPClient: tr.Client(), Retry: retry.Options{Sleep: noSleep}})
+		s, err := openurl.Open(t.Context(), storeURL(scheme, srv, prefix), &openurl.Options{HTTPClient: tr.Client(), Retry: retry.Options{Sleep: noSleep}})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -133,7 +134,7 @@ func TestOpenLostResponseResolvedByToken(t *testing.T) {
 func TestOpenLostResponseThenOverwritten(t *testing.T) {
 	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
 		prefix := testenv.UniquePrefix(t)
-		other, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{SkipProbe: true})
+		other, err := openurl.Open(t.Context(), storeURL(scheme, srv, prefix), &openurl.Options{SkipProbe: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +149,7 @@ func TestOpenLostResponseThenOverwritten(t *testing.T) {
 			_, err := other.Put(ctx, "head", []byte("theirs"), nil)
 			return err
 		}
-		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{
+		s, err := openurl.Open(t.Context(), storeURL(scheme, srv, prefix), &openurl.Options{
 			HTTPClient: tr.Client(), SkipProbe: true, Retry: retry.Options{Sleep: overwrite},
 		})
 		if err != nil {
@@ -174,7 +175,7 @@ func TestOpenMissingBucket(t *testing.T) {
 		srv.Bucket = "stowage-no-such-bucket"
 		for _, ro := range []bool{false, true} {
 			var retries int
-			_, err := Open(t.Context(), storeURL(scheme, srv, "p"), &Options{ReadOnly: ro,
+			_, err := openurl.Open(t.Context(), storeURL(scheme, srv, "p"), &openurl.Options{ReadOnly: ro,
 				Retry: retry.Options{OnRetry: func(string, int, error) { retries++ }}})
 			if !errors.Is(err, objstore.ErrNoBucket) || errors.Is(err, objstore.ErrNotExist) {
 				t.Errorf("read-only %v: Open = %v, want ErrNoBucket", ro, err)
@@ -209,7 +210,7 @@ func TestOpenReadOnlyWritesNothing(t *testing.T) {
 	forEachServerAndSDK(t, func(t *testing.T, srv testenv.Server, scheme string) {
 		prefix := testenv.UniquePrefix(t)
 		u := storeURL(scheme, srv, prefix)
-		rw, err := Open(t.Context(), u, &Options{SkipProbe: true})
+		rw, err := openurl.Open(t.Context(), u, &openurl.Options{SkipProbe: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +219,7 @@ func TestOpenReadOnlyWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		count := &methodCounter{base: http.DefaultTransport, n: map[string]int{}}
-		s, err := Open(t.Context(), u, &Options{ReadOnly: true, HTTPClient: &http.Client{Transport: count}})
+		s, err := openurl.Open(t.Context(), u, &openurl.Options{ReadOnly: true, HTTPClient: &http.Client{Transport: count}})
 		if err != nil {
 			t.Fatalf("Open read-only: %v", err)
 		}
@@ -280,7 +281,7 @@ func TestOpenRetriesTruncatedGet(t *testing.T) {
 			Name: "cut", Fault: faultnet.Truncate, Limit: 1, Method: http.MethodGet,
 			PathPrefix: "/" + srv.Bucket + "/" + prefix + "obj",
 		}}, Base: http.DefaultTransport}
-		s, err := Open(t.Context(), storeURL(scheme, srv, prefix), &Options{HTTPClient: tr.Client(), SkipProbe: true, Retry: retry.Options{Sleep: noSleep}})
+		s, err := openurl.Open(t.Context(), storeURL(scheme, srv, prefix), &openurl.Options{HTTPClient: tr.Client(), SkipProbe: true, Retry: retry.Options{Sleep: noSleep}})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -1,4 +1,4 @@
-package openurl
+package all
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/objstore/retry"
 )
 
@@ -56,17 +57,17 @@ func silentServer(t *testing.T) string {
 func TestSilentServerTimesOut(t *testing.T) {
 	isolateAWSEnv(t, "silentaccess", "silentsecret")
 	addr := silentServer(t)
-	for _, scheme := range []string{SchemeS3, SchemeMinIO} {
+	for _, scheme := range []string{openurl.SchemeS3, openurl.SchemeMinIO} {
 		t.Run(scheme, func(t *testing.T) {
 			q := url.Values{"endpoint": {"http://" + addr}, "region": {"us-east-1"}, "request_timeout": {"50ms"}}
-			if scheme == SchemeMinIO {
+			if scheme == openurl.SchemeMinIO {
 				q = url.Values{"endpoint": {addr}, "tls": {"false"}, "region": {"us-east-1"}, "request_timeout": {"50ms"}}
 			}
 			raw := scheme + "://bucket/p?" + q.Encode()
 			var attempts sync.Map
 			ropts := retry.Options{MaxAttempts: 2, Sleep: func(context.Context, time.Duration) error { return nil },
 				OnRetry: func(op string, attempt int, err error) { attempts.Store(op, attempt) }}
-			s, err := Open(t.Context(), raw, &Options{SkipProbe: true, Retry: ropts})
+			s, err := openurl.Open(t.Context(), raw, &openurl.Options{SkipProbe: true, Retry: ropts})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +99,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 				}
 			}
 			// Open probes with a HEAD first: it fails, typed, not hangs.
-			_, err = Open(t.Context(), raw, &Options{Retry: ropts})
+			_, err = openurl.Open(t.Context(), raw, &openurl.Options{Retry: ropts})
 			if !errors.Is(err, objstore.ErrTimeout) {
 				t.Errorf("Open = %v, want ErrTimeout", err)
 			}
