@@ -106,7 +106,7 @@ func TestDeleteSessionRacingRecreation(t *testing.T) {
 			res, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{SessionID: "s", ExpectedHeadRevision: &zero,
 				Graph:                  session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n", Nodes: []session.NodeRecord{{NodeID: "n", Kind: session.PayloadEvent, Event: []byte(`{}`)}}},
 				CommittedAttachmentIDs: ids})
-			if err != nil || res.HeadRevision != 1 {
+			if err != nil || res.HeadRevision != 1 || len(res.UnbackedAttachmentIDs) != 0 {
 				t.Fatalf("commit naming %s: %+v %v", ids, res, err)
 			}
 		}

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -18,7 +19,10 @@ type rewriter = func(ctx context.Context, op, key string, put *objstore.PutOptio
 // product code has no mutation hooks.
 type mutant struct {
 	name, rule, role string
-	rewrite          func(raw objstore.Store) rewriter
+	// long: caught only after more seeds than `go test` runs; checked
+	// under STOWAGE_TEST_LONG with a larger budget.
+	long    bool
+	rewrite func(raw objstore.Store) rewriter
 }
 
 func isHead(key string) bool {
@@ -45,7 +49,7 @@ var mutants = []*mutant{
 				return false, nil
 			}
 		}},
-	{name: "protect-skipped", rule: "A2: Protect reads the deletion fence before relying on data", role: "writer",
+	{name: "protect-skipped", rule: "A2: Protect reads the deletion fence before relying on data", role: "writer", long: true,
 		rewrite: func(objstore.Store) rewriter {
 			return func(_ context.Context, op, key string, _ *objstore.PutOptions, _ *objstore.DeleteOptions) (bool, error) {
 				if (op == "get" || op == "head") && strings.HasPrefix(key, "gc/fence/") {
@@ -79,11 +83,18 @@ var mutants = []*mutant{
 		}},
 }
 
-// TestSimulationCatchesMutants runs each mutant until a seed catches it.
+// TestSimulationCatchesMutants runs each mutant until a seed catches it:
+// within 300 seeds, or 5,000 for a long one under STOWAGE_TEST_LONG.
 func TestSimulationCatchesMutants(t *testing.T) {
-	const limit = 300
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
+			limit := 300
+			if m.long {
+				if os.Getenv("STOWAGE_TEST_LONG") == "" {
+					t.Skip("caught only after more seeds than go test runs: set STOWAGE_TEST_LONG=1 (make test-long)")
+				}
+				limit = 5000
+			}
 			for seed := range uint64(limit) {
 				if failure, _ := run(t, seed, m); failure != "" {
 					t.Logf("mutant %s (%s) caught by seed %d (%d seeds): %s", m.name, m.rule, seed, seed+1, failure)

@@ -51,6 +51,10 @@ func (r *Request) String() string { return r.Actor + " " + r.Op + " " + r.Key }
 
 // Scheduler holds the pending requests of every actor.
 type Scheduler struct {
+	// Log, if set, receives every applied put and delete with its
+	// condition and outcome (for reading a failing schedule).
+	Log func(string)
+
 	mu      sync.Mutex
 	pending []*Request
 	seqs    map[string]uint64
@@ -148,8 +152,8 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 		}
 	}
 	info, err := s.Store.Put(ctx, key, data, opts)
-	if Debug != nil {
-		Debug(fmt.Sprintf("%s put %s %+v -> %s %v", s.Actor, key, opts, info.ETag, err))
+	if s.Sched.Log != nil {
+		s.Sched.Log(fmt.Sprintf("%s put %s %+v -> %s %v", s.Actor, key, opts, info.ETag, err))
 	}
 	if err == nil && f == LoseResponse {
 		return objstore.ObjectInfo{}, errLost
@@ -197,8 +201,8 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 		}
 	}
 	err = s.Store.Delete(ctx, key, opts)
-	if Debug != nil {
-		Debug(fmt.Sprintf("%s delete %s %+v -> %v", s.Actor, key, opts, err))
+	if s.Sched.Log != nil {
+		s.Sched.Log(fmt.Sprintf("%s delete %s %+v -> %v", s.Actor, key, opts, err))
 	}
 	if err == nil && f == LoseResponse {
 		return errLost
@@ -293,9 +297,6 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	}
 	return s.Store.AbortUpload(ctx, key, uploadID)
 }
-
-// Debug, if set, logs every applied put and delete (debugging only).
-var Debug func(string)
 
 // Close does nothing: the actors share the inner store.
 func (s *Store) Close() error { return nil }

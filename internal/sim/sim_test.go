@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,15 +54,17 @@ type ack struct {
 }
 
 type world struct {
-	t       testing.TB
-	seed    uint64
-	rng     *rand.Rand
-	raw     *memstore.Store
-	sched   *Scheduler
-	mutant  *mutant
-	trace   []string
-	acks    []ack
-	failure string
+	t      testing.TB
+	seed   uint64
+	rng    *rand.Rand
+	raw    *memstore.Store
+	sched  *Scheduler
+	mutant *mutant
+	trace  []string
+	acks   []ack
+	// unsettled are acknowledgements not yet checked (see settle).
+	unsettled []ack
+	failure   string
 
 	// observed per session: the head's ETag, the incarnation counter (bumped
 	// when a live head follows a tombstone), the current graph's node ids.
@@ -146,7 +149,13 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 		for try := 0; try < 3; try++ {
 			res, err := h.CommitRuntimeState(ctx, c)
 			if err == nil {
-				w.acknowledge(ack{sid: sid, node: node, rev: res.HeadRevision, atts: []string{ref.ID}})
+				// An attachment the commit found without bytes is reported
+				// unbacked and not recorded; the others must stay readable.
+				var atts []string
+				if !slices.Contains(res.UnbackedAttachmentIDs, ref.ID) {
+					atts = []string{ref.ID}
+				}
+				w.acknowledge(ack{sid: sid, node: node, rev: res.HeadRevision, atts: atts})
 				break
 			}
 			if !errors.Is(err, objstore.ErrOutcomeUnknown) && !errors.Is(err, objstore.ErrUnavailable) {
@@ -156,10 +165,21 @@ func (w *world) writer(ctx context.Context, name, sid string, rng *rand.Rand) {
 	}
 }
 
-// acknowledge records an acknowledged commit: it must have been published
-// (the scheduler saw its node in a head), and no other acknowledgement may
-// name the same revision of the same incarnation.
-func (w *world) acknowledge(a ack) {
+// acknowledge records an acknowledged commit, checked by settle once the
+// scheduler has observed the store after the request that published it.
+func (w *world) acknowledge(a ack) { w.unsettled = append(w.unsettled, a) }
+
+// settle checks the acknowledgements made since the last step: each must
+// have been published (the scheduler saw its node in a head), and no other
+// acknowledgement may name the same revision of the same incarnation.
+func (w *world) settle() {
+	for _, a := range w.unsettled {
+		w.settle1(a)
+	}
+	w.unsettled = w.unsettled[:0]
+}
+
+func (w *world) settle1(a ack) {
 	inc, seen := w.seenInc[a.node]
 	if !seen {
 		w.fail("acknowledged commit %s of %s at revision %d was never published", a.node, a.sid, a.rev)
@@ -204,7 +224,14 @@ func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 			}
 			return false, nil
 		}
-		sw := &gc.Sweeper{Store: stack(objs, rng.Uint64()), Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
+		st := stack(objs, rng.Uint64())
+		// The default manifest, reading rows one at a time: WalkRoots calls
+		// the sweeper back under a mutex, and the callback may make a
+		// request, which synctest cannot tell from a deadlock (a goroutine
+		// waiting for a sync.Mutex is not durably blocked).
+		m := manifest.New(st, &manifest.Options{Concurrency: 1,
+			Turns: session.TurnReceipts{Store: st}, Heads: session.HeadRefs{Store: st}})
+		sw := &gc.Sweeper{Store: st, Manifest: m, Grace: grace, LeaseTTL: leaseTTL, ForgetDeadIntents: true,
 			Holder: fmt.Sprint(name, "-", run), AllowEmptyRoots: true}
 		_, _ = sw.Run(ctx)
 	}
@@ -295,6 +322,9 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 		w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
 			etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
 			seenInc: map[string]int{}, ackRev: map[string]string{}}
+		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
+			w.sched.Log = func(s string) { t.Log(s) }
+		}
 		w.raw = memstore.New(nil)
 		w.checker = w.open(w.raw, 0)
 		done := make(chan struct{})
@@ -327,7 +357,8 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 					drained = true
 				}
 			}
-			w.observe(ctx, last)
+			w.observe(context.Background(), last)
+			w.settle()
 			last = nil
 			if w.failure != "" || step >= maxSteps {
 				cancel()
@@ -360,6 +391,23 @@ func run(t testing.TB, seed uint64, m *mutant) (failure string, trace []string) 
 			w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
 			w.sched.Release(r, fate)
 		}
+		// Requests of goroutines that outlive their actor (work detached
+		// from a cancelled context, such as a background compaction, and
+		// its retries' backoff) fail, until a minute of fake time passes
+		// without one.
+		cancel()
+		for idle := 0; idle < 60; idle++ {
+			synctest.Wait()
+			for _, r := range w.sched.Pending() {
+				w.sched.Release(r, Fail)
+				idle = 0
+			}
+			time.Sleep(time.Second)
+		}
+		if w.failure == "" { // the last actor returned after the last step
+			w.observe(context.Background(), last)
+			w.settle()
+		}
 		failure, trace = w.failure, w.trace
 	})
 	return failure, trace
@@ -385,9 +433,6 @@ func TestSimulation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
-			Debug = func(s string) { t.Log(s) }
-		}
 		failure, trace := run(t, seed, nil)
 		t.Logf("seed %d schedule:\n%s", seed, strings.Join(trace, "\n"))
 		if failure != "" {
@@ -397,6 +442,9 @@ func TestSimulation(t *testing.T) {
 	}
 	n := seeds()
 	for seed := range n {
+		if os.Getenv("STOWAGE_SIM_PROGRESS") != "" {
+			fmt.Fprintln(os.Stderr, "seed", seed)
+		}
 		if failure, trace := run(t, seed, nil); failure != "" {
 			t.Fatalf("seed %d (replay: STOWAGE_SIM_SEED=%d go test ./internal/sim -run 'TestSimulation$' -v): %s\nlast steps:\n%s",
 				seed, seed, failure, strings.Join(tail(trace, 40), "\n"))
