@@ -52,7 +52,7 @@ func TestLashS3(t *testing.T) {
 						q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 						raw = "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
 					} else {
-						q := url.Values{"endpoint": {srv.Host()}, "region": {srv.Region}, "tls": {"false"}}
+						q := url.Values{"endpoint": {srv.Host()}, "region": {srv.Region}, "tls": {"false"}, "quirks": {srv.Name}}
 						raw = "minio://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
 					}
 					st, err := openurl.Open(t.Context(), raw, &openurl.Options{Clock: now})
