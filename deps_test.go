@@ -2,8 +2,6 @@ package stowage_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -20,8 +18,7 @@ func heavy(pkg string) bool {
 
 func goList(t *testing.T, pkgs ...string) []string {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, append([]string{"list", "-deps"}, pkgs...)...).Output()
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
 	if err != nil {
 		t.Fatalf("go list -deps %v: %v", pkgs, err)
 	}

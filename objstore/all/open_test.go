@@ -18,8 +18,6 @@ import (
 
 func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
-func ptr(b bool) *bool { return &b }
-
 // TestOpenS3ProbeFailure opens an s3 URL against a loopback server that
 // denies everything: Open fails with ErrPermission after one request, and
 // no error repeats the secret.
