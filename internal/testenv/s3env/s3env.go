@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
+	_ "github.com/stowage-dev/stowage/objstore/all" // s3:// and minio:// URLs
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
