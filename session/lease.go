@@ -51,19 +51,7 @@ func requireLease(sid string, h *head, f LeaseFence, now time.Time) error {
 // it back (re-entry): Acquired with the same lease and fencing tokens, its
 // expiry extended to now+ttl if that is later.
 func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOwner, ttl time.Duration) (LeaseClaimOutcome, error) {
-	sid, err := s.boundID()
-	if err != nil {
-		return LeaseClaimOutcome{}, err
-	}
-	if err := validateID("lease owner id", owner.OwnerID); err != nil {
-		return LeaseClaimOutcome{}, err
-	}
-	ttl = clampTTL(ttl)
-	var out LeaseClaimOutcome
-	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
-		out = LeaseClaimOutcome{}
-		base := liveOrFresh(sid, cur.h)
-		now := s.now()
+	return s.claimLease(ctx, owner, ttl, func(sid string, base *head, now time.Time, ttl time.Duration, out *LeaseClaimOutcome) (plan, error) {
 		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) {
 			if l.Owner.OwnerID != owner.OwnerID || l.Owner.IncarnationID != owner.IncarnationID {
 				busy := *l
@@ -88,7 +76,6 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 		out.Acquired = grantLease(next, sid, owner, now, ttl)
 		return plan{next: next}, nil
 	})
-	return out, err
 }
 
 // ReclaimSessionExecutionLease takes the lease over from a holder the
@@ -102,19 +89,7 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 // claim. The caller judges that the holder's process is gone (the store
 // does not read the process table).
 func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant LeaseOwner, observed LeaseFence, ttl time.Duration) (LeaseClaimOutcome, error) {
-	sid, err := s.boundID()
-	if err != nil {
-		return LeaseClaimOutcome{}, err
-	}
-	if err := validateID("lease owner id", claimant.OwnerID); err != nil {
-		return LeaseClaimOutcome{}, err
-	}
-	ttl = clampTTL(ttl)
-	var out LeaseClaimOutcome
-	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
-		out = LeaseClaimOutcome{}
-		base := liveOrFresh(sid, cur.h)
-		now := s.now()
+	return s.claimLease(ctx, claimant, ttl, func(sid string, base *head, now time.Time, ttl time.Duration, out *LeaseClaimOutcome) (plan, error) {
 		if l := base.Lease; l != nil && now.Before(l.ExpiresAt) && (!leaseMatches(l, observed) || !provablyDead(l.Owner, claimant)) {
 			busy := *l
 			out.Busy = &busy
@@ -123,6 +98,25 @@ func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant Lease
 		next := base.clone()
 		out.Acquired = grantLease(next, sid, claimant, now, ttl)
 		return plan{next: next}, nil
+	})
+}
+
+// claimLease is the head update of a lease claim by owner: decide sees the
+// live (or fresh) head, the store clock and the clamped ttl, and fills out.
+func (s *Store) claimLease(ctx context.Context, owner LeaseOwner, ttl time.Duration,
+	decide func(sid string, base *head, now time.Time, ttl time.Duration, out *LeaseClaimOutcome) (plan, error)) (LeaseClaimOutcome, error) {
+	sid, err := s.boundID()
+	if err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	if err := validateID("lease owner id", owner.OwnerID); err != nil {
+		return LeaseClaimOutcome{}, err
+	}
+	ttl = clampTTL(ttl)
+	var out LeaseClaimOutcome
+	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
+		out = LeaseClaimOutcome{}
+		return decide(sid, liveOrFresh(sid, cur.h), s.now(), ttl, &out)
 	})
 	return out, err
 }
