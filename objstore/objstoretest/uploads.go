@@ -193,7 +193,10 @@ func testAgedUploads(t *testing.T, h *Harness) {
 				return false, err
 			}
 			info, err := s.Head(ctx, "aged-marker") // a PUT's answer has no time
-			return err == nil && settled && info.ModTime.After(cur), err
+			// Listed times may have whole-second precision while ModTime
+			// has finer: wait for the server clock's next whole second, so
+			// an upload started now cannot list the old one's second.
+			return err == nil && settled && info.ModTime.Truncate(time.Second).After(cur), err
 		})
 	}
 	youngP, youngU := startPending(t, h, s, "aged/young", seed+1)
