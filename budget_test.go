@@ -3,7 +3,7 @@ package stowage_test
 import (
 	"bufio"
 	"bytes"
-		"fmt"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
