@@ -14,8 +14,10 @@ import (
 
 // CommitRuntimeState applies c atomically. The steps, in order:
 //
-//  1. binding: c.SessionID must be the handle's session (the first commit
-//     binds an unbound handle); outbox batches must be for it too;
+//  1. binding: c.SessionID, if set, must be the handle's session (the
+//     first commit binds an unbound handle); left empty it is the handle's,
+//     as are the empty session ids of the turn stamp and the outbox
+//     batches, which must be for it too;
 //  2. lease fence: if c.SessionExecutionLease is set it must be the live
 //     lease, else *LeaseExpiredError and nothing is written (a holder may
 //     still learn the receipt of a turn it committed under that fence);
@@ -37,6 +39,7 @@ import (
 // back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
 // same turn stamp to learn it).
 func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+	s.inheritSession(&c)
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
