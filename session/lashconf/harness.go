@@ -69,6 +69,8 @@ var cases = []lashCase{
 	{"CheckpointClaimProbeRequestCounts", testCheckpointProbeCounts},
 	{"QueuedWorkCancelRemovesOnlyUnclaimedBatches", testQueueCancel},
 	{"QueuedWorkExactClaimUsesSelectedBatchIDs", testExactClaim},
+	{"QueuedWorkExactClaimPreservesPhysicalOrderAndKeyBreaks", testExactKeyBreak},
+	{"QueuedWorkNamesADeferredLaneApartFromAnExhaustedOne", testDeferredVsExhausted},
 	{"QueuedWorkClassesGateCommandAndTurnClaims", testQueueClasses},
 	{"QueuedWorkClaimsRespectBoundariesAbandonAndStaleCompletion", testQueueBoundaries},
 	{"QueuedWorkClaimsSupersedeAcrossSessionLeaseGenerations", testQueueSupersede},

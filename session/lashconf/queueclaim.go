@@ -304,3 +304,49 @@ func testCheckpointProbeCounts(t *testing.T, e *env) {
 	e.enqueueDraft(s, work("pending checkpoint work", session.DeliverEarliestSafeBoundary, ""))
 	probe("pending work", true)
 }
+
+// testExactKeyBreak: an exact claim keeps enqueue order and stops at a
+// batch it does not name: of A1, B1, A2 (merge keys a, b, a), a selection
+// of A2 and A1 claims A1 alone; B1 and A2 stay queued in order.
+func testExactKeyBreak(t *testing.T, e *env) {
+	s := e.sess("exact-key-break")
+	draft := func(text, key string) session.QueuedWorkBatchDraft {
+		d := work(text, session.DeliverEarliestSafeBoundary, key)
+		d.SourceKey = "exact-" + text
+		return d
+	}
+	a1 := e.enqueueDraft(s, draft("a1", "a"))
+	b1 := e.enqueueDraft(s, draft("b1", "b"))
+	a2 := e.enqueueDraft(s, draft("a2", "a"))
+	f := e.lease(s, "exact-key-break-owner", time.Hour).Fence()
+	got := e.exact(s, f, session.BoundaryIdle, a2.BatchID, a1.BatchID)
+	if !equal(claimIDs(got.Claim), []string{a1.BatchID}) {
+		t.Fatalf("exact claim %v, want A1 alone", claimIDs(got.Claim))
+	}
+	if p, _ := s.ListPendingQueuedWork(e.ctx); !equal(batchIDs(p), []string{b1.BatchID, a2.BatchID}) {
+		t.Fatalf("remainder %v", batchIDs(p))
+	}
+}
+
+// testDeferredVsExhausted: a claim that takes nothing names why: an empty
+// queue is exhausted; one whose work is not available yet is deferred;
+// once that work is cancelled it is exhausted again.
+func testDeferredVsExhausted(t *testing.T, e *env) {
+	s := e.sess("deferred-versus-exhausted")
+	f := e.lease(s, "deferred-owner", time.Hour).Fence()
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalEmpty {
+		t.Fatalf("empty lane: %+v", out)
+	}
+	d := work("deferred", session.DeliverEarliestSafeBoundary, "")
+	d.SourceKey, d.AvailableAt = "deferred-row", e.clock.Now().Add(time.Minute)
+	b := e.enqueueDraft(s, d)
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalNotYetAvailable {
+		t.Fatalf("deferred lane: %+v", out)
+	}
+	if got, err := s.CancelQueuedWorkBatch(e.ctx, b.BatchID); err != nil || got == nil {
+		t.Fatalf("cancel: %+v, %v", got, err)
+	}
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalEmpty {
+		t.Fatalf("drained lane: %+v", out)
+	}
+}
