@@ -152,6 +152,19 @@ func testQueueSourceKey(t *testing.T, f *fixture) {
 	if err != nil || len(q) != 2 || q[0].BatchID != first.BatchID || q[1].BatchID != second.BatchID {
 		t.Fatalf("queue %+v, %v", q, err)
 	}
+	// A commit's outbox follows the same rule: a key already queued, or
+	// twice in one outbox, is one batch.
+	c := appendCommit("qsk", 0, "", "a")
+	c.EnqueuedQueueBatches = []session.QueuedWorkBatchDraft{{SourceKey: "src-1", Payload: json.RawMessage(`"outbox"`)},
+		{SourceKey: "src-2", Payload: json.RawMessage(`"new"`)}, {SourceKey: "src-2", Payload: json.RawMessage(`"again"`)}}
+	res := f.mustCommit(s, c)
+	got := res.EnqueuedQueueBatches
+	if len(got) != 3 || got[0].BatchID != first.BatchID || got[1].BatchID != got[2].BatchID || string(got[2].Payload) != `"new"` {
+		t.Fatalf("outbox batches %+v", got)
+	}
+	if q, _ := s.ListQueuedWork(f.ctx); len(q) != 3 {
+		t.Fatalf("queue after the outbox %+v", q)
+	}
 }
 
 // testQueueCancelAndAbandon: an unclaimed batch is cancelled (removed and
