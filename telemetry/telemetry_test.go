@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -361,5 +362,26 @@ func TestNoRegistererRegistersNothing(t *testing.T) {
 	}
 	if n := len(spans.GetSpans()); n != 1 {
 		t.Errorf("%d spans, want 1", n)
+	}
+}
+
+// TestGlobalTracerProviderByDefault: without a TracerProvider the spans go
+// to otel's global one, whichever the program installed.
+func TestGlobalTracerProviderByDefault(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	st, err := stowage.Open(t.Context(), "mem://", stowage.Config{Telemetry: telemetry.New(telemetry.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sess, _ := st.Session("s")
+	if _, err := sess.LoadSession(t.Context(), session.FullGraph()); err != nil {
+		t.Fatal(err)
+	}
+	if got := spans.GetSpans(); len(got) != 1 || got[0].Name != observe.Load {
+		t.Errorf("global provider got %v, want one %s span", got, observe.Load)
 	}
 }
