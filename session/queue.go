@@ -15,6 +15,7 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	if err != nil {
 		return QueuedWorkBatch{}, err
 	}
+	draft.SessionID = draftSession(draft.SessionID, sid)
 	if draft.SessionID != sid {
 		return QueuedWorkBatch{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}

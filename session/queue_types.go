@@ -8,7 +8,8 @@ import (
 // QueuedWorkBatchDraft is a batch to enqueue; the store assigns its id.
 // SourceKey, if set, makes the enqueue idempotent: while a batch with the
 // same key is unsettled, enqueueing it again returns that batch (its
-// original payload) and admits nothing.
+// original payload) and admits nothing. SessionID may be left empty: it is
+// the session of the handle (or commit) that enqueues it.
 type QueuedWorkBatchDraft struct {
 	SessionID string          `json:"session_id"`
 	SourceKey string          `json:"source_key,omitempty"`
@@ -88,7 +89,8 @@ func (s TurnInputState) Terminal() bool { return s == InputCompleted || s == Inp
 // enqueue idempotent: an input with the same key and payload, unsettled or
 // a tombstone (completed, cancelled), is returned as is and nothing is
 // admitted; one with a different payload is a
-// PendingTurnInputSourceKeyConflict naming the existing input.
+// PendingTurnInputSourceKeyConflict naming the existing input. SessionID
+// may be left empty: it is the enqueueing handle's session.
 type PendingTurnInputDraft struct {
 	SessionID    string          `json:"session_id"`
 	SourceKey    string          `json:"source_key,omitempty"`

@@ -12,6 +12,7 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 	if err != nil {
 		return PendingTurnInput{}, err
 	}
+	draft.SessionID = draftSession(draft.SessionID, sid)
 	if draft.SessionID != sid {
 		return PendingTurnInput{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}

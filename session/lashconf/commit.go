@@ -83,12 +83,33 @@ func testConcurrentCAS(t *testing.T, e *env) {
 }
 
 // testRejectsOtherSession: a handle bound to one session refuses a commit
-// for another.
+// for another (*SessionBindingMismatchError naming both) and writes
+// nothing; a commit that names no session (nor its stamp, nor its outbox
+// batches) is the handle's.
 func testRejectsOtherSession(t *testing.T, e *env) {
 	s := e.sess("alpha")
 	e.commit(s, emptyCommit("alpha", 0))
-	if _, err := s.CommitRuntimeState(e.ctx, emptyCommit("beta", 0)); !errors.Is(err, session.ErrSessionBindingMismatch) {
+	_, err := s.CommitRuntimeState(e.ctx, emptyCommit("beta", 1))
+	var mm *session.SessionBindingMismatchError
+	if !errors.As(err, &mm) || mm.Bound != "alpha" || mm.Attempted != "beta" {
 		t.Fatalf("commit for another session: %v", err)
+	}
+	if r, _ := e.sess("beta").LoadSession(e.ctx, session.FullGraph()); r != nil {
+		t.Fatal("the refused commit wrote session beta")
+	}
+	c := emptyCommit("", 1)
+	c.TurnCommit = stamp("", "turn-1", "hash")
+	c.EnqueuedQueueBatches = []session.QueuedWorkBatchDraft{{Payload: text2json("follow-up")}}
+	res := e.commit(s, c)
+	if res.HeadRevision != 2 || len(res.EnqueuedQueueBatches) != 1 || res.EnqueuedQueueBatches[0].SessionID != "alpha" {
+		t.Fatalf("commit naming no session: %+v", res)
+	}
+	if again := e.commit(e.sess("alpha"), c); again.HeadRevision != 2 {
+		t.Fatalf("retry of the stamped turn: %+v", again)
+	}
+	c.TurnCommit = stamp("beta", "turn-2", "hash")
+	if _, err := s.CommitRuntimeState(e.ctx, c); err == nil {
+		t.Fatal("a turn stamp for another session was accepted")
 	}
 }
 
