@@ -10,6 +10,7 @@ import (
 
 	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
@@ -38,8 +39,10 @@ import (
 // and stamped after it. A lost response is resolved by reading the head
 // back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
 // same turn stamp to learn it).
-func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *CommitResult, err error) {
 	s.inheritSession(&c)
+	ctx, op := observe.Start(ctx, s.obs, observe.Commit, c.SessionID)
+	defer func() { endOp(op, res.revision(), err) }()
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
