@@ -11,6 +11,7 @@ import (
 var faultTests = append([]namedTest{
 	{"CrashAtEveryCommitStep", testCrashAtEveryCommitStep},
 	{"CrashAtEveryDeleteStep", testCrashAtEveryDeleteStep},
+	{"CrashAtEveryVacuumStep", testCrashAtEveryVacuumStep},
 }, ambiguousTests...)
 
 // crashBase builds a session whose next commit flushes its tail and merges
