@@ -67,6 +67,7 @@ var cases = []lashCase{
 	{"ConcurrentQueueAndTurnInputClaimsHaveOneOwner", testConcurrentClaimsOneOwner},
 	{"CheckpointWorkClaimsBothFamiliesOnce", testCheckpointBothFamilies},
 	{"CheckpointClaimProbeRequestCounts", testCheckpointProbeCounts},
+	{"CheckpointClaimsHonorMinBoundaryAtEveryCheckpoint", testCheckpointMinBoundary},
 	{"QueuedWorkCancelRemovesOnlyUnclaimedBatches", testQueueCancel},
 	{"QueuedWorkExactClaimUsesSelectedBatchIDs", testExactClaim},
 	{"QueuedWorkExactClaimPreservesPhysicalOrderAndKeyBreaks", testExactKeyBreak},

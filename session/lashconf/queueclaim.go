@@ -253,7 +253,7 @@ func testCheckpointBothFamilies(t *testing.T, e *env) {
 	e.input(s, sid, "next-turn input", "", "") // waits for the next turn
 	b := e.enqueueDraft(s, work("checkpoint queued work", session.DeliverEarliestSafeBoundary, ""))
 	l := e.lease(s, "checkpoint-owner", time.Minute)
-	got, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, 10, 10)
+	got, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, session.CheckpointAfterWork, 10, 10)
 	e.must(err)
 	if got.Inputs == nil || got.Queue == nil || !equal(inputIDs(got.Inputs.Inputs), []string{in.InputID}) ||
 		!equal(claimIDs(got.Queue), []string{b.BatchID}) {
@@ -262,7 +262,7 @@ func testCheckpointBothFamilies(t *testing.T, e *env) {
 	if got.Inputs.SessionLeaseGeneration != l.FencingToken || got.Queue.SessionLeaseGeneration != l.FencingToken {
 		t.Fatalf("generations %d, %d, want %d", got.Inputs.SessionLeaseGeneration, got.Queue.SessionLeaseGeneration, l.FencingToken)
 	}
-	again, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, 10, 10)
+	again, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, session.CheckpointAfterWork, 10, 10)
 	if err != nil || again.Inputs != nil || again.Queue != nil {
 		t.Fatalf("second checkpoint claim under one generation: %+v, %v", again, err)
 	}
@@ -285,7 +285,7 @@ func testCheckpointProbeCounts(t *testing.T, e *env) {
 	probe := func(what string, wantClaims bool) {
 		t.Helper()
 		cs.Reset()
-		got, err := s.ClaimCheckpointWork(e.ctx, f, turn, 64, 64)
+		got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 64, 64)
 		e.must(err)
 		if (got.Inputs != nil && got.Queue != nil) != wantClaims || (!wantClaims && (got.Inputs != nil || got.Queue != nil)) {
 			t.Fatalf("%s: claims %+v", what, got)
@@ -348,5 +348,49 @@ func testDeferredVsExhausted(t *testing.T, e *env) {
 	}
 	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalEmpty {
 		t.Fatalf("drained lane: %+v", out)
+	}
+}
+
+// activeInput enqueues an input for the active turn with min boundary b.
+func (e *env) activeInput(s *session.Store, text, turn string, b session.TurnInputCheckpointBoundary) session.PendingTurnInput {
+	e.t.Helper()
+	in, err := s.EnqueuePendingTurnInput(e.ctx, session.PendingTurnInputDraft{ActiveTurnID: turn, MinBoundary: b, Payload: text2json(text)})
+	e.must(err)
+	return in
+}
+
+// testCheckpointMinBoundary: an input's min boundary holds at every
+// checkpoint, on the checkpoint claim and on the direct claim of active
+// inputs: a before-completion input is skipped (not waited for) at the
+// after-work checkpoint and taken at before-completion; an after-work
+// input is taken at both.
+func testCheckpointMinBoundary(t *testing.T, e *env) {
+	const sid, turn = "checkpoint-min-boundary", "checkpoint-min-boundary:turn"
+	s := e.sess(sid)
+	before := e.activeInput(s, "withheld until before-completion", turn, session.InputBeforeCompletion)
+	f := e.lease(s, "checkpoint-min-boundary-owner", time.Hour).Fence()
+	if got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 10, 10); err != nil || got.Inputs != nil || got.Queue != nil {
+		t.Fatalf("after-work checkpoint with only before-completion input: %+v, %v", got, err)
+	}
+	if c, err := s.ClaimActiveTurnInputs(e.ctx, f, turn, session.CheckpointAfterWork, 10); err != nil || c != nil {
+		t.Fatalf("direct after-work claim with only before-completion input: %+v, %v", c, err)
+	}
+	first := e.activeInput(s, "admitted at after-work", turn, "")
+	second := e.activeInput(s, "admitted through the direct claim path", turn, session.InputAfterWork)
+	third := e.activeInput(s, "still pending at before-completion", turn, session.InputAfterWork)
+	got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 1, 10)
+	if err != nil || got.Queue != nil || got.Inputs == nil || !equal(inputIDs(got.Inputs.Inputs), []string{first.InputID}) {
+		t.Fatalf("after-work checkpoint: %+v, %v", got, err)
+	}
+	direct, err := s.ClaimActiveTurnInputs(e.ctx, f, turn, session.CheckpointAfterWork, 1)
+	if err != nil || direct == nil || !equal(inputIDs(direct.Inputs), []string{second.InputID}) {
+		t.Fatalf("direct after-work claim: %+v, %v", direct, err)
+	}
+	last, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointBeforeCompletion, 10, 10)
+	if err != nil || last.Queue != nil || last.Inputs == nil || !equal(inputIDs(last.Inputs.Inputs), []string{before.InputID, third.InputID}) {
+		t.Fatalf("before-completion checkpoint: %+v, %v", last, err)
+	}
+	if _, err := s.EnqueuePendingTurnInput(e.ctx, session.PendingTurnInputDraft{MinBoundary: session.InputAfterWork}); !isErr(err, session.ErrInvalidCommit) {
+		t.Fatalf("a min boundary without an active turn: %v", err)
 	}
 }
