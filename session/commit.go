@@ -123,7 +123,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	}
 	res := &CommitResult{TurnInputApplications: apps}
 	for _, d := range c.EnqueuedQueueBatches {
-		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, enqueueBatch(next, d, now))
+		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, s.enqueueBatch(next, d, now))
 	}
 
 	var blobWrites []blobWrite
@@ -145,7 +145,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	next.AgentFrames, next.CurrentAgentFrameID = c.AgentFrames, c.CurrentAgentFrameID
 
 	applyTombstones(next, c.Graph)
-	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
+	d := delta{Rev: base.Revision + 1, CommitID: s.newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
 	case DeltaUnchanged:
@@ -193,7 +193,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		if large {
 			flushTail = append(flushTail, d)
 		}
-		fp := planFlush(next.Segs, flushTail, s.tune)
+		fp := s.planFlush(next.Segs, flushTail)
 		flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)

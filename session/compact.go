@@ -164,7 +164,7 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 	}
 	seg := mergeSegments(sid, parts)
 	idx := indexOf(seg)
-	ref := segRef{ID: newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
+	ref := segRef{ID: s.newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
 		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
 	for _, r := range run {
 		ref.Reset = ref.Reset || r.Reset

@@ -34,16 +34,16 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 			}
 		}
 		next := base.clone()
-		out = cloneBatch(enqueueBatch(next, draft, s.now()))
+		out = cloneBatch(s.enqueueBatch(next, draft, s.now()))
 		return plan{next: next}, nil
 	})
 	return out, err
 }
 
 // enqueueBatch appends a batch to h's queue with a fresh id.
-func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
+func (s *Store) enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
 	h.QueueSeq++
-	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
+	b := QueuedWorkBatch{BatchID: s.newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
 		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt}
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
 	return b
@@ -69,7 +69,7 @@ func (s *Store) ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) 
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: s.newID(), LeaseToken: s.newToken(), SessionLeaseGeneration: fence.FencingToken}
 		now := s.now()
 		for i := range next.Queue {
 			b := &next.Queue[i]

@@ -113,7 +113,7 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, batc
 			want[id] = true
 		}
 		next := cur.h.clone()
-		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: s.newID(), LeaseToken: s.newToken(), SessionLeaseGeneration: fence.FencingToken}
 		for i := range next.Queue {
 			b := &next.Queue[i]
 			if !want[b.BatchID] {

@@ -45,7 +45,7 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 		if draft.ActiveTurnID != "" {
 			state = InputPendingActive
 		}
-		in := PendingTurnInput{InputID: newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
+		in := PendingTurnInput{InputID: s.newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
 			EnqueueSeq: next.InputSeq, State: state, Payload: draft.Payload, EnqueuedAt: s.now()}
 		next.Inputs = append(next.Inputs, inputRow{PendingTurnInput: in})
 		out = cloneInput(in)
@@ -73,7 +73,7 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		claim := &TurnInputClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
+		claim := &TurnInputClaim{SessionID: sid, ClaimID: s.newID(), LeaseToken: s.newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
 		for i := range next.Inputs {
 			in := &next.Inputs[i]
 			switch in.State {
