@@ -15,6 +15,7 @@ import (
 
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // Config configures a session Store.
@@ -51,6 +52,10 @@ type Config struct {
 	// source shared by handles must be safe for concurrent use. A
 	// deterministic simulation injects a seeded one.
 	Entropy io.Reader
+	// Observer, if set, receives the handle's commits, loads, head write
+	// retries and resolved ambiguous head writes (package observe); nil
+	// observes nothing.
+	Observer observe.Observer
 }
 
 // Tuning holds the protocol's size knobs. Changing them never affects
@@ -119,6 +124,7 @@ type Store struct {
 	tune     Tuning
 	rand     *mrand.Rand // nil: the global source
 	ids      *idSource   // nil: processIDs
+	obs      observe.Observer
 
 	bindMu sync.Mutex
 	sid    string
@@ -159,6 +165,7 @@ func New(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		tune:     cfg.Tuning.withDefaults(),
 		rand:     cfg.Rand,
+		obs:      cfg.Observer,
 		sid:      cfg.SessionID,
 	}
 	if cfg.Entropy != nil {
