@@ -381,6 +381,9 @@ func validateCommit(c *RuntimeCommit) error {
 		if b.SessionID != c.SessionID {
 			return &SessionBindingMismatchError{Bound: c.SessionID, Attempted: b.SessionID}
 		}
+		if err := checkDraft(b); err != nil {
+			return err
+		}
 	}
 	if st := c.TurnCommit; st != nil {
 		if err := validateID("turn id", st.TurnID); err != nil {

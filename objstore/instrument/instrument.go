@@ -280,6 +280,13 @@ func (s *store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	return err
 }
 
+func (s *store) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	start := time.Now()
+	size, err := s.base.UploadSize(ctx, key, uploadID)
+	s.done(objstore.OpUploadSize, start, err)
+	return size, err
+}
+
 func (s *store) Capabilities() objstore.Capabilities { return s.base.Capabilities() }
 
 func (s *store) Close() error { return s.base.Close() }
