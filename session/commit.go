@@ -10,12 +10,15 @@ import (
 
 	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
 //
-//  1. binding: c.SessionID must be the handle's session (the first commit
-//     binds an unbound handle); outbox batches must be for it too;
+//  1. binding: c.SessionID, if set, must be the handle's session (the
+//     first commit binds an unbound handle); left empty it is the handle's,
+//     as are the empty session ids of the turn stamp and the outbox
+//     batches, which must be for it too;
 //  2. lease fence: if c.SessionExecutionLease is set it must be the live
 //     lease, else *LeaseExpiredError and nothing is written (a holder may
 //     still learn the receipt of a turn it committed under that fence);
@@ -36,7 +39,10 @@ import (
 // and stamped after it. A lost response is resolved by reading the head
 // back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
 // same turn stamp to learn it).
-func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *CommitResult, err error) {
+	s.inheritSession(&c)
+	ctx, op := observe.Start(ctx, s.obs, observe.Commit, c.SessionID)
+	defer func() { endOp(op, res.revision(), err) }()
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
@@ -384,6 +390,9 @@ func validateCommit(c *RuntimeCommit) error {
 	for _, b := range c.EnqueuedQueueBatches {
 		if b.SessionID != c.SessionID {
 			return &SessionBindingMismatchError{Bound: c.SessionID, Attempted: b.SessionID}
+		}
+		if err := checkDraft(b); err != nil {
+			return err
 		}
 	}
 	if st := c.TurnCommit; st != nil {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/stowage-dev/stowage/internal/codec"
 )
 
 // Background compaction (docs/format.md, "Compaction"). A commit that
@@ -167,19 +165,14 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 		return nil, err
 	}
 	seg := mergeSegments(sid, parts)
-	idx := indexOf(seg)
+	segData, idxData, idx, err := encodeSegment(seg)
+	if err != nil {
+		return nil, err
+	}
 	ref := segRef{ID: newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
 		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
 	for _, r := range run {
 		ref.Reset = ref.Reset || r.Reset
-	}
-	segData, err := codec.Encode(segSchema, seg)
-	if err != nil {
-		return nil, err
-	}
-	idxData, err := codec.Encode(indexSchema, idx)
-	if err != nil {
-		return nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })

@@ -121,6 +121,7 @@ func Run(t *testing.T, h Harness) {
 		{"RoundTrips", roundTripTests},
 		{"Sweep", sweepTests},
 		{"Limits", limitTests},
+		{"Reads", readTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
