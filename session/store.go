@@ -137,7 +137,11 @@ type Store struct {
 	// named by the next commit (compact.go).
 	compacting bool
 	compacted  *compaction
-	compactWG  sync.WaitGroup
+	// flushing: a background flush runs; flushed: its segment, to be named
+	// by the next commit (flush.go). compactWG counts both.
+	flushing  bool
+	flushed   *pendingFlush
+	compactWG sync.WaitGroup
 }
 
 var (
