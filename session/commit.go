@@ -245,6 +245,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
+		s.planDirs(next, dr.flush)
 		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}

@@ -180,6 +180,12 @@ func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
 type flushPlan struct {
 	ref  segRef // the new segment (ID, revs, Reset, Sealed known upfront)
 	seal int    // the flush seals the segments before this index
+	// Set by planDirs: the segments before the new one and the directory
+	// runs covering some of them (what the new segment's freshness is
+	// judged against), and the run the flush writes, if any.
+	older []string
+	dirs  []dirRef
+	dir   *dirPlan
 }
 
 func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
@@ -214,6 +220,9 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, p.ref.ID), segData) })
 	g.Go(func() error { return s.createObject(gctx, idxKey(sid, p.ref.ID), idxData) })
+	if p.dir != nil {
+		g.Go(func() error { return s.writeDir(gctx, sid, p.dir) })
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -221,6 +230,7 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	*ref = p.ref
 	ref.Sealed = ref.Sealed || sealed
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
+	ref.Fresh = p.older != nil && s.fresh(sid, p, seg.Nodes)
 	s.segs.put(sid, p.ref.ID, seg)
 	s.segs.putIndex(sid, p.ref.ID, idx)
 	return nil
