@@ -111,8 +111,12 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 			r.tally.skip(SkipYoung, 1) // its intent lives: a grant's client may still be sending parts
 			continue
 		}
+		size, ok := r.uploadSize(ctx, u)
+		if !ok {
+			continue
+		}
 		if r.DryRun {
-			r.tally.reclaimed(KindMultipart, 1, 0)
+			r.tally.reclaimed(KindMultipart, 1, size)
 			continue
 		}
 		if r.take(1) == 0 {
@@ -127,9 +131,27 @@ func (r *run) sweepMultipart(ctx context.Context) error {
 			r.log.WarnContext(ctx, "gc: abort upload failed", "key", u.Key, "upload_id", u.UploadID, "err", err)
 			continue
 		}
-		r.tally.reclaimed(KindMultipart, 1, 0)
+		r.tally.reclaimed(KindMultipart, 1, size)
 	}
 	return nil
+}
+
+// uploadSize returns the bytes an abort of u reclaims (its parts, as the
+// store lists them just before the abort). ok is false when there is
+// nothing to abort: the upload completed or was aborted since it was
+// listed, or its size could not be read (counted as a failure: the abort
+// waits for a sweep that can report it).
+func (r *run) uploadSize(ctx context.Context, u objstore.UploadInfo) (size int64, ok bool) {
+	size, err := r.store.UploadSize(ctx, u.Key, u.UploadID)
+	switch {
+	case errors.Is(err, objstore.ErrNotExist):
+		return 0, false
+	case err != nil:
+		r.tally.failed(err, u.Key)
+		r.log.WarnContext(ctx, "gc: upload size unreadable", "key", u.Key, "upload_id", u.UploadID, "err", err)
+		return 0, false
+	}
+	return size, true
 }
 
 // intentNames reports whether an upload intent still names the data key

@@ -52,7 +52,9 @@ type Report struct {
 	Roots int64 `json:"roots"`
 	// Reclaimed counts deletions (and aborted uploads) by kind.
 	Reclaimed map[Kind]int64 `json:"reclaimed"`
-	// BytesReclaimed sums the listed sizes of deleted objects.
+	// BytesReclaimed sums the listed sizes of deleted objects and the
+	// stored bytes of aborted multipart uploads (objstore's UploadSize,
+	// read just before the abort). In a dry run: what would be reclaimed.
 	BytesReclaimed int64 `json:"bytes_reclaimed"`
 	// Skipped counts objects that were not reclaimed, by reason.
 	Skipped map[string]int64 `json:"skipped"`

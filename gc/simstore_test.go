@@ -185,6 +185,13 @@ func (s *simStore) AbortUpload(ctx context.Context, key, uploadID string) error 
 	return s.write("abort-upload", key, func() error { return s.sim.mem.AbortUpload(bg, key, uploadID) })
 }
 
+// UploadSize is answered without a scheduling point, so that the
+// simulation's schedules (and the seeds that found each mutant) stay as
+// they were before the sweeper asked for upload sizes.
+func (s *simStore) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	return s.sim.mem.UploadSize(ctx, key, uploadID)
+}
+
 // Upload is two requests: initiation (the upload becomes visible to
 // ListUploads) and completion. An actor that crashes in between leaves the
 // upload incomplete until the end of the run, as a dead process would.

@@ -294,6 +294,9 @@ func TestSweepKeepsStoreMarker(t *testing.T) {
 	}
 }
 
+// TestSweepAbortsStaleMultipartUploads: an aged upload is aborted and its
+// stored bytes are counted in BytesReclaimed; a dry run before reports the
+// same bytes and aborts nothing.
 func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	e := newEnv(t)
 	e.attach("s1", []byte("kept"))
@@ -302,17 +305,26 @@ func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	key := manifest.DataKey("01KBZSTA1EVP10AD0000000000")
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.store.Upload(e.ctx, key, &blockingReader{started: started, block: block}, nil)
+		_, err := e.store.Upload(e.ctx, key, &blockingReader{data: []byte("stored"), started: started, block: block}, nil)
 		done <- err
 	}()
 	<-started
 	e.advance(2 * time.Hour)
-	rep, err := e.sweeper().Run(e.ctx)
+	dry := e.sweeper()
+	dry.DryRun = true
+	rep, err := dry.Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reclaimed[KindMultipart] != 1 || rep.BytesReclaimed != 6 {
+		t.Fatalf("dry-run report: %+v", rep)
+	}
+	rep, err = e.sweeper().Run(e.ctx)
 	close(block)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Reclaimed[KindMultipart] != 1 {
+	if rep.Reclaimed[KindMultipart] != 1 || rep.BytesReclaimed != 6 {
 		t.Fatalf("report: %+v", rep)
 	}
 	if err := <-done; err == nil {
@@ -320,8 +332,10 @@ func TestSweepAbortsStaleMultipartUploads(t *testing.T) {
 	}
 }
 
-// blockingReader yields one byte, then blocks until block is closed.
+// blockingReader yields data, then, on the next read (the store has taken
+// data in), closes started and blocks until block is closed.
 type blockingReader struct {
+	data    []byte
 	started chan struct{}
 	block   chan struct{}
 	n       int
@@ -330,10 +344,9 @@ type blockingReader struct {
 func (b *blockingReader) Read(p []byte) (int, error) {
 	if b.n == 0 {
 		b.n++
-		close(b.started)
-		p[0] = 'x'
-		return 1, nil
+		return copy(p, b.data), nil
 	}
+	close(b.started)
 	<-b.block
 	return 0, errors.New("reader closed")
 }

@@ -74,6 +74,14 @@ type Store interface {
 	// upload id. Aborting an upload that no longer exists succeeds.
 	AbortUpload(ctx context.Context, key, uploadID string) error
 
+	// UploadSize returns the bytes the incomplete multipart upload (key,
+	// uploadID) holds so far: the sum of the sizes of its uploaded parts, as
+	// the server lists them (S3's ListParts, paged). It reads only. An
+	// upload that does not exist (never started, completed or aborted)
+	// returns ErrNotExist. The sweeper reports it as the bytes an abort
+	// reclaims.
+	UploadSize(ctx context.Context, key, uploadID string) (int64, error)
+
 	// Capabilities says truthfully what this backend, against its server,
 	// enforces.
 	Capabilities() Capabilities

@@ -14,11 +14,12 @@ const (
 	OpUpload      = "upload"
 	OpListUploads = "list_uploads"
 	OpAbortUpload = "abort_upload"
+	OpUploadSize  = "upload_size"
 )
 
 // Ops returns every operation name, in Store method order.
 func Ops() []string {
-	return []string{OpPut, OpGet, OpHead, OpDelete, OpDeleteMany, OpList, OpUpload, OpListUploads, OpAbortUpload}
+	return []string{OpPut, OpGet, OpHead, OpDelete, OpDeleteMany, OpList, OpUpload, OpListUploads, OpAbortUpload, OpUploadSize}
 }
 
 // Operation names of the test helpers that memstore and fsstore share

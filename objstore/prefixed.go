@@ -164,6 +164,13 @@ func (p *prefixedStore) AbortUpload(ctx context.Context, key, uploadID string) e
 	return p.base.AbortUpload(ctx, p.prefix+key, uploadID)
 }
 
+func (p *prefixedStore) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	if err := ValidateKey(key); err != nil {
+		return 0, err
+	}
+	return p.base.UploadSize(ctx, p.prefix+key, uploadID)
+}
+
 func (p *prefixedStore) Capabilities() Capabilities { return p.base.Capabilities() }
 
 func (p *prefixedStore) Close() error { return p.base.Close() }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
@@ -38,8 +39,10 @@ import (
 // and stamped after it. A lost response is resolved by reading the head
 // back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
 // same turn stamp to learn it).
-func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *CommitResult, err error) {
 	s.inheritSession(&c)
+	ctx, op := observe.Start(ctx, s.obs, observe.Commit, c.SessionID)
+	defer func() { endOp(op, res.revision(), err) }()
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
@@ -216,14 +219,16 @@ func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
 	return d
 }
 
-// planTail places the delta: it flushes the existing tail to a segment when
-// it is full; the new delta starts the next tail, unless it is too large
-// for the head on its own: then it is flushed with the tail in the same
-// commit, so the head stays small whatever one commit appends. The segment
-// write runs in parallel with the other pre-publication writes. Every
-// attempt plans its segment under a fresh ULID, so no segment outlives the
-// attempt it was written for (W1). It also adopts a finished background
-// merge, trims receipts and releases the lease.
+// planTail places the delta. A full tail is flushed to a segment in the
+// background after the head PUT (flush.go), and the first commit that finds
+// that segment durable names it instead of the deltas; a tail that would
+// pass twice the flush thresholds, or a delta too large for the head on its
+// own, is flushed by this commit before its PUT: the tail (with the delta,
+// if large) becomes a segment written in parallel with the other
+// pre-publication writes, so the head stays small whatever one commit
+// appends. Every attempt plans its segment under a fresh ULID, so no
+// segment outlives the attempt it was written for (W1). It also adopts a
+// finished background merge, trims receipts and releases the lease.
 func (t *commitTxn) planTail(dr *draft, base *head) {
 	s, next, d := t.s, dr.next, dr.d
 	dBytes := tailBytes([]delta{d})
@@ -236,8 +241,14 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 	if segs, ok := s.adoptCompaction(t.sid, next.Segs, base.SweepGen); ok {
 		next.Segs = segs
 	}
-	if n := len(base.Tail); dr.large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
-		dr.flushTail = slices.Clone(base.Tail)
+	s.adoptFlush(t.sid, base, next)
+	if !dr.large && len(next.Tail) > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		// A flush in flight is adopted rather than written again.
+		s.waitFlush()
+		s.adoptFlush(t.sid, base, next)
+	}
+	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		dr.flushTail = slices.Clone(next.Tail)
 		if dr.large {
 			dr.flushTail = append(dr.flushTail, d)
 		}
@@ -320,7 +331,9 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
 			s.compactedPublished(next)
+			s.flushPublished(next)
 			s.startCompaction(sid, next)
+			s.startFlush(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}
@@ -378,6 +391,9 @@ func validateCommit(c *RuntimeCommit) error {
 	for _, b := range c.EnqueuedQueueBatches {
 		if b.SessionID != c.SessionID {
 			return &SessionBindingMismatchError{Bound: c.SessionID, Attempted: b.SessionID}
+		}
+		if err := checkDraft(b); err != nil {
+			return err
 		}
 	}
 	if st := c.TurnCommit; st != nil {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -90,13 +91,16 @@ func (s *Store) adoptCompaction(sid string, segs []segRef, gen uint64) ([]segRef
 		return out, true
 	}
 	// The run is gone (merged by another writer, deleted, fenced by a
-	// sweep): the merged segment will never be named.
+	// sweep): the merged segment will never be named, unless it already
+	// is (a commit of this handle whose outcome it did not learn).
 	s.mu.Lock()
 	if s.compacted == c {
 		s.compacted = nil
 	}
 	s.mu.Unlock()
-	s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+	if !slices.ContainsFunc(segs, func(r segRef) bool { return r.ID == c.ref.ID }) {
+		s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+	}
 	return segs, false
 }
 
@@ -194,6 +198,6 @@ func unsealed(segs []segRef) int {
 	return n
 }
 
-// WaitCompaction waits for the handle's background merge, if one is
-// running. A merged segment is named by the handle's next commit.
+// WaitCompaction waits for the handle's background merge and flush, if
+// any is running. Their segments are named by the handle's next commit.
 func (s *Store) WaitCompaction() { s.compactWG.Wait() }

@@ -173,6 +173,8 @@ type queuedBatch struct {
 	ClaimID    string `json:"claim_id,omitempty"`
 	LeaseToken string `json:"lease_token,omitempty"`
 	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+	// ClaimFence counts the claims of the batch (QueuedWorkClaim.FencingToken).
+	ClaimFence uint64 `json:"claim_fence,omitempty"`
 }
 
 type inputRow struct {

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // graphState is the decoded live graph of one head: nodes in insertion
@@ -131,6 +133,8 @@ func (s *Store) liveSnapshot(ctx context.Context) (*snapshot, string, error) {
 // parallel), and one conditional GET when the head is unchanged since this
 // handle last decoded it.
 func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (out *PersistedRead, err error) {
+	ctx, op := observe.Start(ctx, s.obs, observe.Load, s.SessionID())
+	defer func() { endOp(op, out.revision(), err) }()
 	if scope.ActivePath {
 		if err := validateOptionalID("leaf node id", scope.LeafNodeID); err != nil {
 			return nil, err

@@ -106,6 +106,9 @@ func headInfo(sid, etag string, h *head) *HeadInfo {
 			info.UnbackedAttachmentIDs[d.Rev] = d.Unbacked
 		}
 	}
+	if h.live() {
+		info.StateProblems = stateProblems(h)
+	}
 	return info
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 // iamCase runs one command as a user holding a policy and says what must
@@ -47,7 +48,7 @@ func TestIAMPolicies(t *testing.T) {
 	prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
 	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 	storeURL := "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
-	seedIAMStore(t, srv, storeURL)
+	seedIAMStore(t, srv, storeURL, prefix)
 	adm, err := madmin.NewWithOptions(srv.Host(), &madmin.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +66,17 @@ func TestIAMPolicies(t *testing.T) {
 		{"sweeper.json", "", []string{"sweeper", "--grace", "0s", "--json"}, exitOK, []string{`"attachment_data": 2`, `"exit_code": 0`}},
 		{"sweeper.json", "", []string{"stowage", "fsck"}, exitOK, []string{"clean"}},
 		{"sweeper.json", "", []string{"stowage", "inspect", "sessions"}, exitOK, []string{"sess"}},
+		{"sweeper.json", "s3:ListMultipartUploadParts", []string{"sweeper", "--grace", "0s"}, exitcode.Config, []string{"ListParts", "s3:ListMultipartUploadParts"}},
 	} {
 		name := strings.TrimSuffix(c.policy, ".json")
 		if c.remove != "" {
 			name += "-without-" + strings.TrimPrefix(c.remove, "s3:")
 		}
 		t.Run(strings.Join(append([]string{name}, c.cmd...), " "), func(t *testing.T) {
+			if c.remove == "s3:ListMultipartUploadParts" {
+				// The runs before aborted the seeded upload: leave another.
+				s3test.OrphanUpload(t, srv, prefix+"/"+manifest.DataKey("01KBZ0RPHAN000000000000003"), 100)
+			}
 			user := policyUser(ctx, t, adm, loadPolicy(t, c.policy, srv.Bucket, prefix, c.remove), i)
 			cmd := exec.Command(filepath.Join(bin, c.cmd[0]), append(c.cmd[1:], "--store", storeURL)...)
 			cmd.Env = append(cleanEnv(), "AWS_ACCESS_KEY_ID="+user, "AWS_SECRET_ACCESS_KEY="+user+"-secret")
@@ -156,8 +162,9 @@ func policyUser(ctx context.Context, t *testing.T, adm *madmin.AdminClient, poli
 }
 
 // seedIAMStore writes, as the server's root user, a session with a stray
-// object and a dead intent, and an orphaned attachment blob.
-func seedIAMStore(t *testing.T, srv testenv.Server, storeURL string) {
+// object and a dead intent, an orphaned attachment blob and an orphaned
+// multipart upload of an attachment.
+func seedIAMStore(t *testing.T, srv testenv.Server, storeURL, prefix string) {
 	t.Helper()
 	useCredentials(t, srv.AccessKey, srv.SecretKey)
 	ctx := context.Background()
@@ -171,6 +178,7 @@ func seedIAMStore(t *testing.T, srv testenv.Server, storeURL string) {
 	if _, err := s.Put(ctx, manifest.DataKey("01KBZ0RPHAN000000000000001"), []byte("orphan"), nil); err != nil {
 		t.Fatal(err)
 	}
+	s3test.OrphanUpload(t, srv, prefix+"/"+manifest.DataKey("01KBZ0RPHAN000000000000002"), 100)
 }
 
 // buildCommands builds both commands into a temporary directory.

@@ -236,3 +236,31 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	s.removeUpload(uploadID)
 	return nil
 }
+
+// UploadSize implements objstore.Store: the size of the upload's content
+// file, which grows by whole copy buffers as the body is read. An unknown
+// upload id, or one registered for another key, is ErrNotExist.
+func (s *Store) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
+		return 0, opErr(objstore.OpUploadSize, key, err)
+	}
+	missing := opErr(objstore.OpUploadSize, key, fmt.Errorf("%w: no upload %q", objstore.ErrNotExist, uploadID))
+	if !validUploadID(uploadID) {
+		return 0, missing
+	}
+	rec, err := s.readUploadRecord(uploadID)
+	switch {
+	case errors.Is(err, objstore.ErrNotExist) || err == nil && rec.Key != key:
+		return 0, missing
+	case err != nil:
+		return 0, opErr(objstore.OpUploadSize, key, err)
+	}
+	fi, err := os.Stat(s.uploadDataPath(uploadID))
+	switch {
+	case os.IsNotExist(err):
+		return 0, nil // registered, no content yet (or just completed: a race the caller loses either way)
+	case err != nil:
+		return 0, opErr(objstore.OpUploadSize, key, err)
+	}
+	return fi.Size(), nil
+}

@@ -15,6 +15,7 @@ import (
 type upload struct {
 	key       string
 	initiated time.Time
+	size      int64 // bytes buffered so far (UploadSize)
 }
 
 // uploadChunk is how much of an upload body is read between checks of ctx
@@ -66,6 +67,7 @@ func (s *Store) streamUpload(ctx context.Context, key, id string, body io.Reader
 		}
 		n, err := body.Read(chunk)
 		buf.Write(chunk[:n])
+		s.grewUpload(id, int64(n))
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -74,6 +76,15 @@ func (s *Store) streamUpload(ctx context.Context, key, id string, body io.Reader
 		}
 	}
 	return s.commit(ctx, key, buf.Bytes(), opts, id)
+}
+
+// grewUpload records n more bytes buffered by upload id.
+func (s *Store) grewUpload(id string, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.uploads[id]; ok {
+		u.size += n
+	}
 }
 
 func (s *Store) uploadLive(id string) bool {
@@ -100,4 +111,19 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	}
 	s.dropUpload(key, uploadID)
 	return nil
+}
+
+// UploadSize implements objstore.Store: the bytes of the body buffered so
+// far. An unknown upload id, or one registered for another key, is
+// ErrNotExist.
+func (s *Store) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	if err := s.begin(ctx, objstore.ValidateKey(key)); err != nil {
+		return 0, opErr(objstore.OpUploadSize, key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.uploads[uploadID]; ok && u.key == key {
+		return u.size, nil
+	}
+	return 0, opErr(objstore.OpUploadSize, key, fmt.Errorf("%w: no upload %q", objstore.ErrNotExist, uploadID))
 }

@@ -49,3 +49,15 @@ func (c *client) ListMultipartUploads(ctx context.Context, prefix, keyMarker, up
 func (c *client) AbortMultipartUpload(ctx context.Context, key, uploadID string) error {
 	return c.core.AbortMultipartUpload(ctx, c.bucket, key, uploadID)
 }
+
+func (c *client) ListParts(ctx context.Context, key, uploadID string, partMarker int) (s3compat.PartsPage, error) {
+	res, err := c.core.ListObjectParts(ctx, c.bucket, key, uploadID, partMarker, 1000)
+	if err != nil {
+		return s3compat.PartsPage{}, err
+	}
+	page := s3compat.PartsPage{Truncated: res.IsTruncated, NextMarker: res.NextPartNumberMarker}
+	for _, p := range res.ObjectParts {
+		page.Sizes = append(page.Sizes, p.Size)
+	}
+	return page, nil
+}

@@ -123,6 +123,7 @@ var cases = []testCase{
 	{"ConditionalUpload", testConditionalUpload},
 	{"ListUploads", testListUploads},
 	{"AbortUpload", testAbortUpload},
+	{"UploadSize", testUploadSize},
 	{"AgedUploads", testAgedUploads},
 	{"AgedObjects", testAgedObjects},
 	{"LargeStreamingUpload", testLargeUpload},

@@ -198,6 +198,8 @@ func checkInvalidKey(t *testing.T, ctx context.Context, s objstore.Store, key st
 	wantErr(t, "delete", s.Delete(ctx, key, nil), objstore.ErrInvalidKey)
 	wantErr(t, "delete many", s.DeleteMany(ctx, []string{"valid", key}), objstore.ErrInvalidKey)
 	wantErr(t, "abort upload", s.AbortUpload(ctx, key, "some-upload-id"), objstore.ErrInvalidKey)
+	_, err = s.UploadSize(ctx, key, "some-upload-id")
+	wantErr(t, "upload size", err, objstore.ErrInvalidKey)
 	if objstore.ValidatePrefix(key) != nil { // "" and "x/" are valid prefixes
 		_, err = ListAll(ctx, s, key, nil)
 		wantErr(t, "list with the key as prefix", err, objstore.ErrInvalidKey)

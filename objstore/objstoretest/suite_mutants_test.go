@@ -2,6 +2,7 @@ package objstoretest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -32,6 +33,10 @@ var mutants = []mutant{
 		func(s objstore.Store) objstore.Store { return listLosesEntry{s} }},
 	{"unconditional-delete", []string{"ConditionalDelete"},
 		func(s objstore.Store) objstore.Store { return unconditionalDelete{s} }},
+	{"upload-size-doubled", []string{"UploadSize"},
+		func(s objstore.Store) objstore.Store { return uploadSizeDoubled{s} }},
+	{"upload-size-of-gone-upload-is-zero", []string{"UploadSize"},
+		func(s objstore.Store) objstore.Store { return uploadSizeGoneIsZero{s} }},
 }
 
 type unconditionalPut struct{ objstore.Store }
@@ -75,6 +80,23 @@ type unconditionalDelete struct{ objstore.Store }
 
 func (m unconditionalDelete) Delete(ctx context.Context, key string, _ *objstore.DeleteOptions) error {
 	return m.Store.Delete(ctx, key, nil)
+}
+
+type uploadSizeDoubled struct{ objstore.Store }
+
+func (m uploadSizeDoubled) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	n, err := m.Store.UploadSize(ctx, key, uploadID)
+	return 2 * n, err
+}
+
+type uploadSizeGoneIsZero struct{ objstore.Store }
+
+func (m uploadSizeGoneIsZero) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	n, err := m.Store.UploadSize(ctx, key, uploadID)
+	if errors.Is(err, objstore.ErrNotExist) {
+		return 0, nil
+	}
+	return n, err
 }
 
 const mutantEnv = "OBJSTORETEST_MUTANT"

@@ -8,7 +8,7 @@
 // 429), unavailability (5xx, resets, timeouts) and 409 conflicts. A cancelled
 // context, a failed precondition, a missing object and every other permanent
 // error are returned at once. Reads, unconditional puts, deletes, DeleteMany
-// (only the keys that failed), AbortUpload and the opening of a Get are
+// (only the keys that failed), AbortUpload, UploadSize and the opening of a Get are
 // retried as a whole; a List is resumed after the last key it yielded; a
 // ListUploads is retried only before its first result. Upload is never
 // retried as a whole (its body is consumed): the engine below retries parts.
@@ -363,6 +363,16 @@ func (s *store) AbortUpload(ctx context.Context, key, uploadID string) error {
 	return s.doWrite(ctx, objstore.OpAbortUpload, key, func() error {
 		return s.base.AbortUpload(ctx, key, uploadID)
 	})
+}
+
+// UploadSize is a read: retried as a whole.
+func (s *store) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	var size int64
+	err := s.do(ctx, objstore.OpUploadSize, key, func() (err error) {
+		size, err = s.base.UploadSize(ctx, key, uploadID)
+		return err
+	})
+	return size, err
 }
 
 func (s *store) Capabilities() objstore.Capabilities { return s.base.Capabilities() }

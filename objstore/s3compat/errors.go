@@ -189,6 +189,7 @@ var iamActions = map[string]string{
 	"CompleteMultipartUpload": "s3:PutObject",
 	"ListMultipartUploads":    "s3:ListBucketMultipartUploads",
 	"AbortMultipartUpload":    "s3:AbortMultipartUpload",
+	"ListParts":               "s3:ListMultipartUploadParts",
 }
 
 // Denied names, in an error that matches objstore.ErrPermission, the S3

@@ -75,6 +75,10 @@ type Client interface {
 
 	// AbortMultipartUpload sends AbortMultipartUpload.
 	AbortMultipartUpload(ctx context.Context, key, uploadID string) error
+
+	// ListParts fetches one page of the parts of the upload, starting after
+	// part number partMarker (0 for the first page).
+	ListParts(ctx context.Context, key, uploadID string, partMarker int) (PartsPage, error)
 }
 
 // Store is the objstore.Store both S3 backends are: the S3 protocol as

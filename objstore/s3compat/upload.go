@@ -3,6 +3,7 @@ package s3compat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 
@@ -103,4 +104,40 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 		return nil
 	}
 	return err
+}
+
+// PartsPage is one ListParts response in SDK-neutral form.
+type PartsPage struct {
+	// Sizes are the listed parts' sizes in bytes, in part order.
+	Sizes      []int64
+	Truncated  bool
+	NextMarker int // NextPartNumberMarker
+}
+
+// UploadSize implements objstore.Store with ListParts, paged: the sum of the
+// listed parts' sizes. NoSuchUpload is ErrNotExist.
+func (s *Store) UploadSize(ctx context.Context, key, uploadID string) (int64, error) {
+	if err := validateAbortUpload(key, uploadID); err != nil {
+		return 0, s.opErr(objstore.OpUploadSize, key, err)
+	}
+	if err := s.start(ctx, objstore.OpUploadSize, key); err != nil {
+		return 0, err
+	}
+	var size int64
+	for marker := 0; ; {
+		page, err := s.client.ListParts(ctx, key, uploadID, marker)
+		if err != nil {
+			return 0, s.mapErr(ctx, objstore.OpUploadSize, "ListParts", key, err, false)
+		}
+		for _, n := range page.Sizes {
+			size += n
+		}
+		if !page.Truncated {
+			return size, nil
+		}
+		if page.NextMarker <= marker {
+			return 0, s.opErr(objstore.OpUploadSize, key, fmt.Errorf("s3compat: ListParts truncated at part %d without a later marker (%d): %w", marker, page.NextMarker, objstore.ErrUnavailable))
+		}
+		marker = page.NextMarker
+	}
 }

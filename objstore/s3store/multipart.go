@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -92,4 +94,25 @@ func (c *client) ListMultipartUploads(ctx context.Context, prefix, keyMarker, up
 func (c *client) AbortMultipartUpload(ctx context.Context, key, uploadID string) error {
 	_, err := c.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: &key, UploadId: &uploadID})
 	return err
+}
+
+func (c *client) ListParts(ctx context.Context, key, uploadID string, partMarker int) (s3compat.PartsPage, error) {
+	in := &s3.ListPartsInput{Bucket: &c.bucket, Key: &key, UploadId: &uploadID}
+	if partMarker > 0 {
+		in.PartNumberMarker = aws.String(strconv.Itoa(partMarker))
+	}
+	out, err := c.api.ListParts(ctx, in)
+	if err != nil {
+		return s3compat.PartsPage{}, err
+	}
+	page := s3compat.PartsPage{Truncated: aws.ToBool(out.IsTruncated)}
+	if m := aws.ToString(out.NextPartNumberMarker); m != "" {
+		if page.NextMarker, err = strconv.Atoi(m); err != nil {
+			return s3compat.PartsPage{}, fmt.Errorf("s3store: ListParts: NextPartNumberMarker %q: %w", m, err)
+		}
+	}
+	for _, p := range out.Parts {
+		page.Sizes = append(page.Sizes, aws.ToInt64(p.Size))
+	}
+	return page, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -325,14 +326,18 @@ func testUnbackedAttachment(t *testing.T, e *env) {
 }
 
 // testTombstoneNodes: a node tombstoned without replacing the graph is
-// hidden from LoadNode and from the session graph; a sweep afterwards is
-// safe. (lash's vacuum, which deletes tombstoned rows, has no stowage API:
-// tombstones live in the head until a ReplaceFull clears them.)
+// hidden from LoadNode and from the session graph; Vacuum removes it
+// physically (the segment holding it is replaced by one without it, and
+// the old one is gone after a sweep), exactly once; reads are unchanged
+// and the live node stays.
 func testTombstoneNodes(t *testing.T, e *env) {
 	s := e.sess("root")
 	c := session.RuntimeCommit{SessionID: "root", ExpectedHeadRevision: rev(0), Graph: session.GraphDelta{
 		Kind: session.DeltaReplaceFull, Leaf: "node-delete", Nodes: []session.NodeRecord{node("node-live", ""), node("node-delete", "node-live")}}}
 	e.commit(s, c)
+	for r := uint64(1); r <= 16; r++ { // enough commits to flush the nodes to a segment
+		e.commit(s, emptyCommit("root", r))
+	}
 	if n, err := s.LoadNode(e.ctx, "node-delete"); err != nil || n == nil {
 		t.Fatalf("before tombstone: %+v, %v", n, err)
 	}
@@ -340,14 +345,45 @@ func testTombstoneNodes(t *testing.T, e *env) {
 	if n, err := e.sess("root").LoadNode(e.ctx, "node-delete"); err != nil || n != nil {
 		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
 	}
+	before, err := session.ReadHead(e.ctx, e.objs, "root")
+	e.must(err)
+	v, err := s.Vacuum(e.ctx)
+	if err != nil || v.RemovedNodes != 1 || v.RemovedTurnInputTombstones != 0 {
+		t.Fatalf("vacuum: %+v, %v", v, err)
+	}
+	if v, err := s.Vacuum(e.ctx); err != nil || v != (session.VacuumReport{}) {
+		t.Fatalf("second vacuum: %+v, %v", v, err)
+	}
+	after, err := session.ReadHead(e.ctx, e.objs, "root")
+	e.must(err)
+	if after.Revision != before.Revision || equal(after.Keys, before.Keys) || len(before.Keys) == 0 {
+		t.Fatalf("vacuum kept the segments: %v -> %v", before.Keys, after.Keys)
+	}
 	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
-	for _, n := range r.Graph.Nodes {
-		if n.NodeID == "node-delete" {
-			t.Fatal("tombstoned node in the session graph")
-		}
+	if ids := nodeIDs(r.Graph.Nodes); !equal(ids, []string{"node-live"}) {
+		t.Fatalf("graph after vacuum %v", ids)
 	}
 	if _, err := e.sweeper(-1).Run(e.ctx); err != nil {
-		t.Fatalf("sweep after tombstoning: %v", err)
+		t.Fatalf("sweep after vacuum: %v", err)
 	}
+	for _, k := range before.Keys {
+		if slices.Contains(after.Keys, k) {
+			continue
+		}
+		if _, err := e.objs.Head(e.ctx, k); !isErr(err, objstore.ErrNotExist) {
+			t.Fatalf("superseded %s after a sweep: %v", k, err)
+		}
+	}
+	if n, err := e.sess("root").LoadNode(e.ctx, "node-live"); err != nil || n == nil {
+		t.Fatalf("live node after vacuum: %+v, %v", n, err)
+	}
+}
+
+func nodeIDs(ns []session.NodeRecord) []string {
+	out := []string{}
+	for _, n := range ns {
+		out = append(out, n.NodeID)
+	}
+	return out
 }

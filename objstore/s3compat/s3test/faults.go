@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -142,10 +143,21 @@ var md5Payload = func() string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }()
 
+// faultCases is every exchange Faults runs, table by table.
 func faultCases() []faultCase {
-	noConditions := s3compat.Generic
-	noConditions.ConditionalPut, noConditions.CompareAndSwap = false, false
-	cases := []faultCase{
+	var cases []faultCase
+	for _, table := range [][]faultCase{
+		putFaultCases(), mappingFaultCases(), readFaultCases(), accessFaultCases(), batchFaultCases(),
+		uploadSizeFaultCases(), rcloneDeleteFaultCases(), rcloneReadFaultCases(), rcloneListUploadsFaultCases(),
+	} {
+		cases = append(cases, table...)
+	}
+	return cases
+}
+
+// putFaultCases: what a put sends, and how its refusals map.
+func putFaultCases() []faultCase {
+	return []faultCase{
 		{name: "PutSendsChecksumAndMetadata", requests: 1,
 			respond: func(request) reply { return reply{status: 200, header: map[string]string{"ETag": `"e1"`}} },
 			op: func(ctx context.Context, s objstore.Store) error {
@@ -172,6 +184,15 @@ func faultCases() []faultCase {
 			check: wantHeader("If-Match", `"abc"`)},
 		{name: "Conflict409", respond: errReply(409, "ConditionalRequestConflict"), requests: 1,
 			op: put(&objstore.PutOptions{IfMatch: "abc"}), want: objstore.ErrConflict},
+	}
+}
+
+// mappingFaultCases: throttling, server and transport failures, and
+// refusals, as errors of objstore's vocabulary.
+func mappingFaultCases() []faultCase {
+	noConditions := s3compat.Generic
+	noConditions.ConditionalPut, noConditions.CompareAndSwap = false, false
+	return []faultCase{
 		{name: "SlowDown503", respond: errReply(503, "SlowDown"), requests: 1,
 			op: put(&objstore.PutOptions{IfNoneMatch: true}), want: objstore.ErrThrottled},
 		{name: "Bare429", respond: func(request) reply { return reply{status: 429} }, requests: 1,
@@ -203,6 +224,12 @@ func faultCases() []faultCase {
 				return put(nil)(ctx, s)
 			},
 			want: context.Canceled},
+	}
+}
+
+// readFaultCases: HEAD and GET answers.
+func readFaultCases() []faultCase {
+	return []faultCase{
 		{name: "HeadMissing", requests: 1, respond: func(request) reply { return reply{status: 404} },
 			op: func(ctx context.Context, s objstore.Store) error {
 				_, err := s.Head(ctx, "k")
@@ -239,6 +266,13 @@ func faultCases() []faultCase {
 				return err
 			},
 			want: objstore.ErrInvalidArgument, check: wantHeader("Range", "bytes=1000-")},
+	}
+}
+
+// accessFaultCases: a missing bucket, and refusals that name the S3
+// operation and its IAM action.
+func accessFaultCases() []faultCase {
+	return []faultCase{
 		{name: "NoSuchBucketIsNotMissingKey", requests: 1, respond: errReply(404, "NoSuchBucket"),
 			op: func(ctx context.Context, s objstore.Store) error {
 				err := s.Delete(ctx, "k", nil)
@@ -259,6 +293,13 @@ func faultCases() []faultCase {
 				return wantDenied(put(&objstore.PutOptions{IfNoneMatch: true})(ctx, s), "PutObject", "s3:PutObject")
 			},
 			want: objstore.ErrPermission},
+	}
+}
+
+// batchFaultCases: aborts, batch deletes, upload listings and multipart
+// completion.
+func batchFaultCases() []faultCase {
+	return []faultCase{
 		{name: "AbortMissingUpload", requests: 1, respond: errReply(404, "NoSuchUpload"),
 			op: func(ctx context.Context, s objstore.Store) error { return s.AbortUpload(ctx, "k", "u1") }},
 		{name: "DeleteManyPerKeyErrors", requests: 1,
@@ -301,7 +342,6 @@ func faultCases() []faultCase {
 			}},
 		multipartComplete200Error(),
 	}
-	return append(cases, rcloneFaultCases()...)
 }
 
 // getWithETag answers a GET with body and the MD5 ETag of etagOf.
@@ -318,41 +358,40 @@ func readAll(ctx context.Context, s objstore.Store) error {
 	return err
 }
 
-// rcloneFaultCases pin down what the quirks first found on rclone do, and
-// that other profiles do none of it.
-func rcloneFaultCases() []faultCase {
-	rclone, minio := s3compat.RClone, s3compat.MinIO
-	del := func(ctx context.Context, s objstore.Store) error { return s.Delete(ctx, "k", nil) }
-	deleteThenHead := func(head int) func(r request) reply {
-		return func(r request) reply {
-			if r.Method == http.MethodHead {
-				return reply{status: head}
-			}
-			return reply{status: 500, body: s3Error("InternalError")}
+// The rclone*FaultCases tables pin down what the quirks first found on
+// rclone do, and that other profiles do none of it.
+var rcloneQuirks, minioQuirks = s3compat.RClone, s3compat.MinIO
+
+func del(ctx context.Context, s objstore.Store) error { return s.Delete(ctx, "k", nil) }
+
+// deleteThenHead answers a DELETE with a 500 and a HEAD with status head.
+func deleteThenHead(head int) func(r request) reply {
+	return func(r request) reply {
+		if r.Method == http.MethodHead {
+			return reply{status: head}
 		}
+		return reply{status: 500, body: s3Error("InternalError")}
 	}
-	listUploads := func(ctx context.Context, s objstore.Store) error {
-		ups, err := objstoretest.ListAllUploads(ctx, s, "")
-		if err == nil && len(ups) != 0 {
-			return fmt.Errorf("uploads %+v, want none", ups)
-		}
-		return err
+}
+
+// listNoUploads lists every upload and wants none.
+func listNoUploads(ctx context.Context, s objstore.Store) error {
+	ups, err := objstoretest.ListAllUploads(ctx, s, "")
+	if err == nil && len(ups) != 0 {
+		return fmt.Errorf("uploads %+v, want none", ups)
 	}
+	return err
+}
+
+// rcloneDeleteFaultCases: DeleteDirectoryFails and the batch size.
+func rcloneDeleteFaultCases() []faultCase {
 	return []faultCase{
-		{name: "Delete500ThenHeadMissing", quirks: &rclone, requests: 2, respond: deleteThenHead(404), op: del},
-		{name: "Delete500ThenHeadFound", quirks: &rclone, requests: 2, respond: deleteThenHead(200), op: del,
+		{name: "Delete500ThenHeadMissing", quirks: &rcloneQuirks, requests: 2, respond: deleteThenHead(404), op: del},
+		{name: "Delete500ThenHeadFound", quirks: &rcloneQuirks, requests: 2, respond: deleteThenHead(200), op: del,
 			want: objstore.ErrUnavailable},
-		{name: "Delete500WithoutQuirk", quirks: &minio, requests: 1, respond: deleteThenHead(404), op: del,
+		{name: "Delete500WithoutQuirk", quirks: &minioQuirks, requests: 1, respond: deleteThenHead(404), op: del,
 			want: objstore.ErrUnavailable},
-		{name: "ListUploadsNoSuchUploadIsEmpty", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchUpload"),
-			op: listUploads,
-			check: func(t *testing.T, reqs []request) {
-				// minio-go always sends a delimiter: never an empty one here.
-				if d, ok := reqs[0].Query["delimiter"]; ok && d[0] != s3compat.NoDelimiter {
-					t.Errorf("delimiter %q sent to a server that rolls up on an empty one", d[0])
-				}
-			}},
-		{name: "DeleteManyInBatchesOf100", quirks: &rclone, requests: 3,
+		{name: "DeleteManyInBatchesOf100", quirks: &rcloneQuirks, requests: 3,
 			respond: func(request) reply {
 				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><DeleteResult></DeleteResult>`}
 			},
@@ -363,17 +402,23 @@ func rcloneFaultCases() []faultCase {
 				}
 				return s.DeleteMany(ctx, keys)
 			}},
-		{name: "GetBodyNotMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("0123456789", "payload"),
+	}
+}
+
+// rcloneReadFaultCases: OverwriteCorruptsReads and ListsDirectoryMarkers.
+func rcloneReadFaultCases() []faultCase {
+	return []faultCase{
+		{name: "GetBodyNotMatchingETag", quirks: &rcloneQuirks, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll, want: s3compat.ErrBodyMismatch},
-		{name: "GetWithoutETag", quirks: &rclone, requests: 1,
+		{name: "GetWithoutETag", quirks: &rcloneQuirks, requests: 1,
 			respond: func(request) reply {
 				return reply{status: 200, body: "payload", header: map[string]string{"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
 			},
 			op: readAll, want: s3compat.ErrBodyMismatch},
-		{name: "GetBodyMatchingETag", quirks: &rclone, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
-		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minio, requests: 1, respond: getWithETag("0123456789", "payload"),
+		{name: "GetBodyMatchingETag", quirks: &rcloneQuirks, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
+		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minioQuirks, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll},
-		{name: "ListDropsDirectoryMarkers", quirks: &rclone, requests: 1,
+		{name: "ListDropsDirectoryMarkers", quirks: &rcloneQuirks, requests: 1,
 			respond: func(request) reply {
 				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name>` +
 					`<IsTruncated>false</IsTruncated><KeyCount>2</KeyCount>` +
@@ -394,11 +439,26 @@ func rcloneFaultCases() []faultCase {
 				}
 				return nil
 			}},
-		{name: "ListUploadsNoSuchUploadWithoutQuirk", quirks: &minio, requests: 1, respond: errReply(404, "NoSuchUpload"),
-			op: listUploads, want: objstore.ErrNotExist},
-		{name: "ListUploadsNoSuchBucket", quirks: &rclone, requests: 1, respond: errReply(404, "NoSuchBucket"),
+	}
+}
+
+// rcloneListUploadsFaultCases: ListUploadsMissingIsEmpty and
+// EmptyDelimiterRollsUp.
+func rcloneListUploadsFaultCases() []faultCase {
+	return []faultCase{
+		{name: "ListUploadsNoSuchUploadWithoutQuirk", quirks: &minioQuirks, requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: listNoUploads, want: objstore.ErrNotExist},
+		{name: "ListUploadsNoSuchUploadIsEmpty", quirks: &rcloneQuirks, requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: listNoUploads,
+			check: func(t *testing.T, reqs []request) {
+				// minio-go always sends a delimiter: never an empty one here.
+				if d, ok := reqs[0].Query["delimiter"]; ok && d[0] != s3compat.NoDelimiter {
+					t.Errorf("delimiter %q sent to a server that rolls up on an empty one", d[0])
+				}
+			}},
+		{name: "ListUploadsNoSuchBucket", quirks: &rcloneQuirks, requests: 1, respond: errReply(404, "NoSuchBucket"),
 			op: func(ctx context.Context, s objstore.Store) error {
-				if err := listUploads(ctx, s); err == nil || errors.Is(err, objstore.ErrNotExist) {
+				if err := listNoUploads(ctx, s); err == nil || errors.Is(err, objstore.ErrNotExist) {
 					return fmt.Errorf("list uploads of a missing bucket: %v, want an error other than ErrNotExist", err)
 				}
 				return nil
@@ -494,3 +554,60 @@ func Faults(t *testing.T, open Opener) {
 		})
 	}
 }
+
+// partsPage is a ListParts answer listing parts of the given sizes,
+// numbered from first, truncated at next when next > 0.
+func partsPage(first int, next int, sizes ...int64) string {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListPartsResult><Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId>`)
+	fmt.Fprintf(&b, `<IsTruncated>%v</IsTruncated><NextPartNumberMarker>%d</NextPartNumberMarker>`, next > 0, next)
+	for i, n := range sizes {
+		fmt.Fprintf(&b, `<Part><PartNumber>%d</PartNumber><ETag>"e"</ETag><Size>%d</Size></Part>`, first+i, n)
+	}
+	b.WriteString(`</ListPartsResult>`)
+	return b.String()
+}
+
+// uploadSizeFaultCases: UploadSize pages through ListParts, maps
+// NoSuchUpload to ErrNotExist, names ListParts and its IAM action when
+// refused, and stops on a truncated page that does not advance.
+func uploadSizeFaultCases() []faultCase {
+	uploadSize := func(want int64) func(context.Context, objstore.Store) error {
+		return func(ctx context.Context, s objstore.Store) error {
+			n, err := s.UploadSize(ctx, "k", "u1")
+			if err == nil && n != want {
+				return fmt.Errorf("UploadSize = %d, want %d", n, want)
+			}
+			return err
+		}
+	}
+	return []faultCase{
+		{name: "UploadSizePagesParts", requests: 2,
+			respond: func(r request) reply {
+				if url.Values(r.Query).Get("part-number-marker") == "2" {
+					return reply{status: 200, body: partsPage(3, 0, 7)}
+				}
+				return reply{status: 200, body: partsPage(1, 2, 5<<20, 1000)}
+			},
+			op: uploadSize(5<<20 + 1000 + 7),
+			check: func(t *testing.T, reqs []request) {
+				if url.Values(reqs[0].Query).Get("uploadId") != "u1" || url.Values(reqs[1].Query).Get("part-number-marker") != "2" {
+					t.Errorf("ListParts queries %v then %v, want uploadId u1, then part-number-marker 2", reqs[0].Query, reqs[1].Query)
+				}
+			}},
+		{name: "UploadSizeNoSuchUpload", requests: 1, respond: errReply(404, "NoSuchUpload"),
+			op: uploadSize(0), want: objstore.ErrNotExist},
+		{name: "UploadSizeDeniedNamesListParts", requests: 1, respond: errReply(403, "AccessDenied"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				return wantDenied(uploadSize(0)(ctx, s), "ListParts", "s3:ListMultipartUploadParts")
+			},
+			want: objstore.ErrPermission},
+		{name: "UploadSizeTruncatedWithoutProgress", requests: 1,
+			respond: func(request) reply { return reply{status: 200, body: truncatedNoMarker} },
+			op:      uploadSize(0), want: objstore.ErrUnavailable},
+	}
+}
+
+// truncatedNoMarker is a truncated ListParts page without a next marker.
+const truncatedNoMarker = `<?xml version="1.0" encoding="UTF-8"?><ListPartsResult><Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId>` +
+	`<IsTruncated>true</IsTruncated><Part><PartNumber>1</PartNumber><ETag>"e"</ETag><Size>10</Size></Part></ListPartsResult>`

@@ -26,6 +26,7 @@ func Live(t *testing.T, open Opener) {
 		t.Run("Checksum", func(t *testing.T) { liveChecksum(t, open, srv, q) })
 		t.Run("Metadata", func(t *testing.T) { liveMetadata(t, Prefixed(t, open(t, srv, q, nil))) })
 		t.Run("ConditionalCompleteRace", func(t *testing.T) { liveCompleteRace(t, Prefixed(t, open(t, srv, q, nil))) })
+		t.Run("UploadSizeSumsParts", func(t *testing.T) { liveUploadSize(t, open, srv, q) })
 		t.Run("QuirkConditionalDelete", func(t *testing.T) { liveConditionalDelete(t, open, srv, q) })
 		t.Run("QuirkListUploadsExactPrefix", func(t *testing.T) { liveListUploads(t, open, srv, q) })
 		t.Run("QuirkListUploadsMissingIsEmpty", func(t *testing.T) { liveListUploadsMissing(t, open, srv, q) })
