@@ -12,7 +12,10 @@ import (
 
 // The node directory (docs/format.md): the indexes of the sealed segments
 // (a prefix of the head's segments: sealing seals everything older)
-// merged into directory runs, kind NDIR, named from the head's dirs. A
+// merged into directory runs, kind NDIR, named from the head's dirs. Runs
+// are written in the background after a head with uncovered sealed
+// segments is published, and named by the handle's next commit (as merges
+// are, compact.go). A
 // run maps each node id to the newest sealed segment that holds it, the
 // node's block and parent, and carries the block tables of its segments,
 // so a node it lists is one ranged GET away. The segments after the runs
@@ -92,45 +95,129 @@ func dirCovered(segs []segRef, runs []dirRef) (int, []dirRef) {
 	return n, ok
 }
 
-// dirPlan is a run a flush writes: the run it replaces (if it extends the
-// last one) and the segments it adds.
+// dirPlan is a run to write: the run it replaces (if it extends the last
+// one) and the segments it adds.
 type dirPlan struct {
 	ref     dirRef
 	extends string   // id of the run it rewrites, "" for a new run
+	keep    []dirRef // the runs before it
 	add     []segRef // segments added, oldest first
 }
 
-// planDirs plans, for a flushing commit's next head (whose last segment is
-// the one being flushed), the directory run covering the sealed segments
-// not covered yet, and the inputs of the flushed segment's freshness.
-func (s *Store) planDirs(next *head, fp *flushPlan) {
-	segs := next.Segs[:len(next.Segs)-1]
+// planFresh records in fp what the freshness of its segment is judged
+// against: the segments before it (segs) and the runs covering some.
+func planFresh(fp *flushPlan, segs []segRef, runs []dirRef) {
 	fp.older = make([]string, len(segs))
 	for i, r := range segs {
 		fp.older[i] = r.ID
 	}
-	covered, runs := dirCovered(segs, next.Dirs)
-	next.Dirs = runs
-	fp.dirs = slices.Clone(runs)
+	_, fp.dirs = dirCovered(segs, runs)
+}
+
+// planDir plans the run covering the sealed segments of h the runs do not
+// cover yet (nil if none): the last run extended while it stays under
+// maxDirNodes, else a new one.
+func planDir(h *head, t Tuning) *dirPlan {
+	covered, runs := dirCovered(h.Segs, h.Dirs)
 	sealed := 0
-	for sealed < len(segs) && segs[sealed].Sealed {
+	for sealed < len(h.Segs) && h.Segs[sealed].Sealed {
 		sealed++
 	}
 	if sealed <= covered {
-		return
+		return nil
 	}
-	add := segs[covered:sealed]
+	add := h.Segs[covered:sealed]
 	nodes := 0
 	for _, r := range add {
 		nodes += r.Nodes
 	}
 	p := &dirPlan{ref: dirRef{ID: newID(), First: add[0].ID, Last: add[len(add)-1].ID, Nodes: nodes}, add: slices.Clone(add)}
-	if k := len(runs) - 1; k >= 0 && runs[k].Nodes+nodes <= maxDirNodes(s.tune) {
+	if k := len(runs) - 1; k >= 0 && runs[k].Nodes+nodes <= maxDirNodes(t) {
 		p.extends, p.ref.First, p.ref.Nodes = runs[k].ID, runs[k].First, runs[k].Nodes+nodes
 		runs = runs[:k]
 	}
-	next.Dirs = append(slices.Clone(runs), p.ref)
-	fp.dir = p
+	p.keep = slices.Clone(runs)
+	return p
+}
+
+// pendingDir is a run written in the background after the head it was
+// planned on was published, waiting to be named by a commit.
+type pendingDir struct {
+	sweepGen, inc uint64 // of that head (W1)
+	plan          *dirPlan
+}
+
+// startDir starts writing, in the background, the run h's sealed segments
+// need, if none is in flight or waiting to be adopted. Sealing happens
+// once per SegmentMaxBytes or so of history, so runs are written rarely.
+func (s *Store) startDir(sid string, h *head) {
+	s.mu.Lock()
+	if p := s.dirPending; p != nil && slices.ContainsFunc(h.Dirs, func(r dirRef) bool { return r.ID == p.plan.ref.ID }) {
+		s.dirPending = nil // published
+	}
+	busy := s.dirWriting || s.dirPending != nil
+	s.mu.Unlock()
+	p := planDir(h, s.tune)
+	if busy || p == nil {
+		return
+	}
+	s.mu.Lock()
+	s.dirWriting = true
+	s.compactWG.Add(1)
+	s.mu.Unlock()
+	pd := &pendingDir{sweepGen: h.SweepGen, inc: h.incarnation(), plan: p}
+	go func() {
+		defer s.compactWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
+		defer cancel()
+		err := s.writeDir(ctx, sid, p)
+		s.mu.Lock()
+		s.dirWriting = false
+		if err == nil {
+			s.dirPending = pd
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Debug("session: background directory write failed; a later commit retries", "session_id", sid, "err", err)
+		}
+	}()
+}
+
+// adoptDir names, in next (a clone of base), the pending run instead of
+// the runs it replaces, if next still has the runs and sealed segments it
+// was planned on, at the same sweep generation and incarnation (W1). A
+// run that can no longer be adopted is dropped (left to the sweeper).
+func (s *Store) adoptDir(base, next *head) {
+	s.mu.Lock()
+	pd := s.dirPending
+	s.mu.Unlock()
+	if pd == nil {
+		return
+	}
+	p := pd.plan
+	_, runs := dirCovered(next.Segs, next.Dirs)
+	ok := base.SweepGen == pd.sweepGen && base.incarnation() == pd.inc &&
+		len(runs) >= len(p.keep) && len(runs) <= len(p.keep)+1
+	for i := range p.keep {
+		ok = ok && runs[i].ID == p.keep[i].ID
+	}
+	if ok && len(runs) > len(p.keep) {
+		ok = runs[len(p.keep)].ID == p.extends // the run it extends, nothing newer
+	}
+	cand := append(slices.Clone(p.keep), p.ref)
+	n, valid := dirCovered(next.Segs, cand)
+	ok = ok && len(valid) == len(cand) && next.Segs[n-1].Sealed
+	if !ok {
+		if !slices.ContainsFunc(next.Dirs, func(r dirRef) bool { return r.ID == p.ref.ID }) {
+			s.mu.Lock()
+			if s.dirPending == pd {
+				s.dirPending = nil
+			}
+			s.mu.Unlock()
+		}
+		return
+	}
+	next.Dirs = cand
 }
 
 // writeDir builds and writes the run of p, create-only.

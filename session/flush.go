@@ -64,6 +64,7 @@ func (s *Store) startFlush(sid string, h *head) {
 		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
 		defer cancel()
 		fp := planFlush(nil, tail, s.tune) // what it seals is decided on adoption
+		planFresh(&fp, h.Segs, h.Dirs)
 		err := s.writeFlush(ctx, sid, fp, tail, receipts, &p.ref)
 		s.mu.Lock()
 		s.flushing = false

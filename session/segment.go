@@ -180,12 +180,11 @@ func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
 type flushPlan struct {
 	ref  segRef // the new segment (ID, revs, Reset, Sealed known upfront)
 	seal int    // the flush seals the segments before this index
-	// Set by planDirs: the segments before the new one and the directory
-	// runs covering some of them (what the new segment's freshness is
-	// judged against), and the run the flush writes, if any.
+	// Set by planFresh: the segments before the new one and the directory
+	// runs covering some of them: what the new segment's freshness is
+	// judged against (nil: not judged, the segment is not fresh).
 	older []string
 	dirs  []dirRef
-	dir   *dirPlan
 }
 
 func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
@@ -220,9 +219,6 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, p.ref.ID), segData) })
 	g.Go(func() error { return s.createObject(gctx, idxKey(sid, p.ref.ID), idxData) })
-	if p.dir != nil {
-		g.Go(func() error { return s.writeDir(gctx, sid, p.dir) })
-	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
