@@ -247,6 +247,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		s.waitFlush()
 		s.adoptFlush(t.sid, base, next)
 	}
+	s.adoptDir(base, next)
 	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
 		dr.flushTail = slices.Clone(next.Tail)
 		if dr.large {
@@ -256,6 +257,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
+		planFresh(dr.flush, next.Segs[:len(next.Segs)-1], next.Dirs)
 		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -333,6 +335,7 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			s.flushPublished(next)
 			s.startCompaction(sid, next)
 			s.startFlush(sid, next)
+			s.startDir(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

@@ -62,6 +62,7 @@ func (s *Store) startFlush(sid string, h *head) {
 	// Planned here, not in the goroutine: the segment's id is drawn from
 	// the handle's entropy in call order (a seed replays exactly).
 	fp := s.planFlush(nil, tail) // what it seals is decided on adoption
+	planFresh(&fp, h.Segs, h.Dirs)
 	go func() {
 		defer s.compactWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
