@@ -43,13 +43,20 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.st = st
 	for _, sid := range []string{"s1", "s2"} {
-		a := f.agent(sid)
+		sess, err := f.st.Session(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.agentOf(sess)
 		for i := range 3 {
 			spec := soak.TurnSpec{TurnID: fmt.Sprintf("t%d", i), Nodes: 2, NodeBytes: 100,
 				Attachments: []soak.AttachmentSpec{{Size: int64(1000 * (i + 1)), Seed: uint64(i)}}}
 			if _, err := a.Turn(f.ctx, spec); err != nil {
 				t.Fatal(err)
 			}
+			// The next turn names the segment the handle flushed in the
+			// background: the store holds no orphan.
+			sess.WaitCompaction()
 		}
 		f.acked[sid] = a.Acked()
 	}
@@ -61,7 +68,12 @@ func (f *fixture) agent(sid string) *soak.Agent {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	att, err := attach.New(f.st.Manifest(), sid, nil)
+	return f.agentOf(sess)
+}
+
+// agentOf returns an agent committing through the handle sess.
+func (f *fixture) agentOf(sess *session.Store) *soak.Agent {
+	att, err := attach.New(f.st.Manifest(), sess.SessionID(), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

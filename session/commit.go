@@ -167,7 +167,7 @@ func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
 	dr := &draft{next: next, res: &CommitResult{TurnInputApplications: apps}}
 	res := dr.res
 	for _, d := range c.EnqueuedQueueBatches {
-		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, enqueueBatch(next, d, now))
+		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, s.enqueueBatch(next, d, now))
 	}
 	if c.Checkpoint != nil {
 		cp, err := s.planCheckpoint(sid, base, c.Checkpoint, t.written)
@@ -203,7 +203,7 @@ func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
 func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
 	c := t.c
 	applyTombstones(next, c.Graph)
-	d := delta{Rev: rev, CommitID: newID(), At: now}
+	d := delta{Rev: rev, CommitID: t.s.newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
 	case DeltaUnchanged:
@@ -219,14 +219,16 @@ func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
 	return d
 }
 
-// planTail places the delta: it flushes the existing tail to a segment when
-// it is full; the new delta starts the next tail, unless it is too large
-// for the head on its own: then it is flushed with the tail in the same
-// commit, so the head stays small whatever one commit appends. The segment
-// write runs in parallel with the other pre-publication writes. Every
-// attempt plans its segment under a fresh ULID, so no segment outlives the
-// attempt it was written for (W1). It also adopts a finished background
-// merge, trims receipts and releases the lease.
+// planTail places the delta. A full tail is flushed to a segment in the
+// background after the head PUT (flush.go), and the first commit that finds
+// that segment durable names it instead of the deltas; a tail that would
+// pass twice the flush thresholds, or a delta too large for the head on its
+// own, is flushed by this commit before its PUT: the tail (with the delta,
+// if large) becomes a segment written in parallel with the other
+// pre-publication writes, so the head stays small whatever one commit
+// appends. Every attempt plans its segment under a fresh ULID, so no
+// segment outlives the attempt it was written for (W1). It also adopts a
+// finished background merge, trims receipts and releases the lease.
 func (t *commitTxn) planTail(dr *draft, base *head) {
 	s, next, d := t.s, dr.next, dr.d
 	dBytes := tailBytes([]delta{d})
@@ -239,15 +241,23 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 	if segs, ok := s.adoptCompaction(t.sid, next.Segs, base.SweepGen); ok {
 		next.Segs = segs
 	}
-	if n := len(base.Tail); dr.large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
-		dr.flushTail = slices.Clone(base.Tail)
+	s.adoptFlush(t.sid, base, next)
+	if !dr.large && len(next.Tail) > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		// A flush in flight is adopted rather than written again.
+		s.waitFlush()
+		s.adoptFlush(t.sid, base, next)
+	}
+	s.adoptDir(base, next)
+	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		dr.flushTail = slices.Clone(next.Tail)
 		if dr.large {
 			dr.flushTail = append(dr.flushTail, d)
 		}
-		fp := planFlush(next.Segs, dr.flushTail, s.tune)
+		fp := s.planFlush(next.Segs, dr.flushTail)
 		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
+		planFresh(dr.flush, next.Segs[:len(next.Segs)-1], next.Dirs)
 		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -322,7 +332,10 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
 			s.compactedPublished(next)
+			s.flushPublished(next)
 			s.startCompaction(sid, next)
+			s.startFlush(sid, next)
+			s.startDir(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

@@ -26,7 +26,7 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	var out QueuedWorkBatch
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		next := liveOrFresh(sid, cur.h).clone()
-		b, added := enqueue(next, draft, s.now())
+		b, added := s.enqueue(next, draft, s.now())
 		out = cloneBatch(b)
 		if !added {
 			return plan{}, nil
@@ -37,8 +37,8 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 }
 
 // enqueueBatch enqueues d on h (see enqueue) and returns the batch.
-func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
-	b, _ := enqueue(h, d, now)
+func (s *Store) enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
+	b, _ := s.enqueue(h, d, now)
 	return b
 }
 
@@ -46,7 +46,7 @@ func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatc
 // added. If d has a source key that an unsettled batch of h already has,
 // it returns that batch (the original, not the replay) and adds nothing:
 // the same rule for EnqueueQueuedWork and a commit's outbox.
-func enqueue(h *head, d QueuedWorkBatchDraft, now time.Time) (b QueuedWorkBatch, added bool) {
+func (s *Store) enqueue(h *head, d QueuedWorkBatchDraft, now time.Time) (b QueuedWorkBatch, added bool) {
 	if d.SourceKey != "" {
 		for _, q := range h.Queue {
 			if q.SourceKey == d.SourceKey {
@@ -55,7 +55,7 @@ func enqueue(h *head, d QueuedWorkBatchDraft, now time.Time) (b QueuedWorkBatch,
 		}
 	}
 	h.QueueSeq++
-	b = QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
+	b = QueuedWorkBatch{BatchID: s.newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
 		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt,
 		Delivery: d.Delivery, Class: d.Class, MergeKey: d.MergeKey}.withDefaults()
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})

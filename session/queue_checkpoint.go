@@ -21,8 +21,8 @@ func (s *Store) ClaimCheckpointWork(ctx context.Context, fence LeaseFence, turnI
 	var out CheckpointWorkClaim
 	err := s.checkpointClaim(ctx, fence, turnID, checkpoint, func(next *head, sid string, now time.Time) bool {
 		out = CheckpointWorkClaim{}
-		out.Inputs = claimActiveInputs(next, sid, fence, turnID, checkpoint, max(maxInputs, 1))
-		out.Queue = claimTurnWork(next, sid, fence, BoundaryActiveTurnCheckpoint, max(maxBatches, 1), now).Claim
+		out.Inputs = s.claimActiveInputs(next, sid, fence, turnID, checkpoint, max(maxInputs, 1))
+		out.Queue = s.claimTurnWork(next, sid, fence, BoundaryActiveTurnCheckpoint, max(maxBatches, 1), now).Claim
 		return out.Inputs != nil || out.Queue != nil
 	})
 	return out, err
@@ -36,7 +36,7 @@ func (s *Store) ClaimCheckpointWork(ctx context.Context, fence LeaseFence, turnI
 func (s *Store) ClaimActiveTurnInputs(ctx context.Context, fence LeaseFence, turnID string, checkpoint CheckpointKind, max int) (*TurnInputClaim, error) {
 	var out *TurnInputClaim
 	err := s.checkpointClaim(ctx, fence, turnID, checkpoint, func(next *head, sid string, _ time.Time) bool {
-		out = claimActiveInputs(next, sid, fence, turnID, checkpoint, maxOne(max))
+		out = s.claimActiveInputs(next, sid, fence, turnID, checkpoint, maxOne(max))
 		return out != nil
 	})
 	return out, err
@@ -72,8 +72,8 @@ func (s *Store) checkpointClaim(ctx context.Context, fence LeaseFence, turnID st
 
 // claimActiveInputs stages on h a claim of the inputs pending for turnID
 // (or held for it by an older generation's claim) that checkpoint admits.
-func claimActiveInputs(h *head, sid string, fence LeaseFence, turnID string, checkpoint CheckpointKind, max int) *TurnInputClaim {
-	return claimInputs(h, sid, fence, turnID, max, func(in *inputRow) bool {
+func (s *Store) claimActiveInputs(h *head, sid string, fence LeaseFence, turnID string, checkpoint CheckpointKind, max int) *TurnInputClaim {
+	return s.claimInputs(h, sid, fence, turnID, max, func(in *inputRow) bool {
 		return in.ActiveTurnID == turnID && (in.State == InputPendingActive || in.State == InputClaimed) &&
 			checkpoint.admits(in.MinBoundary)
 	})

@@ -142,7 +142,7 @@ func (s *Store) replaceSegment(sid string, ref *segRef, seg *segment) ([]blobWri
 	if err != nil {
 		return nil, err
 	}
-	ref.ID = newID()
+	ref.ID = s.newID()
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(x.TurnIDs), segBytes(seg)
 	s.segs.put(sid, ref.ID, seg)
 	s.segs.putIndex(sid, ref.ID, x)

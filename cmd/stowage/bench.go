@@ -54,7 +54,7 @@ func (s *stores) Set(v string) error {
 // benchArgs are the parsed flags of stowage bench.
 type benchArgs struct {
 	urls                 stores
-	asJSON, md           *bool
+	asJSON, markdown     *bool
 	out, only            *string
 	attachSize, partSize *string
 	cfg                  bench.Config
@@ -66,7 +66,7 @@ func (e *env) benchFlags(a *benchArgs) *flag.FlagSet {
 	cfg := &a.cfg
 	fs.Var(&a.urls, "store", "store `URL` (repeatable) [STOWAGE_STORE]")
 	a.asJSON = fs.Bool("json", false, "print the results as JSON")
-	a.md = fs.Bool("markdown", false, "print one Markdown table of all stores")
+	a.markdown = fs.Bool("markdown", false, "print one Markdown table of all stores")
 	a.out = fs.String("out", "", "also write the JSON results to `file`")
 	fs.BoolVar(&cfg.Quick, "quick", false, "scale every size down (about a minute per store)")
 	a.only = fs.String("only", "", "comma-separated figure names to measure")
@@ -128,13 +128,13 @@ func (e *env) benchRun(ctx context.Context, a *benchArgs) int {
 			return e.fail("bench", err)
 		}
 		results = append(results, res)
-		if !*a.asJSON && !*a.md {
+		if !*a.asJSON && !*a.markdown {
 			if err := bench.WriteText(e.stdout, res); err != nil {
 				return e.fail("bench", err)
 			}
 		}
 	}
-	if *a.md {
+	if *a.markdown {
 		if err := bench.WriteMarkdown(e.stdout, results); err != nil {
 			return e.fail("bench", err)
 		}

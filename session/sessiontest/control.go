@@ -92,7 +92,7 @@ func testTombstoneNodes(t *testing.T, f *fixture) {
 func testVacuum(t *testing.T, f *fixture) {
 	f.tuning.FlushDeltas = 2
 	s := f.open("vac")
-	f.chain(s, "vac", 0, "n", 5, "") // n0..n3 flushed to segments, n4 in the tail
+	f.chain(s, "vac", 0, "n", 5, "") // in segments and the tail, wherever the flushes left them
 	in, err := s.EnqueuePendingTurnInput(f.ctx, session.PendingTurnInputDraft{Payload: json.RawMessage(`"x"`)})
 	if err != nil {
 		t.Fatal(err)

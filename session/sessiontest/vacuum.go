@@ -15,11 +15,14 @@ import (
 // the first one landed (then it reports nothing to do).
 func testCrashAtEveryVacuumStep(t *testing.T, f *fixture) {
 	f.tuning.FlushDeltas = 2
-	want := []string{"b0", "b2", "b3"}
+	want := []string{"b0", "b2", "b3", "b4"}
 	for _, mode := range []FaultMode{FaultFail, FaultCrash, FaultLostResponse, FaultCrashAfter} {
 		for n := 1; ; n++ {
 			sid := fmt.Sprintf("vac-%s-%d", mode, n)
 			crashBase(f, sid)
+			// A fifth delta passes twice the flush threshold: this commit
+			// flushes the tail (b0..b3) to a segment before its head PUT.
+			f.mustCommit(f.open(sid), appendCommit(sid, 4, "b3", "b4"))
 			if err := f.open(sid).TombstoneNodes(f.ctx, []string{"b1"}); err != nil {
 				t.Fatal(err)
 			}
