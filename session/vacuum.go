@@ -5,8 +5,6 @@ import (
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/stowage-dev/stowage/internal/codec"
 )
 
 // VacuumReport is what Vacuum removed.
@@ -140,12 +138,8 @@ func (s *Store) vacuumNodes(ctx context.Context, sid string, h *head) (int, []bl
 // fresh id, points ref at it with its new counts, and returns the objects
 // to write.
 func (s *Store) replaceSegment(sid string, ref *segRef, seg *segment) ([]blobWrite, error) {
-	x := indexOf(seg)
-	segData, err := codec.Encode(segSchema, seg)
-	if err != nil {
-		return nil, err
-	}
-	idxData, err := codec.Encode(indexSchema, x)
+	seg.Blocks = nil // encodeSegment makes the block table of the nodes kept
+	segData, idxData, x, err := encodeSegment(seg)
 	if err != nil {
 		return nil, err
 	}
