@@ -24,10 +24,10 @@ func node(id, parent, text string) session.NodeRecord {
 	}
 }
 
-// turn is a commit appending one node at expected revision rev.
-func turn(sid string, rev uint64, id, parent, text string) session.RuntimeCommit {
+// turn is a commit appending one node at expected revision rev. It names
+// no session: a commit is for the session of the handle it is given to.
+func turn(rev uint64, id, parent, text string) session.RuntimeCommit {
 	return session.RuntimeCommit{
-		SessionID:            sid,
 		ExpectedHeadRevision: &rev,
 		Config:               session.SessionConfig{ProviderID: "anthropic", Model: "claude"},
 		Graph:                session.GraphDelta{Kind: session.DeltaAppend, Nodes: []session.NodeRecord{node(id, parent, text)}, Leaf: id},
@@ -58,8 +58,8 @@ func ExampleStore_Session_commitTurn() {
 	st, _ := stowage.Open(ctx, "mem://", stowage.Config{})
 	defer st.Close()
 	sess, _ := st.Session("session-1")
-	c := turn("session-1", 0, "user-1", "", "hello")
-	c.TurnCommit = &session.TurnCommitStamp{SessionID: "session-1", TurnID: "turn-1", TurnCommitHash: "hash-of-turn-1"}
+	c := turn(0, "user-1", "", "hello")
+	c.TurnCommit = &session.TurnCommitStamp{TurnID: "turn-1", TurnCommitHash: "hash-of-turn-1"}
 	res, err := sess.CommitRuntimeState(ctx, c)
 	if err != nil {
 		fmt.Println(err)
@@ -76,8 +76,8 @@ func ExampleStore_Session_load() {
 	st, _ := stowage.Open(ctx, "mem://", stowage.Config{})
 	defer st.Close()
 	sess, _ := st.Session("session-1")
-	sess.CommitRuntimeState(ctx, turn("session-1", 0, "a", "", "first"))
-	sess.CommitRuntimeState(ctx, turn("session-1", 1, "b", "a", "second"))
+	sess.CommitRuntimeState(ctx, turn(0, "a", "", "first"))
+	sess.CommitRuntimeState(ctx, turn(1, "b", "a", "second"))
 	read, err := sess.LoadSession(ctx, session.ActivePath("")) // the persisted leaf's path
 	if err != nil || read == nil {
 		fmt.Println("no session", err)
@@ -98,13 +98,13 @@ func Example_conflict() {
 	defer st.Close()
 	mine, _ := st.Session("session-1")
 	theirs, _ := st.Session("session-1") // another process, say
-	theirs.CommitRuntimeState(ctx, turn("session-1", 0, "theirs", "", "first!"))
+	theirs.CommitRuntimeState(ctx, turn(0, "theirs", "", "first!"))
 
-	_, err := mine.CommitRuntimeState(ctx, turn("session-1", 0, "mine", "", "me too"))
+	_, err := mine.CommitRuntimeState(ctx, turn(0, "mine", "", "me too"))
 	var conflict *session.HeadRevisionConflictError
 	if errors.As(err, &conflict) {
 		fmt.Println("conflict: session is at revision", conflict.Actual)
-		res, err := mine.CommitRuntimeState(ctx, turn("session-1", conflict.Actual, "mine", "theirs", "me too"))
+		res, err := mine.CommitRuntimeState(ctx, turn(conflict.Actual, "mine", "theirs", "me too"))
 		fmt.Println("committed revision", res.HeadRevision, err)
 	}
 	// Output:
@@ -125,7 +125,7 @@ func Example_attachment() {
 		return
 	}
 	sess, _ := st.Session("session-1")
-	c := turn("session-1", 0, "tool-1", "", "took a screenshot")
+	c := turn(0, "tool-1", "", "took a screenshot")
 	c.CommittedAttachmentIDs = []string{ref.ID}
 	res, err := sess.CommitRuntimeState(ctx, c)
 	if err != nil {
@@ -152,7 +152,7 @@ func Example_sweep() {
 	keep, _ := att.Put(ctx, strings.NewReader("kept"), attach.PutOptions{})
 	gone, _ := att.Put(ctx, strings.NewReader("deleted"), attach.PutOptions{})
 	sess, _ := st.Session("session-1")
-	c := turn("session-1", 0, "a", "", "two attachments")
+	c := turn(0, "a", "", "two attachments")
 	c.CommittedAttachmentIDs = []string{keep.ID, gone.ID}
 	sess.CommitRuntimeState(ctx, c)
 	att.Delete(ctx, gone.ID) // the session drops one

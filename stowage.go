@@ -27,6 +27,7 @@ import (
 	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/observe"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -66,6 +67,15 @@ type Config struct {
 	// by every handle, under a lock); nil means the global source. A
 	// deterministic simulation injects a seeded one.
 	Rand *rand.Rand
+	// Telemetry, if set, receives the library's operations: commits and
+	// loads of every session handle, attachment Puts and Gets through
+	// Manifest, head write retries and resolved ambiguous writes.
+	// telemetry.New makes Prometheus metrics and OpenTelemetry spans of
+	// them; if it also implements openurl.Metrics (telemetry's does) and
+	// URL.Metrics is nil, Open measures the object store requests with it
+	// too. Nil observes nothing. See docs/operations.md, "Library metrics
+	// and traces".
+	Telemetry observe.Observer
 }
 
 // DefaultSharedCacheBytes is the default budget of a Store's shared cache.
@@ -102,6 +112,9 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = cfg.Now
+	}
+	if m, ok := cfg.Telemetry.(openurl.Metrics); ok && o.Metrics == nil {
+		o.Metrics = m
 	}
 	o.ReadOnly = o.ReadOnly || cfg.ReadOnly
 	cfg.ReadOnly = o.ReadOnly
@@ -161,6 +174,7 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Entropy:      cfg.Entropy,
 		Now:          cfg.Now,
 		Logger:       cfg.Logger,
+		Observer:     cfg.Telemetry,
 	})
 	if cfg.Rand != nil {
 		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
@@ -197,7 +211,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs, Rand: s.cfg.Rand,
+		Segments: s.segs, Rand: s.cfg.Rand, Observer: s.cfg.Telemetry,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // Errors.
@@ -116,6 +117,7 @@ type Store struct {
 	log       *slog.Logger
 	enc       *zstd.Encoder
 	dec       *zstd.Decoder
+	obs       observe.Observer // the manifest's (Observer): Put and Get spans
 }
 
 // New returns the attachment store of session sessionID over m.
@@ -135,6 +137,7 @@ func New(m *manifest.Store, sessionID string, opts *Options) (*Store, error) {
 		conc:      opts.Concurrency,
 		compress:  !opts.DisableCompression,
 		log:       opts.Logger,
+		obs:       m.Observer(),
 	}
 	if a.maxSize == 0 {
 		a.maxSize = DefaultMaxSize

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // Get opens attachment id for streaming; rng (nil for all of it) selects a
@@ -18,18 +19,19 @@ import (
 // the bytes exist. A full read fails with ErrChecksum at the end if the
 // bytes do not hash to id.
 func (a *Store) Get(ctx context.Context, id string, rng *Range) (io.ReadCloser, Ref, error) {
+	ctx, op := observe.Start(ctx, a.obs, observe.AttachGet, a.sessionID)
 	row, err := a.row(ctx, id)
 	if err != nil {
-		return nil, Ref{}, errorf("get: %w", err)
+		return nil, Ref{}, failGet(op, errorf("get: %w", err))
 	}
 	rc, err := a.open(ctx, row.Data, id, rng)
 	if errors.Is(err, objstore.ErrNotExist) {
 		err = fmt.Errorf("%w: bytes of %s are gone: %w", ErrNotFound, id, err)
 	}
 	if err != nil {
-		return nil, Ref{}, errorf("get: %w", err)
+		return nil, Ref{}, failGet(op, errorf("get: %w", err))
 	}
-	return rc, refOf(row), nil
+	return observe.Body(rc, op, id), refOf(row), nil
 }
 
 // Stat returns the ref this session holds to id.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // Data object metadata (informative; the row is authoritative).
@@ -23,7 +24,9 @@ const (
 // the protocol. On failure no row is written by this call: the multipart
 // upload is aborted and the upload intent is left, marked aborted, for the
 // sweeper. A body above Options.MaxSize fails with a *TooLargeError.
-func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Ref, error) {
+func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (ref Ref, err error) {
+	ctx, op := observe.Start(ctx, a.obs, observe.AttachPut, a.sessionID)
+	defer func() { endPut(op, ref, err) }()
 	owner, err := a.owner(ctx, opts)
 	if err != nil {
 		return Ref{}, errorf("put: %w", err)
@@ -55,7 +58,9 @@ func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Ref, err
 // protected, PutKnown opens the body again and uploads it under a new key
 // (at most once after an upload). A reader returned by open that is an
 // io.Closer is closed.
-func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open func() (io.Reader, error), opts PutOptions) (Ref, error) {
+func (a *Store) PutKnown(ctx context.Context, digest string, size int64, open func() (io.Reader, error), opts PutOptions) (ref Ref, err error) {
+	ctx, op := observe.Start(ctx, a.obs, observe.AttachPut, a.sessionID)
+	defer func() { endPut(op, ref, err) }()
 	if err := manifest.ValidateAttachmentID(digest); err != nil {
 		return Ref{}, errorf("put known: %w", err)
 	}

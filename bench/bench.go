@@ -38,8 +38,11 @@ const (
 	AttachPeakRSS   = "attach_put_peak_rss"
 	AttachGet       = "attach_get"
 	CommitP50       = "commit_p50"
+	CommitPutBytes  = "commit_put_bytes"
+	CommitCPU       = "commit_cpu_us"
 	CommitAt10k     = "commit_at_10k_revisions"
 	LoadP50         = "load_p50"
+	LoadColdP50     = "load_cold_p50"
 	LoadCachedP50   = "load_cached_p50"
 	ConcurrentComms = "concurrent_commits"
 	Sweep           = "sweep"
@@ -57,7 +60,7 @@ const (
 
 // Figures lists every figure name in run order.
 func Figures() []string {
-	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitAt10k, LoadP50, LoadCachedP50, ConcurrentComms, Sweep,
+	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitPutBytes, CommitCPU, CommitAt10k, LoadP50, LoadColdP50, LoadCachedP50, ConcurrentComms, Sweep,
 		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes,
 		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions}
 }
@@ -232,9 +235,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		fn    func(context.Context) error
 	}{
 		{[]string{AttachPut, AttachPeakRSS, AttachGet}, r.attachments},
-		{[]string{CommitP50}, r.commitP50},
+		{[]string{CommitP50, CommitPutBytes, CommitCPU}, r.commitP50},
 		{[]string{CommitAt10k}, r.commitAt10k},
-		{[]string{LoadP50, LoadCachedP50}, r.loads},
+		{[]string{LoadP50, LoadColdP50, LoadCachedP50}, r.loads},
 		{[]string{ConcurrentComms}, r.concurrentCommits},
 		{[]string{Sweep}, r.sweep},
 		{[]string{DirectPut, DirectPutAgentCPU, DirectPutAgentBytes}, r.directPut},

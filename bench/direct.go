@@ -16,6 +16,7 @@ import (
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // directPut measures direct transfer (attach.GrantPut, a client's PUT
@@ -143,12 +144,19 @@ func cpuTime(fn func()) time.Duration {
 type countingStore struct {
 	objstore.Store
 	bytes atomic.Int64
+	// putBytes are the bytes of Puts alone; headBytes of the Puts of
+	// session heads.
+	putBytes, headBytes atomic.Int64
 }
 
 func (c *countingStore) Unwrap() objstore.Store { return c.Store }
 
 func (c *countingStore) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
 	c.bytes.Add(int64(len(data)))
+	c.putBytes.Add(int64(len(data)))
+	if _, kind, ok := session.ParseKey(key); ok && kind == session.KeyHead {
+		c.headBytes.Add(int64(len(data)))
+	}
 	return c.Store.Put(ctx, key, data, opts)
 }
 

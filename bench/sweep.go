@@ -59,7 +59,7 @@ func (r *run) sweep(ctx context.Context) error {
 		return fmt.Errorf("the baseline deleted %d keys of %d", deleted, n)
 	}
 	r.add(Figure{Name: Sweep, Unit: "orphans/s", Stowage: perSecond(n, sTime), Baseline: perSecond(n, bTime),
-		BaselineOp: "ListObjectsV2 + DeleteObjects", Check: RatioAtLeast, Target: 0.5,
+		BaselineOp: "ListObjectsV2 + DeleteObjects", Check: RatioAtLeast, Target: 0.8,
 		Note: fmt.Sprintf("%d orphaned data objects, deletion fence included", n)})
 	return nil
 }

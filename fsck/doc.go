@@ -6,7 +6,11 @@
 //
 // A violated invariant is a Problem; a bucket is clean when there is none:
 //
-//   - head: every session head decodes and its checksum holds.
+//   - head: every session head decodes and its checksum holds, and the
+//     coordination state of a live one is consistent (session.HeadInfo's
+//     StateProblems: queued batches and turn inputs in sequence, unique,
+//     with known delivery policies, classes and states, claims that name a
+//     granted lease generation; node tombstones sorted).
 //   - named: everything a live head names (segments, their indexes,
 //     checkpoint blobs) exists, and the session loads in full (every
 //     segment decodes, every checkpoint blob hashes to its ref).

@@ -3,6 +3,7 @@ package fsck_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/internal/soak"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
@@ -41,13 +43,20 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.st = st
 	for _, sid := range []string{"s1", "s2"} {
-		a := f.agent(sid)
+		sess, err := f.st.Session(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.agentOf(sess)
 		for i := range 3 {
 			spec := soak.TurnSpec{TurnID: fmt.Sprintf("t%d", i), Nodes: 2, NodeBytes: 100,
 				Attachments: []soak.AttachmentSpec{{Size: int64(1000 * (i + 1)), Seed: uint64(i)}}}
 			if _, err := a.Turn(f.ctx, spec); err != nil {
 				t.Fatal(err)
 			}
+			// The next turn names the segment the handle flushed in the
+			// background: the store holds no orphan.
+			sess.WaitCompaction()
 		}
 		f.acked[sid] = a.Acked()
 	}
@@ -59,7 +68,12 @@ func (f *fixture) agent(sid string) *soak.Agent {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	att, err := attach.New(f.st.Manifest(), sid, nil)
+	return f.agentOf(sess)
+}
+
+// agentOf returns an agent committing through the handle sess.
+func (f *fixture) agentOf(sess *session.Store) *soak.Agent {
+	att, err := attach.New(f.st.Manifest(), sess.SessionID(), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -331,5 +345,47 @@ func TestUnbackedRefWarns(t *testing.T) {
 	if len(rep.Warnings) != 1 || rep.Warnings[0].Invariant != fsck.InvUnbacked ||
 		rep.Warnings[0].Key != session.HeadKey("s3") || !strings.Contains(rep.Warnings[0].Detail, foreign) {
 		t.Fatalf("warnings %v, want one unbacked warning on s3", rep.Warnings)
+	}
+}
+
+// TestHeadStateViolation: a head whose coordination state breaks an
+// invariant (here a queued batch claimed under a lease generation the
+// session never granted, and a turn input claimed with no claim) is a
+// head problem; the intact head of the other session is not.
+func TestHeadStateViolation(t *testing.T) {
+	f := newFixture(t)
+	s, _ := f.st.Session("s1")
+	if _, err := s.EnqueueQueuedWork(f.ctx, session.QueuedWorkBatchDraft{Payload: []byte(`"work"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnqueuePendingTurnInput(f.ctx, session.PendingTurnInputDraft{Payload: []byte(`"input"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := f.check(nil); !rep.Clean() {
+		t.Fatalf("before: %v", rep.Problems)
+	}
+	schema := codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
+	rc, _, err := f.mem.Get(f.ctx, session.HeadKey("s1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	var h map[string]any
+	if _, err := codec.Decode(schema, data, &h); err != nil {
+		t.Fatal(err)
+	}
+	q := h["queue"].([]any)[0].(map[string]any)
+	q["claim_id"], q["lease_token"], q["claim_gen"], q["claim_fence"] = "c", "t", 99, 1
+	h["inputs"].([]any)[0].(map[string]any)["state"] = "claimed"
+	out, err := codec.Encode(schema, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(session.HeadKey("s1"), out)
+	rep := f.check(nil)
+	wantProblem(t, rep, fsck.InvHead, session.HeadKey("s1"))
+	if len(rep.Problems) != 2 {
+		t.Fatalf("problems %v, want the batch and the input", rep.Problems)
 	}
 }

@@ -78,6 +78,9 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 // checkLiveSession checks that everything a live head names is there and
 // loads, and that its recent committed refs have rows.
 func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) error {
+	for _, p := range info.StateProblems {
+		c.problem(InvHead, session.HeadKey(info.SessionID), "%s", p)
+	}
 	for _, k := range info.Keys {
 		if _, ok, err := c.exists(ctx, k); err != nil {
 			return err

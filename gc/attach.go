@@ -91,10 +91,6 @@ func (r *run) sweepAttachments(ctx context.Context) error {
 	if exact <= 0 {
 		exact = DefaultExactKeys
 	}
-	roundKeys := r.RoundKeys
-	if roundKeys <= 0 {
-		roundKeys = DefaultRoundKeys
-	}
 	named := newKeySet(exact)
 	roots, err := r.walkRoots(ctx, named.Add)
 	if err != nil {
@@ -110,64 +106,84 @@ func (r *run) sweepAttachments(ctx context.Context) error {
 		r.log.WarnContext(ctx, "gc: attachment data left alone: a manifest row cannot be read")
 		return nil
 	}
-	var (
-		round    = map[int][]candidate{}
-		inRound  int
-		deleted  = newKeySet(exact) // data keys deleted by this sweep
-		anyGone  bool
-		flushErr error
-	)
-	flush := func() {
-		if inRound == 0 {
-			return
-		}
-		n, err := r.round(ctx, round, deleted)
-		anyGone = anyGone || n > 0
-		flushErr = err
-		clear(round)
-		inRound = 0
+	rs := &rounds{r: r, round: map[int][]candidate{}, deleted: newKeySet(exact), max: r.RoundKeys}
+	if rs.max <= 0 {
+		rs.max = DefaultRoundKeys
 	}
 	for info, err := range r.store.List(ctx, manifest.DataPrefix, nil) {
 		if err != nil {
 			return err
 		}
-		if !r.shard.ownsKey(info.Key) {
-			continue
-		}
-		r.scanned(1)
-		switch _, ok := manifest.ParseDataKey(info.Key); {
-		case !ok:
-			r.tally.unknown(info.Key)
-			continue
-		case named.Has(info.Key):
-			r.tally.skip(SkipReferenced, 1)
-			continue
-		case !r.aged(info.ModTime):
-			r.tally.skip(SkipYoung, 1)
-			continue
-		case roots == 0 && !r.AllowEmptyRoots:
-			return fmt.Errorf("%w: data %q is unreferenced and there are no rows or upload intents", ErrEmptyRoots, info.Key)
-		}
-		f := fence.ShardOf(info.Key)
-		if len(round[f]) >= fence.MaxKeys || r.take(1) == 0 {
-			r.tally.deferred(1)
-			continue
-		}
-		round[f] = append(round[f], candidate{key: info.Key, size: info.Size})
-		inRound++
-		if inRound >= roundKeys {
-			if flush(); flushErr != nil {
-				return flushErr
-			}
+		if err := r.propose(ctx, info, named, roots, rs); err != nil {
+			return err
 		}
 	}
-	if flush(); flushErr != nil {
-		return flushErr
+	if err := rs.flush(ctx); err != nil {
+		return err
 	}
-	if anyGone {
-		return r.verifyDeleted(ctx, deleted)
+	if rs.anyGone {
+		return r.verifyDeleted(ctx, rs.deleted)
 	}
 	return nil
+}
+
+// rounds collects the candidates of one round and runs it when full.
+type rounds struct {
+	r       *run
+	round   map[int][]candidate // by fence shard
+	n, max  int                 // candidates in round; RoundKeys
+	deleted *keySet             // data keys deleted by this sweep
+	anyGone bool
+}
+
+// add adds c to the round of fence shard f, running the round once it is
+// full.
+func (rs *rounds) add(ctx context.Context, f int, c candidate) error {
+	rs.round[f] = append(rs.round[f], c)
+	if rs.n++; rs.n >= rs.max {
+		return rs.flush(ctx)
+	}
+	return nil
+}
+
+// flush runs the collected round, if any.
+func (rs *rounds) flush(ctx context.Context) error {
+	if rs.n == 0 {
+		return nil
+	}
+	n, err := rs.r.round(ctx, rs.round, rs.deleted)
+	rs.anyGone = rs.anyGone || n > 0
+	clear(rs.round)
+	rs.n = 0
+	return err
+}
+
+// propose judges one listed data object: a key of the shard that no root
+// names and that is past grace joins the round, within the budget.
+func (r *run) propose(ctx context.Context, info objstore.ObjectInfo, named *keySet, roots int64, rs *rounds) error {
+	if !r.shard.ownsKey(info.Key) {
+		return nil
+	}
+	r.scanned(1)
+	switch _, ok := manifest.ParseDataKey(info.Key); {
+	case !ok:
+		r.tally.unknown(info.Key)
+		return nil
+	case named.Has(info.Key):
+		r.tally.skip(SkipReferenced, 1)
+		return nil
+	case !r.aged(info.ModTime):
+		r.tally.skip(SkipYoung, 1)
+		return nil
+	case roots == 0 && !r.AllowEmptyRoots:
+		return fmt.Errorf("%w: data %q is unreferenced and there are no rows or upload intents", ErrEmptyRoots, info.Key)
+	}
+	f := fence.ShardOf(info.Key)
+	if len(rs.round[f]) >= fence.MaxKeys || r.take(1) == 0 {
+		r.tally.deferred(1)
+		return nil
+	}
+	return rs.add(ctx, f, candidate{key: info.Key, size: info.Size})
 }
 
 // round condemns the candidates, re-walks the roots, arms what is still
@@ -186,51 +202,15 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 		}
 		return 0, nil
 	}
-	sizes := map[string]int64{}
-	sweeps := map[int]fence.Snapshot{}
 	shards := make([]int, 0, len(round))
 	for f := range round {
 		shards = append(shards, f)
 	}
 	slices.Sort(shards)
-	// 1. Condemn.
-	for _, f := range shards {
-		cs := round[f]
-		if err := r.checkLease(ctx); err != nil {
-			r.refund(total)
-			return 0, err
-		}
-		snap, ok, err := r.idleFence(ctx, f)
-		if err != nil {
-			r.refund(total)
-			return 0, err
-		}
-		keys := make([]string, len(cs))
-		for i, c := range cs {
-			keys[i] = c.key
-			sizes[c.key] = c.size
-		}
-		if ok {
-			snap, err = r.fence.Condemn(ctx, snap, r.lease.Holder(), keys)
-		}
-		if !ok || err != nil {
-			if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) && !errors.Is(err, fence.ErrBusy) {
-				r.refund(total)
-				return 0, err
-			}
-			// Held by a live sweeper or changed under us: next time.
-			r.tally.deferred(int64(len(cs)))
-			r.refund(len(cs))
-			total -= len(cs)
-			continue
-		}
-		sweeps[f] = snap
-		if err := r.at("condemned"); err != nil {
-			return 0, err
-		}
-	}
-	if len(sweeps) == 0 {
-		return 0, nil
+	sizes := map[string]int64{}
+	sweeps, total, err := r.condemn(ctx, round, shards, sizes, total)
+	if err != nil || len(sweeps) == 0 {
+		return 0, err
 	}
 	// 2. Re-walk the roots, after every condemnation is visible.
 	renamed := map[string]bool{}
@@ -248,7 +228,57 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 	if err := r.at("rechecked"); err != nil {
 		return 0, err
 	}
-	// 3-5. Arm, delete, release, shard by shard.
+	return r.armAndDelete(ctx, shards, sweeps, renamed, sizes, deleted)
+}
+
+// condemn (step 1 of a round) condemns each shard's candidates on its idle
+// fence, recording their sizes. A shard whose fence is busy or changed is
+// deferred to a later sweep and its keys refunded. It returns the
+// condemned fences and how many keys are still in the round.
+func (r *run) condemn(ctx context.Context, round map[int][]candidate, shards []int, sizes map[string]int64, total int) (map[int]fence.Snapshot, int, error) {
+	sweeps := map[int]fence.Snapshot{}
+	for _, f := range shards {
+		cs := round[f]
+		if err := r.checkLease(ctx); err != nil {
+			r.refund(total)
+			return nil, 0, err
+		}
+		snap, ok, err := r.idleFence(ctx, f)
+		if err != nil {
+			r.refund(total)
+			return nil, 0, err
+		}
+		keys := make([]string, len(cs))
+		for i, c := range cs {
+			keys[i] = c.key
+			sizes[c.key] = c.size
+		}
+		if ok {
+			snap, err = r.fence.Condemn(ctx, snap, r.lease.Holder(), keys)
+		}
+		if !ok || err != nil {
+			if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) && !errors.Is(err, fence.ErrBusy) {
+				r.refund(total)
+				return nil, 0, err
+			}
+			// Held by a live sweeper or changed under us: next time.
+			r.tally.deferred(int64(len(cs)))
+			r.refund(len(cs))
+			total -= len(cs)
+			continue
+		}
+		sweeps[f] = snap
+		if err := r.at("condemned"); err != nil {
+			return nil, 0, err
+		}
+	}
+	return sweeps, total, nil
+}
+
+// armAndDelete (steps 3-5 of a round) arms, shard by shard, the condemned
+// keys the re-walk did not find named and no writer revoked, deletes them
+// and releases the fence. It returns how many keys it deleted.
+func (r *run) armAndDelete(ctx context.Context, shards []int, sweeps map[int]fence.Snapshot, renamed map[string]bool, sizes map[string]int64, deleted *keySet) (int, error) {
 	gone := 0
 	for _, f := range shards {
 		m, ok := sweeps[f]

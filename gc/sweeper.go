@@ -14,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -125,6 +126,10 @@ type Sweeper struct {
 	RoundKeys int
 	// ExactKeys bounds roots kept exactly; 0 = DefaultExactKeys.
 	ExactKeys int
+	// Observer, if set, receives the run as one observe.Sweep operation
+	// (package telemetry: a span and stowage_sweeps_total); nil observes
+	// nothing.
+	Observer observe.Observer
 
 	// hook, if set, is called at named points of a sweep; an error stops the
 	// sweep there as if the process had died (the simulation's crash
@@ -164,13 +169,15 @@ type run struct {
 // Whatever stopped it, the next Run resumes safely. Objects it cannot read
 // and keys outside stowage's layout do not stop it: they are reported
 // (Report.Unreadable, Report.Unknown) and Report.NeedsAttention is set.
-func (s *Sweeper) Run(ctx context.Context) (Report, error) {
+func (s *Sweeper) Run(ctx context.Context) (rep Report, err error) {
+	ctx, op := observe.Start(ctx, s.Observer, observe.Sweep, "")
+	defer func() { op.End(err) }()
 	r, err := s.start()
 	if err != nil {
 		return Report{}, err
 	}
 	err = r.sweep(ctx)
-	rep := r.tally.snapshot()
+	rep = r.tally.snapshot()
 	rep.Finished = r.now()
 	rep.NeedsAttention = rep.Unreadable > 0 || rep.Skipped[SkipUnknown] > 0
 	if err == nil {

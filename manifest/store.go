@@ -14,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/internal/errwrap"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // ErrContended is returned when a compare-and-swap on one row kept losing
@@ -102,6 +103,9 @@ type Options struct {
 	// RowCache bounds the rows remembered (by ETag) between scans, so a
 	// sweep re-reads only rows that changed; 0 means 65536, < 0 disables it.
 	RowCache int
+	// Observer, if set, is handed to the attachment stores over this
+	// manifest (Store.Observer; package attach reports its Puts and Gets).
+	Observer observe.Observer
 }
 
 // Store is the attachment manifest on an object store. It implements
@@ -122,10 +126,14 @@ type Store struct {
 	cache       *rowCache
 	idMu        sync.Mutex
 	entropy     io.Reader // nil: ulid.DefaultEntropy
+	observer    observe.Observer
 	// condDelete is whether If-Match deletes are enforced; cleared if the
 	// store ever answers ErrNotSupported.
 	condDelete atomic.Bool
 }
+
+// Observer returns Options.Observer (nil if none).
+func (s *Store) Observer() observe.Observer { return s.observer }
 
 var (
 	_ AttachmentManifest = (*Store)(nil)
@@ -149,6 +157,7 @@ func New(obj objstore.Store, opts *Options) *Store {
 		log:         opts.Logger,
 		conc:        opts.Concurrency,
 		maxAttempts: opts.MaxAttempts,
+		observer:    opts.Observer,
 	}
 	if s.fence == nil {
 		s.fence = fence.New(obj, &fence.Options{Logger: opts.Logger})

@@ -10,12 +10,15 @@ import (
 
 	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // CommitRuntimeState applies c atomically. The steps, in order:
 //
-//  1. binding: c.SessionID must be the handle's session (the first commit
-//     binds an unbound handle); outbox batches must be for it too;
+//  1. binding: c.SessionID, if set, must be the handle's session (the
+//     first commit binds an unbound handle); left empty it is the handle's,
+//     as are the empty session ids of the turn stamp and the outbox
+//     batches, which must be for it too;
 //  2. lease fence: if c.SessionExecutionLease is set it must be the live
 //     lease, else *LeaseExpiredError and nothing is written (a holder may
 //     still learn the receipt of a turn it committed under that fence);
@@ -36,7 +39,10 @@ import (
 // and stamped after it. A lost response is resolved by reading the head
 // back; an undecidable outcome is ErrCommitOutcomeUnknown (retry with the
 // same turn stamp to learn it).
-func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (*CommitResult, error) {
+func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *CommitResult, err error) {
+	s.inheritSession(&c)
+	ctx, op := observe.Start(ctx, s.obs, observe.Commit, c.SessionID)
+	defer func() { endOp(op, res.revision(), err) }()
 	if err := s.bind(c.SessionID); err != nil {
 		return nil, err
 	}
@@ -70,72 +76,108 @@ type commitTxn struct {
 }
 
 func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
-	s, c, sid := t.s, t.c, t.sid
 	base := cur.h
 	if !base.live() {
-		base = freshHead(sid, cur.h)
+		base = freshHead(t.sid, cur.h)
 	}
 	if g := base.SweepGen; g != t.writtenGen {
 		// W1: a sweep fenced the head since our objects were written.
 		clear(t.written)
 		t.writtenGen = g
 	}
-	now := s.now()
+	now := t.s.now()
 	t.result = nil
+	if p, done, err := t.check(ctx, base, now); done || err != nil {
+		return p, err
+	}
+	dr, err := t.build(base, now)
+	if err != nil {
+		return plan{}, err
+	}
+	t.planTail(dr, base)
+	t.result = dr.res
+	return t.plan(cur, dr), nil
+}
 
-	// Lease fence first, before the receipt lookup.
+// check runs the checks of a commit against base, in the contract's order:
+// the lease fence first, the turn receipt, the expected revision, the leaf.
+// done reports an outcome decided without a new head (a replay).
+func (t *commitTxn) check(ctx context.Context, base *head, now time.Time) (p plan, done bool, err error) {
+	c, sid := t.c, t.sid
 	if f := c.SessionExecutionLease; f != nil && !leaseLive(base, *f, now) {
 		if r, _ := t.receipt(ctx, base); r != nil && r.Hash == c.TurnCommit.TurnCommitHash &&
 			r.LeaseToken == f.LeaseToken && r.FencingToken == f.FencingToken {
-			return t.replay(base, r, now)
+			p, err = t.replay(base, r, now)
+			return p, true, err
 		}
-		return plan{}, &LeaseExpiredError{SessionID: sid, FencingToken: f.FencingToken}
+		return plan{}, true, &LeaseExpiredError{SessionID: sid, FencingToken: f.FencingToken}
 	}
 	if st := c.TurnCommit; st != nil {
 		if st.SessionID != sid {
-			return plan{}, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
+			return plan{}, true, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
 		}
 		r, err := t.receipt(ctx, base)
 		if err != nil {
-			return plan{}, err
+			return plan{}, true, err
 		}
 		if r != nil {
 			if r.Hash != st.TurnCommitHash {
-				return plan{}, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
+				return plan{}, true, &TurnCommitConflictError{SessionID: sid, TurnID: st.TurnID}
 			}
-			return t.replay(base, r, now)
+			p, err = t.replay(base, r, now)
+			return p, true, err
 		}
 	}
 	if expected := deref(c.ExpectedHeadRevision); expected != base.Revision {
-		return plan{}, &HeadRevisionConflictError{Expected: c.ExpectedHeadRevision, Actual: base.Revision}
+		return plan{}, true, &HeadRevisionConflictError{Expected: c.ExpectedHeadRevision, Actual: base.Revision}
 	}
 	if err := t.checkLeaf(ctx); err != nil {
-		return plan{}, err
+		return plan{}, true, err
 	}
+	return plan{}, false, nil
+}
 
+// draft is one attempt's next head and what must be written for it.
+type draft struct {
+	next       *head
+	res        *CommitResult
+	d          delta // this commit's graph delta
+	blobWrites []blobWrite
+
+	// The tail flushed to a segment by this commit, if any (planTail).
+	flush         *flushPlan
+	flushTail     []delta
+	flushReceipts []receipt
+	large         bool // the delta goes into the flushed segment, not the tail
+}
+
+// build folds c into a clone of base: claims, deferred inputs, outbox,
+// checkpoint, usage, config, frames, tombstones, the graph delta (not yet
+// placed in the tail) and the receipt.
+func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
+	s, c, sid := t.s, t.c, t.sid
 	next := base.clone()
 	apps, err := settleClaims(next, c)
 	if err != nil {
-		return plan{}, err
+		return nil, err
 	}
 	if c.InterruptedTurnInputTurnID != "" {
 		deferInputs(next, c.InterruptedTurnInputTurnID)
 	}
-	res := &CommitResult{TurnInputApplications: apps}
+	dr := &draft{next: next, res: &CommitResult{TurnInputApplications: apps}}
+	res := dr.res
 	for _, d := range c.EnqueuedQueueBatches {
 		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, enqueueBatch(next, d, now))
 	}
-
-	var blobWrites []blobWrite
 	if c.Checkpoint != nil {
 		cp, err := s.planCheckpoint(sid, base, c.Checkpoint, t.written)
 		if err != nil {
-			return plan{}, err
+			return nil, err
 		}
-		next.CheckpointRef, next.Blobs, blobWrites = cp.ref, cp.blobs, cp.writes
+		next.CheckpointRef, next.Blobs, dr.blobWrites = cp.ref, cp.blobs, cp.writes
 		res.Manifest = cp.manifest
 	} else if res.Manifest, err = manifestOf(base); err != nil {
-		return plan{}, err
+		return nil, err
 	}
 	res.CheckpointRef = next.CheckpointRef
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
@@ -143,9 +185,25 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		next.Config = c.Config // the zero config keeps the stored one
 	}
 	next.AgentFrames, next.CurrentAgentFrameID = c.AgentFrames, c.CurrentAgentFrameID
+	dr.d = t.graphDelta(next, base.Revision+1, now)
+	next.Revision, next.CommitID = dr.d.Rev, dr.d.CommitID
+	res.HeadRevision = next.Revision
+	if st := c.TurnCommit; st != nil {
+		r := receipt{TurnID: st.TurnID, Hash: st.TurnCommitHash, Result: *cloneResult(res), Revision: next.Revision, CommitID: dr.d.CommitID, CommittedAt: now}
+		if f := c.SessionExecutionLease; f != nil {
+			r.LeaseToken, r.FencingToken = f.LeaseToken, f.FencingToken
+		}
+		next.Receipts = append(next.Receipts, r)
+	}
+	return dr, nil
+}
 
+// graphDelta applies the commit's tombstones and leaf to next and returns
+// its graph delta of revision rev.
+func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
+	c := t.c
 	applyTombstones(next, c.Graph)
-	d := delta{Rev: base.Revision + 1, CommitID: newID(), At: now}
+	d := delta{Rev: rev, CommitID: newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
 	case DeltaUnchanged:
@@ -158,66 +216,72 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	if c.TurnCommit != nil {
 		d.TurnID = c.TurnCommit.TurnID
 	}
+	return d
+}
 
-	next.Revision, next.CommitID = d.Rev, d.CommitID
-	res.HeadRevision = next.Revision
-	if st := c.TurnCommit; st != nil {
-		r := receipt{TurnID: st.TurnID, Hash: st.TurnCommitHash, Result: *cloneResult(res), Revision: next.Revision, CommitID: d.CommitID, CommittedAt: now}
-		if f := c.SessionExecutionLease; f != nil {
-			r.LeaseToken, r.FencingToken = f.LeaseToken, f.FencingToken
-		}
-		next.Receipts = append(next.Receipts, r)
-	}
-
-	// Flush the existing tail to a segment when it is full; the new delta
-	// starts the next tail, unless it is too large for the head on its own:
-	// then it is flushed with the tail in the same commit, so the head
-	// stays small whatever one commit appends. The segment write runs in
-	// parallel with the other pre-publication writes. Every attempt plans
-	// its segment under a fresh ULID, so no segment outlives the attempt it
-	// was written for (W1).
-	var flush *flushPlan
-	var flushTail []delta
+// planTail places the delta. A full tail is flushed to a segment in the
+// background after the head PUT (flush.go), and the first commit that finds
+// that segment durable names it instead of the deltas; a tail that would
+// pass twice the flush thresholds, or a delta too large for the head on its
+// own, is flushed by this commit before its PUT: the tail (with the delta,
+// if large) becomes a segment written in parallel with the other
+// pre-publication writes, so the head stays small whatever one commit
+// appends. Every attempt plans its segment under a fresh ULID, so no
+// segment outlives the attempt it was written for (W1). It also adopts a
+// finished background merge, trims receipts and releases the lease.
+func (t *commitTxn) planTail(dr *draft, base *head) {
+	s, next, d := t.s, dr.next, dr.d
 	dBytes := tailBytes([]delta{d})
-	large := dBytes > s.tune.FlushBytes
+	dr.large = dBytes > s.tune.FlushBytes
 	if n := len(base.Tail); n > 0 && n+1 >= s.tune.FlushDeltas && unsealed(base.Segs) >= 3*s.tune.SegmentFanout {
 		// Merges fall behind flushes: this flush waits for the one in
 		// flight, so the number of segments stays bounded.
 		s.WaitCompaction()
 	}
-	if segs, ok := s.adoptCompaction(sid, next.Segs, base.SweepGen); ok {
+	if segs, ok := s.adoptCompaction(t.sid, next.Segs, base.SweepGen); ok {
 		next.Segs = segs
 	}
-	if n := len(base.Tail); large || n > 0 && (n >= s.tune.FlushDeltas || tailBytes(base.Tail)+dBytes > s.tune.FlushBytes) {
-		flushTail = slices.Clone(base.Tail)
-		if large {
-			flushTail = append(flushTail, d)
+	s.adoptFlush(t.sid, base, next)
+	if !dr.large && len(next.Tail) > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		// A flush in flight is adopted rather than written again.
+		s.waitFlush()
+		s.adoptFlush(t.sid, base, next)
+	}
+	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
+		dr.flushTail = slices.Clone(next.Tail)
+		if dr.large {
+			dr.flushTail = append(dr.flushTail, d)
 		}
-		fp := planFlush(next.Segs, flushTail, s.tune)
-		flush = &fp
+		fp := planFlush(next.Segs, dr.flushTail, s.tune)
+		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
-		next.FlushedRev = flushTail[len(flushTail)-1].Rev
+		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}
-	if !large {
+	if !dr.large {
 		next.Tail = append(next.Tail, d)
 	}
-	flushReceipts := next.Receipts
+	dr.flushReceipts = next.Receipts
 	next.Receipts = trimReceipts(next.Receipts, next.FlushedRev, s.tune.RecentReceipts)
-	if rel := c.ReleaseSessionExecutionLease; rel != nil && leaseMatches(next.Lease, *rel) {
+	if rel := t.c.ReleaseSessionExecutionLease; rel != nil && leaseMatches(next.Lease, *rel) {
 		next.Lease = nil
 	}
-	t.result = res
+}
 
+// plan returns the publication of dr over cur: the writes before the head
+// PUT (blobs, the flushed segment, the attachment refs) and the work after
+// it (superseded objects, background merges, stamping the refs).
+func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
+	s, c, sid, next, res := t.s, t.c, t.sid, dr.next, dr.res
 	turnID := ""
 	if c.TurnCommit != nil {
 		turnID = c.TurnCommit.TurnID
 	}
 	var attachIDs []string
 	var tailDelta *delta // where the commit's attachment ids go
-	if large {
-		tailDelta = &flushTail[len(flushTail)-1]
+	if dr.large {
+		tailDelta = &dr.flushTail[len(dr.flushTail)-1]
 	} else {
 		tailDelta = &next.Tail[len(next.Tail)-1]
 	}
@@ -227,14 +291,14 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 	}
 	segRefSlot := len(next.Segs) - 1
 	writeFlush := func(ctx context.Context) error {
-		return s.writeFlush(ctx, sid, *flush, flushTail, flushReceipts, &next.Segs[segRefSlot])
+		return s.writeFlush(ctx, sid, *dr.flush, dr.flushTail, dr.flushReceipts, &next.Segs[segRefSlot])
 	}
 	return plan{
 		next: next,
 		before: func(ctx context.Context) error {
 			g, gctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return s.writeBlobs(gctx, blobWrites) })
-			if flush != nil && !large {
+			g.Go(func() error { return s.writeBlobs(gctx, dr.blobWrites) })
+			if dr.flush != nil && !dr.large {
 				g.Go(func() error { return writeFlush(gctx) })
 			}
 			var prep manifest.Prepared
@@ -256,7 +320,7 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 				s.log.Warn("session: commit names attachments this session holds no bytes for; not stamped",
 					"session_id", sid, "revision", next.Revision, "attachment_ids", prep.Unbacked)
 			}
-			if flush != nil && large {
+			if dr.flush != nil && dr.large {
 				// The segment holds this commit's record: it needs the
 				// attachment ids first.
 				return writeFlush(ctx)
@@ -266,16 +330,18 @@ func (t *commitTxn) eval(ctx context.Context, cur snapshot) (plan, error) {
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
 			s.compactedPublished(next)
+			s.flushPublished(next)
 			s.startCompaction(sid, next)
+			s.startFlush(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}
-			if err := s.hook.FinishCommit(ctx, sid, attachIDs, now); err != nil {
+			if err := s.hook.FinishCommit(ctx, sid, attachIDs, dr.d.At); err != nil {
 				s.log.Warn("session: stamping attachment refs failed; the head is authoritative",
 					"session_id", sid, "revision", next.Revision, "err", err)
 			}
 		},
-	}, nil
+	}
 }
 
 // receipt looks up the receipt of the commit's turn in base.
@@ -324,6 +390,9 @@ func validateCommit(c *RuntimeCommit) error {
 	for _, b := range c.EnqueuedQueueBatches {
 		if b.SessionID != c.SessionID {
 			return &SessionBindingMismatchError{Bound: c.SessionID, Attempted: b.SessionID}
+		}
+		if err := checkDraft(b); err != nil {
+			return err
 		}
 	}
 	if st := c.TurnCommit; st != nil {

@@ -2,11 +2,10 @@ package session
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/stowage-dev/stowage/internal/codec"
 )
 
 // Background compaction (docs/format.md, "Compaction"). A commit that
@@ -92,13 +91,16 @@ func (s *Store) adoptCompaction(sid string, segs []segRef, gen uint64) ([]segRef
 		return out, true
 	}
 	// The run is gone (merged by another writer, deleted, fenced by a
-	// sweep): the merged segment will never be named.
+	// sweep): the merged segment will never be named, unless it already
+	// is (a commit of this handle whose outcome it did not learn).
 	s.mu.Lock()
 	if s.compacted == c {
 		s.compacted = nil
 	}
 	s.mu.Unlock()
-	s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+	if !slices.ContainsFunc(segs, func(r segRef) bool { return r.ID == c.ref.ID }) {
+		s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+	}
 	return segs, false
 }
 
@@ -163,19 +165,14 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 		return nil, err
 	}
 	seg := mergeSegments(sid, parts)
-	idx := indexOf(seg)
+	segData, idxData, idx, err := encodeSegment(seg)
+	if err != nil {
+		return nil, err
+	}
 	ref := segRef{ID: newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
 		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
 	for _, r := range run {
 		ref.Reset = ref.Reset || r.Reset
-	}
-	segData, err := codec.Encode(segSchema, seg)
-	if err != nil {
-		return nil, err
-	}
-	idxData, err := codec.Encode(indexSchema, idx)
-	if err != nil {
-		return nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })
@@ -199,6 +196,6 @@ func unsealed(segs []segRef) int {
 	return n
 }
 
-// WaitCompaction waits for the handle's background merge, if one is
-// running. A merged segment is named by the handle's next commit.
+// WaitCompaction waits for the handle's background merge and flush, if
+// any is running. Their segments are named by the handle's next commit.
 func (s *Store) WaitCompaction() { s.compactWG.Wait() }

@@ -30,8 +30,8 @@ import (
 // would look like its deleted predecessor's.
 var (
 	headSchema  = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
-	segSchema   = codec.Schema{Kind: "SEGM", Current: 1, Min: 1}
-	indexSchema = codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
+	segSchema   = codec.Schema{Kind: "SEGM", Current: 2, Min: 1} // 2: blocked (blocks.go)
+	indexSchema = codec.Schema{Kind: "SIDX", Current: 2, Min: 1} // 2: blocks and parents
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
 )
 
@@ -168,6 +168,8 @@ type queuedBatch struct {
 	ClaimID    string `json:"claim_id,omitempty"`
 	LeaseToken string `json:"lease_token,omitempty"`
 	ClaimGen   uint64 `json:"claim_gen,omitempty"`
+	// ClaimFence counts the claims of the batch (QueuedWorkClaim.FencingToken).
+	ClaimFence uint64 `json:"claim_fence,omitempty"`
 }
 
 type inputRow struct {

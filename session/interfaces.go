@@ -43,10 +43,13 @@ type CommitStore interface {
 type QueuedWorkStore interface {
 	// EnqueueQueuedWork appends a batch; the store assigns its id.
 	EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraft) (QueuedWorkBatch, error)
-	// ClaimQueuedWork claims up to max ready batches for the holder of
-	// fence, which must be the live session execution lease. Batches held
-	// by a claim of an older lease generation are reclaimed (their claim is
-	// superseded). Returns (nil, nil) when nothing is ready.
+	// ClaimQueuedWork claims ready turn work for the holder of fence,
+	// which must be the live session execution lease, at the idle
+	// boundary: the first candidate batch, alone unless it has a merge key
+	// (then with the following batches of the same key and delivery
+	// policy, up to max), never past a session command. Batches held by a
+	// claim of an older lease generation are reclaimed (their claim is
+	// superseded). Returns (nil, nil) when nothing is claimable.
 	ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) (*QueuedWorkClaim, error)
 	// ListQueuedWork returns the unsettled batches in enqueue order.
 	ListQueuedWork(ctx context.Context) ([]QueuedWorkBatch, error)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -187,6 +188,44 @@ func (s *Store) boundID() (string, error) {
 		return "", fmt.Errorf("%w: handle is not bound to a session", ErrInvalidID)
 	}
 	return sid, nil
+}
+
+// inheritSession fills the session ids c leaves empty with the handle's
+// session: the commit's own, its turn stamp's and its outbox drafts'. A
+// handle knows its session, so a commit need not repeat it; an id that is
+// set is kept and checked as before (another session's is
+// *SessionBindingMismatchError). The caller's slices and stamp are copied
+// before anything is filled in.
+func (s *Store) inheritSession(c *RuntimeCommit) {
+	if c.SessionID == "" {
+		c.SessionID = s.SessionID()
+	}
+	sid := c.SessionID
+	if sid == "" {
+		return
+	}
+	if st := c.TurnCommit; st != nil && st.SessionID == "" {
+		cp := *st
+		cp.SessionID = sid
+		c.TurnCommit = &cp
+	}
+	if slices.ContainsFunc(c.EnqueuedQueueBatches, func(d QueuedWorkBatchDraft) bool { return d.SessionID == "" }) {
+		c.EnqueuedQueueBatches = slices.Clone(c.EnqueuedQueueBatches)
+		for i := range c.EnqueuedQueueBatches {
+			if c.EnqueuedQueueBatches[i].SessionID == "" {
+				c.EnqueuedQueueBatches[i].SessionID = sid
+			}
+		}
+	}
+}
+
+// draftSession returns the session a draft names, or the handle's session
+// sid if it names none.
+func draftSession(named, sid string) string {
+	if named == "" {
+		return sid
+	}
+	return named
 }
 
 // liveOrFresh returns h, or an empty head for sid if h is absent or deleted.

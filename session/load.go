@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // graphState is the decoded live graph of one head: nodes in insertion
@@ -131,6 +133,8 @@ func (s *Store) liveSnapshot(ctx context.Context) (*snapshot, string, error) {
 // parallel), and one conditional GET when the head is unchanged since this
 // handle last decoded it.
 func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (out *PersistedRead, err error) {
+	ctx, op := observe.Start(ctx, s.obs, observe.Load, s.SessionID())
+	defer func() { endOp(op, out.revision(), err) }()
 	if scope.ActivePath {
 		if err := validateOptionalID("leaf node id", scope.LeafNodeID); err != nil {
 			return nil, err
@@ -233,7 +237,8 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 
 // LoadNode implements CommitStore. It reads the head (one conditional GET),
 // then at most the indexes of the head's segments (cached; they are
-// immutable) and the one segment that holds the node.
+// immutable) and the one block that holds the node (one ranged GET; the
+// whole segment for a segment of schema 1).
 func (s *Store) LoadNode(ctx context.Context, nodeID string) (out *NodeRecord, err error) {
 	if err := ValidateNodeID(nodeID); err != nil {
 		return nil, err
@@ -285,26 +290,15 @@ func (s *Store) loadNode(ctx context.Context, nodeID string) (*NodeRecord, error
 		return nil, err
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
-		if !idxs[i].hasNode(nodeID) {
-			continue
+		if idxs[i].hasNode(nodeID) {
+			return s.nodeIn(ctx, sid, ids[i], idxs[i], nodeID)
 		}
-		segs, err := s.loadSegments(ctx, sid, ids[i:i+1])
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range segs[0].Nodes {
-			if n.NodeID == nodeID {
-				n = cloneNode(n)
-				return &n, nil
-			}
-		}
-		return nil, &CorruptError{Key: segKey(sid, ids[i]), Err: ErrCorrupt}
 	}
 	return nil, nil
 }
 
 // findReceipt returns the receipt of turnID in h: from the head's recent
-// receipts, else from the segment whose index lists the turn.
+// receipts, else from the footer of the segment whose index lists the turn.
 func (s *Store) findReceipt(ctx context.Context, sid string, h *head, turnID string) (*receipt, error) {
 	for i := len(h.Receipts) - 1; i >= 0; i-- {
 		if h.Receipts[i].TurnID == turnID {
@@ -329,11 +323,11 @@ func (s *Store) findReceipt(ctx context.Context, sid string, h *head, turnID str
 		if !idxs[i].hasTurn(turnID) {
 			continue
 		}
-		segs, err := s.loadSegments(ctx, sid, ids[i:i+1])
+		foot, err := s.loadFooter(ctx, sid, ids[i], idxs[i])
 		if err != nil {
 			return nil, err
 		}
-		rs := segs[0].Receipts
+		rs := foot.Receipts
 		for j := len(rs) - 1; j >= 0; j-- {
 			if rs[j].TurnID == turnID {
 				r := rs[j]

@@ -15,10 +15,11 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	if err != nil {
 		return QueuedWorkBatch{}, err
 	}
+	draft.SessionID = draftSession(draft.SessionID, sid)
 	if draft.SessionID != sid {
 		return QueuedWorkBatch{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}
-	if err := validateOptionalID("source key", draft.SourceKey); err != nil {
+	if err := checkDraft(draft); err != nil {
 		return QueuedWorkBatch{}, err
 	}
 	draft.Payload = cloneRaw(draft.Payload)
@@ -44,51 +45,17 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
 	h.QueueSeq++
 	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
-		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt}
+		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt,
+		Delivery: d.Delivery, Class: d.Class, MergeKey: d.MergeKey}.withDefaults()
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
 	return b
 }
 
-// ClaimQueuedWork implements QueuedWorkStore. A batch is claimable if it is
-// available (its AvailableAt has passed) and unclaimed or its claim was made
-// under an older lease generation than the caller's (its holder lost the
-// lease); reclaiming rotates the claim id and token, which supersedes the
-// old claim's completion.
+// ClaimQueuedWork implements QueuedWorkStore: ClaimReadyQueuedWork at the
+// idle boundary, returning the claim, or nil if it took nothing.
 func (s *Store) ClaimQueuedWork(ctx context.Context, fence LeaseFence, max int) (*QueuedWorkClaim, error) {
-	sid, err := s.boundID()
-	if err != nil {
-		return nil, err
-	}
-	if max <= 0 {
-		max = 1
-	}
-	var out *QueuedWorkClaim
-	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
-		out = nil
-		if err := requireLease(sid, cur.h, fence, s.now()); err != nil {
-			return plan{}, err
-		}
-		next := cur.h.clone()
-		claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
-		now := s.now()
-		for i := range next.Queue {
-			b := &next.Queue[i]
-			if (b.ClaimID != "" && b.ClaimGen >= fence.FencingToken) || now.Before(b.AvailableAt) {
-				continue
-			}
-			b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken
-			claim.Batches = append(claim.Batches, cloneBatch(b.QueuedWorkBatch))
-			if len(claim.Batches) == max {
-				break
-			}
-		}
-		if len(claim.Batches) == 0 {
-			return plan{}, nil
-		}
-		out = claim
-		return plan{next: next}, nil
-	})
-	return out, err
+	out, err := s.ClaimReadyQueuedWork(ctx, fence, BoundaryIdle, max)
+	return out.Claim, err
 }
 
 // ListQueuedWork implements QueuedWorkStore.

@@ -8,7 +8,8 @@ import (
 // QueuedWorkBatchDraft is a batch to enqueue; the store assigns its id.
 // SourceKey, if set, makes the enqueue idempotent: while a batch with the
 // same key is unsettled, enqueueing it again returns that batch (its
-// original payload) and admits nothing.
+// original payload) and admits nothing. SessionID may be left empty: it is
+// the session of the handle (or commit) that enqueues it.
 type QueuedWorkBatchDraft struct {
 	SessionID string          `json:"session_id"`
 	SourceKey string          `json:"source_key,omitempty"`
@@ -16,6 +17,98 @@ type QueuedWorkBatchDraft struct {
 	// AvailableAt, if set, keeps the batch from being claimed before that
 	// time by the store clock (it is listed meanwhile).
 	AvailableAt time.Time `json:"available_at,omitzero"`
+	// Delivery is when the batch may reach the session: at the next idle
+	// boundary (DeliverAfterCurrentTurnCommit, the default) or already at a
+	// checkpoint of the running turn (DeliverEarliestSafeBoundary).
+	Delivery DeliveryPolicy `json:"delivery_policy,omitempty"`
+	// Class says whether the batch is turn work (the default) or a session
+	// command. A command is claimed alone, only by
+	// ClaimLeadingSessionCommand; neither class overtakes the other.
+	Class QueuedWorkClass `json:"class,omitempty"`
+	// MergeKey, if set, lets the batch join adjacent turn work with the
+	// same key and delivery policy in one claim; a batch without one is
+	// exclusive (claimed alone).
+	MergeKey string `json:"merge_key,omitempty"`
+}
+
+// DeliveryPolicy is when queued work may reach the session.
+type DeliveryPolicy string
+
+// Delivery policies.
+const (
+	// DeliverAfterCurrentTurnCommit: only at an idle boundary, after the
+	// running turn (if any) has committed. The default.
+	DeliverAfterCurrentTurnCommit DeliveryPolicy = "after_current_turn_commit"
+	// DeliverEarliestSafeBoundary: at the next safe boundary, which may be
+	// a checkpoint of the running turn.
+	DeliverEarliestSafeBoundary DeliveryPolicy = "earliest_safe_boundary"
+)
+
+// QueuedWorkClass is the ingress family of a batch.
+type QueuedWorkClass string
+
+// Work classes.
+const (
+	// ClassTurnWork is work a turn consumes (the default).
+	ClassTurnWork QueuedWorkClass = "turn_work"
+	// ClassSessionCommand is a command the runtime applies to the session
+	// (e.g. refresh a tool catalog), one batch per claim.
+	ClassSessionCommand QueuedWorkClass = "session_command"
+)
+
+// QueuedWorkClaimBoundary is where a claim is made: idle, between turns,
+// or at a checkpoint of a running turn.
+type QueuedWorkClaimBoundary string
+
+// Claim boundaries.
+const (
+	// BoundaryIdle admits work of either delivery policy.
+	BoundaryIdle QueuedWorkClaimBoundary = "idle"
+	// BoundaryActiveTurnCheckpoint admits only work whose first batch is
+	// DeliverEarliestSafeBoundary.
+	BoundaryActiveTurnCheckpoint QueuedWorkClaimBoundary = "active_turn_checkpoint"
+)
+
+// QueuedWorkClaimRefusal says why a claim of turn work took nothing.
+type QueuedWorkClaimRefusal string
+
+// Claim refusals.
+const (
+	// RefusalEmpty: no unsettled batch is waiting (none is, or every one
+	// is held by a live claim).
+	RefusalEmpty QueuedWorkClaimRefusal = "empty"
+	// RefusalNotYetAvailable: batches wait, but none is available yet
+	// (AvailableAt); a later claim will find them.
+	RefusalNotYetAvailable QueuedWorkClaimRefusal = "not_yet_available"
+	// RefusalCommandAtHead: the first claimable batch is a session command,
+	// which turn work never overtakes.
+	RefusalCommandAtHead QueuedWorkClaimRefusal = "command_at_head"
+	// RefusalDeliveryBoundaryBlocked: the first claimable batch waits for
+	// the idle boundary (DeliverAfterCurrentTurnCommit).
+	RefusalDeliveryBoundaryBlocked QueuedWorkClaimRefusal = "delivery_boundary_blocked"
+)
+
+// QueuedWorkClaimOutcome is a claim, or (Claim nil) the refusal that took
+// nothing.
+type QueuedWorkClaimOutcome struct {
+	Claim   *QueuedWorkClaim
+	Refusal QueuedWorkClaimRefusal
+}
+
+// SelectedQueuedWorkClaim is the result of ClaimQueuedWorkByIDs: the claim
+// of the named batches it could take (nil if none), and the named ids no
+// unsettled batch has any more (settled, cancelled or never enqueued):
+// those are already satisfied.
+type SelectedQueuedWorkClaim struct {
+	Claim            *QueuedWorkClaim
+	AlreadySatisfied []string
+}
+
+// CheckpointWorkClaim is the result of ClaimCheckpointWork: the claims of
+// both families taken at one checkpoint, either or both nil.
+type CheckpointWorkClaim struct {
+	Inputs *TurnInputClaim
+	Queue  *QueuedWorkClaim
 }
 
 // QueuedWorkBatch is an enqueued batch.
@@ -28,17 +121,24 @@ type QueuedWorkBatch struct {
 	EnqueuedAt time.Time       `json:"enqueued_at"`
 	// AvailableAt is the draft's: not claimable before it (zero: at once).
 	AvailableAt time.Time `json:"available_at,omitzero"`
+	// Delivery, Class and MergeKey are the draft's, defaults filled in.
+	Delivery DeliveryPolicy  `json:"delivery_policy,omitempty"`
+	Class    QueuedWorkClass `json:"class,omitempty"`
+	MergeKey string          `json:"merge_key,omitempty"`
 }
 
 // QueuedWorkClaim is a claim on a prefix of ready batches. It pins the
 // session lease generation (the fencing token of the lease that claimed it):
 // when a holder of a later lease reclaims, ClaimID and LeaseToken rotate and
-// this claim is superseded.
+// this claim is superseded. FencingToken counts the claims of its first
+// batch: every claim of a batch (after an abandon, or a reclaim by a later
+// generation) has a greater one.
 type QueuedWorkClaim struct {
 	SessionID              string            `json:"session_id"`
 	ClaimID                string            `json:"claim_id"`
 	LeaseToken             string            `json:"lease_token"`
 	SessionLeaseGeneration uint64            `json:"session_lease_generation"`
+	FencingToken           uint64            `json:"fencing_token"`
 	Batches                []QueuedWorkBatch `json:"batches"`
 }
 
@@ -88,7 +188,8 @@ func (s TurnInputState) Terminal() bool { return s == InputCompleted || s == Inp
 // enqueue idempotent: an input with the same key and payload, unsettled or
 // a tombstone (completed, cancelled), is returned as is and nothing is
 // admitted; one with a different payload is a
-// PendingTurnInputSourceKeyConflict naming the existing input.
+// PendingTurnInputSourceKeyConflict naming the existing input. SessionID
+// may be left empty: it is the enqueueing handle's session.
 type PendingTurnInputDraft struct {
 	SessionID    string          `json:"session_id"`
 	SourceKey    string          `json:"source_key,omitempty"`

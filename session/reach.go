@@ -34,6 +34,10 @@ type HeadInfo struct {
 	// UnbackedAttachmentIDs are the ids the commits still in the tail named
 	// without bytes (neither stamped nor roots), by revision.
 	UnbackedAttachmentIDs map[uint64][]string
+	// StateProblems are the violated invariants of the head's coordination
+	// state (queued work, turn inputs, node tombstones) of a live head, one
+	// sentence each; fsck reports them.
+	StateProblems []string
 }
 
 // ReadHead decodes sid's head from store. It returns (nil, nil) if there is

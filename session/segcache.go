@@ -2,11 +2,12 @@ package session
 
 import (
 	"container/list"
+	"strconv"
 	"sync"
 )
 
-// SegmentCache caches decoded immutable objects of sessions (segments and
-// their indexes) and the decoded graph of each session's latest head,
+// SegmentCache caches decoded immutable objects of sessions (segments,
+// their blocks and their indexes) and the decoded graph of each session's latest head,
 // within a budget in bytes. Segments and indexes are written under unique
 // ids and never change, so a cached one never goes stale; a graph is keyed
 // by the head write it was built from. One cache can be shared by every
@@ -50,9 +51,12 @@ func (c *SegmentCache) Bytes() int64 {
 
 func segCacheKey(sid, id string) string { return sid + "/seg/" + id }
 func idxCacheKey(sid, id string) string { return sid + "/idx/" + id }
-func graphCacheKey(sid string) string   { return sid + "/graph" }
-func pathCacheKey(sid string) string    { return sid + "/path" }
-func headCacheKey(sid string) string    { return sid + "/head" }
+func blockCacheKey(sid, id string, b int) string {
+	return sid + "/blk/" + id + "/" + strconv.Itoa(b)
+}
+func graphCacheKey(sid string) string { return sid + "/graph" }
+func pathCacheKey(sid string) string  { return sid + "/path" }
+func headCacheKey(sid string) string  { return sid + "/head" }
 
 func (c *SegmentCache) getKey(k string) any {
 	c.mu.Lock()
@@ -99,6 +103,19 @@ func (c *SegmentCache) put(sid, id string, seg *segment) {
 	c.putKey(segCacheKey(sid, id), seg, segBytes(seg))
 }
 
+func (c *SegmentCache) getBlock(sid, id string, b int) ([]NodeRecord, bool) {
+	nodes, ok := c.getKey(blockCacheKey(sid, id, b)).([]NodeRecord)
+	return nodes, ok
+}
+
+func (c *SegmentCache) putBlock(sid, id string, b int, nodes []NodeRecord) {
+	w := int64(128)
+	for _, n := range nodes {
+		w += int64(nodeBytes(n))
+	}
+	c.putKey(blockCacheKey(sid, id, b), nodes, w)
+}
+
 func (c *SegmentCache) getIndex(sid, id string) (*segIndex, bool) {
 	x, ok := c.getKey(idxCacheKey(sid, id)).(*segIndex)
 	return x, ok
@@ -106,7 +123,8 @@ func (c *SegmentCache) getIndex(sid, id string) (*segIndex, bool) {
 
 func (c *SegmentCache) putIndex(sid, id string, x *segIndex) {
 	w := int64(128)
-	for _, l := range [][]string{x.NodeIDs, x.TurnIDs, x.AttachmentIDs} {
+	w += int64(8*len(x.Blocks) + 24*len(x.BlockTable))
+	for _, l := range [][]string{x.NodeIDs, x.Parents, x.TurnIDs, x.AttachmentIDs} {
 		for _, s := range l {
 			w += int64(len(s)) + 16
 		}

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sort"
@@ -25,6 +26,9 @@ type segment struct {
 	Nodes     []NodeRecord   `json:"nodes,omitempty"`
 	Commits   []commitRecord `json:"commits"`
 	Receipts  []receipt      `json:"receipts,omitempty"`
+	// Blocks is the block table of a blocked segment's footer (schema 2):
+	// where each block envelope lies in the object, and its node count.
+	Blocks []blockRef `json:"blocks,omitempty"`
 }
 
 // commitRecord is the history entry of one commit.
@@ -43,10 +47,19 @@ type commitRecord struct {
 // AttachmentIDs is always written (an empty list when the commits named
 // none): an index without the field was written before it existed, and
 // says nothing about attachments (hasAttachment then reports unknown).
+//
+// Schema 2 (a blocked segment's index) adds, parallel to NodeIDs, the block
+// of each node and its parent's id, and the segment's block table and
+// footer location: a node is then one ranged GET, and an active path is
+// computed from indexes alone.
 type segIndex struct {
-	NodeIDs       []string `json:"node_ids,omitempty"`
-	TurnIDs       []string `json:"turn_ids,omitempty"`
-	AttachmentIDs []string `json:"attachment_ids"`
+	NodeIDs       []string   `json:"node_ids,omitempty"`
+	Blocks        []int      `json:"blocks,omitempty"`
+	Parents       []string   `json:"parents,omitempty"`
+	TurnIDs       []string   `json:"turn_ids,omitempty"`
+	AttachmentIDs []string   `json:"attachment_ids"`
+	BlockTable    []blockRef `json:"block_table,omitempty"`
+	Footer        *blockRef  `json:"footer,omitempty"`
 }
 
 func (x *segIndex) hasNode(id string) bool {
@@ -194,12 +207,7 @@ func (p flushPlan) apply(segs []segRef) []segRef {
 // create-only, and fills in ref's counts (keeping a seal set since).
 func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []delta, receipts []receipt, ref *segRef) error {
 	seg := tailSegment(sid, tail, receipts)
-	idx := indexOf(seg)
-	segData, err := codec.Encode(segSchema, seg)
-	if err != nil {
-		return err
-	}
-	idxData, err := codec.Encode(indexSchema, idx)
+	segData, idxData, idx, err := encodeSegment(seg)
 	if err != nil {
 		return err
 	}
@@ -263,8 +271,8 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 			if err != nil {
 				return err
 			}
-			seg := new(segment)
-			if _, err := codec.Decode(segSchema, data, seg); err != nil {
+			seg, err := decodeSegment(data)
+			if err != nil {
 				return &CorruptError{Key: key, Err: err}
 			}
 			if seg.SessionID != sid {
@@ -298,6 +306,9 @@ func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*s
 			x := new(segIndex)
 			if _, err := codec.Decode(indexSchema, data, x); err != nil {
 				return &CorruptError{Key: key, Err: err}
+			}
+			if err := x.check(); err != nil {
+				return &CorruptError{Key: key, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
 			}
 			s.segs.putIndex(sid, id, x)
 			out[i] = x

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // Config configures a session Store.
@@ -45,6 +46,10 @@ type Config struct {
 	// nil means the global source. A deterministic simulation injects a
 	// seeded one so that a seed replays exactly.
 	Rand *mrand.Rand
+	// Observer, if set, receives the handle's commits, loads, head write
+	// retries and resolved ambiguous head writes (package observe); nil
+	// observes nothing.
+	Observer observe.Observer
 }
 
 // Tuning holds the protocol's size knobs. Changing them never affects
@@ -112,6 +117,7 @@ type Store struct {
 	log      *slog.Logger
 	tune     Tuning
 	rand     *mrand.Rand // nil: the global source
+	obs      observe.Observer
 
 	bindMu sync.Mutex
 	sid    string
@@ -124,7 +130,11 @@ type Store struct {
 	// named by the next commit (compact.go).
 	compacting bool
 	compacted  *compaction
-	compactWG  sync.WaitGroup
+	// flushing: a background flush runs; flushed: its segment, to be named
+	// by the next commit (flush.go). compactWG counts both.
+	flushing  bool
+	flushed   *pendingFlush
+	compactWG sync.WaitGroup
 }
 
 var (
@@ -152,6 +162,7 @@ func New(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		tune:     cfg.Tuning.withDefaults(),
 		rand:     cfg.Rand,
+		obs:      cfg.Observer,
 		sid:      cfg.SessionID,
 	}
 	if s.manifest == nil {

@@ -106,6 +106,9 @@ func headInfo(sid, etag string, h *head) *HeadInfo {
 			info.UnbackedAttachmentIDs[d.Rev] = d.Unbacked
 		}
 	}
+	if h.live() {
+		info.StateProblems = stateProblems(h)
+	}
 	return info
 }
 
@@ -180,11 +183,11 @@ func (st *Store) committed(ctx context.Context, sessionID string, h *head, id st
 		if found, known := idxs[i].hasAttachment(id); known && !found {
 			continue
 		}
-		segs, err := st.loadSegments(ctx, sessionID, ids[i:i+1])
+		foot, err := st.loadFooter(ctx, sessionID, ids[i], idxs[i])
 		if err != nil {
 			return false, time.Time{}, err
 		}
-		cs := segs[0].Commits
+		cs := foot.Commits
 		for j := len(cs) - 1; j >= 0; j-- {
 			if slices.Contains(cs[j].AttachmentIDs, id) {
 				return true, cs[j].At, nil

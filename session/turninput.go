@@ -12,6 +12,7 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 	if err != nil {
 		return PendingTurnInput{}, err
 	}
+	draft.SessionID = draftSession(draft.SessionID, sid)
 	if draft.SessionID != sid {
 		return PendingTurnInput{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}
@@ -73,36 +74,44 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		claim := &TurnInputClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
-		for i := range next.Inputs {
-			in := &next.Inputs[i]
+		out = claimInputs(next, sid, fence, turnID, max, func(in *inputRow) bool {
 			switch in.State {
-			case InputPending, InputDeferredNextTurn:
+			case InputPending, InputDeferredNextTurn, InputClaimed:
+				return true
 			case InputPendingActive:
-				if in.ActiveTurnID != turnID {
-					continue
-				}
-			case InputClaimed:
-				if in.ClaimGen >= fence.FencingToken {
-					continue
-				}
-			default: // terminal
-				continue
+				return in.ActiveTurnID == turnID
 			}
-			in.State, in.ClaimID, in.ClaimTurnID = InputClaimed, claim.ClaimID, turnID
-			in.LeaseToken, in.ClaimGen = claim.LeaseToken, fence.FencingToken
-			claim.Inputs = append(claim.Inputs, cloneInput(in.PendingTurnInput))
-			if len(claim.Inputs) == max {
-				break
-			}
-		}
-		if len(claim.Inputs) == 0 {
+			return false
+		})
+		if out == nil {
 			return plan{}, nil
 		}
-		out = claim
 		return plan{next: next}, nil
 	})
 	return out, err
+}
+
+// claimInputs stages on h (the caller's clone) a claim for turnID of up to
+// max inputs that eligible admits and that are unsettled and not held by a
+// claim of fence's generation or a newer one; nil if there are none.
+func claimInputs(h *head, sid string, fence LeaseFence, turnID string, max int, eligible func(*inputRow) bool) *TurnInputClaim {
+	claim := &TurnInputClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
+	for i := range h.Inputs {
+		in := &h.Inputs[i]
+		if in.State.Terminal() || (in.State == InputClaimed && in.ClaimGen >= fence.FencingToken) || !eligible(in) {
+			continue
+		}
+		in.State, in.ClaimID, in.ClaimTurnID = InputClaimed, claim.ClaimID, turnID
+		in.LeaseToken, in.ClaimGen = claim.LeaseToken, fence.FencingToken
+		claim.Inputs = append(claim.Inputs, cloneInput(in.PendingTurnInput))
+		if len(claim.Inputs) == max {
+			break
+		}
+	}
+	if len(claim.Inputs) == 0 {
+		return nil
+	}
+	return claim
 }
 
 // ListPendingTurnInputs implements TurnInputStore: the unsettled inputs

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/observe"
 )
 
 // snapshot is a head as read or written, with its ETag. h is nil when no
@@ -174,6 +175,7 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 			return published, nil
 		}
 		cur, fresh = published, true // the head that beat us
+		observe.Event(ctx, s.obs, observe.HeadRetry)
 		if backoff || attempt > 0 {
 			s.sleepJitter(ctx, attempt)
 		}
@@ -236,7 +238,9 @@ func (s *Store) publish(ctx context.Context, sid string, cur snapshot, next *hea
 		s.remember(sid, snap)
 		return snap, false, nil
 	}
-	return s.resolve(ctx, sid, cur, next, putErr)
+	snap, lost, err := s.resolve(ctx, sid, cur, next, putErr)
+	s.observeResolved(ctx, putErr, lost, err)
+	return snap, lost, err
 }
 
 // resolve decides the outcome of a head write that did not report success.

@@ -184,7 +184,8 @@ type TokenLedgerEntry struct {
 }
 
 // TurnCommitStamp identifies a turn's commit for idempotent retries. The
-// hash is opaque to the store.
+// hash is opaque to the store. SessionID may be left empty: it is the
+// committing handle's session.
 type TurnCommitStamp struct {
 	SessionID      string `json:"session_id"`
 	TurnID         string `json:"turn_id"`
@@ -236,6 +237,10 @@ func (l SessionExecutionLease) Fence() LeaseFence { return l.LeaseFence }
 
 // RuntimeCommit is everything one turn boundary persists, atomically.
 type RuntimeCommit struct {
+	// SessionID may be left empty: a commit is for the session of the
+	// handle it is given to. If set it must be that session, else
+	// *SessionBindingMismatchError (an unbound handle is bound by its
+	// first commit, which must then name the session).
 	SessionID string
 	// ExpectedHeadRevision is the revision the commit builds on; nil counts
 	// as 0 (no head).

@@ -27,8 +27,18 @@ func readObject(ctx context.Context, objs objstore.Store, key string) (kind stri
 	if err != nil {
 		return "", nil, err
 	}
-	if len(data) < 24 {
-		return "", nil, fmt.Errorf("object %q: %d bytes is too short for an envelope", key, len(data))
+	// A blocked segment is a sequence of envelopes: its footer, last, is
+	// what describes it.
+	for {
+		env, _, rest, err := codec.Split(data)
+		if err != nil {
+			return "", nil, fmt.Errorf("object %q: %w", key, err)
+		}
+		if len(rest) == 0 {
+			data = env
+			break
+		}
+		data = rest
 	}
 	kind, ver := string(data[8:12]), binary.BigEndian.Uint16(data[6:8])
 	if ver == 0 {

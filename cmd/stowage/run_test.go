@@ -230,6 +230,14 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("figure %+v has a non-positive value", f)
 		}
 	}
+	// The figures of the performance issue, each under its own name, so a
+	// script reads every ratio without parsing notes.
+	for _, name := range []string{"commit_p50", "concurrent_commits", "load_p50", "load_cold_p50", "load_cached_p50",
+		"attach_get", "attach_put", "sweep", "commit_put_bytes", "commit_cpu_us"} {
+		if !got[name] {
+			t.Errorf("figure %s missing from bench --json", name)
+		}
+	}
 	for _, name := range bench.Figures() {
 		// direct_put needs a store that presigns (S3), not a file store.
 		if !got[name] && name != bench.AttachPeakRSS && !strings.HasPrefix(name, bench.DirectPut) {

@@ -246,3 +246,22 @@ func Decode(s Schema, data []byte, v any) (uint16, error) {
 	}
 	return version, nil
 }
+
+// Split returns the first envelope of data, its kind, and the bytes after
+// it: an object may be a sequence of envelopes (a blocked segment), each
+// self-delimiting by its header's stored length. The envelope is not
+// verified; decode it to check it. A buffer too short for the header or for
+// the length it states is ErrCorrupt.
+func Split(data []byte) (env []byte, kind string, rest []byte, err error) {
+	if len(data) < headerLen {
+		return nil, "", nil, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
+	}
+	if string(data[0:4]) != magic {
+		return nil, "", nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	n := uint64(headerLen) + uint64(binary.BigEndian.Uint32(data[12:16]))
+	if n > uint64(len(data)) {
+		return nil, "", nil, fmt.Errorf("%w: envelope of %d bytes, %d left", ErrCorrupt, n, len(data))
+	}
+	return data[:n], string(data[8:12]), data[n:], nil
+}

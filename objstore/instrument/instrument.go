@@ -86,7 +86,7 @@ func New(s objstore.Store, reg prometheus.Registerer, backendLabel string) objst
 // RetryObserver returns a function suitable for retry.Options.OnRetry that
 // counts retries in stowage_objstore_retries_total{backend,op,code}.
 func RetryObserver(reg prometheus.Registerer, backendLabel string) func(op string, attempt int, err error) {
-	c := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	c := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "retries_total",
 		Help:      "Object store operation attempts that failed and were retried, by error code.",
@@ -107,7 +107,7 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 
 func vectors(reg prometheus.Registerer) metricVecs {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		return Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: name, Help: help,
 		}, append([]string{"backend", "op"}, labels...)))
 	}
@@ -116,7 +116,7 @@ func vectors(reg prometheus.Registerer) metricVecs {
 		failures: counter("operation_failures_total", "Object store operations that failed unexpectedly (not counting not-found, not-modified, lost races and cancellations), by error code.", "code"),
 		read:     counter("read_bytes_total", "Bytes read from object bodies."),
 		written:  counter("written_bytes_total", "Bytes of objects written successfully."),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "operation_duration_seconds",
 			Help:      "Duration of object store operations (Get: until the body is ready; List: the whole iteration).",
@@ -125,9 +125,10 @@ func vectors(reg prometheus.Registerer) metricVecs {
 	}
 }
 
-// register registers c with reg, or returns the collector already
-// registered under the same description.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+// Register registers c with reg (nil: not registered), or returns the
+// collector already registered under the same description; any other
+// registration error panics. Package telemetry registers with it too.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if reg == nil {
 		return c
 	}

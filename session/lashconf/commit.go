@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -83,12 +84,33 @@ func testConcurrentCAS(t *testing.T, e *env) {
 }
 
 // testRejectsOtherSession: a handle bound to one session refuses a commit
-// for another.
+// for another (*SessionBindingMismatchError naming both) and writes
+// nothing; a commit that names no session (nor its stamp, nor its outbox
+// batches) is the handle's.
 func testRejectsOtherSession(t *testing.T, e *env) {
 	s := e.sess("alpha")
 	e.commit(s, emptyCommit("alpha", 0))
-	if _, err := s.CommitRuntimeState(e.ctx, emptyCommit("beta", 0)); !errors.Is(err, session.ErrSessionBindingMismatch) {
+	_, err := s.CommitRuntimeState(e.ctx, emptyCommit("beta", 1))
+	var mm *session.SessionBindingMismatchError
+	if !errors.As(err, &mm) || mm.Bound != "alpha" || mm.Attempted != "beta" {
 		t.Fatalf("commit for another session: %v", err)
+	}
+	if r, _ := e.sess("beta").LoadSession(e.ctx, session.FullGraph()); r != nil {
+		t.Fatal("the refused commit wrote session beta")
+	}
+	c := emptyCommit("", 1)
+	c.TurnCommit = stamp("", "turn-1", "hash")
+	c.EnqueuedQueueBatches = []session.QueuedWorkBatchDraft{{Payload: text2json("follow-up")}}
+	res := e.commit(s, c)
+	if res.HeadRevision != 2 || len(res.EnqueuedQueueBatches) != 1 || res.EnqueuedQueueBatches[0].SessionID != "alpha" {
+		t.Fatalf("commit naming no session: %+v", res)
+	}
+	if again := e.commit(e.sess("alpha"), c); again.HeadRevision != 2 {
+		t.Fatalf("retry of the stamped turn: %+v", again)
+	}
+	c.TurnCommit = stamp("beta", "turn-2", "hash")
+	if _, err := s.CommitRuntimeState(e.ctx, c); err == nil {
+		t.Fatal("a turn stamp for another session was accepted")
 	}
 }
 
@@ -304,14 +326,18 @@ func testUnbackedAttachment(t *testing.T, e *env) {
 }
 
 // testTombstoneNodes: a node tombstoned without replacing the graph is
-// hidden from LoadNode and from the session graph; a sweep afterwards is
-// safe. (lash's vacuum, which deletes tombstoned rows, has no stowage API:
-// tombstones live in the head until a ReplaceFull clears them.)
+// hidden from LoadNode and from the session graph; Vacuum removes it
+// physically (the segment holding it is replaced by one without it, and
+// the old one is gone after a sweep), exactly once; reads are unchanged
+// and the live node stays.
 func testTombstoneNodes(t *testing.T, e *env) {
 	s := e.sess("root")
 	c := session.RuntimeCommit{SessionID: "root", ExpectedHeadRevision: rev(0), Graph: session.GraphDelta{
 		Kind: session.DeltaReplaceFull, Leaf: "node-delete", Nodes: []session.NodeRecord{node("node-live", ""), node("node-delete", "node-live")}}}
 	e.commit(s, c)
+	for r := uint64(1); r <= 16; r++ { // enough commits to flush the nodes to a segment
+		e.commit(s, emptyCommit("root", r))
+	}
 	if n, err := s.LoadNode(e.ctx, "node-delete"); err != nil || n == nil {
 		t.Fatalf("before tombstone: %+v, %v", n, err)
 	}
@@ -319,14 +345,45 @@ func testTombstoneNodes(t *testing.T, e *env) {
 	if n, err := e.sess("root").LoadNode(e.ctx, "node-delete"); err != nil || n != nil {
 		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
 	}
+	before, err := session.ReadHead(e.ctx, e.objs, "root")
+	e.must(err)
+	v, err := s.Vacuum(e.ctx)
+	if err != nil || v.RemovedNodes != 1 || v.RemovedTurnInputTombstones != 0 {
+		t.Fatalf("vacuum: %+v, %v", v, err)
+	}
+	if v, err := s.Vacuum(e.ctx); err != nil || v != (session.VacuumReport{}) {
+		t.Fatalf("second vacuum: %+v, %v", v, err)
+	}
+	after, err := session.ReadHead(e.ctx, e.objs, "root")
+	e.must(err)
+	if after.Revision != before.Revision || equal(after.Keys, before.Keys) || len(before.Keys) == 0 {
+		t.Fatalf("vacuum kept the segments: %v -> %v", before.Keys, after.Keys)
+	}
 	r, err := e.sess("root").LoadSession(e.ctx, session.FullGraph())
 	e.must(err)
-	for _, n := range r.Graph.Nodes {
-		if n.NodeID == "node-delete" {
-			t.Fatal("tombstoned node in the session graph")
-		}
+	if ids := nodeIDs(r.Graph.Nodes); !equal(ids, []string{"node-live"}) {
+		t.Fatalf("graph after vacuum %v", ids)
 	}
 	if _, err := e.sweeper(-1).Run(e.ctx); err != nil {
-		t.Fatalf("sweep after tombstoning: %v", err)
+		t.Fatalf("sweep after vacuum: %v", err)
 	}
+	for _, k := range before.Keys {
+		if slices.Contains(after.Keys, k) {
+			continue
+		}
+		if _, err := e.objs.Head(e.ctx, k); !isErr(err, objstore.ErrNotExist) {
+			t.Fatalf("superseded %s after a sweep: %v", k, err)
+		}
+	}
+	if n, err := e.sess("root").LoadNode(e.ctx, "node-live"); err != nil || n == nil {
+		t.Fatalf("live node after vacuum: %+v, %v", n, err)
+	}
+}
+
+func nodeIDs(ns []session.NodeRecord) []string {
+	out := []string{}
+	for _, n := range ns {
+		out = append(out, n.NodeID)
+	}
+	return out
 }

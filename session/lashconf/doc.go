@@ -38,31 +38,31 @@
 //	runtime_persistence_clock_expiry (rp)                                   ClockExpiry                                               passing
 //	queued_work_source_keys_are_idempotent_and_list_ordered (rp)            QueuedWorkSourceKeysAreIdempotentAndListOrdered           passing
 //	concurrent_queue_and_turn_input_claims_have_one_owner (rp)              ConcurrentQueueAndTurnInputClaimsHaveOneOwner             passing
-//	checkpoint_work_claims_both_families_once (rp)                          -                                                         no API yet
-//	checkpoint_claim_probe_transaction_counts (rp)                          -                                                         no API yet
+//	checkpoint_work_claims_both_families_once (rp)                          CheckpointWorkClaimsBothFamiliesOnce                      passing
+//	checkpoint_claim_probe_transaction_counts (rp)                          CheckpointClaimProbeRequestCounts                         passing
 //	queued_work_cancel_removes_only_unclaimed_batches (rp)                  QueuedWorkCancelRemovesOnlyUnclaimedBatches               passing
-//	queued_work_exact_claim_uses_selected_batch_ids (rp)                    QueuedWorkExactClaimUsesSelectedBatchIDs                  partial (boundaries)
-//	queued_work_classes_gate_command_and_turn_claims (rp)                   -                                                         no API yet
-//	queued_work_claims_respect_boundaries_abandon_and_stale_completion (rp) QueuedWorkAbandonAndStaleCompletion                       partial
+//	queued_work_exact_claim_uses_selected_batch_ids (rp)                    QueuedWorkExactClaimUsesSelectedBatchIDs                  passing
+//	queued_work_classes_gate_command_and_turn_claims (rp)                   QueuedWorkClassesGateCommandAndTurnClaims                 passing
+//	queued_work_claims_respect_boundaries_abandon_and_stale_completion (rp) QueuedWorkClaimsRespectBoundariesAbandonAndStaleCompletion passing
 //	queued_work_claims_supersede_across_session_lease_generations (rp)      QueuedWorkClaimsSupersedeAcrossSessionLeaseGenerations    passing
 //	claim_liveness_for_lease_less_paths_tracks_session_generations (rp)     ClaimLivenessTracksSessionGenerations                     passing
 //	same_generation_claim_scans_reach_rows_beyond_the_scan_surplus (rp)     SameGenerationClaimScansReachRowsBeyondTheScanSurplus     passing
-//	queued_work_respects_membership_limits_exclusivity_reclaim_and_sessions -                                                         no API yet
-//	queued_work_join_groups_by_delivery_policy_and_merge_key (rp)           -                                                         no API yet
+//	queued_work_respects_membership_limits_exclusivity_reclaim_and_sessions QueuedWorkRespectsMembershipLimitsExclusivityReclaimAndSessions passing
+//	queued_work_join_groups_by_delivery_policy_and_merge_key (rp)           QueuedWorkJoinGroupsByDeliveryPolicyAndMergeKey           passing
 //	queued_work_completion_is_lease_guarded (rp)                            QueuedWorkCompletionIsLeaseGuarded                        deliberate
 //	queued_wake_delivery_is_source_key_idempotent_and_claimed_once (rp)     QueuedWakeDeliveryIsSourceKeyIdempotentAndClaimedOnce     passing
 //	queue_completion_and_turn_commit_stamp_are_atomic (rp)                  QueueCompletionAndTurnCommitStampAreAtomic                passing
-//	pending_turn_inputs_source_keys_order_cancel_and_cross_session (rp)     PendingTurnInputsSourceKeysOrderCancelAndCrossSession     partial (vacuum)
+//	pending_turn_inputs_source_keys_order_cancel_and_cross_session (rp)     PendingTurnInputsSourceKeysOrderCancelAndCrossSession     passing
 //	pending_turn_input_bulk_and_suffix_cancellation (rp)                    PendingTurnInputBulkAndSuffixCancellation                 passing
 //	pending_turn_input_claims_reclaim_complete_and_fence (rp)               PendingTurnInputClaimsReclaimCompleteAndFence             passing
-//	turn_input_application_identity_survives_pending_tombstone_vacuum (rp)  TurnInputApplicationIdentitySurvivesTombstones            partial (vacuum)
+//	turn_input_application_identity_survives_pending_tombstone_vacuum (rp)  TurnInputApplicationIdentitySurvivesTombstones            passing
 //	turn_input_claims_supersede_across_session_lease_generations (rp)       TurnInputClaimsSupersedeAcrossSessionLeaseGenerations     passing
 //	pending_turn_input_cancel_covers_active_and_deferred_states (rp)        PendingTurnInputCancelCoversActiveAndDeferredStates       passing
 //	pending_active_turn_inputs_defer_unaccepted_once_on_interrupt (rp)      PendingActiveTurnInputsDeferOnceOnInterrupt               passing
 //	completed input source-key replay (rp, within the claims case)          CompletedInputSourceKeyReplayIsATombstone                 passing
 //	runtime_persistence_survives_reopen (rp)                                RuntimePersistenceSurvivesReopen                          passing
 //	gc_reclaims_unreachable_checkpoint_blobs_and_preserves_live (rp)        GCReclaimsUnreachableCheckpointBlobsAndPreservesLive      passing
-//	tombstone_vacuum_and_gc_are_minimally_consistent (rp)                   TombstoneVacuumAndGCAreMinimallyConsistent                partial (vacuum)
+//	tombstone_vacuum_and_gc_are_minimally_consistent (rp)                   TombstoneVacuumAndGCAreMinimallyConsistent                passing
 //	session_store_factory_reports_declared_tier (ssf)                       FactoryReportsDeclaredTier                                passing
 //	session_store_factory_open_missing_returns_none (ssf)                   FactoryOpenMissingReturnsNone                             passing
 //	session_store_factory_create_seeds_and_reopens_meta (ssf)               FactoryCreateSeedsAndReopensMeta                          passing
@@ -101,9 +101,7 @@
 // attachment_store.rs, ao = attachment_owner.rs, tc = turn_control.rs.
 //
 // Counts: the table has 77 rows; 72 are translatable (3 are out of scope,
-// 2 are not translatable). Of those, 55 pass as in lash, 7 assert a
-// deliberate difference, 5 pass in part (the rest of the case has no API),
-// and 5 have no stowage API yet (work classes, delivery boundaries with
-// exclusivity and merge keys, checkpoint claims of both families). 61 Go
-// tests cover the 67 cases with a test (a few Go tests cover two cases).
+// 2 are not translatable). Of those, 65 pass as in lash and 7 assert a
+// deliberate difference; none is partial and none lacks an API. 66 Go
+// tests cover the 72 cases with a test (a few Go tests cover two cases).
 package lashconf

@@ -65,12 +65,17 @@ var cases = []lashCase{
 	// runtime_persistence.rs: queued work.
 	{"QueuedWorkSourceKeysAreIdempotentAndListOrdered", testQueueSourceKeys},
 	{"ConcurrentQueueAndTurnInputClaimsHaveOneOwner", testConcurrentClaimsOneOwner},
+	{"CheckpointWorkClaimsBothFamiliesOnce", testCheckpointBothFamilies},
+	{"CheckpointClaimProbeRequestCounts", testCheckpointProbeCounts},
 	{"QueuedWorkCancelRemovesOnlyUnclaimedBatches", testQueueCancel},
 	{"QueuedWorkExactClaimUsesSelectedBatchIDs", testExactClaim},
-	{"QueuedWorkAbandonAndStaleCompletion", testQueueAbandonStale},
+	{"QueuedWorkClassesGateCommandAndTurnClaims", testQueueClasses},
+	{"QueuedWorkClaimsRespectBoundariesAbandonAndStaleCompletion", testQueueBoundaries},
 	{"QueuedWorkClaimsSupersedeAcrossSessionLeaseGenerations", testQueueSupersede},
 	{"ClaimLivenessTracksSessionGenerations", testClaimLiveness},
 	{"SameGenerationClaimScansReachRowsBeyondTheScanSurplus", testScanSurplus},
+	{"QueuedWorkRespectsMembershipLimitsExclusivityReclaimAndSessions", testQueueMembership},
+	{"QueuedWorkJoinGroupsByDeliveryPolicyAndMergeKey", testQueueJoin},
 	{"QueuedWorkCompletionIsLeaseGuarded", testQueueCompletionLeaseGuarded},
 	{"QueuedWakeDeliveryIsSourceKeyIdempotentAndClaimedOnce", testWakeClaimedOnce},
 	{"QueueCompletionAndTurnCommitStampAreAtomic", testQueueStampAtomic},
@@ -243,6 +248,16 @@ func (e *env) lease(s *session.Store, id string, ttl time.Duration) session.Sess
 func (e *env) enqueue(s *session.Store, sid, text, key string) session.QueuedWorkBatch {
 	e.t.Helper()
 	b, err := s.EnqueueQueuedWork(e.ctx, session.QueuedWorkBatchDraft{SessionID: sid, SourceKey: key, Payload: text2json(text)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// enqueueDraft enqueues d on s (d names no session: the handle's).
+func (e *env) enqueueDraft(s *session.Store, d session.QueuedWorkBatchDraft) session.QueuedWorkBatch {
+	e.t.Helper()
+	b, err := s.EnqueueQueuedWork(e.ctx, d)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 // changed payload conflicts and names the existing input; the list is per
 // session in enqueue order; cancel, then cancel again, reports cancelled
 // then already cancelled; a replay after cancellation returns the
-// cancelled tombstone and admits nothing. (lash's vacuum of tombstones has
-// no stowage API: a head keeps at most 256 tombstones, oldest dropped.)
+// cancelled tombstone and admits nothing. Vacuum removes the two
+// tombstones (and no node), after which a cancel finds nothing; the other
+// session's input is untouched.
 func testInputSourceKeys(t *testing.T, e *env) {
 	s := e.sess("root")
 	first := e.input(s, "root", "first", "source:first", "")
@@ -43,6 +44,13 @@ func testInputSourceKeys(t *testing.T, e *env) {
 	terminal := e.input(s, "root", "first", "source:first", "")
 	if terminal.InputID != first.InputID || terminal.State != session.InputCancelled || len(e.pendingInputs(s)) != 0 {
 		t.Fatalf("replay after cancel: %+v, pending %v", terminal, e.pendingInputs(s))
+	}
+	v, err := s.Vacuum(e.ctx)
+	if err != nil || v.RemovedNodes != 0 || v.RemovedTurnInputTombstones != 2 {
+		t.Fatalf("vacuum: %+v, %v", v, err)
+	}
+	if out, _ := s.CancelPendingTurnInput(e.ctx, second.InputID); out.Kind != session.NotFound {
+		t.Fatalf("cancel of a vacuumed tombstone: %+v", out)
 	}
 	if got := e.pendingInputs(e.sess("other")); len(got) != 1 {
 		t.Fatalf("other session %v", got)
@@ -154,7 +162,8 @@ func testInputClaims(t *testing.T, e *env) {
 
 // testApplications: each turn commit's applications are its result and
 // ListTurnInputApplications lists them in commit order (not turn-id order);
-// an exact replay returns its applications without counting them twice.
+// an exact replay returns its applications without counting them twice;
+// a vacuum of the inputs' tombstones leaves the applications as they were.
 func testApplications(t *testing.T, e *env) {
 	const sid = "turn-input-application"
 	s := e.sess(sid)
@@ -190,6 +199,19 @@ func testApplications(t *testing.T, e *env) {
 	}
 	if !equal(got, want) {
 		t.Fatalf("applications %v, want %v", got, want)
+	}
+	if v, err := s.Vacuum(e.ctx); err != nil || v.RemovedTurnInputTombstones != 4 {
+		t.Fatalf("vacuum: %+v, %v", v, err)
+	}
+	after, err := e.sess(sid).ListTurnInputApplications(e.ctx)
+	e.must(err)
+	if len(after) != len(apps) {
+		t.Fatalf("applications after vacuum %+v, want %+v", after, apps)
+	}
+	for i := range apps {
+		if after[i].InputID != apps[i].InputID || after[i].TurnID != apps[i].TurnID || after[i].ClaimID != apps[i].ClaimID {
+			t.Fatalf("applications after vacuum %+v, want %+v", after, apps)
+		}
 	}
 }
 

@@ -105,33 +105,6 @@ func testQueueCancel(t *testing.T, e *env) {
 	}
 }
 
-// testQueueAbandonStale: the abandon and stale-completion part of lash's
-// boundaries case (delivery boundaries have no stowage API): an abandoned
-// claim's completion is superseded; the work is claimed again and settled.
-func testQueueAbandonStale(t *testing.T, e *env) {
-	s := e.sess("root")
-	b := e.enqueue(s, "root", "work", "")
-	f := e.lease(s, "owner", time.Hour).Fence()
-	first, err := s.ClaimQueuedWork(e.ctx, f, 1)
-	e.must(err)
-	e.must(s.AbandonQueuedWorkClaim(e.ctx, *first))
-	second, err := s.ClaimQueuedWork(e.ctx, f, 1)
-	if err != nil || second == nil || second.Batches[0].BatchID != b.BatchID || second.ClaimID == first.ClaimID {
-		t.Fatalf("claim after abandon: %+v, %v", second, err)
-	}
-	c := emptyCommit("root", 0)
-	c.SessionExecutionLease = &f
-	c.CompletedQueueClaims = []session.QueuedWorkCompletion{first.Completion()}
-	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrQueuedWorkClaimSuperseded) {
-		t.Fatalf("abandoned claim's completion: %v", err)
-	}
-	c.CompletedQueueClaims = []session.QueuedWorkCompletion{second.Completion()}
-	e.commit(s, c)
-	if q, _ := s.ListQueuedWork(e.ctx); len(q) != 0 {
-		t.Fatalf("queue after settlement %+v", q)
-	}
-}
-
 // testQueueSupersede: a live claim cannot be re-claimed under its own
 // generation; a new lease generation reclaims it and supersedes the old
 // completion, also after a dead-owner takeover.
@@ -207,31 +180,47 @@ func testClaimLiveness(t *testing.T, e *env) {
 	}
 }
 
-// testScanSurplus: claims under one generation reach rows beyond those
-// already held: with many batches, a second claim of the same generation
-// gets the next ones, and every batch is claimed exactly once.
+// testScanSurplus: claims under one generation reach every row, however
+// many the same generation already holds: 34 batches, 34 session commands
+// and 34 inputs are each claimed one claim at a time, in enqueue order.
 func testScanSurplus(t *testing.T, e *env) {
-	s := e.sess("root")
-	const n = 40
-	for i := range n {
-		e.enqueue(s, "root", fmt.Sprint("batch ", i), "")
-	}
-	f := e.lease(s, "owner", time.Hour).Fence()
-	seen := map[string]bool{}
-	for range 4 {
-		c, err := s.ClaimQueuedWork(e.ctx, f, 10)
-		if err != nil || c == nil || len(c.Batches) != 10 {
-			t.Fatalf("claim: %+v, %v", c, err)
-		}
-		for _, b := range c.Batches {
-			if seen[b.BatchID] {
-				t.Fatalf("batch %s claimed twice", b.BatchID)
+	const n = 34
+	for _, fam := range []string{"queue", "command", "input"} {
+		sid := "bounded-scan-" + fam
+		s := e.sess(sid)
+		var want []string
+		for i := range n {
+			switch fam {
+			case "queue":
+				want = append(want, e.enqueue(s, sid, fmt.Sprint("bounded queue ", i), "").BatchID)
+			case "command":
+				want = append(want, e.enqueueDraft(s, session.QueuedWorkBatchDraft{Class: session.ClassSessionCommand, Payload: text2json(fmt.Sprint("bounded command ", i))}).BatchID)
+			default:
+				want = append(want, e.input(s, sid, fmt.Sprint("bounded input ", i), "", "").InputID)
 			}
-			seen[b.BatchID] = true
 		}
-	}
-	if c, _ := s.ClaimQueuedWork(e.ctx, f, 10); c != nil || len(seen) != n {
-		t.Fatalf("after %d claimed: %+v", len(seen), c)
+		f := e.lease(s, sid+"-owner", time.Hour).Fence()
+		for _, id := range want {
+			var got string
+			switch fam {
+			case "queue":
+				c, err := s.ClaimQueuedWork(e.ctx, f, 1)
+				e.must(err)
+				got = c.Batches[0].BatchID
+			case "command":
+				c, err := s.ClaimLeadingSessionCommand(e.ctx, f)
+				e.must(err)
+				got = c.Batches[0].BatchID
+			default:
+				c, err := s.ClaimTurnInputs(e.ctx, f, "turn-1", 1)
+				e.must(err)
+				got = c.Inputs[0].InputID
+			}
+			if got != id {
+				t.Fatalf("%s: claimed %s, want %s", fam, got, id)
+			}
+		}
+		e.must(s.ReleaseSessionExecutionLease(e.ctx, f))
 	}
 }
 
@@ -243,8 +232,9 @@ func testScanSurplus(t *testing.T, e *env) {
 // are current.
 func testQueueCompletionLeaseGuarded(t *testing.T, e *env) {
 	s := e.sess("root")
-	e.enqueue(s, "root", "join one", "")
-	e.enqueue(s, "root", "join two", "")
+	for _, text := range []string{"join one", "join two"} {
+		e.enqueueDraft(s, session.QueuedWorkBatchDraft{Payload: text2json(text), Delivery: session.DeliverEarliestSafeBoundary, MergeKey: "joined"})
+	}
 	l := e.lease(s, "owner-a", time.Minute)
 	f := l.Fence()
 	claim, err := s.ClaimQueuedWork(e.ctx, f, 10)
@@ -351,40 +341,5 @@ func testQueueStampAtomic(t *testing.T, e *env) {
 	retry := e.commit(e.sess("root"), c)
 	if retry.HeadRevision != first.HeadRevision || retry.CheckpointRef != first.CheckpointRef {
 		t.Fatalf("retry %+v, want %+v", retry, first)
-	}
-}
-
-// testExactClaim: a claim by batch ids takes exactly those batches; the
-// others stay pending; a selection naming a held or unknown batch claims
-// nothing. (lash's delivery boundaries and exclusivity, which also gate an
-// exact claim, have no stowage API.)
-func testExactClaim(t *testing.T, e *env) {
-	s := e.sess("root")
-	first := e.enqueue(s, "root", "first", "")
-	second := e.enqueue(s, "root", "second", "")
-	f := e.lease(s, "owner", time.Hour).Fence()
-	sel, err := s.ClaimQueuedWorkByIDs(e.ctx, f, []string{second.BatchID})
-	if err != nil || sel == nil || !equal(batchIDs(sel.Batches), []string{second.BatchID}) {
-		t.Fatalf("exact claim %+v, %v", sel, err)
-	}
-	p, _ := s.ListPendingQueuedWork(e.ctx)
-	if !equal(batchIDs(p), []string{first.BatchID}) {
-		t.Fatalf("pending %v", batchIDs(p))
-	}
-	for _, ids := range [][]string{{first.BatchID, second.BatchID}, {"unknown"}} {
-		if c, err := s.ClaimQueuedWorkByIDs(e.ctx, f, ids); err != nil || c != nil {
-			t.Fatalf("claim of %v: %+v, %v", ids, c, err)
-		}
-	}
-	c := emptyCommit("root", 0)
-	c.SessionExecutionLease = &f
-	c.CompletedQueueClaims = []session.QueuedWorkCompletion{sel.Completion()}
-	e.commit(s, c)
-	rest, err := s.ClaimQueuedWorkByIDs(e.ctx, f, []string{first.BatchID})
-	if err != nil || rest == nil || rest.Batches[0].BatchID != first.BatchID {
-		t.Fatalf("claim of the rest %+v, %v", rest, err)
-	}
-	if p, _ := s.ListPendingQueuedWork(e.ctx); len(p) != 0 {
-		t.Fatalf("pending after both %v", batchIDs(p))
 	}
 }

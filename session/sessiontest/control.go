@@ -39,7 +39,7 @@ func testQueueAvailableAt(t *testing.T, f *fixture) {
 	if c, err := s.ClaimQueuedWork(f.ctx, fence, 10); err != nil || c != nil {
 		t.Fatalf("claim before available: %+v, %v", c, err)
 	}
-	if c, err := s.ClaimQueuedWorkByIDs(f.ctx, fence, []string{b.BatchID}); err != nil || c != nil {
+	if c, err := s.ClaimQueuedWorkByIDs(f.ctx, fence, session.BoundaryIdle, []string{b.BatchID}); err != nil || c.Claim != nil {
 		t.Fatalf("exact claim before available: %+v, %v", c, err)
 	}
 	f.clock.Advance(time.Minute)

@@ -121,6 +121,7 @@ func Run(t *testing.T, h Harness) {
 		{"RoundTrips", roundTripTests},
 		{"Sweep", sweepTests},
 		{"Limits", limitTests},
+		{"Reads", readTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -168,13 +169,18 @@ func stamp(sid, turn, hash string) *session.TurnCommitStamp {
 	return &session.TurnCommitStamp{SessionID: sid, TurnID: turn, TurnCommitHash: hash}
 }
 
-// mustCommit commits c and fails the test on error.
+// mustCommit commits c and fails the test on error. It then waits for the
+// work the commit left to the handle's background (a merge, the flush of a
+// full tail), so that the handle's next commit names what it wrote and a
+// test sees the same objects whatever the scheduling (the simulation in
+// internal/sim covers the schedules where it does not).
 func (f *fixture) mustCommit(s *session.Store, c session.RuntimeCommit) *session.CommitResult {
 	f.t.Helper()
 	res, err := s.CommitRuntimeState(f.ctx, c)
 	if err != nil {
 		f.t.Fatalf("commit (expected %v): %v", derefRev(c.ExpectedHeadRevision), err)
 	}
+	s.WaitCompaction()
 	return res
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stowage-dev/stowage/internal/gatestore"
@@ -15,6 +16,7 @@ import (
 // The sweeper's head fence (docs/protocol.md, "Sweeping", W1 and W2).
 var sweepTests = []namedTest{
 	{"StalledCommitRewritesAfterSweep", testStalledCommitRewrites},
+	{"BackgroundFlushNotAdoptedAfterSweep", testBackgroundFlushAfterSweep},
 	{"StalledFirstCommitVsPlaceholder", testStalledFirstCommit},
 	{"SweepKeepsLostResponseResolvable", testSweepKeepsLostResponse},
 	{"SweepHeadKeepsContent", testSweepHeadKeepsContent},
@@ -257,4 +259,24 @@ func testSweepHeadKeepsContent(t *testing.T, f *fixture) {
 	if h, _ := session.ReadHead(f.ctx, f.env.Store, sid); h.Deleted || h.SweepGen != 3 || h.Revision != 1 {
 		t.Fatalf("recreated: %v", h)
 	}
+}
+
+// testBackgroundFlushAfterSweep: a handle's commit fills the tail, so the
+// handle writes its segment in the background; a sweep then fences the head
+// and deletes that segment (no head names it yet). The handle's next commit
+// must not name it (W1: it was written under the old sweep generation); it
+// flushes the tail again later. Fails if adoptFlush ignores the sweep
+// generation.
+func testBackgroundFlushAfterSweep(t *testing.T, f *fixture) {
+	f.tuning.FlushDeltas = 2
+	const sid = "bgsweep"
+	s := f.open(sid)
+	ids := f.chain(s, sid, 0, "n", 2, "") // the tail is full: a background flush
+	deleted, _ := f.sweep(sid)
+	if !slices.ContainsFunc(deleted, func(k string) bool { return strings.Contains(k, "/seg/") }) {
+		t.Fatalf("the sweep deleted %v: no background segment to test with", deleted)
+	}
+	ids = append(ids, f.chain(s, sid, 2, "m", 4, ids[len(ids)-1])...)
+	r := f.checkNamed(sid, deleted)
+	f.wantIDs("graph", nodeIDs(r.Graph), ids)
 }

@@ -29,13 +29,7 @@ type Open func(t testing.TB, now func() time.Time) objstore.Store
 // reads them only from there).
 func ForEachClient(t *testing.T, f func(t *testing.T, open Open)) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_SESSION_TOKEN", "")
-		t.Setenv("AWS_PROFILE", "")
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		Env(t, srv)
 		for _, client := range Clients {
 			t.Run(client, func(t *testing.T) {
 				f(t, func(t testing.TB, now func() time.Time) objstore.Store {
@@ -50,6 +44,18 @@ func ForEachClient(t *testing.T, f func(t *testing.T, open Open)) {
 			})
 		}
 	})
+}
+
+// Env puts srv's credentials, and only them, in the environment of t (the
+// SDK reads them only from there).
+func Env(t *testing.T, srv testenv.Server) {
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 // URL is the store URL of prefix in srv's bucket through client.

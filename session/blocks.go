@@ -1,0 +1,272 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/stowage-dev/stowage/internal/codec"
+	"github.com/stowage-dev/stowage/objstore"
+)
+
+// Blocked segments (segment schema 2, docs/format.md): a segment object is
+// a sequence of envelopes, its nodes in block envelopes of at most
+// maxBlockBytes of nodes each (compressed on their own), then a footer
+// envelope (kind SEGM, schema 2) holding everything else and the block
+// table. Its index (schema 2) gives the block and the parent of every
+// node, and the block table: a node is one ranged GET of its block, and an
+// active path is computed from indexes, then only its blocks are read.
+// Schema-1 segments (one envelope, nodes inline) and schema-1 indexes (no
+// blocks, no parents) are read whole, as before.
+
+// blockSchema is the envelope of one block: the JSON array of its nodes.
+var blockSchema = codec.Schema{Kind: "SEGB", Current: 1, Min: 1}
+
+// maxBlockBytes is the most a block holds, in nodeBytes estimates; a node
+// larger than that has a block of its own.
+const maxBlockBytes = 64 << 10
+
+// blockRef locates one envelope of a segment object.
+type blockRef struct {
+	Off   int64 `json:"off"`
+	Len   int64 `json:"len"`
+	Nodes int   `json:"nodes,omitempty"`
+}
+
+// blocked reports whether x is a schema-2 index (its segment is blocked).
+func (x *segIndex) blocked() bool { return x.Footer != nil }
+
+// find returns the position of node id in x.NodeIDs.
+func (x *segIndex) find(id string) (int, bool) {
+	return slices.BinarySearch(x.NodeIDs, id)
+}
+
+// check verifies the parallel lists of a schema-2 index.
+func (x *segIndex) check() error {
+	if !x.blocked() {
+		return nil
+	}
+	if len(x.Blocks) != len(x.NodeIDs) || len(x.Parents) != len(x.NodeIDs) {
+		return fmt.Errorf("index of %d nodes with %d blocks and %d parents", len(x.NodeIDs), len(x.Blocks), len(x.Parents))
+	}
+	for _, b := range x.Blocks {
+		if b < 0 || b >= len(x.BlockTable) {
+			return fmt.Errorf("block %d of %d", b, len(x.BlockTable))
+		}
+	}
+	return nil
+}
+
+// splitBlocks cuts nodes, in order, into runs of at most maxBlockBytes.
+func splitBlocks(nodes []NodeRecord) [][]NodeRecord {
+	var out [][]NodeRecord
+	for start := 0; start < len(nodes); {
+		end, size := start, 0
+		for end < len(nodes) && (end == start || size+nodeBytes(nodes[end]) <= maxBlockBytes) {
+			size += nodeBytes(nodes[end])
+			end++
+		}
+		out = append(out, nodes[start:end])
+		start = end
+	}
+	return out
+}
+
+// encodeSegment encodes seg (its nodes deduplicated) as a blocked segment
+// and returns it with its schema-2 index.
+func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err error) {
+	var buf []byte
+	var table []blockRef
+	where := make(map[string]int, len(seg.Nodes)) // node id -> block
+	parent := make(map[string]string, len(seg.Nodes))
+	for _, nodes := range splitBlocks(seg.Nodes) {
+		env, err := codec.Encode(blockSchema, nodes)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, n := range nodes {
+			where[n.NodeID], parent[n.NodeID] = len(table), n.ParentNodeID
+		}
+		table = append(table, blockRef{Off: int64(len(buf)), Len: int64(len(env)), Nodes: len(nodes)})
+		buf = append(buf, env...)
+	}
+	foot := *seg
+	foot.Nodes, foot.Blocks = nil, table
+	env, err := codec.Encode(segSchema, &foot)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	footer := blockRef{Off: int64(len(buf)), Len: int64(len(env))}
+	buf = append(buf, env...)
+
+	idx = indexOf(seg)
+	idx.Blocks = make([]int, len(idx.NodeIDs))
+	idx.Parents = make([]string, len(idx.NodeIDs))
+	for i, id := range idx.NodeIDs {
+		idx.Blocks[i], idx.Parents[i] = where[id], parent[id]
+	}
+	idx.BlockTable, idx.Footer = table, &footer
+	if idxData, err = codec.Encode(indexSchema, idx); err != nil {
+		return nil, nil, nil, err
+	}
+	return buf, idxData, idx, nil
+}
+
+// decodeSegment decodes a whole segment object of either schema.
+func decodeSegment(data []byte) (*segment, error) {
+	var envs [][]byte
+	var offs []int64
+	for off := int64(0); len(data) > 0; {
+		env, _, rest, err := codec.Split(data)
+		if err != nil {
+			return nil, err
+		}
+		envs, offs = append(envs, env), append(offs, off)
+		off += int64(len(env))
+		data = rest
+	}
+	if len(envs) == 0 {
+		return nil, codec.ErrCorrupt
+	}
+	seg := new(segment)
+	version, err := codec.Decode(segSchema, envs[len(envs)-1], seg)
+	if err != nil {
+		return nil, err
+	}
+	if version < 2 {
+		if len(envs) != 1 {
+			return nil, fmt.Errorf("%w: schema-1 segment of %d envelopes", codec.ErrCorrupt, len(envs))
+		}
+		return seg, nil
+	}
+	if len(seg.Nodes) > 0 || len(seg.Blocks) != len(envs)-1 {
+		return nil, fmt.Errorf("%w: footer names %d blocks, object holds %d", codec.ErrCorrupt, len(seg.Blocks), len(envs)-1)
+	}
+	for i, b := range seg.Blocks {
+		if b.Off != offs[i] || b.Len != int64(len(envs[i])) {
+			return nil, fmt.Errorf("%w: block %d is not where the footer says", codec.ErrCorrupt, i)
+		}
+		nodes, err := decodeBlock(envs[i], b.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		seg.Nodes = append(seg.Nodes, nodes...)
+	}
+	return seg, nil
+}
+
+// decodeBlock decodes one block envelope of want nodes.
+func decodeBlock(env []byte, want int) ([]NodeRecord, error) {
+	var nodes []NodeRecord
+	if _, err := codec.Decode(blockSchema, env, &nodes); err != nil {
+		return nil, err
+	}
+	if len(nodes) != want {
+		return nil, fmt.Errorf("%w: block of %d nodes, table says %d", codec.ErrCorrupt, len(nodes), want)
+	}
+	return nodes, nil
+}
+
+// getRange reads n bytes at off of an immutable object the head names.
+func (s *Store) getRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	rc, _, err := s.objs.Get(ctx, key, &objstore.GetOptions{Range: &objstore.Range{Offset: off, Length: n}})
+	if err != nil {
+		if errors.Is(err, objstore.ErrNotExist) {
+			return nil, &CorruptError{Key: key, Err: err}
+		}
+		if errors.Is(err, objstore.ErrInvalidArgument) { // past the end
+			return nil, &CorruptError{Key: key, Err: ErrCorrupt}
+		}
+		return nil, backendErr("get "+key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, n+1))
+	if err != nil {
+		return nil, backendErr("read "+key, err)
+	}
+	if int64(len(data)) != n {
+		return nil, &CorruptError{Key: key, Err: fmt.Errorf("%w: range of %d bytes read %d", ErrCorrupt, n, len(data))}
+	}
+	return data, nil
+}
+
+// loadBlock returns block b of segment id, whose schema-2 index is x: from
+// the cache (the block, or the whole segment), else one ranged GET.
+func (s *Store) loadBlock(ctx context.Context, sid, id string, x *segIndex, b int) ([]NodeRecord, error) {
+	if nodes, ok := s.segs.getBlock(sid, id, b); ok {
+		return nodes, nil
+	}
+	if seg, ok := s.segs.get(sid, id); ok {
+		start := 0
+		for _, r := range x.BlockTable[:b] {
+			start += r.Nodes
+		}
+		if end := start + x.BlockTable[b].Nodes; end <= len(seg.Nodes) {
+			return seg.Nodes[start:end], nil
+		}
+	}
+	key := segKey(sid, id)
+	r := x.BlockTable[b]
+	data, err := s.getRange(ctx, key, r.Off, r.Len)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := decodeBlock(data, r.Nodes)
+	if err != nil {
+		return nil, &CorruptError{Key: key, Err: err}
+	}
+	s.segs.putBlock(sid, id, b, nodes)
+	return nodes, nil
+}
+
+// loadFooter returns the footer of segment id (its commits and receipts,
+// no nodes): one ranged GET for a blocked segment, else the whole segment.
+func (s *Store) loadFooter(ctx context.Context, sid, id string, x *segIndex) (*segment, error) {
+	if seg, ok := s.segs.get(sid, id); ok || !x.blocked() {
+		if ok {
+			return seg, nil
+		}
+		segs, err := s.loadSegments(ctx, sid, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		return segs[0], nil
+	}
+	key := segKey(sid, id)
+	data, err := s.getRange(ctx, key, x.Footer.Off, x.Footer.Len)
+	if err != nil {
+		return nil, err
+	}
+	foot := new(segment)
+	if v, err := codec.Decode(segSchema, data, foot); err != nil || v < 2 || foot.SessionID != sid {
+		return nil, &CorruptError{Key: key, Err: ErrCorrupt}
+	}
+	return foot, nil
+}
+
+// nodeIn returns node nodeID from segment id, whose index x lists it: one
+// block of a blocked segment, else the whole segment.
+func (s *Store) nodeIn(ctx context.Context, sid, id string, x *segIndex, nodeID string) (*NodeRecord, error) {
+	var nodes []NodeRecord
+	if pos, ok := x.find(nodeID); ok && x.blocked() {
+		var err error
+		if nodes, err = s.loadBlock(ctx, sid, id, x, x.Blocks[pos]); err != nil {
+			return nil, err
+		}
+	} else {
+		segs, err := s.loadSegments(ctx, sid, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		nodes = segs[0].Nodes
+	}
+	for _, n := range nodes {
+		if n.NodeID == nodeID {
+			n = cloneNode(n)
+			return &n, nil
+		}
+	}
+	return nil, &CorruptError{Key: segKey(sid, id), Err: ErrCorrupt}
+}

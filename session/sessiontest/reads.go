@@ -1,0 +1,187 @@
+package sessiontest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// Reads proportional to what they return (docs/format.md, blocked
+// segments): a cold read of an old node or of a short active path in a
+// long session reads the blocks that hold its nodes, not whole segments.
+var readTests = []namedTest{
+	{"ColdLoadNodeReadsOneBlock", testColdLoadNodeBlock},
+	{"ColdActivePathReadsItsBlocks", testColdActivePathBlocks},
+}
+
+// ReadBytes is an objstore.Store decorator that counts the GETs made
+// through it and the bytes they return, per session key kind.
+type ReadBytes struct {
+	objstore.Store
+	mu     sync.Mutex
+	gets   map[session.KeyKind]int
+	ranged map[session.KeyKind]int
+	bytes  map[session.KeyKind]int64
+}
+
+// NewReadBytes wraps inner.
+func NewReadBytes(inner objstore.Store) *ReadBytes {
+	return &ReadBytes{Store: inner, gets: map[session.KeyKind]int{}, ranged: map[session.KeyKind]int{}, bytes: map[session.KeyKind]int64{}}
+}
+
+func (r *ReadBytes) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	_, kind, _ := session.ParseKey(key)
+	r.mu.Lock()
+	r.gets[kind]++
+	if opts != nil && opts.Range != nil {
+		r.ranged[kind]++
+	}
+	r.mu.Unlock()
+	rc, info, err := r.Store.Get(ctx, key, opts)
+	if err != nil {
+		return rc, info, err
+	}
+	return &countedBody{ReadCloser: rc, add: func(n int) {
+		r.mu.Lock()
+		r.bytes[kind] += int64(n)
+		r.mu.Unlock()
+	}}, info, nil
+}
+
+// Gets returns the GETs of keys of kind, and how many of them were ranged.
+func (r *ReadBytes) Gets(kind session.KeyKind) (all, ranged int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gets[kind], r.ranged[kind]
+}
+
+// Bytes returns the bytes read from keys of kind.
+func (r *ReadBytes) Bytes(kind session.KeyKind) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes[kind]
+}
+
+type countedBody struct {
+	io.ReadCloser
+	add func(int)
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.add(n)
+	return n, err
+}
+
+// oldHistory commits a branch of n nodes of about 2 KiB of incompressible
+// text each, with a segment cap of 2 MiB, so that its oldest nodes lie in
+// large sealed segments; it returns the ids and the encoded size of a node.
+func oldHistory(f *fixture, sid string, n int) ([]string, int) {
+	f.tuning.SegmentMaxBytes, f.tuning.FlushDeltas = 2<<20, 8
+	s := f.open(sid)
+	var ids []string
+	parent, size := "", 0
+	for i := range n {
+		id := fmt.Sprintf("a%04d", i)
+		c := appendCommit(sid, uint64(i), parent, id)
+		c.Graph.Nodes[0].Event = noise(2000, id)
+		size = len(c.Graph.Nodes[0].Event) + 2*len(id) + len(c.Graph.Nodes[0].Timestamp) + 64
+		f.mustCommit(s, c)
+		ids = append(ids, id)
+		parent = id
+		if i%64 == 63 {
+			s.WaitCompaction() // keep merges in step with the commits
+		}
+	}
+	s.WaitCompaction()
+	return ids, size
+}
+
+// largestSegment returns the size of the largest segment the head names.
+func (f *fixture) largestSegment(sid string) (largest int64, segs int) {
+	info, err := session.ReadHead(f.ctx, f.env.Store, sid)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, k := range info.Keys {
+		if _, kind, _ := session.ParseKey(k); kind == session.KeySegment {
+			oi, err := f.env.Store.Head(f.ctx, k)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			largest, segs = max(largest, oi.Size), segs+1
+		}
+	}
+	return largest, segs
+}
+
+// testColdLoadNodeBlock: a cold LoadNode of an old node reads the head,
+// the indexes and one block of its segment (one ranged GET of at most one
+// block), not the segment; today's main read the whole segment (over 256
+// KiB here).
+func testColdLoadNodeBlock(t *testing.T, f *fixture) {
+	ids, _ := oldHistory(f, "ln", 700)
+	largest, segs := f.largestSegment("ln")
+	if largest < 256<<10 || segs < 3 {
+		t.Fatalf("history of %d segments, largest %d bytes: not long enough", segs, largest)
+	}
+	for _, id := range []string{ids[3], ids[len(ids)/2], ids[len(ids)-1]} {
+		cs := NewCountingStore(f.env.Store)
+		rb := NewReadBytes(cs)
+		n, err := f.open("ln", rb).LoadNode(f.ctx, id)
+		if err != nil || n == nil || n.NodeID != id {
+			t.Fatalf("load node %s: %+v, %v", id, n, err)
+		}
+		all, ranged := rb.Gets(session.KeySegment)
+		idxGets, _ := rb.Gets(session.KeyIndex)
+		got := rb.Bytes(session.KeySegment)
+		t.Logf("cold LoadNode %s: %d requests (%d indexes), %d segment bytes, %d index bytes", id, cs.Total(), idxGets, got, rb.Bytes(session.KeyIndex))
+		if all > 1 || ranged != all || got > 66<<10 {
+			t.Fatalf("cold LoadNode %s: %d segment GETs (%d ranged), %d bytes; want one ranged GET of one block", id, all, ranged, got)
+		}
+		if cs.Total() != 1+idxGets+all {
+			t.Fatalf("cold LoadNode %s: %d requests, want the head, %d indexes and the block", id, cs.Total(), idxGets)
+		}
+	}
+}
+
+// testColdActivePathBlocks: a cold ActivePath of a short path reads at
+// most 4x the bytes of its nodes from segments, plus indexes well under
+// 256 KiB: of a path of old nodes (in one large sealed segment, which
+// today's main read whole), and of a short branch after the long history.
+func testColdActivePathBlocks(t *testing.T, f *fixture) {
+	ids, size := oldHistory(f, "ap2", 700)
+	const short = 40
+	var branch []string
+	w := f.open("ap2")
+	for i := range short {
+		id := fmt.Sprintf("b%02d", i)
+		parent := ""
+		if i > 0 {
+			parent = branch[i-1]
+		}
+		c := appendCommit("ap2", uint64(len(ids)+i), parent, id)
+		c.Graph.Nodes[0].Event = noise(2000, id)
+		f.mustCommit(w, c)
+		branch = append(branch, id)
+	}
+	w.WaitCompaction()
+	for _, tc := range []struct {
+		leaf string
+		want []string
+	}{{ids[short-1], ids[:short]}, {"", branch}} {
+		rb := NewReadBytes(f.env.Store)
+		r := f.load(f.open("ap2", rb), session.ActivePath(tc.leaf))
+		f.wantIDs("active path of "+tc.leaf, nodeIDs(r.Graph), tc.want)
+		segBytes, idxBytes := rb.Bytes(session.KeySegment), rb.Bytes(session.KeyIndex)
+		t.Logf("cold ActivePath(%q) of %d nodes (%d bytes): %d segment bytes, %d index bytes", tc.leaf, short, short*size, segBytes, idxBytes)
+		if segBytes > int64(4*short*size) || idxBytes > 256<<10 {
+			t.Fatalf("cold ActivePath(%q) of %d nodes of %d bytes read %d bytes of segments and %d of indexes", tc.leaf, short, size, segBytes, idxBytes)
+		}
+	}
+}
