@@ -327,7 +327,9 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 				// attachment ids first.
 				return writeFlush(ctx)
 			}
-			return nil
+			// The delta is complete: encode it once for every head
+			// write that carries it.
+			return tailDelta.cacheJSON()
 		},
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
