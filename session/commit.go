@@ -428,6 +428,10 @@ func validateCommit(c *RuntimeCommit) error {
 			return err
 		}
 	}
+	if c.Graph.Kind == DeltaAppend && c.Graph.Leaf == "" {
+		// An append without a leaf would clear the head's leaf.
+		return fmt.Errorf("%w: an %q graph delta names no leaf: set Graph.Leaf to the node the head ends at (one of Graph.Nodes, or a node already committed)", ErrInvalidCommit, c.Graph.Kind)
+	}
 	if err := validateOptionalID("interrupted turn id", c.InterruptedTurnInputTurnID); err != nil {
 		return err
 	}

@@ -117,7 +117,8 @@ const (
 // GraphDelta is lash's GraphCommitDelta.
 //
 //   - Unchanged: no nodes; the persisted leaf becomes Leaf.
-//   - Append: Nodes are added in order, the leaf becomes Leaf. A node whose
+//   - Append: Nodes are added in order, the leaf becomes Leaf (required,
+//     also for an append of no node: an append never clears the leaf). A node whose
 //     id already exists replaces it in place (upsert, un-tombstoning it).
 //   - ReplaceFull: every existing node is tombstoned and Nodes become the
 //     graph, with Leaf its leaf.

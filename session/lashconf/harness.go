@@ -119,6 +119,17 @@ var cases = []lashCase{
 	{"RegistryFailureFailsGCNotSessionOpen", testRegistryFailsGC},
 	{"FactoryUsesSafeSessionPaths", testSafeSessionPaths},
 	{"LeaseFencingHoldsAcrossIndependentHandles", testLeaseAcrossHandles},
+	// store_recovery.rs.
+	{"ExpiredClaimIsRecoverableOnce", testExpiredClaimRecoverableOnce},
+	{"CheckpointSurvivesBeforeClaimSettlement", testCheckpointSurvivesBeforeClaimSettlement},
+	{"AtomicCommitSettlesClaimOnce", testAtomicCommitSettlesClaimOnce},
+	{"RecordedCommitReplayIsIdempotent", testRecordedCommitReplayIsIdempotent},
+	// runtime_persistence.rs: graph commits and usage.
+	{"CommitRejectsUnresolvableLeaf", testCommitRejectsUnresolvableLeaf},
+	{"CommitRejectsMissingLeaf", testCommitRejectsMissingLeaf},
+	{"EmptyAppendCannotMoveTheHead", testEmptyAppendCannotMoveTheHead},
+	{"LoadRetainsReasoningOnlyUsage", testLoadRetainsReasoningOnlyUsage},
+	{"UsageOverflowSaturates", testUsageOverflowSaturates},
 }
 
 // env is one case's world: a fresh bucket, a stowage.Store on it and the

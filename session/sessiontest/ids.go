@@ -13,6 +13,7 @@ var idTests = []namedTest{
 	{"OddButValidSessionIDs", testOddSessionIDs},
 	{"InvalidNodeIDs", testInvalidNodeIDs},
 	{"HostileNodeIDs", testHostileNodeIDs},
+	{"AppendWithoutLeaf", testAppendWithoutLeaf},
 }
 
 var badSessionIDs = []string{"", ".", "..", "a/b", "/abs", "a\\b", "a\x00b", "a\nb", "a b", "\x7f", "tab\there",
@@ -99,5 +100,23 @@ func testHostileNodeIDs(t *testing.T, f *fixture) {
 		if !strings.HasPrefix(k, session.SessionPrefix("hostile")) {
 			t.Fatalf("key %q outside the session's prefix", k)
 		}
+	}
+}
+
+// testAppendWithoutLeaf: an append that names no leaf, with nodes or
+// without, is ErrInvalidCommit and writes nothing: it would otherwise
+// clear the head's leaf.
+func testAppendWithoutLeaf(t *testing.T, f *fixture) {
+	s := f.open("no-leaf")
+	f.mustCommit(s, appendCommit("no-leaf", 0, "", "a", "b"))
+	for _, c := range []session.RuntimeCommit{appendCommit("no-leaf", 1, "b", "c"), appendCommit("no-leaf", 1, "b")} {
+		c.Graph.Leaf = ""
+		if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrInvalidCommit) {
+			t.Fatalf("append of %d nodes without a leaf: %v", len(c.Graph.Nodes), err)
+		}
+	}
+	r := f.load(f.open("no-leaf"), session.FullGraph())
+	if r.HeadRevision != 1 || r.Graph.LeafNodeID != "b" {
+		t.Fatalf("after refused appends: revision %d, leaf %q", r.HeadRevision, r.Graph.LeafNodeID)
 	}
 }

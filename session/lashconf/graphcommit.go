@@ -1,0 +1,96 @@
+package lashconf
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stowage-dev/stowage/session"
+)
+
+// Graph and usage cases of lash's runtime_persistence.rs: a commit whose
+// leaf does not resolve aborts whole, and the token ledger reads back.
+
+// assertNoNode fails if sid holds node id (a rejected commit wrote it).
+func (e *env) assertNoNode(sid, id string) {
+	e.t.Helper()
+	n, err := e.cold(sid).LoadNode(e.ctx, id)
+	if err != nil || n != nil {
+		e.t.Fatalf("node %s after a rejected commit: %+v, %v", id, n, err)
+	}
+}
+
+// testCommitRejectsUnresolvableLeaf: a leaf naming no node of the
+// post-commit graph fails the commit with ErrInvalidCommit, and none of
+// its nodes is written.
+func testCommitRejectsUnresolvableLeaf(t *testing.T, e *env) {
+	s := e.sess("root")
+	c := appendCommit("root", 0, "", "valid-node")
+	c.Graph.Leaf = "missing-leaf"
+	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrInvalidCommit) {
+		t.Fatalf("unresolvable leaf: %v", err)
+	}
+	e.assertNoNode("root", "valid-node")
+}
+
+// testCommitRejectsMissingLeaf: an append with nodes and no leaf fails the
+// same way and writes nothing.
+func testCommitRejectsMissingLeaf(t *testing.T, e *env) {
+	s := e.sess("root")
+	c := appendCommit("root", 0, "", "node-without-leaf")
+	c.Graph.Leaf = ""
+	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrInvalidCommit) {
+		t.Fatalf("missing leaf: %v", err)
+	}
+	e.assertNoNode("root", "node-without-leaf")
+}
+
+// testEmptyAppendCannotMoveTheHead: an append of no nodes and no leaf is
+// refused and the leaf stays where it was.
+func testEmptyAppendCannotMoveTheHead(t *testing.T, e *env) {
+	s := e.sess("root")
+	e.commit(s, appendCommit("root", 0, "", "first", "second"))
+	c := appendCommit("root", 1, "")
+	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrInvalidCommit) {
+		t.Fatalf("empty append: %v", err)
+	}
+	r, err := e.cold("root").LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	if r.HeadRevision != 1 || r.Graph.LeafNodeID != "second" {
+		t.Fatalf("after a refused empty append: revision %d, leaf %q", r.HeadRevision, r.Graph.LeafNodeID)
+	}
+}
+
+// testLoadRetainsReasoningOnlyUsage: a usage row with only reasoning
+// tokens is kept and read back as written.
+func testLoadRetainsReasoningOnlyUsage(t *testing.T, e *env) {
+	s := e.sess("root")
+	c := emptyCommit("root", 0)
+	row := session.TokenLedgerEntry{Source: "reasoning-only", Model: "usage-model", ReasoningOutput: 9}
+	c.UsageDeltas = []session.TokenLedgerEntry{row}
+	e.commit(s, c)
+	r, err := e.cold("root").LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	if len(r.TokenLedger) != 1 || r.TokenLedger[0] != row {
+		t.Fatalf("ledger %+v, want [%+v]", r.TokenLedger, row)
+	}
+}
+
+// testUsageOverflowSaturates: lash fails the load of a ledger whose sum
+// overflows; stowage keeps the session loadable and saturates the counter
+// at the int64 bound (docs/contract.md, "Where stowage differs from
+// lash").
+func testUsageOverflowSaturates(t *testing.T, e *env) {
+	s := e.sess("root")
+	c := emptyCommit("root", 0)
+	c.UsageDeltas = []session.TokenLedgerEntry{
+		{Source: "overflow", Model: "usage-model", Input: math.MaxInt64},
+		{Source: "overflow", Model: "usage-model", Input: 1, Output: 2},
+	}
+	e.commit(s, c)
+	r, err := e.cold("root").LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	want := session.TokenLedgerEntry{Source: "overflow", Model: "usage-model", Input: math.MaxInt64, Output: 2}
+	if len(r.TokenLedger) != 1 || r.TokenLedger[0] != want {
+		t.Fatalf("ledger %+v, want [%+v]", r.TokenLedger, want)
+	}
+}
