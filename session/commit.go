@@ -423,10 +423,8 @@ func validateCommit(c *RuntimeCommit) error {
 	if err := validateOptionalID("leaf node id", c.Graph.Leaf); err != nil {
 		return err
 	}
-	for _, n := range c.Graph.Nodes {
-		if err := validateNode(n); err != nil {
-			return err
-		}
+	if err := validateNodes(c.Graph.Nodes); err != nil {
+		return err
 	}
 	if c.Graph.Kind == DeltaAppend && c.Graph.Leaf == "" {
 		// An append without a leaf would clear the head's leaf.
@@ -479,6 +477,22 @@ func deref(p *uint64) uint64 {
 		return 0
 	}
 	return *p
+}
+
+// validateNodes validates each node of a delta and refuses a node id
+// named twice (which of the two would be the node is a caller's bug).
+func validateNodes(nodes []NodeRecord) error {
+	seen := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		if err := validateNode(n); err != nil {
+			return err
+		}
+		if seen[n.NodeID] {
+			return fmt.Errorf("%w: node %q appears twice in one graph delta: give each node its own id", ErrInvalidCommit, n.NodeID)
+		}
+		seen[n.NodeID] = true
+	}
+	return nil
 }
 
 // checkLeaf refuses an Append or Unchanged delta whose leaf names no node:

@@ -107,9 +107,9 @@
 //	postgres_turn_commit_stamps_use_injected_store_clock (postgres)              ClockExpiry (the store clock decides expiry)                     passing
 //	unbound_session_meta_refuses_ambiguous_resolution (rp)                       -                                                                not yet translated
 //	unbound_session_reads_resolve_the_same_session (rp)                          -                                                                not yet translated
-//	pending_turn_input_mint_is_unique_across_store_instances (rp)                -                                                                not yet translated
+//	pending_turn_input_mint_is_unique_across_store_instances (rp)                PendingTurnInputMintIsUniqueAcrossHandles                         passing
 //	session_prompt_layer_round_trips_through_the_committed_head (rp)             -                                                                not yet translated
-//	execution_state_replace_then_clear_removes_the_live_checkpoint_ref (rp)      -                                                                not yet translated
+//	execution_state_replace_then_clear_removes_the_live_checkpoint_ref (rp)      ExecutionStateReplaceThenClearRemovesTheLiveRef                   passing
 //	commit_rejects_carried_nondefault_node_budget (rp)                           -                                                                not yet translated
 //	commit_rejects_carried_nondefault_byte_budget (rp)                           -                                                                not yet translated
 //	head_retirement_gate_distinguishes_leaf_change_from_same_leaf (rp)           -                                                                not yet translated
@@ -133,13 +133,13 @@
 //	fresh_append_receipt_enforces_ancestor_precondition (rp)                     -                                                                no API yet (append requests with operation receipts)
 //	append_receipt_survives_reopen (rp)                                          -                                                                no API yet (append requests with operation receipts)
 //	complete_runtime_checkpoint_component_set_survives_cold_reopens (rp)         -                                                                not yet translated
-//	checkpoint_rejects_unknown_component_ref (rp)                                -                                                                not yet translated
+//	checkpoint_rejects_unknown_component_ref (rp)                                -                                                                 not yet translated (stowage accepts a carried ref whose body is absent)
 //	commit_rejects_leaf_without_frame_open_ancestor (rp)                         -                                                                not translatable (agent frames are opaque JSON to stowage)
 //	session_read_loads_persisted_history (rp)                                    -                                                                not yet translated
 //	store_computed_hash_rejects_mutated_commit (rp)                              -                                                                not translatable (the turn hash is the caller's, opaque to stowage)
 //	commit_rejects_non_derived_append_node_ids (rp)                              -                                                                not translatable (node ids are the runtime's, not derived by the store)
 //	append_rejects_existing_node_id_collision (rp)                               -                                                                not yet translated (stowage upserts, docs/contract.md)
-//	append_rejects_duplicate_batch_node_ids (rp)                                 -                                                                not yet translated
+//	append_rejects_duplicate_batch_node_ids (rp)                                 AppendRejectsDuplicateBatchNodeIDs                                passing
 //	commit_rejects_unresolvable_leaf (rp)                                        CommitRejectsUnresolvableLeaf                                    passing
 //	commit_rejects_missing_leaf (rp)                                             CommitRejectsMissingLeaf                                         passing
 //	empty_append_cannot_move_the_head (rp)                                       EmptyAppendCannotMoveTheHead                                     passing
@@ -152,7 +152,7 @@
 //	session_execution_lease_displacement (rp, and its _contract wrapper)         -                                                                not yet translated
 //	session_execution_lease_fence_authority (rp)                                 -                                                                not yet translated
 //	pending_session_work_ordering_agrees_across_ingress_families (rp)            -                                                                not yet translated
-//	checkpoint_budget_refusal_preserves_active_turn_input (rp)                   -                                                                not yet translated
+//	checkpoint_budget_refusal_preserves_active_turn_input (rp)                   CheckpointRefusalPreservesActiveTurnInput                         deliberate
 //	queued_work_redrive_preserves_interrupted_batch_composition (rp)             -                                                                not yet translated
 //	queued_work_redrive_selects_claim_identity_across_ready_gap (rp)             -                                                                not yet translated
 //	queued_work_redrive_obeys_delivery_boundary_before_identity (rp)             -                                                                not yet translated
@@ -226,8 +226,8 @@
 // attachment_store.rs, ao = attachment_owner.rs, sdbr =
 // session_delete_blob_reclaim.rs.
 //
-// Counts: the table has 192 rows: 76 passing, 9 deliberate, 0 partial, 18
-// no API yet, 62 not yet translated, 7 out of scope and 20 not
-// translatable. 77 Go tests cover the 85 rows with a test (a few Go tests
+// Counts: the table has 192 rows: 79 passing, 10 deliberate, 0 partial, 18
+// no API yet, 58 not yet translated, 7 out of scope and 20 not
+// translatable. 81 Go tests cover the 89 rows with a test (a few Go tests
 // cover two cases).
 package lashconf

@@ -94,3 +94,29 @@ func testUsageOverflowSaturates(t *testing.T, e *env) {
 		t.Fatalf("ledger %+v, want [%+v]", r.TokenLedger, want)
 	}
 }
+
+// testExecutionStateReplaceThenClear: an execution state replaced by a new
+// body gets that body's ref; a checkpoint without one clears the ref, in
+// the commit's manifest and in what a cold reader loads.
+func testExecutionStateReplaceThenClear(t *testing.T, e *env) {
+	const sid = "execution-state"
+	s := e.sess(sid)
+	c := emptyCommit(sid, 0)
+	c.Checkpoint = &session.HydratedCheckpoint{ExecutionState: []byte("initial-execution-state")}
+	e.commit(s, c)
+	c = emptyCommit(sid, 1)
+	c.Checkpoint = &session.HydratedCheckpoint{ExecutionState: []byte("replacement-execution-state")}
+	if got := e.commit(s, c); got.Manifest == nil || got.Manifest.ExecutionStateRef != sha("replacement-execution-state") {
+		t.Fatalf("replacement manifest %+v", got.Manifest)
+	}
+	c = emptyCommit(sid, 2)
+	c.Checkpoint = &session.HydratedCheckpoint{}
+	if got := e.commit(s, c); got.Manifest == nil || got.Manifest.ExecutionStateRef != "" {
+		t.Fatalf("cleared manifest %+v", got.Manifest)
+	}
+	r, err := e.cold(sid).LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	if r.Checkpoint == nil || r.Checkpoint.ExecutionStateRef != "" || r.Checkpoint.ExecutionState != nil {
+		t.Fatalf("loaded checkpoint %+v", r.Checkpoint)
+	}
+}

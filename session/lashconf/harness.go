@@ -130,6 +130,10 @@ var cases = []lashCase{
 	{"EmptyAppendCannotMoveTheHead", testEmptyAppendCannotMoveTheHead},
 	{"LoadRetainsReasoningOnlyUsage", testLoadRetainsReasoningOnlyUsage},
 	{"UsageOverflowSaturates", testUsageOverflowSaturates},
+	{"AppendRejectsDuplicateBatchNodeIDs", testAppendRejectsDuplicateBatchNodeIDs},
+	{"PendingTurnInputMintIsUniqueAcrossHandles", testInputMintUniqueAcrossHandles},
+	{"CheckpointRefusalPreservesActiveTurnInput", testCheckpointRefusalPreservesActiveInput},
+	{"ExecutionStateReplaceThenClearRemovesTheLiveRef", testExecutionStateReplaceThenClear},
 }
 
 // env is one case's world: a fresh bucket, a stowage.Store on it and the

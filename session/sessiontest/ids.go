@@ -13,7 +13,7 @@ var idTests = []namedTest{
 	{"OddButValidSessionIDs", testOddSessionIDs},
 	{"InvalidNodeIDs", testInvalidNodeIDs},
 	{"HostileNodeIDs", testHostileNodeIDs},
-	{"AppendWithoutLeaf", testAppendWithoutLeaf},
+	{"AppendWithoutLeafOrWithADuplicateNode", testAppendWithoutLeaf},
 }
 
 var badSessionIDs = []string{"", ".", "..", "a/b", "/abs", "a\\b", "a\x00b", "a\nb", "a b", "\x7f", "tab\there",
@@ -104,8 +104,8 @@ func testHostileNodeIDs(t *testing.T, f *fixture) {
 }
 
 // testAppendWithoutLeaf: an append that names no leaf, with nodes or
-// without, is ErrInvalidCommit and writes nothing: it would otherwise
-// clear the head's leaf.
+// without, is ErrInvalidCommit and writes nothing (it would otherwise
+// clear the head's leaf), as is one that names a node id twice.
 func testAppendWithoutLeaf(t *testing.T, f *fixture) {
 	s := f.open("no-leaf")
 	f.mustCommit(s, appendCommit("no-leaf", 0, "", "a", "b"))
@@ -114,6 +114,11 @@ func testAppendWithoutLeaf(t *testing.T, f *fixture) {
 		if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrInvalidCommit) {
 			t.Fatalf("append of %d nodes without a leaf: %v", len(c.Graph.Nodes), err)
 		}
+	}
+	dup := appendCommit("no-leaf", 1, "b", "c", "d")
+	dup.Graph.Nodes[1].NodeID, dup.Graph.Leaf = "c", "c"
+	if _, err := s.CommitRuntimeState(f.ctx, dup); !errors.Is(err, session.ErrInvalidCommit) {
+		t.Fatalf("a node id twice in one append: %v", err)
 	}
 	r := f.load(f.open("no-leaf"), session.FullGraph())
 	if r.HeadRevision != 1 || r.Graph.LeafNodeID != "b" {
