@@ -135,7 +135,7 @@
 //	complete_runtime_checkpoint_component_set_survives_cold_reopens (rp)         -                                                                not yet translated
 //	checkpoint_rejects_unknown_component_ref (rp)                                -                                                                 not yet translated (stowage accepts a carried ref whose body is absent)
 //	commit_rejects_leaf_without_frame_open_ancestor (rp)                         -                                                                not translatable (agent frames are opaque JSON to stowage)
-//	session_read_loads_persisted_history (rp)                                    -                                                                not yet translated
+//	session_read_loads_persisted_history (rp)                                    SessionReadLoadsPersistedHistory                                  passing
 //	store_computed_hash_rejects_mutated_commit (rp)                              -                                                                not translatable (the turn hash is the caller's, opaque to stowage)
 //	commit_rejects_non_derived_append_node_ids (rp)                              -                                                                not translatable (node ids are the runtime's, not derived by the store)
 //	append_rejects_existing_node_id_collision (rp)                               -                                                                not yet translated (stowage upserts, docs/contract.md)
@@ -226,8 +226,8 @@
 // attachment_store.rs, ao = attachment_owner.rs, sdbr =
 // session_delete_blob_reclaim.rs.
 //
-// Counts: the table has 192 rows: 79 passing, 10 deliberate, 0 partial, 18
-// no API yet, 58 not yet translated, 7 out of scope and 20 not
-// translatable. 81 Go tests cover the 89 rows with a test (a few Go tests
+// Counts: the table has 192 rows: 80 passing, 10 deliberate, 0 partial, 18
+// no API yet, 57 not yet translated, 7 out of scope and 20 not
+// translatable. 82 Go tests cover the 90 rows with a test (a few Go tests
 // cover two cases).
 package lashconf

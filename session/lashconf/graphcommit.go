@@ -120,3 +120,15 @@ func testExecutionStateReplaceThenClear(t *testing.T, e *env) {
 		t.Fatalf("loaded checkpoint %+v", r.Checkpoint)
 	}
 }
+
+// testSessionReadLoadsPersistedHistory: a committed chain reads back from
+// a cold handle with every node in commit order and the committed leaf.
+func testSessionReadLoadsPersistedHistory(t *testing.T, e *env) {
+	const sid = "branchy"
+	e.commit(e.sess(sid), appendCommit(sid, 0, "", "root-node", "left-node", "left-leaf"))
+	r, err := e.cold(sid).LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	if !equal(nodeIDs(r.Graph.Nodes), []string{"root-node", "left-node", "left-leaf"}) || r.Graph.LeafNodeID != "left-leaf" {
+		t.Fatalf("history %v, leaf %q", nodeIDs(r.Graph.Nodes), r.Graph.LeafNodeID)
+	}
+}

@@ -134,6 +134,7 @@ var cases = []lashCase{
 	{"PendingTurnInputMintIsUniqueAcrossHandles", testInputMintUniqueAcrossHandles},
 	{"CheckpointRefusalPreservesActiveTurnInput", testCheckpointRefusalPreservesActiveInput},
 	{"ExecutionStateReplaceThenClearRemovesTheLiveRef", testExecutionStateReplaceThenClear},
+	{"SessionReadLoadsPersistedHistory", testSessionReadLoadsPersistedHistory},
 }
 
 // env is one case's world: a fresh bucket, a stowage.Store on it and the
