@@ -131,10 +131,11 @@ type Store struct {
 	compacting bool
 	compacted  *compaction
 	// flushing: a background flush runs; flushed: its segment, to be named
-	// by the next commit (flush.go). compactWG counts both.
+	// by the next commit (flush.go).
 	flushing  bool
 	flushed   *pendingFlush
 	compactWG sync.WaitGroup
+	flushWG   sync.WaitGroup
 }
 
 var (
