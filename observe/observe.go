@@ -38,9 +38,6 @@ const (
 	ResolvedUnknown = "resolved_unknown"
 )
 
-// Events lists the events, in a fixed order.
-func Events() []string { return []string{HeadRetry, ResolvedLanded, ResolvedLost, ResolvedUnknown} }
-
 // Observer receives the library's operations and events. Implementations
 // must be safe for concurrent use.
 type Observer interface {

@@ -56,11 +56,14 @@ func (s *Store) startFlush(sid string, h *head) {
 	// h is published: never modified; the clones keep it so.
 	tail, receipts := slices.Clone(h.Tail), slices.Clone(h.Receipts)
 	p := &pendingFlush{sweepGen: h.SweepGen, inc: h.incarnation(), deltas: tail}
+	// Planned here, not in the goroutine: the segment's id is drawn from
+	// the handle's entropy in call order (a seed replays exactly).
+	fp := s.planFlush(nil, tail) // what it seals is decided on adoption
+	planFresh(&fp, h.Segs, h.Dirs)
 	go func() {
 		defer s.flushWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
 		defer cancel()
-		fp := planFlush(nil, tail, s.tune) // what it seals is decided on adoption
 		err := s.writeFlush(ctx, sid, fp, tail, receipts, &p.ref)
 		s.mu.Lock()
 		s.flushing = false

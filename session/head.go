@@ -93,7 +93,9 @@ type head struct {
 	// revision they cover. Tail holds the deltas of later revisions.
 	Segs       []segRef `json:"segs,omitempty"`
 	FlushedRev uint64   `json:"flushed_rev,omitempty"`
-	Tail       []delta  `json:"tail,omitempty"`
+	// Dirs are the node directory runs over the sealed segments (dir.go).
+	Dirs []dirRef `json:"dirs,omitempty"`
+	Tail []delta  `json:"tail,omitempty"`
 	// Receipts are the most recent turn receipts (all of the tail's, and a
 	// few older ones that are also in segments), oldest first.
 	Receipts []receipt `json:"receipts,omitempty"`
@@ -201,6 +203,9 @@ type segRef struct {
 	Bytes int64 `json:"bytes,omitempty"`
 	// Sealed segments are never merged again (see planFlush).
 	Sealed bool `json:"sealed,omitempty"`
+	// Fresh: none of the segment's node ids is in an older segment (the
+	// node directory relies on it, dir.go); absent = not known.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 type queuedBatch struct {
@@ -248,6 +253,7 @@ func (h *head) clone() *head {
 	}
 	c.Ledger = append([]TokenLedgerEntry(nil), h.Ledger...)
 	c.Segs = append([]segRef(nil), h.Segs...)
+	c.Dirs = append([]dirRef(nil), h.Dirs...)
 	c.Tail = append([]delta(nil), h.Tail...)
 	c.Receipts = append([]receipt(nil), h.Receipts...)
 	c.Queue = append([]queuedBatch(nil), h.Queue...)
