@@ -15,7 +15,7 @@ func BenchmarkEncodeHead(b *testing.B) {
 	}
 	h := &head{SessionID: "bench", Revision: 16}
 	for r := range 16 {
-		d := delta{Rev: uint64(r + 1), CommitID: fmt.Sprintf("c%02d", r), Nodes: []NodeRecord{{NodeID: fmt.Sprint(r), Kind: PayloadEvent,
+		d := delta{Rev: uint64(r + 1), CommitID: (&Store{}).newID(), Nodes: []NodeRecord{{NodeID: fmt.Sprint(r), Kind: PayloadEvent,
 			Event: []byte(fmt.Sprintf(`{"text":%q}`, text))}}}
 		h.Tail = append(h.Tail, d)
 	}
@@ -46,7 +46,7 @@ func BenchmarkEncodeHead(b *testing.B) {
 func TestEncodeHeadCachedTail(t *testing.T) {
 	h := &head{SessionID: "s", Revision: 3, Leaf: "c"}
 	for r, id := range []string{"a", "b", "c"} {
-		d := delta{Rev: uint64(r + 1), CommitID: "c" + id, TurnID: "t" + id, AttachmentIDs: []string{"x"},
+		d := delta{Rev: uint64(r + 1), CommitID: (&Store{}).newID(), TurnID: "t" + id, AttachmentIDs: []string{"x"},
 			Nodes: []NodeRecord{{NodeID: id, Kind: PayloadEvent, Event: []byte(`{"k": "<v>"}`)}}}
 		if r < 2 {
 			if err := d.cacheJSON(); err != nil {
