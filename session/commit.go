@@ -247,6 +247,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		s.waitFlush()
 		s.adoptFlush(t.sid, base, next)
 	}
+	s.adoptDir(base, next)
 	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
 		dr.flushTail = slices.Clone(next.Tail)
 		if dr.large {
@@ -256,6 +257,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
+		planFresh(dr.flush, next.Segs[:len(next.Segs)-1], next.Dirs)
 		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -325,7 +327,9 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 				// attachment ids first.
 				return writeFlush(ctx)
 			}
-			return nil
+			// The delta is complete: encode it once for every head
+			// write that carries it.
+			return tailDelta.cacheJSON()
 		},
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
@@ -333,6 +337,7 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			s.flushPublished(next)
 			s.startCompaction(sid, next)
 			s.startFlush(sid, next)
+			s.startDir(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

@@ -139,9 +139,13 @@ type Store struct {
 	compacted  *compaction
 	// flushing: a background flush runs; flushed: its segment, to be named
 	// by the next commit (flush.go). compactWG counts both.
-	flushing  bool
-	flushed   *pendingFlush
-	compactWG sync.WaitGroup
+	flushing bool
+	flushed  *pendingFlush
+	// dirWriting: a background directory run is written; dirPending: it,
+	// to be named by the next commit (dir.go).
+	dirWriting bool
+	dirPending *pendingDir
+	compactWG  sync.WaitGroup
 }
 
 var (
