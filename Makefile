@@ -39,9 +39,11 @@ dev:
 dev-down:
 	@localstack/down.sh $${STOWAGE_LOCALSTACK_DIR:-$${TMPDIR:-/tmp}/stowage-dev}
 
-## lint: gofmt, go vet, staticcheck and a tidy go.mod (CI runs it before the tests).
+## lint: gofmt, go vet, staticcheck, a tidy go.mod and no function over 80
+## lines (internal/tools/funclen; CI runs it before the tests).
 lint:
 	$(GO) mod tidy -diff
+	$(GO) run ./internal/tools/funclen
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)

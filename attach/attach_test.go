@@ -5,13 +5,13 @@ import (
 
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/attach/attachtest"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/manifest/manifesttest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 func TestMemstore(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 	"github.com/stowage-dev/stowage/objstore/s3store"
 )
 

@@ -20,12 +20,12 @@ import (
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/manifest/manifesttest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 	"github.com/stowage-dev/stowage/session"
 )
 

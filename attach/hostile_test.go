@@ -4,11 +4,11 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage/attach/hostiletest"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/manifest/manifesttest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 func TestHostileTenantMemstore(t *testing.T) {

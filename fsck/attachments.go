@@ -88,23 +88,9 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 
 // checkRow checks one row and roots its data unless the row is dead.
 func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root func(string)) error {
-	id, sid, ok := manifest.ParseRefKey(info.Key)
-	if !ok {
-		c.problem(InvManifest, info.Key, "not a row key")
-		return nil
-	}
-	row, ok, err := c.m.Row(ctx, sid, id)
-	switch {
-	case err != nil && isStorageFailure(err):
+	row, rc, ok, err := c.readRow(ctx, info)
+	if err != nil || !ok {
 		return err
-	case err != nil:
-		c.unreadable(info.Key, "row does not decode: %v", err)
-		c.mu.Lock()
-		c.rootsUnknown = true // it may name any data: none is an orphan
-		c.mu.Unlock()
-		return nil
-	case !ok:
-		return nil // forgotten meanwhile
 	}
 	c.count(func(n *Counts) {
 		n.Rows++
@@ -112,31 +98,16 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 			n.CommittedRows++
 		}
 	})
-	if row.SessionID != sid || row.AttachmentID != id {
+	if row.SessionID != rc.sid || row.AttachmentID != rc.id {
 		c.problem(InvManifest, info.Key, "row names session %q and attachment %q", row.SessionID, row.AttachmentID)
 		return nil
-	}
-	// The head is the source of truth: a row a published commit named is
-	// committed even if a crash skipped its stamp (the sweeper repairs the
-	// stamp; it never reclaims such a row).
-	committed := row.Committed()
-	headCommitted := func() (bool, error) {
-		if committed {
-			return true, nil
-		}
-		ok, _, err := session.HeadRefs{Store: c.objs}.Committed(ctx, sid, id)
-		if ok {
-			committed = true
-			c.count(func(n *Counts) { n.UnstampedCommittedRows++ })
-		}
-		return ok, err
 	}
 	dead, err := c.judge.RowDead(ctx, &row, c.cutoff)
 	if err != nil {
 		return err
 	}
 	if dead {
-		if ok, err := headCommitted(); err != nil {
+		if ok, err := rc.published(ctx); err != nil {
 			return err
 		} else if !ok {
 			c.orphan(gc.KindRefRow, objstore.ObjectInfo{Key: info.Key, Size: info.Size, ModTime: row.IntentAt})
@@ -147,15 +118,74 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		return nil // an intent whose bytes are not written yet
 	}
 	root(row.Data.Key)
+	return c.checkRowData(ctx, info, &row, rc)
+}
+
+// readRow reads the row under info.Key. ok is false, with a nil error,
+// when there is nothing more to check: a key that is not a row's (a
+// problem), a row that does not decode (unreadable; then no data is an
+// orphan) or one forgotten meanwhile.
+func (c *checker) readRow(ctx context.Context, info objstore.ObjectInfo) (manifest.Row, *rowCommit, bool, error) {
+	id, sid, ok := manifest.ParseRefKey(info.Key)
+	if !ok {
+		c.problem(InvManifest, info.Key, "not a row key")
+		return manifest.Row{}, nil, false, nil
+	}
+	row, ok, err := c.m.Row(ctx, sid, id)
+	switch {
+	case err != nil && isStorageFailure(err):
+		return manifest.Row{}, nil, false, err
+	case err != nil:
+		c.unreadable(info.Key, "row does not decode: %v", err)
+		c.mu.Lock()
+		c.rootsUnknown = true // it may name any data: none is an orphan
+		c.mu.Unlock()
+		return manifest.Row{}, nil, false, nil
+	case !ok:
+		return manifest.Row{}, nil, false, nil // forgotten meanwhile
+	}
+	return row, &rowCommit{c: c, sid: sid, id: id, committed: row.Committed()}, true, nil
+}
+
+// rowCommit is whether a row is committed. The head is the source of
+// truth: a row a published commit named is committed even if a crash
+// skipped its stamp (the sweeper repairs the stamp; it never reclaims such
+// a row).
+type rowCommit struct {
+	c         *checker
+	sid, id   string
+	committed bool // stamped, or found in the head
+}
+
+// published reports whether the row is committed, asking the session's
+// head when the row is not stamped (and counting an unstamped committed
+// row once).
+func (rc *rowCommit) published(ctx context.Context) (bool, error) {
+	if rc.committed {
+		return true, nil
+	}
+	ok, _, err := session.HeadRefs{Store: rc.c.objs}.Committed(ctx, rc.sid, rc.id)
+	if ok {
+		rc.committed = true
+		rc.c.count(func(n *Counts) { n.UnstampedCommittedRows++ })
+	}
+	return ok, err
+}
+
+// checkRowData checks the data a row names: present (unless the row is
+// uncommitted: a sweep may have reclaimed it before the writer's Protect)
+// with the stored size the row says, and in a deep check, for a committed
+// row, the bytes hash to the attachment id.
+func (c *checker) checkRowData(ctx context.Context, info objstore.ObjectInfo, row *manifest.Row, rc *rowCommit) error {
 	data, exists, err := c.exists(ctx, row.Data.Key)
 	switch {
 	case err != nil:
 		return err
-	case !exists && committed:
+	case !exists && rc.committed:
 		c.problem(InvRef, info.Key, "committed ref names data %s, which is missing", row.Data.Key)
 		return nil
 	case !exists:
-		if ok, err := headCommitted(); err != nil {
+		if ok, err := rc.published(ctx); err != nil {
 			return err
 		} else if ok {
 			c.problem(InvRef, info.Key, "a published commit names data %s, which is missing", row.Data.Key)
@@ -169,8 +199,8 @@ func (c *checker) checkRow(ctx context.Context, info objstore.ObjectInfo, root f
 		c.problem(InvManifest, info.Key, "data %s holds %d bytes, the row says %d", row.Data.Key, data.Size, row.Data.StoredSize)
 		return nil
 	}
-	if c.opts.Deep && committed {
-		return c.readAttachment(ctx, info.Key, sid, id, row.Data.Size)
+	if c.opts.Deep && rc.committed {
+		return c.readAttachment(ctx, info.Key, rc.sid, rc.id, row.Data.Size)
 	}
 	return nil
 }

@@ -3,11 +3,11 @@ package manifest_test
 import (
 	"testing"
 
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/manifest/manifesttest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 func TestMemstore(t *testing.T) {

@@ -203,72 +203,17 @@ func (u *streamUpload) multipart(ctx context.Context, body io.Reader, conc int, 
 		}
 	}()
 
-	// sem bounds the parts in flight; with the one buffer being filled by
-	// the reader that makes Concurrency+1 buffers at most.
-	g, gctx := errgroup.WithContext(ctx)
-	sem := make(chan struct{}, conc)
-	var (
-		mu    sync.Mutex
-		parts []CompletedPart
-		total int64
-	)
-	send := func(number int, data []byte) error {
-		select {
-		case sem <- struct{}{}:
-		default:
-			u.tune.block()
-			select {
-			case sem <- struct{}{}:
-			case <-gctx.Done():
-				u.bufs.put(data)
-				return gctx.Err()
-			}
-		}
-		total += int64(len(data))
-		g.Go(func() error {
-			defer func() {
-				u.bufs.put(data)
-				<-sem
-			}()
-			etag, err := u.uploadPart(gctx, uploadID, number, data)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			parts = append(parts, CompletedPart{Number: number, ETag: etag})
-			mu.Unlock()
-			return nil
-		})
-		return nil
-	}
-
-	readErr := send(1, first)
+	p := newPartSender(ctx, u, uploadID, conc)
+	readErr := p.send(1, first)
 	if readErr == nil {
-		readErr = send(2, second)
+		readErr = p.send(2, second)
 	} else {
 		u.bufs.put(second)
 	}
-	for number, eof := 3, eofAfterSecond; !eof && readErr == nil; number++ {
-		if gctx.Err() != nil {
-			break
-		}
-		var data []byte
-		data, eof, readErr = u.readPart(gctx, body)
-		if readErr != nil {
-			break
-		}
-		if len(data) == 0 {
-			u.bufs.put(data)
-			break
-		}
-		if number > u.tune.maxParts {
-			u.bufs.put(data)
-			readErr = fmt.Errorf("objstore: upload %q: body exceeds %d parts of %d bytes: %w", u.key, u.tune.maxParts, u.bufs.size, ErrInvalidArgument)
-			break
-		}
-		readErr = send(number, data)
+	if readErr == nil {
+		readErr = p.sendRest(body, eofAfterSecond)
 	}
-	werr := g.Wait()
+	werr := p.g.Wait()
 	switch {
 	case werr != nil:
 		return ObjectInfo{}, werr
@@ -278,13 +223,96 @@ func (u *streamUpload) multipart(ctx context.Context, body io.Reader, conc int, 
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, err
 	}
+	parts := p.parts
 	sort.Slice(parts, func(i, j int) bool { return parts[i].Number < parts[j].Number })
 	info, err = u.mp.CompleteUpload(ctx, u.key, uploadID, parts, &u.opts.PutOptions)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	info.Key, info.Size = u.key, total
+	info.Key, info.Size = u.key, p.total
 	return info, nil
+}
+
+// partSender sends the parts of one multipart upload, at most conc at a
+// time, and collects their ETags. Its sem bounds the parts in flight; with
+// the one buffer being filled by the reader that makes Concurrency+1
+// buffers at most.
+type partSender struct {
+	u        *streamUpload
+	uploadID string
+	g        *errgroup.Group
+	gctx     context.Context
+	sem      chan struct{}
+	total    int64 // bytes sent; touched by the reading goroutine only
+
+	mu    sync.Mutex
+	parts []CompletedPart
+}
+
+func newPartSender(ctx context.Context, u *streamUpload, uploadID string, conc int) *partSender {
+	g, gctx := errgroup.WithContext(ctx)
+	return &partSender{u: u, uploadID: uploadID, g: g, gctx: gctx, sem: make(chan struct{}, conc)}
+}
+
+// send waits for a slot, then uploads data as part number in the
+// background; the buffer goes back to the pool when the part is done.
+func (p *partSender) send(number int, data []byte) error {
+	select {
+	case p.sem <- struct{}{}:
+	default:
+		p.u.tune.block()
+		select {
+		case p.sem <- struct{}{}:
+		case <-p.gctx.Done():
+			p.u.bufs.put(data)
+			return p.gctx.Err()
+		}
+	}
+	p.total += int64(len(data))
+	p.g.Go(func() error {
+		defer func() {
+			p.u.bufs.put(data)
+			<-p.sem
+		}()
+		etag, err := p.u.uploadPart(p.gctx, p.uploadID, number, data)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.parts = append(p.parts, CompletedPart{Number: number, ETag: etag})
+		p.mu.Unlock()
+		return nil
+	})
+	return nil
+}
+
+// sendRest reads the rest of body (unless eof: the body has ended) as parts
+// numbered from 3 and sends them, until the body ends, a read fails, the
+// body exceeds the part limit or a part failed.
+func (p *partSender) sendRest(body io.Reader, eof bool) error {
+	u := p.u
+	for number := 3; !eof; number++ {
+		if p.gctx.Err() != nil {
+			return nil
+		}
+		var data []byte
+		var err error
+		if data, eof, err = u.readPart(p.gctx, body); err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			u.bufs.put(data)
+			return nil
+		}
+		if number > u.tune.maxParts {
+			u.bufs.put(data)
+			return fmt.Errorf("objstore: upload %q: body exceeds %d parts of %d bytes: %w", u.key, u.tune.maxParts, u.bufs.size, ErrInvalidArgument)
+		}
+		if err := p.send(number, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // uploadPart sends one part, retrying retryable failures with backoff.

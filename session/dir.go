@@ -117,7 +117,8 @@ func planFresh(fp *flushPlan, segs []segRef, runs []dirRef) {
 // planDir plans the run covering the sealed segments of h the runs do not
 // cover yet (nil if none): the last run extended while it stays under
 // maxDirNodes, else a new one.
-func planDir(h *head, t Tuning) *dirPlan {
+func (s *Store) planDir(h *head) *dirPlan {
+	t := s.tune
 	covered, runs := dirCovered(h.Segs, h.Dirs)
 	sealed := 0
 	for sealed < len(h.Segs) && h.Segs[sealed].Sealed {
@@ -131,7 +132,7 @@ func planDir(h *head, t Tuning) *dirPlan {
 	for _, r := range add {
 		nodes += r.Nodes
 	}
-	p := &dirPlan{ref: dirRef{ID: newID(), First: add[0].ID, Last: add[len(add)-1].ID, Nodes: nodes}, add: slices.Clone(add)}
+	p := &dirPlan{ref: dirRef{ID: s.newID(), First: add[0].ID, Last: add[len(add)-1].ID, Nodes: nodes}, add: slices.Clone(add)}
 	if k := len(runs) - 1; k >= 0 && runs[k].Nodes+nodes <= maxDirNodes(t) {
 		p.extends, p.ref.First, p.ref.Nodes = runs[k].ID, runs[k].First, runs[k].Nodes+nodes
 		runs = runs[:k]
@@ -157,8 +158,11 @@ func (s *Store) startDir(sid string, h *head) {
 	}
 	busy := s.dirWriting || s.dirPending != nil
 	s.mu.Unlock()
-	p := planDir(h, s.tune)
-	if busy || p == nil {
+	if busy {
+		return
+	}
+	p := s.planDir(h) // its id from the handle's entropy, in call order
+	if p == nil {
 		return
 	}
 	s.mu.Lock()

@@ -187,8 +187,9 @@ type flushPlan struct {
 	dirs  []dirRef
 }
 
-func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
-	p := flushPlan{ref: segRef{ID: newID(), FromRev: tail[0].Rev, ToRev: tail[len(tail)-1].Rev}}
+func (s *Store) planFlush(segs []segRef, tail []delta) flushPlan {
+	t := s.tune
+	p := flushPlan{ref: segRef{ID: s.newID(), FromRev: tail[0].Rev, ToRev: tail[len(tail)-1].Rev}}
 	if int64(tailBytes(tail)) > int64(t.SegmentMaxBytes) {
 		p.ref.Sealed, p.seal = true, len(segs)
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/stowage-dev/stowage/internal/exitcode"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore/openurl"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 // iamCase runs one command as a user holding a policy and says what must

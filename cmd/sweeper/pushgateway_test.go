@@ -129,6 +129,39 @@ func TestPushgateway(t *testing.T) {
 	if code, _, stderr := sweep(); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	checkFirstPush(t, pg, shard, t0)
+
+	// Four days later another sweeper holds the lease: exit 3, no success.
+	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := gc.AcquireLease(context.Background(), s, gc.LeaseKey(gc.Shard{Index: 1, Count: 2}), "other", time.Hour, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(4 * 24 * time.Hour)
+	if code, _, stderr := sweep(); code != exitLeaseHeld {
+		t.Fatalf("lease held: exit %d (%s)", code, stderr)
+	}
+	g, _ := readGroup(t, pg, pushJob, shard)
+	lastSuccess := g.value(t, "stowage_sweeper_last_success_timestamp_seconds", nil)
+	if lastSuccess != float64(t0.Unix()) {
+		t.Fatalf("a failed run moved last success to %v", lastSuccess)
+	}
+	if got := g.value(t, "stowage_sweeper_last_run_timestamp_seconds", nil); got != float64(clock.Unix()) {
+		t.Fatalf("last run %v, want %d", got, clock.Unix())
+	}
+	if got := g.value(t, "stowage_sweeper_exit_code", nil); got != exitLeaseHeld {
+		t.Fatalf("exit_code %v, want 3", got)
+	}
+	checkAlertInputs(t, g, float64(clock.Unix())-lastSuccess)
+}
+
+// checkFirstPush checks the group of a successful run at t0: its success
+// time, exit code, build info, reclaimed objects and the store's metrics.
+func checkFirstPush(t *testing.T, pg, shard string, t0 time.Time) {
+	t.Helper()
 	g, ok := readGroup(t, pg, pushJob, shard)
 	if !ok {
 		t.Fatalf("nothing pushed to job %s shard %s", pushJob, shard)
@@ -157,37 +190,19 @@ func TestPushgateway(t *testing.T) {
 	if objstoreMetrics == 0 {
 		t.Fatalf("no stowage_objstore_* metric pushed: %v", g.Metrics)
 	}
+}
 
-	// Four days later another sweeper holds the lease: exit 3, no success.
-	s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := gc.AcquireLease(context.Background(), s, gc.LeaseKey(gc.Shard{Index: 1, Count: 2}), "other", time.Hour, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	clock = t0.Add(4 * 24 * time.Hour)
-	if code, _, stderr := sweep(); code != exitLeaseHeld {
-		t.Fatalf("lease held: exit %d (%s)", code, stderr)
-	}
-	g, _ = readGroup(t, pg, pushJob, shard)
-	lastSuccess := g.value(t, "stowage_sweeper_last_success_timestamp_seconds", nil)
-	if lastSuccess != float64(t0.Unix()) {
-		t.Fatalf("a failed run moved last success to %v", lastSuccess)
-	}
-	if got := g.value(t, "stowage_sweeper_last_run_timestamp_seconds", nil); got != float64(clock.Unix()) {
-		t.Fatalf("last run %v, want %d", got, clock.Unix())
-	}
-	if got := g.value(t, "stowage_sweeper_exit_code", nil); got != exitLeaseHeld {
-		t.Fatalf("exit_code %v, want 3", got)
-	}
-	// StowageSweeperStale: time() - last_success > 3 * 86400, at time() = clock.
+// checkAlertInputs checks, in group g of a failed run sinceSuccess seconds
+// after the last success, that the documented stale alert fires and that
+// every metric a documented alert reads is pushed.
+func checkAlertInputs(t *testing.T, g pgGroup, sinceSuccess float64) {
+	t.Helper()
+	// StowageSweeperStale: time() - last_success > 3 * 86400, at time() = the run's.
 	stale := docAlerts(t)["StowageSweeperStale"]
 	if !strings.Contains(stale, "time() - stowage_sweeper_last_success_timestamp_seconds > 3 * 86400") {
 		t.Fatalf("the documented stale alert changed: %q; update this test", stale)
 	}
-	if float64(clock.Unix())-lastSuccess <= 3*86400 {
+	if sinceSuccess <= 3*86400 {
 		t.Fatal("the stale-sweep alert would not fire")
 	}
 	// Every metric a documented alert reads is pushed.

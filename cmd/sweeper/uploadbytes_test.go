@@ -12,11 +12,11 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 // TestSweepCountsAbortedUploadBytes leaves, on each server, a multipart

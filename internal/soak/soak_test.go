@@ -142,6 +142,25 @@ func soak(t *testing.T, srv testenv.Server, cfg soakConfig, seed uint64) {
 		}
 		agents[i] = a
 	}
+	gaveUp := runAgents(t, st, agents, cfg, seed, stats)
+
+	// Faults off: every agent closes with one more turn (so the owners of
+	// any intents its abandoned turns left are dead), then the checks.
+	faultsOn.Store(false)
+	during := tr.Stats()
+	for k, v := range before.Faults {
+		during.Faults[k] -= v
+	}
+	during.Requests -= before.Requests
+	verified, check := closeAndCheck(t, st, agents, gaveUp, cfg, stats)
+	t.Log("summary: " + soakSummary(srv.Name, verified, stats, during, check))
+}
+
+// runAgents runs the agents' turns, with sweeps racing them, until each
+// has done cfg.turns turns (or cfg.duration is up), and returns which
+// agents abandoned a turn.
+func runAgents(t *testing.T, st *stowage.Store, agents []*Agent, cfg soakConfig, seed uint64, stats *soakStats) []bool {
+	ctx := t.Context()
 	stopSweeps := make(chan struct{})
 	var sweepers sync.WaitGroup
 	sweepers.Add(1)
@@ -157,34 +176,9 @@ func soak(t *testing.T, srv testenv.Server, cfg soakConfig, seed uint64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			for n := 0; ; n++ {
-				if cfg.duration > 0 && time.Now().After(deadline) || cfg.duration == 0 && n >= cfg.turns {
-					return
-				}
-				spec := soakTurn(rng, fmt.Sprintf("t%d", n), cfg)
-				ack, err := a.Turn(ctx, spec)
-				if err != nil {
-					if ctx.Err() != nil {
-						errs <- err
-						return
-					}
-					gaveUp[i] = true
-					stats.add(func(s *soakStats) { s.giveUps[giveUpCause(err)]++ })
-					// A runtime that lost track of its head reloads it.
-					if err := a.retry(ctx, "resume", func() error { return a.Resume(ctx) }); err != nil {
-						errs <- fmt.Errorf("%s: resume: %w", a.Session.SessionID(), err)
-						return
-					}
-					continue
-				}
-				stats.add(func(s *soakStats) {
-					s.turns++
-					s.attachments += len(ack.Attachments)
-					for _, r := range ack.Attachments {
-						s.bytes += r.Size
-					}
-				})
+			var err error
+			if gaveUp[i], err = agentTurns(ctx, a, rand.New(rand.NewPCG(seed, uint64(i))), cfg, deadline, stats); err != nil {
+				errs <- err
 			}
 		}()
 	}
@@ -195,15 +189,46 @@ func soak(t *testing.T, srv testenv.Server, cfg soakConfig, seed uint64) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	return gaveUp
+}
 
-	// Faults off: every agent closes with one more turn (so the owners of
-	// any intents its abandoned turns left are dead), then the checks.
-	faultsOn.Store(false)
-	during := tr.Stats()
-	for k, v := range before.Faults {
-		during.Faults[k] -= v
+// agentTurns runs one agent's turns; it reports whether the agent gave up
+// a turn (and resumed), or an error that ends the soak.
+func agentTurns(ctx context.Context, a *Agent, rng *rand.Rand, cfg soakConfig, deadline time.Time, stats *soakStats) (gaveUp bool, _ error) {
+	for n := 0; ; n++ {
+		if cfg.duration > 0 && time.Now().After(deadline) || cfg.duration == 0 && n >= cfg.turns {
+			return gaveUp, nil
+		}
+		spec := soakTurn(rng, fmt.Sprintf("t%d", n), cfg)
+		ack, err := a.Turn(ctx, spec)
+		if err != nil {
+			if ctx.Err() != nil {
+				return gaveUp, err
+			}
+			gaveUp = true
+			stats.add(func(s *soakStats) { s.giveUps[giveUpCause(err)]++ })
+			// A runtime that lost track of its head reloads it.
+			if err := a.retry(ctx, "resume", func() error { return a.Resume(ctx) }); err != nil {
+				return gaveUp, fmt.Errorf("%s: resume: %w", a.Session.SessionID(), err)
+			}
+			continue
+		}
+		stats.add(func(s *soakStats) {
+			s.turns++
+			s.attachments += len(ack.Attachments)
+			for _, r := range ack.Attachments {
+				s.bytes += r.Size
+			}
+		})
 	}
-	during.Requests -= before.Requests
+}
+
+// closeAndCheck gives every agent a closing turn, verifies what each
+// acknowledged, runs a final sweep with no writer and a deep fsck, and
+// verifies again. It returns the number of turns verified and the fsck
+// report.
+func closeAndCheck(t *testing.T, st *stowage.Store, agents []*Agent, gaveUp []bool, cfg soakConfig, stats *soakStats) (int, *fsck.Report) {
+	ctx := t.Context()
 	for _, a := range agents {
 		if _, err := a.Turn(ctx, TurnSpec{TurnID: "closing", Nodes: 1, NodeBytes: 50}); err != nil {
 			t.Fatalf("%s: closing turn: %v", a.Session.SessionID(), err)
@@ -243,7 +268,7 @@ func soak(t *testing.T, srv testenv.Server, cfg soakConfig, seed uint64) {
 			t.Errorf("after the final sweep: %v", err)
 		}
 	}
-	t.Log("summary: " + soakSummary(srv.Name, verified, stats, during, check))
+	return verified, check
 }
 
 func soakAgent(st *stowage.Store, sid string, stats *soakStats) (*Agent, error) {

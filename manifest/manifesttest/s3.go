@@ -5,11 +5,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/miniostore"
 	"github.com/stowage-dev/stowage/objstore/retry"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 	"github.com/stowage-dev/stowage/objstore/s3store"
 )
 

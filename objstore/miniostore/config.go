@@ -10,8 +10,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Config configures a Store.

@@ -28,8 +28,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 const backend = "miniostore"

@@ -5,8 +5,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {

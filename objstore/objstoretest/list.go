@@ -58,123 +58,146 @@ func putAll(t *testing.T, s objstore.Store, keys []string) map[string]string {
 // listing, delimiter roll-up, and DeleteMany of every key.
 func testManyKeys(t *testing.T, h *Harness) {
 	s := h.newStore(t)
-	ctx := t.Context()
 	keys := manyKeys()
-	etags := putAll(t, s, keys)
-	after := func(k string) []string { // the keys strictly after k
-		i, _ := slices.BinarySearch(keys, k)
-		if i < len(keys) && keys[i] == k {
-			i++
-		}
-		return keys[i:]
-	}
-	list := func(t *testing.T, prefix string, opts *objstore.ListOptions, want []string) {
-		t.Helper()
-		if got := ListKeys(t, s, prefix, opts); !slices.Equal(got, want) {
-			t.Errorf("list %q %+v: got %d keys %s, want %d keys %s", prefix, opts, len(got), firstLast(got), len(want), firstLast(want))
-		}
-	}
+	l := &keyListing{s: s, keys: keys, etags: putAll(t, s, keys)}
+	t.Run("Full", l.full)
+	t.Run("Prefix", l.prefixes)
+	t.Run("StartAfter", l.startAfter)
+	t.Run("Restart", l.restart)
+	t.Run("Delimiter", l.delimiter)
+	t.Run("DeleteMany", l.deleteMany)
+}
 
-	t.Run("Full", func(t *testing.T) {
-		infos, err := ListAll(ctx, s, "", nil)
-		if err != nil {
-			t.Fatal(err)
+// keyListing is the store of testManyKeys holding keys (manyKeys) with
+// their ETags.
+type keyListing struct {
+	s     objstore.Store
+	keys  []string
+	etags map[string]string
+}
+
+// after returns the keys strictly after k.
+func (l *keyListing) after(k string) []string {
+	i, _ := slices.BinarySearch(l.keys, k)
+	if i < len(l.keys) && l.keys[i] == k {
+		i++
+	}
+	return l.keys[i:]
+}
+
+// list fails t unless the listing of prefix with opts is want.
+func (l *keyListing) list(t *testing.T, prefix string, opts *objstore.ListOptions, want []string) {
+	t.Helper()
+	if got := ListKeys(t, l.s, prefix, opts); !slices.Equal(got, want) {
+		t.Errorf("list %q %+v: got %d keys %s, want %d keys %s", prefix, opts, len(got), firstLast(got), len(want), firstLast(want))
+	}
+}
+
+func (l *keyListing) full(t *testing.T) {
+	infos, err := ListAll(t.Context(), l.s, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != len(l.keys) {
+		t.Fatalf("listed %d objects, want %d", len(infos), len(l.keys))
+	}
+	for i, info := range infos {
+		k := l.keys[i]
+		if info.Key != k || info.Size != int64(i%7+len(k)) || info.ETag != l.etags[k] || info.IsPrefix {
+			t.Fatalf("entry %d: %+v, want key %q size %d etag %q", i, info, k, i%7+len(k), l.etags[k])
 		}
-		if len(infos) != len(keys) {
-			t.Fatalf("listed %d objects, want %d", len(infos), len(keys))
-		}
-		for i, info := range infos {
-			k := keys[i]
-			if info.Key != k || info.Size != int64(i%7+len(k)) || info.ETag != etags[k] || info.IsPrefix {
-				t.Fatalf("entry %d: %+v, want key %q size %d etag %q", i, info, k, i%7+len(k), etags[k])
-			}
-		}
-	})
-	t.Run("Prefix", func(t *testing.T) {
-		list(t, "a/", nil, keys[:2400])
-		list(t, "a/23", nil, keys[2300:2400])
-		list(t, "b/x07/", nil, []string{"b/x07/y"})
-		list(t, "c", nil, keys[2450:])
-		list(t, "d", nil, nil)
-	})
-	t.Run("StartAfter", func(t *testing.T) {
-		for _, sa := range []string{"", "a/0000", "a/0999", "a/1000", "a/1234", "a/1234~", "a/2399", "b/", "b/x49/y", "c48", "c49", "zzz"} {
-			list(t, "", &objstore.ListOptions{StartAfter: sa}, after(sa))
-		}
-		list(t, "a/", &objstore.ListOptions{StartAfter: "a/2397"}, []string{"a/2398", "a/2399"})
-		list(t, "b/", &objstore.ListOptions{StartAfter: "a/9"}, keys[2400:2450])
-		list(t, "a/", &objstore.ListOptions{StartAfter: "b/"}, nil)
-	})
-	t.Run("Restart", func(t *testing.T) {
-		// Stop a listing after n entries and restart it after the last key
-		// seen: the pieces make the whole, whatever the page boundaries.
-		for _, n := range []int{777, 1000, 1001} {
-			var got []string
-			for sa := ""; ; {
-				var page []string
-				for info, err := range s.List(ctx, "", &objstore.ListOptions{StartAfter: sa}) {
-					if err != nil {
-						t.Fatalf("list after %q: %v", sa, err)
-					}
-					page = append(page, info.Key)
-					if len(page) == n {
-						break
-					}
+	}
+}
+
+func (l *keyListing) prefixes(t *testing.T) {
+	keys := l.keys
+	l.list(t, "a/", nil, keys[:2400])
+	l.list(t, "a/23", nil, keys[2300:2400])
+	l.list(t, "b/x07/", nil, []string{"b/x07/y"})
+	l.list(t, "c", nil, keys[2450:])
+	l.list(t, "d", nil, nil)
+}
+
+func (l *keyListing) startAfter(t *testing.T) {
+	for _, sa := range []string{"", "a/0000", "a/0999", "a/1000", "a/1234", "a/1234~", "a/2399", "b/", "b/x49/y", "c48", "c49", "zzz"} {
+		l.list(t, "", &objstore.ListOptions{StartAfter: sa}, l.after(sa))
+	}
+	l.list(t, "a/", &objstore.ListOptions{StartAfter: "a/2397"}, []string{"a/2398", "a/2399"})
+	l.list(t, "b/", &objstore.ListOptions{StartAfter: "a/9"}, l.keys[2400:2450])
+	l.list(t, "a/", &objstore.ListOptions{StartAfter: "b/"}, nil)
+}
+
+// restart stops a listing after n entries and restarts it after the last
+// key seen: the pieces make the whole, whatever the page boundaries.
+func (l *keyListing) restart(t *testing.T) {
+	for _, n := range []int{777, 1000, 1001} {
+		var got []string
+		for sa := ""; ; {
+			var page []string
+			for info, err := range l.s.List(t.Context(), "", &objstore.ListOptions{StartAfter: sa}) {
+				if err != nil {
+					t.Fatalf("list after %q: %v", sa, err)
 				}
-				got = append(got, page...)
-				if len(page) < n {
+				page = append(page, info.Key)
+				if len(page) == n {
 					break
 				}
-				sa = page[len(page)-1]
 			}
-			if !slices.Equal(got, keys) {
-				t.Errorf("listing restarted every %d entries: got %d keys %s", n, len(got), firstLast(got))
+			got = append(got, page...)
+			if len(page) < n {
+				break
 			}
+			sa = page[len(page)-1]
 		}
-	})
-	t.Run("Delimiter", func(t *testing.T) {
-		infos, err := ListAll(ctx, s, "", &objstore.ListOptions{Delimiter: "/"})
-		if err != nil {
-			t.Fatal(err)
+		if !slices.Equal(got, l.keys) {
+			t.Errorf("listing restarted every %d entries: got %d keys %s", n, len(got), firstLast(got))
 		}
-		want := append([]string{"a/", "b/"}, keys[2450:]...)
-		var got []string
-		for _, info := range infos {
-			got = append(got, info.Key)
-			if info.IsPrefix != strings.HasSuffix(info.Key, "/") {
-				t.Errorf("%q: IsPrefix = %v", info.Key, info.IsPrefix)
-			}
+	}
+}
+
+func (l *keyListing) delimiter(t *testing.T) {
+	keys := l.keys
+	infos, err := ListAll(t.Context(), l.s, "", &objstore.ListOptions{Delimiter: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{"a/", "b/"}, keys[2450:]...)
+	var got []string
+	for _, info := range infos {
+		got = append(got, info.Key)
+		if info.IsPrefix != strings.HasSuffix(info.Key, "/") {
+			t.Errorf("%q: IsPrefix = %v", info.Key, info.IsPrefix)
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("list \"\" by \"/\": got %s, want %s", firstLast(got), firstLast(want))
-		}
-		var subdirs []string
-		for i := range 50 {
-			subdirs = append(subdirs, fmt.Sprintf("b/x%02d/", i))
-		}
-		list(t, "b/", &objstore.ListOptions{Delimiter: "/"}, subdirs)
-		list(t, "b/", &objstore.ListOptions{Delimiter: "/", StartAfter: "b/x24/y"}, subdirs[25:])
-		list(t, "a/", &objstore.ListOptions{Delimiter: "/"}, keys[:2400])
-		list(t, "", &objstore.ListOptions{Delimiter: "x"}, append(keys[:2400:2400], append([]string{"b/x"}, keys[2450:]...)...))
-	})
-	t.Run("DeleteMany", func(t *testing.T) {
-		seed := Seed(t)
-		batch := slices.Clone(keys)
-		for i := range 10 {
-			batch = append(batch, fmt.Sprintf("missing/%d", i))
-		}
-		rand.New(rand.NewPCG(seed, 0)).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
-		if err := s.DeleteMany(ctx, batch); err != nil {
-			t.Fatalf("delete many: %v", err)
-		}
-		list(t, "", nil, nil)
-		if err := s.DeleteMany(ctx, batch[:1500]); err != nil {
-			t.Errorf("delete many of deleted keys: %v", err)
-		}
-		if err := s.DeleteMany(ctx, nil); err != nil {
-			t.Errorf("delete many of no keys: %v", err)
-		}
-	})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("list \"\" by \"/\": got %s, want %s", firstLast(got), firstLast(want))
+	}
+	var subdirs []string
+	for i := range 50 {
+		subdirs = append(subdirs, fmt.Sprintf("b/x%02d/", i))
+	}
+	l.list(t, "b/", &objstore.ListOptions{Delimiter: "/"}, subdirs)
+	l.list(t, "b/", &objstore.ListOptions{Delimiter: "/", StartAfter: "b/x24/y"}, subdirs[25:])
+	l.list(t, "a/", &objstore.ListOptions{Delimiter: "/"}, keys[:2400])
+	l.list(t, "", &objstore.ListOptions{Delimiter: "x"}, append(keys[:2400:2400], append([]string{"b/x"}, keys[2450:]...)...))
+}
+
+func (l *keyListing) deleteMany(t *testing.T) {
+	batch := slices.Clone(l.keys)
+	for i := range 10 {
+		batch = append(batch, fmt.Sprintf("missing/%d", i))
+	}
+	rand.New(rand.NewPCG(Seed(t), 0)).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+	if err := l.s.DeleteMany(t.Context(), batch); err != nil {
+		t.Fatalf("delete many: %v", err)
+	}
+	l.list(t, "", nil, nil)
+	if err := l.s.DeleteMany(t.Context(), batch[:1500]); err != nil {
+		t.Errorf("delete many of deleted keys: %v", err)
+	}
+	if err := l.s.DeleteMany(t.Context(), nil); err != nil {
+		t.Errorf("delete many of no keys: %v", err)
+	}
 }
 
 // firstLast renders a long key list for an error message.

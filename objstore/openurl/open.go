@@ -58,11 +58,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/objstore/retry"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Options configure Open. A nil *Options is the zero value.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Schemes.

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Config configures a Store.

@@ -7,10 +7,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
+	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
-	"github.com/stowage-dev/stowage/objstore/s3compat/s3test"
 )
 
 func open(t testing.TB, srv testenv.Server, q s3compat.Quirks, rt http.RoundTripper) objstore.Store {

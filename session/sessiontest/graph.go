@@ -12,6 +12,7 @@ import (
 var graphTests = []namedTest{
 	{"Scopes", testScopes},
 	{"Tombstones", testTombstones},
+	{"VacuumBeforeFlushAdoption", testVacuumBeforeFlushAdoption},
 	{"AppendUpserts", testAppendUpserts},
 	{"LongHistory", testLongHistory},
 	{"UnpublishedNodeInvisible", testUnpublishedNodeInvisible},
@@ -166,39 +167,7 @@ func testLongHistory(t *testing.T, f *fixture) {
 	for i := 0; i < commits; i++ {
 		c := appendCommit("long", uint64(i), "", "unused")
 		c.TurnCommit = stamp("long", fmt.Sprintf("turn-%d", i), fmt.Sprintf("hash-%d", i))
-		switch k := r.IntN(20); {
-		case k == 0 && len(m.order) > 0: // replace with a random subset
-			var nodes []session.NodeRecord
-			for _, id := range m.order {
-				if r.IntN(2) == 0 {
-					nodes = append(nodes, m.nodes[id])
-				}
-			}
-			leaf := ""
-			if len(nodes) > 0 {
-				leaf = nodes[len(nodes)-1].NodeID
-			}
-			c.Graph = session.GraphDelta{Kind: session.DeltaReplaceFull, Nodes: nodes, Leaf: leaf}
-		case k == 1 && len(m.order) > 0: // move the leaf
-			c.Graph = session.GraphDelta{Kind: session.DeltaUnchanged, Leaf: m.order[r.IntN(len(m.order))]}
-		case k == 2 && len(m.order) > 0: // upsert an existing node
-			id := m.order[r.IntN(len(m.order))]
-			n := m.nodes[id]
-			n.Event = json.RawMessage(fmt.Sprintf(`{"rev":%d}`, i))
-			c.Graph = session.GraphDelta{Kind: session.DeltaAppend, Nodes: []session.NodeRecord{n}, Leaf: id}
-		default: // append 1-3 nodes under the leaf or a random node
-			parent := m.leaf
-			if len(m.order) > 0 && r.IntN(4) == 0 {
-				parent = m.order[r.IntN(len(m.order))]
-			}
-			var nodes []session.NodeRecord
-			for j := 0; j <= r.IntN(3); j++ {
-				nodes = append(nodes, node(fmt.Sprintf("n%d", next), parent))
-				parent = fmt.Sprintf("n%d", next)
-				next++
-			}
-			c.Graph = session.GraphDelta{Kind: session.DeltaAppend, Nodes: nodes, Leaf: parent}
-		}
+		c.Graph = randomDelta(r, &m, i, &next)
 		f.mustCommit(s, c)
 		m.apply(c.Graph)
 		if i%37 == 0 {
@@ -206,6 +175,54 @@ func testLongHistory(t *testing.T, f *fixture) {
 		}
 	}
 	m.check(t, f, s, "final (writer)")
+	checkLongHistoryEnd(t, f, &m, next, commits)
+}
+
+// randomDelta returns commit i's graph change for the model m: mostly
+// appends of 1-3 nodes (named from *next on) under the leaf or a random
+// node, sometimes a replacement by a random subset, a leaf move or an
+// upsert of an existing node.
+func randomDelta(r *rand.Rand, m *model, i int, next *int) session.GraphDelta {
+	switch k := r.IntN(20); {
+	case k == 0 && len(m.order) > 0: // replace with a random subset
+		var nodes []session.NodeRecord
+		for _, id := range m.order {
+			if r.IntN(2) == 0 {
+				nodes = append(nodes, m.nodes[id])
+			}
+		}
+		leaf := ""
+		if len(nodes) > 0 {
+			leaf = nodes[len(nodes)-1].NodeID
+		}
+		return session.GraphDelta{Kind: session.DeltaReplaceFull, Nodes: nodes, Leaf: leaf}
+	case k == 1 && len(m.order) > 0: // move the leaf
+		return session.GraphDelta{Kind: session.DeltaUnchanged, Leaf: m.order[r.IntN(len(m.order))]}
+	case k == 2 && len(m.order) > 0: // upsert an existing node
+		id := m.order[r.IntN(len(m.order))]
+		n := m.nodes[id]
+		n.Event = json.RawMessage(fmt.Sprintf(`{"rev":%d}`, i))
+		return session.GraphDelta{Kind: session.DeltaAppend, Nodes: []session.NodeRecord{n}, Leaf: id}
+	}
+	// append 1-3 nodes under the leaf or a random node
+	parent := m.leaf
+	if len(m.order) > 0 && r.IntN(4) == 0 {
+		parent = m.order[r.IntN(len(m.order))]
+	}
+	var nodes []session.NodeRecord
+	for j := 0; j <= r.IntN(3); j++ {
+		nodes = append(nodes, node(fmt.Sprintf("n%d", *next), parent))
+		parent = fmt.Sprintf("n%d", *next)
+		*next++
+	}
+	return session.GraphDelta{Kind: session.DeltaAppend, Nodes: nodes, Leaf: parent}
+}
+
+// checkLongHistoryEnd checks session "long" after its commits from fresh
+// handles: the model's graph, every live node, no tombstoned one among
+// the next nodes named, and every turn's receipt long after it left the
+// head.
+func checkLongHistoryEnd(t *testing.T, f *fixture, m *model, next, commits int) {
 	fresh := f.open("long")
 	m.check(t, f, fresh, "final (fresh handle)")
 	for _, id := range m.order {
@@ -223,8 +240,6 @@ func testLongHistory(t *testing.T, f *fixture) {
 			t.Fatalf("tombstoned %s loaded: %v %v", id, n, err)
 		}
 	}
-	// Every turn's receipt is still found, from a fresh handle, long after
-	// it left the head.
 	for _, i := range []int{0, 1, commits / 2, commits - 1} {
 		c := appendCommit("long", 0, "", "x")
 		c.TurnCommit = stamp("long", fmt.Sprintf("turn-%d", i), fmt.Sprintf("hash-%d", i))

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/objstoretest"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Opener opens the backend on server srv with quirks q, sending requests

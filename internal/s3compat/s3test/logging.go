@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // LoggedOpener opens a backend against srv that logs to log.

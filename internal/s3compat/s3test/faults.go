@@ -16,10 +16,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/objstoretest"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // request is what the fake server received.

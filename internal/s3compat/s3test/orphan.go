@@ -9,10 +9,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/objstoretest"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // OrphanUpload starts a multipart upload of key (the full key in srv's

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/objstoretest"
-	"github.com/stowage-dev/stowage/objstore/s3compat"
 )
 
 // Live runs direct checks against every local server: the payload
