@@ -45,6 +45,21 @@ func writeSchema1(t *testing.T, ctx context.Context, st objstore.Store, sid, id 
 	}
 }
 
+// commitNode commits node n<i> (revision i+1) under parent, stamped as
+// turn-n<i>, and returns its id.
+func commitNode(t *testing.T, ctx context.Context, w *Store, i int, parent string) string {
+	t.Helper()
+	sid, id, rev := w.SessionID(), fmt.Sprintf("n%02d", i), uint64(i)
+	c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
+		TurnCommit: &TurnCommitStamp{SessionID: sid, TurnID: "turn-" + id, TurnCommitHash: "h"},
+		Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
+			Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
+	if _, err := w.CommitRuntimeState(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestSchema1SegmentsStayReadable: a session whose segments are partly of
 // schema 1 (written by the previous release) and partly blocked loads the
 // same graph, path, nodes and receipts as before the rewrite.
@@ -57,18 +72,8 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent := ""
-	var ids []string
 	for i := range 60 {
-		id := fmt.Sprintf("n%02d", i)
-		rev := uint64(i)
-		c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
-			TurnCommit: &TurnCommitStamp{SessionID: sid, TurnID: "turn-" + id, TurnCommitHash: "h"},
-			Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
-				Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
-		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		ids, parent = append(ids, id), id
+		parent = commitNode(t, ctx, w, i, parent)
 	}
 	w.WaitCompaction()
 	fresh := func() *Store {
@@ -119,15 +124,7 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 60; ; i++ {
-		id := fmt.Sprintf("n%02d", i)
-		rev := uint64(i)
-		c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
-			Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
-				Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
-		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		parent = id
+		parent = commitNode(t, ctx, w, i, parent)
 		if h, err = fresh().readLive(ctx); err != nil {
 			t.Fatal(err)
 		}
