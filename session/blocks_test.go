@@ -158,3 +158,57 @@ func checkSession(t *testing.T, ctx context.Context, fresh func() *Store, h *hea
 		}
 	}
 }
+
+// TestVacuumUnderDirectory: Vacuum replaces a segment a directory run
+// covers; every live node of it still loads, the removed one does not.
+func TestVacuumUnderDirectory(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New(nil)
+	w, err := New(Config{Store: mem, SessionID: "vac", Tuning: Tuning{FlushDeltas: 3, SegmentMaxBytes: 8 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := ""
+	for i := range 200 {
+		parent = commitNode(t, ctx, w, i, parent)
+		if i%20 == 19 {
+			w.WaitCompaction()
+		}
+	}
+	h, err := w.readLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runs := dirCovered(h.Segs, h.Dirs)
+	if len(runs) == 0 {
+		t.Fatal("no directory")
+	}
+	lo, hi, _ := dirSpan(h.Segs, runs[0])
+	if hi < lo+2 {
+		t.Fatalf("run over %d segments", hi-lo+1)
+	}
+	x, err := w.loadIndexes(ctx, "vac", []string{h.Segs[lo+1].ID})
+	if err != nil || len(x[0].NodeIDs) < 2 {
+		t.Fatalf("index: %v", err)
+	}
+	gone, kept := x[0].NodeIDs[0], x[0].NodeIDs[1]
+	if err := w.TombstoneNodes(ctx, []string{gone}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Vacuum(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Store: mem, SessionID: "vac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.LoadNode(ctx, kept); err != nil || n == nil {
+		t.Fatalf("kept node %s: %v, %v", kept, n, err)
+	}
+	if n, err := r.LoadNode(ctx, gone); err != nil || n != nil {
+		t.Fatalf("vacuumed node %s: %v, %v", gone, n, err)
+	}
+	if p, err := r.LoadSession(ctx, ActivePath(kept)); err != nil || p.Graph.Nodes[len(p.Graph.Nodes)-1].NodeID != kept {
+		t.Fatalf("path of %s: %v", kept, err)
+	}
+}

@@ -41,6 +41,11 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if l.checkRuns() {
+		if err := s.loadU(ctx, l, func(segRef) bool { return true }); err != nil {
+			return nil, err
+		}
+	}
 	steps, err := s.pathSteps(ctx, sid, tailNodes(h), l, leaf)
 	if err != nil {
 		return nil, err
