@@ -59,9 +59,11 @@ type Config struct {
 	// objstore.ErrReadOnly), and a target that holds no stowage store is
 	// refused with ErrNoStore instead of being taken for an empty one.
 	ReadOnly bool
-	// Entropy, if set, is the random source of the manifest's upload ids
-	// and row revs; nil means a cryptographic one. A deterministic
-	// simulation injects a seeded one.
+	// Entropy, if set, is the random source of every id and token the
+	// Store mints: the manifest's upload ids and row revs, and the session
+	// handles' object, commit, write and claim ids and lease tokens (read
+	// under one lock); nil means a cryptographic one. A deterministic
+	// simulation injects a seeded one so that a seed replays exactly.
 	Entropy io.Reader
 	// Rand, if set, draws the session handles' contention jitter (shared
 	// by every handle, under a lock); nil means the global source. A
@@ -163,6 +165,9 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 			return nil, err
 		}
 	}
+	if cfg.Entropy != nil {
+		cfg.Entropy = &lockedReader{r: cfg.Entropy}
+	}
 	m := manifest.New(objs, &manifest.Options{
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
@@ -184,6 +189,19 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		n = DefaultSharedCacheBytes
 	}
 	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+}
+
+// lockedReader serialises the reads of an entropy source that the manifest
+// and every handle of a Store share.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 // lockedSource serialises the draws of a *rand.Rand that every handle of a
@@ -211,7 +229,7 @@ func (s *Store) Session(id string) (*session.Store, error) {
 	return session.New(session.Config{
 		Store: s.objs, SessionID: id, Manifest: s.manifest, Hook: s.manifest,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Tuning: s.cfg.Session,
-		Segments: s.segs, Rand: s.cfg.Rand, Observer: s.cfg.Telemetry,
+		Segments: s.segs, Rand: s.cfg.Rand, Entropy: s.cfg.Entropy, Observer: s.cfg.Telemetry,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,4 +54,40 @@ func BenchmarkCommitAtRevision(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 		})
 	}
+}
+
+// BenchmarkCommit8KiB: a turn commit of one 8 KiB node on a memory store
+// (CPU only), like the commits of the bench's commit_p50; it reports the
+// process CPU per commit, background work included.
+func BenchmarkCommit8KiB(b *testing.B) {
+	ctx := context.Background()
+	s, err := session.New(session.Config{Store: memstore.New(nil), SessionID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := make([]byte, 8000)
+	for i := range text {
+		text[i] = 'a' + byte(i*7%26)
+	}
+	commit := func(r uint64) {
+		c := benchCommit("bench", r, int(r))
+		c.Graph.Nodes[0].Event = []byte(fmt.Sprintf(`{"text":%q}`, text))
+		if _, err := s.CommitRuntimeState(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for r := uint64(0); r < 20; r++ {
+		commit(r)
+	}
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		commit(20 + uint64(i))
+	}
+	s.WaitCompaction()
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 }

@@ -192,23 +192,23 @@ func (s *Store) getRange(ctx context.Context, key string, off, n int64) ([]byte,
 	return data, nil
 }
 
-// loadBlock returns block b of segment id, whose schema-2 index is x: from
-// the cache (the block, or the whole segment), else one ranged GET.
-func (s *Store) loadBlock(ctx context.Context, sid, id string, x *segIndex, b int) ([]NodeRecord, error) {
+// loadBlock returns block b of segment id, whose block table is table:
+// from the cache (the block, or the whole segment), else one ranged GET.
+func (s *Store) loadBlock(ctx context.Context, sid, id string, table []blockRef, b int) ([]NodeRecord, error) {
 	if nodes, ok := s.segs.getBlock(sid, id, b); ok {
 		return nodes, nil
 	}
 	if seg, ok := s.segs.get(sid, id); ok {
 		start := 0
-		for _, r := range x.BlockTable[:b] {
+		for _, r := range table[:b] {
 			start += r.Nodes
 		}
-		if end := start + x.BlockTable[b].Nodes; end <= len(seg.Nodes) {
+		if end := start + table[b].Nodes; end <= len(seg.Nodes) {
 			return seg.Nodes[start:end], nil
 		}
 	}
 	key := segKey(sid, id)
-	r := x.BlockTable[b]
+	r := table[b]
 	data, err := s.getRange(ctx, key, r.Off, r.Len)
 	if err != nil {
 		return nil, err
@@ -244,29 +244,4 @@ func (s *Store) loadFooter(ctx context.Context, sid, id string, x *segIndex) (*s
 		return nil, &CorruptError{Key: key, Err: ErrCorrupt}
 	}
 	return foot, nil
-}
-
-// nodeIn returns node nodeID from segment id, whose index x lists it: one
-// block of a blocked segment, else the whole segment.
-func (s *Store) nodeIn(ctx context.Context, sid, id string, x *segIndex, nodeID string) (*NodeRecord, error) {
-	var nodes []NodeRecord
-	if pos, ok := x.find(nodeID); ok && x.blocked() {
-		var err error
-		if nodes, err = s.loadBlock(ctx, sid, id, x, x.Blocks[pos]); err != nil {
-			return nil, err
-		}
-	} else {
-		segs, err := s.loadSegments(ctx, sid, []string{id})
-		if err != nil {
-			return nil, err
-		}
-		nodes = segs[0].Nodes
-	}
-	for _, n := range nodes {
-		if n.NodeID == nodeID {
-			n = cloneNode(n)
-			return &n, nil
-		}
-	}
-	return nil, &CorruptError{Key: segKey(sid, id), Err: ErrCorrupt}
 }

@@ -93,6 +93,16 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 		if i%2 == 0 {
 			writeSchema1(t, ctx, mem, sid, r.ID)
 		}
+		h.Segs[i].Fresh = false
+	}
+	// The previous release wrote no directory and no freshness.
+	h.Dirs = nil
+	data, err := encodeHead(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mem.Put(ctx, HeadKey(sid), data, nil); err != nil {
+		t.Fatal(err)
 	}
 	after, err := fresh().LoadSession(ctx, FullGraph())
 	if err != nil || !slices.EqualFunc(before.Graph.Nodes, after.Graph.Nodes, func(a, b NodeRecord) bool {
@@ -100,17 +110,53 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 	}) {
 		t.Fatalf("full graph changed: %v", err)
 	}
-	path, err := fresh().LoadSession(ctx, ActivePath(""))
-	if err != nil || len(path.Graph.Nodes) != len(ids) {
+	checkSession(t, ctx, fresh, h, before.Graph.Nodes)
+
+	// This release keeps committing: sealing writes a directory over the
+	// schema-1 segments, and everything still reads the same.
+	w, err = New(Config{Store: mem, SessionID: sid, Tuning: Tuning{FlushDeltas: 3, SegmentMaxBytes: 8 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 60; ; i++ {
+		id := fmt.Sprintf("n%02d", i)
+		rev := uint64(i)
+		c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
+			Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
+				Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
+		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		parent = id
+		if h, err = fresh().readLive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Dirs) > 0 || i > 400 {
+			break
+		}
+	}
+	if len(h.Dirs) == 0 {
+		t.Fatal("no directory written")
+	}
+	checkSession(t, ctx, fresh, h, before.Graph.Nodes)
+}
+
+// checkSession checks that nodes (the first of the session, each the
+// parent of the next, with receipts turn-<id>) load from fresh handles.
+func checkSession(t *testing.T, ctx context.Context, fresh func() *Store, h *head, nodes []NodeRecord) {
+	t.Helper()
+	path, err := fresh().LoadSession(ctx, ActivePath(nodes[len(nodes)-1].NodeID))
+	if err != nil || len(path.Graph.Nodes) != len(nodes) {
 		t.Fatalf("active path: %v", err)
 	}
-	for i, id := range ids {
+	for i, want := range nodes {
+		id := want.NodeID
 		n, err := fresh().LoadNode(ctx, id)
-		if err != nil || n == nil || string(n.Event) != string(before.Graph.Nodes[i].Event) {
+		if err != nil || n == nil || string(n.Event) != string(want.Event) {
 			t.Fatalf("load node %s: %+v, %v", id, n, err)
 		}
 		s := fresh()
-		if r, err := s.findReceipt(ctx, sid, h, "turn-"+id); err != nil || r == nil || r.Revision != uint64(i+1) {
+		if r, err := s.findReceipt(ctx, h.SessionID, h, "turn-"+id); err != nil || r == nil || r.Revision != uint64(i+1) {
 			t.Fatalf("receipt of %s: %+v, %v", id, r, err)
 		}
 	}

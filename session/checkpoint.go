@@ -59,7 +59,7 @@ func (s *Store) planCheckpoint(sid string, prev *head, cp *HydratedCheckpoint, w
 		default:
 			key, ok := written[hash]
 			if !ok {
-				key = blobKey(sid, newID())
+				key = blobKey(sid, s.newID())
 				written[hash] = key
 				p.writes = append(p.writes, blobWrite{key: key, data: body})
 			}

@@ -167,7 +167,7 @@ func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
 	dr := &draft{next: next, res: &CommitResult{TurnInputApplications: apps}}
 	res := dr.res
 	for _, d := range c.EnqueuedQueueBatches {
-		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, enqueueBatch(next, d, now))
+		res.EnqueuedQueueBatches = append(res.EnqueuedQueueBatches, s.enqueueBatch(next, d, now))
 	}
 	if c.Checkpoint != nil {
 		cp, err := s.planCheckpoint(sid, base, c.Checkpoint, t.written)
@@ -203,7 +203,7 @@ func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
 func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
 	c := t.c
 	applyTombstones(next, c.Graph)
-	d := delta{Rev: rev, CommitID: newID(), At: now}
+	d := delta{Rev: rev, CommitID: t.s.newID(), At: now}
 	switch c.Graph.Kind {
 	case DeltaKeep:
 	case DeltaUnchanged:
@@ -247,15 +247,17 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 		s.waitFlush()
 		s.adoptFlush(t.sid, base, next)
 	}
+	s.adoptDir(base, next)
 	if n := len(next.Tail); dr.large || n > 0 && tailOverBound(next.Tail, dBytes, s.tune) {
 		dr.flushTail = slices.Clone(next.Tail)
 		if dr.large {
 			dr.flushTail = append(dr.flushTail, d)
 		}
-		fp := planFlush(next.Segs, dr.flushTail, s.tune)
+		fp := s.planFlush(next.Segs, dr.flushTail)
 		dr.flush = &fp
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
+		planFresh(dr.flush, next.Segs[:len(next.Segs)-1], next.Dirs)
 		next.FlushedRev = dr.flushTail[len(dr.flushTail)-1].Rev
 		next.Tail = nil
 	}
@@ -325,7 +327,9 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 				// attachment ids first.
 				return writeFlush(ctx)
 			}
-			return nil
+			// The delta is complete: encode it once for every head
+			// write that carries it.
+			return tailDelta.cacheJSON()
 		},
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))
@@ -333,6 +337,7 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			s.flushPublished(next)
 			s.startCompaction(sid, next)
 			s.startFlush(sid, next)
+			s.startDir(sid, next)
 			if s.hook == nil || len(attachIDs) == 0 {
 				return
 			}

@@ -169,10 +169,12 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 	if err != nil {
 		return nil, err
 	}
-	ref := segRef{ID: newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
+	ref := segRef{ID: s.newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
 		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
+	ref.Fresh = true // fresh if every input is (dir.go)
 	for _, r := range run {
 		ref.Reset = ref.Reset || r.Reset
+		ref.Fresh = ref.Fresh && r.Fresh
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })

@@ -20,9 +20,9 @@ import (
 // pendingFlush is a tail segment written in the background after the head
 // whose tail it holds was published, waiting to be named by a commit.
 type pendingFlush struct {
-	sweepGen uint64   // of the published head whose tail it holds (W1)
-	inc      uint64   // that head's incarnation
-	commits  []string // commit ids of the flushed deltas, oldest first
+	sweepGen uint64  // of the published head whose tail it holds (W1)
+	inc      uint64  // that head's incarnation
+	deltas   []delta // the flushed deltas, oldest first (shared, never modified)
 	ref      segRef
 }
 
@@ -55,15 +55,15 @@ func (s *Store) startFlush(sid string, h *head) {
 	s.mu.Unlock()
 	// h is published: never modified; the clones keep it so.
 	tail, receipts := slices.Clone(h.Tail), slices.Clone(h.Receipts)
-	p := &pendingFlush{sweepGen: h.SweepGen, inc: h.incarnation()}
-	for _, d := range tail {
-		p.commits = append(p.commits, d.CommitID)
-	}
+	p := &pendingFlush{sweepGen: h.SweepGen, inc: h.incarnation(), deltas: tail}
+	// Planned here, not in the goroutine: the segment's id is drawn from
+	// the handle's entropy in call order (a seed replays exactly).
+	fp := s.planFlush(nil, tail) // what it seals is decided on adoption
+	planFresh(&fp, h.Segs, h.Dirs)
 	go func() {
 		defer s.compactWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
 		defer cancel()
-		fp := planFlush(nil, tail, s.tune) // what it seals is decided on adoption
 		err := s.writeFlush(ctx, sid, fp, tail, receipts, &p.ref)
 		s.mu.Lock()
 		s.flushing = false
@@ -98,14 +98,15 @@ func (s *Store) adoptFlush(sid string, base, next *head) bool {
 		return false
 	}
 	same := base.SweepGen == p.sweepGen && base.incarnation() == p.inc
-	if same && holdsDeltas(base.Tail, p.commits) {
+	held, changed := holdsDeltas(base.Tail, p.deltas)
+	if same && held {
 		fp := flushPlan{ref: p.ref}
 		if p.ref.Sealed {
 			fp.seal = len(next.Segs) // as planFlush does for a segment over the cap
 		}
 		next.Segs = fp.apply(next.Segs)
 		sealFull(next.Segs, s.tune)
-		next.Tail = slices.Clone(next.Tail[len(p.commits):])
+		next.Tail = slices.Clone(next.Tail[len(p.deltas):])
 		next.FlushedRev = p.ref.ToRev
 		return true
 	}
@@ -113,8 +114,8 @@ func (s *Store) adoptFlush(sid string, base, next *head) bool {
 	// it: a commit adopting it is built on a head of its generation and
 	// incarnation whose tail starts with its deltas, so it can no longer
 	// publish over base (revisions, sweep generations and incarnations
-	// never decrease).
-	if base.SweepGen > p.sweepGen || base.incarnation() > p.inc || same && base.FlushedRev >= p.ref.FromRev {
+	// never decrease; a vacuum only ever removes nodes from the deltas).
+	if base.SweepGen > p.sweepGen || base.incarnation() > p.inc || same && (changed || base.FlushedRev >= p.ref.FromRev) {
 		s.dropFlush(sid, p, true)
 	}
 	return false
@@ -153,18 +154,22 @@ func (s *Store) waitFlush() {
 	}
 }
 
-// holdsDeltas reports whether tail starts with the deltas of the given
-// commit ids, in order.
-func holdsDeltas(tail []delta, commits []string) bool {
-	if len(tail) < len(commits) {
-		return false
+// holdsDeltas reports whether tail starts with exactly the given deltas:
+// the same commits holding the same nodes. changed reports the same
+// commits holding other nodes (a vacuum removed some since).
+func holdsDeltas(tail, deltas []delta) (held, changed bool) {
+	if len(tail) < len(deltas) {
+		return false, false
 	}
-	for i, id := range commits {
-		if tail[i].CommitID != id {
-			return false
+	for i, d := range deltas {
+		if tail[i].CommitID != d.CommitID {
+			return false, false
+		}
+		if !slices.EqualFunc(tail[i].Nodes, d.Nodes, func(a, b NodeRecord) bool { return a.NodeID == b.NodeID }) {
+			changed = true
 		}
 	}
-	return true
+	return !changed, changed
 }
 
 // names reports whether h names the segment id.

@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -92,7 +93,9 @@ type head struct {
 	// revision they cover. Tail holds the deltas of later revisions.
 	Segs       []segRef `json:"segs,omitempty"`
 	FlushedRev uint64   `json:"flushed_rev,omitempty"`
-	Tail       []delta  `json:"tail,omitempty"`
+	// Dirs are the node directory runs over the sealed segments (dir.go).
+	Dirs []dirRef `json:"dirs,omitempty"`
+	Tail []delta  `json:"tail,omitempty"`
 	// Receipts are the most recent turn receipts (all of the tail's, and a
 	// few older ones that are also in segments), oldest first.
 	Receipts []receipt `json:"receipts,omitempty"`
@@ -131,6 +134,45 @@ type delta struct {
 	// Unbacked are the ids the commit named without bytes (not stamped,
 	// not roots): fsck reports them.
 	Unbacked []string `json:"unbacked_attachment_ids,omitempty"`
+
+	// enc caches the delta's JSON, made once by the commit that adds the
+	// delta (cacheJSON), so that a head write does not encode the whole
+	// tail again. It is valid only for the Nodes slice it was made from
+	// (encNodes, encLen): code that changes a delta's nodes replaces the
+	// slice (published deltas are never modified in place), which
+	// invalidates it.
+	enc      []byte
+	encNodes *NodeRecord
+	encLen   int
+}
+
+// cacheJSON encodes d into its cache (d must be complete: no field changes
+// after this but the replacement of its Nodes slice).
+func (d *delta) cacheJSON() error {
+	d.enc = nil
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	d.enc, d.encNodes, d.encLen = b, firstNode(d.Nodes), len(d.Nodes)
+	return nil
+}
+
+// appendJSON appends d's JSON to buf: the cached encoding if it is still
+// d's, else a fresh one.
+func (d *delta) appendJSON(buf []byte) ([]byte, error) {
+	if d.enc != nil && d.encNodes == firstNode(d.Nodes) && d.encLen == len(d.Nodes) {
+		return append(buf, d.enc...), nil
+	}
+	b, err := json.Marshal(d)
+	return append(buf, b...), err
+}
+
+func firstNode(nodes []NodeRecord) *NodeRecord {
+	if len(nodes) == 0 {
+		return nil
+	}
+	return &nodes[0]
 }
 
 // receipt is a stored turn receipt.
@@ -161,6 +203,9 @@ type segRef struct {
 	Bytes int64 `json:"bytes,omitempty"`
 	// Sealed segments are never merged again (see planFlush).
 	Sealed bool `json:"sealed,omitempty"`
+	// Fresh: none of the segment's node ids is in an older segment (the
+	// node directory relies on it, dir.go); absent = not known.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 type queuedBatch struct {
@@ -208,6 +253,7 @@ func (h *head) clone() *head {
 	}
 	c.Ledger = append([]TokenLedgerEntry(nil), h.Ledger...)
 	c.Segs = append([]segRef(nil), h.Segs...)
+	c.Dirs = append([]dirRef(nil), h.Dirs...)
 	c.Tail = append([]delta(nil), h.Tail...)
 	c.Receipts = append([]receipt(nil), h.Receipts...)
 	c.Queue = append([]queuedBatch(nil), h.Queue...)
@@ -252,8 +298,29 @@ func (h *head) live() bool { return h != nil && !h.Deleted && !h.Placeholder }
 
 // encodeHead encodes h, refusing a head over MaxHeadBytes with a
 // *TooLargeError (a backstop: commits check what they add beforehand).
+//
+// The tail is appended to the JSON of the rest of the head from the
+// deltas' cached encodings (field order does not matter to readers).
 func encodeHead(h *head) ([]byte, error) {
-	payload, err := json.Marshal(h)
+	rest := *h
+	rest.Tail = nil
+	payload, err := json.Marshal(&rest)
+	if err == nil && len(h.Tail) > 0 {
+		grow := 16
+		for i := range h.Tail {
+			grow += len(h.Tail[i].enc) + 1
+		}
+		payload = append(slices.Grow(payload, grow)[:len(payload)-1], `,"tail":[`...)
+		for i := range h.Tail {
+			if i > 0 {
+				payload = append(payload, ',')
+			}
+			if payload, err = h.Tail[i].appendJSON(payload); err != nil {
+				break
+			}
+		}
+		payload = append(payload, "]}"...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("codec: marshal %s: %w", headSchema.Kind, err)
 	}

@@ -23,7 +23,7 @@ func TestValidateSessionID(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
-	id := newID()
+	id := (&Store{}).newID()
 	cases := map[string]KeyKind{
 		HeadKey("s1"):     KeyHead,
 		segKey("s1", id):  KeySegment,
@@ -63,7 +63,7 @@ func TestCompactionBoundsEveryMerge(t *testing.T) {
 			tail[0].Nodes[0].Body = json.RawMessage(strings.Repeat("y", 80<<10))
 		}
 		tb := int64(tailBytes(tail))
-		p := planFlush(segs, tail, tune)
+		p := (&Store{tune: tune}).planFlush(segs, tail)
 		p.ref.Bytes = tb
 		segs = p.apply(segs)
 		sealFull(segs, tune)

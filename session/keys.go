@@ -12,6 +12,7 @@ import (
 //	sessions/<sid>/seg/<ulid>     an immutable graph/receipt segment
 //	sessions/<sid>/idx/<ulid>     the node and turn index of seg/<ulid>
 //	sessions/<sid>/blob/<ulid>    an immutable checkpoint blob
+//	sessions/<sid>/dir/<ulid>     a node directory run (dir.go)
 //
 // Keys are relative to the store handed to the session package (which may be
 // a prefixed view of a bucket). Immutable objects are written create-only
@@ -28,6 +29,7 @@ const (
 	KeySegment KeyKind = "seg"
 	KeyIndex   KeyKind = "idx"
 	KeyBlob    KeyKind = "blob"
+	KeyDir     KeyKind = "dir"
 )
 
 // SessionPrefix returns the prefix under which every key of sid lives.
@@ -39,6 +41,7 @@ func HeadKey(sid string) string { return SessionPrefix(sid) + "head" }
 func segKey(sid, id string) string  { return SessionPrefix(sid) + "seg/" + id }
 func idxKey(sid, id string) string  { return SessionPrefix(sid) + "idx/" + id }
 func blobKey(sid, id string) string { return SessionPrefix(sid) + "blob/" + id }
+func dirKey(sid, id string) string  { return SessionPrefix(sid) + "dir/" + id }
 
 // ParseKey splits a key of the session key space into its session id and
 // kind. ok is false for keys that are not exactly of the layout above (an
@@ -61,7 +64,7 @@ func ParseKey(key string) (sid string, kind KeyKind, ok bool) {
 		return "", "", false
 	}
 	switch KeyKind(k) {
-	case KeySegment, KeyIndex, KeyBlob:
+	case KeySegment, KeyIndex, KeyBlob, KeyDir:
 		return sid, KeyKind(k), true
 	}
 	return "", "", false

@@ -74,7 +74,7 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 			return plan{next: next}, nil
 		}
 		next := base.clone()
-		out.Acquired = grantLease(next, sid, owner, now, ttl)
+		out.Acquired = s.grantLease(next, sid, owner, now, ttl)
 		return plan{next: next}, nil
 	})
 }
@@ -97,7 +97,7 @@ func (s *Store) ReclaimSessionExecutionLease(ctx context.Context, claimant Lease
 			return plan{}, nil
 		}
 		next := base.clone()
-		out.Acquired = grantLease(next, sid, claimant, now, ttl)
+		out.Acquired = s.grantLease(next, sid, claimant, now, ttl)
 		return plan{next: next}, nil
 	})
 }
@@ -131,10 +131,10 @@ func provablyDead(holder, claimant LeaseOwner) bool {
 
 // grantLease gives h a new lease for owner with the next fencing token and
 // returns a copy of it.
-func grantLease(h *head, sid string, owner LeaseOwner, now time.Time, ttl time.Duration) *SessionExecutionLease {
+func (s *Store) grantLease(h *head, sid string, owner LeaseOwner, now time.Time, ttl time.Duration) *SessionExecutionLease {
 	h.LeaseGen++
 	l := SessionExecutionLease{
-		LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: newToken(), FencingToken: h.LeaseGen},
+		LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: s.newToken(), FencingToken: h.LeaseGen},
 		ExpiresAt:  now.Add(ttl),
 	}
 	h.Lease = &l

@@ -236,8 +236,9 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 }
 
 // LoadNode implements CommitStore. It reads the head (one conditional GET),
-// then at most the indexes of the head's segments (cached; they are
-// immutable) and the one block that holds the node (one ranged GET; the
+// then the node directory runs and at most the indexes of the segments
+// after them (cached; they are immutable; an old node needs none, see
+// locate), and the one block that holds the node (one ranged GET; the
 // whole segment for a segment of schema 1).
 func (s *Store) LoadNode(ctx context.Context, nodeID string) (out *NodeRecord, err error) {
 	if err := ValidateNodeID(nodeID); err != nil {
@@ -278,23 +279,11 @@ func (s *Store) loadNode(ctx context.Context, nodeID string) (*NodeRecord, error
 			return nil, nil
 		}
 	}
-	refs := liveSegs(h)
-	ids := make([]string, 0, len(refs))
-	for _, r := range refs {
-		if r.Nodes > 0 {
-			ids = append(ids, r.ID)
-		}
-	}
-	idxs, err := s.loadIndexes(ctx, sid, ids)
-	if err != nil {
+	loc, ok, err := s.locate(ctx, newLocator(h), nodeID)
+	if err != nil || !ok {
 		return nil, err
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if idxs[i].hasNode(nodeID) {
-			return s.nodeIn(ctx, sid, ids[i], idxs[i], nodeID)
-		}
-	}
-	return nil, nil
+	return s.readNode(ctx, sid, loc, nodeID)
 }
 
 // findReceipt returns the receipt of turnID in h: from the head's recent

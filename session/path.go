@@ -15,45 +15,37 @@ type pathState struct {
 }
 
 // pathStep is one node of an active path being resolved: known already
-// (the tail, a segment read whole), or to be read from block blk of the
-// segment at position seg.
+// (the tail, a segment read whole), or to be read from its block.
 type pathStep struct {
-	node     *NodeRecord
-	seg, blk int
-	id       string
+	node *NodeRecord
+	loc  nodeLoc
+	id   string
 }
 
 // activePath returns leaf's ancestor chain in the graph of snap, root
 // first, cut at the first missing ancestor, as graphState.activePath does,
-// but reading only the indexes of the live segments and the blocks that
-// hold nodes of the chain: the chain is computed from the indexes' parents,
-// then its blocks are read in parallel, so a short path in a long session
-// costs its own blocks, not the history. A segment of schema 1 (no
-// parents in its index) is read whole.
+// but reading only the directory runs, the indexes of the live segments
+// after them and the blocks that hold nodes of the chain: the chain is
+// computed from their parents, then its blocks are read in parallel, so a
+// short path in a long session costs its own blocks, not the history. A
+// segment of schema 1 (no parents in its index) is read whole.
 func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf string) ([]NodeRecord, error) {
 	if p := s.segs.path(sid, snap.etag, snap.h.WriteID, leaf); p != nil {
 		return p.nodes, nil
 	}
 	h := snap.h
-	var refs []segRef
-	for _, r := range liveSegs(h) {
-		if r.Nodes > 0 {
-			refs = append(refs, r)
-		}
+	l := newLocator(h)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.loadRuns(gctx, l) })
+	g.Go(func() error { return s.loadU(gctx, l, func(segRef) bool { return true }) })
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	ids := make([]string, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
-	}
-	idxs, err := s.loadIndexes(ctx, sid, ids)
+	steps, err := s.pathSteps(ctx, sid, tailNodes(h), l, leaf)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := s.pathSteps(ctx, sid, tailNodes(h), ids, idxs, leaf)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := s.readSteps(ctx, sid, ids, idxs, steps)
+	chain, err := s.readSteps(ctx, sid, steps)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +69,11 @@ func tailNodes(h *head) map[string]NodeRecord {
 	return tail
 }
 
-// pathSteps walks from leaf to the root through the tail and the indexes
-// (the newest version of a node wins), leaf first.
-func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeRecord, ids []string, idxs []*segIndex, leaf string) ([]pathStep, error) {
-	whole := map[int]map[string]*NodeRecord{} // schema-1 segments read whole
+// pathSteps walks from leaf to the root through the tail, the indexes of
+// the segments after the runs and the runs (the newest version of a node
+// wins), leaf first.
+func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeRecord, l *locator, leaf string) ([]pathStep, error) {
+	whole := map[string]map[string]*NodeRecord{} // schema-1 segments read whole
 	var steps []pathStep
 	seen := map[string]bool{}
 	for id := leaf; id != "" && !seen[id]; {
@@ -90,24 +83,21 @@ func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeR
 			id = n.ParentNodeID
 			continue
 		}
-		i, pos := len(idxs)-1, 0
-		for ; i >= 0; i-- {
-			var ok bool
-			if pos, ok = idxs[i].find(id); ok {
-				break
-			}
+		loc, ok := l.inU(id)
+		if !ok {
+			loc, ok = l.inRuns(id)
 		}
-		if i < 0 {
+		if !ok {
 			break // tombstoned or missing: the chain is cut here
 		}
-		if x := idxs[i]; x.blocked() {
-			steps = append(steps, pathStep{seg: i, blk: x.Blocks[pos], id: id})
-			id = x.Parents[pos]
+		if loc.table != nil {
+			steps = append(steps, pathStep{loc: loc, id: id})
+			id = loc.parent
 			continue
 		}
-		byID, ok := whole[i]
+		byID, ok := whole[loc.seg]
 		if !ok {
-			segs, err := s.loadSegments(ctx, sid, ids[i:i+1])
+			segs, err := s.loadSegments(ctx, sid, []string{loc.seg})
 			if err != nil {
 				return nil, err
 			}
@@ -115,11 +105,11 @@ func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeR
 			for k := range segs[0].Nodes {
 				byID[segs[0].Nodes[k].NodeID] = &segs[0].Nodes[k]
 			}
-			whole[i] = byID
+			whole[loc.seg] = byID
 		}
 		n, ok := byID[id]
 		if !ok {
-			return nil, &CorruptError{Key: segKey(sid, ids[i]), Err: ErrCorrupt}
+			return nil, &CorruptError{Key: segKey(sid, loc.seg), Err: ErrCorrupt}
 		}
 		steps = append(steps, pathStep{node: n, id: id})
 		id = n.ParentNodeID
@@ -129,32 +119,33 @@ func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeR
 
 // readSteps reads the blocks steps need, in parallel, and returns the
 // chain root first.
-func (s *Store) readSteps(ctx context.Context, sid string, ids []string, idxs []*segIndex, steps []pathStep) ([]NodeRecord, error) {
-	type blockKey struct{ seg, blk int }
+func (s *Store) readSteps(ctx context.Context, sid string, steps []pathStep) ([]NodeRecord, error) {
+	type blockKey struct {
+		seg string
+		blk int
+	}
 	blocks := map[blockKey][]NodeRecord{}
+	var need []pathStep
 	for _, st := range steps {
-		if st.node == nil {
-			blocks[blockKey{st.seg, st.blk}] = nil
+		if k := (blockKey{st.loc.seg, st.loc.blk}); st.node == nil && blocks[k] == nil {
+			blocks[k] = []NodeRecord{}
+			need = append(need, st)
 		}
 	}
-	keys := make([]blockKey, 0, len(blocks))
-	for k := range blocks {
-		keys = append(keys, k)
-	}
-	got := make([][]NodeRecord, len(keys))
+	got := make([][]NodeRecord, len(need))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for i, k := range keys {
+	for i, st := range need {
 		g.Go(func() (err error) {
-			got[i], err = s.loadBlock(gctx, sid, ids[k.seg], idxs[k.seg], k.blk)
+			got[i], err = s.loadBlock(gctx, sid, st.loc.seg, st.loc.table, st.loc.blk)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i, k := range keys {
-		blocks[k] = got[i]
+	for i, st := range need {
+		blocks[blockKey{st.loc.seg, st.loc.blk}] = got[i]
 	}
 	chain := make([]NodeRecord, len(steps))
 	for i, st := range steps {
@@ -162,14 +153,15 @@ func (s *Store) readSteps(ctx context.Context, sid string, ids []string, idxs []
 			chain[i] = *st.node
 			continue
 		}
-		k := slices.IndexFunc(blocks[blockKey{st.seg, st.blk}], func(n NodeRecord) bool { return n.NodeID == st.id })
+		b := blocks[blockKey{st.loc.seg, st.loc.blk}]
+		k := slices.IndexFunc(b, func(n NodeRecord) bool { return n.NodeID == st.id })
 		if k < 0 {
-			return nil, &CorruptError{Key: segKey(sid, ids[st.seg]), Err: ErrCorrupt}
+			return nil, &CorruptError{Key: segKey(sid, st.loc.seg), Err: ErrCorrupt}
 		}
-		chain[i] = blocks[blockKey{st.seg, st.blk}][k]
+		chain[i] = b[k]
 		if i+1 < len(steps) && chain[i].ParentNodeID != steps[i+1].id {
-			// The index's parent is not the node's.
-			return nil, &CorruptError{Key: idxKey(sid, ids[st.seg]), Err: ErrCorrupt}
+			// The index's or directory's parent is not the node's.
+			return nil, &CorruptError{Key: segKey(sid, st.loc.seg), Err: ErrCorrupt}
 		}
 	}
 	slices.Reverse(chain)

@@ -35,16 +35,16 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 			}
 		}
 		next := base.clone()
-		out = cloneBatch(enqueueBatch(next, draft, s.now()))
+		out = cloneBatch(s.enqueueBatch(next, draft, s.now()))
 		return plan{next: next}, nil
 	})
 	return out, err
 }
 
 // enqueueBatch appends a batch to h's queue with a fresh id.
-func enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
+func (s *Store) enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
 	h.QueueSeq++
-	b := QueuedWorkBatch{BatchID: newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
+	b := QueuedWorkBatch{BatchID: s.newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
 		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt,
 		Delivery: d.Delivery, Class: d.Class, MergeKey: d.MergeKey}.withDefaults()
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})

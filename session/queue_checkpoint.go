@@ -28,10 +28,10 @@ func (s *Store) ClaimCheckpointWork(ctx context.Context, fence LeaseFence, turnI
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		out.Inputs = claimInputs(next, sid, fence, turnID, max(maxInputs, 1), func(in *inputRow) bool {
+		out.Inputs = s.claimInputs(next, sid, fence, turnID, max(maxInputs, 1), func(in *inputRow) bool {
 			return in.ActiveTurnID == turnID && (in.State == InputPendingActive || in.State == InputClaimed)
 		})
-		out.Queue = claimTurnWork(next, sid, fence, BoundaryActiveTurnCheckpoint, max(maxBatches, 1), now).Claim
+		out.Queue = s.claimTurnWork(next, sid, fence, BoundaryActiveTurnCheckpoint, max(maxBatches, 1), now).Claim
 		if out.Inputs == nil && out.Queue == nil {
 			return plan{}, nil
 		}

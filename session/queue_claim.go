@@ -103,8 +103,8 @@ func selectTurnWork(q []queuedBatch, cand []int, boundary QueuedWorkClaimBoundar
 
 // claimRows claims h's batches at idx (h is the caller's clone) for a new
 // claim under fence and returns it.
-func claimRows(h *head, sid string, fence LeaseFence, idx []int) *QueuedWorkClaim {
-	claim := &QueuedWorkClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), SessionLeaseGeneration: fence.FencingToken}
+func (s *Store) claimRows(h *head, sid string, fence LeaseFence, idx []int) *QueuedWorkClaim {
+	claim := &QueuedWorkClaim{SessionID: sid, ClaimID: s.newID(), LeaseToken: s.newToken(), SessionLeaseGeneration: fence.FencingToken}
 	for k, i := range idx {
 		b := &h.Queue[i]
 		b.ClaimID, b.LeaseToken, b.ClaimGen = claim.ClaimID, claim.LeaseToken, fence.FencingToken
@@ -119,7 +119,7 @@ func claimRows(h *head, sid string, fence LeaseFence, idx []int) *QueuedWorkClai
 
 // claimTurnWork stages on h (the caller's clone) a claim of turn work at
 // boundary under the claim laws; a nil claim comes with its refusal.
-func claimTurnWork(h *head, sid string, fence LeaseFence, boundary QueuedWorkClaimBoundary, max int, now time.Time) QueuedWorkClaimOutcome {
+func (s *Store) claimTurnWork(h *head, sid string, fence LeaseFence, boundary QueuedWorkClaimBoundary, max int, now time.Time) QueuedWorkClaimOutcome {
 	cand, later := candidates(h, fence.FencingToken, now)
 	n, refusal := selectTurnWork(h.Queue, cand, boundary, max)
 	if n == 0 {
@@ -128,7 +128,7 @@ func claimTurnWork(h *head, sid string, fence LeaseFence, boundary QueuedWorkCla
 		}
 		return QueuedWorkClaimOutcome{Refusal: refusal}
 	}
-	return QueuedWorkClaimOutcome{Claim: claimRows(h, sid, fence, cand[:n])}
+	return QueuedWorkClaimOutcome{Claim: s.claimRows(h, sid, fence, cand[:n])}
 }
 
 // ClaimReadyQueuedWork claims turn work for the holder of fence (the live
@@ -151,7 +151,7 @@ func (s *Store) ClaimReadyQueuedWork(ctx context.Context, fence LeaseFence, boun
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		out = claimTurnWork(next, sid, fence, boundary, max(maxBatches, 1), s.now())
+		out = s.claimTurnWork(next, sid, fence, boundary, max(maxBatches, 1), s.now())
 		if out.Claim == nil {
 			return plan{}, nil
 		}
@@ -180,7 +180,7 @@ func (s *Store) ClaimLeadingSessionCommand(ctx context.Context, fence LeaseFence
 			return plan{}, nil
 		}
 		next := cur.h.clone()
-		out = claimRows(next, sid, fence, cand[:1])
+		out = s.claimRows(next, sid, fence, cand[:1])
 		return plan{next: next}, nil
 	})
 	return out, err
@@ -228,7 +228,7 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, boun
 			return plan{}, nil
 		}
 		next := cur.h.clone()
-		out.Claim = claimRows(next, sid, fence, run[:n])
+		out.Claim = s.claimRows(next, sid, fence, run[:n])
 		return plan{next: next}, nil
 	})
 	return out, err

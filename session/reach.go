@@ -60,6 +60,9 @@ func reachableKeys(h *head) []string {
 	for _, r := range h.Segs {
 		keys = append(keys, segKey(h.SessionID, r.ID), idxKey(h.SessionID, r.ID))
 	}
+	for _, r := range h.Dirs {
+		keys = append(keys, dirKey(h.SessionID, r.ID))
+	}
 	for _, loc := range h.Blobs {
 		if loc.Key != "" {
 			keys = append(keys, loc.Key)

@@ -116,6 +116,22 @@ func (c *SegmentCache) putBlock(sid, id string, b int, nodes []NodeRecord) {
 	c.putKey(blockCacheKey(sid, id, b), nodes, w)
 }
 
+func (c *SegmentCache) getDir(sid, id string) (*dirDoc, bool) {
+	d, ok := c.getKey(sid + "/dir/" + id).(*dirDoc)
+	return d, ok
+}
+
+func (c *SegmentCache) putDir(sid, id string, d *dirDoc) {
+	w := int64(128 + 40*len(d.NodeIDs))
+	for i := range d.NodeIDs {
+		w += int64(len(d.NodeIDs[i]) + len(d.Parents[i]))
+	}
+	for _, sg := range d.Segs {
+		w += int64(64 + 24*len(sg.Blocks))
+	}
+	c.putKey(sid+"/dir/"+id, d, w)
+}
+
 func (c *SegmentCache) getIndex(sid, id string) (*segIndex, bool) {
 	x, ok := c.getKey(idxCacheKey(sid, id)).(*segIndex)
 	return x, ok

@@ -180,10 +180,16 @@ func tailSegment(sid string, tail []delta, receipts []receipt) *segment {
 type flushPlan struct {
 	ref  segRef // the new segment (ID, revs, Reset, Sealed known upfront)
 	seal int    // the flush seals the segments before this index
+	// Set by planFresh: the segments before the new one and the directory
+	// runs covering some of them: what the new segment's freshness is
+	// judged against (nil: not judged, the segment is not fresh).
+	older []string
+	dirs  []dirRef
 }
 
-func planFlush(segs []segRef, tail []delta, t Tuning) flushPlan {
-	p := flushPlan{ref: segRef{ID: newID(), FromRev: tail[0].Rev, ToRev: tail[len(tail)-1].Rev}}
+func (s *Store) planFlush(segs []segRef, tail []delta) flushPlan {
+	t := s.tune
+	p := flushPlan{ref: segRef{ID: s.newID(), FromRev: tail[0].Rev, ToRev: tail[len(tail)-1].Rev}}
 	if int64(tailBytes(tail)) > int64(t.SegmentMaxBytes) {
 		p.ref.Sealed, p.seal = true, len(segs)
 	}
@@ -221,6 +227,7 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	*ref = p.ref
 	ref.Sealed = ref.Sealed || sealed
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
+	ref.Fresh = p.older != nil && s.fresh(sid, p, seg.Nodes)
 	s.segs.put(sid, p.ref.ID, seg)
 	s.segs.putIndex(sid, p.ref.ID, idx)
 	return nil

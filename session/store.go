@@ -46,6 +46,12 @@ type Config struct {
 	// nil means the global source. A deterministic simulation injects a
 	// seeded one so that a seed replays exactly.
 	Rand *mrand.Rand
+	// Entropy, if set, is the random source of the handle's ids (the ULIDs
+	// of its objects, commits, writes and claims) and lease tokens; nil
+	// means a cryptographic one. The handle reads it under its own lock: a
+	// source shared by handles must be safe for concurrent use. A
+	// deterministic simulation injects a seeded one.
+	Entropy io.Reader
 	// Observer, if set, receives the handle's commits, loads, head write
 	// retries and resolved ambiguous head writes (package observe); nil
 	// observes nothing.
@@ -117,6 +123,7 @@ type Store struct {
 	log      *slog.Logger
 	tune     Tuning
 	rand     *mrand.Rand // nil: the global source
+	ids      *idSource   // nil: processIDs
 	obs      observe.Observer
 
 	bindMu sync.Mutex
@@ -132,9 +139,13 @@ type Store struct {
 	compacted  *compaction
 	// flushing: a background flush runs; flushed: its segment, to be named
 	// by the next commit (flush.go). compactWG counts both.
-	flushing  bool
-	flushed   *pendingFlush
-	compactWG sync.WaitGroup
+	flushing bool
+	flushed  *pendingFlush
+	// dirWriting: a background directory run is written; dirPending: it,
+	// to be named by the next commit (dir.go).
+	dirWriting bool
+	dirPending *pendingDir
+	compactWG  sync.WaitGroup
 }
 
 var (
@@ -164,6 +175,9 @@ func New(cfg Config) (*Store, error) {
 		rand:     cfg.Rand,
 		obs:      cfg.Observer,
 		sid:      cfg.SessionID,
+	}
+	if cfg.Entropy != nil {
+		s.ids = newIDSource(cfg.Entropy)
 	}
 	if s.manifest == nil {
 		s.manifest = noopManifest{}
@@ -214,24 +228,46 @@ func (s *Store) DurabilityTier() DurabilityTier {
 	return Inline
 }
 
-// ids mints ULIDs: unique, time-ordered.
-var (
-	idMu      sync.Mutex
-	idEntropy = ulid.Monotonic(rand.Reader, 0)
-)
-
-func newID() string {
-	idMu.Lock()
-	defer idMu.Unlock()
-	return ulid.MustNew(ulid.Now(), idEntropy).String()
+// idSource mints ULIDs (unique; ordered by time, and by call within a
+// millisecond) and opaque tokens from one entropy source.
+type idSource struct {
+	mu      sync.Mutex
+	entropy io.Reader
+	mono    *ulid.MonotonicEntropy
 }
 
-// newToken returns an unguessable opaque token.
-func newToken() string {
+func newIDSource(r io.Reader) *idSource { return &idSource{entropy: r, mono: ulid.Monotonic(r, 0)} }
+
+// processIDs is the cryptographic source of handles given no Entropy.
+var processIDs = newIDSource(rand.Reader)
+
+func (g *idSource) id() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return ulid.MustNew(ulid.Now(), g.mono).String()
+}
+
+// token returns an opaque token: unguessable from a cryptographic source.
+func (g *idSource) token() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	g.mu.Lock()
+	_, _ = io.ReadFull(g.entropy, b[:])
+	g.mu.Unlock()
 	return fmt.Sprintf("%x", b)
 }
+
+func (s *Store) idSource() *idSource {
+	if s.ids == nil {
+		return processIDs
+	}
+	return s.ids
+}
+
+// newID mints a ULID from the handle's entropy.
+func (s *Store) newID() string { return s.idSource().id() }
+
+// newToken returns an opaque token from the handle's entropy.
+func (s *Store) newToken() string { return s.idSource().token() }
 
 // lru is a small least-recently-used cache of immutable decoded objects.
 // noopManifest is lash's no-op AttachmentManifest: nothing is recorded and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -38,15 +39,30 @@ const defaultRecentWrites = 64
 // cannot be decoded is a *CorruptError and is never replaced. Any other
 // error leaves the outcome open: the caller must not rely on the fence.
 func SweepHead(ctx context.Context, store objstore.Store, sid, etag string) (*HeadInfo, error) {
+	return HeadSweeper{}.Sweep(ctx, store, sid, etag)
+}
+
+// HeadSweeper is SweepHead with the head's write id minted from Entropy
+// (nil: a cryptographic source). A deterministic simulation injects a
+// seeded one.
+type HeadSweeper struct {
+	Entropy io.Reader
+}
+
+// Sweep is SweepHead.
+func (hs HeadSweeper) Sweep(ctx context.Context, store objstore.Store, sid, etag string) (*HeadInfo, error) {
 	if err := ValidateSessionID(sid); err != nil {
 		return nil, err
 	}
 	tmp := &Store{objs: store}
+	if hs.Entropy != nil {
+		tmp.ids = newIDSource(hs.Entropy)
+	}
 	var next *head
 	opts := &objstore.PutOptions{ContentType: "application/octet-stream"}
 	if etag == "" {
 		next = &head{SessionID: sid, Placeholder: true, SweepGen: 1}
-		stampWrite(next, nil, defaultRecentWrites)
+		tmp.stampWriteKeep(next, nil, defaultRecentWrites)
 		opts.IfNoneMatch = true
 	} else {
 		cur, _, err := tmp.fetchHead(ctx, sid, "")
@@ -57,7 +73,7 @@ func SweepHead(ctx context.Context, store objstore.Store, sid, etag string) (*He
 			return nil, fmt.Errorf("session: sweep head of %q: head changed: %w", sid, objstore.ErrPreconditionFailed)
 		}
 		next = cur.h.clone()
-		stampWrite(next, cur.h, max(defaultRecentWrites, len(cur.h.RecentWrites)))
+		tmp.stampWriteKeep(next, cur.h, max(defaultRecentWrites, len(cur.h.RecentWrites)))
 		next.SweepGen = cur.h.SweepGen + 1
 		opts.IfMatch = etag
 	}

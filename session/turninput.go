@@ -46,7 +46,7 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 		if draft.ActiveTurnID != "" {
 			state = InputPendingActive
 		}
-		in := PendingTurnInput{InputID: newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
+		in := PendingTurnInput{InputID: s.newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
 			EnqueueSeq: next.InputSeq, State: state, Payload: draft.Payload, EnqueuedAt: s.now()}
 		next.Inputs = append(next.Inputs, inputRow{PendingTurnInput: in})
 		out = cloneInput(in)
@@ -74,7 +74,7 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		out = claimInputs(next, sid, fence, turnID, max, func(in *inputRow) bool {
+		out = s.claimInputs(next, sid, fence, turnID, max, func(in *inputRow) bool {
 			switch in.State {
 			case InputPending, InputDeferredNextTurn, InputClaimed:
 				return true
@@ -94,8 +94,8 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 // claimInputs stages on h (the caller's clone) a claim for turnID of up to
 // max inputs that eligible admits and that are unsettled and not held by a
 // claim of fence's generation or a newer one; nil if there are none.
-func claimInputs(h *head, sid string, fence LeaseFence, turnID string, max int, eligible func(*inputRow) bool) *TurnInputClaim {
-	claim := &TurnInputClaim{SessionID: sid, ClaimID: newID(), LeaseToken: newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
+func (s *Store) claimInputs(h *head, sid string, fence LeaseFence, turnID string, max int, eligible func(*inputRow) bool) *TurnInputClaim {
+	claim := &TurnInputClaim{SessionID: sid, ClaimID: s.newID(), LeaseToken: s.newToken(), TurnID: turnID, SessionLeaseGeneration: fence.FencingToken}
 	for i := range h.Inputs {
 		in := &h.Inputs[i]
 		if in.State.Terminal() || (in.State == InputClaimed && in.ClaimGen >= fence.FencingToken) || !eligible(in) {

@@ -184,13 +184,13 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 }
 
 // stampWrite gives next a fresh write id and generation following prev.
-func (s *Store) stampWrite(next, prev *head) { stampWrite(next, prev, s.tune.RecentWrites) }
+func (s *Store) stampWrite(next, prev *head) { s.stampWriteKeep(next, prev, s.tune.RecentWrites) }
 
-// stampWrite gives next a fresh write id and generation following prev,
+// stampWriteKeep gives next a fresh write id and generation following prev,
 // keeping at least keep previous write ids, and at least prev's window: the
 // window is a property of the head, which a handle tuned smaller never
 // shortens.
-func stampWrite(next, prev *head, keep int) {
+func (s *Store) stampWriteKeep(next, prev *head, keep int) {
 	var gen uint64
 	var recent []string
 	if prev != nil {
@@ -205,7 +205,7 @@ func stampWrite(next, prev *head, keep int) {
 		recent = recent[len(recent)-keep:]
 	}
 	next.Gen = gen + 1
-	next.WriteID = newID()
+	next.WriteID = s.newID()
 	next.RecentWrites = recent
 	next.Window = keep
 }

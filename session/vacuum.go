@@ -138,11 +138,12 @@ func (s *Store) vacuumNodes(ctx context.Context, sid string, h *head) (int, []bl
 // fresh id, points ref at it with its new counts, and returns the objects
 // to write.
 func (s *Store) replaceSegment(sid string, ref *segRef, seg *segment) ([]blobWrite, error) {
+	seg.Blocks = nil // encodeSegment makes the block table of the nodes kept
 	segData, idxData, x, err := encodeSegment(seg)
 	if err != nil {
 		return nil, err
 	}
-	ref.ID = newID()
+	ref.ID = s.newID()
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(x.TurnIDs), segBytes(seg)
 	s.segs.put(sid, ref.ID, seg)
 	s.segs.putIndex(sid, ref.ID, x)

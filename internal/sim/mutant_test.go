@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,10 +18,7 @@ type rewriter = func(ctx context.Context, op, key string, put *objstore.PutOptio
 // product code has no mutation hooks.
 type mutant struct {
 	name, rule, role string
-	// long: caught only after more seeds than `go test` runs; checked
-	// under STOWAGE_TEST_LONG with a larger budget.
-	long    bool
-	rewrite func(raw objstore.Store) rewriter
+	rewrite          func(raw objstore.Store) rewriter
 }
 
 func isHead(key string) bool {
@@ -49,7 +45,7 @@ var mutants = []*mutant{
 				return false, nil
 			}
 		}},
-	{name: "protect-skipped", rule: "A2: Protect reads the deletion fence before relying on data", role: "writer", long: true,
+	{name: "protect-skipped", rule: "A2: Protect reads the deletion fence before relying on data", role: "writer",
 		rewrite: func(objstore.Store) rewriter {
 			return func(_ context.Context, op, key string, _ *objstore.PutOptions, _ *objstore.DeleteOptions) (bool, error) {
 				if (op == "get" || op == "head") && strings.HasPrefix(key, "gc/fence/") {
@@ -83,18 +79,12 @@ var mutants = []*mutant{
 		}},
 }
 
-// TestSimulationCatchesMutants runs each mutant until a seed catches it:
-// within 300 seeds, or 5,000 for a long one under STOWAGE_TEST_LONG.
+// TestSimulationCatchesMutants runs each mutant until a seed catches it,
+// within 300 seeds.
 func TestSimulationCatchesMutants(t *testing.T) {
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
-			limit := 300
-			if m.long {
-				if os.Getenv("STOWAGE_TEST_LONG") == "" {
-					t.Skip("caught only after more seeds than go test runs: set STOWAGE_TEST_LONG=1 (make test-long)")
-				}
-				limit = 5000
-			}
+			const limit = 300
 			for seed := range uint64(limit) {
 				if failure, _ := run(t, seed, m); failure != "" {
 					t.Logf("mutant %s (%s) caught by seed %d (%d seeds): %s", m.name, m.rule, seed, seed+1, failure)
@@ -102,6 +92,33 @@ func TestSimulationCatchesMutants(t *testing.T) {
 				}
 			}
 			t.Fatalf("mutant %s (%s) survived %d seeds", m.name, m.rule, limit)
+		})
+	}
+}
+
+// TestReadersCatchMutants: with only the readers' findings counted, the
+// readers alone catch a mutant that loses the bytes of an attachment an
+// acknowledged, published commit names (existence-recheck-skipped), within
+// 300 seeds.
+func TestReadersCatchMutants(t *testing.T) {
+	for _, m := range mutants {
+		if m.name != "existence-recheck-skipped" {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			const limit = 300
+			for seed := range uint64(limit) {
+				failure, _ := runWorld(t, seed, m, true)
+				if failure == "" {
+					continue
+				}
+				if !strings.HasPrefix(failure, "r0: ") && !strings.HasPrefix(failure, "r1: ") {
+					t.Fatalf("seed %d: not a reader's finding: %s", seed, failure)
+				}
+				t.Logf("mutant %s caught by a reader at seed %d (%d seeds): %s", m.name, seed, seed+1, failure)
+				return
+			}
+			t.Fatalf("mutant %s survived the readers for %d seeds", m.name, limit)
 		})
 	}
 }

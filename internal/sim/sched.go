@@ -13,6 +13,8 @@ package sim
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"iter"
@@ -43,11 +45,18 @@ type Request struct {
 	Actor string
 	Op    string
 	Key   string
-	seq   uint64 // the actor's call counter: ties between identical requests
-	fate  chan Fate
+	// Body is the digest of a put's bytes (short hex), "" for other calls.
+	Body string
+	seq  uint64 // the actor's call counter: ties between identical requests
+	fate chan Fate
 }
 
-func (r *Request) String() string { return r.Actor + " " + r.Op + " " + r.Key }
+func (r *Request) String() string {
+	if r.Body != "" {
+		return r.Actor + " " + r.Op + " " + r.Key + " " + r.Body
+	}
+	return r.Actor + " " + r.Op + " " + r.Key
+}
 
 // Scheduler holds the pending requests of every actor.
 type Scheduler struct {
@@ -64,8 +73,8 @@ type Scheduler struct {
 func NewScheduler() *Scheduler { return &Scheduler{seqs: map[string]uint64{}} }
 
 // park registers a request and blocks until the scheduler releases it.
-func (s *Scheduler) park(ctx context.Context, actor, op, key string) (Fate, error) {
-	r := &Request{Actor: actor, Op: op, Key: key, fate: make(chan Fate, 1)}
+func (s *Scheduler) park(ctx context.Context, actor, op, key, body string) (Fate, error) {
+	r := &Request{Actor: actor, Op: op, Key: key, Body: body, fate: make(chan Fate, 1)}
 	s.mu.Lock()
 	s.seqs[actor]++
 	r.seq = s.seqs[actor]
@@ -123,7 +132,11 @@ var (
 )
 
 func (s *Store) step(ctx context.Context, op, key string, mutating bool) (Fate, error) {
-	f, err := s.Sched.park(ctx, s.Actor, op, key)
+	return s.stepBody(ctx, op, key, "", mutating)
+}
+
+func (s *Store) stepBody(ctx context.Context, op, key, body string, mutating bool) (Fate, error) {
+	f, err := s.Sched.park(ctx, s.Actor, op, key, body)
 	if err != nil {
 		return f, err
 	}
@@ -137,7 +150,8 @@ func (s *Store) step(ctx context.Context, op, key string, mutating bool) (Fate, 
 }
 
 func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
-	f, err := s.step(ctx, "put", key, true)
+	sum := sha256.Sum256(data)
+	f, err := s.stepBody(ctx, "put", key, hex.EncodeToString(sum[:4]), true)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}

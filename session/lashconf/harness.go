@@ -227,6 +227,9 @@ func (e *env) commit(s *session.Store, c session.RuntimeCommit) *session.CommitR
 	if err != nil {
 		e.t.Fatalf("commit: %v", err)
 	}
+	// The handle's next commit names what this one left to the background
+	// (a merge, a flushed tail), whatever the scheduling.
+	s.WaitCompaction()
 	return res
 }
 

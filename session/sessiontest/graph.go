@@ -12,6 +12,7 @@ import (
 var graphTests = []namedTest{
 	{"Scopes", testScopes},
 	{"Tombstones", testTombstones},
+	{"VacuumBeforeFlushAdoption", testVacuumBeforeFlushAdoption},
 	{"AppendUpserts", testAppendUpserts},
 	{"LongHistory", testLongHistory},
 	{"UnpublishedNodeInvisible", testUnpublishedNodeInvisible},

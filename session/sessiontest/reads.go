@@ -79,10 +79,11 @@ func (b *countedBody) Read(p []byte) (int, error) {
 }
 
 // oldHistory commits a branch of n nodes of about 2 KiB of incompressible
-// text each, with a segment cap of 2 MiB, so that its oldest nodes lie in
-// large sealed segments; it returns the ids and the encoded size of a node.
+// text each, with a segment cap of 320 KiB, so that its oldest nodes lie in
+// sealed segments of about the cap (and in the node directory); it returns
+// the ids and the encoded size of a node.
 func oldHistory(f *fixture, sid string, n int) ([]string, int) {
-	f.tuning.SegmentMaxBytes, f.tuning.FlushDeltas = 2<<20, 8
+	f.tuning.SegmentMaxBytes, f.tuning.FlushDeltas = 320<<10, 8
 	s := f.open(sid)
 	var ids []string
 	parent, size := "", 0
@@ -120,17 +121,19 @@ func (f *fixture) largestSegment(sid string) (largest int64, segs int) {
 	return largest, segs
 }
 
-// testColdLoadNodeBlock: a cold LoadNode of an old node reads the head,
-// the indexes and one block of its segment (one ranged GET of at most one
-// block), not the segment; today's main read the whole segment (over 256
-// KiB here).
+// testColdLoadNodeBlock: a cold LoadNode of an old node makes at most 3
+// requests, the head, the node directory and one ranged GET of the block
+// that holds it (not the segment); a recent one reads the indexes of the
+// segments after the directory instead, still one block. The release
+// before blocked segments read the head, every index and the whole
+// segment (over 100 KiB here).
 func testColdLoadNodeBlock(t *testing.T, f *fixture) {
-	ids, _ := oldHistory(f, "ln", 700)
+	ids, _ := oldHistory(f, "ln", 1000)
 	largest, segs := f.largestSegment("ln")
-	if largest < 256<<10 || segs < 3 {
+	if largest < 100<<10 || segs < 6 {
 		t.Fatalf("history of %d segments, largest %d bytes: not long enough", segs, largest)
 	}
-	for _, id := range []string{ids[3], ids[len(ids)/2], ids[len(ids)-1]} {
+	for k, id := range []string{ids[3], ids[200], ids[len(ids)-20], ids[len(ids)-1]} {
 		cs := NewCountingStore(f.env.Store)
 		rb := NewReadBytes(cs)
 		n, err := f.open("ln", rb).LoadNode(f.ctx, id)
@@ -144,19 +147,44 @@ func testColdLoadNodeBlock(t *testing.T, f *fixture) {
 		if all > 1 || ranged != all || got > 66<<10 {
 			t.Fatalf("cold LoadNode %s: %d segment GETs (%d ranged), %d bytes; want one ranged GET of one block", id, all, ranged, got)
 		}
-		if cs.Total() != 1+idxGets+all {
-			t.Fatalf("cold LoadNode %s: %d requests, want the head, %d indexes and the block", id, cs.Total(), idxGets)
+		dirGets, _ := rb.Gets(session.KeyDir)
+		if cs.Total() != 1+dirGets+idxGets+all {
+			t.Fatalf("cold LoadNode %s: %d requests, want the head, %d directory runs, %d indexes and the block", id, cs.Total(), dirGets, idxGets)
 		}
+		if k < 2 && cs.Total() > 3 {
+			t.Fatalf("cold LoadNode of old node %s: %d requests (%d directory runs, %d indexes), want at most 3", id, cs.Total(), dirGets, idxGets)
+		}
+	}
+	// An Append of an old id replaces it: the newer version, flushed to a
+	// segment that is not fresh, wins over the directory's.
+	w := f.open("ln")
+	c := appendCommit("ln", uint64(len(ids)), ids[2], ids[3])
+	c.Graph.Leaf = ids[len(ids)-1]
+	c.Graph.Nodes[0].Event = []byte(`"replaced"`)
+	f.mustCommit(w, c)
+	for i := range 10 {
+		f.mustCommit(w, appendCommit("ln", uint64(len(ids)+1+i), ids[len(ids)-1], fmt.Sprintf("z%d", i)))
+	}
+	for _, h := range []*session.Store{f.open("ln"), w} {
+		n, err := h.LoadNode(f.ctx, ids[3])
+		if err != nil || n == nil || string(n.Event) != `"replaced"` {
+			t.Fatalf("load node %s after its replacement: %+v, %v", ids[3], n, err)
+		}
+	}
+	r := f.load(f.open("ln"), session.ActivePath(ids[5]))
+	if len(r.Graph.Nodes) != 6 || string(r.Graph.Nodes[3].Event) != `"replaced"` {
+		t.Fatalf("active path after a replacement: %d nodes", len(r.Graph.Nodes))
 	}
 }
 
 // testColdActivePathBlocks: a cold ActivePath of a short path reads at
-// most 4x the bytes of its nodes from segments, plus indexes well under
-// 256 KiB: of a path of old nodes (in one large sealed segment, which
-// today's main read whole), and of a short branch after the long history.
+// most 4x the bytes of its nodes from segments, plus indexes and directory
+// runs under 256 KiB: of a path of 10 old nodes (in a sealed segment that
+// the release before blocked segments read whole, over 100 KiB here), and
+// of a branch of 40 nodes after the long history.
 func testColdActivePathBlocks(t *testing.T, f *fixture) {
 	ids, size := oldHistory(f, "ap2", 700)
-	const short = 40
+	const short, old = 40, 10
 	var branch []string
 	w := f.open("ap2")
 	for i := range short {
@@ -174,14 +202,16 @@ func testColdActivePathBlocks(t *testing.T, f *fixture) {
 	for _, tc := range []struct {
 		leaf string
 		want []string
-	}{{ids[short-1], ids[:short]}, {"", branch}} {
+	}{{ids[old-1], ids[:old]}, {"", branch}} {
 		rb := NewReadBytes(f.env.Store)
 		r := f.load(f.open("ap2", rb), session.ActivePath(tc.leaf))
 		f.wantIDs("active path of "+tc.leaf, nodeIDs(r.Graph), tc.want)
 		segBytes, idxBytes := rb.Bytes(session.KeySegment), rb.Bytes(session.KeyIndex)
-		t.Logf("cold ActivePath(%q) of %d nodes (%d bytes): %d segment bytes, %d index bytes", tc.leaf, short, short*size, segBytes, idxBytes)
-		if segBytes > int64(4*short*size) || idxBytes > 256<<10 {
-			t.Fatalf("cold ActivePath(%q) of %d nodes of %d bytes read %d bytes of segments and %d of indexes", tc.leaf, short, size, segBytes, idxBytes)
+		idxBytes += rb.Bytes(session.KeyDir)
+		n := len(tc.want)
+		t.Logf("cold ActivePath(%q) of %d nodes (%d bytes): %d segment bytes, %d index and directory bytes", tc.leaf, n, n*size, segBytes, idxBytes)
+		if segBytes > int64(4*n*size) || idxBytes > 256<<10 {
+			t.Fatalf("cold ActivePath(%q) of %d nodes of %d bytes read %d bytes of segments and %d of indexes", tc.leaf, n, size, segBytes, idxBytes)
 		}
 	}
 }
