@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/internal/clitest"
 	"github.com/stowage-dev/stowage/internal/testenv"
 	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore"
@@ -120,17 +121,9 @@ func commitNaming(t *testing.T, store string, env []string, id string) {
 		t.Setenv(k, getenv(k))
 	}
 	ctx := context.Background()
-	st, err := stowage.Open(ctx, store, stowage.Config{URL: &openurl.Options{Getenv: getenv}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Session("s1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, _ := clitest.Session(t, store, stowage.Config{URL: &openurl.Options{Getenv: getenv}}, "s1")
 	var rev uint64
-	_, err = s.CommitRuntimeState(ctx, session.RuntimeCommit{
+	_, err := s.CommitRuntimeState(ctx, session.RuntimeCommit{
 		SessionID: "s1", ExpectedHeadRevision: &rev,
 		Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n1",
 			Nodes: []session.NodeRecord{{NodeID: "n1", Timestamp: "2026-01-01T00:00:00Z", Kind: session.PayloadEvent, Event: []byte(`{}`)}}},
