@@ -25,30 +25,41 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	draft.Payload = cloneRaw(draft.Payload)
 	var out QueuedWorkBatch
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
-		base := liveOrFresh(sid, cur.h)
-		if draft.SourceKey != "" {
-			for _, b := range base.Queue {
-				if b.SourceKey == draft.SourceKey {
-					out = cloneBatch(b.QueuedWorkBatch) // the original, not the replay
-					return plan{}, nil
-				}
-			}
+		next := liveOrFresh(sid, cur.h).clone()
+		b, added := s.enqueue(next, draft, s.now())
+		out = cloneBatch(b)
+		if !added {
+			return plan{}, nil
 		}
-		next := base.clone()
-		out = cloneBatch(s.enqueueBatch(next, draft, s.now()))
 		return plan{next: next}, nil
 	})
 	return out, err
 }
 
-// enqueueBatch appends a batch to h's queue with a fresh id.
+// enqueueBatch enqueues d on h (see enqueue) and returns the batch.
 func (s *Store) enqueueBatch(h *head, d QueuedWorkBatchDraft, now time.Time) QueuedWorkBatch {
+	b, _ := s.enqueue(h, d, now)
+	return b
+}
+
+// enqueue appends a batch for d to h's queue with a fresh id, and reports
+// added. If d has a source key that an unsettled batch of h already has,
+// it returns that batch (the original, not the replay) and adds nothing:
+// the same rule for EnqueueQueuedWork and a commit's outbox.
+func (s *Store) enqueue(h *head, d QueuedWorkBatchDraft, now time.Time) (b QueuedWorkBatch, added bool) {
+	if d.SourceKey != "" {
+		for _, q := range h.Queue {
+			if q.SourceKey == d.SourceKey {
+				return q.QueuedWorkBatch, false
+			}
+		}
+	}
 	h.QueueSeq++
-	b := QueuedWorkBatch{BatchID: s.newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
+	b = QueuedWorkBatch{BatchID: s.newID(), SessionID: d.SessionID, SourceKey: d.SourceKey, EnqueueSeq: h.QueueSeq,
 		Payload: d.Payload, EnqueuedAt: now, AvailableAt: d.AvailableAt,
 		Delivery: d.Delivery, Class: d.Class, MergeKey: d.MergeKey}.withDefaults()
 	h.Queue = append(h.Queue, queuedBatch{QueuedWorkBatch: b})
-	return b
+	return b, true
 }
 
 // ClaimQueuedWork implements QueuedWorkStore: ClaimReadyQueuedWork at the

@@ -61,6 +61,10 @@ func inputProblems(h *head) []string {
 			add("turn input %s: session %q, enqueue sequence %d out of order (input sequence %d)", in.InputID, in.SessionID, in.EnqueueSeq, h.InputSeq)
 		}
 		seq = in.EnqueueSeq
+		d := PendingTurnInputDraft{ActiveTurnID: in.ActiveTurnID, MinBoundary: in.MinBoundary}
+		if err := checkMinBoundary(&d); err != nil && in.MinBoundary != "" {
+			add("turn input %s: %v", in.InputID, err)
+		}
 		claimed := in.ClaimID != "" && in.LeaseToken != "" && in.ClaimGen > 0 && in.ClaimGen <= h.LeaseGen
 		unclaimed := in.ClaimID == "" && in.LeaseToken == "" && in.ClaimGen == 0 && in.ClaimTurnID == ""
 		switch in.State {

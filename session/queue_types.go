@@ -195,18 +195,55 @@ type PendingTurnInputDraft struct {
 	SourceKey    string          `json:"source_key,omitempty"`
 	ActiveTurnID string          `json:"active_turn_id,omitempty"` // "" = next turn
 	Payload      json.RawMessage `json:"payload,omitempty"`
+	// MinBoundary is the earliest checkpoint of the active turn the input
+	// may join: InputAfterWork (the default) or InputBeforeCompletion. Only
+	// with an ActiveTurnID.
+	MinBoundary TurnInputCheckpointBoundary `json:"min_boundary,omitempty"`
+}
+
+// TurnInputCheckpointBoundary is the earliest checkpoint of its active turn
+// an input may join.
+type TurnInputCheckpointBoundary string
+
+// Input checkpoint boundaries.
+const (
+	// InputAfterWork: at any checkpoint (the default).
+	InputAfterWork TurnInputCheckpointBoundary = "after_work"
+	// InputBeforeCompletion: only at the before-completion checkpoint.
+	InputBeforeCompletion TurnInputCheckpointBoundary = "before_completion"
+)
+
+// CheckpointKind is the checkpoint of a running turn a claim is made at.
+type CheckpointKind string
+
+// Checkpoints.
+const (
+	// CheckpointAfterWork follows a unit of the turn's work; it admits
+	// InputAfterWork inputs.
+	CheckpointAfterWork CheckpointKind = "after_work"
+	// CheckpointBeforeCompletion precedes the turn's completion; it admits
+	// every input pending for the turn.
+	CheckpointBeforeCompletion CheckpointKind = "before_completion"
+)
+
+// admits reports whether an input with min boundary b may join a claim at
+// checkpoint k.
+func (k CheckpointKind) admits(b TurnInputCheckpointBoundary) bool {
+	return k == CheckpointBeforeCompletion || b != InputBeforeCompletion
 }
 
 // PendingTurnInput is an unsettled turn input.
 type PendingTurnInput struct {
-	InputID      string          `json:"input_id"`
-	SessionID    string          `json:"session_id"`
-	SourceKey    string          `json:"source_key,omitempty"`
-	ActiveTurnID string          `json:"active_turn_id,omitempty"`
-	EnqueueSeq   uint64          `json:"enqueue_seq"`
-	State        TurnInputState  `json:"state"`
-	Payload      json.RawMessage `json:"payload,omitempty"`
-	EnqueuedAt   time.Time       `json:"enqueued_at"`
+	InputID      string `json:"input_id"`
+	SessionID    string `json:"session_id"`
+	SourceKey    string `json:"source_key,omitempty"`
+	ActiveTurnID string `json:"active_turn_id,omitempty"`
+	// MinBoundary is the draft's (for an input of an active turn).
+	MinBoundary TurnInputCheckpointBoundary `json:"min_boundary,omitempty"`
+	EnqueueSeq  uint64                      `json:"enqueue_seq"`
+	State       TurnInputState              `json:"state"`
+	Payload     json.RawMessage             `json:"payload,omitempty"`
+	EnqueuedAt  time.Time                   `json:"enqueued_at"`
 	// ClaimID and ClaimTurnID are set while State is InputClaimed.
 	ClaimID     string `json:"claim_id,omitempty"`
 	ClaimTurnID string `json:"claim_turn_id,omitempty"`

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -20,6 +21,9 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 		return PendingTurnInput{}, err
 	}
 	if err := validateOptionalID("active turn id", draft.ActiveTurnID); err != nil {
+		return PendingTurnInput{}, err
+	}
+	if err := checkMinBoundary(&draft); err != nil {
 		return PendingTurnInput{}, err
 	}
 	draft.Payload = cloneRaw(draft.Payload)
@@ -47,7 +51,7 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 			state = InputPendingActive
 		}
 		in := PendingTurnInput{InputID: s.newID(), SessionID: sid, SourceKey: draft.SourceKey, ActiveTurnID: draft.ActiveTurnID,
-			EnqueueSeq: next.InputSeq, State: state, Payload: draft.Payload, EnqueuedAt: s.now()}
+			MinBoundary: draft.MinBoundary, EnqueueSeq: next.InputSeq, State: state, Payload: draft.Payload, EnqueuedAt: s.now()}
 		next.Inputs = append(next.Inputs, inputRow{PendingTurnInput: in})
 		out = cloneInput(in)
 		return plan{next: next}, nil
@@ -89,6 +93,21 @@ func (s *Store) ClaimTurnInputs(ctx context.Context, fence LeaseFence, turnID st
 		return plan{next: next}, nil
 	})
 	return out, err
+}
+
+// checkMinBoundary validates a draft's min boundary and fills in its
+// default for an input of an active turn.
+func checkMinBoundary(d *PendingTurnInputDraft) error {
+	switch {
+	case d.ActiveTurnID == "" && d.MinBoundary != "":
+		return fmt.Errorf("%w: a turn input's min boundary applies only to an input for an active turn (set ActiveTurnID)", ErrInvalidCommit)
+	case d.ActiveTurnID == "":
+	case d.MinBoundary == "":
+		d.MinBoundary = InputAfterWork
+	case d.MinBoundary != InputAfterWork && d.MinBoundary != InputBeforeCompletion:
+		return fmt.Errorf("%w: turn input min boundary %q (use session.InputAfterWork or InputBeforeCompletion)", ErrInvalidCommit, d.MinBoundary)
+	}
+	return nil
 }
 
 // claimInputs stages on h (the caller's clone) a claim for turnID of up to
@@ -147,7 +166,7 @@ func liveLeaseGen(h *head, now time.Time) (uint64, bool) {
 func deferInputs(h *head, turnID string) {
 	for i := range h.Inputs {
 		if in := &h.Inputs[i]; in.State == InputPendingActive && in.ActiveTurnID == turnID {
-			in.State, in.ActiveTurnID, in.DeferredFrom = InputDeferredNextTurn, "", turnID
+			in.State, in.ActiveTurnID, in.DeferredFrom, in.MinBoundary = InputDeferredNextTurn, "", turnID, ""
 		}
 	}
 }

@@ -335,8 +335,20 @@ func testTombstoneNodes(t *testing.T, e *env) {
 	c := session.RuntimeCommit{SessionID: "root", ExpectedHeadRevision: rev(0), Graph: session.GraphDelta{
 		Kind: session.DeltaReplaceFull, Leaf: "node-delete", Nodes: []session.NodeRecord{node("node-live", ""), node("node-delete", "node-live")}}}
 	e.commit(s, c)
-	for r := uint64(1); r <= 16; r++ { // enough commits to flush the nodes to a segment
-		e.commit(s, emptyCommit("root", r))
+	// Commit until the nodes are flushed to a segment. Each commit is made
+	// by a fresh handle, which adopts no background flush, so the tail
+	// grows to twice the flush threshold and is then flushed before the
+	// head write: the loop ends after a bounded number of commits.
+	for r := uint64(1); ; r++ {
+		h, err := session.ReadHead(e.ctx, e.objs, "root")
+		e.must(err)
+		if len(h.Keys) > 0 {
+			break
+		}
+		if r > 64 {
+			t.Fatal("the tail was never flushed")
+		}
+		e.commit(e.sess("root"), emptyCommit("root", r))
 	}
 	if n, err := s.LoadNode(e.ctx, "node-delete"); err != nil || n == nil {
 		t.Fatalf("before tombstone: %+v, %v", n, err)

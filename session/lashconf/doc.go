@@ -40,8 +40,11 @@
 //	concurrent_queue_and_turn_input_claims_have_one_owner (rp)              ConcurrentQueueAndTurnInputClaimsHaveOneOwner             passing
 //	checkpoint_work_claims_both_families_once (rp)                          CheckpointWorkClaimsBothFamiliesOnce                      passing
 //	checkpoint_claim_probe_transaction_counts (rp)                          CheckpointClaimProbeRequestCounts                         passing
+//	checkpoint_claims_honor_min_boundary_at_every_checkpoint (rp)           CheckpointClaimsHonorMinBoundaryAtEveryCheckpoint         passing
 //	queued_work_cancel_removes_only_unclaimed_batches (rp)                  QueuedWorkCancelRemovesOnlyUnclaimedBatches               passing
 //	queued_work_exact_claim_uses_selected_batch_ids (rp)                    QueuedWorkExactClaimUsesSelectedBatchIDs                  passing
+//	queued_work_exact_claim_preserves_physical_order_and_key_breaks (rp)    QueuedWorkExactClaimPreservesPhysicalOrderAndKeyBreaks    passing
+//	queued_work_names_a_deferred_lane_apart_from_an_exhausted_one (rp)      QueuedWorkNamesADeferredLaneApartFromAnExhaustedOne       passing
 //	queued_work_classes_gate_command_and_turn_claims (rp)                   QueuedWorkClassesGateCommandAndTurnClaims                 passing
 //	queued_work_claims_respect_boundaries_abandon_and_stale_completion (rp) QueuedWorkClaimsRespectBoundariesAbandonAndStaleCompletion passing
 //	queued_work_claims_supersede_across_session_lease_generations (rp)      QueuedWorkClaimsSupersedeAcrossSessionLeaseGenerations    passing
@@ -100,8 +103,8 @@
 // Files: rp = runtime_persistence.rs, ssf = session_store_factory.rs, as =
 // attachment_store.rs, ao = attachment_owner.rs, tc = turn_control.rs.
 //
-// Counts: the table has 77 rows; 72 are translatable (3 are out of scope,
-// 2 are not translatable). Of those, 65 pass as in lash and 7 assert a
-// deliberate difference; none is partial and none lacks an API. 66 Go
-// tests cover the 72 cases with a test (a few Go tests cover two cases).
+// Counts: the table has 80 rows; 75 are translatable (3 are out of scope,
+// 2 are not translatable). Of those, 68 pass as in lash and 7 assert a
+// deliberate difference; none is partial and none lacks an API. 69 Go
+// tests cover the 75 cases with a test (a few Go tests cover two cases).
 package lashconf

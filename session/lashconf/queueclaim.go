@@ -253,7 +253,7 @@ func testCheckpointBothFamilies(t *testing.T, e *env) {
 	e.input(s, sid, "next-turn input", "", "") // waits for the next turn
 	b := e.enqueueDraft(s, work("checkpoint queued work", session.DeliverEarliestSafeBoundary, ""))
 	l := e.lease(s, "checkpoint-owner", time.Minute)
-	got, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, 10, 10)
+	got, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, session.CheckpointAfterWork, 10, 10)
 	e.must(err)
 	if got.Inputs == nil || got.Queue == nil || !equal(inputIDs(got.Inputs.Inputs), []string{in.InputID}) ||
 		!equal(claimIDs(got.Queue), []string{b.BatchID}) {
@@ -262,7 +262,7 @@ func testCheckpointBothFamilies(t *testing.T, e *env) {
 	if got.Inputs.SessionLeaseGeneration != l.FencingToken || got.Queue.SessionLeaseGeneration != l.FencingToken {
 		t.Fatalf("generations %d, %d, want %d", got.Inputs.SessionLeaseGeneration, got.Queue.SessionLeaseGeneration, l.FencingToken)
 	}
-	again, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, 10, 10)
+	again, err := s.ClaimCheckpointWork(e.ctx, l.Fence(), turn, session.CheckpointAfterWork, 10, 10)
 	if err != nil || again.Inputs != nil || again.Queue != nil {
 		t.Fatalf("second checkpoint claim under one generation: %+v, %v", again, err)
 	}
@@ -285,7 +285,7 @@ func testCheckpointProbeCounts(t *testing.T, e *env) {
 	probe := func(what string, wantClaims bool) {
 		t.Helper()
 		cs.Reset()
-		got, err := s.ClaimCheckpointWork(e.ctx, f, turn, 64, 64)
+		got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 64, 64)
 		e.must(err)
 		if (got.Inputs != nil && got.Queue != nil) != wantClaims || (!wantClaims && (got.Inputs != nil || got.Queue != nil)) {
 			t.Fatalf("%s: claims %+v", what, got)
@@ -303,4 +303,94 @@ func testCheckpointProbeCounts(t *testing.T, e *env) {
 	e.input(s, sid, "pending checkpoint input", "", turn)
 	e.enqueueDraft(s, work("pending checkpoint work", session.DeliverEarliestSafeBoundary, ""))
 	probe("pending work", true)
+}
+
+// testExactKeyBreak: an exact claim keeps enqueue order and stops at a
+// batch it does not name: of A1, B1, A2 (merge keys a, b, a), a selection
+// of A2 and A1 claims A1 alone; B1 and A2 stay queued in order.
+func testExactKeyBreak(t *testing.T, e *env) {
+	s := e.sess("exact-key-break")
+	draft := func(text, key string) session.QueuedWorkBatchDraft {
+		d := work(text, session.DeliverEarliestSafeBoundary, key)
+		d.SourceKey = "exact-" + text
+		return d
+	}
+	a1 := e.enqueueDraft(s, draft("a1", "a"))
+	b1 := e.enqueueDraft(s, draft("b1", "b"))
+	a2 := e.enqueueDraft(s, draft("a2", "a"))
+	f := e.lease(s, "exact-key-break-owner", time.Hour).Fence()
+	got := e.exact(s, f, session.BoundaryIdle, a2.BatchID, a1.BatchID)
+	if !equal(claimIDs(got.Claim), []string{a1.BatchID}) {
+		t.Fatalf("exact claim %v, want A1 alone", claimIDs(got.Claim))
+	}
+	if p, _ := s.ListPendingQueuedWork(e.ctx); !equal(batchIDs(p), []string{b1.BatchID, a2.BatchID}) {
+		t.Fatalf("remainder %v", batchIDs(p))
+	}
+}
+
+// testDeferredVsExhausted: a claim that takes nothing names why: an empty
+// queue is exhausted; one whose work is not available yet is deferred;
+// once that work is cancelled it is exhausted again.
+func testDeferredVsExhausted(t *testing.T, e *env) {
+	s := e.sess("deferred-versus-exhausted")
+	f := e.lease(s, "deferred-owner", time.Hour).Fence()
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalEmpty {
+		t.Fatalf("empty lane: %+v", out)
+	}
+	d := work("deferred", session.DeliverEarliestSafeBoundary, "")
+	d.SourceKey, d.AvailableAt = "deferred-row", e.clock.Now().Add(time.Minute)
+	b := e.enqueueDraft(s, d)
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalNotYetAvailable {
+		t.Fatalf("deferred lane: %+v", out)
+	}
+	if got, err := s.CancelQueuedWorkBatch(e.ctx, b.BatchID); err != nil || got == nil {
+		t.Fatalf("cancel: %+v, %v", got, err)
+	}
+	if out := e.claimAt(s, f, session.BoundaryIdle, 10); out.Claim != nil || out.Refusal != session.RefusalEmpty {
+		t.Fatalf("drained lane: %+v", out)
+	}
+}
+
+// activeInput enqueues an input for the active turn with min boundary b.
+func (e *env) activeInput(s *session.Store, text, turn string, b session.TurnInputCheckpointBoundary) session.PendingTurnInput {
+	e.t.Helper()
+	in, err := s.EnqueuePendingTurnInput(e.ctx, session.PendingTurnInputDraft{ActiveTurnID: turn, MinBoundary: b, Payload: text2json(text)})
+	e.must(err)
+	return in
+}
+
+// testCheckpointMinBoundary: an input's min boundary holds at every
+// checkpoint, on the checkpoint claim and on the direct claim of active
+// inputs: a before-completion input is skipped (not waited for) at the
+// after-work checkpoint and taken at before-completion; an after-work
+// input is taken at both.
+func testCheckpointMinBoundary(t *testing.T, e *env) {
+	const sid, turn = "checkpoint-min-boundary", "checkpoint-min-boundary:turn"
+	s := e.sess(sid)
+	before := e.activeInput(s, "withheld until before-completion", turn, session.InputBeforeCompletion)
+	f := e.lease(s, "checkpoint-min-boundary-owner", time.Hour).Fence()
+	if got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 10, 10); err != nil || got.Inputs != nil || got.Queue != nil {
+		t.Fatalf("after-work checkpoint with only before-completion input: %+v, %v", got, err)
+	}
+	if c, err := s.ClaimActiveTurnInputs(e.ctx, f, turn, session.CheckpointAfterWork, 10); err != nil || c != nil {
+		t.Fatalf("direct after-work claim with only before-completion input: %+v, %v", c, err)
+	}
+	first := e.activeInput(s, "admitted at after-work", turn, "")
+	second := e.activeInput(s, "admitted through the direct claim path", turn, session.InputAfterWork)
+	third := e.activeInput(s, "still pending at before-completion", turn, session.InputAfterWork)
+	got, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointAfterWork, 1, 10)
+	if err != nil || got.Queue != nil || got.Inputs == nil || !equal(inputIDs(got.Inputs.Inputs), []string{first.InputID}) {
+		t.Fatalf("after-work checkpoint: %+v, %v", got, err)
+	}
+	direct, err := s.ClaimActiveTurnInputs(e.ctx, f, turn, session.CheckpointAfterWork, 1)
+	if err != nil || direct == nil || !equal(inputIDs(direct.Inputs), []string{second.InputID}) {
+		t.Fatalf("direct after-work claim: %+v, %v", direct, err)
+	}
+	last, err := s.ClaimCheckpointWork(e.ctx, f, turn, session.CheckpointBeforeCompletion, 10, 10)
+	if err != nil || last.Queue != nil || last.Inputs == nil || !equal(inputIDs(last.Inputs.Inputs), []string{before.InputID, third.InputID}) {
+		t.Fatalf("before-completion checkpoint: %+v, %v", last, err)
+	}
+	if _, err := s.EnqueuePendingTurnInput(e.ctx, session.PendingTurnInputDraft{MinBoundary: session.InputAfterWork}); !isErr(err, session.ErrInvalidCommit) {
+		t.Fatalf("a min boundary without an active turn: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ var controlTests = []namedTest{
 	{"LeaseReclaimFromDeadHolder", testLeaseReclaim},
 	{"CreateOpenDelete", testCreateOpenDelete},
 	{"TombstoneNodes", testTombstoneNodes},
+	{"Vacuum", testVacuum},
 	{"QueueAvailableAt", testQueueAvailableAt},
 }
 
@@ -83,6 +85,54 @@ func testTombstoneNodes(t *testing.T, f *fixture) {
 	f.wantIDs("after ReplaceFull", nodeIDs(f.load(f.open("tomb-graph"), session.FullGraph()).Graph), []string{"n3"})
 }
 
+// testVacuum: Vacuum removes tombstoned nodes from segments and the tail,
+// and settled inputs, once; a handle that cached the old segments reads
+// the new ones; a commit racing the vacuum lands (the vacuum does not move
+// the revision) and neither loses the other's change.
+func testVacuum(t *testing.T, f *fixture) {
+	f.tuning.FlushDeltas = 2
+	s := f.open("vac")
+	f.chain(s, "vac", 0, "n", 5, "") // in segments and the tail, wherever the flushes left them
+	in, err := s.EnqueuePendingTurnInput(f.ctx, session.PendingTurnInputDraft{Payload: json.RawMessage(`"x"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CancelPendingTurnInput(f.ctx, in.InputID); err != nil {
+		t.Fatal(err)
+	}
+	cached := f.open("vac")
+	f.wantIDs("before", nodeIDs(f.load(cached, session.FullGraph()).Graph), []string{"n0", "n1", "n2", "n3", "n4"})
+	if err := s.TombstoneNodes(f.ctx, []string{"n1", "n4"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var v session.VacuumReport
+	var verr error
+	wg.Add(1)
+	go func() { defer wg.Done(); v, verr = f.open("vac").Vacuum(f.ctx) }()
+	f.mustCommit(f.open("vac"), appendCommit("vac", 5, "n3", "n5"))
+	wg.Wait()
+	if verr != nil || v.RemovedNodes != 2 || v.RemovedTurnInputTombstones != 1 {
+		t.Fatalf("vacuum: %+v, %v", v, verr)
+	}
+	if again, err := s.Vacuum(f.ctx); err != nil || again != (session.VacuumReport{}) {
+		t.Fatalf("second vacuum: %+v, %v", again, err)
+	}
+	r := f.load(cached, session.FullGraph())
+	f.wantIDs("after, through the cached handle", nodeIDs(r.Graph), []string{"n0", "n2", "n3", "n5"})
+	if r.HeadRevision != 6 {
+		t.Fatalf("revision %d, want 6", r.HeadRevision)
+	}
+	if n, err := f.open("vac").LoadNode(f.ctx, "n1"); err != nil || n != nil {
+		t.Fatalf("vacuumed node loads: %+v, %v", n, err)
+	}
+	if out, _ := s.CancelPendingTurnInput(f.ctx, in.InputID); out.Kind != session.NotFound {
+		t.Fatalf("vacuumed input: %+v", out)
+	}
+	f.mustCommit(cached, appendCommit("vac", 6, "n0", "n1"))
+	f.wantIDs("re-added", nodeIDs(f.load(f.open("vac"), session.FullGraph()).Graph), []string{"n0", "n2", "n3", "n5", "n1"})
+}
+
 // testQueueSourceKey: enqueueing a source key again returns the original
 // batch (its payload, not the replay's) and admits nothing.
 func testQueueSourceKey(t *testing.T, f *fixture) {
@@ -101,6 +151,19 @@ func testQueueSourceKey(t *testing.T, f *fixture) {
 	q, err := s.ListQueuedWork(f.ctx)
 	if err != nil || len(q) != 2 || q[0].BatchID != first.BatchID || q[1].BatchID != second.BatchID {
 		t.Fatalf("queue %+v, %v", q, err)
+	}
+	// A commit's outbox follows the same rule: a key already queued, or
+	// twice in one outbox, is one batch.
+	c := appendCommit("qsk", 0, "", "a")
+	c.EnqueuedQueueBatches = []session.QueuedWorkBatchDraft{{SourceKey: "src-1", Payload: json.RawMessage(`"outbox"`)},
+		{SourceKey: "src-2", Payload: json.RawMessage(`"new"`)}, {SourceKey: "src-2", Payload: json.RawMessage(`"again"`)}}
+	res := f.mustCommit(s, c)
+	got := res.EnqueuedQueueBatches
+	if len(got) != 3 || got[0].BatchID != first.BatchID || got[1].BatchID != got[2].BatchID || string(got[2].Payload) != `"new"` {
+		t.Fatalf("outbox batches %+v", got)
+	}
+	if q, _ := s.ListQueuedWork(f.ctx); len(q) != 3 {
+		t.Fatalf("queue after the outbox %+v", q)
 	}
 }
 

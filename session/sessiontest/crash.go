@@ -14,6 +14,7 @@ var faultTests = append([]namedTest{
 	{"CrashAtEveryCommitStep", testCrashAtEveryCommitStep},
 	{"CrashAtEveryDeleteStep", testCrashAtEveryDeleteStep},
 	{"CrashAtEveryBackgroundFlushStep", testCrashAtEveryBackgroundFlushStep},
+	{"CrashAtEveryVacuumStep", testCrashAtEveryVacuumStep},
 }, ambiguousTests...)
 
 // crashBase builds a session whose next commit flushes its tail before its
