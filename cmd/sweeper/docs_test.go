@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
@@ -244,9 +244,8 @@ func TestOperationsCommand(t *testing.T) {
 		t.Fatalf("the documented command changed: %q; update this test", line)
 	}
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		s3env.Env(t, srv)
+		storeURL := s3env.PrefixURL(t, srv)
 		s, err := openurl.Open(context.Background(), storeURL, nil)
 		if err != nil {
 			t.Fatal(err)
