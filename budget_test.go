@@ -122,104 +122,128 @@ func TestRoundTripBudgets(t *testing.T) {
 	})
 }
 
+// budgetRun is one run of the budget table's operations on one session.
+type budgetRun struct {
+	t   *testing.T
+	st  *stowage.Store
+	c   opCounter
+	s   *session.Store
+	sid string
+	rev uint64
+	out map[string]int // operation -> requests
+}
+
+// count runs fn as operation op and records the requests it made.
+func (b *budgetRun) count(op string, fn func()) {
+	b.t.Helper()
+	before := b.c.byOp(b.t)
+	fn()
+	var detail []string
+	for name, n := range b.c.byOp(b.t) {
+		if d := n - before[name]; d > 0 {
+			b.out[op] += d
+			detail = append(detail, fmt.Sprintf("%s %d", name, d))
+		}
+	}
+	slices.Sort(detail)
+	b.t.Logf("%s: %s", op, strings.Join(detail, ", "))
+}
+
+// commit commits one node at the next revision, edited by edit, and waits
+// for what it leaves to the background (counted with it).
+func (b *budgetRun) commit(edit func(c *session.RuntimeCommit)) {
+	b.t.Helper()
+	id := fmt.Sprintf("n%d", b.rev)
+	c := session.RuntimeCommit{SessionID: b.sid, ExpectedHeadRevision: &b.rev, Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id,
+		Nodes: []session.NodeRecord{{NodeID: id, Kind: session.PayloadEvent, Event: []byte(`{"text":"a small turn"}`)}}}}
+	if edit != nil {
+		edit(&c)
+	}
+	if _, err := b.s.CommitRuntimeState(b.t.Context(), c); err != nil {
+		b.t.Fatalf("commit at revision %d: %v", b.rev, err)
+	}
+	b.rev++
+	b.s.WaitCompaction()
+}
+
+// stamp gives a commit a turn stamp.
+func (b *budgetRun) stamp(c *session.RuntimeCommit) {
+	c.TurnCommit = &session.TurnCommitStamp{SessionID: b.sid, TurnID: fmt.Sprintf("turn-%d", b.rev), TurnCommitHash: "h"}
+}
+
 // measureBudgetOps runs each operation of the budget table once and
 // returns the requests it made, background work included.
 func measureBudgetOps(t *testing.T, st *stowage.Store, c opCounter) map[string]int {
-	ctx := t.Context()
-	out := map[string]int{}
-	count := func(op string, fn func()) {
-		t.Helper()
-		before := c.byOp(t)
-		fn()
-		var detail []string
-		for name, n := range c.byOp(t) {
-			if d := n - before[name]; d > 0 {
-				out[op] += d
-				detail = append(detail, fmt.Sprintf("%s %d", name, d))
-			}
-		}
-		slices.Sort(detail)
-		t.Logf("%s: %s", op, strings.Join(detail, ", "))
-	}
-	const sid = "budget"
-	s, err := st.Session(sid)
-	if err != nil {
+	b := &budgetRun{t: t, st: st, c: c, sid: "budget", out: map[string]int{}}
+	var err error
+	if b.s, err = st.Session(b.sid); err != nil {
 		t.Fatal(err)
 	}
-	a, err := attach.New(st.Manifest(), sid, nil)
-	if err != nil {
-		t.Fatal(err)
+	b.commit(nil) // the first commit creates the head
+	b.count("commit", func() { b.commit(nil) })
+	b.count("stamped commit", func() { b.commit(b.stamp) })
+	b.attachmentOps()
+	// The 16th delta fills the tail: its commit flushes it to a segment
+	// (in the background, after its head PUT), which the next names.
+	for b.rev < 15 {
+		b.commit(nil)
 	}
-	rev := uint64(0)
-	node := func(c *session.RuntimeCommit) {
-		id := fmt.Sprintf("n%d", rev)
-		c.Graph = session.GraphDelta{Kind: session.DeltaAppend, Leaf: id,
-			Nodes: []session.NodeRecord{{NodeID: id, Kind: session.PayloadEvent, Event: []byte(`{"text":"a small turn"}`)}}}
+	b.count("flush commit", func() { b.commit(nil) })
+	b.commit(nil)
+	if segs := segmentsOf(t, st, b.sid); segs != 1 {
+		t.Fatalf("%d segments after %d commits: the flush commit did not flush", segs, b.rev)
 	}
-	commitTurn := func(edit func(c *session.RuntimeCommit)) {
-		t.Helper()
-		c := session.RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev}
-		node(&c)
-		if edit != nil {
-			edit(&c)
-		}
-		if _, err := s.CommitRuntimeState(ctx, c); err != nil {
-			t.Fatalf("commit at revision %d: %v", rev, err)
-		}
-		rev++
-		s.WaitCompaction() // what a commit leaves to the background counts too
-	}
-	stamp := func(c *session.RuntimeCommit) {
-		c.TurnCommit = &session.TurnCommitStamp{SessionID: sid, TurnID: fmt.Sprintf("turn-%d", rev), TurnCommitHash: "h"}
-	}
-	commitTurn(nil) // the first commit creates the head
-	count("commit", func() { commitTurn(nil) })
-	count("stamped commit", func() { commitTurn(stamp) })
+	b.loadOps()
+	return b.out
+}
 
+// attachmentOps measures a turn's attachment put, the turn's commit naming
+// it, and a read of it.
+func (b *budgetRun) attachmentOps() {
+	t, ctx := b.t, b.t.Context()
+	a, err := attach.New(b.st.Manifest(), b.sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ref attach.Ref
-	turn := fmt.Sprintf("turn-%d", rev)
-	count("attachment put", func() {
+	turn := fmt.Sprintf("turn-%d", b.rev)
+	b.count("attachment put", func() {
 		tctx := attach.WithOwner(ctx, manifest.TurnOwner(turn))
 		if ref, err = a.Put(tctx, bytes.NewReader([]byte("a small tool output")), attach.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
-	count("stamped commit with an attachment", func() {
-		commitTurn(func(c *session.RuntimeCommit) {
-			stamp(c)
+	b.count("stamped commit with an attachment", func() {
+		b.commit(func(c *session.RuntimeCommit) {
+			b.stamp(c)
 			c.CommittedAttachmentIDs = []string{ref.ID}
 		})
 	})
-	count("attachment get", func() {
+	b.count("attachment get", func() {
 		body, _, err := a.Get(ctx, ref.ID, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body.Close()
 	})
-	// The 16th delta fills the tail: its commit flushes it to a segment
-	// (in the background, after its head PUT), which the next names.
-	for rev < 15 {
-		commitTurn(nil)
-	}
-	count("flush commit", func() { commitTurn(nil) })
-	commitTurn(nil)
-	if segs := segmentsOf(t, st, sid); segs != 1 {
-		t.Fatalf("%d segments after %d commits: the flush commit did not flush", segs, rev)
-	}
-	fresh, err := stowage.OpenStore(ctx, st.Objects(), stowage.Config{})
+}
+
+// loadOps measures the loads: by a new Store, through a fresh handle of
+// the writing Store, and repeated on the writing handle.
+func (b *budgetRun) loadOps() {
+	t := b.t
+	fresh, err := stowage.OpenStore(t.Context(), b.st.Objects(), stowage.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	count("load, new Store", func() { loadOnce(t, fresh, sid) })
-	count("load, fresh handle", func() { loadOnce(t, st, sid) })
-	loadOnce(t, st, sid)
-	count("cached load", func() {
-		if _, err := s.LoadSession(ctx, session.ActivePath("")); err != nil {
+	b.count("load, new Store", func() { loadOnce(t, fresh, b.sid) })
+	b.count("load, fresh handle", func() { loadOnce(t, b.st, b.sid) })
+	loadOnce(t, b.st, b.sid)
+	b.count("cached load", func() {
+		if _, err := b.s.LoadSession(t.Context(), session.ActivePath("")); err != nil {
 			t.Fatal(err)
 		}
 	})
-	return out
 }
 
 // loadOnce loads sid's active path through a new handle of st.

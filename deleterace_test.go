@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"iter"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/fsstore"
@@ -56,22 +56,57 @@ func raceBackends(t *testing.T, run func(t *testing.T, objs objstore.Store)) {
 		run(t, fs)
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_SESSION_TOKEN", "")
-		t.Setenv("AWS_PROFILE", "")
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		s3env.Env(t, srv)
 		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		st, err := openurl.Open(t.Context(), "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		st, err := openurl.Open(t.Context(), s3env.URL(srv, "s3store", prefix), nil)
 		if err != nil {
 			t.Fatalf("open %s: %v", srv.Name, err)
 		}
 		t.Cleanup(func() { st.Close() })
 		run(t, st)
 	})
+}
+
+// raceOpen returns a function that opens a stowage store on objects.
+func raceOpen(t *testing.T) func(objstore.Store) *stowage.Store {
+	return func(o objstore.Store) *stowage.Store {
+		st, err := stowage.OpenStore(t.Context(), o, stowage.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
+// racePut returns a function that puts an attachment of body in session
+// "s" and returns its id.
+func racePut(t *testing.T) func(*stowage.Store, string) string {
+	return func(st *stowage.Store, body string) string {
+		a, err := attach.New(st.Manifest(), "s", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := a.Put(t.Context(), strings.NewReader(body), attach.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref.ID
+	}
+}
+
+// raceCommit returns a function that commits revision 1 of session "s"
+// (expected revision 0) naming the attachments ids.
+func raceCommit(t *testing.T) func(*stowage.Store, ...string) {
+	return func(st *stowage.Store, ids ...string) {
+		h, _ := st.Session("s")
+		var zero uint64
+		res, err := h.CommitRuntimeState(t.Context(), session.RuntimeCommit{SessionID: "s", ExpectedHeadRevision: &zero,
+			Graph:                  session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n", Nodes: []session.NodeRecord{{NodeID: "n", Kind: session.PayloadEvent, Event: []byte(`{}`)}}},
+			CommittedAttachmentIDs: ids})
+		if err != nil || res.HeadRevision != 1 || len(res.UnbackedAttachmentIDs) != 0 {
+			t.Fatalf("commit naming %s: %+v %v", ids, res, err)
+		}
+	}
 }
 
 // TestDeleteSessionRacingRecreation: p1 puts A in s and commits revision 1;
@@ -82,35 +117,7 @@ func raceBackends(t *testing.T, run func(t *testing.T, objs objstore.Store)) {
 func TestDeleteSessionRacingRecreation(t *testing.T) {
 	raceBackends(t, func(t *testing.T, objs objstore.Store) {
 		ctx := t.Context()
-		open := func(o objstore.Store) *stowage.Store {
-			st, err := stowage.OpenStore(ctx, o, stowage.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}
-		put := func(st *stowage.Store, body string) string {
-			a, err := attach.New(st.Manifest(), "s", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, err := a.Put(ctx, strings.NewReader(body), attach.PutOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ref.ID
-		}
-		commitWith := func(st *stowage.Store, ids ...string) {
-			h, _ := st.Session("s")
-			var zero uint64
-			res, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{SessionID: "s", ExpectedHeadRevision: &zero,
-				Graph:                  session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n", Nodes: []session.NodeRecord{{NodeID: "n", Kind: session.PayloadEvent, Event: []byte(`{}`)}}},
-				CommittedAttachmentIDs: ids})
-			if err != nil || res.HeadRevision != 1 || len(res.UnbackedAttachmentIDs) != 0 {
-				t.Fatalf("commit naming %s: %+v %v", ids, res, err)
-			}
-		}
-
+		open, put, commitWith := raceOpen(t), racePut(t), raceCommit(t)
 		p1 := open(objs)
 		a := put(p1, "attachment A")
 		commitWith(p1, a)

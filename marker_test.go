@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/marker"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
@@ -100,13 +101,7 @@ func TestOpenStoreRefusesNewerFormat(t *testing.T) {
 // read-write open writes the marker; then a read-only open succeeds.
 func TestOpenStoreMarkerOnServers(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_SESSION_TOKEN", "")
-		t.Setenv("AWS_PROFILE", "")
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		s3env.Env(t, srv)
 		for _, scheme := range []string{"s3", "minio"} {
 			t.Run(scheme, func(t *testing.T) {
 				prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")

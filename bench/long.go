@@ -92,6 +92,7 @@ func (r *run) coldRead(ctx context.Context, objs objstore.Store, sid string, fn 
 	if err != nil {
 		return 0, nil, err
 	}
+	c.reset() // count the read alone, not the store's opening (its marker GET)
 	t0 := time.Now()
 	err = fn(h)
 	return time.Since(t0), c, err
@@ -228,6 +229,13 @@ type counting struct {
 	bytes    atomic.Int64
 	segBytes atomic.Int64 // of segment objects
 	idxBytes atomic.Int64 // of segment indexes
+}
+
+// reset zeroes the counters.
+func (c *counting) reset() {
+	for _, n := range []*atomic.Int64{&c.requests, &c.bytes, &c.segBytes, &c.idxBytes} {
+		n.Store(0)
+	}
 }
 
 // kindBytes returns the bytes read from keys of kind (segments, indexes).

@@ -45,6 +45,21 @@ func writeSchema1(t *testing.T, ctx context.Context, st objstore.Store, sid, id 
 	}
 }
 
+// commitNode commits node n<i> (revision i+1) under parent, stamped as
+// turn-n<i>, and returns its id.
+func commitNode(t *testing.T, ctx context.Context, w *Store, i int, parent string) string {
+	t.Helper()
+	sid, id, rev := w.SessionID(), fmt.Sprintf("n%02d", i), uint64(i)
+	c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
+		TurnCommit: &TurnCommitStamp{SessionID: sid, TurnID: "turn-" + id, TurnCommitHash: "h"},
+		Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
+			Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
+	if _, err := w.CommitRuntimeState(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestSchema1SegmentsStayReadable: a session whose segments are partly of
 // schema 1 (written by the previous release) and partly blocked loads the
 // same graph, path, nodes and receipts as before the rewrite.
@@ -57,18 +72,8 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent := ""
-	var ids []string
 	for i := range 60 {
-		id := fmt.Sprintf("n%02d", i)
-		rev := uint64(i)
-		c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
-			TurnCommit: &TurnCommitStamp{SessionID: sid, TurnID: "turn-" + id, TurnCommitHash: "h"},
-			Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
-				Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
-		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		ids, parent = append(ids, id), id
+		parent = commitNode(t, ctx, w, i, parent)
 	}
 	w.WaitCompaction()
 	fresh := func() *Store {
@@ -119,15 +124,7 @@ func TestSchema1SegmentsStayReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 60; ; i++ {
-		id := fmt.Sprintf("n%02d", i)
-		rev := uint64(i)
-		c := RuntimeCommit{SessionID: sid, ExpectedHeadRevision: &rev,
-			Graph: GraphDelta{Kind: DeltaAppend, Leaf: id, Nodes: []NodeRecord{{NodeID: id, ParentNodeID: parent,
-				Timestamp: "2026-01-02T03:04:05Z", Kind: PayloadEvent, Event: []byte(`"` + strings.Repeat(id, 100) + `"`)}}}}
-		if _, err := w.CommitRuntimeState(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		parent = id
+		parent = commitNode(t, ctx, w, i, parent)
 		if h, err = fresh().readLive(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -159,5 +156,59 @@ func checkSession(t *testing.T, ctx context.Context, fresh func() *Store, h *hea
 		if r, err := s.findReceipt(ctx, h.SessionID, h, "turn-"+id); err != nil || r == nil || r.Revision != uint64(i+1) {
 			t.Fatalf("receipt of %s: %+v, %v", id, r, err)
 		}
+	}
+}
+
+// TestVacuumUnderDirectory: Vacuum replaces a segment a directory run
+// covers; every live node of it still loads, the removed one does not.
+func TestVacuumUnderDirectory(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New(nil)
+	w, err := New(Config{Store: mem, SessionID: "vac", Tuning: Tuning{FlushDeltas: 3, SegmentMaxBytes: 8 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := ""
+	for i := range 200 {
+		parent = commitNode(t, ctx, w, i, parent)
+		if i%20 == 19 {
+			w.WaitCompaction()
+		}
+	}
+	h, err := w.readLive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runs := dirCovered(h.Segs, h.Dirs)
+	if len(runs) == 0 {
+		t.Fatal("no directory")
+	}
+	lo, hi, _ := dirSpan(h.Segs, runs[0])
+	if hi < lo+2 {
+		t.Fatalf("run over %d segments", hi-lo+1)
+	}
+	x, err := w.loadIndexes(ctx, "vac", []string{h.Segs[lo+1].ID})
+	if err != nil || len(x[0].NodeIDs) < 2 {
+		t.Fatalf("index: %v", err)
+	}
+	gone, kept := x[0].NodeIDs[0], x[0].NodeIDs[1]
+	if err := w.TombstoneNodes(ctx, []string{gone}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Vacuum(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Store: mem, SessionID: "vac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.LoadNode(ctx, kept); err != nil || n == nil {
+		t.Fatalf("kept node %s: %v, %v", kept, n, err)
+	}
+	if n, err := r.LoadNode(ctx, gone); err != nil || n != nil {
+		t.Fatalf("vacuumed node %s: %v, %v", gone, n, err)
+	}
+	if p, err := r.LoadSession(ctx, ActivePath(kept)); err != nil || p.Graph.Nodes[len(p.Graph.Nodes)-1].NodeID != kept {
+		t.Fatalf("path of %s: %v", kept, err)
 	}
 }

@@ -200,4 +200,7 @@ func unsealed(segs []segRef) int {
 
 // WaitCompaction waits for the handle's background merge and flush, if
 // any is running. Their segments are named by the handle's next commit.
-func (s *Store) WaitCompaction() { s.compactWG.Wait() }
+func (s *Store) WaitCompaction() {
+	s.flushWG.Wait()
+	s.compactWG.Wait()
+}

@@ -95,6 +95,19 @@ func dirCovered(segs []segRef, runs []dirRef) (int, []dirRef) {
 	return n, ok
 }
 
+// dirsBefore returns the runs that end before position i of segs (a
+// segment there was replaced: the runs over it, and later ones, are
+// stale; background work writes them again).
+func dirsBefore(segs []segRef, runs []dirRef, i int) []dirRef {
+	_, valid := dirCovered(segs, runs)
+	for k, run := range valid {
+		if _, hi, _ := dirSpan(segs, run); hi >= i {
+			return valid[:k]
+		}
+	}
+	return valid
+}
+
 // dirPlan is a run to write: the run it replaces (if it extends the last
 // one) and the segments it adds.
 type dirPlan struct {

@@ -51,7 +51,7 @@ func (s *Store) startFlush(sid string, h *head) {
 		return
 	}
 	s.flushing = true
-	s.compactWG.Add(1)
+	s.flushWG.Add(1)
 	s.mu.Unlock()
 	// h is published: never modified; the clones keep it so.
 	tail, receipts := slices.Clone(h.Tail), slices.Clone(h.Receipts)
@@ -61,7 +61,7 @@ func (s *Store) startFlush(sid string, h *head) {
 	fp := s.planFlush(nil, tail) // what it seals is decided on adoption
 	planFresh(&fp, h.Segs, h.Dirs)
 	go func() {
-		defer s.compactWG.Done()
+		defer s.flushWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), compactionTimeout)
 		defer cancel()
 		err := s.writeFlush(ctx, sid, fp, tail, receipts, &p.ref)
@@ -142,17 +142,10 @@ func (s *Store) flushPublished(h *head) {
 	}
 }
 
-// waitFlush waits for the handle's background work if a flush is in
-// flight, so that a commit whose tail passed its bound adopts it instead
+// waitFlush waits for the handle's flush in flight, if any (not for a
+// merge), so that a commit whose tail passed its bound adopts it instead
 // of writing the same deltas again.
-func (s *Store) waitFlush() {
-	s.mu.Lock()
-	inFlight := s.flushing
-	s.mu.Unlock()
-	if inFlight {
-		s.compactWG.Wait()
-	}
-}
+func (s *Store) waitFlush() { s.flushWG.Wait() }
 
 // holdsDeltas reports whether tail starts with exactly the given deltas:
 // the same commits holding the same nodes. changed reports the same

@@ -17,6 +17,7 @@ type nodeLoc struct {
 // runs, then the segments after them (u), each with its index once loaded.
 type locator struct {
 	sid   string
+	h     *head
 	runs  []dirRef
 	docs  []*dirDoc // of runs, once loaded
 	u     []segRef  // live segments after the runs, with nodes, oldest first
@@ -25,8 +26,12 @@ type locator struct {
 }
 
 func newLocator(h *head) *locator {
-	l := &locator{sid: h.SessionID, alive: map[string]bool{}}
 	covered, runs := dirCovered(h.Segs, h.Dirs)
+	return newLocatorRuns(h, covered, runs)
+}
+
+func newLocatorRuns(h *head, covered int, runs []dirRef) *locator {
+	l := &locator{sid: h.SessionID, h: h, alive: map[string]bool{}}
 	live := liveSegs(h)
 	first := len(h.Segs) - len(live) // position of live[0] in h.Segs
 	for i, r := range live {
@@ -52,10 +57,33 @@ func (s *Store) loadRuns(ctx context.Context, l *locator) error {
 		ids[i] = r.ID
 	}
 	docs, err := s.loadDirs(ctx, l.sid, ids)
-	if err == nil {
-		l.docs = docs
+	if err != nil {
+		return err
 	}
-	return err
+	l.docs = docs
+	return nil
+}
+
+// checkRuns drops, once the runs are loaded, a run whose segments are not
+// the head's (one was replaced since, by Vacuum) and every later one: their
+// segments are then looked up by index. It reports whether it dropped any
+// (the indexes to read changed: call loadU again).
+func (l *locator) checkRuns() bool {
+	covered, docs := 0, l.docs
+	for k, d := range docs {
+		lo, hi, _ := dirSpan(l.h.Segs, l.runs[k])
+		same := lo == covered && hi-lo+1 == len(d.Segs)
+		for j := 0; same && j < len(d.Segs); j++ {
+			same = d.Segs[j].ID == l.h.Segs[lo+j].ID
+		}
+		if !same {
+			*l = *newLocatorRuns(l.h, covered, l.runs[:k])
+			l.docs = docs[:k]
+			return true
+		}
+		covered = hi + 1
+	}
+	return false
 }
 
 // loadU reads the indexes of the segments after the runs that want picks.
@@ -125,6 +153,7 @@ func (s *Store) locate(ctx context.Context, l *locator, id string) (nodeLoc, boo
 	if err := s.loadRuns(ctx, l); err != nil {
 		return nodeLoc{}, false, err
 	}
+	l.checkRuns()
 	if loc, ok := l.inRuns(id); ok {
 		if err := s.loadU(ctx, l, func(r segRef) bool { return !r.Fresh }); err != nil {
 			return nodeLoc{}, false, err

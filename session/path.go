@@ -41,6 +41,11 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if l.checkRuns() {
+		if err := s.loadU(ctx, l, func(segRef) bool { return true }); err != nil {
+			return nil, err
+		}
+	}
 	steps, err := s.pathSteps(ctx, sid, tailNodes(h), l, leaf)
 	if err != nil {
 		return nil, err
@@ -132,17 +137,34 @@ func (s *Store) readSteps(ctx context.Context, sid string, steps []pathStep) ([]
 			need = append(need, st)
 		}
 	}
+	whole := wholeSegments(need)
+	var wholeIDs []string
+	for id := range whole {
+		wholeIDs = append(wholeIDs, id)
+	}
+	var segs []*segment
 	got := make([][]NodeRecord, len(need))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
+	g.Go(func() (err error) {
+		segs, err = s.loadSegments(gctx, sid, wholeIDs) // in parallel itself
+		return err
+	})
 	for i, st := range need {
-		g.Go(func() (err error) {
-			got[i], err = s.loadBlock(gctx, sid, st.loc.seg, st.loc.table, st.loc.blk)
-			return err
-		})
+		if !whole[st.loc.seg] {
+			g.Go(func() (err error) {
+				got[i], err = s.loadBlock(gctx, sid, st.loc.seg, st.loc.table, st.loc.blk)
+				return err
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for i, st := range need {
+		if k := slices.Index(wholeIDs, st.loc.seg); k >= 0 {
+			got[i] = blockNodes(segs[k], st.loc.table, st.loc.blk)
+		}
 	}
 	for i, st := range need {
 		blocks[blockKey{st.loc.seg, st.loc.blk}] = got[i]
@@ -166,4 +188,30 @@ func (s *Store) readSteps(ctx context.Context, sid string, steps []pathStep) ([]
 	}
 	slices.Reverse(chain)
 	return chain, nil
+}
+
+// wholeSegments picks the segments of which a path needs at least half the
+// blocks (and two or more): one GET of the whole segment costs fewer
+// requests than its blocks and at most twice their bytes.
+func wholeSegments(need []pathStep) map[string]bool {
+	count := map[string]int{}
+	for _, st := range need {
+		count[st.loc.seg]++
+	}
+	out := map[string]bool{}
+	for _, st := range need {
+		if n := count[st.loc.seg]; n >= 2 && 2*n >= len(st.loc.table) {
+			out[st.loc.seg] = true
+		}
+	}
+	return out
+}
+
+// blockNodes returns block b of a whole segment whose block table is table.
+func blockNodes(seg *segment, table []blockRef, b int) []NodeRecord {
+	start := 0
+	for _, r := range table[:b] {
+		start += r.Nodes
+	}
+	return seg.Nodes[min(start, len(seg.Nodes)):min(start+table[b].Nodes, len(seg.Nodes))]
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stowage-dev/stowage/internal/faultnet"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
@@ -22,13 +23,7 @@ import (
 // ErrCommitOutcomeUnknown. On every server, through both SDKs.
 func TestCommitReadBackRetriesTruncatedHead(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_SESSION_TOKEN", "")
-		t.Setenv("AWS_PROFILE", "")
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		s3env.Env(t, srv)
 		for _, scheme := range []string{"s3", "minio"} {
 			t.Run(scheme, func(t *testing.T) { readBackTruncated(t, srv, scheme) })
 		}

@@ -138,14 +138,15 @@ type Store struct {
 	compacting bool
 	compacted  *compaction
 	// flushing: a background flush runs; flushed: its segment, to be named
-	// by the next commit (flush.go). compactWG counts both.
+	// by the next commit (flush.go).
 	flushing bool
 	flushed  *pendingFlush
 	// dirWriting: a background directory run is written; dirPending: it,
 	// to be named by the next commit (dir.go).
 	dirWriting bool
 	dirPending *pendingDir
-	compactWG  sync.WaitGroup
+	compactWG  sync.WaitGroup // merges and directory runs
+	flushWG    sync.WaitGroup // flushes
 }
 
 var (

@@ -129,6 +129,7 @@ func (s *Store) vacuumNodes(ctx context.Context, sid string, h *head) (int, []bl
 			return 0, nil, err
 		}
 		writes = append(writes, ws...)
+		h.Dirs = dirsBefore(h.Segs, h.Dirs, i) // the runs over it are stale
 	}
 	h.Tombstones = nil
 	return len(removed), writes, nil

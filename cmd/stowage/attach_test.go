@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,9 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/internal/clitest"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
@@ -69,8 +70,7 @@ func TestAttachCommandsAsDocumented(t *testing.T) {
 		}
 		sum := sha256.Sum256(data)
 		id := hex.EncodeToString(sum[:])
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		store := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		store := s3env.PrefixURL(t, srv)
 		env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STOWAGE_STORE="+store,
 			"AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey, "AWS_REGION="+srv.Region)
 		bash := func(script string) {
@@ -121,17 +121,9 @@ func commitNaming(t *testing.T, store string, env []string, id string) {
 		t.Setenv(k, getenv(k))
 	}
 	ctx := context.Background()
-	st, err := stowage.Open(ctx, store, stowage.Config{URL: &openurl.Options{Getenv: getenv}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Session("s1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, _ := clitest.Session(t, store, stowage.Config{URL: &openurl.Options{Getenv: getenv}}, "s1")
 	var rev uint64
-	_, err = s.CommitRuntimeState(ctx, session.RuntimeCommit{
+	_, err := s.CommitRuntimeState(ctx, session.RuntimeCommit{
 		SessionID: "s1", ExpectedHeadRevision: &rev,
 		Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: "n1",
 			Nodes: []session.NodeRecord{{NodeID: "n1", Timestamp: "2026-01-01T00:00:00Z", Kind: session.PayloadEvent, Event: []byte(`{}`)}}},

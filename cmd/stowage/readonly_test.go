@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
@@ -69,19 +70,16 @@ func TestReadOnlyCommandsWriteNothing(t *testing.T) {
 		}
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+		s3env.Env(t, srv)
 		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		direct := "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
+		direct := s3env.URL(srv, "s3store", prefix)
 		seedFixture(t, direct)
 		// The commands talk to the server through a proxy that records
 		// every request that is not a GET or HEAD: none may be sent.
 		watch := testenv.WatchWrites(t, srv)
-		q.Set("endpoint", watch.Endpoint)
-		check(t, "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode())
+		watched := srv
+		watched.Endpoint = watch.Endpoint
+		check(t, s3env.URL(watched, "s3store", prefix))
 		if w := watch.Writes(5); len(w) > 0 {
 			t.Fatalf("read-only commands sent writes: %q", w)
 		}
@@ -140,10 +138,7 @@ func TestNoStoreAtURL(t *testing.T) {
 		check(t, "file://"+filepath.Join(t.TempDir(), "typo"))
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+		s3env.Env(t, srv)
 		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/")
 		seedFixture(t, storeURL+"?"+q.Encode())

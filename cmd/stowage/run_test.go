@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/bench"
 	"github.com/stowage-dev/stowage/internal/soak"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -84,8 +84,7 @@ func TestDemoS3(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-	store := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+	store := s3env.PrefixURL(t, srv)
 	code, out, stderr := stowageCmd(t, map[string]string{"STOWAGE_STORE": store}, "demo", "--cleanup")
 	if code != exitOK || !strings.Contains(out, "exactly the orphans") {
 		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)

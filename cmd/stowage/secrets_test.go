@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,13 +15,12 @@ import (
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/fsck"
+	"github.com/stowage-dev/stowage/internal/clitest"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
 )
-
-// fakeSecret is a distinctive secret that no output may contain.
-const fakeSecret = "stowage-FAKE-secret-7c1d9e4b-never-print"
 
 // secretVars are the environment variables that carry secrets.
 var secretVars = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
@@ -32,19 +30,7 @@ var secretVars = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SEC
 func secretFixture(t *testing.T, storeURL string) string {
 	t.Helper()
 	ctx := t.Context()
-	st, err := stowage.Open(ctx, storeURL, stowage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Session("s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := attach.New(st.Manifest(), "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, a := clitest.Session(t, storeURL, stowage.Config{}, "s1")
 	ref, err := a.Put(ctx, strings.NewReader("attachment text for the secrets test"), attach.PutOptions{MediaType: "text/plain"})
 	if err != nil {
 		t.Fatal(err)
@@ -191,41 +177,31 @@ func assertNoSecretDebug(t *testing.T, environ map[string]string, storeURL, id, 
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		for _, k := range secretVars {
-			t.Setenv(k, fakeSecret)
+			t.Setenv(k, clitest.FakeSecret)
 		}
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKIASTOWAGETESTFAKE")
 		storeURL := "file://" + t.TempDir()
 		id := secretFixture(t, storeURL)
 		env := map[string]string{"STOWAGE_STORE": storeURL, "AWS_ACCESS_KEY_ID": "AKIASTOWAGETESTFAKE"}
 		for _, k := range secretVars {
-			env[k] = fakeSecret
+			env[k] = clitest.FakeSecret
 		}
-		assertNoSecret(t, env, fakeSecret, commandLines(id, !testenv.Short()))
-		assertNoSecretAttach(t, env, id, fakeSecret, false) // a file store presigns nothing
-		assertNoSecretDebug(t, env, storeURL, id, fakeSecret)
+		assertNoSecret(t, env, clitest.FakeSecret, commandLines(id, !testenv.Short()))
+		assertNoSecretAttach(t, env, id, clitest.FakeSecret, false) // a file store presigns nothing
+		assertNoSecretDebug(t, env, storeURL, id, clitest.FakeSecret)
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		if len(srv.SecretKey) < 8 {
-			t.Fatalf("the server's secret key %d bytes long is no distinctive needle", len(srv.SecretKey))
-		}
-		for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
-			t.Setenv(k, "")
-		}
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		clitest.SecretKey(t, srv)
+		s3env.Env(t, srv)
+		storeURL := s3env.PrefixURL(t, srv)
 		id := secretFixture(t, storeURL)
 		env := map[string]string{"STOWAGE_STORE": storeURL, "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
 		assertNoSecret(t, env, srv.SecretKey, commandLines(id, false))
 		assertNoSecretAttach(t, env, id, srv.SecretKey, true)
 		assertNoSecretDebug(t, env, storeURL, id, srv.SecretKey)
 		// A wrong secret fails to sign: the error must not echo it either.
-		t.Setenv("AWS_SECRET_ACCESS_KEY", fakeSecret)
-		env["AWS_SECRET_ACCESS_KEY"] = fakeSecret
-		assertNoSecret(t, env, fakeSecret, [][]string{{"inspect", "sessions"}, {"fsck", "--json"}})
+		t.Setenv("AWS_SECRET_ACCESS_KEY", clitest.FakeSecret)
+		env["AWS_SECRET_ACCESS_KEY"] = clitest.FakeSecret
+		assertNoSecret(t, env, clitest.FakeSecret, [][]string{{"inspect", "sessions"}, {"fsck", "--json"}})
 	})
 }

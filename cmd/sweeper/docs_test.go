@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
@@ -244,9 +244,8 @@ func TestOperationsCommand(t *testing.T) {
 		t.Fatalf("the documented command changed: %q; update this test", line)
 	}
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		s3env.Env(t, srv)
+		storeURL := s3env.PrefixURL(t, srv)
 		s, err := openurl.Open(context.Background(), storeURL, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -304,7 +303,7 @@ func TestOperationsNamesRealTests(t *testing.T) {
 		t.Fatalf("docs/operations.md names %d tests", len(names))
 	}
 	var src strings.Builder
-	for _, dir := range []string{".", "../stowage", "../../gc"} {
+	for _, dir := range []string{".", "../stowage", "../../gc", "../../telemetry", "../.."} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)
@@ -316,7 +315,7 @@ func TestOperationsNamesRealTests(t *testing.T) {
 	}
 	for _, n := range names {
 		if !strings.Contains(src.String(), "func "+n+"(") {
-			t.Errorf("docs/operations.md names %s, which is not a test of cmd/sweeper, cmd/stowage or gc", n)
+			t.Errorf("docs/operations.md names %s, which is not a test of cmd/sweeper, cmd/stowage, gc, telemetry or the root package", n)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
@@ -46,8 +46,7 @@ func TestIAMPolicies(t *testing.T) {
 	ctx := context.Background()
 	bin := buildCommands(t)
 	prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
-	q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-	storeURL := "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
+	storeURL := s3env.URL(srv, "s3store", prefix)
 	seedIAMStore(t, srv, storeURL, prefix)
 	adm, err := madmin.NewWithOptions(srv.Host(), &madmin.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
 	if err != nil {
@@ -166,7 +165,7 @@ func policyUser(ctx context.Context, t *testing.T, adm *madmin.AdminClient, poli
 // multipart upload of an attachment.
 func seedIAMStore(t *testing.T, srv testenv.Server, storeURL, prefix string) {
 	t.Helper()
-	useCredentials(t, srv.AccessKey, srv.SecretKey)
+	s3env.Env(t, srv)
 	ctx := context.Background()
 	s, err := openurl.Open(ctx, storeURL, nil)
 	if err != nil {

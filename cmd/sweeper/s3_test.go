@@ -13,6 +13,7 @@ import (
 	"github.com/stowage-dev/stowage/fence"
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
@@ -24,10 +25,9 @@ import (
 // modification times cannot be backdated).
 func TestSweepRealServers(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		s3env.Env(t, srv)
 		ctx := context.Background()
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		storeURL := s3env.PrefixURL(t, srv)
 		s, err := openurl.Open(ctx, storeURL, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestSweepRealServers(t *testing.T) {
 // error naming the bucket, not "retry later" (1).
 func TestNoSuchBucketExits2(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		s3env.Env(t, srv)
 		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 		storeURL := "s3://no-such-bucket-stowage/x?" + q.Encode()
 		var out, errb bytes.Buffer
@@ -93,19 +93,6 @@ func TestNoSuchBucketExits2(t *testing.T) {
 			t.Fatalf("exit %d, report %+v\n%s", code, rep, errb.String())
 		}
 	})
-}
-
-// useCredentials sets the standard AWS variables to the key pair and
-// nothing else of the AWS chain, as a user's shell would.
-func useCredentials(t *testing.T, access, secret string) {
-	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", access)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 // seedReferenced writes an attachment of session s1 through the writer
@@ -144,11 +131,10 @@ func seedReferenced(t *testing.T, s objstore.Store) string {
 // reports what it would reclaim.
 func TestDryRunWritesNothing(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		s3env.Env(t, srv)
 		ctx := context.Background()
 		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		s, err := openurl.Open(ctx, "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)
+		s, err := openurl.Open(ctx, s3env.URL(srv, "s3store", prefix), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,9 +142,10 @@ func TestDryRunWritesNothing(t *testing.T) {
 		seedReferenced(t, s)
 		seedSession(t, s, time.Now)
 		watch := testenv.WatchWrites(t, srv)
-		q.Set("endpoint", watch.Endpoint)
+		watched := srv
+		watched.Endpoint = watch.Endpoint
 		var out, errb bytes.Buffer
-		code := run(ctx, []string{"--store", "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode(), "--dry-run", "--grace", "0s", "--json"},
+		code := run(ctx, []string{"--store", s3env.URL(watched, "s3store", prefix), "--dry-run", "--grace", "0s", "--json"},
 			func(string) string { return "" }, &out, &errb)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, errb.String())
@@ -193,7 +180,7 @@ func TestNoStoreAtURL(t *testing.T) {
 	}
 	t.Run("file", func(t *testing.T) { check(t, "file://"+t.TempDir()) })
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		s3env.Env(t, srv)
 		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
 		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
 		s, err := openurl.Open(context.Background(), "s3://"+srv.Bucket+"/"+prefix+"?"+q.Encode(), nil)

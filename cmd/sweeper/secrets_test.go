@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +14,12 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/clitest"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/session"
 )
-
-// fakeSecret is a distinctive secret that no output may contain.
-const fakeSecret = "stowage-FAKE-secret-3e8a51f0-never-print"
 
 // sweepFixture writes a committed session with an attachment, an
 // uncommitted ownerless attachment and an orphan data object under
@@ -29,19 +27,7 @@ const fakeSecret = "stowage-FAKE-secret-3e8a51f0-never-print"
 func sweepFixture(t *testing.T, storeURL string) {
 	t.Helper()
 	ctx := t.Context()
-	st, err := stowage.Open(ctx, storeURL, stowage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := st.Session("s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := attach.New(st.Manifest(), "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, s, a := clitest.Session(t, storeURL, stowage.Config{}, "s1")
 	kept, err := a.Put(ctx, strings.NewReader("kept bytes"), attach.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -130,33 +116,23 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		environ := map[string]string{"AWS_ACCESS_KEY_ID": "AKIASTOWAGETESTFAKE"}
 		for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"} {
-			t.Setenv(k, fakeSecret)
-			environ[k] = fakeSecret
+			t.Setenv(k, clitest.FakeSecret)
+			environ[k] = clitest.FakeSecret
 		}
 		t.Setenv("AWS_ACCESS_KEY_ID", environ["AWS_ACCESS_KEY_ID"])
 		storeURL := "file://" + t.TempDir()
 		sweepFixture(t, storeURL)
-		sweepNoSecret(t, environ, storeURL, fakeSecret, true)
+		sweepNoSecret(t, environ, storeURL, clitest.FakeSecret, true)
 	})
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		if len(srv.SecretKey) < 8 {
-			t.Fatalf("the server's secret key %d bytes long is no distinctive needle", len(srv.SecretKey))
-		}
-		for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
-			t.Setenv(k, "")
-		}
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + strings.TrimSuffix(testenv.UniquePrefix(t), "/") + "?" + q.Encode()
+		clitest.SecretKey(t, srv)
+		s3env.Env(t, srv)
+		storeURL := s3env.PrefixURL(t, srv)
 		sweepFixture(t, storeURL)
 		environ := map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
 		sweepNoSecret(t, environ, storeURL, srv.SecretKey, true)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", fakeSecret)
-		environ["AWS_SECRET_ACCESS_KEY"] = fakeSecret
-		sweepNoSecret(t, environ, storeURL, fakeSecret, false) // cannot open the store
+		t.Setenv("AWS_SECRET_ACCESS_KEY", clitest.FakeSecret)
+		environ["AWS_SECRET_ACCESS_KEY"] = clitest.FakeSecret
+		sweepNoSecret(t, environ, storeURL, clitest.FakeSecret, false) // cannot open the store
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/s3compat/s3test"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
@@ -27,11 +27,10 @@ import (
 // the reclaimed-bytes metric. On main the report said 0 bytes.
 func TestSweepCountsAbortedUploadBytes(t *testing.T) {
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		useCredentials(t, srv.AccessKey, srv.SecretKey)
+		s3env.Env(t, srv)
 		ctx := context.Background()
 		prefix := strings.TrimSuffix(testenv.UniquePrefix(t), "/")
-		q := url.Values{"endpoint": {srv.Endpoint}, "region": {srv.Region}, "quirks": {srv.Name}}
-		storeURL := "s3://" + srv.Bucket + "/" + prefix + "?" + q.Encode()
+		storeURL := s3env.URL(srv, "s3store", prefix)
 		s, err := openurl.Open(ctx, storeURL, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -97,12 +97,14 @@ func TestSimulationCatchesMutants(t *testing.T) {
 }
 
 // TestReadersCatchMutants: with only the readers' findings counted, the
-// readers alone catch a mutant that loses the bytes of an attachment an
-// acknowledged, published commit names (existence-recheck-skipped), within
-// 300 seeds.
+// readers alone catch, within 300 seeds, every mutant that loses a row or
+// the bytes of an attachment that an acknowledged, published commit names.
+// Not head-fence-unconditional: it loses whole commits (a sweeper's head
+// overwrites them), which no read can tell from commits never made; the
+// scheduler's observation catches it.
 func TestReadersCatchMutants(t *testing.T) {
 	for _, m := range mutants {
-		if m.name != "existence-recheck-skipped" {
+		if m.name == "head-fence-unconditional" {
 			continue
 		}
 		t.Run(m.name, func(t *testing.T) {

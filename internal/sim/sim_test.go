@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -107,6 +108,9 @@ type world struct {
 	ackRev  map[string]string
 	checker *stowage.Store
 	shape   shape
+	// writing counts the writers still writing (the readers read until
+	// none is).
+	writing atomic.Int32
 	// readersOnly: only the readers' findings fail the run (observe takes
 	// a graph it cannot load for unknown), so that a test can show what
 	// the readers alone find (TestReadersCatchMutants).
@@ -256,62 +260,72 @@ func (w *world) deleter(ctx context.Context, name, sid string, rng *rand.Rand) {
 }
 
 // reader reads sessions as a resuming agent does, concurrently with the
-// writers, deleters and sweepers: the full graph, the active path, or one
+// writers, deleters and sweepers, for as long as a writer writes, and then
+// once more every session: the full graph, the active path, or one
 // acknowledged node, then the attachments of the acknowledged commits it
 // read. It checks that nothing a published head names is missing (see
 // readable).
 func (w *world) reader(ctx context.Context, name string, rng *rand.Rand) {
 	seed := rng.Uint64()
 	st := w.open(stack(w.actorStore(name, "reader"), seed), seed)
-	for range w.shape.turns {
+	for w.writing.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(time.Duration(rng.IntN(w.shape.turnRest)) * time.Second)
-		sid := sid(rng.IntN(sessions))
-		h, _ := st.Session(sid)
-		var nodes []string
-		switch rng.IntN(3) {
-		case 0, 1:
-			scope := session.FullGraph()
-			if rng.IntN(2) == 0 {
-				scope = session.ActivePath("")
-			}
-			r, err := h.LoadSession(ctx, scope)
-			if w.readable(name, sid, "load", "", err) && r != nil {
-				for _, n := range r.Graph.Nodes {
-					nodes = append(nodes, n.NodeID)
-				}
-			}
-		case 2:
-			var acked []string
-			for _, a := range w.acks {
-				if a.sid == sid {
-					acked = append(acked, a.node)
-				}
-			}
-			if len(acked) == 0 {
-				continue
-			}
-			node := acked[rng.IntN(len(acked))]
-			n, err := h.LoadNode(ctx, node)
-			if w.readable(name, sid, "node", node, err) && n == nil && w.current(sid, node) {
-				w.found("%s: LoadNode(%s) in %s found nothing, but the published head names it", name, node, sid)
-			}
-			if n != nil {
-				nodes = append(nodes, node)
+		w.read(ctx, st, name, sid(rng.IntN(sessions)), rng.IntN(3), rng)
+	}
+	for i := range sessions {
+		w.read(ctx, st, name, sid(i), 0, rng)
+	}
+}
+
+// read is one read of sid: how 0 loads the full graph, 1 the active path,
+// 2 one acknowledged node; then the attachments of the acknowledged
+// commits read.
+func (w *world) read(ctx context.Context, st *stowage.Store, name, sid string, how int, rng *rand.Rand) {
+	h, _ := st.Session(sid)
+	var nodes []string
+	switch how {
+	case 0, 1:
+		scope := session.FullGraph()
+		if how == 1 {
+			scope = session.ActivePath("")
+		}
+		r, err := h.LoadSession(ctx, scope)
+		if w.readable(name, sid, "load", "", err) && r != nil {
+			for _, n := range r.Graph.Nodes {
+				nodes = append(nodes, n.NodeID)
 			}
 		}
-		a, _ := attach.New(st.Manifest(), sid, nil)
-		for _, ack := range w.acks {
-			if ack.sid != sid || !slices.Contains(nodes, ack.node) {
-				continue
+	case 2:
+		var acked []string
+		for _, a := range w.acks {
+			if a.sid == sid {
+				acked = append(acked, a.node)
 			}
-			for _, id := range ack.atts {
-				rc, _, err := a.Get(ctx, id, nil)
-				if err == nil {
-					_, err = io.Copy(io.Discard, rc)
-					rc.Close()
-				}
-				w.readable(name, sid, "attachment "+id[:8]+" of", ack.node, err)
+		}
+		if len(acked) == 0 {
+			return
+		}
+		node := acked[rng.IntN(len(acked))]
+		n, err := h.LoadNode(ctx, node)
+		if w.readable(name, sid, "node", node, err) && n == nil && w.current(sid, node) {
+			w.found("%s: LoadNode(%s) in %s found nothing, but the published head names it", name, node, sid)
+		}
+		if n != nil {
+			nodes = append(nodes, node)
+		}
+	}
+	a, _ := attach.New(st.Manifest(), sid, nil)
+	for _, ack := range w.acks {
+		if ack.sid != sid || !slices.Contains(nodes, ack.node) {
+			continue
+		}
+		for _, id := range ack.atts {
+			rc, _, err := a.Get(ctx, id, nil)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
 			}
+			w.readable(name, sid, "attachment "+id[:8]+" of", ack.node, err)
 		}
 	}
 }
@@ -493,7 +507,11 @@ func runWorld(t testing.TB, seed uint64, m *mutant, readersOnly bool) (failure s
 		}
 		for i := range sessions {
 			for j := range writers {
-				spawn(func(rng *rand.Rand) { w.writer(ctx, fmt.Sprintf("w%d%d", i, j), sid(i), rng) })
+				w.writing.Add(1)
+				spawn(func(rng *rand.Rand) {
+					defer w.writing.Add(-1)
+					w.writer(ctx, fmt.Sprintf("w%d%d", i, j), sid(i), rng)
+				})
 			}
 			spawn(func(rng *rand.Rand) { w.deleter(ctx, fmt.Sprint("d", i), sid(i), rng) })
 		}

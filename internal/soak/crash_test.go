@@ -82,6 +82,10 @@ func crashChild() int {
 		js, _ := json.Marshal(ack)
 		fmt.Printf("ack %s\n", js)
 	}
+	// The last commit's background work (a flushed tail, a merge) has
+	// crash points too: wait for it, so that a halt there keeps the process
+	// alive for the parent's SIGKILL instead of racing its exit.
+	a.Session.WaitCompaction()
 	fmt.Println("done")
 	return 0
 }

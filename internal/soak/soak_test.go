@@ -23,6 +23,7 @@ import (
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/internal/faultnet"
 	"github.com/stowage-dev/stowage/internal/testenv"
+	"github.com/stowage-dev/stowage/internal/testenv/s3env"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/objstore/retry"
 )
@@ -97,13 +98,7 @@ func (s *soakStats) add(fn func(*soakStats)) {
 func TestSoakSimulation(t *testing.T) {
 	cfg := soakConfigFromEnv()
 	testenv.ForEachServer(t, func(t *testing.T, srv testenv.Server) {
-		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-		t.Setenv("AWS_SESSION_TOKEN", "")
-		t.Setenv("AWS_PROFILE", "")
-		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		s3env.Env(t, srv)
 		seed := uint64(time.Now().UnixNano())
 		if v := os.Getenv("STOWAGE_SOAK_SEED"); v != "" {
 			seed, _ = strconv.ParseUint(v, 10, 64)

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/internal/testenv"
@@ -115,12 +114,7 @@ func liveDeleteDirectory(t *testing.T, open Opener, srv testenv.Server, q s3comp
 // returns srv pointing at it.
 func freshBucket(t *testing.T, srv testenv.Server) testenv.Server {
 	t.Helper()
-	c, err := minio.New(srv.Host(), &minio.Options{
-		Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Region: srv.Region, BucketLookup: minio.BucketLookupPath,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := rawCore(t, srv)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "stowage-fresh-" + hex.EncodeToString(b[:])

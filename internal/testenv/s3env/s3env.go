@@ -48,14 +48,27 @@ func ForEachClient(t *testing.T, f func(t *testing.T, open Open)) {
 
 // Env puts srv's credentials, and only them, in the environment of t (the
 // SDK reads them only from there).
-func Env(t *testing.T, srv testenv.Server) {
-	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
+func Env(t testing.TB, srv testenv.Server) { UseCredentials(t, srv.AccessKey, srv.SecretKey) }
+
+// UseCredentials sets the standard AWS variables to the key pair and
+// clears the rest of the SDK's credential chain and endpoint variables
+// (session token, profile, shared files, instance metadata), as a user's
+// shell would. The variables are restored when t ends.
+func UseCredentials(t testing.TB, accessKey, secretKey string) {
+	for _, k := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", accessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secretKey)
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// PrefixURL is the s3:// URL (s3store) of a fresh prefix of srv's bucket,
+// for a test that opens the store itself.
+func PrefixURL(t testing.TB, srv testenv.Server) string {
+	return URL(srv, "s3store", strings.TrimSuffix(testenv.UniquePrefix(t), "/"))
 }
 
 // URL is the store URL of prefix in srv's bucket through client.
