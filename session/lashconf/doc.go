@@ -138,7 +138,7 @@
 //	session_read_loads_persisted_history (rp)                                    SessionReadLoadsPersistedHistory                                  passing
 //	store_computed_hash_rejects_mutated_commit (rp)                              -                                                                not translatable (the turn hash is the caller's, opaque to stowage)
 //	commit_rejects_non_derived_append_node_ids (rp)                              -                                                                not translatable (node ids are the runtime's, not derived by the store)
-//	append_rejects_existing_node_id_collision (rp)                               -                                                                not yet translated (stowage upserts, docs/contract.md)
+//	append_rejects_existing_node_id_collision (rp)                               AppendOfAnExistingNodeReplacesIt                                  deliberate
 //	append_rejects_duplicate_batch_node_ids (rp)                                 AppendRejectsDuplicateBatchNodeIDs                                passing
 //	commit_rejects_unresolvable_leaf (rp)                                        CommitRejectsUnresolvableLeaf                                    passing
 //	commit_rejects_missing_leaf (rp)                                             CommitRejectsMissingLeaf                                         passing
@@ -226,8 +226,8 @@
 // attachment_store.rs, ao = attachment_owner.rs, sdbr =
 // session_delete_blob_reclaim.rs.
 //
-// Counts: the table has 192 rows: 80 passing, 10 deliberate, 0 partial, 18
-// no API yet, 57 not yet translated, 7 out of scope and 20 not
-// translatable. 83 Go tests cover the 90 rows with a test (a few Go tests
+// Counts: the table has 192 rows: 80 passing, 11 deliberate, 0 partial, 18
+// no API yet, 56 not yet translated, 7 out of scope and 20 not
+// translatable. 84 Go tests cover the 91 rows with a test (a few Go tests
 // cover two cases).
 package lashconf

@@ -132,3 +132,25 @@ func testSessionReadLoadsPersistedHistory(t *testing.T, e *env) {
 		t.Fatalf("history %v, leaf %q", nodeIDs(r.Graph.Nodes), r.Graph.LeafNodeID)
 	}
 }
+
+// testAppendOfAnExistingNodeReplacesIt: lash's SQLite backend refuses an
+// append naming a committed node id; stowage replaces the node in place,
+// as lash's Postgres backend upserts (docs/contract.md, "Where stowage
+// differs from lash").
+func testAppendOfAnExistingNodeReplacesIt(t *testing.T, e *env) {
+	s := e.sess("root")
+	e.commit(s, appendCommit("root", 0, "", "existing", "leaf"))
+	c := appendCommit("root", 1, "", "existing")
+	c.Graph.Nodes[0].Event = []byte(`{"text":"replacement"}`)
+	e.commit(s, c)
+	n, err := e.cold("root").LoadNode(e.ctx, "existing")
+	e.must(err)
+	if n == nil || jsonText(n.Event) != "replacement" {
+		t.Fatalf("node after the upsert: %+v", n)
+	}
+	r, err := e.cold("root").LoadSession(e.ctx, session.FullGraph())
+	e.must(err)
+	if r.HeadRevision != 2 || r.Graph.LeafNodeID != "existing" {
+		t.Fatalf("after the upsert: revision %d, leaf %q", r.HeadRevision, r.Graph.LeafNodeID)
+	}
+}

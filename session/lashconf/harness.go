@@ -135,6 +135,7 @@ var cases = []lashCase{
 	{"CheckpointRefusalPreservesActiveTurnInput", testCheckpointRefusalPreservesActiveInput},
 	{"ExecutionStateReplaceThenClearRemovesTheLiveRef", testExecutionStateReplaceThenClear},
 	{"SessionReadLoadsPersistedHistory", testSessionReadLoadsPersistedHistory},
+	{"AppendOfAnExistingNodeReplacesIt", testAppendOfAnExistingNodeReplacesIt},
 }
 
 // env is one case's world: a fresh bucket, a stowage.Store on it and the
