@@ -303,7 +303,7 @@ func TestOperationsNamesRealTests(t *testing.T) {
 		t.Fatalf("docs/operations.md names %d tests", len(names))
 	}
 	var src strings.Builder
-	for _, dir := range []string{".", "../stowage", "../../gc"} {
+	for _, dir := range []string{".", "../stowage", "../../gc", "../../telemetry", "../.."} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)
@@ -315,7 +315,7 @@ func TestOperationsNamesRealTests(t *testing.T) {
 	}
 	for _, n := range names {
 		if !strings.Contains(src.String(), "func "+n+"(") {
-			t.Errorf("docs/operations.md names %s, which is not a test of cmd/sweeper, cmd/stowage or gc", n)
+			t.Errorf("docs/operations.md names %s, which is not a test of cmd/sweeper, cmd/stowage, gc, telemetry or the root package", n)
 		}
 	}
 }
