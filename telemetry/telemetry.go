@@ -31,6 +31,7 @@ import (
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/instrument"
 	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/objstore/retry"
 	"github.com/stowage-dev/stowage/observe"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -92,9 +93,9 @@ func New(o Options) *Telemetry {
 // Instrument implements openurl.Metrics with package instrument on the same
 // Registerer (the stowage_objstore_* metrics); without one it returns s as
 // it is.
-func (t *Telemetry) Instrument(s objstore.Store, label string) (objstore.Store, func(op string, attempt int, err error)) {
+func (t *Telemetry) Instrument(s objstore.Store, label string) (objstore.Store, retry.Hooks) {
 	if t.reg == nil {
-		return s, func(string, int, error) {}
+		return s, retry.Hooks{}
 	}
 	return instrument.For(t.reg).Instrument(s, label)
 }

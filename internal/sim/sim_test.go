@@ -485,87 +485,10 @@ func runWorld(t testing.TB, seed uint64, m *mutant, readersOnly bool) (failure s
 	synctest.Test(t.(*testing.T), func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
-			etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
-			seenInc: map[string]int{}, ackRev: map[string]string{}, readersOnly: readersOnly}
-		if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
-			w.sched.Log = func(s string) { t.Log(s) }
-		}
-		w.shape = shapeOf(w.rng)
-		w.trace = append(w.trace, "shape "+w.shape.name)
-		w.raw = memstore.New(nil)
-		w.checker = w.open(w.raw, 0)
+		w := newWorld(t, seed, m, readersOnly)
 		done := make(chan struct{})
-		actors := 0
-		spawn := func(f func(rng *rand.Rand)) {
-			actors++
-			rng := rand.New(rand.NewPCG(w.rng.Uint64(), 2))
-			go func() {
-				defer func() { done <- struct{}{} }()
-				f(rng)
-			}()
-		}
-		for i := range sessions {
-			for j := range writers {
-				w.writing.Add(1)
-				spawn(func(rng *rand.Rand) {
-					defer w.writing.Add(-1)
-					w.writer(ctx, fmt.Sprintf("w%d%d", i, j), sid(i), rng)
-				})
-			}
-			spawn(func(rng *rand.Rand) { w.deleter(ctx, fmt.Sprint("d", i), sid(i), rng) })
-		}
-		for i := range 2 {
-			spawn(func(rng *rand.Rand) { w.sweeper(ctx, fmt.Sprint("sw", i), rng) })
-		}
-		for i := range readers {
-			spawn(func(rng *rand.Rand) { w.reader(ctx, fmt.Sprint("r", i), rng) })
-		}
-		var last *Request
-		for step := 0; actors > 0; step++ {
-			synctest.Wait()
-			for drained := false; !drained; {
-				select {
-				case <-done:
-					actors--
-				default:
-					drained = true
-				}
-			}
-			w.observe(context.Background(), last)
-			w.settle()
-			last = nil
-			if w.failure != "" || step >= maxSteps {
-				cancel()
-				for actors > 0 {
-					<-done
-					actors--
-				}
-				break
-			}
-			pending := w.sched.Pending()
-			if len(pending) == 0 {
-				if actors > 0 {
-					time.Sleep(time.Second) // only timers are left: let fake time pass
-				}
-				continue
-			}
-			if w.rng.Float64() < tickRate {
-				time.Sleep(30 * time.Second)
-				w.trace = append(w.trace, "tick 30s")
-			}
-			r := Pick(w.rng, pending)
-			last = r
-			fate := Deliver
-			switch x := w.rng.Float64(); {
-			case x < lossRate:
-				fate = LoseResponse
-			case x < lossRate+failRate:
-				fate = Fail
-			}
-			w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
-			w.sched.Release(r, fate)
-		}
+		actors := w.spawnActors(ctx, done)
+		last := w.schedule(cancel, done, actors)
 		// Requests of goroutines that outlive their actor (work detached
 		// from a cancelled context, such as a background compaction, and
 		// its retries' backoff) fail, until a minute of fake time passes
@@ -586,6 +509,111 @@ func runWorld(t testing.TB, seed uint64, m *mutant, readersOnly bool) (failure s
 		failure, trace = w.failure, w.trace
 	})
 	return failure, trace
+}
+
+// newWorld makes the world of one seed: its shape, store and checker.
+func newWorld(t *testing.T, seed uint64, m *mutant, readersOnly bool) *world {
+	w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
+		etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
+		seenInc: map[string]int{}, ackRev: map[string]string{}, readersOnly: readersOnly}
+	if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
+		w.sched.Log = func(s string) { t.Log(s) }
+	}
+	w.shape = shapeOf(w.rng)
+	w.trace = append(w.trace, "shape "+w.shape.name)
+	w.raw = memstore.New(nil)
+	w.checker = w.open(w.raw, 0)
+	return w
+}
+
+// spawnActors starts the writers, deleters, sweepers and readers, each
+// with its own generator drawn from the world's in a fixed order; each
+// sends on done when it returns. It returns how many it started.
+func (w *world) spawnActors(ctx context.Context, done chan<- struct{}) int {
+	actors := 0
+	spawn := func(f func(rng *rand.Rand)) {
+		actors++
+		rng := rand.New(rand.NewPCG(w.rng.Uint64(), 2))
+		go func() {
+			defer func() { done <- struct{}{} }()
+			f(rng)
+		}()
+	}
+	for i := range sessions {
+		for j := range writers {
+			w.writing.Add(1)
+			spawn(func(rng *rand.Rand) {
+				defer w.writing.Add(-1)
+				w.writer(ctx, fmt.Sprintf("w%d%d", i, j), sid(i), rng)
+			})
+		}
+		spawn(func(rng *rand.Rand) { w.deleter(ctx, fmt.Sprint("d", i), sid(i), rng) })
+	}
+	for i := range 2 {
+		spawn(func(rng *rand.Rand) { w.sweeper(ctx, fmt.Sprint("sw", i), rng) })
+	}
+	for i := range readers {
+		spawn(func(rng *rand.Rand) { w.reader(ctx, fmt.Sprint("r", i), rng) })
+	}
+	return actors
+}
+
+// schedule releases the actors' requests one at a time, in an order and
+// with fates drawn from the world's generator, checking the invariants
+// after each, until every actor has returned, a check failed or maxSteps
+// passed. It returns the last request released.
+func (w *world) schedule(cancel context.CancelFunc, done <-chan struct{}, actors int) *Request {
+	var last *Request
+	for step := 0; actors > 0; step++ {
+		synctest.Wait()
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				actors--
+			default:
+				drained = true
+			}
+		}
+		w.observe(context.Background(), last)
+		w.settle()
+		last = nil
+		if w.failure != "" || step >= maxSteps {
+			cancel()
+			for ; actors > 0; actors-- {
+				<-done
+			}
+			break
+		}
+		pending := w.sched.Pending()
+		if len(pending) == 0 {
+			if actors > 0 {
+				time.Sleep(time.Second) // only timers are left: let fake time pass
+			}
+			continue
+		}
+		last = w.release(step, pending)
+	}
+	return last
+}
+
+// release picks one pending request and delivers it, loses its response or
+// fails it; now and then fake time jumps 30 seconds first.
+func (w *world) release(step int, pending []*Request) *Request {
+	if w.rng.Float64() < tickRate {
+		time.Sleep(30 * time.Second)
+		w.trace = append(w.trace, "tick 30s")
+	}
+	r := Pick(w.rng, pending)
+	fate := Deliver
+	switch x := w.rng.Float64(); {
+	case x < lossRate:
+		fate = LoseResponse
+	case x < lossRate+failRate:
+		fate = Fail
+	}
+	w.trace = append(w.trace, fmt.Sprintf("%d %s [%s]", step, r, fate))
+	w.sched.Release(r, fate)
+	return r
 }
 
 // seeds is how many seeds a run simulates: 1,000, or 100,000 under

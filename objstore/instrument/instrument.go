@@ -10,9 +10,12 @@
 //	stowage_objstore_operation_duration_seconds{backend,op}     histogram
 //	stowage_objstore_read_bytes_total{backend,op}               counter
 //	stowage_objstore_written_bytes_total{backend,op}            counter
-//	stowage_objstore_retries_total{backend,op,code}             counter (RetryObserver)
+//	stowage_objstore_retries_total{backend,op,code}             counter (Hooks)
+//	stowage_objstore_ambiguous_writes_total{backend,op,outcome} counter (Hooks)
 //
-// code is "ok" or objstore.ErrorCode of the error. Failures leave out the
+// code is "ok" or objstore.ErrorCode of the error. outcome is "ours" (a
+// write whose response was lost or unclear was found applied by reading it
+// back) or "unknown" (the caller got retry's AmbiguousError). Failures leave out the
 // expected outcomes that are answers rather than faults: a missing object on
 // Get and Head, a not-modified Get, a failed precondition (a lost race) and a
 // context the caller cancelled. They are still counted in operations_total
@@ -38,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/retry"
 )
 
 const namespace = "stowage_objstore"
@@ -54,10 +58,10 @@ type Metrics struct{ reg prometheus.Registerer }
 //	openurl.Open(ctx, url, &openurl.Options{Metrics: instrument.For(reg)})
 func For(reg prometheus.Registerer) Metrics { return Metrics{reg} }
 
-// Instrument implements openurl.Metrics: s wrapped by New, and the
-// RetryObserver of the same label.
-func (m Metrics) Instrument(s objstore.Store, label string) (objstore.Store, func(op string, attempt int, err error)) {
-	return New(s, m.reg, label), RetryObserver(m.reg, label)
+// Instrument implements openurl.Metrics: s wrapped by New, and the retry
+// decorator's Hooks of the same label.
+func (m Metrics) Instrument(s objstore.Store, label string) (objstore.Store, retry.Hooks) {
+	return New(s, m.reg, label), Hooks(m.reg, label)
 }
 
 // New returns s wrapped in the metrics decorator, registering its metrics
@@ -83,16 +87,32 @@ func New(s objstore.Store, reg prometheus.Registerer, backendLabel string) objst
 	return st
 }
 
-// RetryObserver returns a function suitable for retry.Options.OnRetry that
-// counts retries in stowage_objstore_retries_total{backend,op,code}.
-func RetryObserver(reg prometheus.Registerer, backendLabel string) func(op string, attempt int, err error) {
-	c := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+// Hooks returns the retry decorator's hooks (retry.Options.Chain) that
+// count retries in stowage_objstore_retries_total{backend,op,code} and
+// ambiguous writes in stowage_objstore_ambiguous_writes_total{backend,op,outcome}.
+func Hooks(reg prometheus.Registerer, backendLabel string) retry.Hooks {
+	b := prometheus.Labels{"backend": backendLabel}
+	retries := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "retries_total",
 		Help:      "Object store operation attempts that failed and were retried, by error code.",
-	}, []string{"backend", "op", "code"})).MustCurryWith(prometheus.Labels{"backend": backendLabel})
-	return func(op string, _ int, err error) {
-		c.WithLabelValues(op, objstore.ErrorCode(err)).Inc()
+	}, []string{"backend", "op", "code"})).MustCurryWith(b)
+	ambiguous := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "ambiguous_writes_total",
+		Help:      "Conditional writes whose outcome was unclear, by what reading them back found (ours or unknown).",
+	}, []string{"backend", "op", "outcome"})).MustCurryWith(b)
+	return retry.Hooks{
+		OnRetry: func(op string, _ int, err error) {
+			retries.WithLabelValues(op, objstore.ErrorCode(err)).Inc()
+		},
+		OnResolved: func(op string, ours bool) {
+			outcome := "unknown"
+			if ours {
+				outcome = "ours"
+			}
+			ambiguous.WithLabelValues(op, outcome).Inc()
+		},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -13,6 +14,7 @@ import (
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/instrument"
 	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/objstore/retry"
 )
 
 // flakyHead is a memstore whose Head is unavailable.
@@ -130,7 +132,7 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestSharedRegistererAndRetryObserver(t *testing.T) {
+func TestSharedRegistererAndRetryHooks(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	a := instrument.New(memstore.New(nil), reg, "a")
 	b := instrument.New(memstore.New(nil), reg, "b")
@@ -150,10 +152,10 @@ func TestSharedRegistererAndRetryObserver(t *testing.T) {
 		t.Errorf("a missing object on Head counted as a failure: %v", got)
 	}
 
-	observe := instrument.RetryObserver(reg, "a")
-	instrument.RetryObserver(reg, "a") // registering twice is fine
-	observe(objstore.OpPut, 1, objstore.ErrThrottled)
-	observe(objstore.OpPut, 2, objstore.ErrThrottled)
+	hooks := instrument.Hooks(reg, "a")
+	instrument.Hooks(reg, "a") // registering twice is fine
+	hooks.OnRetry(objstore.OpPut, 1, objstore.ErrThrottled)
+	hooks.OnRetry(objstore.OpPut, 2, objstore.ErrThrottled)
 	if got := value(t, reg, "stowage_objstore_retries_total", map[string]string{"backend": "a", "op": "put", "code": "throttled"}); got != 2 {
 		t.Errorf("retries = %v, want 2", got)
 	}
@@ -163,5 +165,63 @@ func TestNilRegisterer(t *testing.T) {
 	s := instrument.New(memstore.New(nil), nil, "x")
 	if _, err := s.Put(t.Context(), "k", []byte("v"), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// lossy applies each Put and loses the response of the first one.
+type lossy struct {
+	objstore.Store
+	lost bool
+}
+
+func (l *lossy) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	info, err := l.Store.Put(ctx, key, data, opts)
+	if err == nil && !l.lost {
+		l.lost = true
+		return objstore.ObjectInfo{}, objstore.ErrUnavailable // a 503 after the write landed
+	}
+	return info, err
+}
+
+// resent is a store below which every Put is sent twice (as net/http may
+// resend an idempotent request): the caller sees the second answer.
+type resent struct{ objstore.Store }
+
+func (r resent) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	if _, err := r.Store.Put(ctx, key, data, opts); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	return r.Store.Put(ctx, key, data, opts)
+}
+
+// TestAmbiguousWritesCounted: through the retry decorator with the hooks
+// chained, a create-only Put whose response is lost is retried (one retry),
+// answered 412 by its own first copy, read back and found ours (outcome
+// "ours"), and so is a Put resent below the decorator; a plain lost race is
+// not ambiguous and counts nothing.
+func TestAmbiguousWritesCounted(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	opts := retry.Options{Sleep: func(context.Context, time.Duration) error { return nil }}
+	s := retry.New(instrument.New(&lossy{Store: memstore.New(nil)}, reg, "a"), opts.Chain(instrument.Hooks(reg, "a")))
+	create := &objstore.PutOptions{IfNoneMatch: true}
+	if _, err := s.Put(t.Context(), "k", []byte("v"), create); err != nil {
+		t.Fatalf("put with a lost response: %v", err)
+	}
+	if _, err := s.Put(t.Context(), "k", []byte("w"), create); !errors.Is(err, objstore.ErrPreconditionFailed) {
+		t.Fatalf("second create-only put: %v, want a failed precondition", err)
+	}
+	r := retry.New(instrument.New(resent{memstore.New(nil)}, reg, "a"), opts.Chain(instrument.Hooks(reg, "a")))
+	if _, err := r.Put(t.Context(), "k", []byte("v"), create); err != nil {
+		t.Fatalf("put resent below the decorator: %v", err)
+	}
+	ours := map[string]string{"backend": "a", "op": "put", "outcome": "ours"}
+	if got := value(t, reg, "stowage_objstore_ambiguous_writes_total", ours); got != 2 {
+		t.Errorf("ambiguous writes found ours = %v, want 2", got)
+	}
+	if got := value(t, reg, "stowage_objstore_ambiguous_writes_total", map[string]string{"outcome": "unknown"}); got != -1 {
+		t.Errorf("ambiguous writes unknown = %v, want none", got)
+	}
+	if got := value(t, reg, "stowage_objstore_retries_total", map[string]string{"backend": "a", "op": "put", "code": "unavailable"}); got != 1 {
+		t.Errorf("retries = %v, want 1", got)
 	}
 }

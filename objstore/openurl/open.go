@@ -127,8 +127,8 @@ func (o *Options) RequestTimeoutFor(spec Spec) time.Duration {
 // library of its own.
 type Metrics interface {
 	// Instrument returns s measured, labelled with the backend's provider
-	// label, and a function to call for each retry.
-	Instrument(s objstore.Store, label string) (objstore.Store, func(op string, attempt int, err error))
+	// label, and the hooks the retry decorator above it calls.
+	Instrument(s objstore.Store, label string) (objstore.Store, retry.Hooks)
 }
 
 // Open opens the store rawURL names, composes the decorators and probes it
@@ -255,16 +255,9 @@ func compose(ctx context.Context, base objstore.Store, spec Spec, opts *Options)
 		ropts.Logger = o.Logger
 	}
 	if o.Metrics != nil {
-		var count func(op string, attempt int, err error)
-		s, count = o.Metrics.Instrument(s, label)
-		if next := ropts.OnRetry; next != nil {
-			ropts.OnRetry = func(op string, attempt int, err error) {
-				count(op, attempt, err)
-				next(op, attempt, err)
-			}
-		} else {
-			ropts.OnRetry = count
-		}
+		var hooks retry.Hooks
+		s, hooks = o.Metrics.Instrument(s, label)
+		ropts = ropts.Chain(hooks)
 	}
 	s = retry.New(s, ropts)
 	if !o.SkipProbe {

@@ -102,6 +102,7 @@ func (s *store) putConditional(ctx context.Context, key string, data []byte, opt
 				// first copy was applied, so a 412 is never trusted
 				// without reading the token back: one HEAD per lost race.
 				if got, ok := s.ours(ctx, key, token); ok {
+					s.resolved(objstore.OpPut, true)
 					return got, nil
 				}
 				return info, err
@@ -116,6 +117,13 @@ func (s *store) putConditional(ctx context.Context, key string, data []byte, opt
 			}
 			return info, err
 		}
+	}
+}
+
+// resolved reports an ambiguous write's outcome to Options.OnResolved.
+func (s *store) resolved(op string, ours bool) {
+	if s.opts.OnResolved != nil {
+		s.opts.OnResolved(op, ours)
 	}
 }
 
@@ -137,6 +145,7 @@ func (s *store) resolve(ctx context.Context, op, key, token string, attempts int
 			s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "ambiguous write resolved: ours",
 				slog.String("op", op), slog.String("key", key), slog.Int("attempts", attempts),
 				slog.String("etag", info.ETag), slog.Any("cause", cause))
+			s.resolved(op, true)
 			return info, nil
 		}
 		if err != nil && !errors.Is(err, objstore.ErrNotExist) {
@@ -146,6 +155,7 @@ func (s *store) resolve(ctx context.Context, op, key, token string, attempts int
 	s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "ambiguous write unresolved",
 		slog.String("op", op), slog.String("key", key), slog.Int("attempts", attempts),
 		slog.Any("cause", cause), slog.Any("err", last))
+	s.resolved(op, false)
 	return objstore.ObjectInfo{}, &AmbiguousError{Op: op, Key: key, Attempts: attempts, Cause: cause, Err: last}
 }
 
@@ -204,6 +214,7 @@ func (s *store) Upload(ctx context.Context, key string, body io.Reader, opts *ob
 		// The engine below may have retried a completion whose response
 		// was lost; only ours is a success.
 		if got, ok := s.ours(ctx, key, token); ok {
+			s.resolved(objstore.OpUpload, true)
 			return got, nil
 		}
 		return info, err

@@ -78,6 +78,41 @@ type Options struct {
 	// name (objstore.Op*), the 1-based number of the attempt that failed
 	// and its error.
 	OnRetry func(op string, attempt int, err error)
+	// OnResolved, if set, is called once per write whose outcome was
+	// ambiguous (a lost response, a 5xx, or a 412 that may be our own
+	// resent request) after reading the key back: ours reports whether the
+	// write was found applied (else the caller gets an *AmbiguousError).
+	OnResolved func(op string, ours bool)
+}
+
+// Hooks are the two observation points of Options, for a decorator
+// composed with this one (e.g. metrics) to fill in.
+type Hooks struct {
+	OnRetry    func(op string, attempt int, err error)
+	OnResolved func(op string, ours bool)
+}
+
+// Chain returns o with h's hooks called before o's own.
+func (o Options) Chain(h Hooks) Options {
+	if h.OnRetry != nil {
+		next := o.OnRetry
+		o.OnRetry = func(op string, attempt int, err error) {
+			h.OnRetry(op, attempt, err)
+			if next != nil {
+				next(op, attempt, err)
+			}
+		}
+	}
+	if h.OnResolved != nil {
+		next := o.OnResolved
+		o.OnResolved = func(op string, ours bool) {
+			h.OnResolved(op, ours)
+			if next != nil {
+				next(op, ours)
+			}
+		}
+	}
+	return o
 }
 
 // Defaults of Options.

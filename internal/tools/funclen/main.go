@@ -6,9 +6,7 @@
 //
 //	go run ./internal/tools/funclen [dir ...]
 //
-// Functions named in the temporary allowlist (allow.go) are let through;
-// an allowlist entry that names no long function is an error too, so the
-// list only shrinks. It exits 1 on any finding, 2 on a parse error.
+// There are no exceptions. It exits 1 on any finding, 2 on a parse error.
 package main
 
 import (
@@ -28,17 +26,18 @@ import (
 const maxLines = 80
 
 func main() {
-	os.Exit(run(os.Args[1:], allowed, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// long is a function over maxLines: its name as the allowlist spells it
-// ("path/file.go:Recv.Name" or "path/file.go:Name") and its length.
+// long is a function over maxLines: its name ("path/file.go:Recv.Name" or
+// "path/file.go:Name") and its length.
 type long struct {
 	name  string
 	lines int
 }
 
-func run(dirs []string, allow map[string]bool, out, errw io.Writer) int {
+// run scans dirs and reports to out; it returns the exit code.
+func run(dirs []string, out, errw io.Writer) int {
 	if len(dirs) == 0 {
 		dirs = []string{"."}
 	}
@@ -51,34 +50,19 @@ func run(dirs []string, allow map[string]bool, out, errw io.Writer) int {
 		}
 		found = append(found, f...)
 	}
-	return report(found, allow, out)
+	return report(found, out)
 }
 
-// report prints the long functions not allowed and the allowlist entries
-// that name no long function, and returns the exit code.
-func report(found []long, allow map[string]bool, out io.Writer) int {
+// report prints the long functions, sorted, and returns the exit code.
+func report(found []long, out io.Writer) int {
 	sort.Slice(found, func(i, j int) bool { return found[i].name < found[j].name })
-	code := 0
-	seen := map[string]bool{}
 	for _, f := range found {
-		seen[f.name] = true
-		if !allow[f.name] {
-			fmt.Fprintf(out, "%s is %d lines long (at most %d): split it\n", f.name, f.lines, maxLines)
-			code = 1
-		}
+		fmt.Fprintf(out, "%s is %d lines long (at most %d): split it\n", f.name, f.lines, maxLines)
 	}
-	var stale []string
-	for name := range allow {
-		if !seen[name] {
-			stale = append(stale, name)
-		}
+	if len(found) > 0 {
+		return 1
 	}
-	sort.Strings(stale)
-	for _, name := range stale {
-		fmt.Fprintf(out, "%s is allowed in allow.go but is not over %d lines (or gone): remove the entry\n", name, maxLines)
-		code = 1
-	}
-	return code
+	return 0
 }
 
 // scan returns the long functions of the .go files under root, named by

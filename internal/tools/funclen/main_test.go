@@ -31,10 +31,10 @@ func writeFile(t *testing.T, dir, name string, n int) {
 	}
 }
 
-func check(t *testing.T, dir string, allow map[string]bool) (int, string) {
+func check(t *testing.T, dir string) (int, string) {
 	t.Helper()
 	var out, errw bytes.Buffer
-	code := run([]string{dir}, allow, &out, &errw)
+	code := run([]string{dir}, &out, &errw)
 	return code, out.String() + errw.String()
 }
 
@@ -46,29 +46,14 @@ func TestLimit(t *testing.T) {
 	writeFile(t, dir, "ok.go", maxLines)
 	writeFile(t, dir, "testdata/skip.go", 200)
 	writeFile(t, dir, ".hidden/skip.go", 200)
-	if code, out := check(t, dir, nil); code != 0 || out != "" {
+	if code, out := check(t, dir); code != 0 || out != "" {
 		t.Fatalf("functions of %d lines: exit %d\n%s", maxLines, code, out)
 	}
 	writeFile(t, dir, "sub/long_test.go", maxLines+1)
-	code, out := check(t, dir, nil)
+	code, out := check(t, dir)
 	want := fmt.Sprintf("sub/long_test.go:Long is %d lines long (at most %d): split it\nsub/long_test.go:T.M is %[1]d lines long (at most %[2]d): split it\n", maxLines+1, maxLines)
 	if code != 1 || out != want {
 		t.Fatalf("exit %d, output:\n%s\nwant exit 1, output:\n%s", code, out, want)
-	}
-}
-
-// TestAllowlist: an allowed function passes; an entry that names no long
-// function fails, so the list only shrinks.
-func TestAllowlist(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir, "long.go", maxLines+5)
-	allow := map[string]bool{"long.go:Long": true, "long.go:T.M": true}
-	if code, out := check(t, dir, allow); code != 0 {
-		t.Fatalf("allowed functions: exit %d\n%s", code, out)
-	}
-	allow["gone.go:F"] = true
-	if code, out := check(t, dir, allow); code != 1 || !strings.Contains(out, "gone.go:F is allowed") {
-		t.Fatalf("stale entry: exit %d\n%s", code, out)
 	}
 }
 
@@ -78,7 +63,7 @@ func TestParseError(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.go"), []byte("package p\nfunc {"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := check(t, dir, nil); code != 2 {
+	if code, out := check(t, dir); code != 2 {
 		t.Fatalf("exit %d, want 2\n%s", code, out)
 	}
 }
