@@ -378,14 +378,32 @@ func TestHeadStateViolation(t *testing.T) {
 	q := h["queue"].([]any)[0].(map[string]any)
 	q["claim_id"], q["lease_token"], q["claim_gen"], q["claim_fence"] = "c", "t", 99, 1
 	h["inputs"].([]any)[0].(map[string]any)["state"] = "claimed"
-	out, err := codec.Encode(schema, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.put(session.HeadKey("s1"), out)
-	rep := f.check(nil)
+	rep := f.checkHead(schema, h)
 	wantProblem(t, rep, fsck.InvHead, session.HeadKey("s1"))
 	if len(rep.Problems) != 2 {
 		t.Fatalf("problems %v, want the batch and the input", rep.Problems)
 	}
+	// Listed twice: the same id, the same source key, a sequence not after
+	// the one before, for batches and inputs alike.
+	q["claim_id"], q["lease_token"], q["claim_gen"], q["claim_fence"] = "", "", 0, 0
+	h["inputs"].([]any)[0].(map[string]any)["state"] = "pending"
+	h["queue"] = append(h["queue"].([]any), q)
+	h["inputs"] = append(h["inputs"].([]any), h["inputs"].([]any)[0])
+	rep = f.checkHead(schema, h)
+	for _, kind := range []string{"queued batch", "turn input"} {
+		if !strings.Contains(fmt.Sprint(rep.Problems), kind+` "`) {
+			t.Errorf("problems %v: want the %s listed twice", rep.Problems, kind)
+		}
+	}
+}
+
+// checkHead writes h as s1's head and checks the store.
+func (f *fixture) checkHead(schema codec.Schema, h map[string]any) *fsck.Report {
+	f.t.Helper()
+	out, err := codec.Encode(schema, h)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.put(session.HeadKey("s1"), out)
+	return f.check(nil)
 }

@@ -11,21 +11,9 @@ import (
 func stateProblems(h *head) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	ids, keys := map[string]bool{}, map[string]bool{}
-	var seq uint64
+	q := sequenced{kind: "queued batch", plural: "queued batches", session: h.SessionID, max: h.QueueSeq, add: add}
 	for _, b := range h.Queue {
-		if ids[b.BatchID] || b.BatchID == "" {
-			add("queued batch %q is listed twice or has no id", b.BatchID)
-		}
-		ids[b.BatchID] = true
-		if b.SourceKey != "" && keys[b.SourceKey] {
-			add("two queued batches share source key %q", b.SourceKey)
-		}
-		keys[b.SourceKey] = true
-		if b.SessionID != h.SessionID || b.EnqueueSeq <= seq || b.EnqueueSeq > h.QueueSeq {
-			add("queued batch %s: session %q, enqueue sequence %d out of order (queue sequence %d)", b.BatchID, b.SessionID, b.EnqueueSeq, h.QueueSeq)
-		}
-		seq = b.EnqueueSeq
+		q.check(b.BatchID, b.SessionID, b.SourceKey, b.EnqueueSeq)
 		if err := checkDraft(QueuedWorkBatchDraft{SourceKey: b.SourceKey, MergeKey: b.MergeKey, Delivery: b.Delivery, Class: b.Class}); err != nil {
 			add("queued batch %s: %v", b.BatchID, err)
 		}
@@ -45,22 +33,10 @@ func stateProblems(h *head) []string {
 func inputProblems(h *head) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	ids, keys := map[string]bool{}, map[string]bool{}
-	var seq uint64
+	q := sequenced{kind: "turn input", plural: "turn inputs", session: h.SessionID, max: h.InputSeq, add: add}
 	settled := 0
 	for _, in := range h.Inputs {
-		if ids[in.InputID] || in.InputID == "" {
-			add("turn input %q is listed twice or has no id", in.InputID)
-		}
-		ids[in.InputID] = true
-		if in.SourceKey != "" && keys[in.SourceKey] {
-			add("two turn inputs share source key %q", in.SourceKey)
-		}
-		keys[in.SourceKey] = true
-		if in.SessionID != h.SessionID || in.EnqueueSeq <= seq || in.EnqueueSeq > h.InputSeq {
-			add("turn input %s: session %q, enqueue sequence %d out of order (input sequence %d)", in.InputID, in.SessionID, in.EnqueueSeq, h.InputSeq)
-		}
-		seq = in.EnqueueSeq
+		q.check(in.InputID, in.SessionID, in.SourceKey, in.EnqueueSeq)
 		d := PendingTurnInputDraft{ActiveTurnID: in.ActiveTurnID, MinBoundary: in.MinBoundary}
 		if err := checkMinBoundary(&d); err != nil && in.MinBoundary != "" {
 			add("turn input %s: %v", in.InputID, err)
@@ -93,4 +69,35 @@ func inputProblems(h *head) []string {
 		add("%d settled turn inputs, more than the %d a head keeps", settled, maxInputTombstones)
 	}
 	return out
+}
+
+// sequenced checks the rules queued batches and turn inputs share: a
+// unique non-empty id, a unique source key, the head's session, and
+// enqueue sequences increasing in list order up to the head's counter.
+type sequenced struct {
+	kind, plural string
+	session      string
+	max          uint64 // the head's counter: no item's sequence passes it
+	add          func(format string, args ...any)
+	ids, keys    map[string]bool
+	last         uint64
+}
+
+// check checks the next item of the list.
+func (q *sequenced) check(id, sessionID, sourceKey string, seq uint64) {
+	if q.ids == nil {
+		q.ids, q.keys = map[string]bool{}, map[string]bool{}
+	}
+	if q.ids[id] || id == "" {
+		q.add("%s %q is listed twice or has no id", q.kind, id)
+	}
+	q.ids[id] = true
+	if sourceKey != "" && q.keys[sourceKey] {
+		q.add("two %s share source key %q", q.plural, sourceKey)
+	}
+	q.keys[sourceKey] = true
+	if sessionID != q.session || seq <= q.last || seq > q.max {
+		q.add("%s %s: session %q, enqueue sequence %d out of order (counter %d)", q.kind, id, sessionID, seq, q.max)
+	}
+	q.last = seq
 }
