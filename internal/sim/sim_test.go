@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -617,7 +618,8 @@ func (w *world) release(step int, pending []*Request) *Request {
 }
 
 // seeds is how many seeds a run simulates: 1,000, or 100,000 under
-// STOWAGE_TEST_LONG, or STOWAGE_SIM_SEEDS.
+// STOWAGE_TEST_LONG, or STOWAGE_SIM_SEEDS. They start at STOWAGE_SIM_FROM
+// (default 0), so a long run can be split across processes.
 func seeds() uint64 {
 	if v, err := strconv.ParseUint(os.Getenv("STOWAGE_SIM_SEEDS"), 10, 64); err == nil {
 		return v
@@ -644,7 +646,11 @@ func TestSimulation(t *testing.T) {
 		return
 	}
 	n := seeds()
-	for seed := range n {
+	from, err := strconv.ParseUint(cmp.Or(os.Getenv("STOWAGE_SIM_FROM"), "0"), 10, 64)
+	if err != nil {
+		t.Fatalf("STOWAGE_SIM_FROM: %v", err)
+	}
+	for seed := from; seed < from+n; seed++ {
 		if os.Getenv("STOWAGE_SIM_PROGRESS") != "" {
 			fmt.Fprintln(os.Stderr, "seed", seed)
 		}
@@ -653,7 +659,7 @@ func TestSimulation(t *testing.T) {
 				seed, seed, failure, strings.Join(tail(trace, 40), "\n"))
 		}
 	}
-	t.Logf("%d seeds passed", n)
+	t.Logf("%d seeds passed (%d-%d)", n, from, from+n-1)
 }
 
 func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
