@@ -23,25 +23,25 @@ func (e *env) assertNoNode(sid, id string) {
 // post-commit graph fails the commit with ErrInvalidCommit, and none of
 // its nodes is written.
 func testCommitRejectsUnresolvableLeaf(t *testing.T, e *env) {
-	s := e.sess("root")
-	c := appendCommit("root", 0, "", "valid-node")
-	c.Graph.Leaf = "missing-leaf"
-	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrInvalidCommit) {
-		t.Fatalf("unresolvable leaf: %v", err)
-	}
-	e.assertNoNode("root", "valid-node")
+	rejectLeaf(t, e, "valid-node", "missing-leaf")
 }
 
 // testCommitRejectsMissingLeaf: an append with nodes and no leaf fails the
 // same way and writes nothing.
 func testCommitRejectsMissingLeaf(t *testing.T, e *env) {
+	rejectLeaf(t, e, "node-without-leaf", "")
+}
+
+// rejectLeaf appends node to a new session with the given leaf and wants
+// ErrInvalidCommit and node not written.
+func rejectLeaf(t *testing.T, e *env, node, leaf string) {
 	s := e.sess("root")
-	c := appendCommit("root", 0, "", "node-without-leaf")
-	c.Graph.Leaf = ""
+	c := appendCommit("root", 0, "", node)
+	c.Graph.Leaf = leaf
 	if _, err := s.CommitRuntimeState(e.ctx, c); !isErr(err, session.ErrInvalidCommit) {
-		t.Fatalf("missing leaf: %v", err)
+		t.Fatalf("leaf %q: %v", leaf, err)
 	}
-	e.assertNoNode("root", "node-without-leaf")
+	e.assertNoNode("root", node)
 }
 
 // testEmptyAppendCannotMoveTheHead: an append of no nodes and no leaf is
