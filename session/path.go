@@ -46,7 +46,7 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 			return nil, err
 		}
 	}
-	steps, err := s.pathSteps(ctx, sid, tailNodes(h), l, leaf)
+	steps, err := s.pathSteps(ctx, sid, tailNodes(h), h.Tombstones, l, leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +76,16 @@ func tailNodes(h *head) map[string]NodeRecord {
 
 // pathSteps walks from leaf to the root through the tail, the indexes of
 // the segments after the runs and the runs (the newest version of a node
-// wins), leaf first.
-func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeRecord, l *locator, leaf string) ([]pathStep, error) {
+// wins), leaf first, and stops at a tombstoned id (dead, sorted) as the
+// decoded graph's walk does.
+func (s *Store) pathSteps(ctx context.Context, sid string, tail map[string]NodeRecord, dead []string, l *locator, leaf string) ([]pathStep, error) {
 	whole := map[string]map[string]*NodeRecord{} // schema-1 segments read whole
 	var steps []pathStep
 	seen := map[string]bool{}
 	for id := leaf; id != "" && !seen[id]; {
+		if _, tombstoned := slices.BinarySearch(dead, id); tombstoned {
+			break
+		}
 		seen[id] = true
 		if n, ok := tail[id]; ok {
 			steps = append(steps, pathStep{node: &n, id: id})

@@ -61,6 +61,9 @@ func testTombstoneNodes(t *testing.T, f *fixture) {
 	if err := s.TombstoneNodes(f.ctx, []string{"n1", "absent"}); err != nil {
 		t.Fatal(err)
 	}
+	// A cold handle's first active path reads no decoded graph: it walks
+	// the tail and the segment indexes, and must be cut at n1 too.
+	f.wantIDs("cold active path", nodeIDs(f.load(f.open("tomb-graph"), session.ActivePath("")).Graph), []string{"n2", "n3", "n4"})
 	fresh := f.open("tomb-graph")
 	if n, err := fresh.LoadNode(f.ctx, "n1"); err != nil || n != nil {
 		t.Fatalf("tombstoned node loads: %+v, %v", n, err)
