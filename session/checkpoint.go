@@ -40,8 +40,14 @@ type checkpointPlan struct {
 
 // planCheckpoint computes the new checkpoint of a commit. prev is the head
 // it builds on; written maps the hashes of blobs already written by earlier
-// attempts of this commit to their keys, and is updated.
+// attempts of this commit to their keys, and is updated. A component
+// without a body carries its ref, which must be one prev's checkpoint
+// holds, else *CheckpointComponentMissingError (before anything is
+// written: the plan's writes happen only after it is built).
 func (s *Store) planCheckpoint(sid string, prev *head, cp *HydratedCheckpoint, written map[string]string) (*checkpointPlan, error) {
+	if err := carriedRefsHeld(sid, prev, cp); err != nil {
+		return nil, err
+	}
 	p := &checkpointPlan{blobs: map[string]blobLoc{}}
 	component := func(ref string, body []byte) string {
 		if body == nil {
@@ -85,6 +91,22 @@ func (s *Store) planCheckpoint(sid string, prev *head, cp *HydratedCheckpoint, w
 	return p, nil
 }
 
+// carriedRefsHeld checks that every component of cp without a body names
+// no ref or one of prev's checkpoint blobs: a ref the head does not locate
+// has no stored body it could protect or hydrate.
+func carriedRefsHeld(sid string, prev *head, cp *HydratedCheckpoint) error {
+	for _, c := range []struct {
+		name, ref string
+		body      []byte
+	}{{"tool_state", cp.ToolStateRef, cp.ToolState}, {"plugin_snapshot", cp.PluginSnapshotRef, cp.PluginSnapshot},
+		{"execution_state", cp.ExecutionStateRef, cp.ExecutionState}} {
+		if _, ok := prev.Blobs[c.ref]; c.body == nil && c.ref != "" && !ok {
+			return &CheckpointComponentMissingError{SessionID: sid, Component: c.name, Ref: c.ref}
+		}
+	}
+	return nil
+}
+
 // writeBlobs writes blob objects in parallel, create-only.
 func (s *Store) writeBlobs(ctx context.Context, writes []blobWrite) error {
 	g, gctx := errgroup.WithContext(ctx)
@@ -122,7 +144,8 @@ func manifestOf(h *head) (*SessionCheckpoint, error) {
 }
 
 // hydrate reads the bodies of the checkpoint of h. A ref the head has no
-// location for (carried through from elsewhere) hydrates to a nil body.
+// location for (carried through from elsewhere by a head written before
+// commits refused that) hydrates to a nil body.
 func (s *Store) hydrate(ctx context.Context, h *head) (*HydratedCheckpoint, error) {
 	m, err := manifestOf(h)
 	if err != nil || m == nil {

@@ -57,6 +57,11 @@ var (
 	ErrInvalidID = ids.ErrInvalidID
 	// ErrInvalidCommit: the commit is malformed (e.g. an unknown delta kind).
 	ErrInvalidCommit = errors.New("session: invalid commit")
+	// ErrCheckpointComponentMissing: a commit's checkpoint carries a
+	// component ref (a component without a body) that the session's current
+	// checkpoint does not hold, so no stored body backs it. Nothing was
+	// written. See *CheckpointComponentMissingError.
+	ErrCheckpointComponentMissing = errors.New("session: checkpoint component missing")
 	// ErrCommitOutcomeUnknown: the head write's response was lost and a
 	// read-back could not decide whether it landed. It may still land; retry
 	// the commit (with its turn stamp) to learn the outcome. Also matches
@@ -148,6 +153,24 @@ func (e *SourceKeyConflictError) Error() string {
 
 func (e *SourceKeyConflictError) Is(target error) bool {
 	return target == ErrPendingTurnInputSourceKeyConflict
+}
+
+// CheckpointComponentMissingError is ErrCheckpointComponentMissing with its
+// fields: the component ("tool_state", "plugin_snapshot" or
+// "execution_state") and the ref it carried.
+type CheckpointComponentMissingError struct {
+	SessionID string
+	Component string
+	Ref       string
+}
+
+func (e *CheckpointComponentMissingError) Error() string {
+	return fmt.Sprintf("%v: session %q component %s ref %q is not in the current checkpoint (send its body)",
+		ErrCheckpointComponentMissing, e.SessionID, e.Component, e.Ref)
+}
+
+func (e *CheckpointComponentMissingError) Is(target error) bool {
+	return target == ErrCheckpointComponentMissing
 }
 
 // LeaseExpiredError is ErrSessionExecutionLeaseExpired with its fields.

@@ -159,10 +159,11 @@ func TestErrorsMatchTheirSentinelsOnly(t *testing.T) {
 		&ClaimSupersededError{}:                                  ErrTurnInputClaimSuperseded,
 		&SourceKeyConflictError{}:                                ErrPendingTurnInputSourceKeyConflict,
 		&LeaseExpiredError{}:                                     ErrSessionExecutionLeaseExpired,
+		&CheckpointComponentMissingError{}:                       ErrCheckpointComponentMissing,
 	}
 	all := []error{ErrSessionBindingMismatch, ErrHeadRevisionConflict, ErrTurnCommitConflict, ErrQueuedWorkClaimSuperseded,
 		ErrTurnInputClaimSuperseded, ErrPendingTurnInputSourceKeyConflict, ErrSessionExecutionLeaseExpired, ErrCorrupt,
-		ErrSchemaMissing, ErrSchemaInvalid, ErrSchemaUnsupported, ErrCommitOutcomeUnknown}
+		ErrSchemaMissing, ErrSchemaInvalid, ErrSchemaUnsupported, ErrCommitOutcomeUnknown, ErrCheckpointComponentMissing}
 	for err, want := range cases {
 		for _, s := range all {
 			if errors.Is(err, s) != (s == want) {

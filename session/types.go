@@ -146,7 +146,9 @@ type TurnState struct {
 // HydratedCheckpoint is a checkpoint with its bodies. For each of the three
 // components: a non-nil body is stored as a content-addressed blob and its
 // ref becomes the lowercase hex SHA-256 of the body; a nil body carries the
-// given ref through unchanged.
+// given ref through unchanged, which must then be empty or a ref of the
+// session's current checkpoint, else the commit fails with
+// *CheckpointComponentMissingError and writes nothing.
 type HydratedCheckpoint struct {
 	TurnState              TurnState `json:"turn_state"`
 	ToolStateRef           string    `json:"tool_state_ref,omitempty"`
