@@ -105,20 +105,20 @@
 //	auto_gc_runs_after_commit_without_reentrant_locking (sqlite store_gc)        -                                                                not translatable (no auto-GC)
 //	postgres_lease_clock_and_fencing_hold_across_independent_connections         LeaseFencingHoldsAcrossIndependentHandles                        passing
 //	postgres_turn_commit_stamps_use_injected_store_clock (postgres)              ClockExpiry (the store clock decides expiry)                     passing
-//	unbound_session_meta_refuses_ambiguous_resolution (rp)                       -                                                                not yet translated
-//	unbound_session_reads_resolve_the_same_session (rp)                          -                                                                not yet translated
+//	unbound_session_meta_refuses_ambiguous_resolution (rp)                       UnboundSessionMetaRefusesAmbiguousResolution                     passing
+//	unbound_session_reads_resolve_the_same_session (rp)                          UnboundSessionReadsAgreeAndNeverGuess                            deliberate
 //	pending_turn_input_mint_is_unique_across_store_instances (rp)                PendingTurnInputMintIsUniqueAcrossHandles                         passing
-//	session_prompt_layer_round_trips_through_the_committed_head (rp)             -                                                                not yet translated
+//	session_prompt_layer_round_trips_through_the_committed_head (rp)             -                                                                no API yet (SessionConfig holds provider and model, no prompt layer)
 //	execution_state_replace_then_clear_removes_the_live_checkpoint_ref (rp)      ExecutionStateReplaceThenClearRemovesTheLiveRef                   passing
-//	commit_rejects_carried_nondefault_node_budget (rp)                           -                                                                not yet translated
-//	commit_rejects_carried_nondefault_byte_budget (rp)                           -                                                                not yet translated
-//	head_retirement_gate_distinguishes_leaf_change_from_same_leaf (rp)           -                                                                not yet translated
+//	commit_rejects_carried_nondefault_node_budget (rp)                           -                                                                no API yet (a commit carries no budget; the store's limits are fixed)
+//	commit_rejects_carried_nondefault_byte_budget (rp)                           -                                                                no API yet (a commit carries no budget; the store's limits are fixed)
+//	head_retirement_gate_distinguishes_leaf_change_from_same_leaf (rp)           -                                                                not translatable (tests lash's commit planner internals)
 //	load_retains_reasoning_only_usage (rp)                                       LoadRetainsReasoningOnlyUsage                                    passing
 //	load_rejects_token_usage_overflow (rp)                                       UsageOverflowSaturates                                           deliberate
-//	checkpoint_restore_rejects_turn_index_without_increment_headroom (rp)        -                                                                not yet translated
+//	checkpoint_restore_rejects_turn_index_without_increment_headroom (rp)        -                                                                not translatable (restore is the runtime's; the turn index is stored as given)
 //	checkpoint_restore_rejects_token_usage_whose_prompt_subtotal_overflows       -                                                                not translatable (checkpoint usage is opaque JSON to stowage)
-//	usage_delta_identity_is_idempotent_across_commits (rp)                       -                                                                not yet translated
-//	usage_ordinal_reuse_with_different_payload_survives_receipt_replay (rp)      -                                                                not yet translated
+//	usage_delta_identity_is_idempotent_across_commits (rp)                       -                                                                no API yet (usage deltas carry no identity)
+//	usage_ordinal_reuse_with_different_payload_survives_receipt_replay (rp)      -                                                                no API yet (append requests with operation receipts)
 //	append_request_receipt_replays_after_head_advance (rp)                       -                                                                no API yet (append requests with operation receipts)
 //	append_request_receipt_rejects_changed_content (rp)                          -                                                                no API yet (append requests with operation receipts)
 //	append_request_exact_hash_rejects_changed_ancestor (rp)                      -                                                                no API yet (append requests with operation receipts)
@@ -132,8 +132,8 @@
 //	append_receipt_and_graph_append_are_atomic (rp)                              -                                                                no API yet (append requests with operation receipts)
 //	fresh_append_receipt_enforces_ancestor_precondition (rp)                     -                                                                no API yet (append requests with operation receipts)
 //	append_receipt_survives_reopen (rp)                                          -                                                                no API yet (append requests with operation receipts)
-//	complete_runtime_checkpoint_component_set_survives_cold_reopens (rp)         -                                                                not yet translated
-//	checkpoint_rejects_unknown_component_ref (rp)                                -                                                                 not yet translated (stowage accepts a carried ref whose body is absent)
+//	complete_runtime_checkpoint_component_set_survives_cold_reopens (rp)         CompleteCheckpointComponentSetSurvivesColdReopens                partial (three fixed components: no open key set, no encoding versions)
+//	checkpoint_rejects_unknown_component_ref (rp)                                CheckpointRejectsUnknownComponentRef                             passing
 //	commit_rejects_leaf_without_frame_open_ancestor (rp)                         -                                                                not translatable (agent frames are opaque JSON to stowage)
 //	session_read_loads_persisted_history (rp)                                    SessionReadLoadsPersistedHistory                                  passing
 //	store_computed_hash_rejects_mutated_commit (rp)                              -                                                                not translatable (the turn hash is the caller's, opaque to stowage)
@@ -143,25 +143,25 @@
 //	commit_rejects_unresolvable_leaf (rp)                                        CommitRejectsUnresolvableLeaf                                    passing
 //	commit_rejects_missing_leaf (rp)                                             CommitRejectsMissingLeaf                                         passing
 //	empty_append_cannot_move_the_head (rp)                                       EmptyAppendCannotMoveTheHead                                     passing
-//	borrowed_session_execution_lease_commit_contract (rp)                        -                                                                not yet translated
-//	same_incarnation_rotation_gates_claims_not_commits (rp)                      -                                                                not yet translated
-//	same_host_distinct_executors_are_lane_less_without_revoking_holder (rp)      -                                                                not yet translated
-//	concurrent_session_execution_lease_rotation_and_stale_renewal_are_linearizable -                                                                not yet translated
-//	session_execution_lease_expires_by_ttl_contract (rp)                         -                                                                not yet translated
+//	borrowed_session_execution_lease_commit_contract (rp)                        BorrowedSessionExecutionLeaseCommitContract                      deliberate
+//	same_incarnation_rotation_gates_claims_not_commits (rp)                      SameIncarnationReentryGatesNothingAndCommitsWinByHeadCAS         deliberate
+//	same_host_distinct_executors_are_lane_less_without_revoking_holder (rp)      SameHostDistinctIncarnationsAreLaneLessWithoutRevokingHolder     deliberate
+//	concurrent_session_execution_lease_rotation_and_stale_renewal_are_linearizable ConcurrentLeaseReclaimAndStaleRenewalAreLinearizable            deliberate
+//	session_execution_lease_expires_by_ttl_contract (rp)                         SessionExecutionLeaseExpiresByTTL                                passing
 //	session_execution_lease_diagnostic_read_contract (rp)                        -                                                                no API yet (no read of the current lease)
-//	session_execution_lease_displacement (rp, and its _contract wrapper)         -                                                                not yet translated
-//	session_execution_lease_fence_authority (rp)                                 -                                                                not yet translated
-//	pending_session_work_ordering_agrees_across_ingress_families (rp)            -                                                                not yet translated
+//	session_execution_lease_displacement (rp, and its _contract wrapper)         SessionExecutionLeaseDisplacement                                partial (a claim reports no displaced holder)
+//	session_execution_lease_fence_authority (rp)                                 SessionExecutionLeaseFenceAuthority                              passing
+//	pending_session_work_ordering_agrees_across_ingress_families (rp)            -                                                                no API yet (no ordering projection across queued work and inputs)
 //	checkpoint_budget_refusal_preserves_active_turn_input (rp)                   CheckpointRefusalPreservesActiveTurnInput                         deliberate
-//	queued_work_redrive_preserves_interrupted_batch_composition (rp)             -                                                                not yet translated
-//	queued_work_redrive_selects_claim_identity_across_ready_gap (rp)             -                                                                not yet translated
-//	queued_work_redrive_obeys_delivery_boundary_before_identity (rp)             -                                                                not yet translated
-//	queued_work_redrive_ignores_successor_row_limit (rp)                         -                                                                not yet translated
-//	queued_work_redrive_ignores_a_changed_drain_policy (rp)                      -                                                                not yet translated
-//	queued_work_selected_multi_identity_validation_and_abandon_restore (rp)      -                                                                not yet translated
-//	process_wakes_batch_by_default (rp)                                          -                                                                not yet translated
-//	active_turn_input_claim_reacquires_after_unrecorded_checkpoint (rp)          -                                                                not yet translated
-//	a_turn_that_cannot_commit_leaves_no_input_pinned_to_it (rp)                  -                                                                not yet translated
+//	queued_work_redrive_preserves_interrupted_batch_composition (rp)             QueuedWorkRedrivePreservesInterruptedBatchComposition            deliberate
+//	queued_work_redrive_selects_claim_identity_across_ready_gap (rp)             QueuedWorkRedriveSelectsClaimIdentityAcrossReadyGap              deliberate
+//	queued_work_redrive_obeys_delivery_boundary_before_identity (rp)             QueuedWorkRedriveObeysDeliveryBoundaryBeforeIdentity             deliberate
+//	queued_work_redrive_ignores_successor_row_limit (rp)                         QueuedWorkRedriveIgnoresSuccessorRowLimit                        deliberate
+//	queued_work_redrive_ignores_a_changed_drain_policy (rp)                      QueuedWorkRedriveIgnoresAChangedDrainPolicy                      deliberate
+//	queued_work_selected_multi_identity_validation_and_abandon_restore (rp)      -                                                                no API yet (claims journal no composition to validate or restore)
+//	process_wakes_batch_by_default (rp)                                          -                                                                out of scope (process wakes)
+//	active_turn_input_claim_reacquires_after_unrecorded_checkpoint (rp)          ActiveTurnInputClaimReacquiresAfterUnrecordedCheckpoint          passing
+//	a_turn_that_cannot_commit_leaves_no_input_pinned_to_it (rp)                  ATurnThatCannotCommitLeavesNoInputPinnedToIt                     partial (no lane-generation orphan sweep)
 //	expired_claim_is_recoverable_once (sr)                                       ExpiredClaimIsRecoverableOnce                                    passing
 //	checkpoint_survives_before_claim_settlement (sr)                             CheckpointSurvivesBeforeClaimSettlement                          passing
 //	atomic_commit_settles_claim_once (sr)                                        AtomicCommitSettlesClaimOnce                                     passing
@@ -200,10 +200,10 @@
 //	negative_session_head_revision (fi)                                          -                                                                not translatable (a negative value in a signed SQL column)
 //	negative_session_lease_fence (fi)                                            -                                                                not translatable (a negative value in a signed SQL column)
 //	signed_counter_write_domain_conformance (fi)                                 -                                                                not translatable (SQL's signed 64-bit write domain)
-//	divergent_claim_fences_advance_per_row (fi)                                  -                                                                not yet translated
-//	exhausted_claim_fence (fi, head and tail runs)                               -                                                                not yet translated
+//	divergent_claim_fences_advance_per_row (fi)                                  DivergentClaimFencesAdvancePerRow                                passing
+//	exhausted_claim_fence (fi, head and tail runs)                               -                                                                not translatable (2^64 claims of a batch; only a forged head reaches it)
 //	exhausted_trigger_revision (fi)                                              -                                                                out of scope (triggers)
-//	graph_integrity_conformance (gi: 4 corruptions x 2 reads)                    -                                                                not yet translated
+//	graph_integrity_conformance (gi: 4 corruptions x 2 reads)                    GraphIntegrityReadsAreTolerant                                   deliberate
 //	attachment_head_reflects_put_and_refreshes_timestamp (as)                    -                                                                not yet translated
 //	attachment_head_reports_absence (as)                                         -                                                                not yet translated
 //	attachment_head_agrees_with_list (as)                                        -                                                                not yet translated
@@ -226,8 +226,8 @@
 // attachment_store.rs, ao = attachment_owner.rs, sdbr =
 // session_delete_blob_reclaim.rs.
 //
-// Counts: the table has 192 rows: 80 passing, 11 deliberate, 0 partial, 18
-// no API yet, 56 not yet translated, 7 out of scope and 20 not
-// translatable. 84 Go tests cover the 91 rows with a test (a few Go tests
+// Counts: the table has 192 rows: 86 passing, 22 deliberate, 3 partial, 25
+// no API yet, 25 not yet translated, 8 out of scope and 23 not
+// translatable. 104 Go tests cover the 111 rows with a test (a few Go tests
 // cover two cases).
 package lashconf
