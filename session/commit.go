@@ -233,9 +233,10 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 	s, next, d := t.s, dr.next, dr.d
 	dBytes := tailBytes([]delta{d})
 	dr.large = dBytes > s.tune.FlushBytes
-	if n := len(base.Tail); n > 0 && n+1 >= s.tune.FlushDeltas && unsealed(base.Segs) >= 3*s.tune.SegmentFanout {
-		// Merges fall behind flushes: this flush waits for the one in
-		// flight, so the number of segments stays bounded.
+	if n := len(base.Tail); n > 0 && n+1 >= s.tune.FlushDeltas && longestLevelRun(base.Segs) >= 2*s.tune.SegmentFanout {
+		// Merges fall behind flushes (one level holds two runs to
+		// merge): this flush waits for the merge in flight, so the
+		// number of segments stays bounded.
 		s.WaitCompaction()
 	}
 	if segs, ok := s.adoptCompaction(t.sid, next.Segs, base.SweepGen); ok {

@@ -154,27 +154,32 @@ func (s *Store) startCompaction(sid string, h *head) {
 	}()
 }
 
-// merge writes the merge of run as a new segment and index.
+// merge writes the merge of run as a new segment and index: by copying
+// blocks when the run allows it (copymerge.go), else by decoding it.
 func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compaction, error) {
 	ids := make([]string, len(run))
 	for i, r := range run {
 		ids[i] = r.ID
 	}
-	parts, err := s.loadSegments(ctx, sid, ids)
-	if err != nil {
-		return nil, err
-	}
-	seg := mergeSegments(sid, parts)
-	segData, idxData, idx, err := encodeSegment(seg)
-	if err != nil {
-		return nil, err
-	}
-	ref := segRef{ID: s.newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev,
-		Nodes: len(seg.Nodes), Turns: len(idx.TurnIDs), Bytes: segBytes(seg)}
+	ref := segRef{ID: s.newID(), Level: run[0].Level + 1, FromRev: run[0].FromRev, ToRev: run[len(run)-1].ToRev}
 	ref.Fresh = true // fresh if every input is (dir.go)
 	for _, r := range run {
 		ref.Reset = ref.Reset || r.Reset
 		ref.Fresh = ref.Fresh && r.Fresh
+		ref.Bytes += r.Bytes - 256 // segBytes of the merge: one header, not len(run)
+	}
+	ref.Bytes = max(ref.Bytes+256, 256)
+	segData, idxData, idx, copied, err := s.copyMerge(ctx, sid, run)
+	var seg *segment
+	if err == nil && !copied {
+		seg, segData, idxData, idx, err = s.decodeMerge(ctx, sid, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ref.Nodes, ref.Turns = len(idx.NodeIDs), len(idx.TurnIDs)
+	if seg != nil {
+		ref.Nodes, ref.Bytes = len(seg.Nodes), segBytes(seg)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })
@@ -182,25 +187,50 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	s.segs.put(sid, ref.ID, seg)
+	if seg != nil {
+		s.segs.put(sid, ref.ID, seg)
+	}
 	s.segs.putIndex(sid, ref.ID, idx)
 	return &compaction{inputs: ids, ref: ref}, nil
 }
 
-// unsealed counts the unsealed segments of segs.
-func unsealed(segs []segRef) int {
-	n := 0
-	for _, r := range segs {
-		if !r.Sealed {
-			n++
-		}
+// decodeMerge merges the segments ids by decoding them: the newest copy of
+// a node wins and a reset drops what came before it.
+func (s *Store) decodeMerge(ctx context.Context, sid string, ids []string) (seg *segment, segData, idxData []byte, idx *segIndex, err error) {
+	parts, err := s.loadSegments(ctx, sid, ids)
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
-	return n
+	seg = mergeSegments(sid, parts)
+	segData, idxData, idx, err = encodeSegment(seg)
+	return seg, segData, idxData, idx, err
 }
 
-// WaitCompaction waits for the handle's background merge and flush, if
-// any is running. Their segments are named by the handle's next commit.
+// longestLevelRun is the length of the longest run of contiguous unsealed
+// segments of one level in segs. Merging keeps each level under
+// SegmentFanout segments plus the run being merged; a level of twice that
+// means merges have fallen behind.
+func longestLevelRun(segs []segRef) int {
+	longest, n := 0, 0
+	for i, r := range segs {
+		switch {
+		case r.Sealed:
+			n = 0
+		case i > 0 && !segs[i-1].Sealed && segs[i-1].Level == r.Level:
+			n++
+		default:
+			n = 1
+		}
+		longest = max(longest, n)
+	}
+	return longest
+}
+
+// WaitCompaction waits for the handle's background merge, flush and
+// deletion of superseded objects, if any is running. The merged and
+// flushed segments are named by the handle's next commit.
 func (s *Store) WaitCompaction() {
 	s.flushWG.Wait()
 	s.compactWG.Wait()
+	s.retireWG.Wait()
 }

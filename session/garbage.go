@@ -13,8 +13,9 @@ import (
 // no longer names some objects its base named. No later head can name them
 // again: a head only carries forward what its base names, and every head
 // published after this one is built on it or a successor. So the writer
-// deletes them itself, with the handle's next head write (in parallel with
-// its PUT, so no request is added to the critical path), instead of leaving
+// deletes them itself, with the handle's next head write (in the
+// background, beside its PUT: no request is added to the critical path and
+// the commit does not wait for them), instead of leaving
 // them to the sweeper: the bucket holds little more than the live bytes
 // between sweeps. A reader that finds a named object missing re-reads the
 // head and retries (retryMissing): the head that dropped it is then seen.
@@ -55,6 +56,22 @@ func (s *Store) takeRetired() []string {
 	keys := s.retired
 	s.retired = nil
 	return slices.Compact(keys)
+}
+
+// startDeleteRetired deletes the queued keys in the background, beside
+// the head write that is about to start: the commit does not wait for
+// them (WaitCompaction does). Nothing can need them: every head from now
+// on is built on one that no longer names them.
+func (s *Store) startDeleteRetired(ctx context.Context, sid string) {
+	retired := s.takeRetired()
+	if len(retired) == 0 {
+		return
+	}
+	s.retireWG.Add(1)
+	go func() {
+		defer s.retireWG.Done()
+		s.deleteRetired(context.WithoutCancel(ctx), sid, retired)
+	}()
 }
 
 // deleteRetired deletes keys; a failure leaves them to the sweeper.

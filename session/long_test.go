@@ -33,7 +33,7 @@ func (s *segWatch) Put(ctx context.Context, key string, data []byte, opts *objst
 
 // TestLongSessionFullScale is LongSessionMergesStayBounded at full scale
 // (make test-long): 50,000 revisions of about 2 KiB of incompressible text
-// with the default tuning, several times the default 16 MiB segment cap.
+// with the default tuning, several times the default 4 MiB segment cap.
 // No segment written exceeds the cap, the session loads right, and the
 // bucket holds little more than the live bytes.
 func TestLongSessionFullScale(t *testing.T) {
@@ -68,7 +68,7 @@ func TestLongSessionFullScale(t *testing.T) {
 		}
 		parent = id
 	}
-	const segCap = 16 << 20
+	const segCap = 4 << 20
 	if watch.max > segCap+segCap/8 {
 		t.Fatalf("a segment of %d bytes was written; cap %d", watch.max, segCap)
 	}

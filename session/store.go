@@ -70,7 +70,9 @@ type Tuning struct {
 	// SegmentMaxBytes: no merge makes a segment larger than this (decoded
 	// bytes, estimated); a segment that reaches it is sealed and never
 	// merged again, so no commit merges more than this much (default
-	// 16 MiB). A single commit larger than it makes one sealed segment.
+	// 4 MiB: a merge is a burst of CPU on the server and the client, and
+	// a smaller one delays the commits beside it less; docs/performance.md).
+	// A single commit larger than it makes one sealed segment.
 	SegmentMaxBytes int
 	// SegmentFanout: how many segments of one level merge into one of the
 	// next (default 4, at least 2).
@@ -100,7 +102,7 @@ func (t Tuning) withDefaults() Tuning {
 	}
 	def(&t.FlushDeltas, 16)
 	def(&t.FlushBytes, 64<<10)
-	def(&t.SegmentMaxBytes, 16<<20)
+	def(&t.SegmentMaxBytes, 4<<20)
 	def(&t.SegmentFanout, 4)
 	t.SegmentFanout = max(t.SegmentFanout, 2)
 	def(&t.InlineBlobMax, 2<<10)
@@ -147,6 +149,7 @@ type Store struct {
 	dirPending *pendingDir
 	compactWG  sync.WaitGroup // merges and directory runs
 	flushWG    sync.WaitGroup // flushes
+	retireWG   sync.WaitGroup // deletions of superseded objects
 }
 
 var (

@@ -154,17 +154,8 @@ func (s *Store) update(ctx context.Context, sid string, backoff bool, eval func(
 				return snapshot{}, err
 			}
 		}
-		done := make(chan struct{})
-		if retired := s.takeRetired(); len(retired) > 0 {
-			go func() {
-				defer close(done)
-				s.deleteRetired(context.WithoutCancel(ctx), sid, retired)
-			}()
-		} else {
-			close(done)
-		}
+		s.startDeleteRetired(ctx, sid)
 		published, lost, err := s.publish(ctx, sid, cur, next)
-		<-done
 		if err != nil {
 			return snapshot{}, err
 		}

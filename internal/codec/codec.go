@@ -171,42 +171,55 @@ func Encode(s Schema, v any) ([]byte, error) {
 	return EncodeRaw(s, payload)
 }
 
-// DecodeRaw verifies the envelope in data and returns its decoded payload
-// and schema version. The payload does not alias data.
-func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
+// Verify checks the envelope in data without decoding its payload: its
+// header, its checksum (over the stored bytes, so a compressed payload is
+// not decompressed), its kind and its schema version, which it returns.
+// It fails exactly where DecodeRaw would before decompressing.
+func Verify(s Schema, data []byte) (uint16, error) {
 	if err := s.check(); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	if len(data) < headerLen {
-		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
+		return 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
 	}
 	if string(data[0:4]) != magic {
-		return nil, 0, fmt.Errorf("%w: bad magic", ErrCorrupt)
+		return 0, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	if data[4] != formatV1 {
-		return nil, 0, fmt.Errorf("%w: unknown envelope format %d", ErrCorrupt, data[4])
+		return 0, fmt.Errorf("%w: unknown envelope format %d", ErrCorrupt, data[4])
 	}
 	storedLen := binary.BigEndian.Uint32(data[12:16])
-	rawLen := binary.BigEndian.Uint32(data[16:20])
 	if uint64(len(data)-headerLen) != uint64(storedLen) {
-		return nil, 0, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, len(data)-headerLen, storedLen)
+		return 0, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, len(data)-headerLen, storedLen)
 	}
-	stored := data[headerLen:]
 	crc := crc32.Update(0, castagnoli, data[:20])
-	crc = crc32.Update(crc, castagnoli, stored)
+	crc = crc32.Update(crc, castagnoli, data[headerLen:])
 	if crc != binary.BigEndian.Uint32(data[20:24]) {
-		return nil, 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		return 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	if kind := string(data[8:12]); kind != s.Kind {
-		return nil, 0, fmt.Errorf("%w: kind %q, want %q", ErrCorrupt, kind, s.Kind)
+		return 0, fmt.Errorf("%w: kind %q, want %q", ErrCorrupt, kind, s.Kind)
 	}
 	version := binary.BigEndian.Uint16(data[6:8])
 	switch {
 	case version == 0:
-		return nil, 0, &SchemaError{Kind: s.Kind, Err: ErrSchemaMissing}
+		return 0, &SchemaError{Kind: s.Kind, Err: ErrSchemaMissing}
 	case version < s.Min || version > s.Current:
-		return nil, version, &SchemaError{Kind: s.Kind, Version: uint64(version), Err: ErrSchemaUnsupported}
+		return version, &SchemaError{Kind: s.Kind, Version: uint64(version), Err: ErrSchemaUnsupported}
 	}
+	return version, nil
+}
+
+// DecodeRaw verifies the envelope in data and returns its decoded payload
+// and schema version. The payload does not alias data.
+func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
+	version, err := Verify(s, data)
+	if err != nil {
+		return nil, version, err
+	}
+	storedLen := binary.BigEndian.Uint32(data[12:16])
+	rawLen := binary.BigEndian.Uint32(data[16:20])
+	stored := data[headerLen:]
 	if rawLen > MaxPayloadLen {
 		return nil, version, fmt.Errorf("%w: decoded length %d too large", ErrCorrupt, rawLen)
 	}

@@ -64,9 +64,15 @@ func TestTruncationAndBitFlipsAreCorrupt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v, err := Verify(testSchema, data); err != nil || v != 2 {
+			t.Fatalf("Verify of an intact envelope: %d, %v", v, err)
+		}
 		for n := 0; n < len(data); n++ {
 			if _, _, err := DecodeRaw(testSchema, data[:n]); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("truncated to %d: err = %v, want ErrCorrupt", n, err)
+			}
+			if _, err := Verify(testSchema, data[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Verify, truncated to %d: err = %v, want ErrCorrupt", n, err)
 			}
 		}
 		extended := append(append([]byte(nil), data...), 0)
@@ -83,6 +89,11 @@ func TestTruncationAndBitFlipsAreCorrupt(t *testing.T) {
 				}
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("flip byte %d bit %d: err = %v, want ErrCorrupt", i, bit, err)
+				}
+				// Verify reads no payload, yet the checksum covers
+				// every byte: it catches the same flips.
+				if _, err := Verify(testSchema, flipped); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Verify, flip byte %d bit %d: err = %v, want ErrCorrupt", i, bit, err)
 				}
 			}
 		}
