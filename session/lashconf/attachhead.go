@@ -2,6 +2,7 @@ package lashconf
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/manifest"
@@ -24,7 +25,8 @@ func init() { cases = append(cases, attachHeadCases...) }
 
 // testAttachmentHeadReflectsPut: a head right after a put finds the
 // attachment; a repeated identical put addresses the same attachment and
-// the next head still finds it, with the same (absent) timestamp shape.
+// the next head still finds it, with the same (absent) timestamp shape;
+// the repeated put refreshes the row's intent time.
 func testAttachmentHeadReflectsPut(t *testing.T, e *env) {
 	a := e.attach("head")
 	ref := e.put("head", "\x03\x01\x04\x01\x05", manifest.Owner{})
@@ -32,6 +34,9 @@ func testAttachmentHeadReflectsPut(t *testing.T, e *env) {
 	if err != nil || first.ID != ref.ID || first.Size != 5 {
 		t.Fatalf("head after put %+v, %v", first, err)
 	}
+	before, _, err := e.st.Manifest().Row(e.ctx, "head", ref.ID)
+	e.must(err)
+	e.clock.Advance(1100 * time.Millisecond) // lash crosses a whole second too
 	again := e.put("head", "\x03\x01\x04\x01\x05", manifest.Owner{})
 	if again.ID != ref.ID {
 		t.Fatalf("repeated put addressed %s, want %s", again.ID, ref.ID)
@@ -39,6 +44,12 @@ func testAttachmentHeadReflectsPut(t *testing.T, e *env) {
 	second, err := a.Stat(e.ctx, ref.ID)
 	if err != nil || second.ID != ref.ID || second.Size != first.Size || second.CommittedAt != first.CommittedAt {
 		t.Fatalf("head after a repeated put %+v, %v (first %+v)", second, err, first)
+	}
+	// What the refreshed timestamp protects in lash, the refreshed intent
+	// time protects here: the row's owner-death judgement starts again.
+	after, _, err := e.st.Manifest().Row(e.ctx, "head", ref.ID)
+	if err != nil || !after.IntentAt.After(before.IntentAt) {
+		t.Fatalf("a repeated put did not refresh the intent time: %v -> %v (%v)", before.IntentAt, after.IntentAt, err)
 	}
 	e.mustRead(a, ref.ID, []byte("\x03\x01\x04\x01\x05"))
 }
