@@ -102,6 +102,8 @@ type world struct {
 	// observed per session: the head's ETag, the incarnation counter (bumped
 	// when a live head follows a tombstone), the current graph's node ids.
 	etag    map[string]string
+	heads   map[string]*session.HeadInfo // decoded, by session (readHead)
+	rows    map[string]rowSeen           // by row key (rowData)
 	inc     map[string]int
 	live    map[string]bool
 	nodes   map[string][]string
@@ -405,6 +407,60 @@ func (w *world) sweeper(ctx context.Context, name string, rng *rand.Rand) {
 // writes only (last is the request released in the previous step, nil
 // before the first); and an attachment can only lose its row or bytes to a
 // delete or a row write, so those checks run only then.
+// readHead is session.ReadHead, decoded once per head ETag: observe runs
+// after every step, and most steps leave every head as it was. (No actor
+// runs while observe does, so the head cannot change in between.)
+func (w *world) readHead(ctx context.Context, sid string) (*session.HeadInfo, error) {
+	oi, err := w.raw.Head(ctx, session.HeadKey(sid))
+	if errors.Is(err, objstore.ErrNotExist) {
+		delete(w.heads, sid)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if h := w.heads[sid]; h != nil && h.ETag == oi.ETag {
+		return h, nil
+	}
+	h, err := session.ReadHead(ctx, w.raw, sid)
+	if err == nil && h != nil {
+		w.heads[sid] = h
+	}
+	return h, err
+}
+
+// rowSeen is what manifest's Row said of a row object at one ETag.
+type rowSeen struct {
+	etag, data string
+	ok         bool
+}
+
+// rowData is manifest's Row of attachment id in sid (the data key its row
+// names), decoded once per row ETag, as readHead.
+func (w *world) rowData(ctx context.Context, sid, id string) (data string, ok bool, err error) {
+	key := manifest.RefKey(id, sid)
+	oi, err := w.raw.Head(ctx, key)
+	if errors.Is(err, objstore.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if r, hit := w.rows[key]; hit && r.etag == oi.ETag {
+		return r.data, r.ok, nil
+	}
+	row, ok, err := w.checker.Manifest().Row(ctx, sid, id)
+	if err != nil {
+		return "", false, err
+	}
+	r := rowSeen{etag: oi.ETag, ok: ok}
+	if ok {
+		r.data = row.Data.Key
+	}
+	w.rows[key] = r
+	return r.data, r.ok, nil
+}
+
 func (w *world) observe(ctx context.Context, last *Request) {
 	if last == nil || last.Op == "get" || last.Op == "head" || last.Op == "list" || last.Op == "list-uploads" {
 		return
@@ -412,7 +468,7 @@ func (w *world) observe(ctx context.Context, last *Request) {
 	deep := last.Op != "put" || strings.HasPrefix(last.Key, manifest.RefPrefix) || strings.HasSuffix(last.Key, "/head")
 	for i := range sessions {
 		sid := sid(i)
-		info, err := session.ReadHead(ctx, w.raw, sid)
+		info, err := w.readHead(ctx, sid)
 		if err != nil {
 			w.fail("read head of %s: %v", sid, err)
 			return
@@ -463,13 +519,13 @@ func (w *world) observe(ctx context.Context, last *Request) {
 				w.fail("acknowledged %s at revision %d of %s is not there (graph %v)", a.node, a.rev, sid, w.nodes[sid])
 			}
 			for _, id := range a.atts {
-				row, ok, err := w.checker.Manifest().Row(ctx, sid, id)
+				data, ok, err := w.rowData(ctx, sid, id)
 				if err != nil || !ok {
 					w.fail("attachment %s of acknowledged %s in %s has no row (%v)", id[:8], a.node, sid, err)
 					continue
 				}
-				if _, err := w.raw.Head(ctx, row.Data.Key); err != nil {
-					w.fail("bytes %s of attachment %s of acknowledged %s in %s: %v", row.Data.Key, id[:8], a.node, sid, err)
+				if _, err := w.raw.Head(ctx, data); err != nil {
+					w.fail("bytes %s of attachment %s of acknowledged %s in %s: %v", data, id[:8], a.node, sid, err)
 				}
 			}
 		}
@@ -515,7 +571,7 @@ func runWorld(t testing.TB, seed uint64, m *mutant, readersOnly bool) (failure s
 // newWorld makes the world of one seed: its shape, store and checker.
 func newWorld(t *testing.T, seed uint64, m *mutant, readersOnly bool) *world {
 	w := &world{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), sched: NewScheduler(), mutant: m,
-		etag: map[string]string{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
+		etag: map[string]string{}, heads: map[string]*session.HeadInfo{}, rows: map[string]rowSeen{}, inc: map[string]int{}, live: map[string]bool{}, nodes: map[string][]string{},
 		seenInc: map[string]int{}, ackRev: map[string]string{}, readersOnly: readersOnly}
 	if os.Getenv("STOWAGE_SIM_DEBUG") != "" {
 		w.sched.Log = func(s string) { t.Log(s) }

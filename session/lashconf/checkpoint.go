@@ -95,14 +95,3 @@ func (e *env) wantMissing(s *session.Store, c session.RuntimeCommit, component, 
 		e.t.Fatalf("checkpoint carrying %s %s: %v", component, ref, err)
 	}
 }
-
-// keys lists the bucket's object keys.
-func (e *env) keys() []string {
-	e.t.Helper()
-	out := []string{}
-	for info, err := range e.objs.List(e.ctx, "", nil) {
-		e.must(err)
-		out = append(out, info.Key)
-	}
-	return out
-}
