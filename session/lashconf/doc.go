@@ -12,14 +12,17 @@
 // session_delete_blob_reclaim.rs has a row, as do the store tests of
 // lash-sqlite-store (storage_fixes.rs, store_gc.rs, conformance.rs) and
 // lash-postgres-store. Each test is written for stowage in its own words.
-// A few files and cases are newer than the tag and are taken from lash's
+// Some files and cases are newer than the tag and are taken from lash's
 // main branch (commit 9a2c0b3, 2026-08-22): session_store_factory_vacuum.rs,
-// session_delete_blob_reclaim.rs, attachment_store.rs's three head cases,
-// and session_store_factory.rs's admission, binding, relation-shape,
-// queued-work peek, delete-fence, cross-session parent, fork and attachment
-// GC cases. Where lash main changed a behaviour the tag had (it retires a
-// deleted session id; the tag, and stowage, let it start clean), stowage
-// keeps the tag's and the test says so.
+// session_delete_blob_reclaim.rs, fence_integrity.rs, graph_integrity.rs,
+// attachment_store.rs's three head cases, session_store_factory.rs's
+// admission, binding, relation-shape, queued-work peek, delete-fence,
+// cross-session parent, fork and attachment GC cases, and
+// runtime_persistence.rs's later cases (unbound reads, prompt layer,
+// budgets, usage deltas, checkpoint component sets, the later
+// execution-lease and redrive cases). Where lash main changed a behaviour
+// the tag had (it retires a deleted session id; the tag, and stowage, let
+// it start clean), stowage keeps the tag's and the test says so.
 // Where stowage deliberately differs, the test asserts stowage's behaviour
 // and its doc comment cites docs/contract.md, "Where stowage differs from
 // lash".
