@@ -9,9 +9,11 @@
 // session_execution_lease_renewal.rs, session_store_factory.rs,
 // session_store_factory_vacuum.rs, turn_control.rs, fence_integrity.rs,
 // graph_integrity.rs, attachment_store.rs, attachment_owner.rs and
-// session_delete_blob_reclaim.rs has a row, as do the store tests of
-// lash-sqlite-store (storage_fixes.rs, store_gc.rs, conformance.rs) and
-// lash-postgres-store. Each test is written for stowage in its own words.
+// session_delete_blob_reclaim.rs has a row, as does every test function
+// of lash-sqlite-store (src/lib.rs, storage_fixes.rs, store_gc.rs,
+// conformance.rs) and lash-postgres-store (src/lib.rs, conformance.rs,
+// postgres_clock_contract.rs, postgres_lease_multiconnection.rs). Each test
+// is written for stowage in its own words.
 // Some files and cases are newer than the tag and are taken from lash's
 // main branch (commit 9a2c0b3, 2026-08-22): session_store_factory_vacuum.rs,
 // session_delete_blob_reclaim.rs, fence_integrity.rs, graph_integrity.rs,
@@ -112,10 +114,9 @@
 //	sqlite_registry_validation_fails_gc_not_session_open (sqlite)                RegistryFailureFailsGCNotSessionOpen                             passing
 //	sqlite_factory_uses_deterministic_safe_session_paths (sqlite store_gc)       FactoryUsesSafeSessionPaths                                      passing
 //	sqlite_factory_creates_metadata_once_and_preserves_on_reopen (sqlite)        FactoryCreateIsIdempotent                                        passing
-//	sqlite_factory_delete_session_removes_database_and_sidecars (sqlite)         FactoryDeleteRemovesStoreAndIsIdempotent                         passing
+//	sqlite_factory_delete_session_removes_database_and_sidecars_idempotently     FactoryDeleteRemovesStoreAndIsIdempotent                         passing (WAL and SHM sidecars: no counterpart)
 //	auto_gc_runs_after_commit_without_reentrant_locking (sqlite store_gc)        -                                                                not translatable (no auto-GC)
 //	postgres_lease_clock_and_fencing_hold_across_independent_connections         LeaseFencingHoldsAcrossIndependentHandles                        passing
-//	postgres_turn_commit_stamps_use_injected_store_clock (postgres)              ClockExpiry (the store clock decides expiry)                     passing
 //	unbound_session_meta_refuses_ambiguous_resolution (rp)                       UnboundSessionMetaRefusesAmbiguousResolution                     passing
 //	unbound_session_reads_resolve_the_same_session (rp)                          UnboundSessionReadsAgreeAndNeverGuess                            deliberate
 //	pending_turn_input_mint_is_unique_across_store_instances (rp)                PendingTurnInputMintIsUniqueAcrossHandles                         passing
@@ -229,16 +230,70 @@
 //	session_delete_keeps_fork_shared_checkpoint_blobs (sdbr)                     -                                                                no API yet (forks)
 //	session_delete_blob_failure_rolls_back_with_partial_report (sdbr)            SessionDeleteBlobFailureLeavesLeftoversToTheSweeper              deliberate
 //	session_delete_ignores_broken_factory_gc_scope (sdbr)                        SessionDeleteIgnoresABrokenSweep                                 passing
+//	checkpoint_probe_skips_writes_for_deferred_head (sq)                         CheckpointClaimProbeRequestCounts                                passing (runs rp's checkpoint_claim_probe_transaction_counts)
+//	primary_session_db_names_exclude_sidecars (sq)                               -                                                                not translatable (SQLite file names; a session's keys are under its own prefix)
+//	live_attachment_refs_skips_sidecars (sq)                                     -                                                                not translatable (sidecar database files beside a session's)
+//	live_attachment_refs_aborts_on_unreadable_primary_session_db (sq)            UnreadableSessionIsKeptAndTheSweepGoesOn                         deliberate
+//	segment_handover_persist_keeps_current_input_for_crash_replay (sq)           -                                                                out of scope (process registry segment handovers)
+//	terminal_segment_handover_cleanup_removes_continuation_state (sq)            -                                                                out of scope (process registry segment handovers)
+//	sqlite_lashlang_artifact_store_round_trips_verified_module_artifacts (sq)    -                                                                out of scope (artifacts)
+//	sqlite_process_registry_persists_rows_after_reopen (sq)                      -                                                                out of scope (process registry)
+//	sqlite_artifact_store_satisfies_conformance (sq)                             -                                                                out of scope (artifacts)
+//	sqlite_process_registry_satisfies_conformance (sq)                           -                                                                out of scope (process registry)
+//	sqlite_session_store_factory_satisfies_conformance (sq)                      -                                                                passing (runs session_store_factory.rs at the tag: the ssf rows above)
+//	sqlite_attachment_owner_cold_replay_conformance (sq)                         -                                                                out of scope (effect host replay: the ao row above)
+//	sqlite_process_prune_deletes_owned_session_stores (sq)                       -                                                                out of scope (process registry: the ssf process_prune row above)
+//	sqlite_store_uses_injected_clock_for_expiry (sq)                             ClockExpiry                                                      passing (runs rp's runtime_persistence_clock_expiry)
+//	sqlite_trigger_store_satisfies_conformance (sq)                              -                                                                out of scope (triggers)
+//	sqlite_trigger_store_rejects_pre_keyed_schema_before_serving (sq)            -                                                                out of scope (the trigger store's SQLite schema gate)
+//	sqlite_effect_controller_rejects_pre_canonical_envelope_schema_before_serving -                                                                out of scope (the effect replay store's SQLite schema gate)
+//	sqlite_trigger_ingress_skips_malformed_matching_subscription (sq)            -                                                                out of scope (triggers)
+//	sqlite_store_satisfies_runtime_persistence_conformance (sq)                  -                                                                passing (runs runtime_persistence.rs: the rp rows above, each with its status)
+//	sqlite_store_schema_excludes_embedded_turn_replay_tables (sq)                -                                                                not translatable (the tables of an SQLite schema)
+//	sqlite_effect_host_satisfies_scope_conformance (sq)                          -                                                                out of scope (effect host)
+//	sqlite_effect_host_satisfies_cold_instance_await_event_conformance (sq)      -                                                                out of scope (effect host await-event)
+//	sqlite_await_event_key_mint_is_pure_and_store_secret_is_stable (sq)          -                                                                out of scope (effect host await-event)
+//	sqlite_effect_host_satisfies_cold_process_await_event_conformance (sq)       -                                                                out of scope (effect host await-event)
+//	sqlite_effect_controller_satisfies_replay_conformance (sq)                   -                                                                out of scope (effect host replay)
+//	sqlite_effect_controller_replays_without_local_executor (sq)                 -                                                                out of scope (effect host replay)
+//	sqlite_effect_controller_reports_envelope_divergent_paths (sq)               -                                                                out of scope (effect host replay)
+//	sqlite_effect_controller_satisfies_lease_fencing_conformance (sq)            -                                                                out of scope (effect host replay leases)
+//	sqlite_sleep_replay_returns_after_recorded_due_time (sq)                     -                                                                out of scope (effect host replay)
+//	sqlite_factory_is_explicitly_usable_as_session_store_factory (sq)            FactoryIsUsableAsASessionStoreFactory                            passing
+//	postgres_claim_completion_is_locked_and_zero_rows_roll_back_the_head (pg)    StaleClaimCompletionLeavesTheHeadUnmoved                         passing (the row lock is SQL's; here the head CAS checks the claim)
+//	checkpoint_probe_skips_writes_for_deferred_head_when_configured (pg)         CheckpointClaimProbeRequestCounts                                passing (runs rp's checkpoint_claim_probe_transaction_counts)
+//	postgres_runtime_persistence_satisfies_conformance_when_configured (pg)      -                                                                passing (runs runtime_persistence.rs: the rp rows above, each with its status)
+//	postgres_artifact_store_satisfies_conformance_when_configured (pg)           -                                                                out of scope (artifacts)
+//	postgres_session_store_factory_satisfies_conformance_when_configured (pg)    -                                                                passing (runs session_store_factory.rs at the tag: the ssf rows above)
+//	postgres_attachment_owner_cold_replay_conformance_when_configured (pg)       -                                                                out of scope (effect host replay: the ao row above)
+//	postgres_process_prune_deletes_owned_session_stores_when_configured (pg)     -                                                                out of scope (process registry: the ssf process_prune row above)
+//	postgres_turn_commit_stamps_use_injected_store_clock_when_configured (pg)    TurnCommitStampsUseTheInjectedStoreClock                         passing
+//	postgres_from_pool_enforces_schema_version_gate_when_configured (pg)         -                                                                not translatable (a pool adopting a database; every head read checks its version)
+//	postgres_effect_host_satisfies_cold_instance_await_event_conformance_when_configured -                                                                out of scope (effect host await-event)
+//	postgres_await_event_key_mint_is_pure_and_signatures_match_sqlite_when_seeded -                                                                out of scope (effect host await-event)
+//	postgres_effect_host_satisfies_cold_process_await_event_conformance_when_configured -                                                                out of scope (effect host await-event)
+//	postgres_runtime_effect_controller_satisfies_conformance_when_configured     -                                                                out of scope (effect host replay)
+//	postgres_effect_controller_satisfies_lease_fencing_conformance_when_configured -                                                                out of scope (effect host replay leases)
+//	postgres_process_registry_satisfies_conformance_when_configured (pg)         -                                                                out of scope (process registry)
+//	postgres_trigger_store_satisfies_conformance_when_configured (pg)            -                                                                out of scope (triggers)
+//	queued_work_and_pending_input_lease_decisions_use_the_postgres_clock (pg)    LeaseAndClaimDecisionsUseTheStoreClock                           passing
+//	process_lease_decisions_use_the_postgres_clock (pg)                          -                                                                out of scope (process registry leases)
+//	final_turn_commit_stamps_use_the_injected_store_clock (pg)                   TurnCommitStampsUseTheInjectedStoreClock                         passing
 //
 // Files: rp = runtime_persistence.rs, sr = store_recovery.rs, sga =
 // session_graph_append.rs, selr = session_execution_lease_renewal.rs, ssf =
 // session_store_factory.rs, ssfv = session_store_factory_vacuum.rs, tc =
 // turn_control.rs, fi = fence_integrity.rs, gi = graph_integrity.rs, as =
 // attachment_store.rs, ao = attachment_owner.rs, sdbr =
-// session_delete_blob_reclaim.rs.
+// session_delete_blob_reclaim.rs, sq = lash-sqlite-store's tests (the
+// earlier rows say sqlite), pg = lash-postgres-store's (the earlier rows
+// say postgres). A case name too long for its column goes without its
+// file tag.
 //
-// Counts: the table has 192 rows: 98 passing, 28 deliberate, 5 partial, 30
-// no API yet, 0 not yet translated, 8 out of scope and 23 not
-// translatable. 124 Go tests cover the 131 rows with a test (a few Go tests
-// cover two cases).
+// Counts: the table has 240 rows: 109 passing, 29 deliberate, 5 partial,
+// 30 no API yet, 0 not yet translated, 40 out of scope and 27 not
+// translatable. 129 Go tests cover the 139 rows with a test (a few Go tests
+// cover two cases). The four rows of the backends' runners of
+// runtime_persistence.rs and session_store_factory.rs name no Go test:
+// every case those suites run has its own row.
 package lashconf
