@@ -728,8 +728,9 @@ func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
 // blob pointer) and deleted its own upload; the reader's GET of the bytes
 // found them gone and reported the acknowledged attachment not found.
 // attach.Get now re-reads a row whose bytes are gone and follows it.
+// 66812 failed the same way in session s1.
 func TestSimulationRegressionSeeds(t *testing.T) {
-	for _, seed := range []uint64{15744} {
+	for _, seed := range []uint64{15744, 66812} {
 		if failure, trace := run(t, seed, nil); failure != "" {
 			t.Fatalf("seed %d: %s\nlast steps:\n%s", seed, failure, strings.Join(tail(trace, 40), "\n"))
 		}
