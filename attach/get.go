@@ -18,21 +18,38 @@ import (
 // byte range. A session that holds no ref to id gets ErrNotFound, even if
 // the bytes exist. A full read fails with ErrChecksum at the end if the
 // bytes do not hash to id.
+//
+// The row and the bytes are two reads: a row re-pointed between them (a
+// concurrent put of the same content moved it to other data and deleted
+// the data it named) leaves the bytes read first gone. Get then reads the
+// row again and opens what it names now; the bytes are reported gone only
+// when the row still names what was found missing.
 func (a *Store) Get(ctx context.Context, id string, rng *Range) (io.ReadCloser, Ref, error) {
 	ctx, op := observe.Start(ctx, a.obs, observe.AttachGet, a.sessionID)
-	row, err := a.row(ctx, id)
-	if err != nil {
-		return nil, Ref{}, failGet(op, errorf("get: %w", err))
+	for attempt := 1; ; attempt++ {
+		row, err := a.row(ctx, id)
+		if err != nil {
+			return nil, Ref{}, failGet(op, errorf("get: %w", err))
+		}
+		rc, err := a.open(ctx, row.Data, id, rng)
+		if errors.Is(err, objstore.ErrNotExist) {
+			if again, rerr := a.row(ctx, id); attempt < maxRepoints && rerr == nil && again.Data.Key != row.Data.Key {
+				continue
+			}
+			err = fmt.Errorf("%w: bytes of %s are gone: %w", ErrNotFound, id, err)
+		}
+		if err != nil {
+			return nil, Ref{}, failGet(op, errorf("get: %w", err))
+		}
+		return observe.Body(rc, op, id), refOf(row), nil
 	}
-	rc, err := a.open(ctx, row.Data, id, rng)
-	if errors.Is(err, objstore.ErrNotExist) {
-		err = fmt.Errorf("%w: bytes of %s are gone: %w", ErrNotFound, id, err)
-	}
-	if err != nil {
-		return nil, Ref{}, failGet(op, errorf("get: %w", err))
-	}
-	return observe.Body(rc, op, id), refOf(row), nil
 }
+
+// maxRepoints bounds how many re-pointed rows one Get follows. A row is
+// re-pointed only away from reclaimed data or from a writer's own upload,
+// so a read that keeps losing that race is one among writers that keep
+// replacing the same content.
+const maxRepoints = 8
 
 // Stat returns the ref this session holds to id.
 func (a *Store) Stat(ctx context.Context, id string) (Ref, error) {

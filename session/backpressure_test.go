@@ -93,6 +93,14 @@ func steadySession(t *testing.T, ctx context.Context, st objstore.Store) (*Store
 	return w, parent
 }
 
+// gatedSteadySession is steadySession on a memstore behind an open gate.
+func gatedSteadySession(t *testing.T, ctx context.Context) (*gatedStore, *Store, string) {
+	g := &gatedStore{Store: memstore.New(nil), gate: make(chan struct{})}
+	close(g.gate)
+	w, parent := steadySession(t, ctx, g)
+	return g, w, parent
+}
+
 // TestFlushDoesNotWaitForAMergeInTheSteadyState: in a session holding the
 // most segments merges leave when they keep up, a merge in flight (held)
 // does not stall the commits after it, flushes included: they wait only
@@ -102,9 +110,7 @@ func TestFlushDoesNotWaitForAMergeInTheSteadyState(t *testing.T) {
 	warmCodec(t)
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		g := &gatedStore{Store: memstore.New(nil), gate: make(chan struct{})}
-		close(g.gate)
-		w, parent := steadySession(t, ctx, g)
+		g, w, parent := gatedSteadySession(t, ctx)
 		g.gate = make(chan struct{})
 		// The first two commits flush (level 0 reaches 4: a merge starts
 		// and is held); the next six flush three times more (level 0
@@ -134,9 +140,7 @@ func TestCommitDoesNotWaitForDeletes(t *testing.T) {
 	warmCodec(t)
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		g := &gatedStore{Store: memstore.New(nil), gate: make(chan struct{})}
-		close(g.gate)
-		w, parent := steadySession(t, ctx, g)
+		g, w, parent := gatedSteadySession(t, ctx)
 		for i := range 2 { // a flush, then a merge of level 0
 			parent = commitNode(t, ctx, w, steadyRevisions+i, parent)
 			w.WaitCompaction()

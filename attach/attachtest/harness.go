@@ -66,6 +66,7 @@ func Run(t *testing.T, h Harness) {
 		{"FenceArmed", testFenceArmed},
 		{"ConcurrentIdenticalPuts", testConcurrentIdentical},
 		{"SweepFailureCause", testSweepFailureCause},
+		{"RepointedDuringGet", testRepointedDuringGet},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h, h.New(t))) })
 	}

@@ -720,6 +720,23 @@ func TestSimulation(t *testing.T) {
 
 func tail(s []string, n int) []string { return s[max(0, len(s)-n):] }
 
+// TestSimulationRegressionSeeds replays the seeds of the long runs that
+// once failed, whatever range a run covers.
+//
+// 15744: a reader read a row naming writer A's upload; writer A then
+// re-pointed the row to writer B's data of the same content (the digest's
+// blob pointer) and deleted its own upload; the reader's GET of the bytes
+// found them gone and reported the acknowledged attachment not found.
+// attach.Get now re-reads a row whose bytes are gone and follows it.
+// 66812 failed the same way in session s1.
+func TestSimulationRegressionSeeds(t *testing.T) {
+	for _, seed := range []uint64{15744, 66812} {
+		if failure, trace := run(t, seed, nil); failure != "" {
+			t.Fatalf("seed %d: %s\nlast steps:\n%s", seed, failure, strings.Join(tail(trace, 40), "\n"))
+		}
+	}
+}
+
 // TestSimulationDeterministic: a seed replays exactly. Every id and token
 // is drawn from the seed (stowage.Config.Entropy, manifest.Options.Entropy,
 // session.HeadSweeper.Entropy) and the clock is the bubble's, so two runs

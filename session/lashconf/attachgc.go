@@ -119,11 +119,7 @@ func testFenceStateMachine(t *testing.T, e *env) {
 	if err != nil || free.State.Phase != fence.Idle || free.State.Epoch <= armed.State.Epoch {
 		t.Fatalf("release: %+v, %v", free.State, err)
 	}
-	again := e.put(sid, "fenced bytes", manifest.Owner{})
-	now, _, err := e.st.Manifest().Row(e.ctx, sid, again.ID)
-	e.must(err)
-	e.must(f.Protect(e.ctx, now.Data.Key))
-	e.mustRead(e.attach(sid), again.ID, []byte("fenced bytes"))
+	putProtected(t, e, f, sid, "fenced bytes")
 }
 
 // testFencedSweep: a sweep collects an orphan, deletes nothing a ref
@@ -147,9 +143,16 @@ func testFencedSweep(t *testing.T, e *env) {
 	if err != nil || snap.State.Phase != fence.Idle {
 		t.Fatalf("fence after the sweep %+v, %v", snap.State, err)
 	}
-	again := e.put(sid, "conformance-fenced-orphan", manifest.Owner{})
-	now, _, err := e.st.Manifest().Row(e.ctx, sid, again.ID)
+	putProtected(t, e, f, sid, "conformance-fenced-orphan")
+}
+
+// putProtected puts content in sid, protects the data its row names
+// through f (granted at once: the shard is Idle) and reads it back.
+func putProtected(t *testing.T, e *env, f *fence.Fence, sid, content string) {
+	t.Helper()
+	ref := e.put(sid, content, manifest.Owner{})
+	row, _, err := e.st.Manifest().Row(e.ctx, sid, ref.ID)
 	e.must(err)
-	e.must(f.Protect(e.ctx, now.Data.Key))
-	e.mustRead(e.attach(sid), again.ID, []byte("conformance-fenced-orphan"))
+	e.must(f.Protect(e.ctx, row.Data.Key))
+	e.mustRead(e.attach(sid), ref.ID, []byte(content))
 }
