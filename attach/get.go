@@ -26,14 +26,15 @@ import (
 // when the row still names what was found missing.
 func (a *Store) Get(ctx context.Context, id string, rng *Range) (io.ReadCloser, Ref, error) {
 	ctx, op := observe.Start(ctx, a.obs, observe.AttachGet, a.sessionID)
+	row, err := a.row(ctx, id)
+	if err != nil {
+		return nil, Ref{}, failGet(op, errorf("get: %w", err))
+	}
 	for attempt := 1; ; attempt++ {
-		row, err := a.row(ctx, id)
-		if err != nil {
-			return nil, Ref{}, failGet(op, errorf("get: %w", err))
-		}
 		rc, err := a.open(ctx, row.Data, id, rng)
 		if errors.Is(err, objstore.ErrNotExist) {
 			if again, rerr := a.row(ctx, id); attempt < maxRepoints && rerr == nil && again.Data.Key != row.Data.Key {
+				row = again
 				continue
 			}
 			err = fmt.Errorf("%w: bytes of %s are gone: %w", ErrNotFound, id, err)
