@@ -168,6 +168,11 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 	if cfg.Entropy != nil {
 		cfg.Entropy = &lockedReader{r: cfg.Entropy}
 	}
+	n := cfg.SharedCacheBytes
+	if n <= 0 {
+		n = DefaultSharedCacheBytes
+	}
+	segs := session.NewSegmentCache(n)
 	m := manifest.New(objs, &manifest.Options{
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
@@ -175,20 +180,19 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Heads: session.HeadRefs{Store: objs},
 		// DeleteSession forgets only the rows of the incarnation it ended.
 		Incarnations: session.HeadRefs{Store: objs},
-		Processes:    cfg.Processes,
-		Entropy:      cfg.Entropy,
-		Now:          cfg.Now,
-		Logger:       cfg.Logger,
-		Observer:     cfg.Telemetry,
+		// A turn's first attachment put announces the turn in the head, so
+		// the commit of a turn that put none makes one request.
+		Announcer: session.HeadRefs{Store: objs, Entropy: cfg.Entropy, Cache: segs},
+		Processes: cfg.Processes,
+		Entropy:   cfg.Entropy,
+		Now:       cfg.Now,
+		Logger:    cfg.Logger,
+		Observer:  cfg.Telemetry,
 	})
 	if cfg.Rand != nil {
 		cfg.Rand = rand.New(&lockedSource{src: cfg.Rand})
 	}
-	n := cfg.SharedCacheBytes
-	if n <= 0 {
-		n = DefaultSharedCacheBytes
-	}
-	return &Store{objs: objs, manifest: m, segs: session.NewSegmentCache(n), cfg: cfg}, nil
+	return &Store{objs: objs, manifest: m, segs: segs, cfg: cfg}, nil
 }
 
 // lockedReader serialises the reads of an entropy source that the manifest

@@ -182,6 +182,11 @@ func (s *Store) ensureMarkers(ctx context.Context, cur, next *Row) error {
 		keys = append(keys, sessionMarker(next.SessionID, next.AttachmentID))
 	}
 	if !next.Committed() && next.Owner.Kind == OwnerTurn && (cur == nil || cur.Owner != next.Owner) {
+		// The head announces the turn before its row exists, so a commit
+		// of the turn whose base does not announce it has no row to adopt.
+		if err := s.announceTurn(ctx, next.SessionID, next.Owner.ID); err != nil {
+			return err
+		}
 		keys = append(keys, turnMarker(next.SessionID, next.Owner.ID, next.AttachmentID))
 	}
 	return s.putMarkers(ctx, keys)

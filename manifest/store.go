@@ -3,6 +3,7 @@ package manifest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -58,6 +59,14 @@ type HeadRefs interface {
 	Committed(ctx context.Context, sessionID, id string) (bool, time.Time, error)
 }
 
+// TurnAnnouncer records in a session's head that a turn puts attachments
+// (session.HeadRefs implements it): docs/protocol.md, "One-request
+// commits". Once it returns, every head of the session announces the turn
+// until the turn's own commit, which then adopts the turn's rows.
+type TurnAnnouncer interface {
+	AnnounceTurn(ctx context.Context, sessionID, turnID string) error
+}
+
 // Incarnations tells ForgetSession which incarnation of a session its head
 // is at (session.HeadRefs implements it).
 type Incarnations interface {
@@ -87,6 +96,13 @@ type Options struct {
 	// nil means every session reads as having no head (ForgetSession then
 	// removes only rows no commit bound to an incarnation).
 	Incarnations Incarnations
+	// Announcer, if set, is told of every turn before a row owned by it is
+	// written, and the manifest then reports AnnouncesTurns: a session
+	// commit of a turn its head does not announce skips listing the turn's
+	// markers. Every writer of turn-owned rows into a bucket must have one
+	// (stowage.Open wires session.HeadRefs) before any session store takes
+	// that shortcut; nil means no announcing, and commits always list.
+	Announcer TurnAnnouncer
 	// Entropy is the random source of upload ids and row revs (ULIDs); nil
 	// means a process-wide cryptographic source. A deterministic simulation
 	// injects a seeded one (ids choose fence shards, so they shape a run).
@@ -119,6 +135,8 @@ type Store struct {
 	procs       ProcessRegistry
 	heads       HeadRefs
 	incs        Incarnations
+	announcer   TurnAnnouncer
+	announced   announcedTurns
 	now         func() time.Time
 	log         *slog.Logger
 	conc        int
@@ -130,6 +148,49 @@ type Store struct {
 	// condDelete is whether If-Match deletes are enforced; cleared if the
 	// store ever answers ErrNotSupported.
 	condDelete atomic.Bool
+}
+
+// AnnouncesTurns reports whether the store announces every turn that owns a
+// row it writes (Options.Announcer): docs/protocol.md, "One-request commits".
+func (s *Store) AnnouncesTurns() bool { return s.announcer != nil }
+
+// announceTurn tells the announcer about turnID of sessionID once per
+// process (an announcement stays in the head until the turn commits, and a
+// put after its commit is not adopted anyway).
+func (s *Store) announceTurn(ctx context.Context, sessionID, turnID string) error {
+	if s.announcer == nil || s.announced.has(sessionID, turnID) {
+		return nil
+	}
+	if err := s.announcer.AnnounceTurn(ctx, sessionID, turnID); err != nil {
+		return fmt.Errorf("announce turn %s of session %s: %w", turnID, sessionID, err)
+	}
+	s.announced.add(sessionID, turnID)
+	return nil
+}
+
+// announcedTurns remembers the turns announced by this process, up to
+// maxAnnounced (then it starts again: forgetting only costs a head GET).
+type announcedTurns struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+const maxAnnounced = 1 << 12
+
+func (a *announcedTurns) has(sid, turn string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.m[sid+"/"+turn]
+	return ok
+}
+
+func (a *announcedTurns) add(sid, turn string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) >= maxAnnounced {
+		a.m = make(map[string]struct{})
+	}
+	a.m[sid+"/"+turn] = struct{}{}
 }
 
 // Observer returns Options.Observer (nil if none).
@@ -152,6 +213,7 @@ func New(obj objstore.Store, opts *Options) *Store {
 		procs:       opts.Processes,
 		heads:       opts.Heads,
 		incs:        opts.Incarnations,
+		announcer:   opts.Announcer,
 		entropy:     monotonic(opts.Entropy),
 		now:         opts.Now,
 		log:         opts.Logger,

@@ -277,10 +277,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 // it (superseded objects, background merges, stamping the refs).
 func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 	s, c, sid, next, res := t.s, t.c, t.sid, dr.next, dr.res
-	turnID := ""
-	if c.TurnCommit != nil {
-		turnID = c.TurnCommit.TurnID
-	}
+	turnID := t.adoptTurn(next)
 	var attachIDs []string
 	var tailDelta *delta // where the commit's attachment ids go
 	if dr.large {
@@ -348,6 +345,29 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			}
 		},
 	}
+}
+
+// turnAnnouncing is a manifest hook that announces every turn owning a row
+// it writes in the session head (manifest.Store with an Announcer).
+type turnAnnouncing interface{ AnnouncesTurns() bool }
+
+// adoptTurn returns the turn whose rows the commit adopts by turn marker
+// before its head PUT, or "" for none (docs/protocol.md, "One-request
+// commits"): with a hook that announces turns, only a turn that next (a
+// clone of the base head) announces has rows to adopt, and next then drops
+// the announcement; a hook that does not announce has every turn adopt.
+func (t *commitTxn) adoptTurn(next *head) string {
+	st := t.c.TurnCommit
+	if st == nil {
+		return ""
+	}
+	if a, ok := t.s.hook.(turnAnnouncing); ok && a.AnnouncesTurns() {
+		if !next.announces(st.TurnID) {
+			return ""
+		}
+		next.adopted(st.TurnID)
+	}
+	return st.TurnID
 }
 
 // receipt looks up the receipt of the commit's turn in base.

@@ -29,8 +29,14 @@ import (
 // only on the list it holds, which every schema has). Bumped for the same
 // reason: a schema-3 writer would drop inc, and a re-created session's rows
 // would look like its deleted predecessor's.
+//
+// Head schema 5 added attach_turns and attach_turns_full (the turns whose
+// attachment puts announced themselves: docs/protocol.md, "One-request
+// commits"). Bumped because a schema-4 writer would drop them, and a
+// commit would then skip adopting the rows of a turn that put attachments.
+// A head of schema 4 or older reads as announcing every turn.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 4, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 5, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 2, Min: 1} // 2: blocked (blocks.go)
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 2, Min: 1} // 2: blocks and parents
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -112,6 +118,54 @@ type head struct {
 	Lease *SessionExecutionLease `json:"lease,omitempty"`
 	// LeaseGen is the last fencing token handed out.
 	LeaseGen uint64 `json:"lease_gen,omitempty"`
+
+	// AttachTurns are the turns that announced an attachment put
+	// (AnnounceTurn) and have not committed since, sorted; AttachTurnsFull
+	// means more than maxAttachTurns did, and stands for every turn. A
+	// commit of a turn the head does not announce adopts no rows by turn
+	// marker and needs no request before its PUT. Every head write carries
+	// both, tombstones and new incarnations included; only the commit of
+	// the turn, which adopts its rows, drops it.
+	AttachTurns     []string `json:"attach_turns,omitempty"`
+	AttachTurnsFull bool     `json:"attach_turns_full,omitempty"`
+}
+
+// maxAttachTurns bounds head.AttachTurns; past it the head announces
+// every turn (AttachTurnsFull), so every turn commit lists its markers.
+const maxAttachTurns = 256
+
+// announces reports whether turn's attachment puts may have written rows
+// that a commit of turn must adopt.
+func (h *head) announces(turn string) bool {
+	if h == nil {
+		return false
+	}
+	if h.AttachTurnsFull {
+		return true
+	}
+	_, found := slices.BinarySearch(h.AttachTurns, turn)
+	return found
+}
+
+// announce adds turn to h's announced turns; it reports whether h changed.
+func (h *head) announce(turn string) bool {
+	if h.announces(turn) {
+		return false
+	}
+	if len(h.AttachTurns) >= maxAttachTurns {
+		h.AttachTurns, h.AttachTurnsFull = nil, true
+		return true
+	}
+	i, _ := slices.BinarySearch(h.AttachTurns, turn)
+	h.AttachTurns = slices.Insert(slices.Clone(h.AttachTurns), i, turn)
+	return true
+}
+
+// adopted drops turn from h's announced turns: its commit adopted its rows.
+func (h *head) adopted(turn string) {
+	if i, found := slices.BinarySearch(h.AttachTurns, turn); found {
+		h.AttachTurns = slices.Delete(slices.Clone(h.AttachTurns), i, i+1)
+	}
 }
 
 // blobLoc is where a blob lives: inline in the head (small blobs) or in its
@@ -259,6 +313,7 @@ func (h *head) clone() *head {
 	c.Queue = append([]queuedBatch(nil), h.Queue...)
 	c.Inputs = append([]inputRow(nil), h.Inputs...)
 	c.Tombstones = append([]string(nil), h.Tombstones...)
+	c.AttachTurns = slices.Clone(h.AttachTurns)
 	if h.Lease != nil {
 		l := *h.Lease
 		c.Lease = &l
@@ -280,6 +335,8 @@ func freshHead(sid string, prev *head) *head {
 		h.RecentWrites = append([]string(nil), prev.RecentWrites...)
 		h.Window = prev.Window
 		h.SweepGen = prev.SweepGen
+		// Announced turns outlive a delete: a turn's puts may straddle it.
+		h.AttachTurns, h.AttachTurnsFull = slices.Clone(prev.AttachTurns), prev.AttachTurnsFull
 		h.Inc = prev.incarnation()
 		if prev.Deleted {
 			h.Inc = max(prev.Gen, prev.incarnation()) + 1
@@ -340,6 +397,10 @@ func decodeHead(data []byte) (*head, error) {
 		for i := range h.Segs {
 			h.Segs[i].Sealed = true // sizes unknown: never merge them
 		}
+	}
+	if version < 5 {
+		// Its writers did not announce turns: every turn may have rows.
+		h.AttachTurnsFull = true
 	}
 	return h, nil
 }

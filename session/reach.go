@@ -38,6 +38,10 @@ type HeadInfo struct {
 	// state (queued work, turn inputs, node tombstones) of a live head, one
 	// sentence each; fsck reports them.
 	StateProblems []string
+	// AttachTurns are the turns whose attachment puts the head announces
+	// (see HeadRefs.AnnounceTurn); AttachTurnsFull stands for every turn.
+	AttachTurns     []string
+	AttachTurnsFull bool
 }
 
 // ReadHead decodes sid's head from store. It returns (nil, nil) if there is

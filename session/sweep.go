@@ -54,39 +54,62 @@ func (hs HeadSweeper) Sweep(ctx context.Context, store objstore.Store, sid, etag
 	if err := ValidateSessionID(sid); err != nil {
 		return nil, err
 	}
+	return rewriteHead(ctx, store, hs.Entropy, "sweep head", sid, etag, func(h *head) { h.SweepGen++ })
+}
+
+// rewriteHead publishes, by compare-and-swap on sid's head whose ETag is
+// etag (create-only if etag is "": a placeholder head), a successor of it
+// changed by change, with a fresh write id from entropy (nil: a
+// cryptographic source). A lost response is resolved by reading the head
+// back; a changed head matches objstore.ErrPreconditionFailed.
+func rewriteHead(ctx context.Context, store objstore.Store, entropy io.Reader, op, sid, etag string, change func(*head)) (*HeadInfo, error) {
 	tmp := &Store{objs: store}
-	if hs.Entropy != nil {
-		tmp.ids = newIDSource(hs.Entropy)
-	}
-	var next *head
-	opts := &objstore.PutOptions{ContentType: "application/octet-stream"}
-	if etag == "" {
-		next = &head{SessionID: sid, Placeholder: true, SweepGen: 1}
-		tmp.stampWriteKeep(next, nil, defaultRecentWrites)
-		opts.IfNoneMatch = true
-	} else {
-		cur, _, err := tmp.fetchHead(ctx, sid, "")
-		if err != nil {
+	var cur snapshot
+	if etag != "" {
+		var err error
+		if cur, _, err = tmp.fetchHead(ctx, sid, ""); err != nil {
 			return nil, err
 		}
 		if cur.h == nil || cur.etag != etag {
-			return nil, fmt.Errorf("session: sweep head of %q: head changed: %w", sid, objstore.ErrPreconditionFailed)
+			return nil, fmt.Errorf("session: %s of %q: head changed: %w", op, sid, objstore.ErrPreconditionFailed)
 		}
+	}
+	return publishRewrite(ctx, tmp, entropy, op, sid, cur, change)
+}
+
+// publishRewrite is rewriteHead over the head cur just read (none: cur.h
+// nil).
+func publishRewrite(ctx context.Context, tmp *Store, entropy io.Reader, op, sid string, cur snapshot, change func(*head)) (*HeadInfo, error) {
+	if entropy != nil {
+		tmp.ids = newIDSource(entropy)
+	}
+	var next *head
+	opts := &objstore.PutOptions{ContentType: "application/octet-stream"}
+	if cur.h == nil {
+		next = &head{SessionID: sid, Placeholder: true}
+		change(next)
+		tmp.stampWriteKeep(next, nil, defaultRecentWrites)
+		opts.IfNoneMatch = true
+	} else {
 		next = cur.h.clone()
 		tmp.stampWriteKeep(next, cur.h, max(defaultRecentWrites, len(cur.h.RecentWrites)))
-		next.SweepGen = cur.h.SweepGen + 1
-		opts.IfMatch = etag
+		change(next)
+		opts.IfMatch = cur.etag
 	}
 	data, err := encodeHead(next)
 	if err != nil {
 		return nil, err
 	}
-	info, putErr := store.Put(ctx, HeadKey(sid), data, opts)
+	info, putErr := tmp.objs.Put(ctx, HeadKey(sid), data, opts)
 	if putErr == nil {
 		return headInfo(sid, info.ETag, next), nil
 	}
-	// Read back: a write whose response was lost (or that a retry layer
-	// sent twice) may have landed.
+	return resolveRewrite(ctx, tmp, op, sid, next, putErr)
+}
+
+// resolveRewrite reads the head back after rewriteHead's PUT failed: a write
+// whose response was lost (or that a retry layer sent twice) may have landed.
+func resolveRewrite(ctx context.Context, tmp *Store, op, sid string, next *head, putErr error) (*HeadInfo, error) {
 	rctx := ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
@@ -103,15 +126,72 @@ func (hs HeadSweeper) Sweep(ctx context.Context, store objstore.Store, sid, etag
 		}
 	}
 	if errors.Is(putErr, objstore.ErrPreconditionFailed) || errors.Is(putErr, objstore.ErrConflict) {
-		return nil, fmt.Errorf("session: sweep head of %q: %w", sid, putErr)
+		return nil, fmt.Errorf("session: %s of %q: %w", op, sid, putErr)
 	}
-	return nil, backendErr("sweep head of "+sid, putErr)
+	return nil, backendErr(op+" of "+sid, putErr)
+}
+
+// announceAttempts bounds AnnounceTurn's compare-and-swap attempts against
+// concurrent head writes.
+const announceAttempts = 8
+
+// AnnounceTurn records in sid's head, before an attachment put owned by
+// turn writes its row, that turn has put attachments (docs/protocol.md,
+// "One-request commits"): the commit of turn then adopts the turn's rows
+// before its head PUT, and a turn commit whose base head does not announce
+// its turn skips that step. It implements manifest.TurnAnnouncer.
+//
+// A head that already announces turn is left alone (one head GET). Else it
+// publishes a successor by compare-and-swap, retried on concurrent writes:
+// over a live head, a tombstone or a placeholder (the announcement outlives
+// a deletion and carries into a new incarnation), or, with no head, a
+// placeholder. A head that cannot be decoded is a *CorruptError.
+func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn string) error {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return err
+	}
+	if err := validateID("turn id", turn); err != nil {
+		return err
+	}
+	tmp := &Store{objs: r.Store}
+	cur := r.Cache.head(sessionID)
+	if cur != nil && cur.etag == "" {
+		cur = nil // a compare-and-swap needs the ETag
+	}
+	for attempt := 0; ; attempt++ {
+		if cur == nil {
+			snap, _, err := tmp.fetchHead(ctx, sessionID, "")
+			if err != nil {
+				return err
+			}
+			cur = &snap
+		}
+		if cur.h.announces(turn) {
+			return nil
+		}
+		var next *head
+		info, err := publishRewrite(ctx, tmp, r.Entropy, "announce turn", sessionID, *cur, func(h *head) {
+			h.announce(turn)
+			next = h
+		})
+		if err == nil {
+			if info.ETag != "" {
+				r.Cache.putHead(sessionID, &snapshot{etag: info.ETag, h: next})
+			}
+			return nil
+		}
+		if !errors.Is(err, objstore.ErrPreconditionFailed) || attempt+1 >= announceAttempts {
+			return err
+		}
+		cur = nil
+	}
 }
 
 // headInfo describes h, whose ETag is etag.
 func headInfo(sid, etag string, h *head) *HeadInfo {
 	info := &HeadInfo{SessionID: sid, ETag: etag, Revision: h.Revision, Gen: h.Gen, SweepGen: h.SweepGen,
-		Incarnation: h.incarnation(), Deleted: h.Deleted, Placeholder: h.Placeholder}
+		Incarnation: h.incarnation(), Deleted: h.Deleted, Placeholder: h.Placeholder,
+		AttachTurns: slices.Clone(h.AttachTurns), AttachTurnsFull: h.AttachTurnsFull}
 	info.Keys = reachableKeys(h)
 	for _, d := range h.Tail {
 		info.CommittedAttachmentIDs = append(info.CommittedAttachmentIDs, d.AttachmentIDs...)
@@ -141,6 +221,14 @@ func headInfo(sid, etag string, h *head) *HeadInfo {
 // published before the fence.
 type HeadRefs struct {
 	Store objstore.Store
+	// Entropy is the random source of the write ids of AnnounceTurn's head
+	// writes; nil means a cryptographic source.
+	Entropy io.Reader
+	// Cache, if set, is the cache of the session handles of the same
+	// process (Config.Segments): AnnounceTurn starts from its head, if it
+	// holds one, instead of a GET, and leaves the head it wrote there, so
+	// the turn's commit needs no extra round trip to learn of it.
+	Cache *SegmentCache
 }
 
 // Incarnation reports the incarnation of sessionID's head and whether it is
