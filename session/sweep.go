@@ -233,13 +233,15 @@ type HeadRefs struct {
 
 // Incarnation reports the incarnation of sessionID's head and whether it is
 // live (manifest.Incarnations): one head GET. A tombstone reports the
-// incarnation it ended; no head reports 0, false.
+// incarnation it ended; no head, or a placeholder, reports 0, false.
 func (r HeadRefs) Incarnation(ctx context.Context, sessionID string) (uint64, bool, error) {
 	h, err := ReadHead(ctx, r.Store, sessionID)
-	if err != nil || h == nil {
+	if err != nil || h == nil || h.Placeholder {
+		// A placeholder is written only where there is no head (by the
+		// sweeper, or by a put announcing its turn): no incarnation ended.
 		return 0, false, err
 	}
-	return h.Incarnation, !h.Deleted && !h.Placeholder, nil
+	return h.Incarnation, !h.Deleted, nil
 }
 
 // Committed reports whether a published commit of sessionID named

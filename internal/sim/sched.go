@@ -121,9 +121,10 @@ type Store struct {
 	objstore.Store
 	Sched *Scheduler
 	Actor string
-	// Rewrite, if set, is called before a released request runs; it may
-	// change its options or answer it itself (handled true).
-	Rewrite func(ctx context.Context, op, key string, put *objstore.PutOptions, del *objstore.DeleteOptions) (handled bool, err error)
+	// Rewrite, if set, is called before a released request runs (with the
+	// body of a put); it may change its options or answer it itself
+	// (handled true).
+	Rewrite func(ctx context.Context, op, key string, body []byte, put *objstore.PutOptions, del *objstore.DeleteOptions) (handled bool, err error)
 }
 
 var (
@@ -161,7 +162,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 			o = *opts
 		}
 		opts = &o
-		if handled, err := s.Rewrite(ctx, "put", key, opts, nil); handled {
+		if handled, err := s.Rewrite(ctx, "put", key, data, opts, nil); handled {
 			return objstore.ObjectInfo{}, err
 		}
 	}
@@ -180,7 +181,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		return nil, objstore.ObjectInfo{}, err
 	}
 	if s.Rewrite != nil {
-		if handled, err := s.Rewrite(ctx, "get", key, nil, nil); handled {
+		if handled, err := s.Rewrite(ctx, "get", key, nil, nil, nil); handled {
 			return nil, objstore.ObjectInfo{}, err
 		}
 	}
@@ -192,7 +193,7 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.ObjectInfo, erro
 		return objstore.ObjectInfo{}, err
 	}
 	if s.Rewrite != nil {
-		if handled, err := s.Rewrite(ctx, "head", key, nil, nil); handled {
+		if handled, err := s.Rewrite(ctx, "head", key, nil, nil, nil); handled {
 			return objstore.ObjectInfo{}, err
 		}
 	}
@@ -210,7 +211,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts *objstore.DeleteOpt
 			o = *opts
 		}
 		opts = &o
-		if handled, err := s.Rewrite(ctx, "delete", key, nil, opts); handled {
+		if handled, err := s.Rewrite(ctx, "delete", key, nil, nil, opts); handled {
 			return err
 		}
 	}
@@ -247,7 +248,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts *objstore.ListOpti
 			return
 		}
 		if s.Rewrite != nil {
-			if handled, err := s.Rewrite(ctx, "list", prefix, nil, nil); handled {
+			if handled, err := s.Rewrite(ctx, "list", prefix, nil, nil, nil); handled {
 				if err != nil {
 					yield(objstore.ObjectInfo{}, err)
 				}
