@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"golang.org/x/sync/errgroup"
+
 	"context"
 	"errors"
 	"fmt"
@@ -133,13 +135,15 @@ func (s *Store) removeRow(ctx context.Context, key string, v version) (bool, err
 func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur *Row) (*Row, error)) (Row, bool, error) {
 	key := RefKey(id, sessionID)
 	var pending string // Rev of a write whose outcome is not known yet
+	pendingCreated := false
 	for attempt := 0; ; attempt++ {
 		cur, v, err := s.readRow(ctx, key)
 		if err != nil {
 			return Row{}, false, err
 		}
 		if pending != "" && v.state == rowLive && cur.Rev == pending {
-			return cur, true, nil // our write landed after all
+			// Our write landed after all.
+			return cur, true, s.confirmMarkers(ctx, pendingCreated, &cur)
 		}
 		var curp *Row
 		if v.state == rowLive {
@@ -157,11 +161,11 @@ func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur
 		err = s.writeRow(ctx, key, next, v)
 		switch {
 		case err == nil:
-			return *next, true, nil
+			return *next, true, s.confirmMarkers(ctx, curp == nil, next)
 		case lostRace(err), errors.Is(err, objstore.ErrOutcomeUnknown):
 			// A retried request may report 412 for a write that landed: the
 			// next read tells by Rev.
-			pending = next.Rev
+			pending, pendingCreated = next.Rev, curp == nil
 		default:
 			return Row{}, false, err
 		}
@@ -190,6 +194,28 @@ func (s *Store) ensureMarkers(ctx context.Context, cur, next *Row) error {
 		keys = append(keys, turnMarker(next.SessionID, next.Owner.ID, next.AttachmentID))
 	}
 	return s.putMarkers(ctx, keys)
+}
+
+// confirmMarkers puts the markers of a row it has just created again. A
+// removal of the row before it (ForgetSession) deletes the row's markers and
+// then reads the row to put them back if it was written again meanwhile;
+// if that delete fell between our markers and our row, and the read before
+// our row, only this second put keeps the row listed under its session and
+// its turn (the turn's commit adopts by the turn marker). Found by the
+// simulation (seeds 2912 and 53910).
+func (s *Store) confirmMarkers(ctx context.Context, created bool, row *Row) error {
+	if !created {
+		return nil
+	}
+	keys := []string{sessionMarker(row.SessionID, row.AttachmentID)}
+	if !row.Committed() && row.Owner.Kind == OwnerTurn {
+		keys = append(keys, turnMarker(row.SessionID, row.Owner.ID, row.AttachmentID))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, k := range keys {
+		g.Go(func() error { return s.putMarkers(gctx, []string{k}) })
+	}
+	return g.Wait()
 }
 
 func (s *Store) putMarkers(ctx context.Context, keys []string) error {
