@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -81,7 +80,7 @@ func (s *Store) planCheckpoint(sid string, prev *head, cp *HydratedCheckpoint, w
 		PluginSnapshotRevision: cp.PluginSnapshotRevision,
 		ExecutionStateRef:      component(cp.ExecutionStateRef, cp.ExecutionState),
 	}
-	doc, err := json.Marshal(m)
+	doc, err := codec.MarshalJSON(m)
 	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %v", ErrInvalidCommit, err)
 	}
@@ -137,7 +136,7 @@ func manifestOf(h *head) (*SessionCheckpoint, error) {
 		return nil, &CorruptError{Key: HeadKey(h.SessionID), Err: err}
 	}
 	m := new(SessionCheckpoint)
-	if err := json.Unmarshal(loc.Inline, m); err != nil {
+	if err := codec.UnmarshalJSON(loc.Inline, m); err != nil {
 		return nil, &CorruptError{Key: HeadKey(h.SessionID), Err: fmt.Errorf("%w: checkpoint manifest: %v", ErrCorrupt, err)}
 	}
 	return m, nil

@@ -204,7 +204,7 @@ type delta struct {
 // after this but the replacement of its Nodes slice).
 func (d *delta) cacheJSON() error {
 	d.enc = nil
-	b, err := json.Marshal(d)
+	b, err := codec.MarshalJSON(d)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (d *delta) appendJSON(buf []byte) ([]byte, error) {
 	if d.enc != nil && d.encNodes == firstNode(d.Nodes) && d.encLen == len(d.Nodes) {
 		return append(buf, d.enc...), nil
 	}
-	b, err := json.Marshal(d)
+	b, err := codec.MarshalJSON(d)
 	return append(buf, b...), err
 }
 
@@ -361,7 +361,7 @@ func (h *head) live() bool { return h != nil && !h.Deleted && !h.Placeholder }
 func encodeHead(h *head) ([]byte, error) {
 	rest := *h
 	rest.Tail = nil
-	payload, err := json.Marshal(&rest)
+	payload, err := codec.MarshalJSON(&rest)
 	if err == nil && len(h.Tail) > 0 {
 		grow := 16
 		for i := range h.Tail {

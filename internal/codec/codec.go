@@ -27,9 +27,9 @@ package codec
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	fastjson "github.com/segmentio/encoding/json"
 	"hash/crc32"
 	"sync"
 
@@ -164,7 +164,7 @@ func EncodeRaw(s Schema, payload []byte) ([]byte, error) {
 
 // Encode marshals v as JSON and wraps it with EncodeRaw.
 func Encode(s Schema, v any) ([]byte, error) {
-	payload, err := json.Marshal(v)
+	payload, err := MarshalJSON(v)
 	if err != nil {
 		return nil, fmt.Errorf("codec: marshal %s: %w", s.Kind, err)
 	}
@@ -247,6 +247,15 @@ func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
 	}
 }
 
+// MarshalJSON encodes v as JSON, like encoding/json (which readers of
+// every version accept), with the faster encoder every payload uses.
+func MarshalJSON(v any) ([]byte, error) { return fastjson.Marshal(v) }
+
+// UnmarshalJSON decodes JSON into v, like encoding/json, with the faster
+// decoder every payload uses (measured: BenchmarkColdLoad in package
+// session, docs/performance.md).
+func UnmarshalJSON(data []byte, v any) error { return fastjson.Unmarshal(data, v) }
+
 // Decode verifies the envelope and unmarshals its JSON payload into v. A
 // payload that is not valid JSON for v is ErrCorrupt.
 func Decode(s Schema, data []byte, v any) (uint16, error) {
@@ -254,7 +263,7 @@ func Decode(s Schema, data []byte, v any) (uint16, error) {
 	if err != nil {
 		return version, err
 	}
-	if err := json.Unmarshal(payload, v); err != nil {
+	if err := UnmarshalJSON(payload, v); err != nil {
 		return version, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, s.Kind, err)
 	}
 	return version, nil
