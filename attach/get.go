@@ -134,7 +134,9 @@ func (a *Store) open(ctx context.Context, d manifest.Data, id string, rng *Range
 			if err != nil {
 				return nil, err
 			}
-			return newVerifier(body, body.Close, id, d.Size), nil
+			v := newVerifier(body, body.Close, id, d.Size)
+			v.ahead = true
+			return v, nil
 		}
 		body, _, err := a.obj.Get(ctx, d.Key, &objstore.GetOptions{Range: &objstore.Range{Offset: off, Length: n}})
 		return body, err

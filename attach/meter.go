@@ -63,6 +63,9 @@ type verifier struct {
 	want   string
 	size   int64
 	err    error
+	// ahead: r may be read by WriteTo's goroutine while closer runs (an
+	// object body, whose Close ends a read in flight).
+	ahead bool
 }
 
 func newVerifier(r io.Reader, closer func() error, want string, size int64) *verifier {
@@ -78,9 +81,7 @@ func (v *verifier) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	switch {
 	case errors.Is(err, io.EOF):
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want || v.n != v.size {
-			err = fmt.Errorf("%w: %d bytes hash to %s, want %d bytes of %s", ErrChecksum, v.n, got, v.size, v.want)
-		}
+		err = v.check()
 		v.err = err
 	case err != nil:
 		v.err = err
@@ -89,3 +90,102 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 func (v *verifier) Close() error { return v.closer() }
+
+// Read-ahead of WriteTo: chunks of readAheadChunk bytes, at most
+// readAheadDepth read and not yet written.
+const (
+	readAheadChunk = 256 << 10
+	readAheadDepth = 4
+)
+
+// chunk is one read of WriteTo's reader goroutine.
+type chunk struct {
+	b   []byte
+	err error
+}
+
+// WriteTo streams the rest of the bytes to w (io.Copy uses it): a goroutine
+// reads the next chunks from the network while this one hashes the current
+// chunk and writes it to w, without copying it again. Like Read, it fails
+// at the end unless the bytes hash to the digest, and w has then had them.
+func (v *verifier) WriteTo(w io.Writer) (int64, error) {
+	if v.err != nil {
+		if errors.Is(v.err, io.EOF) {
+			return 0, nil
+		}
+		return 0, v.err
+	}
+	if !v.ahead {
+		return io.Copy(w, struct{ io.Reader }{v})
+	}
+	chunks, free, stop := v.readAhead()
+	defer close(stop)
+	var written int64
+	for c := range chunks {
+		v.h.Write(c.b)
+		v.n += int64(len(c.b))
+		n, werr := w.Write(c.b)
+		written += int64(n)
+		free <- c.b[:cap(c.b)]
+		switch {
+		case werr != nil:
+			v.err = werr
+			return written, werr
+		case errors.Is(c.err, io.EOF):
+			v.err = v.check()
+			if errors.Is(v.err, io.EOF) {
+				return written, nil
+			}
+			return written, v.err
+		case c.err != nil:
+			v.err = c.err
+			return written, c.err
+		}
+	}
+	return written, v.err
+}
+
+// readAhead starts the reader goroutine of WriteTo: it fills buffers taken
+// from free and sends them on chunks until the reader ends (io.EOF) or
+// fails, or stop is closed.
+func (v *verifier) readAhead() (chunks <-chan chunk, free chan<- []byte, stop chan<- struct{}) {
+	out := make(chan chunk, readAheadDepth)
+	bufs := make(chan []byte, readAheadDepth+2)
+	done := make(chan struct{})
+	for range readAheadDepth + 2 {
+		bufs <- make([]byte, readAheadChunk)
+	}
+	go func() {
+		defer close(out)
+		for {
+			var b []byte
+			select {
+			case b = <-bufs:
+			case <-done:
+				return
+			}
+			n, err := io.ReadFull(v.r, b)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			select {
+			case out <- chunk{b: b[:n], err: err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out, bufs, done
+}
+
+// check is the verdict at the end of the bytes: io.EOF if they are the
+// attachment's, else ErrChecksum.
+func (v *verifier) check() error {
+	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want || v.n != v.size {
+		return fmt.Errorf("%w: %d bytes hash to %s, want %d bytes of %s", ErrChecksum, v.n, got, v.size, v.want)
+	}
+	return io.EOF
+}

@@ -112,6 +112,22 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo lets io.Copy use the body's own WriteTo, if it has one.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	var err error
+	if wt, ok := b.ReadCloser.(io.WriterTo); ok {
+		n, err = wt.WriteTo(w)
+	} else {
+		n, err = io.Copy(w, struct{ io.Reader }{b.ReadCloser})
+	}
+	b.n += n
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
 func (b *body) Close() error {
 	err := b.ReadCloser.Close()
 	if !b.closed {

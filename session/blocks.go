@@ -21,8 +21,10 @@ import (
 // Schema-1 segments (one envelope, nodes inline) and schema-1 indexes (no
 // blocks, no parents) are read whole, as before.
 
-// blockSchema is the envelope of one block: the JSON array of its nodes.
-var blockSchema = codec.Schema{Kind: "SEGB", Current: 1, Min: 1}
+// blockSchema is the envelope of one block: schema 1 the JSON array of its
+// nodes, schema 2 their binary encoding (nodecodec.go). A merge copies
+// blocks of either schema as they are.
+var blockSchema = codec.Schema{Kind: "SEGB", Current: 2, Min: 1}
 
 // maxBlockBytes is the most a block holds, in nodeBytes estimates; a node
 // larger than that has a block of its own.
@@ -82,7 +84,7 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 	where := make(map[string]int, len(seg.Nodes)) // node id -> block
 	parent := make(map[string]string, len(seg.Nodes))
 	for _, nodes := range splitBlocks(seg.Nodes) {
-		env, err := codec.Encode(blockSchema, nodes)
+		env, err := codec.EncodeRaw(blockSchema, encodeNodes(nodes))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -159,8 +161,17 @@ func decodeSegment(data []byte) (*segment, error) {
 
 // decodeBlock decodes one block envelope of want nodes.
 func decodeBlock(env []byte, want int) ([]NodeRecord, error) {
+	payload, version, err := codec.DecodeRaw(blockSchema, env)
+	if err != nil {
+		return nil, err
+	}
 	var nodes []NodeRecord
-	if _, err := codec.Decode(blockSchema, env, &nodes); err != nil {
+	if version >= 2 {
+		nodes, err = decodeNodes(payload)
+	} else if err = codec.UnmarshalJSON(payload, &nodes); err != nil {
+		err = fmt.Errorf("%w: %s payload: %v", codec.ErrCorrupt, blockSchema.Kind, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if len(nodes) != want {

@@ -11,7 +11,8 @@ import (
 )
 
 // BenchmarkColdLoad: LoadSession(ActivePath) of a 1,000-node session
-// (about 1 KiB of event per node, like the bench's load figures) by a new
+// written 4 nodes per turn commit (about 1 KiB of event per node, like
+// the bench's load figures) by a new
 // handle with nothing cached, on a memory store: the CPU a cold load
 // spends decoding.
 func BenchmarkColdLoad(b *testing.B) {
@@ -21,14 +22,20 @@ func BenchmarkColdLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	text := strings.Repeat("a typical sentence of an agent's output. ", 24)
-	for r := uint64(0); r < 1000; r++ {
+	text := strings.Repeat("a typical sentence of an agent's output. ", 22)
+	for r := uint64(0); r < 250; r++ { // 4 nodes per turn, like the bench's load session
 		c := benchCommit("bench", r, int(r))
-		c.Graph.Nodes[0].ParentNodeID = ""
-		if r > 0 {
-			c.Graph.Nodes[0].ParentNodeID = fmt.Sprintf("n%d", r-1)
+		c.Graph.Nodes = nil
+		for i := range 4 {
+			n := 4*r + uint64(i)
+			parent := ""
+			if n > 0 {
+				parent = fmt.Sprintf("n%d", n-1)
+			}
+			c.Graph.Nodes = append(c.Graph.Nodes, session.NodeRecord{NodeID: fmt.Sprintf("n%d", n), ParentNodeID: parent,
+				Kind: session.PayloadEvent, Timestamp: "2026-01-02T03:04:05Z", Event: []byte(fmt.Sprintf(`{"text":%q,"n":%d}`, text, n))})
 		}
-		c.Graph.Nodes[0].Event = []byte(fmt.Sprintf(`{"text":%q,"n":%d}`, text, r))
+		c.Graph.Leaf = fmt.Sprintf("n%d", 4*r+3)
 		if _, err := s.CommitRuntimeState(ctx, c); err != nil {
 			b.Fatal(err)
 		}

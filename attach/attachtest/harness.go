@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"FailingReader", testFailingReader},
 		{"HostileIDs", testHostileIDs},
 		{"Checksum", testChecksum},
+		{"CopyStreams", testCopyStreams},
 		{"PutKnown", testPutKnown},
 		{"PutKnownNeedsPossession", testPutKnownNeedsPossession},
 		{"ReclaimedData", testReclaimedData},

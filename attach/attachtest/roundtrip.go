@@ -2,6 +2,7 @@ package attachtest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"maps"
 	"strings"
@@ -183,6 +184,63 @@ func testChecksum(t *testing.T, e *env) {
 		_, err = e.get(a, ref.ID, nil)
 		wantErr(t, "read of corrupted "+c.mt, err, attach.ErrChecksum)
 	}
+}
+
+// io.Copy of a Get (the body's WriteTo, which reads ahead while it
+// hashes) delivers every byte of an attachment of several read-ahead
+// chunks, fails with ErrChecksum when the bytes no longer hash to the id,
+// and returns a failing writer's error, after which the body reads nothing.
+func testCopyStreams(t *testing.T, e *env) {
+	a := e.session("s1", nil)
+	body := random(12, 1_500_000)
+	ref := e.put(a, body, attach.PutOptions{})
+	copyOut := func(w io.Writer) error {
+		rc, _, err := a.Get(e.Ctx, ref.ID, nil)
+		e.Must(err)
+		defer rc.Close()
+		_, err = io.Copy(w, rc)
+		if err != nil {
+			if n, rerr := rc.Read(make([]byte, 10)); n != 0 || rerr == nil {
+				t.Fatalf("read after a failed copy: %d bytes, %v", n, rerr)
+			}
+		}
+		return err
+	}
+	var got bytes.Buffer
+	e.Must(copyOut(&got))
+	if !bytes.Equal(got.Bytes(), body) {
+		t.Fatalf("copied %d bytes, not the %d put", got.Len(), len(body))
+	}
+	errFull := errors.New("writer full")
+	if err := copyOut(&failingWriter{room: 600_000, err: errFull}); !errors.Is(err, errFull) {
+		t.Fatalf("copy into a failing writer: %v", err)
+	}
+	row := e.row("s1", ref.ID)
+	rc, _, err := e.Obj.Get(e.Ctx, row.Data.Key, nil)
+	e.Must(err)
+	stored, err := io.ReadAll(rc)
+	rc.Close()
+	e.Must(err)
+	stored[len(stored)-100] ^= 0x40
+	_, err = e.Obj.Put(e.Ctx, row.Data.Key, stored, nil)
+	e.Must(err)
+	wantErr(t, "copy of corrupted bytes", copyOut(io.Discard), attach.ErrChecksum)
+}
+
+// failingWriter takes room bytes, then fails with err.
+type failingWriter struct {
+	room int
+	err  error
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.room {
+		n := w.room
+		w.room = 0
+		return n, w.err
+	}
+	w.room -= len(p)
+	return len(p), nil
 }
 
 // Malformed ids are rejected before touching storage.
