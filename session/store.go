@@ -65,7 +65,8 @@ type Tuning struct {
 	// many deltas (default 16).
 	FlushDeltas int
 	// FlushBytes: ... or when its nodes weigh about this many bytes
-	// (default 64 KiB).
+	// (default 16 KiB: a head PUT then carries at most about that much
+	// of earlier deltas beside its own, docs/performance.md).
 	FlushBytes int
 	// SegmentMaxBytes: no merge makes a segment larger than this (decoded
 	// bytes, estimated); a segment that reaches it is sealed and never
@@ -101,7 +102,7 @@ func (t Tuning) withDefaults() Tuning {
 		}
 	}
 	def(&t.FlushDeltas, 16)
-	def(&t.FlushBytes, 64<<10)
+	def(&t.FlushBytes, 16<<10)
 	def(&t.SegmentMaxBytes, 4<<20)
 	def(&t.SegmentFanout, 4)
 	t.SegmentFanout = max(t.SegmentFanout, 2)
