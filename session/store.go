@@ -85,7 +85,8 @@ type Tuning struct {
 	// responses (default 64).
 	RecentWrites int
 	// RecentReceipts: how many receipts the head keeps inline beyond those
-	// of its tail (default 32).
+	// of its tail (default 8; an older turn's retry finds its receipt in
+	// the segments, through their indexes).
 	RecentReceipts int
 	// CacheBytes: the budget of the cache of decoded segments, indexes and
 	// graph of a handle that shares no SegmentCache (default 16 MiB).
@@ -108,7 +109,7 @@ func (t Tuning) withDefaults() Tuning {
 	t.SegmentFanout = max(t.SegmentFanout, 2)
 	def(&t.InlineBlobMax, 2<<10)
 	def(&t.RecentWrites, 64)
-	def(&t.RecentReceipts, 32)
+	def(&t.RecentReceipts, 8)
 	def(&t.CacheBytes, DefaultHandleCacheBytes)
 	def(&t.MaxAttempts, 64)
 	return t
