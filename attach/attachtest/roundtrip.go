@@ -172,16 +172,8 @@ func testChecksum(t *testing.T, e *env) {
 		mt   string
 	}{{random(10, 40_000), "application/octet-stream"}, {text(11, 40_000), "text/plain"}} {
 		ref := e.put(a, c.body, attach.PutOptions{MediaType: c.mt})
-		row := e.row("s1", ref.ID)
-		rc, _, err := e.Obj.Get(e.Ctx, row.Data.Key, nil)
-		e.Must(err)
-		stored, err := io.ReadAll(rc)
-		rc.Close()
-		e.Must(err)
-		stored[len(stored)/3] ^= 0x40
-		_, err = e.Obj.Put(e.Ctx, row.Data.Key, stored, nil)
-		e.Must(err)
-		_, err = e.get(a, ref.ID, nil)
+		e.flipStoredByte("s1", ref.ID, func(n int) int { return n / 3 })
+		_, err := e.get(a, ref.ID, nil)
 		wantErr(t, "read of corrupted "+c.mt, err, attach.ErrChecksum)
 	}
 }
@@ -215,15 +207,7 @@ func testCopyStreams(t *testing.T, e *env) {
 	if err := copyOut(&failingWriter{room: 600_000, err: errFull}); !errors.Is(err, errFull) {
 		t.Fatalf("copy into a failing writer: %v", err)
 	}
-	row := e.row("s1", ref.ID)
-	rc, _, err := e.Obj.Get(e.Ctx, row.Data.Key, nil)
-	e.Must(err)
-	stored, err := io.ReadAll(rc)
-	rc.Close()
-	e.Must(err)
-	stored[len(stored)-100] ^= 0x40
-	_, err = e.Obj.Put(e.Ctx, row.Data.Key, stored, nil)
-	e.Must(err)
+	e.flipStoredByte("s1", ref.ID, func(n int) int { return n - 100 })
 	wantErr(t, "copy of corrupted bytes", copyOut(io.Discard), attach.ErrChecksum)
 }
 
@@ -241,6 +225,20 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	}
 	w.room -= len(p)
 	return len(p), nil
+}
+
+// flipStoredByte flips a bit of the stored bytes of session sid's
+// attachment id, at the offset at picks from their length.
+func (e *env) flipStoredByte(sid, id string, at func(n int) int) {
+	row := e.row(sid, id)
+	rc, _, err := e.Obj.Get(e.Ctx, row.Data.Key, nil)
+	e.Must(err)
+	stored, err := io.ReadAll(rc)
+	rc.Close()
+	e.Must(err)
+	stored[at(len(stored))] ^= 0x40
+	_, err = e.Obj.Put(e.Ctx, row.Data.Key, stored, nil)
+	e.Must(err)
 }
 
 // Malformed ids are rejected before touching storage.
