@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -93,6 +94,22 @@ func steadySession(t *testing.T, ctx context.Context, st objstore.Store) (*Store
 	return w, parent
 }
 
+// forgetWrittenSegments drops from c the bytes of the segments this
+// process wrote, so that a merge reads them (a new process would).
+func forgetWrittenSegments(c *SegmentCache) {
+	c.mu.Lock()
+	var raw []string
+	for k := range c.items {
+		if strings.Contains(k, "/raw/") {
+			raw = append(raw, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range raw {
+		c.putKey(k, nil, c.max+1) // removes k, stores nothing
+	}
+}
+
 // gatedSteadySession is steadySession on a memstore behind an open gate.
 func gatedSteadySession(t *testing.T, ctx context.Context) (*gatedStore, *Store, string) {
 	g := &gatedStore{Store: memstore.New(nil), gate: make(chan struct{})}
@@ -111,10 +128,12 @@ func TestFlushDoesNotWaitForAMergeInTheSteadyState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		g, w, parent := gatedSteadySession(t, ctx)
+		forgetWrittenSegments(w.segs)
 		g.gate = make(chan struct{})
 		// The first two commits flush (level 0 reaches 4: a merge starts
-		// and is held); the next six flush three times more (level 0
-		// reaches 7).
+		// and is held reading the 3 segments the cache no longer holds;
+		// the 4th it wrote itself); the next six flush three times more
+		// (level 0 reaches 7).
 		const commits = 8
 		var done atomic.Int32
 		go func() {
@@ -124,8 +143,8 @@ func TestFlushDoesNotWaitForAMergeInTheSteadyState(t *testing.T) {
 			}
 		}()
 		synctest.Wait()
-		if g.held.Load() != 4 || done.Load() != commits {
-			t.Fatalf("with a merge held: %d of %d commits done, %d requests held; want all done, the merge's 4 reads held",
+		if g.held.Load() != 3 || done.Load() != commits {
+			t.Fatalf("with a merge held: %d of %d commits done, %d requests held; want all done, the merge's 3 reads held",
 				done.Load(), commits, g.held.Load())
 		}
 		close(g.gate)
@@ -172,4 +191,38 @@ func TestCommitDoesNotWaitForDeletes(t *testing.T) {
 		close(g.gate)
 		<-waited
 	})
+}
+
+// segmentReads counts the whole-object reads of segments.
+type segmentReads struct {
+	objstore.Store
+	n atomic.Int32
+}
+
+func (c *segmentReads) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	if _, kind, _ := ParseKey(key); kind == KeySegment && (opts == nil || opts.Range == nil) {
+		c.n.Add(1)
+	}
+	return c.Store.Get(ctx, key, opts)
+}
+
+// TestMergesDoNotReadBackWhatTheyWrote: the merges of a session written by
+// one process copy the segments' bytes it
+// kept when it wrote them, instead of reading them back; a process that
+// did not write them reads them.
+func TestMergesDoNotReadBackWhatTheyWrote(t *testing.T) {
+	ctx := t.Context()
+	c := &segmentReads{Store: memstore.New(nil)}
+	w, parent := steadySession(t, ctx, c)
+	if n := c.n.Load(); n != 0 {
+		t.Fatalf("the merges read %d segments back", n)
+	}
+	forgetWrittenSegments(w.segs)
+	for i := range 2 { // a flush, then a merge of level 0
+		parent = commitNode(t, ctx, w, steadyRevisions+i, parent)
+		w.WaitCompaction()
+	}
+	if n := c.n.Load(); n != 3 {
+		t.Fatalf("a merge of 3 segments the cache forgot and 1 it wrote read %d segments, want 3", n)
+	}
 }

@@ -6,16 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
-// BenchmarkColdLoad: LoadSession(ActivePath) of a 1,000-node session
-// written 4 nodes per turn commit (about 1 KiB of event per node, like
-// the bench's load figures) by a new
-// handle with nothing cached, on a memory store: the CPU a cold load
-// spends decoding.
-func BenchmarkColdLoad(b *testing.B) {
+// loadBenchSession writes, on a memory store, a 1,000-node session
+// committed 4 nodes per turn (about 1 KiB of event per node, like the
+// bench's load figures) and returns the store and the writer's handle.
+func loadBenchSession(b *testing.B) (objstore.Store, *session.Store) {
 	ctx := context.Background()
 	objs := memstore.New(nil)
 	s, err := session.New(session.Config{Store: objs, SessionID: "bench"})
@@ -23,7 +22,7 @@ func BenchmarkColdLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	text := strings.Repeat("a typical sentence of an agent's output. ", 22)
-	for r := uint64(0); r < 250; r++ { // 4 nodes per turn, like the bench's load session
+	for r := uint64(0); r < 250; r++ {
 		c := benchCommit("bench", r, int(r))
 		c.Graph.Nodes = nil
 		for i := range 4 {
@@ -41,15 +40,39 @@ func BenchmarkColdLoad(b *testing.B) {
 		}
 	}
 	s.WaitCompaction()
+	return objs, s
+}
+
+// benchLoad loads h's active path and checks it has 1,000 nodes.
+func benchLoad(b *testing.B, h *session.Store) {
+	r, err := h.LoadSession(context.Background(), session.ActivePath(""))
+	if err != nil || len(r.Graph.Nodes) != 1000 {
+		b.Fatalf("%v, %d nodes", err, len(r.Graph.Nodes))
+	}
+}
+
+// BenchmarkColdLoad: LoadSession(ActivePath) of the 1,000-node session by
+// a new handle with nothing cached, on a memory store: the CPU a cold load
+// spends decoding.
+func BenchmarkColdLoad(b *testing.B) {
+	objs, _ := loadBenchSession(b)
 	b.ResetTimer()
 	for range b.N {
 		cold, err := session.New(session.Config{Store: objs, SessionID: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := cold.LoadSession(ctx, session.ActivePath(""))
-		if err != nil || len(r.Graph.Nodes) != 1000 {
-			b.Fatalf("%v, %d nodes", err, len(r.Graph.Nodes))
-		}
+		benchLoad(b, cold)
+	}
+}
+
+// BenchmarkCachedLoad: the same load repeated on one handle, session
+// unchanged: the CPU a cached load spends besides its revalidation.
+func BenchmarkCachedLoad(b *testing.B) {
+	_, s := loadBenchSession(b)
+	benchLoad(b, s)
+	b.ResetTimer()
+	for range b.N {
+		benchLoad(b, s)
 	}
 }

@@ -182,7 +182,7 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 		ref.Nodes, ref.Bytes = len(seg.Nodes), segBytes(seg)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.createObject(gctx, segKey(sid, ref.ID), segData) })
+	g.Go(func() error { return s.createSegment(gctx, sid, ref.ID, segData) })
 	g.Go(func() error { return s.createObject(gctx, idxKey(sid, ref.ID), idxData) })
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -74,12 +74,16 @@ func (s *Store) copyMerge(ctx context.Context, sid string, run []segRef) (segDat
 // loadCopyPart reads segment id whole and checks it against its index x:
 // the footer decodes and is where x says, its block table is x's, the
 // blocks lie end to end from the start of the object, and each block
-// envelope is intact.
+// envelope is intact. The bytes come from the shared cache when this
+// process wrote the segment (createSegment), checked the same way.
 func (s *Store) loadCopyPart(ctx context.Context, sid, id string, x *segIndex) (copyPart, error) {
 	key := segKey(sid, id)
-	data, err := s.getObject(ctx, key)
-	if err != nil {
-		return copyPart{}, err
+	data, ok := s.segs.getRaw(sid, id)
+	if !ok {
+		var err error
+		if data, err = s.getObject(ctx, key); err != nil {
+			return copyPart{}, err
+		}
 	}
 	bad := func(why string, args ...any) (copyPart, error) {
 		return copyPart{}, &CorruptError{Key: key, Err: fmt.Errorf("%w: "+why, append([]any{ErrCorrupt}, args...)...)}

@@ -132,6 +132,18 @@ func (c *SegmentCache) putDir(sid, id string, d *dirDoc) {
 	c.putKey(sid+"/dir/"+id, d, w)
 }
 
+// getRaw returns the stored bytes of segment id, kept by putRaw.
+func (c *SegmentCache) getRaw(sid, id string) ([]byte, bool) {
+	data, ok := c.getKey(sid + "/raw/" + id).([]byte)
+	return data, ok
+}
+
+// putRaw keeps the stored bytes of a segment this process wrote; callers
+// must not modify data afterwards (nothing does: a segment is immutable).
+func (c *SegmentCache) putRaw(sid, id string, data []byte) {
+	c.putKey(sid+"/raw/"+id, data, int64(64+len(data)))
+}
+
 func (c *SegmentCache) getIndex(sid, id string) (*segIndex, bool) {
 	x, ok := c.getKey(idxCacheKey(sid, id)).(*segIndex)
 	return x, ok

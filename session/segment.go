@@ -218,7 +218,7 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.createObject(gctx, segKey(sid, p.ref.ID), segData) })
+	g.Go(func() error { return s.createSegment(gctx, sid, p.ref.ID, segData) })
 	g.Go(func() error { return s.createObject(gctx, idxKey(sid, p.ref.ID), idxData) })
 	if err := g.Wait(); err != nil {
 		return err
@@ -238,6 +238,22 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 func (s *Store) createObject(ctx context.Context, key string, data []byte) error {
 	_, err := s.objs.Put(ctx, key, data, &objstore.PutOptions{IfNoneMatch: true})
 	if errors.Is(err, objstore.ErrPreconditionFailed) {
+		return nil
+	}
+	return backendErr("put "+key, err)
+}
+
+// createSegment writes segment id's object create-only, as createObject,
+// and keeps its bytes in the shared cache when this call created it, so
+// that a merge of the segment copies them without reading them back.
+func (s *Store) createSegment(ctx context.Context, sid, id string, data []byte) error {
+	key := segKey(sid, id)
+	_, err := s.objs.Put(ctx, key, data, &objstore.PutOptions{IfNoneMatch: true})
+	switch {
+	case err == nil:
+		s.segs.putRaw(sid, id, data)
+		return nil
+	case errors.Is(err, objstore.ErrPreconditionFailed):
 		return nil
 	}
 	return backendErr("put "+key, err)
