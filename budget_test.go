@@ -14,6 +14,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/internal/soak"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/instrument"
@@ -194,7 +195,28 @@ func measureBudgetOps(t *testing.T, st *stowage.Store, c opCounter) map[string]i
 		t.Fatalf("%d segments after %d commits: the flush commit did not flush", segs, b.rev)
 	}
 	b.loadOps()
+	b.steadyCommits()
 	return b.out
+}
+
+// steadyCommits measures 100 turn commits of one 8 KiB node each (the
+// bench's commit_p50 and concurrent_commits turns) on a new session, with
+// every flush and merge they leave to the background.
+func (b *budgetRun) steadyCommits() {
+	s, err := b.st.Session("budget-steady")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	a := soak.NewAgent(s, nil)
+	b.count("100 turn commits of 8 KiB", func() {
+		for i := range 100 {
+			spec := soak.TurnSpec{TurnID: fmt.Sprintf("t%d", i), Nodes: 1, NodeBytes: 8000}
+			if _, err := a.Commit(b.t.Context(), spec, nil); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+		s.WaitCompaction()
+	})
 }
 
 // attachmentOps measures a turn's attachment put, the turn's commit naming

@@ -116,8 +116,41 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 	return buf, idxData, idx, nil
 }
 
+// packSegment appends a segment's index envelope to its object (a packed
+// segment: docs/format.md, "Packed segments") and returns the object and where
+// the index lies in it, for segRef.Index.
+func packSegment(segData, idxData []byte) ([]byte, *blockRef) {
+	at := &blockRef{Off: int64(len(segData)), Len: int64(len(idxData))}
+	return append(segData[:len(segData):len(segData)], idxData...), at
+}
+
+// unpackSegment returns the segment envelopes of a whole segment object:
+// all of it, or, for a packed segment, all but its last envelope, which
+// must then be an intact index (its header and checksum).
+func unpackSegment(data []byte) ([]byte, error) {
+	var last int
+	for off := 0; off < len(data); {
+		env, _, _, err := codec.Split(data[off:])
+		if err != nil {
+			return nil, err
+		}
+		last, off = off, off+len(env)
+	}
+	if _, kind, _, _ := codec.Split(data[last:]); kind != indexSchema.Kind {
+		return data, nil
+	}
+	if _, err := codec.Verify(indexSchema, data[last:]); err != nil {
+		return nil, err
+	}
+	return data[:last], nil
+}
+
 // decodeSegment decodes a whole segment object of either schema.
 func decodeSegment(data []byte) (*segment, error) {
+	data, err := unpackSegment(data)
+	if err != nil {
+		return nil, err
+	}
 	var envs [][]byte
 	var offs []int64
 	for off := int64(0); len(data) > 0; {

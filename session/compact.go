@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // Background compaction (docs/format.md, "Compaction"). A commit that
@@ -99,7 +97,7 @@ func (s *Store) adoptCompaction(sid string, segs []segRef, gen uint64) ([]segRef
 	}
 	s.mu.Unlock()
 	if !slices.ContainsFunc(segs, func(r segRef) bool { return r.ID == c.ref.ID }) {
-		s.retire([]string{segKey(sid, c.ref.ID), idxKey(sid, c.ref.ID)})
+		s.retire(segmentKeys(sid, c.ref))
 	}
 	return segs, false
 }
@@ -181,12 +179,11 @@ func (s *Store) merge(ctx context.Context, sid string, run []segRef) (*compactio
 	if seg != nil {
 		ref.Nodes, ref.Bytes = len(seg.Nodes), segBytes(seg)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.createSegment(gctx, sid, ref.ID, segData) })
-	g.Go(func() error { return s.createObject(gctx, idxKey(sid, ref.ID), idxData) })
-	if err := g.Wait(); err != nil {
+	data, at := packSegment(segData, idxData)
+	if err := s.createSegment(ctx, sid, ref.ID, data); err != nil {
 		return nil, err
 	}
+	ref.Index = at
 	if seg != nil {
 		s.segs.put(sid, ref.ID, seg)
 	}

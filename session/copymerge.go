@@ -35,7 +35,7 @@ func (s *Store) copyMerge(ctx context.Context, sid string, run []segRef) (segDat
 	for i, r := range run {
 		ids[i] = r.ID
 	}
-	idxs, err := s.loadIndexes(ctx, sid, ids)
+	idxs, err := s.loadIndexes(ctx, sid, run)
 	if err != nil {
 		return nil, nil, nil, false, err
 	}
@@ -87,6 +87,10 @@ func (s *Store) loadCopyPart(ctx context.Context, sid, id string, x *segIndex) (
 	}
 	bad := func(why string, args ...any) (copyPart, error) {
 		return copyPart{}, &CorruptError{Key: key, Err: fmt.Errorf("%w: "+why, append([]any{ErrCorrupt}, args...)...)}
+	}
+	data, err := unpackSegment(data)
+	if err != nil {
+		return copyPart{}, &CorruptError{Key: key, Err: err}
 	}
 	f := *x.Footer
 	if f.Off < 0 || f.Len <= 0 || f.Off+f.Len != int64(len(data)) {

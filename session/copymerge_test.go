@@ -218,7 +218,7 @@ func TestCopyMergeRefusesDamagedPart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idxs, err := s.loadIndexes(ctx, sid, []string{run[1].ID})
+			idxs, err := s.loadIndexes(ctx, sid, run[1:2])
 			if err != nil {
 				t.Fatal(err)
 			}

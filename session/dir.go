@@ -247,13 +247,13 @@ func (s *Store) writeDir(ctx context.Context, sid string, p *dirPlan) error {
 		}
 		doc = docs[0]
 	}
+	idxs, err := s.loadIndexes(ctx, sid, p.add)
+	if err != nil {
+		return err
+	}
 	ids := make([]string, len(p.add))
 	for i, r := range p.add {
 		ids[i] = r.ID
-	}
-	idxs, err := s.loadIndexes(ctx, sid, ids)
-	if err != nil {
-		return err
 	}
 	out := extendDir(doc, ids, idxs)
 	data, err := codec.Encode(dirSchema, out)

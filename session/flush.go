@@ -72,7 +72,8 @@ func (s *Store) startFlush(sid string, h *head) {
 		}
 		s.mu.Unlock()
 		if err != nil {
-			// Never named: its objects, if any landed, may go.
+			// Never named: its objects, if any landed, may go (both
+			// keys: fp.ref does not say whether it was packed).
 			s.retire([]string{segKey(sid, fp.ref.ID), idxKey(sid, fp.ref.ID)})
 			s.log.Debug("session: background flush failed; a later commit flushes", "session_id", sid, "err", err)
 		}
@@ -129,7 +130,7 @@ func (s *Store) dropFlush(sid string, p *pendingFlush, retire bool) {
 	}
 	s.mu.Unlock()
 	if retire {
-		s.retire([]string{segKey(sid, p.ref.ID), idxKey(sid, p.ref.ID)})
+		s.retire(segmentKeys(sid, p.ref))
 	}
 }
 

@@ -35,8 +35,13 @@ import (
 // commits"). Bumped because a schema-4 writer would drop them, and a
 // commit would then skip adopting the rows of a turn that put attachments.
 // A head of schema 4 or older reads as announcing every turn.
+//
+// Head schema 6 added the segment reference's index (packed segments:
+// the index inside the segment's object). Bumped because a schema-5
+// reader would look for an idx/ object that does not exist and report
+// the session corrupt.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 5, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 2, Min: 1} // 2: blocked (blocks.go)
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 2, Min: 1} // 2: blocks and parents
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -260,6 +265,11 @@ type segRef struct {
 	// Fresh: none of the segment's node ids is in an older segment (the
 	// node directory relies on it, dir.go); absent = not known.
 	Fresh bool `json:"fresh,omitempty"`
+	// Index locates the segment's index inside the segment's object,
+	// appended after its footer (a packed segment: one object, one PUT);
+	// absent, the index is the object idx/<id> (heads of schema 5 and
+	// older, and segments they named).
+	Index *blockRef `json:"index,omitempty"`
 }
 
 type queuedBatch struct {

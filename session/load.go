@@ -295,24 +295,24 @@ func (s *Store) findReceipt(ctx context.Context, sid string, h *head, turnID str
 			return &r, nil
 		}
 	}
-	var ids []string
+	var refs []segRef
 	for _, r := range h.Segs {
 		if r.Turns > 0 {
-			ids = append(ids, r.ID)
+			refs = append(refs, r)
 		}
 	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		return nil, nil
 	}
-	idxs, err := s.loadIndexes(ctx, sid, ids)
+	idxs, err := s.loadIndexes(ctx, sid, refs)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
+	for i := len(refs) - 1; i >= 0; i-- {
 		if !idxs[i].hasTurn(turnID) {
 			continue
 		}
-		foot, err := s.loadFooter(ctx, sid, ids[i], idxs[i])
+		foot, err := s.loadFooter(ctx, sid, refs[i].ID, idxs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +323,7 @@ func (s *Store) findReceipt(ctx context.Context, sid string, h *head, turnID str
 				return &r, nil
 			}
 		}
-		return nil, &CorruptError{Key: segKey(sid, ids[i]), Err: ErrCorrupt}
+		return nil, &CorruptError{Key: segKey(sid, refs[i].ID), Err: ErrCorrupt}
 	}
 	return nil, nil
 }

@@ -88,14 +88,14 @@ func (l *locator) checkRuns() bool {
 
 // loadU reads the indexes of the segments after the runs that want picks.
 func (s *Store) loadU(ctx context.Context, l *locator, want func(segRef) bool) error {
-	var ids []string
+	var refs []segRef
 	var at []int
 	for i, r := range l.u {
 		if l.uIdx[i] == nil && want(r) {
-			ids, at = append(ids, r.ID), append(at, i)
+			refs, at = append(refs, r), append(at, i)
 		}
 	}
-	idxs, err := s.loadIndexes(ctx, l.sid, ids)
+	idxs, err := s.loadIndexes(ctx, l.sid, refs)
 	if err != nil {
 		return err
 	}

@@ -59,10 +59,19 @@ func ReadHead(ctx context.Context, store objstore.Store, sid string) (*HeadInfo,
 	return headInfo(sid, snap.etag, snap.h), nil
 }
 
+// segmentKeys returns the objects of the segment ref names: its object,
+// and its index object unless the segment is packed.
+func segmentKeys(sid string, ref segRef) []string {
+	if ref.Index != nil {
+		return []string{segKey(sid, ref.ID)}
+	}
+	return []string{segKey(sid, ref.ID), idxKey(sid, ref.ID)}
+}
+
 func reachableKeys(h *head) []string {
 	var keys []string
 	for _, r := range h.Segs {
-		keys = append(keys, segKey(h.SessionID, r.ID), idxKey(h.SessionID, r.ID))
+		keys = append(keys, segmentKeys(h.SessionID, r)...)
 	}
 	for _, r := range h.Dirs {
 		keys = append(keys, dirKey(h.SessionID, r.ID))

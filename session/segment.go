@@ -217,15 +217,13 @@ func (s *Store) writeFlush(ctx context.Context, sid string, p flushPlan, tail []
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.createSegment(gctx, sid, p.ref.ID, segData) })
-	g.Go(func() error { return s.createObject(gctx, idxKey(sid, p.ref.ID), idxData) })
-	if err := g.Wait(); err != nil {
+	data, at := packSegment(segData, idxData)
+	if err := s.createSegment(ctx, sid, p.ref.ID, data); err != nil {
 		return err
 	}
 	sealed := ref.Sealed
 	*ref = p.ref
-	ref.Sealed = ref.Sealed || sealed
+	ref.Sealed, ref.Index = ref.Sealed || sealed, at
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(idx.TurnIDs), segBytes(seg)
 	ref.Fresh = p.older != nil && s.fresh(sid, p, seg.Nodes)
 	s.segs.put(sid, p.ref.ID, seg)
@@ -309,20 +307,29 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 	return out, g.Wait()
 }
 
-// loadIndexes returns the indexes of the given segments, cached or read in
-// parallel.
-func (s *Store) loadIndexes(ctx context.Context, sid string, ids []string) ([]*segIndex, error) {
-	out := make([]*segIndex, len(ids))
+// loadIndexes returns the indexes of the segments refs names, cached or
+// read in parallel: a packed segment's by a ranged GET of its object,
+// another's from its index object.
+func (s *Store) loadIndexes(ctx context.Context, sid string, refs []segRef) ([]*segIndex, error) {
+	out := make([]*segIndex, len(refs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for i, id := range ids {
+	for i, ref := range refs {
+		id := ref.ID
 		if x, ok := s.segs.getIndex(sid, id); ok {
 			out[i] = x
 			continue
 		}
 		g.Go(func() error {
 			key := idxKey(sid, id)
-			data, err := s.getObject(gctx, key)
+			var data []byte
+			var err error
+			if at := ref.Index; at != nil {
+				key = segKey(sid, id)
+				data, err = s.getRange(gctx, key, at.Off, at.Len)
+			} else {
+				data, err = s.getObject(gctx, key)
+			}
 			if err != nil {
 				return err
 			}

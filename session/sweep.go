@@ -277,19 +277,15 @@ func (st *Store) committed(ctx context.Context, sessionID string, h *head, id st
 			return true, h.Tail[i].At, nil
 		}
 	}
-	ids := make([]string, len(h.Segs))
-	for i, ref := range h.Segs {
-		ids[i] = ref.ID
-	}
-	idxs, err := st.loadIndexes(ctx, sessionID, ids)
+	idxs, err := st.loadIndexes(ctx, sessionID, h.Segs)
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
+	for i := len(h.Segs) - 1; i >= 0; i-- {
 		if found, known := idxs[i].hasAttachment(id); known && !found {
 			continue
 		}
-		foot, err := st.loadFooter(ctx, sessionID, ids[i], idxs[i])
+		foot, err := st.loadFooter(ctx, sessionID, h.Segs[i].ID, idxs[i])
 		if err != nil {
 			return false, time.Time{}, err
 		}

@@ -102,11 +102,7 @@ func (s *Store) vacuumNodes(ctx context.Context, sid string, h *head) (int, []bl
 			h.Tail[i].Nodes = keep(h.Tail[i].Nodes)
 		}
 	}
-	ids := make([]string, len(h.Segs))
-	for i, r := range h.Segs {
-		ids[i] = r.ID
-	}
-	idx, err := s.loadIndexes(ctx, sid, ids)
+	idx, err := s.loadIndexes(ctx, sid, h.Segs)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -144,11 +140,12 @@ func (s *Store) replaceSegment(sid string, ref *segRef, seg *segment) ([]blobWri
 	if err != nil {
 		return nil, err
 	}
-	ref.ID = s.newID()
+	data, at := packSegment(segData, idxData)
+	ref.ID, ref.Index = s.newID(), at
 	ref.Nodes, ref.Turns, ref.Bytes = len(seg.Nodes), len(x.TurnIDs), segBytes(seg)
 	s.segs.put(sid, ref.ID, seg)
 	s.segs.putIndex(sid, ref.ID, x)
-	return []blobWrite{{key: segKey(sid, ref.ID), data: segData}, {key: idxKey(sid, ref.ID), data: idxData}}, nil
+	return []blobWrite{{key: segKey(sid, ref.ID), data: data}}, nil
 }
 
 // writeRaw writes encoded immutable objects in parallel, create-only.

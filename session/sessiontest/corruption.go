@@ -145,8 +145,9 @@ func reversion(data []byte, v uint16) []byte {
 
 // headSchema is the head envelope the session package writes (schema 2
 // added the sweep generation, schema 3 bounded compaction, schema 4 the
-// incarnation and the recent-write window; it reads schemas 1 to 3 too).
-var headSchema = codec.Schema{Kind: "HEAD", Current: 5, Min: 1}
+// incarnation and the recent-write window, schema 5 announced turns,
+// schema 6 packed segments; it reads schemas 1 to 5 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
 	f.fsck.Expect(fsck.InvNamed, "session does not load")
@@ -174,9 +175,10 @@ func testSchemaVersions(t *testing.T, f *fixture) {
 	check("newer head", reversion(good, 99), session.ErrSchemaUnsupported)
 	check("versionless head", reversion(good, 0), session.ErrSchemaMissing)
 	// Schemas 1 (before the sweep generation), 2 (before bounded
-	// compaction), 3 (before the incarnation and window) and 4 (before
-	// announced turns) still read, and a commit on them works.
-	for _, v := range []uint16{1, 2, 3, 4} {
+	// compaction), 3 (before the incarnation and window), 4 (before
+	// announced turns) and 5 (before packed segments) still read, and a
+	// commit on them works.
+	for _, v := range []uint16{1, 2, 3, 4, 5} {
 		f.put(key, reversion(good, v))
 		if r, err := f.open("sv").LoadSession(f.ctx, session.FullGraph()); err != nil || r == nil || r.HeadRevision != 1 {
 			t.Fatalf("schema-%d head: %+v, %v", v, r, err)

@@ -307,12 +307,14 @@ type segGets struct {
 }
 
 func (s *segGets) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
-	if _, kind, _ := session.ParseKey(key); kind == session.KeySegment {
+	rc, info, err := s.Store.Get(ctx, key, opts)
+	kind, rc := readKind(key, opts, rc, err)
+	if kind == session.KeySegment {
 		s.mu.Lock()
 		s.n++
 		s.mu.Unlock()
 	}
-	return s.Store.Get(ctx, key, opts)
+	return rc, info, err
 }
 
 // testActivePathReads builds a long branch, then a short one: a cold

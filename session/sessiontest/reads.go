@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -35,14 +36,14 @@ func NewReadBytes(inner objstore.Store) *ReadBytes {
 }
 
 func (r *ReadBytes) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
-	_, kind, _ := session.ParseKey(key)
+	rc, info, err := r.Store.Get(ctx, key, opts)
+	kind, rc := readKind(key, opts, rc, err)
 	r.mu.Lock()
 	r.gets[kind]++
 	if opts != nil && opts.Range != nil {
 		r.ranged[kind]++
 	}
 	r.mu.Unlock()
-	rc, info, err := r.Store.Get(ctx, key, opts)
 	if err != nil {
 		return rc, info, err
 	}
@@ -65,6 +66,25 @@ func (r *ReadBytes) Bytes(kind session.KeyKind) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bytes[kind]
+}
+
+// readKind returns the kind of what a GET of key read (rc, unless err):
+// the key's, except that a ranged GET of a packed segment's index, which
+// starts with an index envelope, is an index read (docs/format.md,
+// "Packed segments"). It returns rc, or what replaces it.
+func readKind(key string, opts *objstore.GetOptions, rc io.ReadCloser, err error) (session.KeyKind, io.ReadCloser) {
+	_, kind, _ := session.ParseKey(key)
+	if err != nil || kind != session.KeySegment || opts == nil || opts.Range == nil {
+		return kind, rc
+	}
+	br := bufio.NewReader(rc)
+	if head, _ := br.Peek(12); len(head) == 12 && string(head[8:12]) == "SIDX" {
+		kind = session.KeyIndex
+	}
+	return kind, struct {
+		io.Reader
+		io.Closer
+	}{br, rc}
 }
 
 type countedBody struct {

@@ -51,7 +51,8 @@ func testHeadRefs(t *testing.T, f *fixture) {
 	check("current indexes")
 
 	// Indexes of an older release do not list attachment ids: the segments
-	// are read instead.
+	// are read instead. Older releases kept every index in its own object.
+	h = unpackSegments(t, f, sid)
 	schema := codec.Schema{Kind: "SIDX", Current: 2, Min: 1}
 	legacy := codec.Schema{Kind: "SIDX", Current: 1, Min: 1}
 	n := 0
@@ -86,10 +87,53 @@ func testHeadRefs(t *testing.T, f *fixture) {
 	}
 	check("legacy indexes")
 
-	if err := s.Delete(f.ctx); err != nil {
+	// A fresh handle: s cached the head before it was rewritten.
+	if err := f.open(sid).Delete(f.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _, err := refs.Committed(f.ctx, sid, ids[0]); ok || err != nil {
 		t.Fatalf("a deleted session committed: %v, %v", ok, err)
 	}
+}
+
+// unpackSegments rewrites session sid as a release before packed segments
+// left it: each packed segment's index moved to its own object and the
+// head, of schema 5, naming no index range. It returns the head's info.
+func unpackSegments(t *testing.T, f *fixture, sid string) *session.HeadInfo {
+	t.Helper()
+	key := session.HeadKey(sid)
+	payload, _, err := codec.DecodeRaw(headSchema, f.get(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := doc["segs"].([]any)
+	for _, s := range segs {
+		ref := s.(map[string]any)
+		at, ok := ref["index"].(map[string]any)
+		if !ok {
+			continue
+		}
+		id := ref["id"].(string)
+		off, n := int(at["off"].(float64)), int(at["len"].(float64))
+		prefix := session.SessionPrefix(sid)
+		data := f.get(prefix + "seg/" + id)
+		f.put(prefix+"idx/"+id, data[off:off+n])
+		f.put(prefix+"seg/"+id, data[:off])
+		delete(ref, "index")
+	}
+	raw, _ := json.Marshal(doc)
+	enc, err := codec.EncodeRaw(codec.Schema{Kind: "HEAD", Current: 5, Min: 1}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(key, enc)
+	h, err := session.ReadHead(f.ctx, f.env.Store, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
