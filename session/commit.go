@@ -207,16 +207,31 @@ func (t *commitTxn) graphDelta(next *head, rev uint64, now time.Time) delta {
 	switch c.Graph.Kind {
 	case DeltaKeep:
 	case DeltaUnchanged:
+		next.Branched = next.Branched || c.Graph.Leaf != next.Leaf
 		next.Leaf = c.Graph.Leaf
 	case DeltaAppend:
+		next.Branched = next.Branched || !chains(next.Leaf, c.Graph.Nodes, c.Graph.Leaf)
 		d.Nodes, next.Leaf = c.Graph.Nodes, c.Graph.Leaf
 	case DeltaReplaceFull:
+		next.Branched = !chains("", c.Graph.Nodes, c.Graph.Leaf)
 		d.Nodes, d.Reset, next.Leaf = c.Graph.Nodes, true, c.Graph.Leaf
 	}
 	if c.TurnCommit != nil {
 		d.TurnID = c.TurnCommit.TurnID
 	}
 	return d
+}
+
+// chains reports whether nodes, in order, form one chain from parent (each
+// node's parent the one before it) that ends at leaf.
+func chains(parent string, nodes []NodeRecord, leaf string) bool {
+	for _, n := range nodes {
+		if n.ParentNodeID != parent {
+			return false
+		}
+		parent = n.NodeID
+	}
+	return parent == leaf
 }
 
 // planTail places the delta. A full tail is flushed to a segment in the

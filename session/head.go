@@ -37,9 +37,9 @@ import (
 // A head of schema 4 or older reads as announcing every turn.
 //
 // Head schema 6 added the segment reference's index (packed segments:
-// the index inside the segment's object). Bumped because a schema-5
-// reader would look for an idx/ object that does not exist and report
-// the session corrupt.
+// the index inside the segment's object) and branched. Bumped because a
+// schema-5 reader would look for an idx/ object that does not exist and
+// report the session corrupt. A head before schema 6 reads as branched.
 var (
 	headSchema  = codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 2, Min: 1} // 2: blocked (blocks.go)
@@ -94,6 +94,13 @@ type head struct {
 	AgentFrames         json.RawMessage `json:"agent_frames,omitempty"`
 	CurrentAgentFrameID string          `json:"current_agent_frame_id,omitempty"`
 	Leaf                string          `json:"leaf,omitempty"`
+	// Branched: some node may lie off the active path of Leaf (a commit
+	// appended nodes that do not chain from the leaf before it, or moved
+	// the leaf, or nodes were tombstoned). Unset, every node is on that
+	// path, and a cold load of it reads the segments whole, without their
+	// indexes (loadSession). It decides only what a load reads: the path
+	// is always walked by parent. Heads before schema 6 read as branched.
+	Branched bool `json:"branched,omitempty"`
 
 	CheckpointRef string `json:"checkpoint_ref,omitempty"`
 	// Blobs locates the blobs of the current checkpoint by hash.
@@ -411,6 +418,9 @@ func decodeHead(data []byte) (*head, error) {
 	if version < 5 {
 		// Its writers did not announce turns: every turn may have rows.
 		h.AttachTurnsFull = true
+	}
+	if version < 6 {
+		h.Branched = true // its writers did not track it
 	}
 	return h, nil
 }

@@ -26,6 +26,7 @@ func (s *Store) TombstoneNodes(ctx context.Context, ids []string) error {
 			return plan{}, nil
 		}
 		next := cur.h.clone()
+		next.Branched = true // a tombstone may cut the path
 		n := len(next.Tombstones)
 		for _, id := range ids {
 			if i, found := slices.BinarySearch(next.Tombstones, id); !found {
