@@ -160,7 +160,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	var cp *HydratedCheckpoint
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		if g := s.segs.graph(sid, snap.etag, h.WriteID); g != nil || !scope.ActivePath || wholePath(h, scope) {
+		if g := s.segs.graph(sid, snap.etag, h.WriteID); g != nil || !scope.ActivePath {
 			if g == nil {
 				var err error
 				if g, err = s.graphOf(ectx, sid, snap); err != nil {
@@ -199,15 +199,6 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	}
 	out.Graph = graph
 	return out, nil
-}
-
-// wholePath reports whether scope's active path holds every node of h's
-// graph (head.Branched): its load then reads the segments whole, all in
-// one round after the head, instead of their indexes and then the blocks
-// of the path.
-func wholePath(h *head, scope ReadScope) bool {
-	return scope.ActivePath && !h.Branched && len(h.Tombstones) == 0 &&
-		(scope.LeafNodeID == "" || scope.LeafNodeID == h.Leaf)
 }
 
 // graphOf returns the decoded graph of snap, cached per head ETag (the head

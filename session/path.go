@@ -34,6 +34,13 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 		return p.nodes, nil
 	}
 	h := snap.h
+	if wholePath(h, leaf) {
+		chain, err := s.wholeChain(ctx, sid, h, leaf)
+		if err == nil && snap.etag != "" {
+			s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: h.WriteID, leaf: leaf, nodes: chain})
+		}
+		return chain, err
+	}
 	l := newLocator(h)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.loadRuns(gctx, l) })
@@ -58,6 +65,29 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 		s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: h.WriteID, leaf: leaf, nodes: chain})
 	}
 	return chain, nil
+}
+
+// wholePath reports whether the active path of leaf holds every node of
+// h's graph (head.Branched): its load then reads the segments whole, all
+// in one round after the head, instead of their indexes and then the
+// blocks of the path.
+func wholePath(h *head, leaf string) bool {
+	return !h.Branched && len(h.Tombstones) == 0 && leaf == h.Leaf
+}
+
+// wholeChain reads every live segment of h whole (cached, as any whole
+// read) and walks the active path of leaf over them and the tail.
+func (s *Store) wholeChain(ctx context.Context, sid string, h *head, leaf string) ([]NodeRecord, error) {
+	refs := liveSegs(h)
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	segs, err := s.loadSegments(ctx, sid, ids)
+	if err != nil {
+		return nil, err
+	}
+	return buildGraph("", h, segs).activePath(leaf), nil
 }
 
 // tailNodes returns the live nodes of h's tail by id.

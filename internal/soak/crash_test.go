@@ -212,6 +212,9 @@ func recoverCrash(ctx context.Context, dir string, seed uint64, acked []Ack, res
 	if _, err := a.Turn(ctx, spec); err != nil {
 		return fmt.Errorf("recovery turn: %w", err)
 	}
+	// Its flush and merges run in the background: wait for them, or the
+	// sweep would find a segment written after fsck listed the session.
+	a.Session.WaitCompaction()
 	// Sweep an hour later with a minute of grace: everything the dead
 	// writer left is aged, and its turn is dead (a later turn committed).
 	later := func() time.Time { return time.Now().Add(time.Hour) }
