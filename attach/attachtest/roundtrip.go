@@ -184,7 +184,7 @@ func testChecksum(t *testing.T, e *env) {
 // and returns a failing writer's error, after which the body reads nothing.
 func testCopyStreams(t *testing.T, e *env) {
 	a := e.session("s1", nil)
-	body := random(12, 1_500_000)
+	body := random(12, 3_500_000) // several read-ahead chunks of 1 MiB
 	ref := e.put(a, body, attach.PutOptions{})
 	copyOut := func(w io.Writer) error {
 		rc, _, err := a.Get(e.Ctx, ref.ID, nil)
@@ -204,7 +204,7 @@ func testCopyStreams(t *testing.T, e *env) {
 		t.Fatalf("copied %d bytes, not the %d put", got.Len(), len(body))
 	}
 	errFull := errors.New("writer full")
-	if err := copyOut(&failingWriter{room: 600_000, err: errFull}); !errors.Is(err, errFull) {
+	if err := copyOut(&failingWriter{room: 1_500_000, err: errFull}); !errors.Is(err, errFull) {
 		t.Fatalf("copy into a failing writer: %v", err)
 	}
 	e.flipStoredByte("s1", ref.ID, func(n int) int { return n - 100 })

@@ -3,6 +3,7 @@ package s3compat
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -171,10 +172,12 @@ func (b *md5Body) Read(p []byte) (int, error) {
 // before returning, makes every later Read fail instead.
 //
 // A RequestBody also carries what the request's headers say of the body:
-// its Size (Content-Length) and ContentMD5.
+// its Size (Content-Length) and either its ContentMD5 or its PayloadSHA256,
+// whichever the server is to check.
 type RequestBody struct {
-	size int64
-	md5  string
+	size   int64
+	md5    string
+	sha256 string
 
 	mu       sync.Mutex
 	r        *bytes.Reader
@@ -183,16 +186,32 @@ type RequestBody struct {
 
 var errReleased = errors.New("s3compat: request body read after its request returned")
 
-// NewRequestBody returns a RequestBody reading data, whose MD5 it computes.
+// NewRequestBody returns a RequestBody reading data, whose MD5 it computes
+// for a Content-MD5 header.
 func NewRequestBody(data []byte) *RequestBody {
 	return &RequestBody{size: int64(len(data)), md5: ContentMD5(data), r: bytes.NewReader(data)}
+}
+
+// NewSignedRequestBody returns a RequestBody reading data, whose SHA-256 it
+// computes to be signed as the payload hash (x-amz-content-sha256) in
+// place of a Content-MD5 header: for a server that checks it
+// (Quirks.ChecksPayloadHash).
+func NewSignedRequestBody(data []byte) *RequestBody {
+	sum := sha256.Sum256(data)
+	return &RequestBody{size: int64(len(data)), sha256: hex.EncodeToString(sum[:]), r: bytes.NewReader(data)}
 }
 
 // Size is the length of the body.
 func (b *RequestBody) Size() int64 { return b.size }
 
-// ContentMD5 is the Content-MD5 header of the body (see ContentMD5).
+// ContentMD5 is the Content-MD5 header of the body (see ContentMD5), or ""
+// for a body of NewSignedRequestBody.
 func (b *RequestBody) ContentMD5() string { return b.md5 }
+
+// PayloadSHA256 is the lowercase hex SHA-256 of a body of
+// NewSignedRequestBody, to be signed as its payload hash, or "" for a body
+// of NewRequestBody (sent as UNSIGNED-PAYLOAD with its Content-MD5).
+func (b *RequestBody) PayloadSHA256() string { return b.sha256 }
 
 // Read implements io.Reader.
 func (b *RequestBody) Read(p []byte) (int, error) {

@@ -284,6 +284,14 @@ func TestRequestBody(t *testing.T) {
 	if b.Size() != 10 || b.ContentMD5() != "eB5eJF1ptWaXm4bijSPyxw==" {
 		t.Fatalf("size %d, md5 %s", b.Size(), b.ContentMD5())
 	}
+	if b.PayloadSHA256() != "" {
+		t.Errorf("Content-MD5 body carries a payload hash %q", b.PayloadSHA256())
+	}
+	// A signed body carries the SHA-256 instead, and no MD5.
+	if s := NewSignedRequestBody(data); s.Size() != 10 || s.ContentMD5() != "" ||
+		s.PayloadSHA256() != "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882" {
+		t.Errorf("signed body: size %d, md5 %q, sha256 %q", s.Size(), s.ContentMD5(), s.PayloadSHA256())
+	}
 	p := make([]byte, 4)
 	if n, err := b.Read(p); n != 4 || err != nil || string(p) != "0123" {
 		t.Fatalf("read: %d %v %q", n, err, p)

@@ -41,8 +41,18 @@ func (m multiparter) CreateUpload(ctx context.Context, key string, opts *objstor
 	return id, nil
 }
 
+// UploadPart sends one part with the payload check the server makes:
+// its signed SHA-256 where the server checks that (Quirks.ChecksPayloadHash),
+// else its Content-MD5.
 func (m multiparter) UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (string, error) {
-	body := NewRequestBody(data)
+	body := NewRequestBody
+	if m.s.quirks.ChecksPayloadHash {
+		body = NewSignedRequestBody
+	}
+	return m.uploadPart(ctx, key, uploadID, n, body(data))
+}
+
+func (m multiparter) uploadPart(ctx context.Context, key, uploadID string, n int, body *RequestBody) (string, error) {
 	defer body.Release()
 	etag, err := m.s.client.UploadPart(ctx, key, uploadID, n, body)
 	if err != nil {

@@ -82,6 +82,8 @@ func (c *client) MapErr(ctx context.Context, op, key string, err error, ifMatch 
 // minio-go's streaming chunk signatures: a corrupted body then fails as 400
 // BadDigest (ErrChecksum), not as 403 SignatureDoesNotMatch, which reads as
 // a credentials problem, and the client hashes once instead of twice.
+// (Parts to a server with Quirks.ChecksPayloadHash carry their SHA-256 as a
+// signed payload hash instead; see UploadPart.)
 func putOptions(opts *objstore.PutOptions) minio.PutObjectOptions {
 	po := minio.PutObjectOptions{ContentType: s3compat.ContentType(opts), DisableContentSha256: true}
 	if len(opts.Metadata) > 0 {

@@ -13,9 +13,12 @@ func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *ob
 	return c.core.NewMultipartUpload(ctx, c.bucket, key, putOptions(opts))
 }
 
+// UploadPart sends the part with its Content-MD5 or, if the body carries
+// its SHA-256, signed with that as the payload hash (DisableContentSha256
+// only turns off minio-go's streaming signature, which hashes again).
 func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, body *s3compat.RequestBody) (string, error) {
 	part, err := c.core.PutObjectPart(ctx, c.bucket, key, uploadID, n, body, body.Size(),
-		minio.PutObjectPartOptions{Md5Base64: body.ContentMD5(), DisableContentSha256: true})
+		minio.PutObjectPartOptions{Md5Base64: body.ContentMD5(), Sha256Hex: body.PayloadSHA256(), DisableContentSha256: true})
 	if err != nil {
 		return "", err
 	}

@@ -26,16 +26,24 @@ func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *ob
 	return aws.ToString(out.UploadId), nil
 }
 
+// UploadPart sends the part signed with its SHA-256 if the body carries
+// one, else as UNSIGNED-PAYLOAD with its Content-MD5.
 func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, body *s3compat.RequestBody) (string, error) {
-	out, err := c.api.UploadPart(ctx, &s3.UploadPartInput{
+	in := &s3.UploadPartInput{
 		Bucket:        &c.bucket,
 		Key:           &key,
 		UploadId:      &uploadID,
 		PartNumber:    aws.Int32(int32(n)),
 		Body:          body,
 		ContentLength: aws.Int64(body.Size()),
-		ContentMD5:    aws.String(body.ContentMD5()),
-	}, unsignedPayload)
+	}
+	payload := unsignedPayload
+	if sum := body.PayloadSHA256(); sum != "" {
+		payload = signedPayload(sum)
+	} else {
+		in.ContentMD5 = aws.String(body.ContentMD5())
+	}
+	out, err := c.api.UploadPart(ctx, in, payload)
 	if err != nil {
 		return "", err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
@@ -82,10 +83,34 @@ func (c *client) MapErr(ctx context.Context, op, key string, err error, ifMatch 
 // unsignedPayload sends a put's or part's body as UNSIGNED-PAYLOAD: its
 // integrity rests on the Content-MD5 header (itself signed), so the client
 // hashes the body once, not twice, and a body corrupted in transit fails
-// as 400 BadDigest (ErrChecksum) on every server.
+// as 400 BadDigest (ErrChecksum) on every server. Parts to a server that
+// checks signed payloads go with signedPayload instead.
 func unsignedPayload(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 }
+
+// signedPayload signs a part's body with sum, its hex SHA-256, as the
+// payload hash (x-amz-content-sha256), over HTTP and HTTPS alike (the SDK
+// would send UploadPart unsigned over HTTPS): a server that checks it
+// (s3compat.Quirks.ChecksPayloadHash) refuses a body corrupted in transit
+// with 400 XAmzContentSHA256Mismatch (ErrChecksum). The SDK does not hash
+// the body again.
+func signedPayload(sum string) func(*s3.Options) {
+	set := middleware.FinalizeMiddlewareFunc(computePayloadHashID, func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		return next.HandleFinalize(v4.SetPayloadHash(ctx, sum), in)
+	})
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			_, err := st.Finalize.Swap(computePayloadHashID, set)
+			return err
+		})
+	}
+}
+
+// computePayloadHashID is the ID of the SDK's middleware that sets the
+// payload hash (v4.ComputePayloadSHA256 or, for UploadPart, its choice
+// between that and UNSIGNED-PAYLOAD by scheme).
+const computePayloadHashID = "ComputePayloadHash"
 
 // conditions returns the If-None-Match and If-Match headers of opts.
 func conditions(opts *objstore.PutOptions) (ifNoneMatch, ifMatch *string) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -341,6 +342,8 @@ func batchFaultCases() []faultCase {
 				}
 			}},
 		multipartComplete200Error(),
+		signedParts(&minioQuirks, true),
+		signedParts(&rcloneQuirks, false),
 	}
 }
 
@@ -463,6 +466,65 @@ func rcloneListUploadsFaultCases() []faultCase {
 				}
 				return nil
 			}},
+	}
+}
+
+// signedParts: with Quirks.ChecksPayloadHash (signed) each part carries
+// its SHA-256 as the signed x-amz-content-sha256 and no Content-MD5;
+// without it, its Content-MD5 and UNSIGNED-PAYLOAD. Either way the server
+// is given the one check it makes of the bytes it received.
+func signedParts(q *s3compat.Quirks, signed bool) faultCase {
+	return faultCase{name: "PartPayloadCheck" + q.Name, quirks: q, requests: 4,
+		respond: func(r request) reply {
+			_, uploads := r.Query["uploads"]
+			_, id := r.Query["uploadId"]
+			switch {
+			case r.Method == http.MethodPost && uploads:
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>` +
+					`<Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`}
+			case r.Method == http.MethodPut && id:
+				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
+			case r.Method == http.MethodPost && id:
+				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult>` +
+					`<Bucket>bkt</Bucket><Key>k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>`}
+			}
+			return reply{status: 400, body: s3Error("InvalidRequest")}
+		},
+		op: func(ctx context.Context, s objstore.Store) error {
+			_, err := s.Upload(ctx, "k", objstoretest.PatternReader(3, objstore.MinPartSize+1),
+				&objstore.UploadOptions{PartSize: objstore.MinPartSize})
+			return err
+		},
+		check: func(t *testing.T, reqs []request) {
+			parts := 0
+			for _, r := range reqs {
+				if _, id := r.Query["uploadId"]; r.Method == http.MethodPut && id {
+					parts++
+					checkPartPayload(t, r, signed)
+				}
+			}
+			if parts != 2 {
+				t.Errorf("%d parts sent, want 2", parts)
+			}
+		}}
+}
+
+// checkPartPayload checks the payload headers of part request r.
+func checkPartPayload(t *testing.T, r request, signed bool) {
+	t.Helper()
+	sha, md := r.Header.Get("X-Amz-Content-Sha256"), r.Header.Get("Content-MD5")
+	sum, md5sum := sha256.Sum256(r.Body), md5.Sum(r.Body)
+	if !signed {
+		if sha != "UNSIGNED-PAYLOAD" || md != base64.StdEncoding.EncodeToString(md5sum[:]) {
+			t.Errorf("part %s: x-amz-content-sha256 %q, Content-MD5 %q; want UNSIGNED-PAYLOAD and the body's MD5", r.Query["partNumber"], sha, md)
+		}
+		return
+	}
+	if sha != hex.EncodeToString(sum[:]) || md != "" {
+		t.Errorf("part %s: x-amz-content-sha256 %q, Content-MD5 %q; want the body's SHA-256 and none", r.Query["partNumber"], sha, md)
+	}
+	if !strings.Contains(r.Header.Get("Authorization"), "x-amz-content-sha256") {
+		t.Errorf("part %s: x-amz-content-sha256 not signed: %s", r.Query["partNumber"], r.Header.Get("Authorization"))
 	}
 }
 
