@@ -75,19 +75,39 @@ func wholePath(h *head, leaf string) bool {
 	return !h.Branched && len(h.Tombstones) == 0 && leaf == h.Leaf
 }
 
-// wholeChain reads every live segment of h whole (cached, as any whole
-// read) and walks the active path of leaf over them and the tail.
+// wholeChain reads every live segment of h whole and walks the active path
+// of leaf over them and the tail. It caches what a read of the path's
+// blocks would have (the blocks, not the footers: caching whole segments
+// beside the path held 27 MiB more in many_sessions_rss on fsstore).
 func (s *Store) wholeChain(ctx context.Context, sid string, h *head, leaf string) ([]NodeRecord, error) {
 	refs := liveSegs(h)
 	ids := make([]string, len(refs))
 	for i, r := range refs {
 		ids[i] = r.ID
 	}
-	segs, err := s.loadSegments(ctx, sid, ids)
+	segs, err := s.readSegments(ctx, sid, ids, false)
 	if err != nil {
 		return nil, err
 	}
+	for i, seg := range segs {
+		s.cacheBlocks(sid, ids[i], seg)
+	}
 	return buildGraph("", h, segs).activePath(leaf), nil
+}
+
+// cacheBlocks caches the blocks of seg, read whole (a segment of schema 1,
+// which has none, whole).
+func (s *Store) cacheBlocks(sid, id string, seg *segment) {
+	if len(seg.Blocks) == 0 {
+		s.segs.put(sid, id, seg)
+		return
+	}
+	off := 0
+	for b, ref := range seg.Blocks {
+		end := min(off+ref.Nodes, len(seg.Nodes))
+		s.segs.putBlock(sid, id, b, seg.Nodes[off:end:end])
+		off = end
+	}
 }
 
 // tailNodes returns the live nodes of h's tail by id.

@@ -278,6 +278,12 @@ func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
 // loadSegments returns the segments with the given ids, from the cache or
 // read in parallel.
 func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*segment, error) {
+	return s.readSegments(ctx, sid, ids, true)
+}
+
+// readSegments is loadSegments; keep says whether the segments it reads
+// are cached (a caller that caches what it builds from them need not).
+func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep bool) ([]*segment, error) {
 	out := make([]*segment, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -299,7 +305,9 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 			if seg.SessionID != sid {
 				return &CorruptError{Key: key, Err: errors.New("segment of another session")}
 			}
-			s.segs.put(sid, id, seg)
+			if keep {
+				s.segs.put(sid, id, seg)
+			}
 			out[i] = seg
 			return nil
 		})
