@@ -325,16 +325,7 @@ func testActivePathReads(t *testing.T, f *fixture) {
 	w := f.open("ap")
 	long := f.chain(w, "ap", 0, "a", 60, "")
 	short := f.chain(w, "ap", 60, "b", 5, "")
-	info, err := session.ReadHead(f.ctx, f.env.Store, "ap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	segs := 0
-	for _, k := range info.Keys {
-		if _, kind, _ := session.ParseKey(k); kind == session.KeySegment {
-			segs++
-		}
-	}
+	_, segs := f.largestSegment("ap")
 	rec := &segGets{Store: f.env.Store}
 	r := f.load(f.open("ap", rec), session.ActivePath(""))
 	f.wantIDs("short branch", nodeIDs(r.Graph), short)

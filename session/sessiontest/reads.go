@@ -248,16 +248,7 @@ func testColdWholePath(t *testing.T, f *fixture) {
 	w := f.open("whole")
 	ids := f.chain(w, "whole", 0, "n", 20, "")
 	w.WaitCompaction()
-	info, err := session.ReadHead(f.ctx, f.env.Store, "whole")
-	if err != nil {
-		t.Fatal(err)
-	}
-	segs := 0
-	for _, k := range info.Keys {
-		if _, kind, _ := session.ParseKey(k); kind == session.KeySegment {
-			segs++
-		}
-	}
+	_, segs := f.largestSegment("whole")
 	load := func(what string, want []string) (reqs, idxGets, segGets int) {
 		t.Helper()
 		cs := NewCountingStore(f.env.Store)

@@ -469,6 +469,15 @@ func rcloneListUploadsFaultCases() []faultCase {
 	}
 }
 
+// The answers of a fake server to CreateMultipartUpload and to
+// CompleteMultipartUpload of key k in bucket bkt.
+const (
+	initiateUploadXML = `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>` +
+		`<Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`
+	completeUploadXML = `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult>` +
+		`<Bucket>bkt</Bucket><Key>k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>`
+)
+
 // signedParts: with Quirks.ChecksPayloadHash (signed) each part carries
 // its SHA-256 as the signed x-amz-content-sha256 and no Content-MD5;
 // without it, its Content-MD5 and UNSIGNED-PAYLOAD. Either way the server
@@ -480,13 +489,11 @@ func signedParts(q *s3compat.Quirks, signed bool) faultCase {
 			_, id := r.Query["uploadId"]
 			switch {
 			case r.Method == http.MethodPost && uploads:
-				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>` +
-					`<Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`}
+				return reply{status: 200, body: initiateUploadXML}
 			case r.Method == http.MethodPut && id:
 				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
 			case r.Method == http.MethodPost && id:
-				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult>` +
-					`<Bucket>bkt</Bucket><Key>k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>`}
+				return reply{status: 200, body: completeUploadXML}
 			}
 			return reply{status: 400, body: s3Error("InvalidRequest")}
 		},
@@ -538,8 +545,7 @@ func multipartComplete200Error() faultCase {
 			_, id := r.Query["uploadId"]
 			switch {
 			case r.Method == http.MethodPost && uploads:
-				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>` +
-					`<Bucket>bkt</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`}
+				return reply{status: 200, body: initiateUploadXML}
 			case r.Method == http.MethodPut && id:
 				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
 			case r.Method == http.MethodPost && id:
