@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/stowage-dev/stowage/objstore/memstore"
@@ -60,4 +61,49 @@ func slicesIndex(ns []session.NodeRecord, id string) int {
 		}
 	}
 	return -1
+}
+
+// A load copies the graph of the head it has cached while it revalidates
+// that head; when another writer has moved the head meanwhile, the load
+// returns the new graph, never the copy of the old one.
+func TestLoadAfterAnotherWriterReturnsTheNewHead(t *testing.T) {
+	ctx := t.Context()
+	objs := memstore.New(nil)
+	open := func() *session.Store {
+		s, err := session.New(session.Config{Store: objs, SessionID: "moved"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	reader, writer := open(), open()
+	for r := range uint64(3) {
+		c := benchCommit("moved", r, int(r))
+		if r > 0 {
+			c.Graph.Nodes[0].ParentNodeID = fmt.Sprintf("n%d", r-1)
+		}
+		if _, err := writer.CommitRuntimeState(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, scope := range []session.ReadScope{{}, session.ActivePath("")} {
+		for range 2 { // the second load finds the graph cached
+			if r, err := reader.LoadSession(ctx, scope); err != nil || len(r.Graph.Nodes) != int(r.HeadRevision) {
+				t.Fatalf("scope %+v: %v, %v", scope, r, err)
+			}
+		}
+		rev := uint64(3)
+		if scope.ActivePath {
+			rev = 4
+		}
+		c := benchCommit("moved", rev, int(rev))
+		c.Graph.Nodes[0].ParentNodeID = fmt.Sprintf("n%d", rev-1)
+		if _, err := writer.CommitRuntimeState(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		r, err := reader.LoadSession(ctx, scope)
+		if err != nil || r.HeadRevision != rev+1 || len(r.Graph.Nodes) != int(rev+1) {
+			t.Fatalf("scope %+v after another writer's commit: revision %d, %d nodes, %v; want %d of each", scope, r.HeadRevision, len(r.Graph.Nodes), err, rev+1)
+		}
+	}
 }

@@ -148,6 +148,7 @@ func (s *Store) LoadSession(ctx context.Context, scope ReadScope) (out *Persiste
 }
 
 func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRead, error) {
+	early := s.speculate(scope)
 	snapp, sid, err := s.liveSnapshot(ctx)
 	if err != nil || snapp == nil {
 		return nil, err
@@ -160,22 +161,24 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	var cp *HydratedCheckpoint
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		if g := s.segs.graph(sid, snap.etag, h.WriteID); g != nil || !scope.ActivePath {
-			if g == nil {
-				var err error
-				if g, err = s.graphOf(ectx, sid, snap); err != nil {
-					return err
-				}
-			}
-			graph = project(g, h.Leaf, scope)
+		if g, ok := early.result(snap); ok {
+			graph = g
 			return nil
+		}
+		if g, ok := s.cachedGraph(sid, snap, scope); ok {
+			graph = g
+			return nil
+		}
+		if !scope.ActivePath {
+			g, err := s.graphOf(ectx, sid, snap)
+			if err == nil {
+				graph = project(g, h.Leaf, scope)
+			}
+			return err
 		}
 		// An active path with no decoded graph: read only the segments
 		// that hold its nodes.
-		leaf := scope.LeafNodeID
-		if leaf == "" {
-			leaf = h.Leaf
-		}
+		leaf := pathLeaf(h, scope)
 		nodes, err := s.activePath(ectx, sid, snap, leaf)
 		graph = Graph{LeafNodeID: leaf, Nodes: cloneNodes(nodes)}
 		return err
@@ -233,6 +236,77 @@ func project(g *graphState, persistedLeaf string, scope ReadScope) Graph {
 		leaf = persistedLeaf
 	}
 	return Graph{LeafNodeID: leaf, Nodes: cloneNodes(g.activePath(leaf))}
+}
+
+// pathLeaf is the leaf of an active-path scope on h.
+func pathLeaf(h *head, scope ReadScope) string {
+	if scope.LeafNodeID != "" {
+		return scope.LeafNodeID
+	}
+	return h.Leaf
+}
+
+// cachedGraph returns the scope's graph of snap from the decoded graph or
+// active path the cache holds for it, without a request; ok is false when
+// the cache holds neither.
+func (s *Store) cachedGraph(sid string, snap snapshot, scope ReadScope) (Graph, bool) {
+	if g := s.segs.graph(sid, snap.etag, snap.h.WriteID); g != nil {
+		return project(g, snap.h.Leaf, scope), true
+	}
+	if !scope.ActivePath {
+		return Graph{}, false
+	}
+	leaf := pathLeaf(snap.h, scope)
+	if p := s.segs.path(sid, snap.etag, snap.h.WriteID, leaf); p != nil {
+		return Graph{LeafNodeID: leaf, Nodes: cloneNodes(p.nodes)}, true
+	}
+	return Graph{}, false
+}
+
+// speculation is the graph of a load computed from the cached head while
+// the load revalidates that head: copying a long graph out of the cache
+// costs about as much CPU as the conditional GET takes to answer, and a
+// load of an unchanged head would otherwise do the two one after the other.
+// The result is used only for the head it was computed from; for any
+// other, the copy was wasted CPU and is dropped.
+type speculation struct {
+	etag, writeID string
+	done          chan struct{}
+	graph         Graph
+	ok            bool
+}
+
+// speculate starts copying the scope's graph of the cached head, when the
+// cache holds both; nil when it does not.
+func (s *Store) speculate(scope ReadScope) *speculation {
+	sid := s.SessionID()
+	if sid == "" {
+		return nil
+	}
+	cur := s.segs.head(sid)
+	if cur == nil || cur.etag == "" || !cur.h.live() || cur.h.Revision == 0 {
+		return nil
+	}
+	snap := *cur
+	if s.segs.graph(sid, snap.etag, snap.h.WriteID) == nil &&
+		(!scope.ActivePath || s.segs.path(sid, snap.etag, snap.h.WriteID, pathLeaf(snap.h, scope)) == nil) {
+		return nil
+	}
+	sp := &speculation{etag: snap.etag, writeID: snap.h.WriteID, done: make(chan struct{})}
+	go func() {
+		defer close(sp.done)
+		sp.graph, sp.ok = s.cachedGraph(sid, snap, scope)
+	}()
+	return sp
+}
+
+// result returns the speculated graph if it was computed from snap's head.
+func (sp *speculation) result(snap snapshot) (Graph, bool) {
+	if sp == nil || snap.etag != sp.etag || snap.h.WriteID != sp.writeID {
+		return Graph{}, false
+	}
+	<-sp.done
+	return sp.graph, sp.ok
 }
 
 // LoadNode implements CommitStore. It reads the head (one conditional GET),
