@@ -356,6 +356,13 @@ func getWithETag(body, etagOf string) func(request) reply {
 	}
 }
 
+// getWithRawETag answers a GET with body and the ETag header etag.
+func getWithRawETag(body, etag string) func(request) reply {
+	return func(request) reply {
+		return reply{status: 200, body: body, header: map[string]string{"ETag": etag, "Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
+	}
+}
+
 func readAll(ctx context.Context, s objstore.Store) error {
 	_, _, err := objstoretest.ReadAll(ctx, s, "k", nil)
 	return err
@@ -421,6 +428,10 @@ func rcloneReadFaultCases() []faultCase {
 		{name: "GetBodyMatchingETag", quirks: &rcloneQuirks, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
 		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minioQuirks, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll},
+		{name: "GetMultipartETagUnchecked", quirks: &rcloneQuirks, requests: 1,
+			respond: getWithRawETag("payload", `"780c50f4a982db38883a57ed5d8c8f8a-3"`), op: readAll},
+		{name: "GetMalformedMultipartETag", quirks: &rcloneQuirks, requests: 1,
+			respond: getWithRawETag("payload", `"780c50f4a982db38883a57ed5d8c8f8a-03"`), op: readAll, want: s3compat.ErrBodyMismatch},
 		{name: "ListDropsDirectoryMarkers", quirks: &rcloneQuirks, requests: 1,
 			respond: func(request) reply {
 				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name>` +
