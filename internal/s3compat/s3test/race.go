@@ -68,10 +68,19 @@ type readTally struct {
 	gets     int
 	bad      map[string]int // anomaly -> count
 	example  map[string]string
+	benign   map[string]int // refusals that are not anomalies -> count
 }
 
 func newReadTally() *readTally {
-	return &readTally{versions: map[string]int{}, bad: map[string]int{}, example: map[string]string{}}
+	return &readTally{versions: map[string]int{}, bad: map[string]int{}, example: map[string]string{}, benign: map[string]int{}}
+}
+
+// refused counts a GET that failed in a way that is no anomaly: what.
+func (r *readTally) refused(what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gets++
+	r.benign[what]++
 }
 
 func (r *readTally) register(v int, body []byte) {
@@ -127,6 +136,9 @@ func (r *readTally) String() string {
 	for a, n := range r.bad {
 		fmt.Fprintf(&b, "; %d %s (e.g. %s)", n, a, r.example[a])
 	}
+	for a, n := range r.benign {
+		fmt.Fprintf(&b, "; %d %s", n, a)
+	}
 	return b.String()
 }
 
@@ -167,11 +179,14 @@ func liveOverwriteReads(t *testing.T, open Opener, srv testenv.Server, q s3compa
 			s, tl := stores[i%2], []*readTally{tally, guarded}[i%2]
 			for !stop.Load() {
 				body, info, err := objstoretest.ReadAll(ctx, s, key, nil)
-				if i%2 == 1 && q.OverwriteCorruptsReads && errors.Is(err, objstore.ErrUnavailable) {
-					tl.count("", "") // refused, as the quirk promises
-					continue
+				switch {
+				case errors.Is(err, objstore.ErrThrottled):
+					tl.refused("throttled")
+				case i%2 == 1 && q.OverwriteCorruptsReads && errors.Is(err, objstore.ErrUnavailable):
+					tl.refused("refused by the store (the retry decorator retries them)")
+				default:
+					tl.count(tl.classify(body, info.ETag, err))
 				}
-				tl.count(tl.classify(body, info.ETag, err))
 			}
 		})
 	}
