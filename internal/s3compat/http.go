@@ -135,15 +135,38 @@ var ErrBodyMismatch = fmt.Errorf("%w: body does not match its ETag", objstore.Er
 
 // VerifyMD5 wraps a whole-object GET body so that, at its end, its MD5 is
 // compared with etag; a mismatch fails the last read with
-// wrap(ErrBodyMismatch). An etag that is not a plain MD5 (32 hex digits;
-// rclone answers a GET racing an overwrite without one, measured) is
-// ErrBodyMismatch at once: the body cannot be trusted.
+// wrap(ErrBodyMismatch). A multipart ETag (an MD5, "-", the part count)
+// hashes no body: such a body is returned unchecked (versitygw and MinIO
+// give multipart objects one; rclone gives every object its MD5). Any
+// other etag that is not a plain MD5 (32 hex digits; rclone answers a GET
+// racing an overwrite without one, measured) is ErrBodyMismatch at once:
+// the body cannot be trusted.
 func VerifyMD5(rc io.ReadCloser, etag string, wrap func(error) error) (io.ReadCloser, error) {
 	etag = UnquoteETag(etag)
-	if _, err := hex.DecodeString(etag); err != nil || len(etag) != 2*md5.Size {
+	if isMultipartETag(etag) {
+		return rc, nil
+	}
+	if !isMD5(etag) {
 		return nil, wrap(fmt.Errorf("%w: ETag %q is not an MD5", ErrBodyMismatch, etag))
 	}
 	return &md5Body{ReadCloser: rc, want: strings.ToLower(etag), h: md5.New(), wrap: wrap}, nil
+}
+
+// isMD5 reports whether s is 32 hex digits.
+func isMD5(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) == 2*md5.Size
+}
+
+// isMultipartETag reports whether etag is an MD5, "-" and a part count
+// (1 to 10000, in its shortest form).
+func isMultipartETag(etag string) bool {
+	sum, parts, ok := strings.Cut(etag, "-")
+	if !ok || !isMD5(sum) {
+		return false
+	}
+	n, err := strconv.Atoi(parts)
+	return err == nil && n >= 1 && n <= 10000 && strconv.Itoa(n) == parts
 }
 
 type md5Body struct {

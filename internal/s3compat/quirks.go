@@ -98,11 +98,19 @@ type Quirks struct {
 	// early (unexpected EOF) or, at the announced length, carry the new
 	// version's bytes after the old one's, or come without an ETag
 	// (rclone, measured: session heads read during compare-and-swap races
-	// decoded as corrupt; about 1 GET in 1000 there had no ETag). With it
-	// a whole-object body is checked against the MD5 ETag such a server
-	// gives every object (VerifyMD5); a mismatch or a missing ETag is
-	// ErrUnavailable, which the retry decorator retries. Ranged reads are not checked: stowage
-	// ranges only over immutable objects.
+	// decoded as corrupt; about 1 GET in 1000 there had no ETag), or carry
+	// the new version's body with the previous version's ETag (versitygw
+	// v1.8.0, measured, s3test's Live/QuirkOverwriteCorruptsReads: its
+	// posix GetObject reads the ETag attribute by path, then opens the
+	// file; a session that based a compare-and-swap on such a read saw
+	// "commit outcome unknown: head moved 0 writes past ours"). With it
+	// a whole-object body whose ETag is a plain MD5 (single-part objects on
+	// these servers; rclone gives every object one) is checked against it
+	// (VerifyMD5); a mismatch, or an ETag that is neither an MD5 nor a
+	// multipart ETag, is ErrUnavailable, which the retry decorator
+	// retries. A multipart ETag cannot be checked: such a body is returned
+	// as is (stowage overwrites only single-part objects). Ranged reads are
+	// not checked: stowage ranges only over immutable objects.
 	OverwriteCorruptsReads bool
 
 	// DeleteBatch, if set, is the number of keys per DeleteObjects request
@@ -153,13 +161,14 @@ var (
 
 	// VersityGW is Versity S3 Gateway v1.8.0 with its posix backend.
 	VersityGW = Quirks{
-		Name:                 "versitygw",
-		PathStyle:            true,
-		ConditionalPut:       true,
-		CompareAndSwap:       true,
-		ConditionalMultipart: true,
-		ConditionalDelete:    true,
-		ChecksPayloadHash:    true,
+		Name:                   "versitygw",
+		PathStyle:              true,
+		ConditionalPut:         true,
+		CompareAndSwap:         true,
+		ConditionalMultipart:   true,
+		ConditionalDelete:      true,
+		ChecksPayloadHash:      true,
+		OverwriteCorruptsReads: true,
 	}
 
 	// RClone is rclone v1.76.0's "serve s3" over its local backend (any

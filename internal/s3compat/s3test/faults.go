@@ -356,6 +356,13 @@ func getWithETag(body, etagOf string) func(request) reply {
 	}
 }
 
+// getWithRawETag answers a GET with body and the ETag header etag.
+func getWithRawETag(body, etag string) func(request) reply {
+	return func(request) reply {
+		return reply{status: 200, body: body, header: map[string]string{"ETag": etag, "Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}}
+	}
+}
+
 func readAll(ctx context.Context, s objstore.Store) error {
 	_, _, err := objstoretest.ReadAll(ctx, s, "k", nil)
 	return err
@@ -363,7 +370,7 @@ func readAll(ctx context.Context, s objstore.Store) error {
 
 // The rclone*FaultCases tables pin down what the quirks first found on
 // rclone do, and that other profiles do none of it.
-var rcloneQuirks, minioQuirks = s3compat.RClone, s3compat.MinIO
+var rcloneQuirks, minioQuirks, versityQuirks = s3compat.RClone, s3compat.MinIO, s3compat.VersityGW
 
 func del(ctx context.Context, s objstore.Store) error { return s.Delete(ctx, "k", nil) }
 
@@ -421,6 +428,12 @@ func rcloneReadFaultCases() []faultCase {
 		{name: "GetBodyMatchingETag", quirks: &rcloneQuirks, requests: 1, respond: getWithETag("payload", "payload"), op: readAll},
 		{name: "GetBodyNotMatchingETagWithoutQuirk", quirks: &minioQuirks, requests: 1, respond: getWithETag("0123456789", "payload"),
 			op: readAll},
+		{name: "GetOlderETagVersityGW", quirks: &versityQuirks, requests: 1, respond: getWithETag("version 2", "version 1"),
+			op: readAll, want: s3compat.ErrBodyMismatch},
+		{name: "GetMultipartETagUnchecked", quirks: &rcloneQuirks, requests: 1,
+			respond: getWithRawETag("payload", `"780c50f4a982db38883a57ed5d8c8f8a-3"`), op: readAll},
+		{name: "GetMalformedMultipartETag", quirks: &rcloneQuirks, requests: 1,
+			respond: getWithRawETag("payload", `"780c50f4a982db38883a57ed5d8c8f8a-03"`), op: readAll, want: s3compat.ErrBodyMismatch},
 		{name: "ListDropsDirectoryMarkers", quirks: &rcloneQuirks, requests: 1,
 			respond: func(request) reply {
 				return reply{status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name>` +

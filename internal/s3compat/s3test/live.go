@@ -32,6 +32,8 @@ func Live(t *testing.T, open Opener) {
 		t.Run("QuirkListUploadsMissingIsEmpty", func(t *testing.T) { liveListUploadsMissing(t, open, srv, q) })
 		t.Run("QuirkEmptyDelimiterRollsUp", func(t *testing.T) { liveEmptyDelimiter(t, open, srv, q) })
 		t.Run("QuirkDeleteDirectoryFails", func(t *testing.T) { liveDeleteDirectory(t, open, srv, q) })
+		t.Run("QuirkOverwriteCorruptsReads", func(t *testing.T) { liveOverwriteReads(t, open, srv, q) })
+		t.Run("IfMatchRounds", func(t *testing.T) { liveIfMatchRounds(t, Prefixed(t, open(t, srv, q, nil))) })
 	})
 }
 
