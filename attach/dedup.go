@@ -32,7 +32,8 @@ const maxResolve = 8
 // named it (a row adopts only what it already named or what the pointer
 // names) and the pointer never did. When the row names own, own is published
 // as the pointer if none names live data; a writer that loses that race
-// adopts the winner's data in the next round.
+// adopts the winner's data in the next round, unless a commit relied on
+// the row naming own meanwhile (reliedOn): then the row keeps own.
 func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.Info, own *uploaded, proven bool) (manifest.Row, error) {
 	var (
 		dead   = map[string]bool{}
@@ -61,7 +62,7 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			cand = &own.data
 		}
 		row, err := a.m.RecordRef(ctx, in, info, func(cur *manifest.Row) (manifest.Data, error) {
-			if cur != nil && !cur.Data.IsZero() && !dead[cur.Data.Key] && cur.Data.Key != ownKey {
+			if cur != nil && !cur.Data.IsZero() && !dead[cur.Data.Key] && (cur.Data.Key != ownKey || reliedOn(cur)) {
 				return cur.Data, nil
 			}
 			if cand == nil {
@@ -89,8 +90,8 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			}
 			return row, nil
 		}
-		if hasBlob && blob.Data.Key == ownKey {
-			return row, nil
+		if hasBlob && (blob.Data.Key == ownKey || !dead[blob.Data.Key]) {
+			return row, nil // published, or the row is reliedOn: the pointer stays
 		}
 		var prev *manifest.Blob
 		if hasBlob {
@@ -112,3 +113,11 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 	}
 	return manifest.Row{}, fmt.Errorf("resolve %s: %w", in.AttachmentID, manifest.ErrContended)
 }
+
+// reliedOn reports whether a commit prepared or stamped row: its data was
+// protected for that commit, which may be acknowledged, so the row is never
+// re-pointed to data this put has not protected yet (it could be reclaimed
+// in between, leaving the commit's attachment without bytes). The prepare
+// is a compare-and-swap on the row, so a put that read the row before it
+// fails its write and reads the row again.
+func reliedOn(row *manifest.Row) bool { return row.Committed() || !row.PreparedAt.IsZero() }

@@ -1,6 +1,7 @@
 package gc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -232,42 +233,60 @@ func (r *run) round(ctx context.Context, round map[int][]candidate, deleted *key
 }
 
 // condemn (step 1 of a round) condemns each shard's candidates on its idle
-// fence, recording their sizes. A shard whose fence is busy or changed is
-// deferred to a later sweep and its keys refunded. It returns the
-// condemned fences and how many keys are still in the round.
+// fence, recording their sizes, with up to fenceFanOut compare-and-swaps in
+// flight; it returns once every one of them has returned, so the re-walk
+// that follows starts after every condemnation is visible. The base of
+// each compare-and-swap is the fence as this sweep last saw it Idle
+// (resumeFences, or its own release of a previous round), else as
+// idleFence reads it. A shard whose fence is busy or changed is deferred to
+// a later sweep and its keys refunded. It returns the condemned fences and
+// how many keys are still in the round.
 func (r *run) condemn(ctx context.Context, round map[int][]candidate, shards []int, sizes map[string]int64, total int) (map[int]fence.Snapshot, int, error) {
-	sweeps := map[int]fence.Snapshot{}
-	for _, f := range shards {
-		cs := round[f]
-		if err := r.checkLease(ctx); err != nil {
-			r.refund(total)
-			return nil, 0, err
-		}
-		snap, ok, err := r.idleFence(ctx, f)
-		if err != nil {
-			r.refund(total)
-			return nil, 0, err
-		}
-		keys := make([]string, len(cs))
-		for i, c := range cs {
-			keys[i] = c.key
+	if err := r.checkLease(ctx); err != nil {
+		r.refund(total)
+		return nil, 0, err
+	}
+	prev, ready, err := r.idleBases(ctx, shards)
+	if err != nil {
+		r.refund(total)
+		return nil, 0, err
+	}
+	keys := make([][]string, len(shards))
+	for i, f := range shards {
+		for _, c := range round[f] {
+			keys[i] = append(keys[i], c.key)
 			sizes[c.key] = c.size
 		}
-		if ok {
-			snap, err = r.fence.Condemn(ctx, snap, r.lease.Holder(), keys)
+	}
+	holder := r.lease.Holder()
+	got := make([]fence.Snapshot, len(shards))
+	errs := make([]error, len(shards))
+	r.each(len(shards), fenceFanOut, func(i int) {
+		if ready[i] {
+			got[i], errs[i] = r.fence.Condemn(ctx, prev[i], holder, keys[i])
 		}
-		if !ok || err != nil {
-			if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) && !errors.Is(err, fence.ErrBusy) {
-				r.refund(total)
-				return nil, 0, err
-			}
+	})
+	sweeps := map[int]fence.Snapshot{}
+	var hard error
+	for i, f := range shards {
+		delete(r.idle, f) // condemned, or not Idle as we knew it
+		switch err := errs[i]; {
+		case ready[i] && err == nil:
+			sweeps[f] = got[i]
+		case !ready[i] || errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, fence.ErrBusy):
 			// Held by a live sweeper or changed under us: next time.
-			r.tally.deferred(int64(len(cs)))
-			r.refund(len(cs))
-			total -= len(cs)
-			continue
+			r.tally.deferred(int64(len(keys[i])))
+			r.refund(len(keys[i]))
+			total -= len(keys[i])
+		default:
+			hard = cmp.Or(hard, err)
 		}
-		sweeps[f] = snap
+	}
+	if hard != nil {
+		r.refund(total)
+		return nil, 0, hard // what was condemned stays Marking; the next sweep releases it
+	}
+	if len(sweeps) > 0 {
 		if err := r.at("condemned"); err != nil {
 			return nil, 0, err
 		}
@@ -275,62 +294,106 @@ func (r *run) condemn(ctx context.Context, round map[int][]candidate, shards []i
 	return sweeps, total, nil
 }
 
-// armAndDelete (steps 3-5 of a round) arms, shard by shard, the condemned
-// keys the re-walk did not find named and no writer revoked, deletes them
-// and releases the fence. It returns how many keys it deleted.
-func (r *run) armAndDelete(ctx context.Context, shards []int, sweeps map[int]fence.Snapshot, renamed map[string]bool, sizes map[string]int64, deleted *keySet) (int, error) {
-	gone := 0
-	for _, f := range shards {
-		m, ok := sweeps[f]
+// idleBases returns, for each of shards, the Idle fence a Condemn starts
+// from (ready) or that the shard is held by a live sweeper (not ready).
+func (r *run) idleBases(ctx context.Context, shards []int) ([]fence.Snapshot, []bool, error) {
+	prev := make([]fence.Snapshot, len(shards))
+	ready := make([]bool, len(shards))
+	for i, f := range shards {
+		snap, ok := r.idle[f]
 		if !ok {
-			continue
+			var err error
+			if snap, ok, err = r.idleFence(ctx, f); err != nil {
+				return nil, nil, err
+			}
 		}
-		if err := r.checkLease(ctx); err != nil {
-			return gone, err
+		prev[i], ready[i] = snap, ok
+	}
+	return prev, ready, nil
+}
+
+// armAndDelete (steps 3-5 of a round) arms, with up to fenceFanOut
+// compare-and-swaps in flight, the condemned keys the re-walk did not find
+// named and no writer revoked, then deletes what every fence armed and
+// releases each fence whose armed keys are all gone (deleteArmed). A fence
+// that cannot be armed is left Marking (the next sweep releases it) and the
+// others go on. It returns how many keys it deleted.
+func (r *run) armAndDelete(ctx context.Context, shards []int, sweeps map[int]fence.Snapshot, renamed map[string]bool, sizes map[string]int64, deleted *keySet) (int, error) {
+	if err := r.checkLease(ctx); err != nil {
+		return 0, err
+	}
+	var marks []fence.Snapshot
+	for _, f := range shards {
+		if m, ok := sweeps[f]; ok {
+			marks = append(marks, m)
 		}
-		armed, err := r.fence.Arm(ctx, m, func(k string) bool { return !renamed[k] })
-		if errors.Is(err, fence.ErrSuperseded) {
-			r.log.WarnContext(ctx, "gc: fence taken over before arming", "fence_shard", f, "err", err)
+	}
+	armed := make([]fence.Snapshot, len(marks))
+	errs := make([]error, len(marks))
+	r.each(len(marks), fenceFanOut, func(i int) {
+		armed[i], errs[i] = r.fence.Arm(ctx, marks[i], func(k string) bool { return !renamed[k] })
+	})
+	var (
+		ds   []fence.Snapshot
+		hard error
+	)
+	for i, m := range marks {
+		switch err := errs[i]; {
+		case errors.Is(err, fence.ErrSuperseded):
+			r.log.WarnContext(ctx, "gc: fence taken over before arming", "fence_shard", m.Shard, "err", err)
 			r.tally.deferred(int64(len(m.State.Keys)))
 			r.refund(len(m.State.Keys))
 			continue
-		}
-		if err != nil {
-			return gone, err
-		}
-		spared := len(m.State.Keys) - len(armed.State.Keys)
-		r.tally.skip(SkipRevoked, int64(spared))
-		r.refund(spared)
-		if armed.State.Phase == fence.Idle {
+		case err != nil:
+			hard = cmp.Or(hard, err)
 			continue
 		}
-		if err := r.at("armed"); err != nil {
-			return gone, err
+		spared := len(m.State.Keys) - len(armed[i].State.Keys)
+		r.tally.skip(SkipRevoked, int64(spared))
+		r.refund(spared)
+		if armed[i].State.Phase == fence.Idle {
+			r.idle[m.Shard] = armed[i]
+			continue
 		}
-		n, err := r.finishDeleting(ctx, armed, sizes, false)
-		gone += n
-		for _, k := range armed.State.Keys {
+		ds = append(ds, armed[i])
+	}
+	if len(ds) == 0 {
+		return 0, hard
+	}
+	if err := r.at("armed"); err != nil {
+		return 0, err
+	}
+	n, err := r.deleteArmed(ctx, ds, sizes, false)
+	for _, d := range ds {
+		for _, k := range d.State.Keys {
 			deleted.Add(k)
 		}
-		if err != nil {
-			return gone, err
-		}
 	}
-	return gone, nil
+	return n, cmp.Or(hard, err)
 }
 
-// finishDeleting deletes the armed keys of a Deleting fence and releases it.
-// If some deletions fail, the fence stays Deleting (writers keep getting
-// ErrReclaimed for those keys) and the next sweep finishes it. It counts
-// the deleted keys with their sizes; with onlyPresent, only the keys in
-// sizes (those that still existed).
-func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[string]int64, onlyPresent bool) (int, error) {
-	del, err := r.deleteKeys(ctx, d.State.Keys)
-	notGone := del.notGone()
+// deleteArmed deletes the armed keys of the Deleting fences ds (batches
+// may mix fences: deleteBatches) and then releases each fence whose armed
+// keys were all deleted: a fence is released only once every key it armed
+// is confirmed gone, as Release requires. A fence with keys that failed
+// stays Deleting (writers keep getting ErrReclaimed for those keys) and
+// the next sweep finishes it; with a cancelled context none is released.
+// It counts the deleted keys with their sizes; with onlyPresent, only the
+// keys in sizes (those that still existed).
+func (r *run) deleteArmed(ctx context.Context, ds []fence.Snapshot, sizes map[string]int64, onlyPresent bool) (int, error) {
+	var keys []string
+	for _, d := range ds {
+		keys = append(keys, d.State.Keys...)
+	}
+	del, err := r.deleteBatches(ctx, keys)
+	notGone := map[string]bool{}
+	for _, k := range del.notGone() {
+		notGone[k] = true
+	}
 	var bytes int64
 	n := 0
-	for _, k := range d.State.Keys {
-		if _, ok := sizes[k]; slices.Contains(notGone, k) || onlyPresent && !ok {
+	for _, k := range keys {
+		if _, ok := sizes[k]; notGone[k] || onlyPresent && !ok {
 			continue
 		}
 		n++
@@ -340,18 +403,42 @@ func (r *run) finishDeleting(ctx context.Context, d fence.Snapshot, sizes map[st
 	r.tally.deferred(int64(len(del.undone)))
 	if len(del.failed) > 0 || err != nil {
 		r.tally.failed(del.cause, del.failed...)
+	}
+	if err != nil {
 		return n, err
+	}
+	var done []fence.Snapshot
+	for _, d := range ds {
+		if !slices.ContainsFunc(d.State.Keys, func(k string) bool { return notGone[k] }) {
+			done = append(done, d)
+		}
+	}
+	if len(done) == 0 {
+		return n, nil
 	}
 	if err := r.at("deleted"); err != nil {
 		return n, err
 	}
-	if _, err := r.fence.Release(ctx, d); err != nil {
-		if errors.Is(err, fence.ErrSuperseded) {
-			return n, nil // whoever took over releases it
+	return n, r.release(ctx, done)
+}
+
+// release releases the fences ds, every key of which is deleted, with up to
+// fenceFanOut compare-and-swaps in flight, and remembers them Idle. A
+// fence someone took over is theirs to release.
+func (r *run) release(ctx context.Context, ds []fence.Snapshot) error {
+	idle := make([]fence.Snapshot, len(ds))
+	errs := make([]error, len(ds))
+	r.each(len(ds), fenceFanOut, func(i int) { idle[i], errs[i] = r.fence.Release(ctx, ds[i]) })
+	var first error
+	for i, d := range ds {
+		switch err := errs[i]; {
+		case err == nil:
+			r.idle[d.Shard] = idle[i]
+		case !errors.Is(err, fence.ErrSuperseded):
+			first = cmp.Or(first, err)
 		}
-		return n, err
 	}
-	return n, nil
+	return first
 }
 
 // verifyDeleted walks the roots once more and reports data keys this sweep

@@ -34,7 +34,13 @@
 //   - Attachment data: package fence. A writer calls Protect after its row
 //     is durable; a sweep condemns, re-walks the roots, arms what is still
 //     unnamed and unrevoked, deletes, releases. A writer stalled past grace
-//     gets ErrReclaimed and uploads again under a new key.
+//     gets ErrReclaimed and uploads again under a new key. A round runs
+//     these steps as stages over all its fence shards: the requests of a
+//     stage (one per fence, or batches of 1000 armed keys that may mix
+//     fences) go several at a time, and each stage starts only after every
+//     request of the one before it returned. So the re-walk starts after
+//     every condemnation is visible, and a fence is released only after
+//     each key it armed is confirmed deleted, as in the one-fence protocol.
 //   - Session objects: the head fence. For each batch the sweeper lists the
 //     session's objects, reads the head, then publishes by compare-and-swap
 //     on that head a successor with the sweep generation advanced

@@ -12,14 +12,30 @@ import (
 // resumeFences finishes what an earlier sweep of this shard left in its
 // fences: a Marking is released (nothing was armed), a Deleting has its
 // armed keys deleted and is released. This is what makes a sweep that
-// crashed anywhere resumable.
+// crashed anywhere resumable. The fences are read with up to fenceFanOut
+// reads in flight; the Idle ones are remembered as the bases of this
+// sweep's first condemnations.
 func (r *run) resumeFences(ctx context.Context) error {
 	if r.DryRun {
 		return nil
 	}
-	for _, f := range r.shard.fenceShards() {
-		if _, _, err := r.idleFence(ctx, f); err != nil {
-			return err
+	shards := r.shard.fenceShards()
+	snaps := make([]fence.Snapshot, len(shards))
+	errs := make([]error, len(shards))
+	r.each(len(shards), fenceFanOut, func(i int) { snaps[i], errs[i] = r.fence.Load(ctx, shards[i]) })
+	for i, f := range shards {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		snap, ok := snaps[i], snaps[i].State.Phase == fence.Idle
+		if !ok {
+			var err error
+			if snap, ok, err = r.idleFence(ctx, f); err != nil {
+				return err
+			}
+		}
+		if ok {
+			r.idle[f] = snap
 		}
 	}
 	return nil
@@ -97,7 +113,7 @@ func (r *run) finish(ctx context.Context, snap fence.Snapshot) error {
 		if err != nil {
 			return err
 		}
-		_, err = r.finishDeleting(ctx, snap, present, true)
+		_, err = r.deleteArmed(ctx, []fence.Snapshot{snap}, present, true)
 		return err
 	}
 	return nil

@@ -409,6 +409,9 @@ func (w *world) sweeper(name string, shards []Shard, skew time.Duration, runs in
 				Heads:    heads,
 				HeadRefs: w.headRefs(st),
 			}
+			// An actor has one request in flight at a time: the requests
+			// of a stage go one by one, in a seeded order (Sweeper.order).
+			sw.order = func(n int) []int { return w.rng().Perm(n) }
 			rep, err := sw.Run(ctx)
 			w.stats.sweeps++
 			w.stats.reclaimed += int(rep.Total())

@@ -135,6 +135,11 @@ type Sweeper struct {
 	// sweep there as if the process had died (the simulation's crash
 	// points).
 	hook func(point string) error
+	// order, if set, makes each stage of a round send its requests one at
+	// a time in the order order(n) returns (a permutation of [0, n))
+	// instead of concurrently: the simulation, whose actors have one
+	// request in flight at a time, passes a seeded permutation.
+	order func(n int) []int
 }
 
 // run is the state of one Run.
@@ -155,6 +160,11 @@ type run struct {
 	budget   int // deletions left; < 0 unbounded
 	lastProg int64
 	crashed  bool // a hook stopped the sweep: behave as if the process died
+
+	// idle holds, per fence shard, this sweep's latest read or write of the
+	// fence when it was Idle: the compare-and-swap base of the next Condemn,
+	// which spares a read (a stale base only fails the compare-and-swap).
+	idle map[int]fence.Snapshot
 
 	// rootsUnknown: a manifest row could not be read, so the data it
 	// names is unknown and no attachment data is deleted.
@@ -196,7 +206,7 @@ func (s *Sweeper) start() (*run, error) {
 		return nil, err
 	}
 	r := &run{Sweeper: s, store: s.Store, log: s.Logger, now: s.Clock, shard: s.Shard.norm(),
-		manifest: s.Manifest, heads: s.Heads, budget: s.MaxDeletes}
+		manifest: s.Manifest, heads: s.Heads, budget: s.MaxDeletes, idle: map[int]fence.Snapshot{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

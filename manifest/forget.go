@@ -213,8 +213,8 @@ const forgetSessionPasses = 3
 // A commit of a newer incarnation binds every row it names before its head
 // PUT (PrepareCommit), so its rows are never removable; one whose prepare
 // comes after a removal fails with ErrDanglingRef and publishes nothing. A
-// removed row's markers are deleted after it, and put back if the row was
-// written again meanwhile. Rows left (refreshed during the delete, or of an
+// removed row's session marker is deleted after it, and put back if the row
+// was written again meanwhile; its turn marker stays (dropMarkers). Rows left (refreshed during the delete, or of an
 // incarnation still live) are the sweeper's dead intents, or stay
 // committed.
 func (s *Store) ForgetSession(ctx context.Context, sessionID string) error {
@@ -301,26 +301,25 @@ func endedRow(rowInc, inc uint64, live bool) bool {
 	return rowInc <= inc
 }
 
-// dropMarkers deletes the markers of a removed row, then re-reads the row:
-// if it was written again meanwhile (its writer found no row and put its
-// markers before our delete), the markers are put back.
+// dropMarkers deletes the session marker of a removed row, then re-reads
+// the row: if it was written again meanwhile (its writer found no row and
+// put its markers before our delete), the marker is put back. The row's
+// turn marker stays (a stale hint: the turn's commit reads the row and
+// skips it). Deleting it could not be undone in time: a put of the turn
+// may write the row again, markers and all, before that delete lands, and
+// the turn's commit may list its markers before the put-back (or never see
+// one, if this call stops after the delete), and then not adopt the row
+// (A3; internal/sim seeds 9456 and 59840).
 func (s *Store) dropMarkers(ctx context.Context, row Row) error {
-	keys := []string{sessionMarker(row.SessionID, row.AttachmentID)}
-	if row.Owner.Kind == OwnerTurn {
-		keys = append(keys, turnMarker(row.SessionID, row.Owner.ID, row.AttachmentID))
-	}
-	if err := s.obj.DeleteMany(ctx, keys); err != nil {
+	key := sessionMarker(row.SessionID, row.AttachmentID)
+	if err := s.obj.DeleteMany(ctx, []string{key}); err != nil {
 		return err
 	}
-	now, v, err := s.readRow(ctx, RefKey(row.AttachmentID, row.SessionID))
+	_, v, err := s.readRow(ctx, RefKey(row.AttachmentID, row.SessionID))
 	if err != nil || v.state != rowLive {
 		return err
 	}
-	keys = keys[:1]
-	if !now.Committed() && now.Owner.Kind == OwnerTurn {
-		keys = append(keys, turnMarker(now.SessionID, now.Owner.ID, now.AttachmentID))
-	}
-	return s.putMarkers(ctx, keys)
+	return s.putMarkers(ctx, []string{key})
 }
 
 // deleteQuietly deletes key, logging a failure (for best-effort cleanup).

@@ -197,12 +197,12 @@ func (s *Store) ensureMarkers(ctx context.Context, cur, next *Row) error {
 }
 
 // confirmMarkers puts the markers of a row it has just created again. A
-// removal of the row before it (ForgetSession) deletes the row's markers and
-// then reads the row to put them back if it was written again meanwhile;
-// if that delete fell between our markers and our row, and the read before
-// our row, only this second put keeps the row listed under its session and
-// its turn (the turn's commit adopts by the turn marker). Found by the
-// simulation (seeds 2912 and 53910).
+// removal of the row before it (ForgetSession) deletes the row's session
+// marker and then reads the row to put it back if it was written again
+// meanwhile; if that delete fell between our markers and our row, and the
+// read before our row, only this second put keeps the row listed under its
+// session. Found by the simulation (seeds 2912 and 53910, when the removal
+// deleted the turn marker too).
 func (s *Store) confirmMarkers(ctx context.Context, created bool, row *Row) error {
 	if !created {
 		return nil

@@ -68,6 +68,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentIdenticalPuts", testConcurrentIdentical},
 		{"SweepFailureCause", testSweepFailureCause},
 		{"RepointedDuringGet", testRepointedDuringGet},
+		{"CommittedRowKeepsItsData", testCommittedRowKeepsItsData},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h, h.New(t))) })
 	}

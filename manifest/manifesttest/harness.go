@@ -63,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
 		{"ForgetSession", testForgetSession},
+		{"ForgetSessionRacesTurnPut", testForgetSessionRacesTurnPut},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, mode := range deleteModes {
