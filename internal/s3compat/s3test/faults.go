@@ -491,6 +491,23 @@ const (
 		`<Bucket>bkt</Bucket><Key>k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>`
 )
 
+// multipartReply answers a fake server's multipart upload: the initiation
+// and each part succeed; any other request of the upload (one naming an
+// uploadId, but not a part) gets rest's reply; anything else is refused.
+func multipartReply(r request, rest func(request) reply) reply {
+	_, uploads := r.Query["uploads"]
+	_, id := r.Query["uploadId"]
+	switch {
+	case r.Method == http.MethodPost && uploads:
+		return reply{status: 200, body: initiateUploadXML}
+	case r.Method == http.MethodPut && id:
+		return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
+	case id:
+		return rest(r)
+	}
+	return reply{status: 400, body: s3Error("InvalidRequest")}
+}
+
 // signedParts: with Quirks.ChecksPayloadHash (signed) each part carries
 // its SHA-256 as the signed x-amz-content-sha256 and no Content-MD5;
 // without it, its Content-MD5 and UNSIGNED-PAYLOAD. Either way the server
@@ -498,17 +515,12 @@ const (
 func signedParts(q *s3compat.Quirks, signed bool) faultCase {
 	return faultCase{name: "PartPayloadCheck" + q.Name, quirks: q, requests: 4,
 		respond: func(r request) reply {
-			_, uploads := r.Query["uploads"]
-			_, id := r.Query["uploadId"]
-			switch {
-			case r.Method == http.MethodPost && uploads:
-				return reply{status: 200, body: initiateUploadXML}
-			case r.Method == http.MethodPut && id:
-				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
-			case r.Method == http.MethodPost && id:
-				return reply{status: 200, body: completeUploadXML}
-			}
-			return reply{status: 400, body: s3Error("InvalidRequest")}
+			return multipartReply(r, func(r request) reply {
+				if r.Method == http.MethodPost {
+					return reply{status: 200, body: completeUploadXML}
+				}
+				return reply{status: 400, body: s3Error("InvalidRequest")}
+			})
 		},
 		op: func(ctx context.Context, s objstore.Store) error {
 			_, err := s.Upload(ctx, "k", objstoretest.PatternReader(3, objstore.MinPartSize+1),
@@ -554,19 +566,15 @@ func checkPartPayload(t *testing.T, r request, signed bool) {
 func multipartComplete200Error() faultCase {
 	return faultCase{name: "CompleteUpload200WithError", requests: -1,
 		respond: func(r request) reply {
-			_, uploads := r.Query["uploads"]
-			_, id := r.Query["uploadId"]
-			switch {
-			case r.Method == http.MethodPost && uploads:
-				return reply{status: 200, body: initiateUploadXML}
-			case r.Method == http.MethodPut && id:
-				return reply{status: 200, header: map[string]string{"ETag": `"p` + r.Query["partNumber"][0] + `"`}}
-			case r.Method == http.MethodPost && id:
-				return reply{status: 200, body: s3Error("PreconditionFailed")}
-			case r.Method == http.MethodDelete && id:
-				return reply{status: 204}
-			}
-			return reply{status: 400, body: s3Error("InvalidRequest")}
+			return multipartReply(r, func(r request) reply {
+				switch r.Method {
+				case http.MethodPost:
+					return reply{status: 200, body: s3Error("PreconditionFailed")}
+				case http.MethodDelete:
+					return reply{status: 204}
+				}
+				return reply{status: 400, body: s3Error("InvalidRequest")}
+			})
 		},
 		op: func(ctx context.Context, s objstore.Store) error {
 			_, err := s.Upload(ctx, "k", objstoretest.PatternReader(3, objstore.MinPartSize+1),
