@@ -63,8 +63,10 @@ func (s *Store) readRow(ctx context.Context, key string) (Row, version, error) {
 	case err != nil:
 		return Row{}, version{}, err
 	case !ok:
+		s.cache.drop(key)
 		return Row{}, version{state: rowAbsent}, nil
 	case len(data) == 0:
+		s.cache.drop(key)
 		return Row{}, version{state: rowTombstone, etag: info.ETag}, nil
 	}
 	row, err := decodeRow(data)
@@ -132,14 +134,26 @@ func (s *Store) removeRow(ctx context.Context, key string, v version) (bool, err
 // gets the current row (nil if there is none) and returns the row to write,
 // or nil to leave it as is. fn may be called several times. It returns the
 // row as written (or as found, if fn returned nil) and whether it wrote.
+//
+// A row this Store wrote or read last is tried first without reading it:
+// the conditional write on its ETag applies only if the row is still
+// exactly that one (every write carries a fresh Rev), so the outcome is
+// the same as after a read. A write that fails, and a decision to write
+// nothing, are taken again on the row as read.
 func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur *Row) (*Row, error)) (Row, bool, error) {
 	key := RefKey(id, sessionID)
 	var pending string // Rev of a write whose outcome is not known yet
 	pendingCreated := false
-	for attempt := 0; ; attempt++ {
-		cur, v, err := s.readRow(ctx, key)
-		if err != nil {
-			return Row{}, false, err
+	guess, hasGuess := s.cache.peek(key)
+	for attempt := 0; ; {
+		guessed := hasGuess
+		hasGuess = false
+		cur, v := guess.row, version{state: rowLive, etag: guess.etag}
+		if !guessed {
+			var err error
+			if cur, v, err = s.readRow(ctx, key); err != nil {
+				return Row{}, false, err
+			}
 		}
 		if pending != "" && v.state == rowLive && cur.Rev == pending {
 			// Our write landed after all.
@@ -150,7 +164,10 @@ func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur
 			curp = &cur
 		}
 		next, err := fn(curp)
-		if err != nil || next == nil {
+		switch {
+		case guessed && (err != nil || next == nil):
+			continue // decide on the stored row
+		case err != nil || next == nil:
 			return cur, false, err
 		}
 		next.AttachmentID, next.SessionID = id, sessionID
@@ -169,10 +186,13 @@ func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur
 		default:
 			return Row{}, false, err
 		}
-		if attempt+1 >= s.maxAttempts {
+		if guessed {
+			continue // the row changed since this Store saw it: read it
+		}
+		if attempt++; attempt >= s.maxAttempts {
 			return Row{}, false, fmt.Errorf("%q: %w", key, ErrContended)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := backoff(ctx, attempt-1); err != nil {
 			return Row{}, false, err
 		}
 	}
@@ -295,6 +315,17 @@ func (c *rowCache) get(key, etag string) (Row, bool) {
 		return Row{}, false
 	}
 	return e.row, true
+}
+
+// peek returns the row last remembered under key, whatever its ETag.
+func (c *rowCache) peek(key string) (cachedRow, bool) {
+	if c == nil {
+		return cachedRow{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	return e, ok
 }
 
 func (c *rowCache) put(key, etag string, row Row) {

@@ -117,3 +117,32 @@ func short(ids []string) []string {
 	}
 	return out
 }
+
+// A Store that remembers a row it wrote acts on the row as stored, not as
+// remembered: after another Store forgot the row, PrepareCommit reports it
+// unbacked (deciding on the remembered row would stamp it: the head would
+// name an attachment without a row); after another Store gave the row a
+// new owner, the old owner's turn does not adopt it.
+func testPrepareCommitSeesOtherStores(t *testing.T, e *Env) {
+	other := manifest.New(e.Obj, &manifest.Options{Now: e.Clock.Now, Turns: e.Turns, Processes: e.Procs, Heads: e.Heads})
+	a, b := ID("a"), ID("b")
+	e.WithData("s1", a, none, "a")
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a})
+	e.Must(err)
+	e.Must(e.M.FinishCommit(e.Ctx, "s1", got.Stamp, e.Clock.Now()))
+	e.Must(other.Forget(e.Ctx, "s1", a))
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a})
+	if err != nil || len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{a}) {
+		t.Fatalf("PrepareCommit of a row another Store forgot = %+v, %v; want it unbacked", got, err)
+	}
+
+	e.WithData("s1", b, manifest.TurnOwner("t1"), "b")
+	e.Must(other.RecordIntent(e.Ctx, manifest.Intent{SessionID: "s1", AttachmentID: b, Owner: manifest.TurnOwner("t2")}))
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "t1", nil)
+	if err != nil || len(got.Stamp) != 0 {
+		t.Fatalf("PrepareCommit of turn t1 after t2 took its row = %+v, %v; want nothing adopted", got, err)
+	}
+	if r := e.Row("s1", b); r.Owner != manifest.TurnOwner("t2") || r.Committed() || !r.PreparedAt.IsZero() {
+		t.Fatalf("row after the other Store's intent = %+v", r)
+	}
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"UploadIntents", testUploadIntents},
 		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
+		{"PrepareCommitSeesOtherStores", testPrepareCommitSeesOtherStores},
 		{"TurnIDsAreBytes", testTurnIDsAreBytes},
 		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},
