@@ -1,6 +1,7 @@
 package objstoretest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -29,14 +30,20 @@ func manyKeys() []string {
 }
 
 // putAll writes one small distinct body per key with a few goroutines and
-// returns the ETags.
+// returns the ETags. It is set-up, not the test: a put the server answers
+// 5xx (rclone does, now and then, under these 16 writers) is sent again,
+// as the product's retry layer would.
 func putAll(t *testing.T, s objstore.Store, keys []string) map[string]string {
 	const workers = 16
 	etags := make(map[string]string, len(keys))
 	var mu sync.Mutex
 	errs := Race(workers, func(w int) error {
 		for i := w; i < len(keys); i += workers {
-			info, err := s.Put(t.Context(), keys[i], []byte(strings.Repeat("x", i%7)+keys[i]), nil)
+			body := []byte(strings.Repeat("x", i%7) + keys[i])
+			info, err := s.Put(t.Context(), keys[i], body, nil)
+			for try := 0; try < 3 && errors.Is(err, objstore.ErrUnavailable); try++ {
+				info, err = s.Put(t.Context(), keys[i], body, nil)
+			}
 			if err != nil {
 				return fmt.Errorf("put %q: %w", keys[i], err)
 			}

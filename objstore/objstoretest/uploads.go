@@ -178,25 +178,36 @@ func testAgedUploads(t *testing.T, h *Harness) {
 	oldP, oldU := startPending(t, h, s, "aged/old", seed)
 	var cutoff time.Time
 	if h.AgeUpload == nil {
-		// versitygw reports an upload's last activity as Initiated: it
-		// moves while parts land. So wait until the old upload's listed
-		// time is the same twice and the server clock is past it.
+		// versitygw reports an upload's last activity as Initiated (the
+		// mtime of the upload's directory): it moves while parts land, and
+		// under load once more after the part's answer (seen in CI: the
+		// young upload then listed the old one's second). So wait until
+		// two readings taken after the server clock passed the old
+		// upload's listed second agree.
 		var last time.Time
+		passed := 0 // readings equal to last taken after its second
 		WaitFor(t, "the server clock to pass the old upload's settled Initiated", 30*time.Second, func() (bool, error) {
 			cur, err := uploadInitiated(ctx, s, oldU)
 			if err != nil {
 				return false, err
 			}
-			settled := cur.Equal(last)
-			last = cur
+			if !cur.Equal(last) {
+				last, passed = cur, 0
+			}
 			if _, err := s.Put(ctx, "aged-marker", nil, nil); err != nil {
 				return false, err
 			}
 			info, err := s.Head(ctx, "aged-marker") // a PUT's answer has no time
+			if err != nil {
+				return false, err
+			}
 			// Listed times may have whole-second precision while ModTime
 			// has finer: wait for the server clock's next whole second, so
 			// an upload started now cannot list the old one's second.
-			return err == nil && settled && info.ModTime.Truncate(time.Second).After(cur), err
+			if info.ModTime.Truncate(time.Second).After(cur) {
+				passed++
+			}
+			return passed >= 2, nil
 		})
 	}
 	youngP, youngU := startPending(t, h, s, "aged/young", seed+1)
