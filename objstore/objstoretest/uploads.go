@@ -164,6 +164,43 @@ func testAbortUpload(t *testing.T, h *Harness) {
 	}
 }
 
+// waitPastInitiated waits until the server clock has passed the listed
+// Initiated of upload u for good.
+func waitPastInitiated(t *testing.T, s objstore.Store, u objstore.UploadInfo) {
+	ctx := t.Context()
+	// versitygw reports an upload's last activity as Initiated (the
+	// mtime of the upload's directory): it moves while parts land, and
+	// under load once more after the part's answer (seen in CI: the
+	// young upload then listed the old one's second). So wait until
+	// two readings taken after the server clock passed the old
+	// upload's listed second agree.
+	var last time.Time
+	passed := 0 // readings equal to last taken after its second
+	WaitFor(t, "the server clock to pass the old upload's settled Initiated", 30*time.Second, func() (bool, error) {
+		cur, err := uploadInitiated(ctx, s, u)
+		if err != nil {
+			return false, err
+		}
+		if !cur.Equal(last) {
+			last, passed = cur, 0
+		}
+		if _, err := s.Put(ctx, "aged-marker", nil, nil); err != nil {
+			return false, err
+		}
+		info, err := s.Head(ctx, "aged-marker") // a PUT's answer has no time
+		if err != nil {
+			return false, err
+		}
+		// Listed times may have whole-second precision while ModTime
+		// has finer: wait for the server clock's next whole second, so
+		// an upload started now cannot list the old one's second.
+		if info.ModTime.Truncate(time.Second).After(cur) {
+			passed++
+		}
+		return passed >= 2, nil
+	})
+}
+
 // testAgedUploads: a sweep that aborts the uploads initiated before a cutoff
 // (by key and id) ends the aged upload and leaves the young one to complete.
 //
@@ -178,37 +215,7 @@ func testAgedUploads(t *testing.T, h *Harness) {
 	oldP, oldU := startPending(t, h, s, "aged/old", seed)
 	var cutoff time.Time
 	if h.AgeUpload == nil {
-		// versitygw reports an upload's last activity as Initiated (the
-		// mtime of the upload's directory): it moves while parts land, and
-		// under load once more after the part's answer (seen in CI: the
-		// young upload then listed the old one's second). So wait until
-		// two readings taken after the server clock passed the old
-		// upload's listed second agree.
-		var last time.Time
-		passed := 0 // readings equal to last taken after its second
-		WaitFor(t, "the server clock to pass the old upload's settled Initiated", 30*time.Second, func() (bool, error) {
-			cur, err := uploadInitiated(ctx, s, oldU)
-			if err != nil {
-				return false, err
-			}
-			if !cur.Equal(last) {
-				last, passed = cur, 0
-			}
-			if _, err := s.Put(ctx, "aged-marker", nil, nil); err != nil {
-				return false, err
-			}
-			info, err := s.Head(ctx, "aged-marker") // a PUT's answer has no time
-			if err != nil {
-				return false, err
-			}
-			// Listed times may have whole-second precision while ModTime
-			// has finer: wait for the server clock's next whole second, so
-			// an upload started now cannot list the old one's second.
-			if info.ModTime.Truncate(time.Second).After(cur) {
-				passed++
-			}
-			return passed >= 2, nil
-		})
+		waitPastInitiated(t, s, oldU)
 	}
 	youngP, youngU := startPending(t, h, s, "aged/young", seed+1)
 	if h.AgeUpload == nil {
