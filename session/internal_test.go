@@ -175,3 +175,39 @@ func TestErrorsMatchTheirSentinelsOnly(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// TestActivePathChains: a graph's active path is the leaf's ancestors,
+// root first, cut at a missing ancestor, and cut at the first repeated one
+// when upserts made the parents a cycle.
+func TestActivePathChains(t *testing.T) {
+	g := func(pairs ...string) *graphState {
+		nl := nodeList{}
+		for i := 0; i < len(pairs); i += 2 {
+			nl.put(NodeRecord{NodeID: pairs[i], ParentNodeID: pairs[i+1]})
+		}
+		return &graphState{nodes: nl.nodes, pos: nl.pos}
+	}
+	ids := func(ns []NodeRecord) string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.NodeID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		g          *graphState
+		leaf, want string
+	}{
+		{g("a", "", "b", "a", "c", "b", "x", "a"), "c", "a,b,c"},
+		{g("a", "", "b", "a", "c", "b", "x", "a"), "x", "a,x"},
+		{g("b", "gone", "c", "b"), "c", "b,c"},
+		{g("a", "b", "b", "a"), "a", "b,a"},
+		{g("a", "c", "b", "a", "c", "b", "d", "c"), "d", "a,b,c,d"},
+		{g("a", "a"), "a", "a"},
+		{g("a", ""), "nope", ""},
+	} {
+		if got := ids(c.g.activePath(c.leaf)); got != c.want {
+			t.Errorf("active path of %s = %q, want %q", c.leaf, got, c.want)
+		}
+	}
+}

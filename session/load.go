@@ -32,6 +32,45 @@ func (g *graphState) activePath(leaf string) []NodeRecord {
 	if p, ok := g.paths[leaf]; ok {
 		return p
 	}
+	chain := g.chain(leaf)
+	if g.paths == nil {
+		g.paths = map[string][]NodeRecord{}
+	}
+	if len(g.paths) >= 8 { // a few leaves are ever asked of one head
+		clear(g.paths)
+	}
+	g.paths[leaf] = chain
+	return chain
+}
+
+// chain returns leaf's ancestor chain, root first, cut at the first
+// missing ancestor or at the first repeated one. It counts the chain first
+// and fills it from the root end; only a walk longer than the graph (a
+// cycle) needs the set of ids seen.
+func (g *graphState) chain(leaf string) []NodeRecord {
+	n := 0
+	for id := leaf; id != ""; n++ {
+		i, ok := g.pos[id]
+		if !ok {
+			break
+		}
+		if n == len(g.nodes) {
+			return g.chainOfCycle(leaf)
+		}
+		id = g.nodes[i].ParentNodeID
+	}
+	chain := make([]NodeRecord, n)
+	id := leaf
+	for k := n - 1; k >= 0; k-- {
+		i := g.pos[id]
+		chain[k] = g.nodes[i]
+		id = g.nodes[i].ParentNodeID
+	}
+	return chain
+}
+
+// chainOfCycle is chain for a leaf whose ancestors repeat.
+func (g *graphState) chainOfCycle(leaf string) []NodeRecord {
 	var chain []NodeRecord
 	seen := map[string]bool{}
 	for id := leaf; id != "" && !seen[id]; {
@@ -44,13 +83,6 @@ func (g *graphState) activePath(leaf string) []NodeRecord {
 		id = g.nodes[i].ParentNodeID
 	}
 	slices.Reverse(chain)
-	if g.paths == nil {
-		g.paths = map[string][]NodeRecord{}
-	}
-	if len(g.paths) >= 8 { // a few leaves are ever asked of one head
-		clear(g.paths)
-	}
-	g.paths[leaf] = chain
 	return chain
 }
 
@@ -74,7 +106,14 @@ func liveSegs(h *head) []segRef {
 
 // buildGraph applies segments and then the tail of h.
 func buildGraph(etag string, h *head, segs []*segment) *graphState {
-	var nl nodeList
+	total := 0
+	for _, seg := range segs {
+		total += len(seg.Nodes)
+	}
+	for _, d := range h.Tail {
+		total += len(d.Nodes)
+	}
+	nl := nodeList{nodes: make([]NodeRecord, 0, total), pos: make(map[string]int, total)}
 	for _, seg := range segs {
 		if seg.Reset {
 			nl.reset()
