@@ -130,7 +130,9 @@ func (a *Store) open(ctx context.Context, d manifest.Data, id string, rng *Range
 	switch d.Encoding {
 	case manifest.EncodingRaw:
 		if whole {
-			body, _, err := a.obj.Get(ctx, d.Key, nil)
+			// A data key is written once and every whole read is checked
+			// against the attachment's SHA-256 (newVerifier).
+			body, _, err := a.obj.Get(ctx, d.Key, &objstore.GetOptions{Immutable: true})
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +154,7 @@ func (a *Store) open(ctx context.Context, d manifest.Data, id string, rng *Range
 // openCompressed streams all of a compressed object through one decoder
 // (which skips the seek table, a skippable frame) and verifies the digest.
 func (a *Store) openCompressed(ctx context.Context, d manifest.Data, id string) (io.ReadCloser, error) {
-	body, _, err := a.obj.Get(ctx, d.Key, nil)
+	body, _, err := a.obj.Get(ctx, d.Key, &objstore.GetOptions{Immutable: true})
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,13 @@ type GetOptions struct {
 	Range *Range
 	// IfNoneMatch: if the current ETag equals it, Get returns ErrNotModified.
 	IfNoneMatch string
+	// Immutable is the caller's word that the object under key is written
+	// once and never replaced by other bytes (stowage's segments, blobs and
+	// attachment data), and that it checks what it reads by its own
+	// checksum: a store may then skip what guards a read against an
+	// overwrite in flight (the body-against-ETag check of
+	// s3compat.Quirks.OverwriteCorruptsReads).
+	Immutable bool
 }
 
 // Range is a byte range: Length bytes from Offset. Length < 0 means to the end.

@@ -257,9 +257,10 @@ func (s *Store) createSegment(ctx context.Context, sid, id string, data []byte) 
 	return backendErr("put "+key, err)
 }
 
-// getObject reads a whole object.
+// getObject reads a whole object written once (createObject,
+// createSegment): each is an envelope its reader checks (codec).
 func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
-	rc, _, err := s.objs.Get(ctx, key, nil)
+	rc, _, err := s.objs.Get(ctx, key, &objstore.GetOptions{Immutable: true})
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotExist) {
 			// Named by a published head, so it must exist.

@@ -181,7 +181,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		return nil, objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false)
 	}
 	body := Body(rc, func(err error) error { return s.mapErr(ctx, objstore.OpGet, "GetObject", key, err, false) })
-	if s.quirks.OverwriteCorruptsReads && rng == "" {
+	if s.quirks.OverwriteCorruptsReads && rng == "" && !opts.Immutable {
 		verified, err := VerifyMD5(body, info.ETag, func(err error) error { return s.opErr(objstore.OpGet, key, err) })
 		if err != nil {
 			body.Close()

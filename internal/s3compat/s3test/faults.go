@@ -430,6 +430,11 @@ func rcloneReadFaultCases() []faultCase {
 			op: readAll},
 		{name: "GetOlderETagVersityGW", quirks: &versityQuirks, requests: 1, respond: getWithETag("version 2", "version 1"),
 			op: readAll, want: s3compat.ErrBodyMismatch},
+		{name: "GetImmutableUnchecked", quirks: &versityQuirks, requests: 1, respond: getWithETag("version 2", "version 1"),
+			op: func(ctx context.Context, s objstore.Store) error {
+				_, _, err := objstoretest.ReadAll(ctx, s, "k", &objstore.GetOptions{Immutable: true})
+				return err
+			}},
 		{name: "GetMultipartETagUnchecked", quirks: &rcloneQuirks, requests: 1,
 			respond: getWithRawETag("payload", `"780c50f4a982db38883a57ed5d8c8f8a-3"`), op: readAll},
 		{name: "GetMalformedMultipartETag", quirks: &rcloneQuirks, requests: 1,

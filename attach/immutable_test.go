@@ -1,0 +1,65 @@
+package attach_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/memstore"
+)
+
+// dataGets counts the whole GETs of attachment data, with and without
+// GetOptions.Immutable.
+type dataGets struct {
+	objstore.Store
+	with, not int
+}
+
+func (s *dataGets) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	if _, ok := manifest.ParseDataKey(key); ok && (opts == nil || opts.Range == nil) {
+		if opts != nil && opts.Immutable {
+			s.with++
+		} else {
+			s.not++
+		}
+	}
+	return s.Store.Get(ctx, key, opts)
+}
+
+// TestWholeGetsSayDataIsImmutable: a whole read of an attachment, raw or
+// compressed, says its data object is written once (GetOptions.Immutable:
+// the SHA-256 check of the read replaces a server body check).
+func TestWholeGetsSayDataIsImmutable(t *testing.T) {
+	ctx := context.Background()
+	objs := &dataGets{Store: memstore.New(nil)}
+	a, err := attach.New(manifest.New(objs, nil), "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ body, mediaType string }{
+		{"\x00\x01 raw bytes", "application/octet-stream"},
+		{strings.Repeat("compressible text ", 4096), "text/plain"}, // stored zstd-seekable
+	} {
+		body := c.body
+		ref, err := a.Put(ctx, strings.NewReader(body), attach.PutOptions{MediaType: c.mediaType})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _, err := a.Get(ctx, ref.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != body {
+			t.Fatalf("read back %d bytes, %v", len(got), err)
+		}
+	}
+	if objs.with < 2 || objs.not != 0 {
+		t.Errorf("whole data reads: %d immutable, %d not; want every one of at least 2", objs.with, objs.not)
+	}
+}
