@@ -79,8 +79,9 @@ func splitBlocks(nodes []NodeRecord) [][]NodeRecord {
 // encodeSegment encodes seg (its nodes deduplicated) as a blocked segment
 // and returns it with its schema-2 index.
 func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err error) {
-	var buf []byte
+	var envs [][]byte
 	var table []blockRef
+	size := int64(0)
 	where := make(map[string]int, len(seg.Nodes)) // node id -> block
 	parent := make(map[string]string, len(seg.Nodes))
 	for _, nodes := range splitBlocks(seg.Nodes) {
@@ -91,8 +92,8 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 		for _, n := range nodes {
 			where[n.NodeID], parent[n.NodeID] = len(table), n.ParentNodeID
 		}
-		table = append(table, blockRef{Off: int64(len(buf)), Len: int64(len(env)), Nodes: len(nodes)})
-		buf = append(buf, env...)
+		table = append(table, blockRef{Off: size, Len: int64(len(env)), Nodes: len(nodes)})
+		envs, size = append(envs, env), size+int64(len(env))
 	}
 	foot := *seg
 	foot.Nodes, foot.Blocks = nil, table
@@ -100,8 +101,7 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	footer := blockRef{Off: int64(len(buf)), Len: int64(len(env))}
-	buf = append(buf, env...)
+	footer := blockRef{Off: size, Len: int64(len(env))}
 
 	idx = indexOf(seg)
 	idx.Blocks = make([]int, len(idx.NodeIDs))
@@ -113,15 +113,21 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 	if idxData, err = codec.Encode(indexSchema, idx); err != nil {
 		return nil, nil, nil, err
 	}
-	return buf, idxData, idx, nil
+	// One allocation, with room for the index after it (packSegment).
+	buf := make([]byte, 0, int(size)+len(env)+len(idxData))
+	for _, e := range envs {
+		buf = append(buf, e...)
+	}
+	return append(buf, env...), idxData, idx, nil
 }
 
 // packSegment appends a segment's index envelope to its object (a packed
 // segment: docs/format.md, "Packed segments") and returns the object and where
-// the index lies in it, for segRef.Index.
+// the index lies in it, for segRef.Index. It takes segData over: the
+// object is segData itself when it has room for the index.
 func packSegment(segData, idxData []byte) ([]byte, *blockRef) {
 	at := &blockRef{Off: int64(len(segData)), Len: int64(len(idxData))}
-	return append(segData[:len(segData):len(segData)], idxData...), at
+	return append(segData, idxData...), at
 }
 
 // unpackSegment returns the segment envelopes of a whole segment object:

@@ -61,11 +61,8 @@ func (s *Store) copyMerge(ctx context.Context, sid string, run []segRef) (segDat
 	if err := g.Wait(); err != nil {
 		return nil, nil, nil, false, err
 	}
-	segData, err = concatParts(sid, parts, merged)
+	segData, idxData, err = concatParts(sid, parts, merged)
 	if err != nil {
-		return nil, nil, nil, false, err
-	}
-	if idxData, err = codec.Encode(indexSchema, merged); err != nil {
 		return nil, nil, nil, false, err
 	}
 	return segData, idxData, merged, true, nil
@@ -157,31 +154,35 @@ func mergeIndexes(idxs []*segIndex) (*segIndex, bool) {
 	return out, true
 }
 
-// concatParts returns the merged segment object: the parts' blocks as
-// stored, then a footer of their commits and receipts. It completes idx
-// with the block table and the footer's place.
-func concatParts(sid string, parts []copyPart, idx *segIndex) ([]byte, error) {
-	size := 0
-	for _, p := range parts {
-		size += int(p.idx.Footer.Off)
-	}
-	buf := make([]byte, 0, size+4096)
+// concatParts returns the merged segment object, the parts' blocks as
+// stored and then a footer of their commits and receipts, and the
+// encoding of idx, which it completes with the block table and the
+// footer's place. The object is allocated once, with room for the index
+// after it (packSegment).
+func concatParts(sid string, parts []copyPart, idx *segIndex) (segData, idxData []byte, err error) {
 	foot := &segment{SessionID: sid, FromRev: parts[0].foot.FromRev, ToRev: parts[len(parts)-1].foot.ToRev,
 		Reset: parts[0].foot.Reset}
+	size := int64(0)
 	for _, p := range parts {
-		shift := int64(len(buf))
 		for _, b := range p.idx.BlockTable {
-			foot.Blocks = append(foot.Blocks, blockRef{Off: b.Off + shift, Len: b.Len, Nodes: b.Nodes})
+			foot.Blocks = append(foot.Blocks, blockRef{Off: b.Off + size, Len: b.Len, Nodes: b.Nodes})
 		}
-		buf = append(buf, p.data[:p.idx.Footer.Off]...)
+		size += p.idx.Footer.Off
 		foot.Commits = append(foot.Commits, p.foot.Commits...)
 		foot.Receipts = append(foot.Receipts, p.foot.Receipts...)
 	}
 	env, err := codec.Encode(segSchema, foot)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	idx.BlockTable = foot.Blocks
-	idx.Footer = &blockRef{Off: int64(len(buf)), Len: int64(len(env))}
-	return append(buf, env...), nil
+	idx.Footer = &blockRef{Off: size, Len: int64(len(env))}
+	if idxData, err = codec.Encode(indexSchema, idx); err != nil {
+		return nil, nil, err
+	}
+	buf := make([]byte, 0, int(size)+len(env)+len(idxData))
+	for _, p := range parts {
+		buf = append(buf, p.data[:p.idx.Footer.Off]...)
+	}
+	return append(buf, env...), idxData, nil
 }
