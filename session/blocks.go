@@ -113,12 +113,22 @@ func encodeSegment(seg *segment) (segData, idxData []byte, idx *segIndex, err er
 	if idxData, err = codec.Encode(indexSchema, idx); err != nil {
 		return nil, nil, nil, err
 	}
-	// One allocation, with room for the index after it (packSegment).
-	buf := make([]byte, 0, int(size)+len(env)+len(idxData))
-	for _, e := range envs {
-		buf = append(buf, e...)
+	return segmentObject(envs, env, len(idxData)), idxData, idx, nil
+}
+
+// segmentObject returns a segment's block envelopes and its footer end to
+// end, in one allocation with room for room more bytes: its index
+// envelope, which packSegment appends in place.
+func segmentObject(blocks [][]byte, footer []byte, room int) []byte {
+	n := len(footer) + room
+	for _, b := range blocks {
+		n += len(b)
 	}
-	return append(buf, env...), idxData, idx, nil
+	buf := make([]byte, 0, n)
+	for _, b := range blocks {
+		buf = append(buf, b...)
+	}
+	return append(buf, footer...)
 }
 
 // packSegment appends a segment's index envelope to its object (a packed

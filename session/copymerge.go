@@ -157,8 +157,7 @@ func mergeIndexes(idxs []*segIndex) (*segIndex, bool) {
 // concatParts returns the merged segment object, the parts' blocks as
 // stored and then a footer of their commits and receipts, and the
 // encoding of idx, which it completes with the block table and the
-// footer's place. The object is allocated once, with room for the index
-// after it (packSegment).
+// footer's place.
 func concatParts(sid string, parts []copyPart, idx *segIndex) (segData, idxData []byte, err error) {
 	foot := &segment{SessionID: sid, FromRev: parts[0].foot.FromRev, ToRev: parts[len(parts)-1].foot.ToRev,
 		Reset: parts[0].foot.Reset}
@@ -180,9 +179,9 @@ func concatParts(sid string, parts []copyPart, idx *segIndex) (segData, idxData 
 	if idxData, err = codec.Encode(indexSchema, idx); err != nil {
 		return nil, nil, err
 	}
-	buf := make([]byte, 0, int(size)+len(env)+len(idxData))
-	for _, p := range parts {
-		buf = append(buf, p.data[:p.idx.Footer.Off]...)
+	blocks := make([][]byte, len(parts))
+	for i, p := range parts {
+		blocks[i] = p.data[:p.idx.Footer.Off]
 	}
-	return append(buf, env...), idxData, nil
+	return segmentObject(blocks, env, len(idxData)), idxData, nil
 }
