@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 // commits"): it claims to announce a turn and writes nothing.
 type noAnnouncer struct{}
 
-func (noAnnouncer) AnnounceTurn(context.Context, string, string) error { return nil }
+func (noAnnouncer) AnnounceTurn(context.Context, string, string, string) error { return nil }
 
 // TestAnnouncedTurnAdoption: a turn puts an attachment it does not name
 // in its commit, through a handle whose cached head predates the put; the
@@ -78,6 +79,92 @@ func adoptUnnamed(ctx context.Context, objs objstore.Store, sid string, ann mani
 		return err
 	case !ok || !row.Committed():
 		return fmt.Errorf("%w: row %+v (found %v)", errNotAdopted, row, ok)
+	}
+	return nil
+}
+
+// selfishAnnouncer is the mutant of the writers rule (docs/protocol.md,
+// "One-request commits"): it announces a turn that no head announces yet,
+// and leaves a turn some other manifest announced alone instead of adding
+// itself to the turn's writers (what a writer of head schema 6 would do).
+type selfishAnnouncer struct{ session.HeadRefs }
+
+func (a selfishAnnouncer) AnnounceTurn(ctx context.Context, sid, turn, writer string) error {
+	info, err := session.ReadHead(ctx, a.Store, sid)
+	if err != nil {
+		return err
+	}
+	if info != nil && slices.Contains(info.AttachTurns, turn) {
+		return nil
+	}
+	return a.HeadRefs.AnnounceTurn(ctx, sid, turn, writer)
+}
+
+// TestAnnouncedTurnWriters: two manifests (two processes) put attachments
+// owned by one turn, neither named by the commit; the turn commits through
+// the first. The commit must adopt both rows: the head names both
+// manifests as the turn's writers, so the first does not take its own
+// remembered rows for all of them. With a second manifest that does not
+// add itself to the writers, the second row stays uncommitted, and the
+// check must catch that.
+func TestAnnouncedTurnWriters(t *testing.T) {
+	raceBackends(t, func(t *testing.T, objs objstore.Store) {
+		if err := adoptTwoWriters(t.Context(), objs, "real", session.HeadRefs{Store: objs}); err != nil {
+			t.Fatal(err)
+		}
+		err := adoptTwoWriters(t.Context(), objs, "mutant", selfishAnnouncer{session.HeadRefs{Store: objs}})
+		if !errors.Is(err, errNotAdopted) {
+			t.Fatalf("selfish-announcer mutant not caught: %v", err)
+		}
+	})
+}
+
+// adoptTwoWriters runs the schedule of TestAnnouncedTurnWriters on session
+// sid; second is the second manifest's announcer.
+func adoptTwoWriters(ctx context.Context, objs objstore.Store, sid string, second manifest.TurnAnnouncer) error {
+	segs := session.NewSegmentCache(1 << 20)
+	newManifest := func(ann manifest.TurnAnnouncer) *manifest.Store {
+		return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs},
+			Heads: session.HeadRefs{Store: objs}, Incarnations: session.HeadRefs{Store: objs}, Announcer: ann})
+	}
+	first, other := newManifest(session.HeadRefs{Store: objs, Cache: segs}), newManifest(second)
+	h, err := session.New(session.Config{Store: objs, SessionID: sid, Manifest: first, Hook: first, Segments: segs})
+	if err != nil {
+		return err
+	}
+	commit := func(rev uint64, turn *session.TurnCommitStamp) error {
+		node := fmt.Sprint("n", rev)
+		_, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{ExpectedHeadRevision: &rev, TurnCommit: turn,
+			Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: node,
+				Nodes: []session.NodeRecord{{NodeID: node, Kind: session.PayloadEvent, Event: []byte(`{}`)}}}})
+		return err
+	}
+	if err := commit(0, nil); err != nil {
+		return err
+	}
+	var refs []attach.Ref
+	for i, m := range []*manifest.Store{first, other} {
+		a, err := attach.New(m, sid, nil)
+		if err != nil {
+			return err
+		}
+		ref, err := a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader(fmt.Sprint("tool output ", i)), attach.PutOptions{})
+		if err != nil {
+			return err
+		}
+		refs = append(refs, ref)
+	}
+	if err := commit(1, &session.TurnCommitStamp{TurnID: "t1", TurnCommitHash: "h"}); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		row, ok, err := first.Row(ctx, sid, ref.ID)
+		switch {
+		case err != nil:
+			return err
+		case !ok || !row.Committed():
+			return fmt.Errorf("%w: row %+v (found %v)", errNotAdopted, row, ok)
+		}
 	}
 	return nil
 }

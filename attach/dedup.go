@@ -74,7 +74,7 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			return manifest.Row{}, err
 		}
 		key := row.Data.Key
-		if err := a.m.Protect(ctx, key); err != nil {
+		if err := a.m.ProtectRow(ctx, row); err != nil {
 			if !errors.Is(err, manifest.ErrReclaimed) {
 				return manifest.Row{}, err
 			}

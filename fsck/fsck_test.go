@@ -364,7 +364,7 @@ func TestHeadStateViolation(t *testing.T) {
 	if rep := f.check(nil); !rep.Clean() {
 		t.Fatalf("before: %v", rep.Problems)
 	}
-	schema := codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
+	schema := codec.Schema{Kind: "HEAD", Current: 7, Min: 1}
 	rc, _, err := f.mem.Get(f.ctx, session.HeadKey("s1"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,8 @@ const (
 //
 // Every row returned to stamp that is not yet committed is first stamped
 // prepared (PreparedAt, by compare-and-swap) and then passes the deletion
-// fence (Protect). The stamp closes the race with ForgetAgedUncommitted: a
+// fence (Protect), unless the version the compare-and-swap replaced was
+// protected by this Store (ProtectRow). The stamp closes the race with ForgetAgedUncommitted: a
 // forget that judged the row before the stamp fails its conditional
 // delete, one that deleted it first makes the row unbacked (the commit
 // records nothing for it), and one that reads the stamp keeps the row
@@ -105,6 +106,21 @@ const (
 // ForgetSession of an ended incarnation fails its conditional removal, or
 // removes the row first and the id comes back unbacked.
 func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, attachmentIDs []string) (Prepared, error) {
+	return s.prepareCommit(ctx, sessionID, inc, turnID, nil, false, attachmentIDs)
+}
+
+// PrepareTurnCommit is PrepareCommit for a commit whose base head knows
+// the writers of turnID (the manifests that announced it: docs/protocol.md,
+// "One-request commits"). If this Store is the only one, the turn's rows
+// are the ones it remembers making the turn's, and it adopts those without
+// listing the turn's markers; otherwise it is PrepareCommit.
+func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, attachmentIDs []string) (Prepared, error) {
+	return s.prepareCommit(ctx, sessionID, inc, turnID, writers, true, attachmentIDs)
+}
+
+// prepareCommit is PrepareCommit; known says writers are the turn's
+// writers as its commit's base head names them.
+func (s *Store) prepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers []string, known bool, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
@@ -145,7 +161,7 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64,
 		for _, id := range named {
 			seen[id] = true
 		}
-		marked, err := s.turnMarked(gctx, sessionID, turnID)
+		marked, err := s.turnRows(gctx, sessionID, turnID, writers, known)
 		if err != nil {
 			g.Go(func() error { return err })
 			marked = nil
@@ -168,6 +184,19 @@ func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64,
 	slices.Sort(out.Stamp)
 	slices.Sort(out.Unbacked)
 	return out, nil
+}
+
+// turnRows returns the ids of the rows a commit of turnID adopts if it
+// still owns them: the rows this Store remembers making the turn's, if the
+// commit's base head knows the turn's writers (known) and they are this
+// Store alone; else the turn's markers.
+func (s *Store) turnRows(ctx context.Context, sessionID, turnID string, writers []string, known bool) ([]string, error) {
+	if known {
+		if ids, ok := s.announced.rows(sessionID, turnID, writers); ok {
+			return ids, nil
+		}
+	}
+	return s.turnMarked(ctx, sessionID, turnID)
 }
 
 // turnMarked returns the attachment ids of the turn markers of turnID in
@@ -234,7 +263,10 @@ func (s *Store) prepare(ctx context.Context, sessionID string, inc uint64, id, t
 		s.log.DebugContext(ctx, "manifest: commit names an attachment without bytes; not stamped",
 			"session_id", sessionID, "turn_id", turnID, "attachment_id", id, "err", ErrDanglingRef)
 		return prepUnbacked, nil
-	case row.Committed():
+	case row.Committed(), s.cache.protected(RefKey(id, sessionID), row.Rev):
+		// A committed row's data has been rooted since it was protected;
+		// so has a row prepared over a version whose data this Store
+		// protected (ProtectRow).
 		return prepStamp, nil
 	}
 	err = s.fence.Protect(ctx, row.Data.Key)

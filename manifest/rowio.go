@@ -73,7 +73,7 @@ func (s *Store) readRow(ctx context.Context, key string) (Row, version, error) {
 	if err != nil {
 		return Row{}, version{}, &UnreadableError{Key: key, Err: err}
 	}
-	s.cache.put(key, info.ETag, row)
+	s.cache.put(key, info.ETag, "", row)
 	return row, version{state: rowLive, etag: info.ETag}, nil
 }
 
@@ -93,7 +93,7 @@ func (s *Store) writeRow(ctx context.Context, key string, row *Row, v version) e
 	if err != nil {
 		return err
 	}
-	s.cache.put(key, info.ETag, *row)
+	s.cache.put(key, info.ETag, opts.IfMatch, *row)
 	return nil
 }
 
@@ -208,7 +208,7 @@ func (s *Store) ensureMarkers(ctx context.Context, cur, next *Row) error {
 	if !next.Committed() && next.Owner.Kind == OwnerTurn && (cur == nil || cur.Owner != next.Owner) {
 		// The head announces the turn before its row exists, so a commit
 		// of the turn whose base does not announce it has no row to adopt.
-		if err := s.announceTurn(ctx, next.SessionID, next.Owner.ID); err != nil {
+		if err := s.announceTurn(ctx, next.SessionID, next.Owner.ID, next.AttachmentID, next.Rev); err != nil {
 			return err
 		}
 		keys = append(keys, turnMarker(next.SessionID, next.Owner.ID, next.AttachmentID))
@@ -300,6 +300,12 @@ type rowCache struct {
 type cachedRow struct {
 	etag string
 	row  Row
+	// protected: this version, durable before, had the data it names
+	// protected (Protect returned nil), or was written over such a version
+	// naming the same data. The data is then safe from every sweep while
+	// the row stands (fence package, "Why it holds"): a commit that
+	// prepares this version by compare-and-swap needs no Protect of its own.
+	protected bool
 }
 
 func newRowCache(max int) *rowCache { return &rowCache{max: max, m: map[string]cachedRow{}} }
@@ -328,19 +334,52 @@ func (c *rowCache) peek(key string) (cachedRow, bool) {
 	return e, ok
 }
 
-func (c *rowCache) put(key, etag string, row Row) {
+// put remembers row under key at etag. over is the ETag of the version a
+// conditional write of row replaced ("" after a read or a create): the new
+// version stays protected if that one was and names the same data. A read
+// of the version remembered keeps its mark.
+func (c *rowCache) put(key, etag, over string, row Row) {
 	if c == nil || etag == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+	old, ok := c.m[key]
+	if !ok && len(c.m) >= c.max {
 		for k := range c.m { // evict an arbitrary entry
 			delete(c.m, k)
 			break
 		}
 	}
-	c.m[key] = cachedRow{etag: etag, row: row}
+	protected := ok && old.protected && (old.etag == etag ||
+		over != "" && old.etag == over && old.row.Data.Key == row.Data.Key)
+	c.m[key] = cachedRow{etag: etag, row: row, protected: protected}
+}
+
+// markProtected marks the version rev of the row under key protected, if
+// it is the version remembered.
+func (c *rowCache) markProtected(key, rev string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && e.row.Rev == rev {
+		e.protected = true
+		c.m[key] = e
+	}
+}
+
+// protected reports whether the version rev of the row under key is the
+// one remembered and is protected.
+func (c *rowCache) protected(key, rev string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	return ok && e.protected && e.row.Rev == rev
 }
 
 func (c *rowCache) drop(key string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,8 +64,13 @@ type HeadRefs interface {
 // (session.HeadRefs implements it): docs/protocol.md, "One-request
 // commits". Once it returns, every head of the session announces the turn
 // until the turn's own commit, which then adopts the turn's rows.
+//
+// writer is the announcing manifest's writer id ("" for none): the head
+// records, per turn, the writers that announced it, so that a commit by
+// the turn's only writer can adopt the rows that writer remembers instead
+// of listing the turn's markers.
 type TurnAnnouncer interface {
-	AnnounceTurn(ctx context.Context, sessionID, turnID string) error
+	AnnounceTurn(ctx context.Context, sessionID, turnID, writer string) error
 }
 
 // Incarnations tells ForgetSession which incarnation of a session its head
@@ -156,41 +162,107 @@ func (s *Store) AnnouncesTurns() bool { return s.announcer != nil }
 
 // announceTurn tells the announcer about turnID of sessionID once per
 // process (an announcement stays in the head until the turn commits, and a
-// put after its commit is not adopted anyway).
-func (s *Store) announceTurn(ctx context.Context, sessionID, turnID string) error {
-	if s.announcer == nil || s.announced.has(sessionID, turnID) {
+// put after its commit is not adopted anyway), and remembers that this
+// Store is about to make row id the turn's. rev is the write's fresh Rev,
+// which becomes the writer id if the Store has none yet.
+func (s *Store) announceTurn(ctx context.Context, sessionID, turnID, id, rev string) error {
+	if s.announcer == nil {
 		return nil
 	}
-	if err := s.announcer.AnnounceTurn(ctx, sessionID, turnID); err != nil {
-		return fmt.Errorf("announce turn %s of session %s: %w", turnID, sessionID, err)
+	rows, writer := s.announced.lookup(sessionID, turnID, rev)
+	if rows == nil {
+		if err := s.announcer.AnnounceTurn(ctx, sessionID, turnID, writer); err != nil {
+			return fmt.Errorf("announce turn %s of session %s: %w", turnID, sessionID, err)
+		}
+		if rows = s.announced.add(sessionID, turnID, writer); rows == nil {
+			return nil // forgotten meanwhile: the turn's commit lists its markers
+		}
 	}
-	s.announced.add(sessionID, turnID)
+	s.announced.record(rows, id)
 	return nil
 }
 
-// announcedTurns remembers the turns announced by this process, up to
-// maxAnnounced (then it starts again: forgetting only costs a head GET).
+// announcedTurns remembers the turns this Store announced, with the rows
+// it made each turn's, under a writer id: the Rev of the row write that
+// first announced. Up to maxAnnounced turns; then it forgets them all and
+// takes a new writer id, so that a head naming the old one as a turn's
+// only writer is never taken to mean that these (forgotten) rows are all.
 type announcedTurns struct {
-	mu sync.Mutex
-	m  map[string]struct{}
+	mu     sync.Mutex
+	writer string
+	m      map[string]*turnRows
 }
 
-const maxAnnounced = 1 << 12
-
-func (a *announcedTurns) has(sid, turn string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.m[sid+"/"+turn]
-	return ok
+// turnRows are the rows one Store made a turn's; over means more than
+// maxTurnRows, which are then not remembered (the commit lists).
+type turnRows struct {
+	ids  []string
+	over bool
 }
 
-func (a *announcedTurns) add(sid, turn string) {
+const (
+	maxAnnounced = 1 << 12
+	maxTurnRows  = 1 << 10
+)
+
+// lookup returns the turn's rows if this Store announced it under its
+// current writer id, and the writer id (taking rev if there is none).
+func (a *announcedTurns) lookup(sid, turn, rev string) (*turnRows, string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.m == nil || len(a.m) >= maxAnnounced {
-		a.m = make(map[string]struct{})
+	if a.writer == "" {
+		a.writer = rev
 	}
-	a.m[sid+"/"+turn] = struct{}{}
+	return a.m[sid+"/"+turn], a.writer
+}
+
+// add remembers that writer announced the turn; nil if writer is no longer
+// this Store's id.
+func (a *announcedTurns) add(sid, turn, writer string) *turnRows {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if writer != a.writer {
+		return nil
+	}
+	switch {
+	case a.m == nil:
+		a.m = make(map[string]*turnRows)
+	case len(a.m) >= maxAnnounced:
+		a.m, a.writer = make(map[string]*turnRows), ""
+		return nil
+	}
+	key := sid + "/" + turn
+	if r := a.m[key]; r != nil {
+		return r
+	}
+	r := &turnRows{}
+	a.m[key] = r
+	return r
+}
+
+func (a *announcedTurns) record(r *turnRows, id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case r.over, slices.Contains(r.ids, id):
+	case len(r.ids) >= maxTurnRows:
+		r.ids, r.over = nil, true
+	default:
+		r.ids = append(r.ids, id)
+	}
+}
+
+// rows returns the rows this Store made the turn's, if writers (the turn's
+// writers in the commit's base head) is this Store's writer id alone and it
+// remembers them all.
+func (a *announcedTurns) rows(sid, turn string, writers []string) ([]string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.m[sid+"/"+turn]
+	if r == nil || r.over || a.writer == "" || !slices.Equal(writers, []string{a.writer}) {
+		return nil, false
+	}
+	return slices.Clone(r.ids), true
 }
 
 // Observer returns Options.Observer (nil if none).
@@ -255,6 +327,20 @@ func (s *Store) Now() time.Time { return ClampTime(s.now()) }
 // Protect passes dataKey to the fence (see Fence).
 func (s *Store) Protect(ctx context.Context, dataKey string) error {
 	return s.fence.Protect(ctx, dataKey)
+}
+
+// ProtectRow is Protect of the data row names, for a row as RecordRef
+// returned it (durable before this call). The Store remembers that this
+// version of the row is protected: a commit that prepares the row from it
+// by compare-and-swap then needs no Protect of its own (the row has named
+// the data without a break since), which saves the commit a round trip
+// (docs/protocol.md, "Commits adopting rows (W2)").
+func (s *Store) ProtectRow(ctx context.Context, row Row) error {
+	if err := s.fence.Protect(ctx, row.Data.Key); err != nil {
+		return err
+	}
+	s.cache.markProtected(RefKey(row.AttachmentID, row.SessionID), row.Rev)
+	return nil
 }
 
 // NewUploadID mints a fresh upload id (a ULID).

@@ -292,7 +292,7 @@ func (t *commitTxn) planTail(dr *draft, base *head) {
 // it (superseded objects, background merges, stamping the refs).
 func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 	s, c, sid, next, res := t.s, t.c, t.sid, dr.next, dr.res
-	turnID := t.adoptTurn(next)
+	turnID, writers := t.adoptTurn(next)
 	var attachIDs []string
 	var tailDelta *delta // where the commit's attachment ids go
 	if dr.large {
@@ -319,7 +319,7 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			var prep manifest.Prepared
 			g.Go(func() error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, writers, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
@@ -366,23 +366,40 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 // it writes in the session head (manifest.Store with an Announcer).
 type turnAnnouncing interface{ AnnouncesTurns() bool }
 
-// adoptTurn returns the turn whose rows the commit adopts by turn marker
-// before its head PUT, or "" for none (docs/protocol.md, "One-request
-// commits"): with a hook that announces turns, only a turn that next (a
-// clone of the base head) announces has rows to adopt, and next then drops
-// the announcement; a hook that does not announce has every turn adopt.
-func (t *commitTxn) adoptTurn(next *head) string {
+// turnAdopting is a manifest hook that adopts the rows of a turn whose
+// writers the base head knows (manifest.Store.PrepareTurnCommit).
+type turnAdopting interface {
+	PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, ids []string) (manifest.Prepared, error)
+}
+
+// knownWriters are a turn's writers as a commit's base head names them;
+// known is false if the head does not know them.
+type knownWriters struct {
+	ids   []string
+	known bool
+}
+
+// adoptTurn returns the turn whose rows the commit adopts before its head
+// PUT, or "" for none, and the turn's writers as the base head names them
+// (docs/protocol.md, "One-request commits"): with a hook that announces
+// turns, only a turn that next (a clone of the base head) announces has
+// rows to adopt, and next then drops the announcement; a hook that does not
+// announce has every turn adopt.
+func (t *commitTxn) adoptTurn(next *head) (string, knownWriters) {
 	st := t.c.TurnCommit
 	if st == nil {
-		return ""
+		return "", knownWriters{}
 	}
-	if a, ok := t.s.hook.(turnAnnouncing); ok && a.AnnouncesTurns() {
-		if !next.announces(st.TurnID) {
-			return ""
-		}
-		next.adopted(st.TurnID)
+	a, ok := t.s.hook.(turnAnnouncing)
+	if !ok || !a.AnnouncesTurns() {
+		return st.TurnID, knownWriters{}
 	}
-	return st.TurnID
+	if !next.announces(st.TurnID) {
+		return "", knownWriters{}
+	}
+	ws, known := next.turnWritersOf(st.TurnID)
+	next.adopted(st.TurnID)
+	return st.TurnID, knownWriters{ids: ws, known: known}
 }
 
 // receipt looks up the receipt of the commit's turn in base.
@@ -410,7 +427,7 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 // (and fences them against the sweeper, and binds them to incarnation inc
 // of the session) and which it names without bytes. Without a hook the
 // given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, ids []string) (manifest.Prepared, error) {
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, writers knownWriters, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -419,7 +436,13 @@ func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, 
 	if len(ids) == 0 && turnID == "" {
 		return manifest.Prepared{}, nil
 	}
-	out, err := s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
+	var out manifest.Prepared
+	var err error
+	if a, ok := s.hook.(turnAdopting); ok && writers.known {
+		out, err = a.PrepareTurnCommit(ctx, sid, inc, turnID, writers.ids, ids)
+	} else {
+		out, err = s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
+	}
 	if err != nil {
 		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)
 	}

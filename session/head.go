@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -40,8 +41,14 @@ import (
 // the index inside the segment's object) and branched. Bumped because a
 // schema-5 reader would look for an idx/ object that does not exist and
 // report the session corrupt. A head before schema 6 reads as branched.
+//
+// Head schema 7 added attach_writers (the manifests that announced each
+// turn). Bumped because a schema-6 writer that puts an attachment of a
+// turn already announced would not add itself, and the turn's commit by
+// the manifest named alone would skip that writer's row. A head before
+// schema 7 knows no turn's writers.
 var (
-	headSchema  = codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
+	headSchema  = codec.Schema{Kind: "HEAD", Current: 7, Min: 1}
 	segSchema   = codec.Schema{Kind: "SEGM", Current: 2, Min: 1} // 2: blocked (blocks.go)
 	indexSchema = codec.Schema{Kind: "SIDX", Current: 2, Min: 1} // 2: blocks and parents
 	blobSchema  = codec.Schema{Kind: "BLOB", Current: 1, Min: 1}
@@ -140,11 +147,42 @@ type head struct {
 	// the turn, which adopts its rows, drops it.
 	AttachTurns     []string `json:"attach_turns,omitempty"`
 	AttachTurnsFull bool     `json:"attach_turns_full,omitempty"`
+	// AttachWriters name, for announced turns, every manifest that
+	// announced the turn (its writer id), sorted by turn. A turn announced
+	// without an entry has unknown writers. A commit whose base names its
+	// own manifest as the turn's only writer adopts the rows that manifest
+	// remembers making the turn's, without listing the turn's markers
+	// (docs/protocol.md, "One-request commits").
+	AttachWriters []turnWriters `json:"attach_writers,omitempty"`
+}
+
+// turnWriters are the writers that announced a turn.
+type turnWriters struct {
+	Turn    string   `json:"turn"`
+	Writers []string `json:"writers"`
 }
 
 // maxAttachTurns bounds head.AttachTurns; past it the head announces
 // every turn (AttachTurnsFull), so every turn commit lists its markers.
 const maxAttachTurns = 256
+
+// maxTurnWriters bounds the writers of one turn; past it the turn's
+// writers are unknown.
+const maxTurnWriters = 8
+
+// turnWritersOf returns the writers of turn and whether h knows them.
+func (h *head) turnWritersOf(turn string) ([]string, bool) {
+	if h == nil || h.AttachTurnsFull {
+		return nil, false
+	}
+	i, found := slices.BinarySearchFunc(h.AttachWriters, turn, cmpTurnWriters)
+	if !found {
+		return nil, false
+	}
+	return h.AttachWriters[i].Writers, true
+}
+
+func cmpTurnWriters(w turnWriters, turn string) int { return strings.Compare(w.Turn, turn) }
 
 // announces reports whether turn's attachment puts may have written rows
 // that a commit of turn must adopt.
@@ -159,17 +197,49 @@ func (h *head) announces(turn string) bool {
 	return found
 }
 
-// announce adds turn to h's announced turns; it reports whether h changed.
-func (h *head) announce(turn string) bool {
-	if h.announces(turn) {
+// announced reports whether h already announces turn as announce(turn,
+// writer) would leave it.
+func (h *head) announced(turn, writer string) bool {
+	if !h.announces(turn) {
 		return false
 	}
-	if len(h.AttachTurns) >= maxAttachTurns {
-		h.AttachTurns, h.AttachTurnsFull = nil, true
+	ws, known := h.turnWritersOf(turn)
+	return !known || writer != "" && slices.Contains(ws, writer)
+}
+
+// announce adds turn to h's announced turns, by writer (a manifest's
+// writer id; "" for one that has none); it reports whether h changed. A
+// turn first announced by a writer records it as the turn's writer; a
+// later writer is added to the turn's writers; a turn announced by a
+// writer without an id, or by more than maxTurnWriters, loses its writers
+// (unknown from then on until the turn commits).
+func (h *head) announce(turn, writer string) bool {
+	if !h.announces(turn) {
+		if len(h.AttachTurns) >= maxAttachTurns {
+			h.AttachTurns, h.AttachTurnsFull, h.AttachWriters = nil, true, nil
+			return true
+		}
+		i, _ := slices.BinarySearch(h.AttachTurns, turn)
+		h.AttachTurns = slices.Insert(slices.Clone(h.AttachTurns), i, turn)
+		if writer != "" {
+			j, _ := slices.BinarySearchFunc(h.AttachWriters, turn, cmpTurnWriters)
+			h.AttachWriters = slices.Insert(slices.Clone(h.AttachWriters), j, turnWriters{Turn: turn, Writers: []string{writer}})
+		}
 		return true
 	}
-	i, _ := slices.BinarySearch(h.AttachTurns, turn)
-	h.AttachTurns = slices.Insert(slices.Clone(h.AttachTurns), i, turn)
+	if h.announced(turn, writer) {
+		return false
+	}
+	j, _ := slices.BinarySearchFunc(h.AttachWriters, turn, cmpTurnWriters)
+	switch {
+	case writer == "" || len(h.AttachWriters[j].Writers) >= maxTurnWriters:
+		h.AttachWriters = slices.Delete(slices.Clone(h.AttachWriters), j, j+1)
+		return true
+	}
+	h.AttachWriters = slices.Clone(h.AttachWriters)
+	ws := slices.Clone(h.AttachWriters[j].Writers)
+	k, _ := slices.BinarySearch(ws, writer)
+	h.AttachWriters[j].Writers = slices.Insert(ws, k, writer)
 	return true
 }
 
@@ -177,6 +247,9 @@ func (h *head) announce(turn string) bool {
 func (h *head) adopted(turn string) {
 	if i, found := slices.BinarySearch(h.AttachTurns, turn); found {
 		h.AttachTurns = slices.Delete(slices.Clone(h.AttachTurns), i, i+1)
+	}
+	if j, found := slices.BinarySearchFunc(h.AttachWriters, turn, cmpTurnWriters); found {
+		h.AttachWriters = slices.Delete(slices.Clone(h.AttachWriters), j, j+1)
 	}
 }
 
@@ -331,6 +404,7 @@ func (h *head) clone() *head {
 	c.Inputs = append([]inputRow(nil), h.Inputs...)
 	c.Tombstones = append([]string(nil), h.Tombstones...)
 	c.AttachTurns = slices.Clone(h.AttachTurns)
+	c.AttachWriters = slices.Clone(h.AttachWriters) // entries are copied on write
 	if h.Lease != nil {
 		l := *h.Lease
 		c.Lease = &l
@@ -354,6 +428,7 @@ func freshHead(sid string, prev *head) *head {
 		h.SweepGen = prev.SweepGen
 		// Announced turns outlive a delete: a turn's puts may straddle it.
 		h.AttachTurns, h.AttachTurnsFull = slices.Clone(prev.AttachTurns), prev.AttachTurnsFull
+		h.AttachWriters = slices.Clone(prev.AttachWriters)
 		h.Inc = prev.incarnation()
 		if prev.Deleted {
 			h.Inc = max(prev.Gen, prev.incarnation()) + 1

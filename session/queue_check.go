@@ -26,6 +26,26 @@ func stateProblems(h *head) []string {
 	if !slices.IsSorted(h.Tombstones) || len(slices.Compact(slices.Clone(h.Tombstones))) != len(h.Tombstones) {
 		add("node tombstones are not sorted and unique")
 	}
+	out = append(out, writersProblems(h)...)
+	return out
+}
+
+// writersProblems is stateProblems for the writers of announced turns:
+// sorted by turn, each turn announced, its writers sorted, unique and at
+// most maxTurnWriters.
+func writersProblems(h *head) []string {
+	var out []string
+	for i, w := range h.AttachWriters {
+		switch {
+		case i > 0 && h.AttachWriters[i-1].Turn >= w.Turn:
+			out = append(out, "the writers of announced turns are not sorted and unique by turn")
+		case !h.announces(w.Turn) || h.AttachTurnsFull:
+			out = append(out, fmt.Sprintf("turn %s has writers but is not announced by name", w.Turn))
+		case len(w.Writers) == 0 || len(w.Writers) > maxTurnWriters || !slices.IsSorted(w.Writers) ||
+			len(slices.Compact(slices.Clone(w.Writers))) != len(w.Writers) || slices.Contains(w.Writers, ""):
+			out = append(out, fmt.Sprintf("turn %s: writers %q are not 1 to %d sorted, unique ids", w.Turn, w.Writers, maxTurnWriters))
+		}
+	}
 	return out
 }
 

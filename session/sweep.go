@@ -136,21 +136,26 @@ func resolveRewrite(ctx context.Context, tmp *Store, op, sid string, next *head,
 const announceAttempts = 8
 
 // AnnounceTurn records in sid's head, before an attachment put owned by
-// turn writes its row, that turn has put attachments (docs/protocol.md,
+// turn writes its row, that turn has put attachments, and that writer (the
+// manifest's writer id, "" for none) put some (docs/protocol.md,
 // "One-request commits"): the commit of turn then adopts the turn's rows
 // before its head PUT, and a turn commit whose base head does not announce
 // its turn skips that step. It implements manifest.TurnAnnouncer.
 //
-// A head that already announces turn is left alone (one head GET). Else it
+// A head that already announces turn by writer is left alone (one head
+// GET). Else it
 // publishes a successor by compare-and-swap, retried on concurrent writes:
 // over a live head, a tombstone or a placeholder (the announcement outlives
 // a deletion and carries into a new incarnation), or, with no head, a
 // placeholder. A head that cannot be decoded is a *CorruptError.
-func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn string) error {
+func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn, writer string) error {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return err
 	}
 	if err := validateID("turn id", turn); err != nil {
+		return err
+	}
+	if err := validateOptionalID("writer id", writer); err != nil {
 		return err
 	}
 	tmp := &Store{objs: r.Store}
@@ -166,12 +171,12 @@ func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn string) erro
 			}
 			cur = &snap
 		}
-		if cur.h.announces(turn) {
+		if cur.h.announced(turn, writer) {
 			return nil
 		}
 		var next *head
 		info, err := publishRewrite(ctx, tmp, r.Entropy, "announce turn", sessionID, *cur, func(h *head) {
-			h.announce(turn)
+			h.announce(turn, writer)
 			next = h
 		})
 		if err == nil {

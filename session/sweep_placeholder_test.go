@@ -17,7 +17,7 @@ func TestPlaceholderEndsNoIncarnation(t *testing.T) {
 	refs := session.HeadRefs{Store: objs}
 	for name, make := range map[string]func(sid string) error{
 		"sweep":    func(sid string) error { _, err := session.SweepHead(ctx, objs, sid, ""); return err },
-		"announce": func(sid string) error { return refs.AnnounceTurn(ctx, sid, "t1") },
+		"announce": func(sid string) error { return refs.AnnounceTurn(ctx, sid, "t1", "") },
 	} {
 		if err := make(name); err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ type headFields struct {
 
 func decodeHeadFields(data []byte) (headFields, bool) {
 	var h headFields
-	_, err := codec.Decode(codec.Schema{Kind: "HEAD", Current: 6, Min: 1}, data, &h)
+	_, err := codec.Decode(codec.Schema{Kind: "HEAD", Current: 7, Min: 1}, data, &h)
 	return h, err == nil
 }
 

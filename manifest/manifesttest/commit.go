@@ -146,3 +146,54 @@ func testPrepareCommitSeesOtherStores(t *testing.T, e *Env) {
 		t.Fatalf("row after the other Store's intent = %+v", r)
 	}
 }
+
+// A commit skips Protect only for a row version this Store protected
+// (ProtectRow) or wrote over one naming the same data. A row another
+// Store re-pointed to data that is gone must come back unbacked, though
+// the version this Store remembers was protected.
+func testPrepareCommitReprotectsChangedRows(t *testing.T, e *Env) {
+	other := manifest.New(e.Obj, &manifest.Options{Now: e.Clock.Now, Turns: e.Turns, Processes: e.Procs, Heads: e.Heads})
+	a := ID("a")
+	e.WithData("s1", a, none, "a")
+	row, ok, err := e.M.Row(e.Ctx, "s1", a)
+	if err != nil || !ok {
+		t.Fatalf("Row = %v, %v", ok, err)
+	}
+	e.Must(e.M.ProtectRow(e.Ctx, row))
+	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a})
+	if err != nil || !slices.Equal(got.Stamp, []string{a}) {
+		t.Fatalf("PrepareCommit of a protected row = %+v, %v", got, err)
+	}
+
+	b := ID("b")
+	e.WithData("s1", b, none, "b")
+	row, _, err = e.M.Row(e.Ctx, "s1", b)
+	e.Must(err)
+	e.Must(e.M.ProtectRow(e.Ctx, row))
+	gone := manifest.Data{Key: manifest.DataKey(e.M.NewUploadID()), Size: 1, StoredSize: 1}
+	_, err = other.RecordRef(e.Ctx, manifest.Intent{AttachmentID: b, SessionID: "s1", Owner: none, IntentAt: e.Clock.Now()},
+		manifest.Info{}, func(*manifest.Row) (manifest.Data, error) { return gone, nil })
+	e.Must(err)
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{b})
+	if err != nil || len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{b}) {
+		t.Fatalf("PrepareCommit of a row another Store re-pointed to missing data = %+v, %v; want it unbacked", got, err)
+	}
+
+	// The same Store re-points its protected row (a put's next round):
+	// the new version names data nobody protected.
+	c := ID("c")
+	e.WithData("s1", c, none, "c")
+	row, _, err = e.M.Row(e.Ctx, "s1", c)
+	e.Must(err)
+	e.Must(e.M.ProtectRow(e.Ctx, row))
+	gone = manifest.Data{Key: manifest.DataKey(e.M.NewUploadID()), Size: 1, StoredSize: 1}
+	_, err = e.M.RecordRef(e.Ctx, manifest.Intent{AttachmentID: c, SessionID: "s1", Owner: none, IntentAt: e.Clock.Now()},
+		manifest.Info{}, func(*manifest.Row) (manifest.Data, error) { return gone, nil })
+	e.Must(err)
+	// A late Protect of the old version marks nothing.
+	e.Must(e.M.ProtectRow(e.Ctx, row))
+	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{c})
+	if err != nil || len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{c}) {
+		t.Fatalf("PrepareCommit of a protected row re-pointed to missing data = %+v, %v; want it unbacked", got, err)
+	}
+}

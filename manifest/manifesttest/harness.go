@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 		{"PrepareCommitUnbacked", testPrepareCommitUnbacked},
 		{"PrepareCommitTurnAdoption", testPrepareCommitTurnAdoption},
 		{"PrepareCommitSeesOtherStores", testPrepareCommitSeesOtherStores},
+		{"PrepareCommitReprotectsChangedRows", testPrepareCommitReprotectsChangedRows},
 		{"TurnIDsAreBytes", testTurnIDsAreBytes},
 		{"PrepareCommitLegacyTurnMarkers", testPrepareCommitLegacyTurnMarkers},
 		{"LashOrphanScenario", testLashOrphanScenario},

@@ -146,8 +146,9 @@ func reversion(data []byte, v uint16) []byte {
 // headSchema is the head envelope the session package writes (schema 2
 // added the sweep generation, schema 3 bounded compaction, schema 4 the
 // incarnation and the recent-write window, schema 5 announced turns,
-// schema 6 packed segments; it reads schemas 1 to 5 too).
-var headSchema = codec.Schema{Kind: "HEAD", Current: 6, Min: 1}
+// schema 6 packed segments, schema 7 the writers of announced turns; it
+// reads schemas 1 to 6 too).
+var headSchema = codec.Schema{Kind: "HEAD", Current: 7, Min: 1}
 
 func testSchemaVersions(t *testing.T, f *fixture) {
 	f.fsck.Expect(fsck.InvNamed, "session does not load")
