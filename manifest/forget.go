@@ -72,7 +72,7 @@ func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (in
 		}
 		if !committedAt.IsZero() {
 			s.log.InfoContext(ctx, "manifest: stamping a row its session head names", "session_id", row.SessionID, "attachment_id", row.AttachmentID)
-			return s.stamp(ctx, "repair stamp", row.SessionID, []string{row.AttachmentID}, committedAt)
+			return s.stamp(ctx, "repair stamp", row.SessionID, []string{row.AttachmentID}, committedAt, true)
 		}
 		if !ok {
 			return nil

@@ -92,7 +92,7 @@ func (s *Store) ForgetAgedSession(ctx context.Context, sessionID string, cutoff 
 			lookErr = errors.Join(lookErr, fmt.Errorf("%s/%s: %w", row.AttachmentID, sessionID, err))
 			continue
 		case !committedAt.IsZero():
-			if err := s.stamp(ctx, "repair stamp", sessionID, []string{row.AttachmentID}, committedAt); err != nil {
+			if err := s.stamp(ctx, "repair stamp", sessionID, []string{row.AttachmentID}, committedAt, true); err != nil {
 				return n, err
 			}
 			continue
