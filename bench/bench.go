@@ -40,6 +40,7 @@ const (
 	CommitP50       = "commit_p50"
 	CommitPutBytes  = "commit_put_bytes"
 	CommitCPU       = "commit_cpu_us"
+	CommitAttachP50 = "commit_attach_p50"
 	CommitAt10k     = "commit_at_10k_revisions"
 	LoadP50         = "load_p50"
 	LoadColdP50     = "load_cold_p50"
@@ -60,7 +61,7 @@ const (
 
 // Figures lists every figure name in run order.
 func Figures() []string {
-	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitPutBytes, CommitCPU, CommitAt10k, LoadP50, LoadColdP50, LoadCachedP50, ConcurrentComms, Sweep,
+	return []string{AttachPut, AttachPeakRSS, AttachGet, CommitP50, CommitPutBytes, CommitCPU, CommitAttachP50, CommitAt10k, LoadP50, LoadColdP50, LoadCachedP50, ConcurrentComms, Sweep,
 		DirectPut, DirectPutAgentCPU, DirectPutAgentBytes,
 		LongCommitMax, LongAmplification, LongLoadNode, LongActivePath, ManySessions}
 }
@@ -236,6 +237,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}{
 		{[]string{AttachPut, AttachPeakRSS, AttachGet}, r.attachments},
 		{[]string{CommitP50, CommitPutBytes, CommitCPU}, r.commitP50},
+		{[]string{CommitAttachP50}, r.commitAttachP50},
 		{[]string{CommitAt10k}, r.commitAt10k},
 		{[]string{LoadP50, LoadColdP50, LoadCachedP50}, r.loads},
 		{[]string{ConcurrentComms}, r.concurrentCommits},

@@ -24,6 +24,7 @@ figure as a ratio stowage/baseline with both absolutes:
   commit_p50               ms, an 8 KiB-delta turn commit vs one If-Match PUT         (ratio <= 1.2)
   commit_put_bytes         bytes of that commit's head PUT vs the 8 KiB delta         (ratio <= 2)
   commit_cpu_us            process CPU per commit vs per If-Match PUT                 (ratio <= 2)
+  commit_attach_p50        ms, the commit of a turn that put an attachment vs the PUT (ratio <= 1.2)
   commit_at_10k_revisions  ms, commit p50 at revision 10,000 vs at revision 10        (ratio <= 1.2)
   load_p50                 ms, ActivePath load of 1,000 nodes, fresh handle, shared
                            cache warm, vs GET of the same bytes                       (ratio <= 1.3)
