@@ -103,9 +103,10 @@ type Options struct {
 	// removes only rows no commit bound to an incarnation).
 	Incarnations Incarnations
 	// Announcer, if set, is told of every turn before a row owned by it is
-	// written, and the manifest then reports AnnouncesTurns: a session
-	// commit of a turn its head does not announce skips listing the turn's
-	// markers. Every writer of turn-owned rows into a bucket must have one
+	// written (with this Store's writer id), and the manifest then reports
+	// AnnouncesTurns: a session commit of a turn its head does not announce
+	// skips listing the turn's markers, and one whose head names this
+	// Store as the turn's only writer adopts the rows it remembers instead. Every writer of turn-owned rows into a bucket must have one
 	// (stowage.Open wires session.HeadRefs) before any session store takes
 	// that shortcut; nil means no announcing, and commits always list.
 	Announcer TurnAnnouncer
