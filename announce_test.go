@@ -43,23 +43,12 @@ var errNotAdopted = errors.New("the turn's attachment was not adopted by its com
 // adoptUnnamed runs the schedule of TestAnnouncedTurnAdoption on session
 // sid with ann as the manifest's announcer.
 func adoptUnnamed(ctx context.Context, objs objstore.Store, sid string, ann manifest.TurnAnnouncer) error {
-	m := manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs},
-		Heads: session.HeadRefs{Store: objs}, Incarnations: session.HeadRefs{Store: objs}, Announcer: ann})
+	m := announcingManifest(objs, ann)
 	h, err := session.New(session.Config{Store: objs, SessionID: sid, Manifest: m, Hook: m})
 	if err != nil {
 		return err
 	}
-	commit := func(rev uint64, turn string) error {
-		node := fmt.Sprint("n", rev)
-		c := session.RuntimeCommit{ExpectedHeadRevision: &rev, Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: node,
-			Nodes: []session.NodeRecord{{NodeID: node, Kind: session.PayloadEvent, Event: []byte(`{}`)}}}}
-		if turn != "" {
-			c.TurnCommit = &session.TurnCommitStamp{TurnID: turn, TurnCommitHash: "h"}
-		}
-		_, err := h.CommitRuntimeState(ctx, c)
-		return err
-	}
-	if err := commit(0, ""); err != nil { // the handle now caches the head
+	if err := commitNode(ctx, h, 0, ""); err != nil { // the handle now caches the head
 		return err
 	}
 	a, err := attach.New(m, sid, nil)
@@ -70,15 +59,43 @@ func adoptUnnamed(ctx context.Context, objs objstore.Store, sid string, ann mani
 	if err != nil {
 		return err
 	}
-	if err := commit(1, "t1"); err != nil {
+	if err := commitNode(ctx, h, 1, "t1"); err != nil {
 		return err
 	}
-	row, ok, err := m.Row(ctx, sid, ref.ID)
-	switch {
-	case err != nil:
-		return err
-	case !ok || !row.Committed():
-		return fmt.Errorf("%w: row %+v (found %v)", errNotAdopted, row, ok)
+	return checkAdopted(ctx, m, sid, ref)
+}
+
+// announcingManifest is a manifest over objs wired as stowage.Open wires
+// one, with ann as its announcer.
+func announcingManifest(objs objstore.Store, ann manifest.TurnAnnouncer) *manifest.Store {
+	return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs},
+		Heads: session.HeadRefs{Store: objs}, Incarnations: session.HeadRefs{Store: objs}, Announcer: ann})
+}
+
+// commitNode commits node n<rev> on h at revision rev, with a stamp of
+// turn unless turn is empty.
+func commitNode(ctx context.Context, h *session.Store, rev uint64, turn string) error {
+	node := fmt.Sprint("n", rev)
+	c := session.RuntimeCommit{ExpectedHeadRevision: &rev, Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: node,
+		Nodes: []session.NodeRecord{{NodeID: node, Kind: session.PayloadEvent, Event: []byte(`{}`)}}}}
+	if turn != "" {
+		c.TurnCommit = &session.TurnCommitStamp{TurnID: turn, TurnCommitHash: "h"}
+	}
+	_, err := h.CommitRuntimeState(ctx, c)
+	return err
+}
+
+// checkAdopted fails with errNotAdopted unless every ref's row of sid is
+// committed.
+func checkAdopted(ctx context.Context, m *manifest.Store, sid string, refs ...attach.Ref) error {
+	for _, ref := range refs {
+		row, ok, err := m.Row(ctx, sid, ref.ID)
+		switch {
+		case err != nil:
+			return err
+		case !ok || !row.Committed():
+			return fmt.Errorf("%w: row %+v (found %v)", errNotAdopted, row, ok)
+		}
 	}
 	return nil
 }
@@ -123,23 +140,12 @@ func TestAnnouncedTurnWriters(t *testing.T) {
 // sid; second is the second manifest's announcer.
 func adoptTwoWriters(ctx context.Context, objs objstore.Store, sid string, second manifest.TurnAnnouncer) error {
 	segs := session.NewSegmentCache(1 << 20)
-	newManifest := func(ann manifest.TurnAnnouncer) *manifest.Store {
-		return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs},
-			Heads: session.HeadRefs{Store: objs}, Incarnations: session.HeadRefs{Store: objs}, Announcer: ann})
-	}
-	first, other := newManifest(session.HeadRefs{Store: objs, Cache: segs}), newManifest(second)
+	first, other := announcingManifest(objs, session.HeadRefs{Store: objs, Cache: segs}), announcingManifest(objs, second)
 	h, err := session.New(session.Config{Store: objs, SessionID: sid, Manifest: first, Hook: first, Segments: segs})
 	if err != nil {
 		return err
 	}
-	commit := func(rev uint64, turn *session.TurnCommitStamp) error {
-		node := fmt.Sprint("n", rev)
-		_, err := h.CommitRuntimeState(ctx, session.RuntimeCommit{ExpectedHeadRevision: &rev, TurnCommit: turn,
-			Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: node,
-				Nodes: []session.NodeRecord{{NodeID: node, Kind: session.PayloadEvent, Event: []byte(`{}`)}}}})
-		return err
-	}
-	if err := commit(0, nil); err != nil {
+	if err := commitNode(ctx, h, 0, ""); err != nil {
 		return err
 	}
 	var refs []attach.Ref
@@ -154,17 +160,8 @@ func adoptTwoWriters(ctx context.Context, objs objstore.Store, sid string, secon
 		}
 		refs = append(refs, ref)
 	}
-	if err := commit(1, &session.TurnCommitStamp{TurnID: "t1", TurnCommitHash: "h"}); err != nil {
+	if err := commitNode(ctx, h, 1, "t1"); err != nil {
 		return err
 	}
-	for _, ref := range refs {
-		row, ok, err := first.Row(ctx, sid, ref.ID)
-		switch {
-		case err != nil:
-			return err
-		case !ok || !row.Committed():
-			return fmt.Errorf("%w: row %+v (found %v)", errNotAdopted, row, ok)
-		}
-	}
-	return nil
+	return checkAdopted(ctx, first, sid, refs...)
 }

@@ -153,47 +153,57 @@ func testPrepareCommitSeesOtherStores(t *testing.T, e *Env) {
 // the version this Store remembers was protected.
 func testPrepareCommitReprotectsChangedRows(t *testing.T, e *Env) {
 	other := manifest.New(e.Obj, &manifest.Options{Now: e.Clock.Now, Turns: e.Turns, Processes: e.Procs, Heads: e.Heads})
-	a := ID("a")
-	e.WithData("s1", a, none, "a")
-	row, ok, err := e.M.Row(e.Ctx, "s1", a)
-	if err != nil || !ok {
-		t.Fatalf("Row = %v, %v", ok, err)
+	prepare := func(id string) manifest.Prepared {
+		t.Helper()
+		got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{id})
+		e.Must(err)
+		return got
 	}
-	e.Must(e.M.ProtectRow(e.Ctx, row))
-	got, err := e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{a})
-	if err != nil || !slices.Equal(got.Stamp, []string{a}) {
-		t.Fatalf("PrepareCommit of a protected row = %+v, %v", got, err)
+	a := ID("a")
+	e.protectedRow("s1", a, "a")
+	if got := prepare(a); !slices.Equal(got.Stamp, []string{a}) {
+		t.Fatalf("PrepareCommit of a protected row = %+v", got)
 	}
 
 	b := ID("b")
-	e.WithData("s1", b, none, "b")
-	row, _, err = e.M.Row(e.Ctx, "s1", b)
-	e.Must(err)
-	e.Must(e.M.ProtectRow(e.Ctx, row))
-	gone := manifest.Data{Key: manifest.DataKey(e.M.NewUploadID()), Size: 1, StoredSize: 1}
-	_, err = other.RecordRef(e.Ctx, manifest.Intent{AttachmentID: b, SessionID: "s1", Owner: none, IntentAt: e.Clock.Now()},
-		manifest.Info{}, func(*manifest.Row) (manifest.Data, error) { return gone, nil })
-	e.Must(err)
-	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{b})
-	if err != nil || len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{b}) {
-		t.Fatalf("PrepareCommit of a row another Store re-pointed to missing data = %+v, %v; want it unbacked", got, err)
+	e.protectedRow("s1", b, "b")
+	e.repointToMissing(other, "s1", b)
+	if got := prepare(b); len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{b}) {
+		t.Fatalf("PrepareCommit of a row another Store re-pointed to missing data = %+v; want it unbacked", got)
 	}
 
 	// The same Store re-points its protected row (a put's next round):
 	// the new version names data nobody protected.
 	c := ID("c")
-	e.WithData("s1", c, none, "c")
-	row, _, err = e.M.Row(e.Ctx, "s1", c)
-	e.Must(err)
-	e.Must(e.M.ProtectRow(e.Ctx, row))
-	gone = manifest.Data{Key: manifest.DataKey(e.M.NewUploadID()), Size: 1, StoredSize: 1}
-	_, err = e.M.RecordRef(e.Ctx, manifest.Intent{AttachmentID: c, SessionID: "s1", Owner: none, IntentAt: e.Clock.Now()},
-		manifest.Info{}, func(*manifest.Row) (manifest.Data, error) { return gone, nil })
-	e.Must(err)
+	row := e.protectedRow("s1", c, "c")
+	e.repointToMissing(e.M, "s1", c)
 	// A late Protect of the old version marks nothing.
 	e.Must(e.M.ProtectRow(e.Ctx, row))
-	got, err = e.M.PrepareCommit(e.Ctx, "s1", 1, "", []string{c})
-	if err != nil || len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{c}) {
-		t.Fatalf("PrepareCommit of a protected row re-pointed to missing data = %+v, %v; want it unbacked", got, err)
+	if got := prepare(c); len(got.Stamp) != 0 || !slices.Equal(got.Unbacked, []string{c}) {
+		t.Fatalf("PrepareCommit of a protected row re-pointed to missing data = %+v; want it unbacked", got)
 	}
+}
+
+// protectedRow writes a row of session for id naming body (WithData) and
+// protects it through ProtectRow; it returns the row as protected.
+func (e *Env) protectedRow(session, id, body string) manifest.Row {
+	e.T.Helper()
+	e.WithData(session, id, none, body)
+	row, ok, err := e.M.Row(e.Ctx, session, id)
+	e.Must(err)
+	if !ok {
+		e.T.Fatalf("no row for %s after WithData", id[:8])
+	}
+	e.Must(e.M.ProtectRow(e.Ctx, row))
+	return row
+}
+
+// repointToMissing makes m rewrite the row (session, id) to name a data
+// key that was never written.
+func (e *Env) repointToMissing(m *manifest.Store, session, id string) {
+	e.T.Helper()
+	gone := manifest.Data{Key: manifest.DataKey(e.M.NewUploadID()), Size: 1, StoredSize: 1}
+	_, err := m.RecordRef(e.Ctx, manifest.Intent{AttachmentID: id, SessionID: session, Owner: none, IntentAt: e.Clock.Now()},
+		manifest.Info{}, func(*manifest.Row) (manifest.Data, error) { return gone, nil })
+	e.Must(err)
 }
