@@ -50,13 +50,13 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 	g.SetLimit(s.conc)
 	for _, id := range distinct(ids) {
 		g.Go(func() error {
-			var early Owner
-			done := make(chan struct{})
+			var (
+				early Owner
+				drops sync.WaitGroup
+			)
 			if c, ok := s.cache.peek(RefKey(id, sessionID)); published && ok && !c.row.Committed() && c.row.Owner.Kind == OwnerTurn {
 				early = c.row.Owner
-				go func() { defer close(done); s.dropTurnMarkers(gctx, sessionID, early.ID, id) }()
-			} else {
-				close(done)
+				drops.Go(func() { s.dropTurnMarkers(gctx, sessionID, early.ID, id) })
 			}
 			var owner Owner
 			_, wrote, err := s.updateRow(gctx, sessionID, id, func(cur *Row) (*Row, error) {
@@ -68,7 +68,7 @@ func (s *Store) stamp(ctx context.Context, op, sessionID string, ids []string, a
 				owner = cur.Owner
 				return &next, nil
 			})
-			<-done
+			drops.Wait()
 			if err == nil && wrote && owner.Kind == OwnerTurn && owner != early {
 				s.dropTurnMarkers(gctx, sessionID, owner.ID, id)
 			}
@@ -129,21 +129,16 @@ const (
 // ForgetSession of an ended incarnation fails its conditional removal, or
 // removes the row first and the id comes back unbacked.
 func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, attachmentIDs []string) (Prepared, error) {
-	return s.prepareCommit(ctx, sessionID, inc, turnID, nil, false, attachmentIDs)
+	return s.PrepareTurnCommit(ctx, sessionID, inc, turnID, nil, attachmentIDs)
 }
 
 // PrepareTurnCommit is PrepareCommit for a commit whose base head knows
 // the writers of turnID (the manifests that announced it: docs/protocol.md,
 // "One-request commits"). If this Store is the only one, the turn's rows
 // are the ones it remembers making the turn's, and it adopts those without
-// listing the turn's markers; otherwise it is PrepareCommit.
+// listing the turn's markers; otherwise (nil writers: unknown) it is
+// PrepareCommit.
 func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, attachmentIDs []string) (Prepared, error) {
-	return s.prepareCommit(ctx, sessionID, inc, turnID, writers, true, attachmentIDs)
-}
-
-// prepareCommit is PrepareCommit; known says writers are the turn's
-// writers as its commit's base head names them.
-func (s *Store) prepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers []string, known bool, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
@@ -184,7 +179,7 @@ func (s *Store) prepareCommit(ctx context.Context, sessionID string, inc uint64,
 		for _, id := range named {
 			seen[id] = true
 		}
-		marked, err := s.turnRows(gctx, sessionID, turnID, writers, known)
+		marked, err := s.turnRows(gctx, sessionID, turnID, writers)
 		if err != nil {
 			g.Go(func() error { return err })
 			marked = nil
@@ -211,13 +206,11 @@ func (s *Store) prepareCommit(ctx context.Context, sessionID string, inc uint64,
 
 // turnRows returns the ids of the rows a commit of turnID adopts if it
 // still owns them: the rows this Store remembers making the turn's, if the
-// commit's base head knows the turn's writers (known) and they are this
-// Store alone; else the turn's markers.
-func (s *Store) turnRows(ctx context.Context, sessionID, turnID string, writers []string, known bool) ([]string, error) {
-	if known {
-		if ids, ok := s.announced.rows(sessionID, turnID, writers); ok {
-			return ids, nil
-		}
+// turn's writers in the commit's base head are this Store alone; else the
+// turn's markers.
+func (s *Store) turnRows(ctx context.Context, sessionID, turnID string, writers []string) ([]string, error) {
+	if ids, ok := s.announced.rows(sessionID, turnID, writers); ok {
+		return ids, nil
 	}
 	return s.turnMarked(ctx, sessionID, turnID)
 }

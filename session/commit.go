@@ -372,34 +372,27 @@ type turnAdopting interface {
 	PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, ids []string) (manifest.Prepared, error)
 }
 
-// knownWriters are a turn's writers as a commit's base head names them;
-// known is false if the head does not know them.
-type knownWriters struct {
-	ids   []string
-	known bool
-}
-
 // adoptTurn returns the turn whose rows the commit adopts before its head
 // PUT, or "" for none, and the turn's writers as the base head names them
-// (docs/protocol.md, "One-request commits"): with a hook that announces
+// (nil if it does not know them; docs/protocol.md, "One-request commits"): with a hook that announces
 // turns, only a turn that next (a clone of the base head) announces has
 // rows to adopt, and next then drops the announcement; a hook that does not
 // announce has every turn adopt.
-func (t *commitTxn) adoptTurn(next *head) (string, knownWriters) {
+func (t *commitTxn) adoptTurn(next *head) (string, []string) {
 	st := t.c.TurnCommit
 	if st == nil {
-		return "", knownWriters{}
+		return "", nil
 	}
 	a, ok := t.s.hook.(turnAnnouncing)
 	if !ok || !a.AnnouncesTurns() {
-		return st.TurnID, knownWriters{}
+		return st.TurnID, nil
 	}
 	if !next.announces(st.TurnID) {
-		return "", knownWriters{}
+		return "", nil
 	}
-	ws, known := next.turnWritersOf(st.TurnID)
+	ws, _ := next.turnWritersOf(st.TurnID)
 	next.adopted(st.TurnID)
-	return st.TurnID, knownWriters{ids: ws, known: known}
+	return st.TurnID, ws
 }
 
 // receipt looks up the receipt of the commit's turn in base.
@@ -427,7 +420,7 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 // (and fences them against the sweeper, and binds them to incarnation inc
 // of the session) and which it names without bytes. Without a hook the
 // given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, writers knownWriters, ids []string) (manifest.Prepared, error) {
+func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, writers, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -438,8 +431,8 @@ func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, 
 	}
 	var out manifest.Prepared
 	var err error
-	if a, ok := s.hook.(turnAdopting); ok && writers.known {
-		out, err = a.PrepareTurnCommit(ctx, sid, inc, turnID, writers.ids, ids)
+	if a, ok := s.hook.(turnAdopting); ok && len(writers) > 0 {
+		out, err = a.PrepareTurnCommit(ctx, sid, inc, turnID, writers, ids)
 	} else {
 		out, err = s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
 	}
