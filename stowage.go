@@ -173,6 +173,7 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		n = DefaultSharedCacheBytes
 	}
 	segs := session.NewSegmentCache(n)
+	heads := session.HeadRefs{Store: objs, Entropy: cfg.Entropy, Cache: segs}
 	m := manifest.New(objs, &manifest.Options{
 		Turns: session.TurnReceipts{Store: objs},
 		// A dead-looking row that a published commit named (its stamp was
@@ -182,7 +183,11 @@ func OpenStore(ctx context.Context, objs objstore.Store, cfg Config) (*Store, er
 		Incarnations: session.HeadRefs{Store: objs},
 		// A turn's first attachment put announces the turn in the head, so
 		// the commit of a turn that put none makes one request.
-		Announcer: session.HeadRefs{Store: objs, Entropy: cfg.Entropy, Cache: segs},
+		Announcer: heads,
+		// A commit names the rows this process put since it saw its base
+		// head with no request; every removal of a row fences the head.
+		HeadCache: heads,
+		Fencer:    heads,
 		Processes: cfg.Processes,
 		Entropy:   cfg.Entropy,
 		Now:       cfg.Now,

@@ -34,6 +34,13 @@ const maxResolve = 8
 // as the pointer if none names live data; a writer that loses that race
 // adopts the winner's data in the next round, unless a commit relied on
 // the row naming own meanwhile (reliedOn): then the row keeps own.
+//
+// The row returned is settled (manifest.Store.SettleRow) when it names own
+// or the data of the pointer read in the last round: no other put
+// re-points such a row (a put re-points only a row naming its own upload),
+// so a commit may name it without a compare-and-swap. A row naming another
+// put's upload that the pointer does not name is not settled: that put may
+// still re-point it.
 func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.Info, own *uploaded, proven bool) (manifest.Row, error) {
 	var (
 		dead   = map[string]bool{}
@@ -88,30 +95,46 @@ func (a *Store) resolve(ctx context.Context, in manifest.Intent, info manifest.I
 			if own != nil && !unsure && !own.keep {
 				a.deleteData(ctx, ownKey)
 			}
+			if hasBlob && key == blob.Data.Key {
+				a.m.SettleRow(row)
+			}
 			return row, nil
 		}
 		if hasBlob && (blob.Data.Key == ownKey || !dead[blob.Data.Key]) {
+			a.m.SettleRow(row)
 			return row, nil // published, or the row is reliedOn: the pointer stays
 		}
 		var prev *manifest.Blob
 		if hasBlob {
 			prev = &blob // its data is reclaimed
 		}
-		err = a.m.PublishBlob(ctx, in.AttachmentID, own.data, prev)
-		switch {
-		case err == nil:
-			return row, nil
-		case errors.Is(err, objstore.ErrPreconditionFailed):
-			// Another writer published first: adopt its data next round.
-		case errors.Is(err, objstore.ErrOutcomeUnknown):
-			unsure = true
-		default:
-			// The ref is sound; only deduplication of later puts suffers.
-			a.log.WarnContext(ctx, "attach: blob pointer not published", "attachment_id", in.AttachmentID, "err", err)
+		done, unknown := a.publish(ctx, in.AttachmentID, own, prev)
+		unsure = unsure || unknown
+		if done {
+			a.m.SettleRow(row)
 			return row, nil
 		}
 	}
 	return manifest.Row{}, fmt.Errorf("resolve %s: %w", in.AttachmentID, manifest.ErrContended)
+}
+
+// publish publishes own as id's blob pointer over prev (nil: none) and
+// reports whether the put is done with its row: not if another writer
+// published first (the next round adopts its data), nor if the outcome is
+// unknown (unknown; the next round reads the pointer).
+func (a *Store) publish(ctx context.Context, id string, own *uploaded, prev *manifest.Blob) (done, unknown bool) {
+	err := a.m.PublishBlob(ctx, id, own.data, prev)
+	switch {
+	case err == nil:
+		return true, false
+	case errors.Is(err, objstore.ErrPreconditionFailed):
+		return false, false
+	case errors.Is(err, objstore.ErrOutcomeUnknown):
+		return false, true
+	}
+	// The ref is sound; only deduplication of later puts suffers.
+	a.log.WarnContext(ctx, "attach: blob pointer not published", "attachment_id", id, "err", err)
+	return true, false
 }
 
 // reliedOn reports whether a commit prepared or stamped row: its data was

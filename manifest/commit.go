@@ -129,16 +129,23 @@ const (
 // ForgetSession of an ended incarnation fails its conditional removal, or
 // removes the row first and the id comes back unbacked.
 func (s *Store) PrepareCommit(ctx context.Context, sessionID string, inc uint64, turnID string, attachmentIDs []string) (Prepared, error) {
-	return s.PrepareTurnCommit(ctx, sessionID, inc, turnID, nil, attachmentIDs)
+	return s.PrepareTurnCommit(ctx, sessionID, HeadState{Inc: inc}, turnID, nil, attachmentIDs)
 }
 
-// PrepareTurnCommit is PrepareCommit for a commit whose base head knows
-// the writers of turnID (the manifests that announced it: docs/protocol.md,
-// "One-request commits"). If this Store is the only one, the turn's rows
-// are the ones it remembers making the turn's, and it adopts those without
-// listing the turn's markers; otherwise (nil writers: unknown) it is
-// PrepareCommit.
-func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, attachmentIDs []string) (Prepared, error) {
+// PrepareTurnCommit is PrepareCommit for a commit whose base head is base
+// (base.Inc: the incarnation the commit publishes; base.Live: the base is
+// a live head of it) and knows the writers of turnID (the manifests that
+// announced it: docs/protocol.md, "One-request commits"). If this Store is
+// the only one, the turn's rows are the ones it remembers making the
+// turn's, and it adopts those without listing the turn's markers;
+// otherwise (nil writers: unknown) it lists them.
+//
+// A row this Store put after seeing base's incarnation and sweep
+// generation, and settled, is stamped with no request at all (no prepare,
+// no Protect: adoptsDirectly and docs/protocol.md, "Turns with
+// attachments: adoption without a request"); every other row is prepared
+// as PrepareCommit does.
+func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, base HeadState, turnID string, writers, attachmentIDs []string) (Prepared, error) {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return Prepared{}, wrap("prepare commit", err)
 	}
@@ -167,12 +174,19 @@ func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, inc uin
 	named := distinct(attachmentIDs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.conc)
-	for _, id := range named {
+	prep := func(id, turnID string) {
+		if s.adoptsDirectly(sessionID, id, turnID, base) {
+			record(id, prepStamp)
+			return
+		}
 		g.Go(func() error {
-			o, err := s.prepare(gctx, sessionID, inc, id, "")
+			o, err := s.prepare(gctx, sessionID, base.Inc, id, turnID)
 			record(id, o)
 			return err
 		})
+	}
+	for _, id := range named {
+		prep(id, "")
 	}
 	if turnID != "" {
 		seen := make(map[string]bool, len(named))
@@ -189,11 +203,7 @@ func (s *Store) PrepareTurnCommit(ctx context.Context, sessionID string, inc uin
 				continue
 			}
 			seen[id] = true
-			g.Go(func() error {
-				o, err := s.prepare(gctx, sessionID, inc, id, turnID)
-				record(id, o)
-				return err
-			})
+			prep(id, turnID)
 		}
 	}
 	if err := g.Wait(); err != nil {

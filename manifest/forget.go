@@ -21,11 +21,18 @@ func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool,
 
 // eligibleUnlessNamed is eligible, and then asks the session heads (if
 // wired) whether a published commit named the row after all: then the row
-// is not eligible, and committedAt says when it was committed.
-func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.Time) (ok bool, committedAt time.Time, err error) {
+// is not eligible, and committedAt says when it was committed. With fence
+// (a removal follows), an eligible row's session head is fenced first
+// (Options.Fencer), so the heads asked see every commit that published
+// before the fence, and a commit that names the row without reading it
+// fails its PUT after it.
+func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.Time, fence bool) (ok bool, committedAt time.Time, err error) {
 	ok, err = s.eligible(ctx, row, cutoff)
+	if ok && err == nil && fence {
+		err = s.fenceSession(ctx, row.SessionID)
+	}
 	if !ok || err != nil || s.heads == nil {
-		return ok, time.Time{}, err
+		return ok && err == nil, time.Time{}, err
 	}
 	named, at, err := s.heads.Committed(ctx, row.SessionID, row.AttachmentID)
 	switch {
@@ -51,7 +58,9 @@ func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.T
 // Every row write carries a fresh Rev, so an ETag never repeats for a row.
 //
 // With Options.Heads, an eligible row that a published head names is
-// stamped committed (the repair of a skipped FinishCommit) instead.
+// stamped committed (the repair of a skipped FinishCommit) instead. With
+// Options.Fencer, an eligible row's session head is fenced before that
+// question and the removal.
 //
 // A lookup error (turn receipts, process registry, heads) keeps that row and
 // is returned after the scan.
@@ -63,7 +72,7 @@ func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (in
 		lookErr error
 	)
 	err := s.forEachRow(ctx, RefPrefix, func(key string, row Row, v version) error {
-		ok, committedAt, err := s.eligibleUnlessNamed(ctx, &row, cutoff)
+		ok, committedAt, err := s.eligibleUnlessNamed(ctx, &row, cutoff, true)
 		if err != nil {
 			mu.Lock()
 			lookErr = errors.Join(lookErr, fmt.Errorf("%s/%s: %w", row.AttachmentID, row.SessionID, err))
@@ -153,7 +162,7 @@ func (s *Store) HasLiveRef(ctx context.Context, id string, cutoff time.Time) (bo
 	}
 	cutoff = ClampTime(cutoff)
 	err := s.forEachRow(ctx, RefsOf(id), func(_ string, row Row, _ version) error {
-		ok, _, err := s.eligibleUnlessNamed(ctx, &row, cutoff)
+		ok, _, err := s.eligibleUnlessNamed(ctx, &row, cutoff, false)
 		if err != nil {
 			return err
 		}

@@ -67,13 +67,19 @@ func (s *Store) RecordIntent(ctx context.Context, in Intent) error {
 // its Info and the data it names: choose gets the current row (nil if there
 // is none; it may be called more than once) and returns the data the row is
 // to name. It returns the row as written. The caller then calls Protect on
-// the row's data key before relying on it.
+// the row's data key before relying on it (ProtectRow).
+//
+// On a Store that adopts directly (HeadCache, SessionFencer and Announcer
+// wired) each write also binds the row to the incarnation of the live head
+// this process has cached, if any, and remembers that head's state with
+// the version written (docs/protocol.md, "Turns with attachments: adoption
+// without a request").
 func (s *Store) RecordRef(ctx context.Context, in Intent, info Info, choose func(cur *Row) (Data, error)) (Row, error) {
 	in, err := s.normalize(in)
 	if err != nil {
 		return Row{}, wrap("record ref", err)
 	}
-	row, _, err := s.updateRow(ctx, in.SessionID, in.AttachmentID, func(cur *Row) (*Row, error) {
+	row, _, err := s.update(ctx, in.SessionID, in.AttachmentID, true, func(cur *Row) (*Row, error) {
 		data, err := choose(cur)
 		if err != nil {
 			return nil, err
@@ -117,6 +123,8 @@ func (s *Store) HoldsRef(ctx context.Context, sessionID, id string) (bool, error
 
 // Forget deletes the row (session, id), committed or not. Idempotent. The
 // bytes are left for the sweeper; the markers stay (readers confirm rows).
+// With Options.Fencer the session head is fenced between reading the row
+// and removing it.
 func (s *Store) Forget(ctx context.Context, sessionID, id string) error {
 	if err := validatePair(sessionID, id); err != nil {
 		return wrap("forget", err)
@@ -129,6 +137,9 @@ func (s *Store) Forget(ctx context.Context, sessionID, id string) error {
 		}
 		if v.state != rowLive {
 			return nil
+		}
+		if err := s.fenceSession(ctx, sessionID); err != nil {
+			return wrap("forget", err)
 		}
 		gone, err := s.removeRow(ctx, key, v)
 		if err != nil {

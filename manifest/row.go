@@ -63,9 +63,10 @@ type Row struct {
 	Info       Info      `json:"info,omitzero"`
 	// Inc binds the row to an incarnation of its session (the session
 	// head's incarnation, see session.HeadInfo.Incarnation): set by the
-	// PrepareCommit of a commit on a head of that incarnation and kept by
-	// its stamp and by RecordIntent and RecordRef, it never decreases; 0
-	// (unbound) until a commit prepares the row. ForgetSession removes a bound row only when its incarnation
+	// PrepareCommit of a commit on a head of that incarnation, or by a
+	// RecordRef that adopts directly (the live head its process had
+	// cached), and kept by its stamp and by RecordIntent, it never
+	// decreases; 0 (unbound) until then. ForgetSession removes a bound row only when its incarnation
 	// ended, so a delete never touches a row a re-created session committed.
 	Inc uint64 `json:"inc,omitempty"`
 	// Rev is unique per write of the row, so that a write whose outcome was

@@ -73,12 +73,13 @@ func (s *Store) readRow(ctx context.Context, key string) (Row, version, error) {
 	if err != nil {
 		return Row{}, version{}, &UnreadableError{Key: key, Err: err}
 	}
-	s.cache.put(key, info.ETag, "", row)
+	s.cache.put(key, info.ETag, "", row, nil)
 	return row, version{state: rowLive, etag: info.ETag}, nil
 }
 
 // writeRow writes row under key on condition that the key is as v says.
-func (s *Store) writeRow(ctx context.Context, key string, row *Row, v version) error {
+// seen is the head state seen before the write (nil: none taken).
+func (s *Store) writeRow(ctx context.Context, key string, row *Row, v version, seen *HeadState) error {
 	data, err := encodeRow(row)
 	if err != nil {
 		return err
@@ -93,7 +94,7 @@ func (s *Store) writeRow(ctx context.Context, key string, row *Row, v version) e
 	if err != nil {
 		return err
 	}
-	s.cache.put(key, info.ETag, opts.IfMatch, *row)
+	s.cache.put(key, info.ETag, opts.IfMatch, *row, seen)
 	return nil
 }
 
@@ -141,6 +142,14 @@ func (s *Store) removeRow(ctx context.Context, key string, v version) (bool, err
 // the same as after a read. A write that fails, and a decision to write
 // nothing, are taken again on the row as read.
 func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur *Row) (*Row, error)) (Row, bool, error) {
+	return s.update(ctx, sessionID, id, false, fn)
+}
+
+// update is updateRow; with see (a put's write, on a Store that adopts
+// directly) each write first takes the head state this process has cached
+// and binds the row to its incarnation if it is live, and the row cache
+// remembers that state with the version written (adoptsDirectly).
+func (s *Store) update(ctx context.Context, sessionID, id string, see bool, fn func(cur *Row) (*Row, error)) (Row, bool, error) {
 	key := RefKey(id, sessionID)
 	var pending string // Rev of a write whose outcome is not known yet
 	pendingCreated := false
@@ -175,7 +184,7 @@ func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur
 		if err := s.ensureMarkers(ctx, curp, next); err != nil {
 			return Row{}, false, err
 		}
-		err = s.writeRow(ctx, key, next, v)
+		err = s.writeRow(ctx, key, next, v, s.see(see, next))
 		switch {
 		case err == nil:
 			return *next, true, s.confirmMarkers(ctx, curp == nil, next)
@@ -196,6 +205,20 @@ func (s *Store) updateRow(ctx context.Context, sessionID, id string, fn func(cur
 			return Row{}, false, err
 		}
 	}
+}
+
+// see takes the head state before a put's write of next and binds next
+// to its incarnation if it is live (see update); nil if not asked or not
+// adopting directly.
+func (s *Store) see(ask bool, next *Row) *HeadState {
+	if !ask || !s.direct() {
+		return nil
+	}
+	h := s.seenHead(next.SessionID)
+	if h.Live {
+		next.Inc = max(next.Inc, h.Inc)
+	}
+	return &h
 }
 
 // ensureMarkers writes the session marker of a row about to be created and
@@ -306,6 +329,12 @@ type cachedRow struct {
 	// the row stands (fence package, "Why it holds"): a commit that
 	// prepares this version by compare-and-swap needs no Protect of its own.
 	protected bool
+	// seen: the head state this Store had cached before it wrote this
+	// version (nil: read, or written without one); settled: the put that
+	// wrote it ended on it naming data no other put re-points (its own
+	// upload, or the data of the blob pointer it read). See adoptsDirectly.
+	seen    *HeadState
+	settled bool
 }
 
 func newRowCache(max int) *rowCache { return &rowCache{max: max, m: map[string]cachedRow{}} }
@@ -337,8 +366,9 @@ func (c *rowCache) peek(key string) (cachedRow, bool) {
 // put remembers row under key at etag. over is the ETag of the version a
 // conditional write of row replaced ("" after a read or a create): the new
 // version stays protected if that one was and names the same data. A read
-// of the version remembered keeps its mark.
-func (c *rowCache) put(key, etag, over string, row Row) {
+// of the version remembered keeps its marks; seen is what a write saw
+// (nil after a read).
+func (c *rowCache) put(key, etag, over string, row Row, seen *HeadState) {
 	if c == nil || etag == "" {
 		return
 	}
@@ -351,21 +381,34 @@ func (c *rowCache) put(key, etag, over string, row Row) {
 			break
 		}
 	}
-	protected := ok && old.protected && (old.etag == etag ||
-		over != "" && old.etag == over && old.row.Data.Key == row.Data.Key)
-	c.m[key] = cachedRow{etag: etag, row: row, protected: protected}
+	if ok && old.etag == etag {
+		return // the version remembered, read again
+	}
+	protected := ok && old.protected && over != "" && old.etag == over && old.row.Data.Key == row.Data.Key
+	c.m[key] = cachedRow{etag: etag, row: row, protected: protected, seen: seen}
 }
 
 // markProtected marks the version rev of the row under key protected, if
 // it is the version remembered.
 func (c *rowCache) markProtected(key, rev string) {
+	c.mark(key, rev, func(e *cachedRow) { e.protected = true })
+}
+
+// markSettled marks the version rev of the row under key settled, if it is
+// the version remembered and protected.
+func (c *rowCache) markSettled(key, rev string) {
+	c.mark(key, rev, func(e *cachedRow) { e.settled = e.protected })
+}
+
+// mark changes the entry under key by fn if it is the version rev.
+func (c *rowCache) mark(key, rev string, fn func(*cachedRow)) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[key]; ok && e.row.Rev == rev {
-		e.protected = true
+		fn(&e)
 		c.m[key] = e
 	}
 }

@@ -110,6 +110,18 @@ type Options struct {
 	// (stowage.Open wires session.HeadRefs) before any session store takes
 	// that shortcut; nil means no announcing, and commits always list.
 	Announcer TurnAnnouncer
+	// HeadCache and Fencer, both set with an Announcer, let a commit name
+	// a row this Store put without a request before its head PUT
+	// (PrepareTurnCommit, docs/protocol.md, "Turns with attachments:
+	// adoption without a request"): every removal of a row then fences the
+	// session head between judging and removing (Forget,
+	// ForgetAgedUncommitted, ForgetAgedSession; a sweeper's ForgetRow
+	// follows its own fence). Every process that removes rows of sessions
+	// whose writers adopt directly must fence (stowage.Open wires
+	// session.HeadRefs for all three; the sweeper's dead-intent path fences
+	// by itself). Nil means commits prepare every row.
+	HeadCache HeadCache
+	Fencer    SessionFencer
 	// Entropy is the random source of upload ids and row revs (ULIDs); nil
 	// means a process-wide cryptographic source. A deterministic simulation
 	// injects a seeded one (ids choose fence shards, so they shape a run).
@@ -143,6 +155,8 @@ type Store struct {
 	heads       HeadRefs
 	incs        Incarnations
 	announcer   TurnAnnouncer
+	headCache   HeadCache
+	fencer      SessionFencer
 	announced   announcedTurns
 	now         func() time.Time
 	log         *slog.Logger
@@ -287,6 +301,8 @@ func New(obj objstore.Store, opts *Options) *Store {
 		heads:       opts.Heads,
 		incs:        opts.Incarnations,
 		announcer:   opts.Announcer,
+		headCache:   opts.HeadCache,
+		fencer:      opts.Fencer,
 		entropy:     monotonic(opts.Entropy),
 		now:         opts.Now,
 		log:         opts.Logger,
@@ -342,6 +358,15 @@ func (s *Store) ProtectRow(ctx context.Context, row Row) error {
 	}
 	s.cache.markProtected(RefKey(row.AttachmentID, row.SessionID), row.Rev)
 	return nil
+}
+
+// SettleRow tells the Store that the put that wrote row (protected by
+// ProtectRow) is done with it and that it names data no other put
+// re-points: the put's own upload, or the data of the blob pointer the put
+// read. Only a settled version may be named by a commit without a request
+// (PrepareTurnCommit). No request.
+func (s *Store) SettleRow(row Row) {
+	s.cache.markSettled(RefKey(row.AttachmentID, row.SessionID), row.Rev)
 }
 
 // NewUploadID mints a fresh upload id (a ULID).

@@ -65,7 +65,7 @@ func (s *Store) SessionHasLiveRef(ctx context.Context, sessionID, id string, cut
 	if err != nil || !ok {
 		return false, wrap("session has live ref", err)
 	}
-	eligible, committedAt, err := s.eligibleUnlessNamed(ctx, &row, ClampTime(cutoff))
+	eligible, committedAt, err := s.eligibleUnlessNamed(ctx, &row, ClampTime(cutoff), false)
 	if err != nil {
 		return false, wrap("session has live ref", err)
 	}
@@ -86,7 +86,7 @@ func (s *Store) ForgetAgedSession(ctx context.Context, sessionID string, cutoff 
 	n := 0
 	var lookErr error
 	for _, row := range rows {
-		ok, committedAt, err := s.eligibleUnlessNamed(ctx, &row, cutoff)
+		ok, committedAt, err := s.eligibleUnlessNamed(ctx, &row, cutoff, true)
 		switch {
 		case err != nil:
 			lookErr = errors.Join(lookErr, fmt.Errorf("%s/%s: %w", row.AttachmentID, sessionID, err))

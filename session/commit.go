@@ -319,7 +319,7 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			var prep manifest.Prepared
 			g.Go(func() error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, next.incarnation(), turnID, writers, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(gctx, sid, baseState(cur, next), turnID, writers, c.CommittedAttachmentIDs)
 				return err
 			})
 			if err := g.Wait(); err != nil {
@@ -367,9 +367,21 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 type turnAnnouncing interface{ AnnouncesTurns() bool }
 
 // turnAdopting is a manifest hook that adopts the rows of a turn whose
-// writers the base head knows (manifest.Store.PrepareTurnCommit).
+// writers the base head knows, and names rows it put since it saw the base
+// head without a request (manifest.Store.PrepareTurnCommit).
 type turnAdopting interface {
-	PrepareTurnCommit(ctx context.Context, sessionID string, inc uint64, turnID string, writers, ids []string) (manifest.Prepared, error)
+	PrepareTurnCommit(ctx context.Context, sessionID string, base manifest.HeadState, turnID string, writers, ids []string) (manifest.Prepared, error)
+}
+
+// baseState is what the manifest compares with the head its puts saw: the
+// incarnation next publishes, the base head's sweep generation, and
+// whether the base is a live head (of that incarnation).
+func baseState(cur snapshot, next *head) manifest.HeadState {
+	st := manifest.HeadState{Inc: next.incarnation()}
+	if cur.h != nil {
+		st.SweepGen, st.Live = cur.h.SweepGen, cur.h.live()
+	}
+	return st
 }
 
 // adoptTurn returns the turn whose rows the commit adopts before its head
@@ -417,10 +429,10 @@ func (t *commitTxn) replay(base *head, r *receipt, now time.Time) (plan, error) 
 }
 
 // prepareAttachments asks the manifest hook which refs the commit stamps
-// (and fences them against the sweeper, and binds them to incarnation inc
-// of the session) and which it names without bytes. Without a hook the
-// given ids are taken as they are.
-func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, turnID string, writers, ids []string) (manifest.Prepared, error) {
+// (and fences them against the sweeper, and binds them to the incarnation
+// base.Inc of the session) and which it names without bytes. Without a
+// hook the given ids are taken as they are.
+func (s *Store) prepareAttachments(ctx context.Context, sid string, base manifest.HeadState, turnID string, writers, ids []string) (manifest.Prepared, error) {
 	if s.hook == nil {
 		out := slices.Clone(ids)
 		slices.Sort(out)
@@ -431,10 +443,10 @@ func (s *Store) prepareAttachments(ctx context.Context, sid string, inc uint64, 
 	}
 	var out manifest.Prepared
 	var err error
-	if a, ok := s.hook.(turnAdopting); ok && len(writers) > 0 {
-		out, err = a.PrepareTurnCommit(ctx, sid, inc, turnID, writers, ids)
+	if a, ok := s.hook.(turnAdopting); ok {
+		out, err = a.PrepareTurnCommit(ctx, sid, base, turnID, writers, ids)
 	} else {
-		out, err = s.hook.PrepareCommit(ctx, sid, inc, turnID, ids)
+		out, err = s.hook.PrepareCommit(ctx, sid, base.Inc, turnID, ids)
 	}
 	if err != nil {
 		return manifest.Prepared{}, fmt.Errorf("session: prepare attachment refs: %w", err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
 
@@ -189,6 +190,55 @@ func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn, writer stri
 			return err
 		}
 		cur = nil
+	}
+}
+
+// CachedHead reports the head the handles of this process have cached for
+// sessionID (HeadRefs.Cache), with no request: its incarnation, sweep
+// generation and whether it is live. It implements manifest.HeadCache.
+func (r HeadRefs) CachedHead(sessionID string) (manifest.HeadState, bool) {
+	snap := r.Cache.head(sessionID)
+	if snap == nil || snap.h == nil {
+		return manifest.HeadState{}, false
+	}
+	h := snap.h
+	return manifest.HeadState{Inc: h.incarnation(), SweepGen: h.SweepGen, Live: h.live()}, true
+}
+
+// fenceAttempts bounds FenceSession's compare-and-swap attempts against
+// concurrent head writes.
+const fenceAttempts = 8
+
+// FenceSession advances sessionID's sweep generation by compare-and-swap
+// on the head it reads (a placeholder where there is no head), retried on
+// concurrent writes, and leaves the new head in Cache. It implements
+// manifest.SessionFencer: a manifest fences a session between judging a
+// row and removing it (docs/protocol.md, "Turns with attachments: adoption
+// without a request"). A head that cannot be decoded is a *CorruptError.
+func (r HeadRefs) FenceSession(ctx context.Context, sessionID string) error {
+	if err := ValidateSessionID(sessionID); err != nil {
+		return err
+	}
+	tmp := &Store{objs: r.Store}
+	for attempt := 0; ; attempt++ {
+		cur, _, err := tmp.fetchHead(ctx, sessionID, "")
+		if err != nil {
+			return err
+		}
+		var next *head
+		info, err := publishRewrite(ctx, tmp, r.Entropy, "fence session", sessionID, cur, func(h *head) {
+			h.SweepGen++
+			next = h
+		})
+		if err == nil {
+			if info.ETag != "" {
+				r.Cache.putHead(sessionID, &snapshot{etag: info.ETag, h: next})
+			}
+			return nil
+		}
+		if !errors.Is(err, objstore.ErrPreconditionFailed) || attempt+1 >= fenceAttempts {
+			return err
+		}
 	}
 }
 

@@ -1,0 +1,219 @@
+package stowage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/session"
+)
+
+// errNamesMissing: a published head names an attachment whose row is gone.
+var errNamesMissing = errors.New("the published head names an attachment without a row")
+
+// directManifest is a manifest over objs wired as stowage.Open wires one,
+// with the head cache segs shared with the session handles.
+func directManifest(objs objstore.Store, segs *session.SegmentCache, fencer manifest.SessionFencer) *manifest.Store {
+	heads := session.HeadRefs{Store: objs, Cache: segs}
+	return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs},
+		Heads: session.HeadRefs{Store: objs}, Incarnations: session.HeadRefs{Store: objs},
+		Announcer: heads, HeadCache: heads, Fencer: fencer})
+}
+
+// genBlind is the mutant of the commit's side of direct adoption: it
+// passes the manifest the sweep generation the put saw instead of its base
+// head's, so a commit names a row without a request although a removal
+// fenced the head since.
+type genBlind struct {
+	*manifest.Store
+	seen uint64
+}
+
+func (g genBlind) PrepareTurnCommit(ctx context.Context, sid string, base manifest.HeadState, turn string, writers, ids []string) (manifest.Prepared, error) {
+	base.SweepGen = g.seen
+	return g.Store.PrepareTurnCommit(ctx, sid, base, turn, writers, ids)
+}
+
+// removal is how TestDirectAdoptionAfterRemoval's other process removes
+// the attachment's row.
+type removal struct {
+	name   string
+	fenced bool // the remover's manifest fences the head (Options.Fencer)
+	blind  bool // the committing handle's hook ignores the generation
+}
+
+// TestDirectAdoptionAfterRemoval: a turn puts an attachment it does not
+// name, through a manifest that adopts directly (stowage.Open's wiring),
+// and another process deletes the attachment (a fenced Forget) before the
+// turn commits. The commit must not name the removed row: the fence
+// changed the sweep generation its put saw. Two mutants must be caught:
+// the remover without the fence, and a commit that passes the put's
+// generation for its base head's.
+func TestDirectAdoptionAfterRemoval(t *testing.T) {
+	raceBackends(t, func(t *testing.T, objs objstore.Store) {
+		for _, r := range []removal{{name: "real", fenced: true}, {name: "unfenced"}, {name: "genblind", fenced: true, blind: true}} {
+			err := adoptAfterRemoval(t.Context(), objs, r)
+			switch {
+			case r.name == "real" && err != nil:
+				t.Fatal(err)
+			case r.name != "real" && !errors.Is(err, errNamesMissing):
+				t.Fatalf("mutant %s not caught: %v", r.name, err)
+			}
+		}
+	})
+}
+
+// adoptAfterRemoval runs the schedule of TestDirectAdoptionAfterRemoval
+// on session r.name.
+func adoptAfterRemoval(ctx context.Context, objs objstore.Store, r removal) error {
+	sid := r.name
+	segs := session.NewSegmentCache(1 << 20)
+	heads := session.HeadRefs{Store: objs, Cache: segs}
+	m := directManifest(objs, segs, heads)
+	var hook manifest.CommitHook = m
+	if r.blind {
+		st, _ := heads.CachedHead(sid)
+		hook = genBlind{Store: m, seen: st.SweepGen}
+	}
+	h, err := session.New(session.Config{Store: objs, SessionID: sid, Manifest: m, Hook: hook, Segments: segs})
+	if err != nil {
+		return err
+	}
+	if err := commitNode(ctx, h, 0, ""); err != nil { // the handles now cache the head
+		return err
+	}
+	a, err := attach.New(m, sid, nil)
+	if err != nil {
+		return err
+	}
+	ref, err := a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader("tool output"), attach.PutOptions{})
+	if err != nil {
+		return err
+	}
+	var fencer manifest.SessionFencer
+	if r.fenced {
+		fencer = session.HeadRefs{Store: objs}
+	}
+	other := directManifest(objs, session.NewSegmentCache(1<<20), fencer)
+	if err := other.Forget(ctx, sid, ref.ID); err != nil {
+		return err
+	}
+	if err := commitNode(ctx, h, 1, "t1"); err != nil {
+		return err
+	}
+	return checkNotNamed(ctx, objs, m, sid, ref.ID)
+}
+
+// checkNotNamed fails with errNamesMissing if a published head of sid
+// names id while its row is gone.
+func checkNotNamed(ctx context.Context, objs objstore.Store, m *manifest.Store, sid, id string) error {
+	named, _, err := session.HeadRefs{Store: objs}.Committed(ctx, sid, id)
+	if err != nil {
+		return err
+	}
+	_, ok, err := m.Row(ctx, sid, id)
+	switch {
+	case err != nil:
+		return err
+	case named && !ok:
+		return fmt.Errorf("%w: %s in %s", errNamesMissing, id, sid)
+	}
+	return nil
+}
+
+// trail records the requests made through it, in order.
+type trail struct {
+	objstore.Store
+	mu  sync.Mutex
+	ops []string
+}
+
+func (r *trail) log(op, key string) {
+	r.mu.Lock()
+	r.ops = append(r.ops, op+" "+key)
+	r.mu.Unlock()
+}
+
+func (r *trail) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.ops
+	r.ops = nil
+	return out
+}
+
+func (r *trail) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	r.log("put", key)
+	return r.Store.Put(ctx, key, data, opts)
+}
+
+func (r *trail) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	r.log("get", key)
+	return r.Store.Get(ctx, key, opts)
+}
+
+func (r *trail) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	r.log("head", key)
+	return r.Store.Head(ctx, key)
+}
+
+func (r *trail) Delete(ctx context.Context, key string, opts *objstore.DeleteOptions) error {
+	r.log("delete", key)
+	return r.Store.Delete(ctx, key, opts)
+}
+
+func (r *trail) DeleteMany(ctx context.Context, keys []string) error {
+	r.log("delete_many", strings.Join(keys, ","))
+	return r.Store.DeleteMany(ctx, keys)
+}
+
+func (r *trail) List(ctx context.Context, prefix string, opts *objstore.ListOptions) iter.Seq2[objstore.ObjectInfo, error] {
+	r.log("list", prefix)
+	return r.Store.List(ctx, prefix, opts)
+}
+
+// TestDirectAdoptionPutsTheHeadFirst: the commit of a turn whose
+// attachment this process put (not named by the commit) makes the head PUT
+// its first request: no LIST, no row compare-and-swap, no fence read
+// before it (docs/protocol.md, "Turns with attachments: adoption without
+// a request"); the row is stamped after it, and the head names the
+// attachment.
+func TestDirectAdoptionPutsTheHeadFirst(t *testing.T) {
+	raceBackends(t, func(t *testing.T, objs objstore.Store) {
+		ctx, rec := t.Context(), &trail{Store: objs}
+		st, err := stowage.OpenStore(ctx, rec, stowage.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := st.Session("s")
+		if err := commitNode(ctx, h, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := attach.New(st.Manifest(), "s", nil)
+		ref, err := a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader("tool output"), attach.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.take()
+		if err := commitNode(ctx, h, 1, "t1"); err != nil {
+			t.Fatal(err)
+		}
+		ops := rec.take()
+		if len(ops) == 0 || ops[0] != "put "+session.HeadKey("s") {
+			t.Fatalf("the commit's requests, in order: %q; want the head PUT first", ops)
+		}
+		t.Logf("the commit's requests, in order: %q", ops)
+		if err := checkAdopted(ctx, st.Manifest(), "s", ref); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
