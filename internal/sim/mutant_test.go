@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -62,6 +63,54 @@ func isHead(key string) bool {
 	return strings.HasPrefix(key, "sessions/") && strings.HasSuffix(key, "/head")
 }
 
+// headSweepGen returns the sweep generation of the head encoded in body,
+// and its payload.
+func headSweepGen(body []byte) (uint64, map[string]json.RawMessage, bool) {
+	payload, _, err := codec.DecodeRaw(codec.Schema{Kind: "HEAD", Current: 7, Min: 1}, body)
+	if err != nil {
+		return 0, nil, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return 0, nil, false
+	}
+	var gen uint64
+	if raw, ok := m["sweep_gen"]; ok && json.Unmarshal(raw, &gen) != nil {
+		return 0, nil, false
+	}
+	return gen, m, true
+}
+
+// keepGeneration is the rewrite of the fence-keeps-generation mutant: a
+// head PUT that advances the stored head's sweep generation is written
+// with the stored generation instead (still by compare-and-swap).
+func keepGeneration(raw objstore.Store) rewriter {
+	return func(ctx context.Context, op, key string, body []byte, put *objstore.PutOptions, _ *objstore.DeleteOptions) (bool, error) {
+		if op != "put" || !isHead(key) {
+			return false, nil
+		}
+		rc, _, err := raw.Get(ctx, key, nil)
+		if err != nil {
+			return false, nil
+		}
+		stored, _ := io.ReadAll(rc)
+		rc.Close()
+		old, _, ok1 := headSweepGen(stored)
+		gen, m, ok2 := headSweepGen(body)
+		if !ok1 || !ok2 || gen <= old {
+			return false, nil
+		}
+		m["sweep_gen"], _ = json.Marshal(old)
+		payload, _ := json.Marshal(m)
+		data, err := codec.EncodeRaw(codec.Schema{Kind: "HEAD", Current: 7, Min: 1}, payload)
+		if err != nil {
+			return false, nil
+		}
+		_, err = raw.Put(ctx, key, data, put)
+		return true, err
+	}
+}
+
 // mutants: one per safety rule of docs/protocol.md. Each must be caught.
 var mutants = []*mutant{
 	{name: "commit-cas-dropped", rule: "session commits: the head PUT is a compare-and-swap", role: "writer",
@@ -106,6 +155,8 @@ var mutants = []*mutant{
 				return op == "put" && isHead(key) && isAnnouncement(ctx, raw, key, body), nil
 			}
 		}},
+	{name: "fence-keeps-generation", rule: "a head fence advances the sweep generation (W1, W2, adoption without a request)", role: "sweeper",
+		rewrite: keepGeneration},
 	{name: "row-removal-unconditional", rule: "Deletion: rows are removed only at the ETag judged", role: "deleter",
 		rewrite: func(objstore.Store) rewriter {
 			return func(_ context.Context, op, key string, _ []byte, put *objstore.PutOptions, del *objstore.DeleteOptions) (bool, error) {
