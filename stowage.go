@@ -296,8 +296,11 @@ func (s *Store) Manifest() *manifest.Store { return s.manifest }
 // Objects returns the underlying object store.
 func (s *Store) Objects() objstore.Store { return s.objs }
 
-// Close closes the object store if Open opened it.
+// Close waits for the attachment stamps of the commits the Store's
+// handles returned (they run after the commit: manifest.Store.BeginStamps)
+// and closes the object store if Open opened it.
 func (s *Store) Close() error {
+	s.manifest.WaitStamps()
 	if s.owned {
 		return s.objs.Close()
 	}

@@ -65,6 +65,7 @@ func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.T
 // A lookup error (turn receipts, process registry, heads) keeps that row and
 // is returned after the scan.
 func (s *Store) ForgetAgedUncommitted(ctx context.Context, cutoff time.Time) (int, error) {
+	s.pending.wait("")
 	cutoff = ClampTime(cutoff)
 	var (
 		n       atomic.Int64
@@ -160,6 +161,7 @@ func (s *Store) HasLiveRef(ctx context.Context, id string, cutoff time.Time) (bo
 	if err := ValidateAttachmentID(id); err != nil {
 		return false, wrap("has live ref", err)
 	}
+	s.pending.wait("")
 	cutoff = ClampTime(cutoff)
 	err := s.forEachRow(ctx, RefsOf(id), func(_ string, row Row, _ version) error {
 		ok, _, err := s.eligibleUnlessNamed(ctx, &row, cutoff, false)
@@ -180,6 +182,7 @@ func (s *Store) HasLiveRef(ctx context.Context, id string, cutoff time.Time) (bo
 // ListUncommitted returns the rows with no commit stamp and intent time at
 // or before olderThan, across every session. Order is unspecified.
 func (s *Store) ListUncommitted(ctx context.Context, olderThan time.Time) ([]Entry, error) {
+	s.pending.wait("")
 	olderThan = ClampTime(olderThan)
 	var (
 		mu  sync.Mutex
@@ -230,6 +233,7 @@ func (s *Store) ForgetSession(ctx context.Context, sessionID string) error {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return wrap("forget session", err)
 	}
+	s.pending.wait(sessionID)
 	for pass := 0; pass < forgetSessionPasses; pass++ {
 		raced, err := s.forgetSessionPass(ctx, sessionID)
 		if err != nil || !raced {

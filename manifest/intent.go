@@ -99,6 +99,7 @@ func (s *Store) Row(ctx context.Context, sessionID, id string) (row Row, ok bool
 	if err := validatePair(sessionID, id); err != nil {
 		return Row{}, false, wrap("row", err)
 	}
+	s.pending.wait(sessionID)
 	row, v, err := s.readRow(ctx, RefKey(id, sessionID))
 	if err != nil {
 		return Row{}, false, wrap("row", err)
@@ -111,6 +112,7 @@ func (s *Store) HoldsRef(ctx context.Context, sessionID, id string) (bool, error
 	if err := validatePair(sessionID, id); err != nil {
 		return false, wrap("holds ref", err)
 	}
+	s.pending.wait(sessionID)
 	info, err := s.obj.Head(ctx, RefKey(id, sessionID))
 	switch {
 	case errors.Is(err, objstore.ErrNotExist):
@@ -129,6 +131,7 @@ func (s *Store) Forget(ctx context.Context, sessionID, id string) error {
 	if err := validatePair(sessionID, id); err != nil {
 		return wrap("forget", err)
 	}
+	s.pending.wait(sessionID)
 	key := RefKey(id, sessionID)
 	for attempt := 0; ; attempt++ {
 		_, v, err := s.readRow(ctx, key)

@@ -18,6 +18,7 @@ import (
 // size, and reads no row (tombstones are told apart by their size).
 func (s *Store) AllRefs(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
+		s.pending.wait("")
 		last := ""
 		for info, err := range s.obj.List(ctx, RefPrefix, nil) {
 			if err != nil {
@@ -54,6 +55,7 @@ func (s *Store) SessionRows(ctx context.Context, sessionID string) ([]Row, error
 	if err := ValidateSessionID(sessionID); err != nil {
 		return nil, wrap("session rows", err)
 	}
+	s.pending.wait(sessionID)
 	var (
 		mu  sync.Mutex
 		out []Row

@@ -158,6 +158,7 @@ type Store struct {
 	headCache   HeadCache
 	fencer      SessionFencer
 	announced   announcedTurns
+	pending     *pendingStamps
 	now         func() time.Time
 	log         *slog.Logger
 	conc        int
@@ -309,6 +310,7 @@ func New(obj objstore.Store, opts *Options) *Store {
 		conc:        opts.Concurrency,
 		maxAttempts: opts.MaxAttempts,
 		observer:    opts.Observer,
+		pending:     newPendingStamps(),
 	}
 	if s.fence == nil {
 		s.fence = fence.New(obj, &fence.Options{Logger: opts.Logger})

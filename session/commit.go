@@ -351,15 +351,45 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 			s.startCompaction(sid, next)
 			s.startFlush(sid, next)
 			s.startDir(sid, next)
-			if s.hook == nil || len(attachIDs) == 0 {
-				return
-			}
-			if err := s.hook.FinishCommit(ctx, sid, attachIDs, dr.d.At); err != nil {
-				s.log.Warn("session: stamping attachment refs failed; the head is authoritative",
-					"session_id", sid, "revision", next.Revision, "err", err)
+			if s.hook != nil && len(attachIDs) > 0 {
+				s.finishCommit(ctx, sid, next.Revision, attachIDs, dr.d.At)
 			}
 		},
 	}
+}
+
+// stampingLater is a manifest hook whose reads wait for the stamps its
+// caller runs after returning a commit (manifest.Store.BeginStamps).
+type stampingLater interface {
+	BeginStamps(sessionID string) (done func())
+}
+
+// finishCommit stamps the attachment rows a published commit names. The
+// head is the source of truth (a skipped stamp is repaired from it), so
+// with a hook whose reads wait for stamps in flight the commit returns at
+// once and the stamp runs in the background (WaitCompaction waits for it);
+// with any other hook it runs before the commit returns.
+func (s *Store) finishCommit(ctx context.Context, sid string, rev uint64, ids []string, at time.Time) {
+	finish := func(ctx context.Context) {
+		if err := s.hook.FinishCommit(ctx, sid, ids, at); err != nil {
+			s.log.Warn("session: stamping attachment refs failed; the head is authoritative",
+				"session_id", sid, "revision", rev, "err", err)
+		}
+	}
+	later, ok := s.hook.(stampingLater)
+	if !ok {
+		finish(ctx)
+		return
+	}
+	done := later.BeginStamps(sid)
+	s.stampWG.Add(1)
+	go func() {
+		defer s.stampWG.Done()
+		defer done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compactionTimeout)
+		defer cancel()
+		finish(ctx)
+	}()
 }
 
 // turnAnnouncing is a manifest hook that announces every turn owning a row

@@ -223,11 +223,12 @@ func longestLevelRun(segs []segRef) int {
 	return longest
 }
 
-// WaitCompaction waits for the handle's background merge, flush and
-// deletion of superseded objects, if any is running. The merged and
+// WaitCompaction waits for the handle's background merge, flush,
+// deletion of superseded objects and attachment stamps, if any is running. The merged and
 // flushed segments are named by the handle's next commit.
 func (s *Store) WaitCompaction() {
 	s.flushWG.Wait()
 	s.compactWG.Wait()
 	s.retireWG.Wait()
+	s.stampWG.Wait()
 }

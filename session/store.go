@@ -152,6 +152,7 @@ type Store struct {
 	compactWG  sync.WaitGroup // merges and directory runs
 	flushWG    sync.WaitGroup // flushes
 	retireWG   sync.WaitGroup // deletions of superseded objects
+	stampWG    sync.WaitGroup // attachment stamps after a commit (stampLater)
 }
 
 var (

@@ -146,6 +146,8 @@ func newWorld(t *testing.T, obj objstore.Store) *world {
 	// B: a session of its own with one attachment.
 	w.put(w.ab, ctx, "B's own bytes")
 	w.commit(w.b, sidB, 0, "b-turn-1", []string{"b-root"}, nil)
+	w.a.WaitCompaction() // the stamps of A's commit land before the snapshot
+	w.b.WaitCompaction()
 	return w
 }
 
