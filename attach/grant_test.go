@@ -121,6 +121,7 @@ func (e *grantEnv) commit(sid string, ids ...string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	s.WaitCompaction() // the stamp lands before the test looks at the store
 }
 
 // listing returns every key and ETag under the env's prefix.
