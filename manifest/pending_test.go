@@ -27,7 +27,9 @@ func TestReadsWaitForStampsInFlight(t *testing.T) {
 		}
 		for _, sid := range []string{"s1", "s2"} {
 			if _, err := m.RecordRef(ctx, manifest.Intent{SessionID: sid, AttachmentID: id}, manifest.Info{},
-				func(*manifest.Row) (manifest.Data, error) { return manifest.Data{Key: key, Size: 11, StoredSize: 11}, nil }); err != nil {
+				func(*manifest.Row) (manifest.Data, error) {
+					return manifest.Data{Key: key, Size: 11, StoredSize: 11}, nil
+				}); err != nil {
 				t.Fatal(err)
 			}
 		}
