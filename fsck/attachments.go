@@ -255,7 +255,8 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 }
 
 // checkMultipart reports incomplete multipart uploads as orphans (young
-// ones are uploads in flight).
+// ones, and ones an upload intent names, are uploads in flight: the
+// sweeper keeps them too, gc.IntentNames).
 func (c *checker) checkMultipart(ctx context.Context) error {
 	for u, err := range c.objs.ListUploads(ctx, "") {
 		if errors.Is(err, objstore.ErrNotSupported) {
@@ -265,9 +266,17 @@ func (c *checker) checkMultipart(ctx context.Context) error {
 			return err
 		}
 		c.count(func(n *Counts) { n.Multipart++ })
+		stale := !u.Initiated.After(c.cutoff)
+		if stale {
+			named, err := gc.IntentNames(ctx, c.objs, u.Key)
+			if err != nil {
+				return err
+			}
+			stale = !named
+		}
 		c.mu.Lock()
 		c.rep.Orphans = append(c.rep.Orphans, Orphan{Kind: gc.KindMultipart, Key: u.Key, UploadID: u.UploadID,
-			ModTime: u.Initiated, Stale: !u.Initiated.After(c.cutoff)})
+			ModTime: u.Initiated, Stale: stale})
 		c.mu.Unlock()
 	}
 	return nil

@@ -291,6 +291,59 @@ func TestDeadIntentsAreOrphans(t *testing.T) {
 	}
 }
 
+// TestMultipartOfALiveIntentIsInFlight: an incomplete multipart upload
+// older than the grace period that an upload intent names is in flight
+// (the sweeper keeps it: gc.IntentNames), not a stale orphan; once the
+// intent is gone it is one. (The soak found the difference: an upload an
+// aborted put left just before the final sweep, whose intent was younger
+// than the grace period while the server's second-truncated initiation
+// time was older.)
+func TestMultipartOfALiveIntentIsInFlight(t *testing.T) {
+	f := newFixture(t)
+	u, err := f.st.Manifest().BeginUpload(f.ctx, "s1", manifest.TurnOwner("t9"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.mem.Upload(f.ctx, u.DataKey, pr, nil)
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("first bytes")); err != nil { // the upload is registered now
+		t.Fatal(err)
+	}
+	defer func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done }()
+	var uploadID string
+	for up, err := range f.mem.ListUploads(f.ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploadID = up.UploadID
+	}
+	if err := f.mem.SetUploadInitiated(u.DataKey, uploadID, f.now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	stale := func() bool {
+		for _, o := range f.check(nil).Orphans {
+			if o.Kind == gc.KindMultipart {
+				return o.Stale
+			}
+		}
+		t.Fatal("the multipart upload is not reported")
+		return false
+	}
+	if stale() {
+		t.Error("a multipart upload its upload intent names is a stale orphan")
+	}
+	if err := f.mem.Delete(f.ctx, manifest.UploadKey(u.ID), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !stale() {
+		t.Error("a multipart upload no intent names, older than the grace period, is not a stale orphan")
+	}
+}
+
 type failingReader struct{}
 
 func (failingReader) Read(p []byte) (int, error) { return 0, fmt.Errorf("reader broke") }
