@@ -33,6 +33,7 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 			// names DataKey(U), which stays rooted.
 			c.unreadable(unreadable.Key, "upload intent cannot be read: %v", err)
 			root(u.DataKey)
+			c.intend(u.DataKey)
 			continue
 		}
 		if err != nil {
@@ -48,6 +49,7 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 			continue
 		}
 		root(u.DataKey)
+		c.intend(u.DataKey)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -254,9 +256,20 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 	return nil
 }
 
-// checkMultipart reports incomplete multipart uploads as orphans (young
-// ones, and ones an upload intent names, are uploads in flight: the
-// sweeper keeps them too, gc.IntentNames).
+// intend records that a live upload intent names dataKey.
+func (c *checker) intend(dataKey string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.intended == nil {
+		c.intended = map[string]bool{}
+	}
+	c.intended[dataKey] = true
+}
+
+// checkMultipart reports incomplete multipart uploads as orphans. Young
+// ones, and ones a live upload intent names, are uploads in flight: a
+// sweep forgets dead intents first and then keeps the uploads an intent
+// still names (a grant's client may still be sending parts).
 func (c *checker) checkMultipart(ctx context.Context) error {
 	for u, err := range c.objs.ListUploads(ctx, "") {
 		if errors.Is(err, objstore.ErrNotSupported) {
@@ -266,15 +279,8 @@ func (c *checker) checkMultipart(ctx context.Context) error {
 			return err
 		}
 		c.count(func(n *Counts) { n.Multipart++ })
-		stale := !u.Initiated.After(c.cutoff)
-		if stale {
-			named, err := gc.IntentNames(ctx, c.objs, u.Key)
-			if err != nil {
-				return err
-			}
-			stale = !named
-		}
 		c.mu.Lock()
+		stale := !u.Initiated.After(c.cutoff) && !c.intended[u.Key]
 		c.rep.Orphans = append(c.rep.Orphans, Orphan{Kind: gc.KindMultipart, Key: u.Key, UploadID: u.UploadID,
 			ModTime: u.Initiated, Stale: stale})
 		c.mu.Unlock()

@@ -159,6 +159,9 @@ type checker struct {
 	mu           sync.Mutex
 	rep          Report
 	rootsUnknown bool // a row could not be read: data is never an orphan
+	// intended are the data keys live upload intents name (set by
+	// checkAttachments): a multipart upload under one is in flight.
+	intended map[string]bool
 }
 
 // Check verifies every invariant of st's bucket and reports its orphans. It

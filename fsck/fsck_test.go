@@ -292,12 +292,12 @@ func TestDeadIntentsAreOrphans(t *testing.T) {
 }
 
 // TestMultipartOfALiveIntentIsInFlight: an incomplete multipart upload
-// older than the grace period that an upload intent names is in flight
-// (the sweeper keeps it: gc.IntentNames), not a stale orphan; once the
-// intent is gone it is one. (The soak found the difference: an upload an
-// aborted put left just before the final sweep, whose intent was younger
-// than the grace period while the server's second-truncated initiation
-// time was older.)
+// older than the grace period that a live upload intent names is in
+// flight (a sweep keeps it), not a stale orphan; once the intent is dead
+// (a sweep forgets it first, then aborts the upload) it is one. (The soak
+// found the difference: an upload an aborted put left just before the
+// final sweep, whose intent was younger than the grace period while the
+// server's second-truncated initiation time was older.)
 func TestMultipartOfALiveIntentIsInFlight(t *testing.T) {
 	f := newFixture(t)
 	u, err := f.st.Manifest().BeginUpload(f.ctx, "s1", manifest.TurnOwner("t9"), "")
@@ -314,16 +314,7 @@ func TestMultipartOfALiveIntentIsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done }()
-	var uploadID string
-	for up, err := range f.mem.ListUploads(f.ctx, "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		uploadID = up.UploadID
-	}
-	if err := f.mem.SetUploadInitiated(u.DataKey, uploadID, f.now.Add(-2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	f.now = f.now.Add(2 * time.Hour) // the intent and the upload are older than the grace period
 	stale := func() bool {
 		for _, o := range f.check(nil).Orphans {
 			if o.Kind == gc.KindMultipart {
@@ -334,13 +325,18 @@ func TestMultipartOfALiveIntentIsInFlight(t *testing.T) {
 		return false
 	}
 	if stale() {
-		t.Error("a multipart upload its upload intent names is a stale orphan")
+		t.Error("a multipart upload a live upload intent names is a stale orphan")
 	}
-	if err := f.mem.Delete(f.ctx, manifest.UploadKey(u.ID), nil); err != nil {
+	a := f.agent("s1") // a later turn commits: turn t9, the intent's owner, is dead
+	if err := a.Resume(f.ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.Turn(f.ctx, soak.TurnSpec{TurnID: "t10", Nodes: 1, NodeBytes: 10}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Second)
 	if !stale() {
-		t.Error("a multipart upload no intent names, older than the grace period, is not a stale orphan")
+		t.Error("a multipart upload older than the grace period whose intent is dead is not a stale orphan")
 	}
 }
 

@@ -160,19 +160,11 @@ func (r *run) uploadSize(ctx context.Context, u objstore.UploadInfo) (size int64
 // sweeper's once the intent is forgotten (docs/protocol.md, "What the
 // sweeper treats as roots").
 func (r *run) intentNames(ctx context.Context, key string) (bool, error) {
-	return IntentNames(ctx, r.store, key)
-}
-
-// IntentNames reports whether an upload intent names the data key key (one
-// HEAD): an incomplete multipart upload under such a key is in flight (a
-// grant's client may still be sending parts), so the sweeper keeps it, and
-// fsck does not count it as a stale orphan, until the intent is forgotten.
-func IntentNames(ctx context.Context, store objstore.Store, key string) (bool, error) {
 	id, ok := manifest.ParseDataKey(key)
 	if !ok {
 		return false, nil
 	}
-	_, err := store.Head(ctx, manifest.UploadKey(id))
+	_, err := r.store.Head(ctx, manifest.UploadKey(id))
 	switch {
 	case err == nil:
 		return true, nil
