@@ -48,14 +48,7 @@ func adoptUnnamed(ctx context.Context, objs objstore.Store, sid string, ann mani
 	if err != nil {
 		return err
 	}
-	if err := commitNode(ctx, h, 0, ""); err != nil { // the handle now caches the head
-		return err
-	}
-	a, err := attach.New(m, sid, nil)
-	if err != nil {
-		return err
-	}
-	ref, err := a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader("tool output"), attach.PutOptions{})
+	ref, err := putTurnOutput(ctx, h, m, sid)
 	if err != nil {
 		return err
 	}
@@ -63,6 +56,19 @@ func adoptUnnamed(ctx context.Context, objs objstore.Store, sid string, ann mani
 		return err
 	}
 	return checkAdopted(ctx, m, sid, ref)
+}
+
+// putTurnOutput commits node n0 on h (the handle then caches the head) and
+// puts, through m, a tool output owned by turn t1 that no commit names.
+func putTurnOutput(ctx context.Context, h *session.Store, m *manifest.Store, sid string) (attach.Ref, error) {
+	if err := commitNode(ctx, h, 0, ""); err != nil {
+		return attach.Ref{}, err
+	}
+	a, err := attach.New(m, sid, nil)
+	if err != nil {
+		return attach.Ref{}, err
+	}
+	return a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader("tool output"), attach.PutOptions{})
 }
 
 // announcingManifest is a manifest over objs wired as stowage.Open wires

@@ -88,14 +88,7 @@ func adoptAfterRemoval(ctx context.Context, objs objstore.Store, r removal) erro
 	if err != nil {
 		return err
 	}
-	if err := commitNode(ctx, h, 0, ""); err != nil { // the handles now cache the head
-		return err
-	}
-	a, err := attach.New(m, sid, nil)
-	if err != nil {
-		return err
-	}
-	ref, err := a.Put(attach.WithOwner(ctx, manifest.TurnOwner("t1")), strings.NewReader("tool output"), attach.PutOptions{})
+	ref, err := putTurnOutput(ctx, h, m, sid)
 	if err != nil {
 		return err
 	}

@@ -33,16 +33,6 @@ func (s *Store) direct() bool {
 	return s.headCache != nil && s.fencer != nil && s.announcer != nil
 }
 
-// seenHead returns the head state this process has cached for sessionID,
-// taken before a row write (the zero state if none, or without a cache).
-func (s *Store) seenHead(sessionID string) HeadState {
-	if !s.direct() {
-		return HeadState{}
-	}
-	h, _ := s.headCache.CachedHead(sessionID)
-	return h
-}
-
 // fenceSession is the fence between judging a row and removing it: a no-op
 // without a SessionFencer.
 func (s *Store) fenceSession(ctx context.Context, sessionID string) error {

@@ -214,7 +214,7 @@ func (s *Store) see(ask bool, next *Row) *HeadState {
 	if !ask || !s.direct() {
 		return nil
 	}
-	h := s.seenHead(next.SessionID)
+	h, _ := s.headCache.CachedHead(next.SessionID) // the zero state if none
 	if h.Live {
 		next.Inc = max(next.Inc, h.Inc)
 	}

@@ -132,9 +132,9 @@ func resolveRewrite(ctx context.Context, tmp *Store, op, sid string, next *head,
 	return nil, backendErr(op+" of "+sid, putErr)
 }
 
-// announceAttempts bounds AnnounceTurn's compare-and-swap attempts against
-// concurrent head writes.
-const announceAttempts = 8
+// rewriteAttempts bounds the compare-and-swap attempts of AnnounceTurn and
+// FenceSession against concurrent head writes.
+const rewriteAttempts = 8
 
 // AnnounceTurn records in sid's head, before an attachment put owned by
 // turn writes its row, that turn has put attachments, and that writer (the
@@ -159,11 +159,22 @@ func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn, writer stri
 	if err := validateOptionalID("writer id", writer); err != nil {
 		return err
 	}
-	tmp := &Store{objs: r.Store}
 	cur := r.Cache.head(sessionID)
 	if cur != nil && cur.etag == "" {
 		cur = nil // a compare-and-swap needs the ETag
 	}
+	return r.rewriteCached(ctx, "announce turn", sessionID, cur,
+		func(h *head) bool { return h.announced(turn, writer) },
+		func(h *head) { h.announce(turn, writer) })
+}
+
+// rewriteCached publishes, by compare-and-swap, a successor of sessionID's
+// head changed by change, starting from cur (nil: the head read afresh) and
+// reading the head again after a concurrent write, up to rewriteAttempts
+// times; done, if not nil, says the head needs no change. The head it
+// publishes is left in Cache.
+func (r HeadRefs) rewriteCached(ctx context.Context, op, sessionID string, cur *snapshot, done func(*head) bool, change func(*head)) error {
+	tmp := &Store{objs: r.Store}
 	for attempt := 0; ; attempt++ {
 		if cur == nil {
 			snap, _, err := tmp.fetchHead(ctx, sessionID, "")
@@ -172,12 +183,12 @@ func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn, writer stri
 			}
 			cur = &snap
 		}
-		if cur.h.announced(turn, writer) {
+		if done != nil && done(cur.h) {
 			return nil
 		}
 		var next *head
-		info, err := publishRewrite(ctx, tmp, r.Entropy, "announce turn", sessionID, *cur, func(h *head) {
-			h.announce(turn, writer)
+		info, err := publishRewrite(ctx, tmp, r.Entropy, op, sessionID, *cur, func(h *head) {
+			change(h)
 			next = h
 		})
 		if err == nil {
@@ -186,7 +197,7 @@ func (r HeadRefs) AnnounceTurn(ctx context.Context, sessionID, turn, writer stri
 			}
 			return nil
 		}
-		if !errors.Is(err, objstore.ErrPreconditionFailed) || attempt+1 >= announceAttempts {
+		if !errors.Is(err, objstore.ErrPreconditionFailed) || attempt+1 >= rewriteAttempts {
 			return err
 		}
 		cur = nil
@@ -205,10 +216,6 @@ func (r HeadRefs) CachedHead(sessionID string) (manifest.HeadState, bool) {
 	return manifest.HeadState{Inc: h.incarnation(), SweepGen: h.SweepGen, Live: h.live()}, true
 }
 
-// fenceAttempts bounds FenceSession's compare-and-swap attempts against
-// concurrent head writes.
-const fenceAttempts = 8
-
 // FenceSession advances sessionID's sweep generation by compare-and-swap
 // on the head it reads (a placeholder where there is no head), retried on
 // concurrent writes, and leaves the new head in Cache. It implements
@@ -219,27 +226,7 @@ func (r HeadRefs) FenceSession(ctx context.Context, sessionID string) error {
 	if err := ValidateSessionID(sessionID); err != nil {
 		return err
 	}
-	tmp := &Store{objs: r.Store}
-	for attempt := 0; ; attempt++ {
-		cur, _, err := tmp.fetchHead(ctx, sessionID, "")
-		if err != nil {
-			return err
-		}
-		var next *head
-		info, err := publishRewrite(ctx, tmp, r.Entropy, "fence session", sessionID, cur, func(h *head) {
-			h.SweepGen++
-			next = h
-		})
-		if err == nil {
-			if info.ETag != "" {
-				r.Cache.putHead(sessionID, &snapshot{etag: info.ETag, h: next})
-			}
-			return nil
-		}
-		if !errors.Is(err, objstore.ErrPreconditionFailed) || attempt+1 >= fenceAttempts {
-			return err
-		}
-	}
+	return r.rewriteCached(ctx, "fence session", sessionID, nil, nil, func(h *head) { h.SweepGen++ })
 }
 
 // headInfo describes h, whose ETag is etag.
