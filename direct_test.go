@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -49,23 +51,31 @@ type removal struct {
 	name   string
 	fenced bool // the remover's manifest fences the head (Options.Fencer)
 	blind  bool // the committing handle's hook ignores the generation
+	// raw: the remover deletes the row object itself, as a remover that
+	// ignored Row.Fence would (the mutant of ErrFenceRequired).
+	raw bool
 }
 
 // TestDirectAdoptionAfterRemoval: a turn puts an attachment it does not
 // name, through a manifest that adopts directly (stowage.Open's wiring),
 // and another process deletes the attachment (a fenced Forget) before the
 // turn commits. The commit must not name the removed row: the fence
-// changed the sweep generation its put saw. Two mutants must be caught:
-// the remover without the fence, and a commit that passes the put's
-// generation for its base head's.
+// changed the sweep generation its put saw. A remover whose manifest
+// cannot fence is refused (ErrFenceRequired) and removes nothing. Two
+// mutants must be caught: a remover that removes the row without the
+// fence, and a commit that passes the put's generation for its base
+// head's.
 func TestDirectAdoptionAfterRemoval(t *testing.T) {
 	raceBackends(t, func(t *testing.T, objs objstore.Store) {
-		for _, r := range []removal{{name: "real", fenced: true}, {name: "unfenced"}, {name: "genblind", fenced: true, blind: true}} {
+		for _, r := range []removal{{name: "real", fenced: true}, {name: "unfenced"},
+			{name: "raw", raw: true}, {name: "genblind", fenced: true, blind: true}} {
 			err := adoptAfterRemoval(t.Context(), objs, r)
 			switch {
 			case r.name == "real" && err != nil:
 				t.Fatal(err)
-			case r.name != "real" && !errors.Is(err, errNamesMissing):
+			case r.name == "unfenced" && !errors.Is(err, manifest.ErrFenceRequired):
+				t.Fatalf("a remover that cannot fence was not refused: %v", err)
+			case r.name != "real" && r.name != "unfenced" && !errors.Is(err, errNamesMissing):
 				t.Fatalf("mutant %s not caught: %v", r.name, err)
 			}
 		}
@@ -97,13 +107,26 @@ func adoptAfterRemoval(ctx context.Context, objs objstore.Store, r removal) erro
 		fencer = session.HeadRefs{Store: objs}
 	}
 	other := directManifest(objs, session.NewSegmentCache(1<<20), fencer)
-	if err := other.Forget(ctx, sid, ref.ID); err != nil {
-		return err
+	removeErr := other.Forget(ctx, sid, ref.ID)
+	if r.raw {
+		removeErr = objs.Delete(ctx, manifest.RefKey(ref.ID, sid), nil)
+	}
+	if removeErr != nil && !errors.Is(removeErr, manifest.ErrFenceRequired) {
+		return removeErr
 	}
 	if err := commitNode(ctx, h, 1, "t1"); err != nil {
 		return err
 	}
-	return checkNotNamed(ctx, objs, m, sid, ref.ID)
+	if err := checkNotNamed(ctx, objs, m, sid, ref.ID); err != nil {
+		return err
+	}
+	if removeErr != nil {
+		// Refused: the row is still there, and the commit named it.
+		if named, _, err := (session.HeadRefs{Store: objs}).Committed(ctx, sid, ref.ID); err != nil || !named {
+			return fmt.Errorf("after a refused removal the commit did not name the row: %v, %v", named, err)
+		}
+	}
+	return removeErr
 }
 
 // checkNotNamed fails with errNamesMissing if a published head of sid
@@ -209,4 +232,43 @@ func TestDirectAdoptionPutsTheHeadFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestAgedRemovalsOfFencedRowsNeedAFencer: ForgetAgedUncommitted and
+// ForgetAgedSession of a manifest without Options.Fencer keep a dead row
+// that a process adopting directly put (Row.Fence) and report
+// ErrFenceRequired; with a Fencer they forget it.
+func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
+	ctx := t.Context()
+	objs := memstore.New(nil)
+	segs := session.NewSegmentCache(1 << 20)
+	heads := session.HeadRefs{Store: objs, Cache: segs}
+	m := directManifest(objs, segs, heads)
+	h, err := session.New(session.Config{Store: objs, SessionID: "s", Manifest: m, Hook: m, Segments: segs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := putTurnOutput(ctx, h, m, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := commitNode(ctx, h, 1, "t2"); err != nil { // t1, the row's owner, is dead
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	remover := func(fencer manifest.SessionFencer) *manifest.Store {
+		return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs}, Heads: session.HeadRefs{Store: objs}, Fencer: fencer})
+	}
+	for name, forget := range map[string]func(*manifest.Store) (int, error){
+		"ForgetAgedUncommitted": func(r *manifest.Store) (int, error) { return r.ForgetAgedUncommitted(ctx, later) },
+		"ForgetAgedSession":     func(r *manifest.Store) (int, error) { return r.ForgetAgedSession(ctx, "s", later) },
+	} {
+		n, err := forget(remover(nil))
+		if _, ok, rerr := m.Row(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) || n != 0 || rerr != nil || !ok {
+			t.Fatalf("%s without a fencer: forgot %d, %v; row kept %v, %v", name, n, err, ok, rerr)
+		}
+	}
+	if n, err := remover(heads).ForgetAgedSession(ctx, "s", later); err != nil || n != 1 {
+		t.Fatalf("ForgetAgedSession with a fencer: forgot %d, %v", n, err)
+	}
 }

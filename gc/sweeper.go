@@ -111,7 +111,9 @@ type Sweeper struct {
 	// ForgetDeadIntents forgets each session's dead rows through its head
 	// fence, without clocks; without it the manifest's ForgetAgedUncommitted
 	// does, which is safe only for commits that do not stall longer than the
-	// grace period between PrepareCommit and their head PUT. Nil means
+	// grace period between PrepareCommit and their head PUT, and which keeps
+	// a row put by a process adopting without a request (manifest.Row.Fence)
+	// unless the manifest has a Fencer (manifest.ErrFenceRequired). Nil means
 	// session.HeadRefs on Store when Heads is nil too (the heads are the
 	// session package's); with a custom Heads, nil means no HeadRefs.
 	HeadRefs manifest.HeadRefs

@@ -1,6 +1,9 @@
 package manifest
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // HeadState is what a commit's direct adoption compares: a session head's
 // incarnation, sweep generation and liveness (docs/protocol.md, "Turns with
@@ -33,13 +36,18 @@ func (s *Store) direct() bool {
 	return s.headCache != nil && s.fencer != nil && s.announcer != nil
 }
 
-// fenceSession is the fence between judging a row and removing it: a no-op
-// without a SessionFencer.
-func (s *Store) fenceSession(ctx context.Context, sessionID string) error {
-	if s.fencer == nil {
-		return nil
+// fenceRemoval is the fence between judging row and removing it. Without
+// a SessionFencer it is a no-op for a row no commit names without a
+// request, and ErrFenceRequired for one that a commit may (Row.Fence): the
+// obligation of every remover of such rows is enforced, not assumed.
+func (s *Store) fenceRemoval(ctx context.Context, row *Row) error {
+	switch {
+	case s.fencer != nil:
+		return s.fencer.FenceSession(ctx, row.SessionID)
+	case row.Fence:
+		return fmt.Errorf("%w: attachment %s of session %s", ErrFenceRequired, row.AttachmentID, row.SessionID)
 	}
-	return s.fencer.FenceSession(ctx, sessionID)
+	return nil
 }
 
 // adoptsDirectly reports whether a commit whose base head is base may name

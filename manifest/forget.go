@@ -29,7 +29,7 @@ func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool,
 func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.Time, fence bool) (ok bool, committedAt time.Time, err error) {
 	ok, err = s.eligible(ctx, row, cutoff)
 	if ok && err == nil && fence {
-		err = s.fenceSession(ctx, row.SessionID)
+		err = s.fenceRemoval(ctx, row)
 	}
 	if !ok || err != nil || s.heads == nil {
 		return ok && err == nil, time.Time{}, err
@@ -60,7 +60,9 @@ func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.T
 // With Options.Heads, an eligible row that a published head names is
 // stamped committed (the repair of a skipped FinishCommit) instead. With
 // Options.Fencer, an eligible row's session head is fenced before that
-// question and the removal.
+// question and the removal; without one, an eligible row that a commit may
+// name without a request (Row.Fence) is kept and ErrFenceRequired returned
+// after the scan.
 //
 // A lookup error (turn receipts, process registry, heads) keeps that row and
 // is returned after the scan.

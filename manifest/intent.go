@@ -126,7 +126,8 @@ func (s *Store) HoldsRef(ctx context.Context, sessionID, id string) (bool, error
 // Forget deletes the row (session, id), committed or not. Idempotent. The
 // bytes are left for the sweeper; the markers stay (readers confirm rows).
 // With Options.Fencer the session head is fenced between reading the row
-// and removing it.
+// and removing it; without one, a row that a commit may name without a
+// request (Row.Fence) is not removed: ErrFenceRequired.
 func (s *Store) Forget(ctx context.Context, sessionID, id string) error {
 	if err := validatePair(sessionID, id); err != nil {
 		return wrap("forget", err)
@@ -134,14 +135,14 @@ func (s *Store) Forget(ctx context.Context, sessionID, id string) error {
 	s.pending.wait(sessionID)
 	key := RefKey(id, sessionID)
 	for attempt := 0; ; attempt++ {
-		_, v, err := s.readRow(ctx, key)
+		row, v, err := s.readRow(ctx, key)
 		if err != nil {
 			return wrap("forget", err)
 		}
 		if v.state != rowLive {
 			return nil
 		}
-		if err := s.fenceSession(ctx, sessionID); err != nil {
+		if err := s.fenceRemoval(ctx, &row); err != nil {
 			return wrap("forget", err)
 		}
 		gone, err := s.removeRow(ctx, key, v)

@@ -69,6 +69,13 @@ type Row struct {
 	// decreases; 0 (unbound) until then. ForgetSession removes a bound row only when its incarnation
 	// ended, so a delete never touches a row a re-created session committed.
 	Inc uint64 `json:"inc,omitempty"`
+	// Fence marks a row put by a Store whose commits may name it without a
+	// request (Options HeadCache, Fencer and Announcer: docs/protocol.md,
+	// "Turns with attachments: adoption without a request"). Kept by every
+	// later write; a removal of such a row must fence its session head
+	// first, and a Store without Options.Fencer refuses to remove it
+	// (ErrFenceRequired).
+	Fence bool `json:"fence,omitempty"`
 	// Rev is unique per write of the row, so that a write whose outcome was
 	// unknown can be recognised, and no two writes share an ETag.
 	Rev string `json:"rev"`

@@ -207,13 +207,14 @@ func (s *Store) update(ctx context.Context, sessionID, id string, see bool, fn f
 	}
 }
 
-// see takes the head state before a put's write of next and binds next
-// to its incarnation if it is live (see update); nil if not asked or not
-// adopting directly.
+// see takes the head state before a put's write of next, binds next to
+// its incarnation if it is live and marks it as a row its removers must
+// fence (see update); nil if not asked or not adopting directly.
 func (s *Store) see(ask bool, next *Row) *HeadState {
 	if !ask || !s.direct() {
 		return nil
 	}
+	next.Fence = true
 	h, _ := s.headCache.CachedHead(next.SessionID) // the zero state if none
 	if h.Live {
 		next.Inc = max(next.Inc, h.Inc)

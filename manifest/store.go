@@ -23,6 +23,12 @@ import (
 // to concurrent writers for Options.MaxAttempts attempts. Retryable.
 var ErrContended = errors.New("manifest: row contended")
 
+// ErrFenceRequired is returned by a removal of a row that a commit may name
+// without a request (Row.Fence) on a Store that cannot fence the row's
+// session head (no Options.Fencer); nothing is removed. Give the Store a
+// Fencer (session.HeadRefs), as stowage.Open does.
+var ErrFenceRequired = errors.New("manifest: removing this row needs a session fence (Options.Fencer)")
+
 // ErrReclaimed matches an error of Protect for data that a sweep deleted or
 // is deleting (it is fence.ErrReclaimed).
 var ErrReclaimed = fence.ErrReclaimed

@@ -76,7 +76,8 @@ func (s *Store) SessionHasLiveRef(ctx context.Context, sessionID, id string, cut
 // would forget at cutoff, each only while it is still the write judged
 // (ForgetRow), and repairs the stamp of a row a published head names. It
 // returns how many rows it forgot. A lookup error keeps that row and is
-// returned after the scan.
+// returned after the scan, as is ErrFenceRequired for a row marked for the
+// fence (Row.Fence) on a Store without Options.Fencer.
 func (s *Store) ForgetAgedSession(ctx context.Context, sessionID string, cutoff time.Time) (int, error) {
 	rows, err := s.SessionRows(ctx, sessionID)
 	if err != nil {
