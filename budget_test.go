@@ -196,6 +196,11 @@ func measureBudgetOps(t *testing.T, st *stowage.Store, c opCounter) map[string]i
 	}
 	b.loadOps()
 	b.steadyCommits()
+	b.count("large commit", func() {
+		b.commit(func(c *session.RuntimeCommit) {
+			c.Graph.Nodes[0].Event = []byte(`{"text":"` + strings.Repeat("x", 32<<10) + `"}`)
+		})
+	})
 	return b.out
 }
 
