@@ -237,7 +237,8 @@ func TestDirectAdoptionPutsTheHeadFirst(t *testing.T) {
 // TestAgedRemovalsOfFencedRowsNeedAFencer: ForgetAgedUncommitted and
 // ForgetAgedSession of a manifest without Options.Fencer keep a dead row
 // that a process adopting directly put (Row.Fence) and report
-// ErrFenceRequired; with a Fencer they forget it.
+// ErrFenceRequired, as Forget does after another process rewrote the row;
+// with a Fencer they forget it.
 func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
 	ctx := t.Context()
 	objs := memstore.New(nil)
@@ -267,6 +268,18 @@ func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
 		if _, ok, rerr := m.Row(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) || n != 0 || rerr != nil || !ok {
 			t.Fatalf("%s without a fencer: forgot %d, %v; row kept %v, %v", name, n, err, ok, rerr)
 		}
+	}
+	// Another process's write of the row (a refresh by a manifest that
+	// does not adopt directly) keeps the mark.
+	row, _, err := m.Row(ctx, "s", ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remover(nil).RecordIntent(ctx, row.Intent); err != nil {
+		t.Fatal(err)
+	}
+	if err := remover(nil).Forget(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) {
+		t.Fatalf("Forget without a fencer after another process's write: %v", err)
 	}
 	if n, err := remover(heads).ForgetAgedSession(ctx, "s", later); err != nil || n != 1 {
 		t.Fatalf("ForgetAgedSession with a fencer: forgot %d, %v", n, err)
