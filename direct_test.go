@@ -285,3 +285,44 @@ func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
 		t.Fatalf("ForgetAgedSession with a fencer: forgot %d, %v", n, err)
 	}
 }
+
+// noStamp is a commit hook whose stamps after the PUT are lost (a crash
+// between the head PUT and the stamp).
+type noStamp struct{ *manifest.Store }
+
+func (noStamp) FinishCommit(context.Context, string, []string, time.Time) error { return nil }
+
+// TestUnfencedRepairOfAMarkedRow: a manifest without a Fencer still
+// repairs the stamp of a row marked for the fence (Row.Fence) that a
+// published head names: the repair removes nothing, so it needs no fence.
+func TestUnfencedRepairOfAMarkedRow(t *testing.T) {
+	ctx := t.Context()
+	objs := memstore.New(nil)
+	segs := session.NewSegmentCache(1 << 20)
+	heads := session.HeadRefs{Store: objs, Cache: segs}
+	m := directManifest(objs, segs, heads)
+	h, err := session.New(session.Config{Store: objs, SessionID: "s", Manifest: m, Hook: noStamp{m}, Segments: segs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := putTurnOutput(ctx, h, m, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rev, turn := range []string{"t1", "t2"} { // t1 adopts the row; t2 makes t1 dead
+		if err := commitNode(ctx, h, uint64(rev+1), turn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.WaitCompaction()
+	unwired := manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs}, Heads: session.HeadRefs{Store: objs}})
+	if row, _, err := unwired.Row(ctx, "s", ref.ID); err != nil || row.Committed() || !row.Fence {
+		t.Fatalf("before the repair: %+v, %v", row, err)
+	}
+	if n, err := unwired.ForgetAgedUncommitted(ctx, time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("ForgetAgedUncommitted without a fencer: forgot %d, %v", n, err)
+	}
+	if row, ok, err := unwired.Row(ctx, "s", ref.ID); err != nil || !ok || !row.Committed() {
+		t.Fatalf("the stamp was not repaired: %+v, %v, %v", row, ok, err)
+	}
+}

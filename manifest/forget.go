@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,13 +27,19 @@ func (s *Store) eligible(ctx context.Context, row *Row, cutoff time.Time) (bool,
 // (Options.Fencer), so the heads asked see every commit that published
 // before the fence, and a commit that names the row without reading it
 // fails its PUT after it.
+// Without a Fencer, a row marked for the fence (Row.Fence) is not
+// eligible (ErrFenceRequired), unless a published head names it: its stamp
+// is then repaired, which needs no fence.
 func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.Time, fence bool) (ok bool, committedAt time.Time, err error) {
 	ok, err = s.eligible(ctx, row, cutoff)
+	var refused error // ErrFenceRequired: no removal, but a repair needs no fence
 	if ok && err == nil && fence {
-		err = s.fenceRemoval(ctx, row)
+		if err = s.fenceRemoval(ctx, row); errors.Is(err, ErrFenceRequired) {
+			refused, err = err, nil
+		}
 	}
 	if !ok || err != nil || s.heads == nil {
-		return ok && err == nil, time.Time{}, err
+		return ok && err == nil && refused == nil, time.Time{}, cmp.Or(err, refused)
 	}
 	named, at, err := s.heads.Committed(ctx, row.SessionID, row.AttachmentID)
 	switch {
@@ -43,7 +50,7 @@ func (s *Store) eligibleUnlessNamed(ctx context.Context, row *Row, cutoff time.T
 	case named:
 		return false, ClampTime(at), nil
 	}
-	return true, time.Time{}, nil
+	return refused == nil, time.Time{}, refused
 }
 
 // ForgetAgedUncommitted deletes the rows that are uncommitted, aged (intent
