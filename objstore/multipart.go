@@ -40,6 +40,10 @@ type Multiparter interface {
 type CompletedPart struct {
 	Number int
 	ETag   string
+	// ChecksumCRC32C is the part's CRC32C (base64) for an S3 upload created
+	// with that checksum algorithm, which completion must repeat; set by
+	// the S3 backends, empty otherwise.
+	ChecksumCRC32C string
 }
 
 // MaxPartSize is S3's largest part (and largest single PUT).

@@ -5,10 +5,12 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"strconv"
 	"strings"
@@ -201,6 +203,7 @@ type RequestBody struct {
 	size   int64
 	md5    string
 	sha256 string
+	crc32c string
 
 	mu       sync.Mutex
 	r        *bytes.Reader
@@ -223,6 +226,22 @@ func NewSignedRequestBody(data []byte) *RequestBody {
 	sum := sha256.Sum256(data)
 	return &RequestBody{size: int64(len(data)), sha256: hex.EncodeToString(sum[:]), r: bytes.NewReader(data)}
 }
+
+// NewCRC32CRequestBody returns a RequestBody reading data, whose CRC32C it
+// computes for an x-amz-checksum-crc32c header (sent as UNSIGNED-PAYLOAD):
+// for a part of an upload created with that algorithm on a server that
+// checks it (Quirks.ChecksPartCRC32C).
+func NewCRC32CRequestBody(data []byte) *RequestBody {
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(data, castagnoli))
+	return &RequestBody{size: int64(len(data)), crc32c: base64.StdEncoding.EncodeToString(sum[:]), r: bytes.NewReader(data)}
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ChecksumCRC32C is the x-amz-checksum-crc32c header of a body of
+// NewCRC32CRequestBody, or "".
+func (b *RequestBody) ChecksumCRC32C() string { return b.crc32c }
 
 // Size is the length of the body.
 func (b *RequestBody) Size() int64 { return b.size }

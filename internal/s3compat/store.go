@@ -58,15 +58,19 @@ type Client interface {
 	ListObjectsV2(ctx context.Context, prefix, delimiter, startAfter, token string) (Page, error)
 
 	// CreateMultipartUpload starts a multipart upload with opts' content
-	// type and metadata; opts carries no condition.
-	CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions) (uploadID string, err error)
+	// type and metadata; opts carries no condition. With crc32c the upload
+	// is created with the CRC32C checksum algorithm: its parts must carry
+	// their CRC32C, and its completion every part's.
+	CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions, crc32c bool) (uploadID string, err error)
 
-	// UploadPart uploads part n of body, with its Size and ContentMD5, and
+	// UploadPart uploads part n of body, with its Size and the check the
+	// body carries (ContentMD5, PayloadSHA256 or ChecksumCRC32C), and
 	// returns the ETag the server answered.
 	UploadPart(ctx context.Context, key, uploadID string, n int, body *RequestBody) (etag string, err error)
 
-	// CompleteMultipartUpload assembles parts with opts' condition, as
-	// PutObject sends it, and returns the ETag the server answered.
+	// CompleteMultipartUpload assembles parts (with their ChecksumCRC32C,
+	// if set) with opts' condition, as PutObject sends it, and returns the
+	// ETag the server answered.
 	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.CompletedPart, opts *objstore.PutOptions) (etag string, err error)
 
 	// ListMultipartUploads fetches one page of the uploads under prefix (all

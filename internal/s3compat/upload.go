@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"sync"
 
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -18,41 +20,58 @@ func (s *Store) Upload(ctx context.Context, key string, body io.Reader, opts *ob
 	if err := s.start(ctx, objstore.OpUpload, key); err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	return objstore.StreamUpload(ctx, multiparter{s}, key, body, opts)
+	return objstore.StreamUpload(ctx, &multiparter{s: s}, key, body, opts)
 }
 
-// multiparter is the Store as StreamUpload drives it.
-type multiparter struct{ s *Store }
+// multiparter is the Store as StreamUpload drives it, for one upload. With
+// Quirks.ChecksPartCRC32C it creates the upload with the CRC32C algorithm
+// and remembers each part's CRC32C for the completion.
+type multiparter struct {
+	s    *Store
+	mu   sync.Mutex
+	sums map[int]string // part number -> CRC32C
+}
 
-var _ objstore.Multiparter = multiparter{}
+var _ objstore.Multiparter = (*multiparter)(nil)
 
-func (m multiparter) PutObject(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+func (m *multiparter) PutObject(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
 	return m.s.Put(ctx, key, data, opts)
 }
 
-func (m multiparter) CreateUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {
+func (m *multiparter) CreateUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {
 	// Content type and metadata only: a condition here would be checked by
 	// MinIO at initiation, racily, and not at all by others.
 	create := objstore.PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}
-	id, err := m.s.client.CreateMultipartUpload(ctx, key, &create)
+	id, err := m.s.client.CreateMultipartUpload(ctx, key, &create, m.s.quirks.ChecksPartCRC32C)
 	if err != nil {
 		return "", m.s.mapErr(ctx, objstore.OpUpload, "CreateMultipartUpload", key, err, false)
 	}
 	return id, nil
 }
 
-// UploadPart sends one part with the payload check the server makes:
-// its signed SHA-256 where the server checks that (Quirks.ChecksPayloadHash),
+// UploadPart sends one part with the payload check the server makes: its
+// CRC32C where the server checks that (Quirks.ChecksPartCRC32C), else its
+// signed SHA-256 where the server checks that (Quirks.ChecksPayloadHash),
 // else its Content-MD5.
-func (m multiparter) UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (string, error) {
-	body := NewRequestBody
-	if m.s.quirks.ChecksPayloadHash {
-		body = NewSignedRequestBody
+func (m *multiparter) UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (string, error) {
+	q := m.s.quirks
+	switch {
+	case q.ChecksPartCRC32C:
+		body := NewCRC32CRequestBody(data)
+		m.mu.Lock()
+		if m.sums == nil {
+			m.sums = map[int]string{}
+		}
+		m.sums[n] = body.ChecksumCRC32C()
+		m.mu.Unlock()
+		return m.uploadPart(ctx, key, uploadID, n, body)
+	case q.ChecksPayloadHash:
+		return m.uploadPart(ctx, key, uploadID, n, NewSignedRequestBody(data))
 	}
-	return m.uploadPart(ctx, key, uploadID, n, body(data))
+	return m.uploadPart(ctx, key, uploadID, n, NewRequestBody(data))
 }
 
-func (m multiparter) uploadPart(ctx context.Context, key, uploadID string, n int, body *RequestBody) (string, error) {
+func (m *multiparter) uploadPart(ctx context.Context, key, uploadID string, n int, body *RequestBody) (string, error) {
 	defer body.Release()
 	etag, err := m.s.client.UploadPart(ctx, key, uploadID, n, body)
 	if err != nil {
@@ -61,12 +80,20 @@ func (m multiparter) uploadPart(ctx context.Context, key, uploadID string, n int
 	return UnquoteETag(etag), nil
 }
 
-func (m multiparter) CompleteUpload(ctx context.Context, key, uploadID string, parts []objstore.CompletedPart, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+func (m *multiparter) CompleteUpload(ctx context.Context, key, uploadID string, parts []objstore.CompletedPart, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
 	if err := m.s.quirks.CheckComplete(opts); err != nil {
 		return objstore.ObjectInfo{}, m.s.opErr(objstore.OpUpload, key, err)
 	}
 	// Only the condition: content type and metadata were given at initiation.
 	cond := objstore.PutOptions{IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch}
+	m.mu.Lock()
+	if m.sums != nil {
+		parts = slices.Clone(parts)
+		for i := range parts {
+			parts[i].ChecksumCRC32C = m.sums[parts[i].Number]
+		}
+	}
+	m.mu.Unlock()
 	etag, err := m.s.client.CompleteMultipartUpload(ctx, key, uploadID, parts, &cond)
 	if err != nil {
 		return objstore.ObjectInfo{}, m.s.mapErr(ctx, objstore.OpUpload, "CompleteMultipartUpload", key, err, opts.IfMatch != "")
@@ -74,7 +101,7 @@ func (m multiparter) CompleteUpload(ctx context.Context, key, uploadID string, p
 	return PutInfo(key, 0, etag, opts), nil
 }
 
-func (m multiparter) AbortUpload(ctx context.Context, key, uploadID string) error {
+func (m *multiparter) AbortUpload(ctx context.Context, key, uploadID string) error {
 	err := m.s.AbortUpload(ctx, key, uploadID)
 	if err != nil {
 		m.s.log.DebugContext(ctx, "abort upload failed", "key", key, "upload_id", uploadID, "err", err)

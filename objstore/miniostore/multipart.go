@@ -2,6 +2,7 @@ package miniostore
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/minio/minio-go/v7"
 
@@ -9,16 +10,27 @@ import (
 	"github.com/stowage-dev/stowage/objstore"
 )
 
-func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {
-	return c.core.NewMultipartUpload(ctx, c.bucket, key, putOptions(opts))
+func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions, crc32c bool) (string, error) {
+	po := putOptions(opts)
+	if crc32c {
+		if po.UserMetadata == nil {
+			po.UserMetadata = map[string]string{}
+		}
+		po.UserMetadata["x-amz-checksum-algorithm"] = "CRC32C" // an x-amz- key is sent as the header itself
+	}
+	return c.core.NewMultipartUpload(ctx, c.bucket, key, po)
 }
 
-// UploadPart sends the part with its Content-MD5 or, if the body carries
-// its SHA-256, signed with that as the payload hash (DisableContentSha256
-// only turns off minio-go's streaming signature, which hashes again).
+// UploadPart sends the part with its Content-MD5, or its CRC32C as
+// UNSIGNED-PAYLOAD if the body carries one, or, if the body carries its
+// SHA-256, signed with that as the payload hash (DisableContentSha256 only
+// turns off minio-go's streaming signature, which hashes again).
 func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, body *s3compat.RequestBody) (string, error) {
-	part, err := c.core.PutObjectPart(ctx, c.bucket, key, uploadID, n, body, body.Size(),
-		minio.PutObjectPartOptions{Md5Base64: body.ContentMD5(), Sha256Hex: body.PayloadSHA256(), DisableContentSha256: true})
+	opts := minio.PutObjectPartOptions{Md5Base64: body.ContentMD5(), Sha256Hex: body.PayloadSHA256(), DisableContentSha256: true}
+	if sum := body.ChecksumCRC32C(); sum != "" {
+		opts.CustomHeader = http.Header{"X-Amz-Checksum-Crc32c": []string{sum}}
+	}
+	part, err := c.core.PutObjectPart(ctx, c.bucket, key, uploadID, n, body, body.Size(), opts)
 	if err != nil {
 		return "", err
 	}
@@ -28,7 +40,7 @@ func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, bo
 func (c *client) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []objstore.CompletedPart, opts *objstore.PutOptions) (string, error) {
 	done := make([]minio.CompletePart, len(parts))
 	for i, p := range parts {
-		done[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+		done[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag, ChecksumCRC32C: p.ChecksumCRC32C}
 	}
 	up, err := c.core.CompleteMultipartUpload(ctx, c.bucket, key, uploadID, done, putOptions(opts))
 	if err != nil {

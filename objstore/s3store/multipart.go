@@ -13,21 +13,26 @@ import (
 	"github.com/stowage-dev/stowage/objstore"
 )
 
-func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions) (string, error) {
-	out, err := c.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+func (c *client) CreateMultipartUpload(ctx context.Context, key string, opts *objstore.PutOptions, crc32c bool) (string, error) {
+	in := &s3.CreateMultipartUploadInput{
 		Bucket:      &c.bucket,
 		Key:         &key,
 		ContentType: aws.String(s3compat.ContentType(opts)),
 		Metadata:    opts.Metadata,
-	})
+	}
+	if crc32c {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
+	}
+	out, err := c.api.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return "", err
 	}
 	return aws.ToString(out.UploadId), nil
 }
 
-// UploadPart sends the part signed with its SHA-256 if the body carries
-// one, else as UNSIGNED-PAYLOAD with its Content-MD5.
+// UploadPart sends the part as UNSIGNED-PAYLOAD with its CRC32C if the
+// body carries one, else signed with its SHA-256 if it carries that, else
+// as UNSIGNED-PAYLOAD with its Content-MD5.
 func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, body *s3compat.RequestBody) (string, error) {
 	in := &s3.UploadPartInput{
 		Bucket:        &c.bucket,
@@ -38,9 +43,12 @@ func (c *client) UploadPart(ctx context.Context, key, uploadID string, n int, bo
 		ContentLength: aws.Int64(body.Size()),
 	}
 	payload := unsignedPayload
-	if sum := body.PayloadSHA256(); sum != "" {
-		payload = signedPayload(sum)
-	} else {
+	switch {
+	case body.ChecksumCRC32C() != "":
+		in.ChecksumCRC32C = aws.String(body.ChecksumCRC32C())
+	case body.PayloadSHA256() != "":
+		payload = signedPayload(body.PayloadSHA256())
+	default:
 		in.ContentMD5 = aws.String(body.ContentMD5())
 	}
 	out, err := c.api.UploadPart(ctx, in, payload)
@@ -54,6 +62,9 @@ func (c *client) CompleteMultipartUpload(ctx context.Context, key, uploadID stri
 	done := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		done[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(s3compat.QuoteETag(p.ETag))}
+		if p.ChecksumCRC32C != "" {
+			done[i].ChecksumCRC32C = aws.String(p.ChecksumCRC32C)
+		}
 	}
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          &c.bucket,

@@ -96,7 +96,7 @@ func (s *Store) CreateUpload(ctx context.Context, key string, opts *objstore.Put
 	if opts == nil {
 		opts = &objstore.PutOptions{}
 	}
-	id, err := s.c.CreateMultipartUpload(ctx, key, opts)
+	id, err := s.c.CreateMultipartUpload(ctx, key, opts, false) // clients send the parts
 	return id, s.c.MapErr(ctx, "CreateMultipartUpload", key, err, false)
 }
 

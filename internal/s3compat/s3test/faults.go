@@ -6,9 +6,11 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -342,10 +344,19 @@ func batchFaultCases() []faultCase {
 				}
 			}},
 		multipartComplete200Error(),
-		signedParts(&minioQuirks, true),
-		signedParts(&rcloneQuirks, false),
+		partChecks(&minioQuirks, checkCRC32C),
+		partChecks(&signedOnlyQuirks, checkSigned),
+		partChecks(&rcloneQuirks, checkMD5),
 	}
 }
+
+// signedOnlyQuirks: a server that checks a part's signed SHA-256 but not
+// its CRC32C.
+var signedOnlyQuirks = func() s3compat.Quirks {
+	q := s3compat.MinIO
+	q.Name, q.ChecksPartCRC32C = "signed-only", false
+	return q
+}()
 
 // getWithETag answers a GET with body and the MD5 ETag of etagOf.
 func getWithETag(body, etagOf string) func(request) reply {
@@ -513,11 +524,17 @@ func multipartReply(r request, rest func(request) reply) reply {
 	return reply{status: 400, body: s3Error("InvalidRequest")}
 }
 
-// signedParts: with Quirks.ChecksPayloadHash (signed) each part carries
-// its SHA-256 as the signed x-amz-content-sha256 and no Content-MD5;
-// without it, its Content-MD5 and UNSIGNED-PAYLOAD. Either way the server
-// is given the one check it makes of the bytes it received.
-func signedParts(q *s3compat.Quirks, signed bool) faultCase {
+// The payload check a part carries.
+const (
+	checkMD5    = iota // Content-MD5, UNSIGNED-PAYLOAD
+	checkSigned        // its SHA-256 signed as x-amz-content-sha256 (Quirks.ChecksPayloadHash)
+	checkCRC32C        // x-amz-checksum-crc32c, UNSIGNED-PAYLOAD (Quirks.ChecksPartCRC32C)
+)
+
+// partChecks: each part carries the one check of the bytes the server
+// makes (check); with CRC32C the upload is created with that algorithm
+// and the completion repeats each part's checksum.
+func partChecks(q *s3compat.Quirks, check int) faultCase {
 	return faultCase{name: "PartPayloadCheck" + q.Name, quirks: q, requests: 4,
 		respond: func(r request) reply {
 			return multipartReply(r, func(r request) reply {
@@ -533,36 +550,49 @@ func signedParts(q *s3compat.Quirks, signed bool) faultCase {
 			return err
 		},
 		check: func(t *testing.T, reqs []request) {
-			parts := 0
+			var sums []string
 			for _, r := range reqs {
-				if _, id := r.Query["uploadId"]; r.Method == http.MethodPut && id {
-					parts++
-					checkPartPayload(t, r, signed)
+				_, id := r.Query["uploadId"]
+				_, create := r.Query["uploads"]
+				switch {
+				case r.Method == http.MethodPut && id:
+					sums = append(sums, checkPartPayload(t, r, check))
+				case create && (r.Header.Get("X-Amz-Checksum-Algorithm") == "CRC32C") != (check == checkCRC32C):
+					t.Errorf("upload created with checksum algorithm %q", r.Header.Get("X-Amz-Checksum-Algorithm"))
+				case r.Method == http.MethodPost && id && check == checkCRC32C:
+					for _, sum := range sums {
+						if !strings.Contains(string(r.Body), "<ChecksumCRC32C>"+sum+"</ChecksumCRC32C>") {
+							t.Errorf("completion without part checksum %s: %s", sum, r.Body)
+						}
+					}
 				}
 			}
-			if parts != 2 {
-				t.Errorf("%d parts sent, want 2", parts)
+			if len(sums) != 2 {
+				t.Errorf("%d parts sent, want 2", len(sums))
 			}
 		}}
 }
 
-// checkPartPayload checks the payload headers of part request r.
-func checkPartPayload(t *testing.T, r request, signed bool) {
+// checkPartPayload checks the payload headers of part request r and
+// returns its x-amz-checksum-crc32c.
+func checkPartPayload(t *testing.T, r request, check int) string {
 	t.Helper()
-	sha, md := r.Header.Get("X-Amz-Content-Sha256"), r.Header.Get("Content-MD5")
+	sha, md, crc := r.Header.Get("X-Amz-Content-Sha256"), r.Header.Get("Content-MD5"), r.Header.Get("X-Amz-Checksum-Crc32c")
 	sum, md5sum := sha256.Sum256(r.Body), md5.Sum(r.Body)
-	if !signed {
-		if sha != "UNSIGNED-PAYLOAD" || md != base64.StdEncoding.EncodeToString(md5sum[:]) {
-			t.Errorf("part %s: x-amz-content-sha256 %q, Content-MD5 %q; want UNSIGNED-PAYLOAD and the body's MD5", r.Query["partNumber"], sha, md)
-		}
-		return
+	var c [4]byte
+	binary.BigEndian.PutUint32(c[:], crc32.Checksum(r.Body, crc32.MakeTable(crc32.Castagnoli)))
+	want := map[int][3]string{
+		checkMD5:    {"UNSIGNED-PAYLOAD", base64.StdEncoding.EncodeToString(md5sum[:]), ""},
+		checkSigned: {hex.EncodeToString(sum[:]), "", ""},
+		checkCRC32C: {"UNSIGNED-PAYLOAD", "", base64.StdEncoding.EncodeToString(c[:])},
+	}[check]
+	if got := [3]string{sha, md, crc}; got != want {
+		t.Errorf("part %s: x-amz-content-sha256, Content-MD5, x-amz-checksum-crc32c %q; want %q", r.Query["partNumber"], got, want)
 	}
-	if sha != hex.EncodeToString(sum[:]) || md != "" {
-		t.Errorf("part %s: x-amz-content-sha256 %q, Content-MD5 %q; want the body's SHA-256 and none", r.Query["partNumber"], sha, md)
-	}
-	if !strings.Contains(r.Header.Get("Authorization"), "x-amz-content-sha256") {
+	if check == checkSigned && !strings.Contains(r.Header.Get("Authorization"), "x-amz-content-sha256") {
 		t.Errorf("part %s: x-amz-content-sha256 not signed: %s", r.Query["partNumber"], r.Header.Get("Authorization"))
 	}
+	return crc
 }
 
 // multipartComplete200Error: CompleteMultipartUpload answers 200 with an
