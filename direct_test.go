@@ -241,30 +241,17 @@ func TestDirectAdoptionPutsTheHeadFirst(t *testing.T) {
 // with a Fencer they forget it.
 func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
 	ctx := t.Context()
-	objs := memstore.New(nil)
-	segs := session.NewSegmentCache(1 << 20)
-	heads := session.HeadRefs{Store: objs, Cache: segs}
-	m := directManifest(objs, segs, heads)
-	h, err := session.New(session.Config{Store: objs, SessionID: "s", Manifest: m, Hook: m, Segments: segs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := putTurnOutput(ctx, h, m, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := commitNode(ctx, h, 1, "t2"); err != nil { // t1, the row's owner, is dead
+	d := newMarkedRow(t, func(m *manifest.Store) manifest.CommitHook { return m })
+	objs, m, ref := d.objs, d.m, d.ref
+	if err := commitNode(ctx, d.h, 1, "t2"); err != nil { // t1, the row's owner, is dead
 		t.Fatal(err)
 	}
 	later := time.Now().Add(time.Hour)
-	remover := func(fencer manifest.SessionFencer) *manifest.Store {
-		return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs}, Heads: session.HeadRefs{Store: objs}, Fencer: fencer})
-	}
 	for name, forget := range map[string]func(*manifest.Store) (int, error){
 		"ForgetAgedUncommitted": func(r *manifest.Store) (int, error) { return r.ForgetAgedUncommitted(ctx, later) },
 		"ForgetAgedSession":     func(r *manifest.Store) (int, error) { return r.ForgetAgedSession(ctx, "s", later) },
 	} {
-		n, err := forget(remover(nil))
+		n, err := forget(removerOf(objs, nil))
 		if _, ok, rerr := m.Row(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) || n != 0 || rerr != nil || !ok {
 			t.Fatalf("%s without a fencer: forgot %d, %v; row kept %v, %v", name, n, err, ok, rerr)
 		}
@@ -275,13 +262,13 @@ func TestAgedRemovalsOfFencedRowsNeedAFencer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remover(nil).RecordIntent(ctx, row.Intent); err != nil {
+	if err := removerOf(objs, nil).RecordIntent(ctx, row.Intent); err != nil {
 		t.Fatal(err)
 	}
-	if err := remover(nil).Forget(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) {
+	if err := removerOf(objs, nil).Forget(ctx, "s", ref.ID); !errors.Is(err, manifest.ErrFenceRequired) {
 		t.Fatalf("Forget without a fencer after another process's write: %v", err)
 	}
-	if n, err := remover(heads).ForgetAgedSession(ctx, "s", later); err != nil || n != 1 {
+	if n, err := removerOf(objs, d.heads).ForgetAgedSession(ctx, "s", later); err != nil || n != 1 {
 		t.Fatalf("ForgetAgedSession with a fencer: forgot %d, %v", n, err)
 	}
 }
@@ -297,25 +284,15 @@ func (noStamp) FinishCommit(context.Context, string, []string, time.Time) error 
 // published head names: the repair removes nothing, so it needs no fence.
 func TestUnfencedRepairOfAMarkedRow(t *testing.T) {
 	ctx := t.Context()
-	objs := memstore.New(nil)
-	segs := session.NewSegmentCache(1 << 20)
-	heads := session.HeadRefs{Store: objs, Cache: segs}
-	m := directManifest(objs, segs, heads)
-	h, err := session.New(session.Config{Store: objs, SessionID: "s", Manifest: m, Hook: noStamp{m}, Segments: segs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := putTurnOutput(ctx, h, m, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newMarkedRow(t, func(m *manifest.Store) manifest.CommitHook { return noStamp{m} })
+	ref := d.ref
 	for rev, turn := range []string{"t1", "t2"} { // t1 adopts the row; t2 makes t1 dead
-		if err := commitNode(ctx, h, uint64(rev+1), turn); err != nil {
+		if err := commitNode(ctx, d.h, uint64(rev+1), turn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.WaitCompaction()
-	unwired := manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs}, Heads: session.HeadRefs{Store: objs}})
+	d.h.WaitCompaction()
+	unwired := removerOf(d.objs, nil)
 	if row, _, err := unwired.Row(ctx, "s", ref.ID); err != nil || row.Committed() || !row.Fence {
 		t.Fatalf("before the repair: %+v, %v", row, err)
 	}
@@ -325,4 +302,38 @@ func TestUnfencedRepairOfAMarkedRow(t *testing.T) {
 	if row, ok, err := unwired.Row(ctx, "s", ref.ID); err != nil || !ok || !row.Committed() {
 		t.Fatalf("the stamp was not repaired: %+v, %v, %v", row, ok, err)
 	}
+}
+
+// markedRow is session "s" on a memory store, committed through a
+// manifest that adopts directly (stowage.Open's wiring) with the hook hook
+// makes of it, after turn t1 put an attachment it does not name: the
+// attachment's row is marked for the fence (Row.Fence).
+type markedRow struct {
+	objs  objstore.Store
+	heads session.HeadRefs
+	m     *manifest.Store
+	h     *session.Store
+	ref   attach.Ref
+}
+
+func newMarkedRow(t *testing.T, hook func(*manifest.Store) manifest.CommitHook) markedRow {
+	t.Helper()
+	d := markedRow{objs: memstore.New(nil)}
+	segs := session.NewSegmentCache(1 << 20)
+	d.heads = session.HeadRefs{Store: d.objs, Cache: segs}
+	d.m = directManifest(d.objs, segs, d.heads)
+	var err error
+	if d.h, err = session.New(session.Config{Store: d.objs, SessionID: "s", Manifest: d.m, Hook: hook(d.m), Segments: segs}); err != nil {
+		t.Fatal(err)
+	}
+	if d.ref, err = putTurnOutput(t.Context(), d.h, d.m, "s"); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// removerOf is another process's manifest over objs that does not adopt
+// directly, fencing with fencer (nil: none).
+func removerOf(objs objstore.Store, fencer manifest.SessionFencer) *manifest.Store {
+	return manifest.New(objs, &manifest.Options{Turns: session.TurnReceipts{Store: objs}, Heads: session.HeadRefs{Store: objs}, Fencer: fencer})
 }
