@@ -2,6 +2,7 @@
 GO        ?= go
 PKGS      ?= ./...
 TESTFLAGS ?= -count=1 -timeout 45m
+LONGFLAGS ?= -count=1 -timeout 3h
 STATICCHECK_VERSION = v0.8.2
 
 .PHONY: test test-unit test-long soak bench demo dev dev-down lint servers build
@@ -18,7 +19,7 @@ test-unit:
 ## test-long: 100,000 simulation seeds, 1,000 SIGKILL crash runs, the long soak,
 ## a 50,000-revision session (TestLongSessionFullScale).
 test-long: build
-	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(TESTFLAGS) -run 'Simulation|Crash|FullScale' $(PKGS)
+	STOWAGE_TEST_LONG=1 localstack/run.sh scripts/gotest.sh $(LONGFLAGS) -run 'Simulation|Crash|FullScale' $(PKGS)
 
 build:
 	$(GO) build $(PKGS)
