@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -790,38 +789,23 @@ func TestSimulation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("STOWAGE_SIM_FROM: %v", err)
 	}
-	var failed atomic.Bool // a failed worker stops the others at their next seed
-	t.Run("workers", func(t *testing.T) {
-		for w := range uint64(simWorkers()) {
-			t.Run(fmt.Sprint(w), func(t *testing.T) {
-				t.Parallel()
-				runSeeds(t, &failed, from+w, from+n, uint64(simWorkers()))
-			})
-		}
-	})
-	if !failed.Load() {
-		t.Logf("%d seeds passed (%d-%d)", n, from, from+n-1)
+	start := time.Now()
+	if workers := simWorkers(); os.Getenv(childEnv) == "" && workers > 1 && n >= uint64(workers) {
+		runInChildren(t, from, n, workers)
+	} else {
+		runSeeds(t, from, n)
 	}
+	t.Logf("summary: simulation ran %d seeds (%d-%d), 0 failed, in %s", n, from, from+n-1, time.Since(start).Round(time.Second))
 }
 
-// simWorkers is how many seeds run at once (each in its own synctest
-// bubble): STOWAGE_SIM_WORKERS, or GOMAXPROCS.
-func simWorkers() int {
-	if v, err := strconv.Atoi(os.Getenv("STOWAGE_SIM_WORKERS")); err == nil && v > 0 {
-		return v
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-// runSeeds runs the seeds first, first+step, ... below end, until one
-// fails (or another worker's does).
-func runSeeds(t *testing.T, failed *atomic.Bool, first, end, step uint64) {
-	for seed := first; seed < end && !failed.Load(); seed += step {
+// runSeeds runs the n seeds from from, one after the other, until one
+// fails.
+func runSeeds(t *testing.T, from, n uint64) {
+	for seed := from; seed < from+n; seed++ {
 		if os.Getenv("STOWAGE_SIM_PROGRESS") != "" {
 			fmt.Fprintln(os.Stderr, "seed", seed)
 		}
 		if failure, trace := run(t, seed, nil); failure != "" {
-			failed.Store(true)
 			t.Fatalf("seed %d (replay: STOWAGE_SIM_SEED=%d go test ./internal/sim -run 'TestSimulation$' -v): %s\nlast steps:\n%s",
 				seed, seed, failure, strings.Join(tail(trace, 40), "\n"))
 		}
