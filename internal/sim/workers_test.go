@@ -51,11 +51,10 @@ func runInChildren(t *testing.T, from, n uint64, workers int) {
 			results <- result{lo, hi, out, err}
 		}()
 	}
-	var failed *result
+	var failed *result // a child that failed, preferably of its own test
 	for range workers {
 		r := <-results
-		// A child killed because another failed says no FAIL of its own.
-		if r.err != nil && (failed == nil || bytes.Contains(r.out, []byte("--- FAIL")) && !bytes.Contains(failed.out, []byte("--- FAIL"))) {
+		if r.err != nil && (failed == nil || failedItself(r.out) && !failedItself(failed.out)) {
 			failed = &r
 		}
 	}
@@ -63,6 +62,10 @@ func runInChildren(t *testing.T, from, n uint64, workers int) {
 		t.Fatalf("seeds %d-%d: %v\n%s", failed.lo, failed.hi-1, failed.err, failed.out)
 	}
 }
+
+// failedItself reports whether a child's output says a test of its own
+// failed (a child killed because another failed says not).
+func failedItself(out []byte) bool { return bytes.Contains(out, []byte("--- FAIL")) }
 
 // runChild runs TestSimulation on the n seeds from from in a child process
 // and returns its output.
