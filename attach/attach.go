@@ -158,9 +158,6 @@ func (a *Store) Durable() bool { return a.obj.Capabilities().Durable }
 // SessionID returns the session the store is bound to.
 func (a *Store) SessionID() string { return a.sessionID }
 
-// Manifest returns the manifest the store writes to.
-func (a *Store) Manifest() *manifest.Store { return a.m }
-
 type ownerKey struct{}
 
 // WithOwner returns a context whose puts are owned by o (the runtime's turn

@@ -235,13 +235,13 @@ func testAttachmentIsolation(t *testing.T, e *env) {
 	body := []byte("shared attachment bytes")
 	ra, err := a.Put(e.ctx, bytes.NewReader(body), attach.PutOptions{MediaType: "image/png", Label: "a.png"})
 	e.must(err)
-	e.must(a.Manifest().CommitRefs(e.ctx, "attachment-owner-a", []string{ra.ID}))
+	e.must(e.st.Manifest().CommitRefs(e.ctx, "attachment-owner-a", []string{ra.ID}))
 	if _, _, err := b.Get(e.ctx, ra.ID, nil); !isErr(err, attach.ErrNotFound) {
 		t.Fatalf("session B reads A's blob: %v", err)
 	}
 	rb, err := b.Put(e.ctx, bytes.NewReader(body), attach.PutOptions{MediaType: "image/jpeg", Label: "b.jpg"})
 	e.must(err)
-	e.must(b.Manifest().CommitRefs(e.ctx, "attachment-owner-b", []string{rb.ID}))
+	e.must(e.st.Manifest().CommitRefs(e.ctx, "attachment-owner-b", []string{rb.ID}))
 	if ra.ID != rb.ID || ra.MediaType != "image/png" || rb.MediaType != "image/jpeg" || ra.Label != "a.png" || rb.Label != "b.jpg" {
 		t.Fatalf("refs %+v %+v", ra, rb)
 	}
