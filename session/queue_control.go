@@ -41,6 +41,9 @@ func (s *Store) CancelQueuedWorkBatch(ctx context.Context, batchID string) (*Que
 	if err != nil {
 		return nil, err
 	}
+	if err := validateID("batch id", batchID); err != nil {
+		return nil, err
+	}
 	var out *QueuedWorkBatch
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		out = nil

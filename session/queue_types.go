@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -298,6 +299,18 @@ type LeaseClaimOutcome struct {
 type CancelTarget struct {
 	InputID   string `json:"input_id,omitempty"`
 	SourceKey string `json:"source_key,omitempty"`
+}
+
+// validate refuses a target that names neither an input id nor a source
+// key, or names either by a malformed id, with ErrInvalidID.
+func (tg CancelTarget) validate() error {
+	if tg.InputID == "" && tg.SourceKey == "" {
+		return fmt.Errorf("%w: a cancel target names neither an input id nor a source key", ErrInvalidID)
+	}
+	if err := validateOptionalID("input id", tg.InputID); err != nil {
+		return err
+	}
+	return validateOptionalID("source key", tg.SourceKey)
 }
 
 // CancelOutcomeKind is what a cancel found.

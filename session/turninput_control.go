@@ -3,7 +3,6 @@ package session
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -28,8 +27,8 @@ func (s *Store) CancelPendingTurnInputs(ctx context.Context, targets []CancelTar
 		return nil, err
 	}
 	for _, tg := range targets {
-		if tg.InputID == "" && tg.SourceKey == "" {
-			return nil, fmt.Errorf("%w: a cancel target names neither an input id nor a source key", ErrInvalidID)
+		if err := tg.validate(); err != nil {
+			return nil, err
 		}
 	}
 	var out []CancelResult
@@ -57,6 +56,9 @@ func (s *Store) CancelPendingTurnInputs(ctx context.Context, targets []CancelTar
 func (s *Store) CancelPendingTurnInputSuffix(ctx context.Context, anchor CancelTarget) (SuffixCancelOutcome, error) {
 	sid, err := s.boundID()
 	if err != nil {
+		return SuffixCancelOutcome{}, err
+	}
+	if err := anchor.validate(); err != nil {
 		return SuffixCancelOutcome{}, err
 	}
 	var out SuffixCancelOutcome

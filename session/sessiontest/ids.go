@@ -14,6 +14,7 @@ var idTests = []namedTest{
 	{"InvalidNodeIDs", testInvalidNodeIDs},
 	{"HostileNodeIDs", testHostileNodeIDs},
 	{"AppendWithoutLeafOrWithADuplicateNode", testAppendWithoutLeaf},
+	{"InvalidCancelIDs", testInvalidCancelIDs},
 }
 
 var badSessionIDs = []string{"", ".", "..", "a/b", "/abs", "a\\b", "a\x00b", "a\nb", "a b", "\x7f", "tab\there",
@@ -82,6 +83,35 @@ func testInvalidNodeIDs(t *testing.T, f *fixture) {
 	}
 	if r := f.load(s, session.FullGraph()); r != nil {
 		t.Fatalf("invalid commits wrote revision %d", r.HeadRevision)
+	}
+}
+
+// testInvalidCancelIDs: the cancel calls refuse a malformed batch id, input
+// id or source key with ErrInvalidID, as every other call does, and write
+// nothing (they answered "not found" before).
+func testInvalidCancelIDs(t *testing.T, f *fixture) {
+	s := f.open("bad-cancels")
+	for _, id := range []string{"a\x00b", "\xff\xfe", "\u0085", "\x7f", "a\nb", strings.Repeat("i", session.MaxIDLen+1)} {
+		if _, err := s.CancelQueuedWorkBatch(f.ctx, id); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("CancelQueuedWorkBatch(%.20q): %v", id, err)
+		}
+		for _, tg := range []session.CancelTarget{{InputID: id}, {SourceKey: id}} {
+			if _, err := s.CancelPendingTurnInput(f.ctx, tg.InputID); tg.InputID != "" && !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("CancelPendingTurnInput(%.20q): %v", id, err)
+			}
+			if _, err := s.CancelPendingTurnInputs(f.ctx, []session.CancelTarget{tg}); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("CancelPendingTurnInputs(%+.20v): %v", tg, err)
+			}
+			if _, err := s.CancelPendingTurnInputSuffix(f.ctx, tg); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("CancelPendingTurnInputSuffix(%+.20v): %v", tg, err)
+			}
+		}
+	}
+	if _, err := s.CancelQueuedWorkBatch(f.ctx, ""); !errors.Is(err, session.ErrInvalidID) {
+		t.Errorf("CancelQueuedWorkBatch(\"\"): %v", err)
+	}
+	if keys := f.listAll(); len(keys) != 0 {
+		t.Fatalf("refused cancels wrote %v", keys)
 	}
 }
 
