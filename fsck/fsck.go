@@ -215,7 +215,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 		for _, o := range c.rep.Orphans {
 			if o.Stale {
 				c.rep.Problems = append(c.rep.Problems, Problem{Invariant: "orphan", Key: o.Key,
-					Detail: fmt.Sprintf("%s orphan older than the grace period (%s)", o.Kind, c.opts.Grace)})
+					Detail: fmt.Sprintf("%s orphan older than the grace period (%s)", o.Kind, c.rep.Grace)})
 			}
 		}
 	}

@@ -144,3 +144,65 @@ func TestFsckJSONWhenTheStoreDoesNotOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestFsckJSONOnUsageErrors: once --json is parsed, a usage error is a JSON
+// report too (exit_code 2 and the error; on main stdout was empty).
+func TestFsckJSONOnUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"fsck", "--json"},
+		{"fsck", "--json", "--grace", "abc", "--store", "mem://"},
+		{"fsck", "--json", "--grace", "-1h", "--store", "mem://"},
+		{"fsck", "--json", "--store", "mem://", "extra"},
+	} {
+		code, out, _ := stowageCmd(t, nil, args...)
+		var rep fsckOutput
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Errorf("%q: exit %d, no JSON: %v: %q", args, code, err, out)
+			continue
+		}
+		if code != exitUsage || rep.ExitCode != exitUsage || rep.Error == "" {
+			t.Errorf("%q: exit %d, report %+v", args, code, rep)
+		}
+	}
+}
+
+// TestFsckNegativeGrace: a negative --grace is refused (exit 2), as the
+// sweeper refuses it; --grace 0s --strict names the grace as given (on
+// main it said "-1ns").
+func TestFsckNegativeGrace(t *testing.T) {
+	storeURL, _ := inspectFixture(t)
+	env := map[string]string{"STOWAGE_STORE": storeURL}
+	if code, _, stderr := stowageCmd(t, env, "fsck", "--grace", "-1h"); code != exitUsage || !strings.Contains(stderr, "negative") {
+		t.Errorf("--grace -1h: exit %d: %s", code, stderr)
+	}
+	st, err := stowage.Open(t.Context(), storeURL, stowage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Objects().Put(t.Context(), manifest.DataKey("01KBZ0RPHAN000000000000001"), []byte("orphan"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, out, _ := stowageCmd(t, env, "fsck", "--grace", "0s", "--strict")
+	if code != exitProblems || !strings.Contains(out, "grace period (0s)") || strings.Contains(out, "-1ns") {
+		t.Errorf("--grace 0s --strict: exit %d\n%s", code, out)
+	}
+}
+
+// TestInspectHelpNamesTheColumns: inspect's help describes the columns
+// inspect sessions prints (on main it promised "nodes", which it never
+// printed).
+func TestInspectHelpNamesTheColumns(t *testing.T) {
+	_, _, help := stowageCmd(t, nil, "inspect", "-h")
+	storeURL, _ := inspectFixture(t)
+	_, out, _ := stowageCmd(t, nil, "inspect", "sessions", "--store", storeURL)
+	header := strings.Fields(strings.SplitN(out, "\n", 2)[0])
+	for _, col := range header[1:] {
+		if !strings.Contains(help, strings.ToLower(col)) {
+			t.Errorf("inspect help does not name the column %s:\n%s", col, help)
+		}
+	}
+	if strings.Contains(help, "nodes)") {
+		t.Errorf("inspect help still promises nodes:\n%s", help)
+	}
+}

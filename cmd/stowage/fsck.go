@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -35,16 +37,26 @@ func runFsck(ctx context.Context, e *env, args []string) int {
 	store := e.storeFlag(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON (always: with exit_code and error when the check cannot run)")
 	deep := fs.Bool("deep", false, "also read every committed attachment in full and check its digest")
-	grace := fs.Duration("grace", gc.DefaultGrace, "orphans older than this are stale (0s: every orphan is stale)")
+	grace := fs.Duration("grace", gc.DefaultGrace, "orphans older than this are stale (0s: every orphan is stale; negative is refused)")
 	strict := fs.Bool("strict", false, "stale orphans are problems (exit 3)")
-	if code, ok := e.parse(fs, args); !ok {
-		return code
+	if err := parseInterleaved(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		// The flag package has printed the error and the usage.
+		return e.fsckJSON(*asJSON, nil, exitUsage, err)
 	}
-	if *store == "" {
-		return e.usageErr("fsck", "--store (or STOWAGE_STORE) is required")
+	var usage error
+	switch {
+	case *store == "":
+		usage = errors.New("--store (or STOWAGE_STORE) is required")
+	case fs.NArg() > 0:
+		usage = fmt.Errorf("unexpected arguments %q", fs.Args())
+	case *grace < 0:
+		usage = fmt.Errorf("--grace %s: must not be negative", *grace)
 	}
-	if fs.NArg() > 0 {
-		return e.usageErr("fsck", "unexpected arguments %q", fs.Args())
+	if usage != nil {
+		return e.fsckJSON(*asJSON, nil, e.usageErr("fsck", "%v", usage), usage)
 	}
 	rep, err := e.fsck(ctx, *store, &fsck.Options{Grace: fsckGrace(*grace), Deep: *deep, StaleOrphansAreProblems: *strict})
 	code := exitOK
@@ -54,20 +66,28 @@ func runFsck(ctx context.Context, e *env, args []string) int {
 	case !rep.Clean():
 		code = exitProblems
 	}
-	if *asJSON {
-		out := fsckOutput{Report: rep, ExitCode: code}
-		if err != nil {
-			out.Error = err.Error()
-		} else {
-			out.Clean = rep.Clean()
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return e.fail("fsck", err)
-		}
-	} else if err == nil {
+	if !*asJSON && err == nil {
 		printFsck(e.stdout, rep)
+	}
+	return e.fsckJSON(*asJSON, rep, code, err)
+}
+
+// fsckJSON prints the JSON report when asJSON (also when the check could
+// not run: a usage error, a store that does not open) and returns code.
+func (e *env) fsckJSON(asJSON bool, rep *fsck.Report, code int, err error) int {
+	if !asJSON {
+		return code
+	}
+	out := fsckOutput{Report: rep, ExitCode: code}
+	if err != nil {
+		out.Error = err.Error()
+	} else {
+		out.Clean = rep.Clean()
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return e.fail("fsck", err)
 	}
 	return code
 }

@@ -19,7 +19,8 @@ import (
 
 const inspectUsage = `Usage: stowage inspect --store URL <what> [args] [--json]
 
-  sessions                     list the sessions (revision, objects, nodes)
+  sessions                     list the sessions: state (live, deleted, no head,
+                               unreadable), revision, gen, objects named
   head SESSION                 the session's head, decoded, as JSON
   log SESSION                  the revision log: revision, time, turn, nodes, attachments
   graph SESSION [--dot] [--active] [--leaf NODE]
