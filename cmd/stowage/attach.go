@@ -13,6 +13,7 @@ import (
 
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
 const attachUsage = `Usage: stowage attach --store URL --session SESSION <action> [flags]
@@ -83,6 +84,11 @@ func runAttach(ctx context.Context, e *env, args []string) int {
 	if do == nil {
 		return e.usageErr("attach", "unknown action %q (want grant-put, seal, grant-get or curl)", action)
 	}
+	// Every action presigns: a store that cannot is refused before
+	// anything is created (a file store's directory, its marker).
+	if err := e.canPresign(ctx, *store); err != nil {
+		return e.fail("attach "+action, err)
+	}
 	st, err := e.open(ctx, *store, e.quietLogger(), false)
 	if err != nil {
 		return e.fail("attach", err)
@@ -105,6 +111,21 @@ func runAttach(ctx context.Context, e *env, args []string) int {
 		return e.fail("attach "+action, err)
 	}
 	return exitOK
+}
+
+// canPresign opens the object store at url read-only and unprobed (no
+// request, nothing created) and returns attach.ErrNoPresign unless it
+// presigns requests.
+func (e *env) canPresign(ctx context.Context, url string) error {
+	objs, err := openurl.Open(ctx, url, &openurl.Options{ReadOnly: true, SkipProbe: true, Getenv: e.getenv, Logger: e.quietLogger()})
+	if err != nil {
+		return err
+	}
+	defer objs.Close()
+	if _, ok := objstore.FindPresigner(objs); !ok {
+		return attach.ErrNoPresign
+	}
+	return nil
 }
 
 func grantPut(ctx context.Context, a *attach.Store, args []string, f *attachFlags) (any, error) {

@@ -29,7 +29,10 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 		return err
 	}
 	if read == nil {
-		return fmt.Errorf("session %s has no commit", sid)
+		return fmt.Errorf("session %s: %w", sid, errNoSession)
+	}
+	if f.leaf != "" && !hasNode(read.Graph, f.leaf) {
+		return usageError{fmt.Sprintf("--leaf %s: no such node in session %s", f.leaf, sid)}
 	}
 	switch {
 	case f.json:
@@ -39,6 +42,16 @@ func (e *env) inspectGraph(ctx context.Context, st *stowage.Store, args []string
 	}
 	fmt.Fprintf(e.stdout, "session %s, revision %d, %d nodes, leaf %s\n", sid, read.HeadRevision, len(read.Graph.Nodes), dash(read.Graph.LeafNodeID))
 	return writeTree(e.stdout, read.Graph)
+}
+
+// hasNode reports whether the graph holds the node id.
+func hasNode(g session.Graph, id string) bool {
+	for _, n := range g.Nodes {
+		if n.NodeID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // children maps each node to its children in graph order; roots are the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stowage-dev/stowage"
 	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -179,7 +180,7 @@ func (e *env) inspectHead(ctx context.Context, st *stowage.Store, args []string,
 	}
 	_, payload, err := readObject(ctx, st.Objects(), session.HeadKey(sid))
 	if err != nil {
-		return err
+		return noSession(sid, err)
 	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, payload, "", "  "); err != nil {
@@ -197,7 +198,7 @@ func (e *env) inspectLog(ctx context.Context, st *stowage.Store, args []string, 
 	}
 	recs, err := revisionLog(ctx, st.Objects(), sid)
 	if err != nil {
-		return err
+		return noSession(sid, err)
 	}
 	if f.json {
 		if recs == nil {
@@ -237,6 +238,12 @@ func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string,
 	refs, err := a.List(ctx)
 	if err != nil {
 		return err
+	}
+	if len(refs) == 0 {
+		// No ref: the session must at least have a head.
+		if _, err := st.Objects().Head(ctx, session.HeadKey(sid)); err != nil {
+			return noSession(sid, err)
+		}
 	}
 	if f.json {
 		rows := make([]refRow, len(refs))
@@ -294,6 +301,16 @@ func (e *env) inspectCat(ctx context.Context, st *stowage.Store, args []string, 
 	return err
 }
 
+// noSession turns the head's absence into errNoSession, without the
+// backend's not-found message (which may name a file path); other errors
+// are returned as they are.
+func noSession(sid string, err error) error {
+	if errors.Is(err, objstore.ErrNotExist) {
+		return fmt.Errorf("session %s: %w", sid, errNoSession)
+	}
+	return err
+}
+
 // resolveID expands a unique prefix of an attachment id the session holds
 // (as inspect log and refs print them) to the whole id.
 func resolveID(ctx context.Context, a *attach.Store, id string) (string, error) {
@@ -316,7 +333,7 @@ func resolveID(ctx context.Context, a *attach.Store, id string) (string, error) 
 	case 1:
 		return match[0], nil
 	}
-	return "", fmt.Errorf("%d attachments of session %s start with %s", len(match), a.SessionID(), id)
+	return "", usageError{fmt.Sprintf("%d attachments of session %s start with %s", len(match), a.SessionID(), id)}
 }
 
 func short(id string) string {

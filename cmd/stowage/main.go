@@ -16,8 +16,10 @@
 // Flags may come before or after the command.
 //
 // Exit codes: 0 ok, 1 transient error, 2 usage or configuration (bad URL,
-// unknown parameter, no such bucket, access denied, no stowage store), 3
-// fsck found problems, 130/143 interrupted by SIGINT/SIGTERM.
+// unknown parameter, no such bucket, access denied, no stowage store) and
+// whatever retrying cannot fix (no such session or attachment, an invalid id
+// or range, an unsupported operation), 3 fsck found problems, 130/143
+// interrupted by SIGINT/SIGTERM.
 package main
 
 import (

@@ -11,8 +11,11 @@ import (
 	"strings"
 
 	"github.com/stowage-dev/stowage"
+	"github.com/stowage-dev/stowage/attach"
+	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/internal/buildinfo"
 	"github.com/stowage-dev/stowage/internal/exitcode"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 )
 
@@ -49,7 +52,9 @@ Flags may come before or after the command and its arguments.
 
 Exit codes: 0 ok, 1 transient error (retry later), 2 usage or configuration
 (bad flag or URL, unknown URL parameter, no such bucket, access denied, no
-stowage store at the URL), 3 fsck found problems, 130/143 interrupted by
+stowage store at the URL) and whatever retrying cannot fix (no such session
+or attachment, an invalid id or range, an operation the store does not
+support), 3 fsck found problems, 130/143 interrupted by
 SIGINT/SIGTERM.
 Run 'stowage <command> -h' for a command's flags.
 `
@@ -179,7 +184,30 @@ func (e *env) usageErr(cmd string, format string, args ...any) int {
 // error, 130/143 after a signal, 1 otherwise (package exitcode).
 func (e *env) fail(cmd string, err error) int {
 	fmt.Fprintf(e.stderr, "stowage %s: %v\n", cmd, err)
-	return exitcode.Classify(e.ctx, err)
+	code := exitcode.Classify(e.ctx, err)
+	if code == exitError && notTransient(err) {
+		return exitUsage
+	}
+	return code
+}
+
+// errNoSession: the store holds no session of that id (no head, and for
+// inspect refs no attachment ref either).
+var errNoSession = errors.New("no such session")
+
+// notTransient reports whether err is one that retrying never fixes, so
+// that it exits 2 rather than 1 ("retry later"): no such session or
+// attachment, an invalid id, an invalid argument (a range past the end),
+// an operation the store does not support (docs/operations.md, "Exit
+// codes").
+func notTransient(err error) bool {
+	for _, target := range []error{errNoSession, attach.ErrNotFound, ids.ErrInvalidID,
+		objstore.ErrInvalidArgument, objstore.ErrNotSupported} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // open opens the stowage store url names; read-only for the commands that

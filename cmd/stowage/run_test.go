@@ -169,7 +169,7 @@ func TestInspect(t *testing.T) {
 	if _, part, _ := stowageCmd(t, env, "inspect", "cat", "s1", id[:10], "--range", "10:5"); part != full[10:15] {
 		t.Errorf("cat --range 10:5 by id prefix: %q, want %q", part, full[10:15])
 	}
-	if code, _, _ := stowageCmd(t, env, "inspect", "cat", "s1", strings.Repeat("0", 64)); code != exitError {
+	if code, _, _ := stowageCmd(t, env, "inspect", "cat", "s1", strings.Repeat("0", 64)); code != exitUsage {
 		t.Errorf("cat of an attachment the session does not hold: exit %d", code)
 	}
 }
