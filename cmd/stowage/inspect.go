@@ -143,6 +143,9 @@ func (e *env) inspectSessions(ctx context.Context, st *stowage.Store, args []str
 		info, err := session.ReadHead(ctx, st.Objects(), sid)
 		row := sessionRow{Session: sid}
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// Interrupted, not unreadable: the run stops (130/143).
+			return fmt.Errorf("session %s: %w", sid, context.Cause(ctx))
 		case err != nil:
 			row.State, row.Error = "unreadable", err.Error()
 		case info == nil:

@@ -17,6 +17,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/openurl"
+	"github.com/stowage-dev/stowage/objstore/retry"
 )
 
 // Exit codes.
@@ -64,6 +65,9 @@ type env struct {
 	ctx            context.Context // for exit codes: a signal's cancellation
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	// wrap, if set, wraps the object store every command opens (tests:
+	// a store that is slow, or stops, at a chosen request).
+	wrap func(objstore.Store) objstore.Store
 }
 
 // command is a subcommand: it parses its own flags from args and returns
@@ -85,17 +89,21 @@ var commands = map[string]command{
 // after the command name (`stowage --store URL fsck` is `stowage fsck
 // --store URL`).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	return (&env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}).run(args)
+}
+
+func (e *env) run(args []string) int {
+	ctx := e.ctx
 	i := slices.IndexFunc(args, func(a string) bool { _, ok := commands[a]; return ok })
 	if i < 0 {
 		if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
-			fmt.Fprint(stdout, usageText)
+			fmt.Fprint(e.stdout, usageText)
 			return exitOK
 		}
 		if first := slices.IndexFunc(args, func(a string) bool { return !strings.HasPrefix(a, "-") }); first >= 0 {
-			fmt.Fprintf(stderr, "stowage: unknown command %q\n\n%s", args[first], usageText)
+			fmt.Fprintf(e.stderr, "stowage: unknown command %q\n\n%s", args[first], usageText)
 		} else {
-			fmt.Fprint(stderr, usageText)
+			fmt.Fprint(e.stderr, usageText)
 		}
 		return exitUsage
 	}
@@ -216,9 +224,19 @@ func notTransient(err error) bool {
 // Read-only, a target that holds no stowage store is refused ("no stowage
 // store at URL", exit 2) instead of being taken for an empty store.
 func (e *env) open(ctx context.Context, url string, log *slog.Logger, readOnly bool) (*stowage.Store, error) {
-	st, err := stowage.Open(ctx, url, stowage.Config{Logger: log, ReadOnly: readOnly,
-		URL: &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}})
+	o := &openurl.Options{Getenv: e.getenv, Logger: log, ReadOnly: readOnly}
+	if e.wrap != nil {
+		o.Metrics = wrapper(e.wrap)
+	}
+	st, err := stowage.Open(ctx, url, stowage.Config{Logger: log, ReadOnly: readOnly, URL: o})
 	return st, exitcode.Where(url, err)
+}
+
+// wrapper puts env.wrap where openurl composes the decorators.
+type wrapper func(objstore.Store) objstore.Store
+
+func (w wrapper) Instrument(s objstore.Store, _ string) (objstore.Store, retry.Hooks) {
+	return w(s), retry.Hooks{}
 }
 
 // quietLogger logs warnings and errors to stderr.
