@@ -31,9 +31,8 @@ func (c *checker) checkSessions(ctx context.Context) error {
 func (c *checker) checkSession(ctx context.Context, sid string) error {
 	head := session.HeadKey(sid)
 	info, err := session.ReadHead(ctx, c.objs, sid)
-	var corrupt *session.CorruptError
 	switch {
-	case errors.As(err, &corrupt):
+	case isCorrupt(err):
 		c.problem(InvHead, head, "head does not decode: %v", err)
 		c.mu.Lock()
 		c.rep.Unreadable = append(c.rep.Unreadable, head)
@@ -134,6 +133,16 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 		}
 	}
 	return nil
+}
+
+// isCorrupt reports whether err says a stored object is damaged: it does
+// not decode (on any backend), or the backend's own checksum of the
+// stored bytes fails on reading them back (fsstore's object files,
+// objstore.ErrChecksum), where S3 would return the damaged bytes for the
+// decoder to refuse. Either is a problem found, never a failed check.
+func isCorrupt(err error) bool {
+	var corrupt *session.CorruptError
+	return errors.As(err, &corrupt) || errors.Is(err, objstore.ErrChecksum)
 }
 
 // isStorageFailure tells a failure to read (retryable, permission,

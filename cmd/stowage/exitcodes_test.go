@@ -67,3 +67,37 @@ func TestAttachOnAStoreThatCannotPresignCreatesNothing(t *testing.T) {
 		t.Errorf("attach created %s: %v", dir, err)
 	}
 }
+
+// TestFsckCorruptFileObjectIsAProblem: a file store's head whose object
+// file is damaged (its content, or its trailer) is a problem found, exit 3,
+// reported as on S3 ("head does not decode"), not a failed check (on main:
+// exit 1, "retry later", and no problem list).
+func TestFsckCorruptFileObjectIsAProblem(t *testing.T) {
+	for name, at := range map[string]func(size int64) int64{
+		"content": func(int64) int64 { return 10 },
+		"trailer": func(size int64) int64 { return size - 40 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			storeURL, _ := inspectFixture(t)
+			file := filepath.Join(strings.TrimPrefix(storeURL, "file://"), "objects", "sessions%2f.d", "s1%2f.d", "head.o")
+			f, err := os.OpenFile(file, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := f.Stat()
+			if err == nil {
+				_, err = f.WriteAt([]byte("XXXXXXX"), at(st.Size()))
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, stderr := stowageCmd(t, nil, "fsck", "--store", storeURL)
+			if code != exitProblems || !strings.Contains(out, "1 PROBLEMS") || !strings.Contains(out, "head does not decode") {
+				t.Fatalf("exit %d\n%s%s", code, out, stderr)
+			}
+		})
+	}
+}
