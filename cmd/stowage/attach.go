@@ -29,7 +29,8 @@ requests; this process moves none of them.
   seal [GRANT.json|-]
                  verify the bytes the client sent through a grant (read from
                  the file, or stdin) and record the session's ref; prints
-                 the ref (JSON)
+                 the ref (JSON, as inspect refs --json: id, size,
+                 media_type, label, metadata; committed_at once committed)
   grant-get --id HEX [--filename NAME] [--expires D]
                  print a presigned GET (JSON) of an attachment the session
                  holds a committed ref to
@@ -159,7 +160,11 @@ func seal(ctx context.Context, a *attach.Store, args []string, _ *attachFlags) (
 	if err := json.NewDecoder(r).Decode(&g); err != nil {
 		return nil, usageError{fmt.Sprintf("reading the grant: %v", err)}
 	}
-	return a.Seal(ctx, g)
+	ref, err := a.Seal(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	return refRowOf(ref), nil
 }
 
 func grantGet(ctx context.Context, a *attach.Store, args []string, f *attachFlags) (any, error) {

@@ -73,17 +73,25 @@ func TestAttachCommandsAsDocumented(t *testing.T) {
 		store := s3env.PrefixURL(t, srv)
 		env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STOWAGE_STORE="+store,
 			"AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey, "AWS_REGION="+srv.Region)
-		bash := func(script string) {
+		bash := func(script string) string {
 			t.Helper()
 			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 			cmd.Dir, cmd.Env = dir, env
-			if out, err := cmd.CombinedOutput(); err != nil {
+			out, err := cmd.CombinedOutput()
+			if err != nil {
 				t.Fatalf("%s: %v\n%s", script, err, out)
 			}
+			return string(out)
 		}
 		// One shell session, as a person types it: the second block sees
 		// the first one's variables.
-		bash(blocks[0] + "\ndeclare -p sha size > .vars\n")
+		sealed := bash(blocks[0] + "\ndeclare -p sha size > .vars\n")
+		// seal prints the ref as inspect refs --json does: snake_case, no
+		// zero committed_at (on main: Go field names, "0001-01-01...").
+		if !strings.Contains(sealed, `"id": "`+id+`"`) || !strings.Contains(sealed, `"media_type": "video/webm"`) ||
+			strings.Contains(sealed, `"ID"`) || strings.Contains(sealed, "committed_at") || strings.Contains(sealed, "0001-01-01") {
+			t.Errorf("seal's output is not inspect refs --json's row:\n%s", sealed)
+		}
 		commitNaming(t, store, env, id)
 		bash(". ./.vars\n" + blocks[1])
 		var get objstore.PresignedRequest

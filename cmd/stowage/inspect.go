@@ -121,6 +121,15 @@ type refRow struct {
 	CommittedAt *time.Time        `json:"committed_at,omitempty"` // absent: uncommitted
 }
 
+// refRowOf is r as inspect refs --json and attach seal print it.
+func refRowOf(r attach.Ref) refRow {
+	row := refRow{r.ID, r.Size, r.MediaType, r.Label, r.Metadata, nil}
+	if !r.CommittedAt.IsZero() {
+		row.CommittedAt = &r.CommittedAt
+	}
+	return row
+}
+
 // sessionRow is one line of inspect sessions.
 type sessionRow struct {
 	Session  string `json:"session"`
@@ -251,10 +260,7 @@ func (e *env) inspectRefs(ctx context.Context, st *stowage.Store, args []string,
 	if f.json {
 		rows := make([]refRow, len(refs))
 		for i, r := range refs {
-			rows[i] = refRow{r.ID, r.Size, r.MediaType, r.Label, r.Metadata, nil}
-			if !r.CommittedAt.IsZero() {
-				rows[i].CommittedAt = &r.CommittedAt
-			}
+			rows[i] = refRowOf(r)
 		}
 		return e.writeJSON(rows)
 	}
