@@ -20,6 +20,7 @@ import (
 	"github.com/stowage-dev/stowage/internal/buildinfo"
 	"github.com/stowage-dev/stowage/internal/exitcode"
 	"github.com/stowage-dev/stowage/marker"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/instrument"
 	"github.com/stowage-dev/stowage/objstore/openurl"
 	"github.com/stowage-dev/stowage/session"
@@ -107,16 +108,11 @@ func runWith(ctx context.Context, args []string, d *deps) int {
 // not open, so that --json always has one to print.
 func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (gc.Report, error) {
 	rep := gc.Report{Shard: cfg.shard.String(), DryRun: cfg.dryRun}
-	store, err := openurl.Open(ctx, cfg.store, &openurl.Options{Metrics: instrument.For(reg), Logger: log, Getenv: d.getenv, ReadOnly: cfg.dryRun})
+	store, err := openStore(ctx, cfg, reg, log, d)
 	if err != nil {
-		return rep, fmt.Errorf("cannot open the store: %w", err)
+		return rep, err
 	}
 	defer store.Close()
-	// A target with no store (a typo in the prefix) is refused, never
-	// swept as an empty one; the check writes nothing.
-	if _, err := marker.Check(ctx, store); err != nil {
-		return rep, exitcode.Where(cfg.store, err)
-	}
 	maxDeletes := cfg.maxDeletes
 	if maxDeletes == 0 {
 		maxDeletes = gc.NoDeletes
@@ -151,6 +147,34 @@ func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slo
 		rep = got
 	}
 	return rep, err
+}
+
+// openStore opens the store the sweep runs on, after checking, read-only,
+// that it holds a stowage store. A target with no store (a typo in the
+// prefix) is refused, never swept as an empty one, and before anything is
+// written: the read-write open would create a file store's layout (a
+// missing directory, its lock files) and probe an S3 prefix with writes.
+// The check skips the probe when the read-write open probes after it.
+func openStore(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (objstore.Store, error) {
+	opts := &openurl.Options{Metrics: instrument.For(reg), Logger: log, Getenv: d.getenv, ReadOnly: true, SkipProbe: !cfg.dryRun}
+	ro, err := openurl.Open(ctx, cfg.store, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the store: %w", err)
+	}
+	if _, err := marker.Check(ctx, ro); err != nil || cfg.dryRun {
+		if err != nil {
+			ro.Close()
+			return nil, exitcode.Where(cfg.store, err)
+		}
+		return ro, nil
+	}
+	ro.Close()
+	opts.ReadOnly, opts.SkipProbe = false, false
+	rw, err := openurl.Open(ctx, cfg.store, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the store: %w", err)
+	}
+	return rw, nil
 }
 
 func logOutcome(ctx context.Context, log *slog.Logger, code int, err error) {

@@ -162,8 +162,10 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 // TestNoStoreAtURL: the sweeper and its dry run at a target that holds no
 // stowage store (a typo in the prefix) exit 2 with "no stowage store at
-// URL" in the JSON report, on a file store and on each server; on main they
-// reported "scanned 0" and exited 0.
+// URL" in the JSON report, on a file store and on each server, without a
+// write (the sweeper without --dry-run used to probe the prefix with PUTs
+// and DELETEs before refusing it); on main they reported "scanned 0" and
+// exited 0.
 func TestNoStoreAtURL(t *testing.T) {
 	check := func(t *testing.T, storeURL string) {
 		for _, extra := range [][]string{nil, {"--dry-run"}} {
@@ -189,6 +191,11 @@ func TestNoStoreAtURL(t *testing.T) {
 		}
 		seedReferenced(t, s)
 		s.Close()
+		watch := testenv.WatchWrites(t, srv)
+		q.Set("endpoint", watch.Endpoint)
 		check(t, "s3://"+srv.Bucket+"/"+prefix+"-typo?"+q.Encode())
+		if w := watch.Writes(5); len(w) > 0 {
+			t.Fatalf("the sweeper wrote at a target with no store: %q", w)
+		}
 	})
 }
