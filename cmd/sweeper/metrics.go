@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +51,7 @@ func exportMetrics(ctx context.Context, reg *prometheus.Registry, cfg *config, r
 	end := float64(now().UnixNano()) / 1e9
 	gauge("last_run_timestamp_seconds", "When the last sweep of the shard ended.", end)
 	if code == exitOK {
-		gauge("last_success_timestamp_seconds", "When the last successful sweep of the shard ended.", end)
+		gauge(lastSuccessName, lastSuccessHelp, end)
 	}
 	gauge("exit_code", "Exit code of the last sweep (0 ok, 1 transient error, 2 configuration, 3 lease held, 4 refused, 130/143 interrupted).", float64(code))
 	gauge("duration_seconds", "Duration of the last sweep.", took.Seconds())
@@ -74,13 +76,61 @@ func exportMetrics(ctx context.Context, reg *prometheus.Registry, cfg *config, r
 
 	var errs error
 	if cfg.textfile != "" {
-		errs = errors.Join(errs, prometheus.WriteToTextfile(cfg.textfile, withLabel(reg, "shard", shard)))
+		errs = errors.Join(errs, writeTextfile(cfg.textfile, reg, shard, code))
 	}
 	if cfg.pushgateway != "" {
 		p := push.New(cfg.pushgateway, pushJob).Grouping("shard", shard).Gatherer(reg)
 		errs = errors.Join(errs, p.AddContext(ctx))
 	}
 	return errs
+}
+
+const (
+	lastSuccessName = "last_success_timestamp_seconds"
+	lastSuccessHelp = "When the last successful sweep of the shard ended."
+)
+
+// writeTextfile writes reg's metrics, labelled with shard, to path. The
+// textfile replaces the previous run's, so a failed run carries the
+// previous success's timestamp over from it (when that file is of the same
+// shard): without it the stale-sweep alert would have no series to fire
+// on. A push needs no such care: it adds to the group (POST), which keeps
+// the previous value.
+func writeTextfile(path string, reg prometheus.Gatherer, shard string, code int) error {
+	var g prometheus.Gatherer = withLabel(reg, "shard", shard)
+	if v, ok := previousSuccess(path, shard); ok && code != exitOK {
+		prev := prometheus.NewRegistry()
+		gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "stowage_sweeper_" + lastSuccessName, Help: lastSuccessHelp,
+			ConstLabels: prometheus.Labels{"shard": shard}})
+		gauge.Set(v)
+		prev.MustRegister(gauge)
+		g = prometheus.Gatherers{g, prev}
+	}
+	return prometheus.WriteToTextfile(path, g)
+}
+
+// previousSuccess returns the last-success timestamp of shard in the
+// textfile at path, as a previous run wrote it, if there is one.
+func previousSuccess(path, shard string) (float64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	prefix := "stowage_sweeper_" + lastSuccessName + "{"
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		end := strings.LastIndexByte(line, '}')
+		if !strings.HasPrefix(line, prefix) || end < 0 {
+			continue
+		}
+		if !slices.Contains(strings.Split(line[len(prefix):end], ","), `shard="`+shard+`"`) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64); err == nil {
+			return v, true
+		}
+	}
+	return 0, false
 }
 
 // shardLabel is the shard as a label value: "0-of-4".
