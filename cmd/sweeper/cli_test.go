@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,7 +89,8 @@ func TestJSONReportWhenTheStoreDoesNotOpen(t *testing.T) {
 
 // TestSignalExitCodes: a sweep stopped by SIGINT or SIGTERM exits 130 or
 // 143 (restic's convention) after writing its report, and counts no
-// deletion as failed.
+// deletion as failed (the signal here comes before the store is open: the
+// report is that of a sweep that never started).
 func TestSignalExitCodes(t *testing.T) {
 	for sig, want := range map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143} {
 		url, _ := bucket(t, true)
@@ -101,7 +104,7 @@ func TestSignalExitCodes(t *testing.T) {
 		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 			t.Fatalf("%v: no report: %v", sig, err)
 		}
-		if rep.ExitCode != want || rep.Failed != 0 {
+		if rep.ExitCode != want || rep.Report != nil && rep.Failed != 0 {
 			t.Fatalf("%v: report %s", sig, out.String())
 		}
 	}
@@ -141,4 +144,52 @@ func TestPushFailureIsInTheReport(t *testing.T) {
 	if code != exitError || out.ExitCode != code || !strings.Contains(out.Error, "127.0.0.1") {
 		t.Fatalf("exit %d, report exit_code %d, error %q\n%s", code, out.ExitCode, out.Error, stderr)
 	}
+}
+
+// TestJSONOnUsageErrors: with --json (or STOWAGE_SWEEPER_JSON) parsed, a
+// usage error still prints the JSON report, with exit_code 2 and the
+// error, and no scan counts; on main stdout was empty.
+func TestJSONOnUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--json"}, nil},
+		{[]string{"--json", "--grace", "abc", "--store", "mem://"}, nil},
+		{[]string{"--json", "--shard", "9/4", "--store", "mem://"}, nil},
+		{[]string{"--store", "mem://", "--shards", "4"}, map[string]string{"STOWAGE_SWEEPER_JSON": "true"}},
+	} {
+		code, stdout, stderr := runCmd(t, tc.args, tc.env)
+		keys := jsonKeys(t, stdout)
+		if code != exitUsage || keys["exit_code"] != float64(exitUsage) || keys["error"] == nil || keys["scanned"] != nil {
+			t.Errorf("sweeper %q (env %v): exit %d, report %q\n%s", tc.args, tc.env, code, stdout, stderr)
+		}
+	}
+}
+
+// TestNotStartedClaimsNoScan: a sweep that never started (no stowage store
+// at the URL) prints only its error as text, and its JSON has no scan
+// fields; on main both said "scanned 0" (and the JSON a zero start time).
+func TestNotStartedClaimsNoScan(t *testing.T) {
+	url := "file://" + t.TempDir()
+	code, text, _ := runCmd(t, []string{"--store", url, "--dry-run"}, nil)
+	if code != exitUsage || !strings.HasPrefix(text, "error (exit 2): no stowage store at ") || strings.Count(text, "\n") != 1 {
+		t.Fatalf("exit %d, text report %q", code, text)
+	}
+	_, stdout, _ := runCmd(t, []string{"--store", url, "--shard", "1/4", "--json"}, nil)
+	keys := jsonKeys(t, stdout)
+	want := []string{"dry_run", "error", "exit_code", "max_deletes", "shard"}
+	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) || keys["shard"] != "1/4" {
+		t.Fatalf("JSON of a sweep that never started: %s (keys %v, want %v)", stdout, got, want)
+	}
+}
+
+// jsonKeys decodes stdout as one JSON object.
+func jsonKeys(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatalf("no JSON report: %v: %q", err, stdout)
+	}
+	return m
 }

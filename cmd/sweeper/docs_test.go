@@ -321,3 +321,28 @@ func TestOperationsNamesRealTests(t *testing.T) {
 		}
 	}
 }
+
+// TestReportKeysDocumented: every key of the JSON report (output and the
+// gc.Report it embeds) has a row in docs/operations.md's report table.
+func TestReportKeysDocumented(t *testing.T) {
+	doc := operationsDoc(t)
+	start := strings.Index(doc, "| key | value |")
+	if start < 0 {
+		t.Fatal("docs/operations.md has no report key table")
+	}
+	table := doc[start:]
+	table = table[:strings.Index(table, "\n\n")]
+	var keys []string
+	for _, typ := range []reflect.Type{reflect.TypeFor[output](), reflect.TypeFor[gc.Report]()} {
+		for f := range typ.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				keys = append(keys, name)
+			}
+		}
+	}
+	for _, k := range keys {
+		if !regexp.MustCompile("(?m)^\\| [^|]*`" + k + "`").MatchString(table) {
+			t.Errorf("report key %q is not in docs/operations.md's report table", k)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type config struct {
 	logJSON     bool
 	progress    string
 	version     bool
+	// valid is set once every flag parsed and validated.
+	valid bool
 }
 
 // flagDef is one row of the flag table: the flag, its environment
@@ -126,7 +128,8 @@ var flagTable = []flagDef{
 
 // parseFlags parses args with environment fallbacks from getenv: the
 // default, then the environment variable, then the flag. It returns
-// flag.ErrHelp for -h and an exitcode.UsageError for a bad value.
+// flag.ErrHelp for -h and an exitcode.UsageError for a bad value, with the
+// config as far as it was parsed (for --json, which holds also then).
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("sweeper", flag.ContinueOnError)
@@ -161,17 +164,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, exitcode.UsageError{Err: err}
+		return c, exitcode.UsageError{Err: err}
 	}
 	if envErr != nil {
-		return nil, exitcode.UsageError{Err: envErr}
+		return c, exitcode.UsageError{Err: envErr}
 	}
 	if c.version {
 		return c, nil
 	}
 	if err := c.validate(fs.Args(), getenv); err != nil {
-		return nil, exitcode.UsageError{Err: err}
+		return c, exitcode.UsageError{Err: err}
 	}
+	c.valid = true
 	return c, nil
 }
 

@@ -77,6 +77,10 @@ func runWith(ctx context.Context, args []string, d *deps) int {
 	}
 	if err != nil {
 		fmt.Fprintf(d.stderr, "sweeper: %v\n", err)
+		if cfg != nil && cfg.jsonOut {
+			// --json holds also for a bad flag, once --json was parsed.
+			_ = writeReport(d.stdout, cfg, nil, exitUsage, err)
+		}
 		return exitUsage
 	}
 	if cfg.version {
@@ -91,7 +95,7 @@ func runWith(ctx context.Context, args []string, d *deps) int {
 	logOutcome(ctx, log, code, err)
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	if merr := exportMetrics(mctx, reg, cfg, rep, code, d.now().Sub(started), d.now); merr != nil {
+	if merr := exportMetrics(mctx, reg, cfg, orNotStarted(rep, cfg), code, d.now().Sub(started), d.now); merr != nil {
 		log.Error("sweeper: exporting metrics failed", "err", merr)
 		if code == exitOK {
 			code, err = exitError, merr
@@ -104,13 +108,12 @@ func runWith(ctx context.Context, args []string, d *deps) int {
 }
 
 // sweep opens the store and runs one sweep. A dry run opens it read-only.
-// The report is filled with the shard and mode even when the store does
-// not open, so that --json always has one to print.
-func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (gc.Report, error) {
-	rep := gc.Report{Shard: cfg.shard.String(), DryRun: cfg.dryRun}
+// The report is nil when the sweep never started (the store did not open,
+// or holds no stowage store).
+func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slog.Logger, d *deps) (*gc.Report, error) {
 	store, err := openStore(ctx, cfg, reg, log, d)
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
 	defer store.Close()
 	maxDeletes := cfg.maxDeletes
@@ -143,10 +146,19 @@ func sweep(ctx context.Context, cfg *config, reg prometheus.Registerer, log *slo
 	if showProgress {
 		fmt.Fprintln(d.stderr)
 	}
-	if got.Shard != "" {
-		rep = got
+	if got.Shard == "" {
+		return nil, err // the sweeper refused its configuration
 	}
-	return rep, err
+	return &got, err
+}
+
+// orNotStarted is rep, or for a sweep that never started the empty report
+// of its shard and mode (the metrics of a failed run).
+func orNotStarted(rep *gc.Report, cfg *config) gc.Report {
+	if rep != nil {
+		return *rep
+	}
+	return gc.Report{Shard: cfg.shard.String(), DryRun: cfg.dryRun}
 }
 
 // openStore opens the store the sweep runs on, after checking, read-only,
@@ -221,17 +233,28 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// output is the JSON report.
+// output is the JSON report. A sweep that never started (a bad flag, a
+// store that does not open or holds no stowage store) has no Report: its
+// JSON holds only shard (when the flags gave a valid one), dry_run,
+// max_deletes, exit_code and error, and claims no scan.
 type output struct {
-	gc.Report
+	Shard  string `json:"shard,omitempty"`
+	DryRun bool   `json:"dry_run"`
+	*gc.Report
 	// MaxDeletes is the deletion budget the run had (negative: unbounded).
 	MaxDeletes int    `json:"max_deletes"`
 	ExitCode   int    `json:"exit_code"`
 	Error      string `json:"error,omitempty"`
 }
 
-func writeReport(w io.Writer, cfg *config, rep gc.Report, code int, err error) error {
-	out := output{Report: rep, MaxDeletes: cfg.maxDeletes, ExitCode: code}
+func writeReport(w io.Writer, cfg *config, rep *gc.Report, code int, err error) error {
+	out := output{Report: rep, DryRun: cfg.dryRun, MaxDeletes: cfg.maxDeletes, ExitCode: code}
+	switch {
+	case rep != nil:
+		out.Shard, out.DryRun = rep.Shard, rep.DryRun
+	case cfg.valid:
+		out.Shard = cfg.shard.String()
+	}
 	if err != nil {
 		out.Error = err.Error()
 	}
@@ -248,6 +271,10 @@ func writeReport(w io.Writer, cfg *config, rep gc.Report, code int, err error) e
 // reclaim; --max-deletes 0 says that nothing was deleted.
 func textReport(out output) string {
 	rep := out.Report
+	if rep == nil {
+		// A sweep that never started: no counts to claim.
+		return fmt.Sprintf("error (exit %d): %s\n", out.ExitCode, out.Error)
+	}
 	verb, mode := "reclaimed", ""
 	switch {
 	case rep.DryRun:
