@@ -193,3 +193,29 @@ func jsonKeys(t *testing.T, stdout string) map[string]any {
 	}
 	return m
 }
+
+// TestBadMetricsTargetExits2First: a Pushgateway URL that does not parse,
+// or a textfile in a directory that does not exist, is a usage error (exit
+// 2) before the sweep, which deletes nothing; on main the push failed only
+// after the sweep had deleted the orphan (exit 1).
+func TestBadMetricsTargetExits2First(t *testing.T) {
+	for _, extra := range [][]string{
+		{"--pushgateway", "::bad"},
+		{"--pushgateway", "ftp://pushgateway:9091"},
+		{"--metrics-textfile", "/nonexistent-stowage-dir/sweeper.prom"},
+	} {
+		url, orphan := bucket(t, true)
+		code, _, stderr := runCmd(t, append([]string{"--store", url, "--grace", "1h"}, extra...), nil)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want %d\n%s", extra, code, exitUsage, stderr)
+		}
+		s, err := fsstore.Open(strings.TrimPrefix(url, "file://"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Head(context.Background(), orphan); err != nil {
+			t.Errorf("%q: the orphan was deleted before the bad flag was noticed: %v", extra, err)
+		}
+		s.Close()
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -198,6 +201,9 @@ func (c *config) validate(rest []string, getenv func(string) string) error {
 	case c.leaseTTL <= 0:
 		return errors.New("--lease-ttl must be positive")
 	}
+	if err := c.validateOutputs(); err != nil {
+		return err
+	}
 	var err error
 	switch {
 	case c.shardSpec != "":
@@ -210,4 +216,30 @@ func (c *config) validate(rest []string, getenv func(string) string) error {
 		c.shard, err = gc.ParseShard(idx + "/" + strconv.Itoa(c.shards))
 	}
 	return err
+}
+
+// validateOutputs checks, before the sweep, where its metrics go: a
+// Pushgateway URL that cannot be parsed, or a textfile in a directory that
+// does not exist, would otherwise fail only after the sweep had deleted.
+func (c *config) validateOutputs() error {
+	if c.pushgateway != "" {
+		raw := c.pushgateway
+		if !strings.Contains(raw, "://") {
+			raw = "http://" + raw // as the push client does
+		}
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--pushgateway: %w", err)
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			return fmt.Errorf("--pushgateway %q: want an http(s) URL with a host", c.pushgateway)
+		}
+	}
+	if c.textfile != "" {
+		dir := filepath.Dir(c.textfile)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--metrics-textfile %q: no directory %s", c.textfile, dir)
+		}
+	}
+	return nil
 }
