@@ -59,6 +59,13 @@ func (s Shard) String() string {
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
 
+// Label returns "i-of-n": the shard in logs (key "shard"), lease keys and
+// the sweeper's metrics.
+func (s Shard) Label() string {
+	s = s.norm()
+	return fmt.Sprintf("%d-of-%d", s.Index, s.Count)
+}
+
 // ownsFence reports whether fence shard f belongs to s.
 func (s Shard) ownsFence(f int) bool {
 	s = s.norm()

@@ -242,7 +242,7 @@ func (s *Sweeper) start() (*run, error) {
 }
 
 func (r *run) sweep(ctx context.Context) error {
-	r.log.InfoContext(ctx, "gc: sweep starting", "shard", r.shard.String(), "dry_run", r.DryRun,
+	r.log.InfoContext(ctx, "gc: sweep starting", "shard", r.shard.Label(), "dry_run", r.DryRun,
 		"grace", r.Grace.String(), "cutoff", r.cutoff)
 	if !r.DryRun {
 		holder := r.Holder

@@ -219,3 +219,29 @@ func TestBadMetricsTargetExits2First(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestLogShardKey: the log key shard has the documented form "1-of-2" (as
+// in the metrics and lease keys); on main it was "1/2".
+func TestLogShardKey(t *testing.T) {
+	url, _ := bucket(t, true)
+	code, _, stderr := runCmd(t, []string{"--store", url, "--grace", "1h", "--shard", "1/2", "--log-format", "json"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	found := false
+	for line := range strings.Lines(stderr) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %v: %q", err, line)
+		}
+		if s, ok := rec["shard"]; ok {
+			found = true
+			if s != "1-of-2" {
+				t.Errorf("log %q: shard %q, want \"1-of-2\"", rec["msg"], s)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no log line has the key shard:\n%s", stderr)
+	}
+}
