@@ -156,12 +156,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		if d.env != "" {
 			usage += " [" + d.env + "]"
 		}
-		set := func(v string) error { return d.set(c, v) }
-		if d.isBool {
-			fs.BoolFunc(d.name, usage, set)
-		} else {
-			fs.Func(d.name, usage, set)
-		}
+		fs.Var(flagValue{def: d, c: c}, d.name, usage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -181,6 +176,24 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	c.valid = true
 	return c, nil
 }
+
+// flagValue is a flag of the table for package flag. Its String is the
+// default, which the help prints ("(default 24h)"), empty for an off or
+// zero default (which the help leaves out).
+type flagValue struct {
+	def flagDef
+	c   *config
+}
+
+func (f flagValue) String() string {
+	if f.def.def == "false" || f.def.def == "0" {
+		return ""
+	}
+	return f.def.def
+}
+
+func (f flagValue) Set(v string) error { return f.def.set(f.c, v) }
+func (f flagValue) IsBoolFlag() bool   { return f.def.isBool }
 
 func getenvOf(getenv func(string) string, name string) string {
 	if name == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stowage-dev/stowage/internal/exitcode"
@@ -70,5 +71,25 @@ func TestUnavailableExits1(t *testing.T) {
 	code, stdout, stderr := runCmd(t, []string{"--store", "s3://stowage-test/x?region=us-east-1&endpoint=http://" + addr, "--json"}, nil)
 	if code != exitcode.Failure {
 		t.Fatalf("unreachable server: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestHelpShowsDefaults: sweeper -h prints each flag's default (as
+// docs/operations.md's flag table lists them); on main it printed none.
+func TestHelpShowsDefaults(t *testing.T) {
+	code, _, help := runCmd(t, []string{"-h"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, d := range flagTable {
+		if d.def == "" || d.def == "false" || d.def == "0" {
+			continue
+		}
+		if !strings.Contains(help, "(default "+d.def+")") {
+			t.Errorf("help lacks --%s's default %q", d.name, d.def)
+		}
+	}
+	if strings.Contains(help, "(default false)") {
+		t.Errorf("help prints an off default:\n%s", help)
 	}
 }
