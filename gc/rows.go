@@ -36,12 +36,15 @@ type UploadForgetter interface {
 // landed before the fence, or whose FinishCommit was skipped: repair its
 // stamp), and forget the others only at the Rev that was judged.
 func (r *run) forgetSessionRows(ctx context.Context, sid string) error {
-	if r.rows == nil || r.DryRun || !r.ForgetDeadIntents {
+	if r.rows == nil || !r.ForgetDeadIntents {
 		return nil
 	}
 	dead, err := r.rows.DeadRows(ctx, sid, r.cutoff)
 	if err != nil || len(dead) == 0 {
 		return err
+	}
+	if r.DryRun {
+		return r.countDeadRows(ctx, sid, dead)
 	}
 	if err := r.checkLease(ctx); err != nil {
 		return err
@@ -83,6 +86,26 @@ func (r *run) forgetSessionRows(ctx context.Context, sid string) error {
 			continue
 		}
 		r.tally.reclaimed(KindRefRow, 1, 0)
+	}
+	return nil
+}
+
+// countDeadRows is forgetSessionRows of a dry run: it fences nothing and
+// forgets nothing, and counts the rows a sweep would forget now (those no
+// published head committed) as it would.
+func (r *run) countDeadRows(ctx context.Context, sid string, dead []manifest.Row) error {
+	for _, row := range dead {
+		committed, _, err := r.headRefs.Committed(ctx, sid, row.AttachmentID)
+		switch {
+		case err != nil:
+			return err
+		case committed:
+			r.tally.skip(SkipReferenced, 1)
+		case r.take(1) == 0:
+			r.tally.deferred(1)
+		default:
+			r.tally.reclaimed(KindRefRow, 1, 0)
+		}
 	}
 	return nil
 }

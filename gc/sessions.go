@@ -62,7 +62,7 @@ const sessionBatch = objstore.MaxDeleteBatch
 // session that never committed), whose dead rows would otherwise stay.
 func (r *run) sweepSessions(ctx context.Context) error {
 	var rowSessions iter.Seq2[string, error]
-	if l, ok := r.manifest.(SessionLister); ok && r.rows != nil && r.ForgetDeadIntents && !r.DryRun {
+	if l, ok := r.manifest.(SessionLister); ok && r.rows != nil && r.ForgetDeadIntents {
 		rowSessions = l.SessionIDs(ctx)
 	}
 	for s, err := range mergeSessions(r.sessionPrefixes(ctx), rowSessions) {
