@@ -2,7 +2,6 @@ package objstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -139,18 +138,15 @@ type streamUpload struct {
 }
 
 // readPart fills a fresh buffer from body. It returns the bytes read and
-// whether the body ended (a short or empty read).
+// whether the body ended (io.EOF: any other error of body fails the upload).
 func (u *streamUpload) readPart(ctx context.Context, body io.Reader) ([]byte, bool, error) {
 	buf, err := u.bufs.get(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	n, err := io.ReadFull(body, buf)
-	switch {
-	case err == nil:
-		return buf[:n], false, nil
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return buf[:n], true, nil
+	n, eof, err := ReadChunk(body, buf)
+	if err == nil {
+		return buf[:n], eof, nil
 	}
 	u.bufs.put(buf)
 	return nil, false, fmt.Errorf("objstore: upload %q: read body: %w", u.key, err)

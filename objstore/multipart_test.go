@@ -406,3 +406,61 @@ func TestStreamUploadValidates(t *testing.T) {
 		t.Errorf("side effects after invalid input: puts=%d creates=%d", f.puts, len(f.creates))
 	}
 }
+
+// TestStreamUploadUnexpectedEOF: a body that fails with io.ErrUnexpectedEOF
+// (as a net/http request body does when its client disconnects) fails the
+// upload with it, wherever it fails: nothing is put or completed, and a
+// multipart upload is aborted. io.ReadFull reported such a body as a short
+// one, and the bytes read so far were stored as the whole object.
+func TestStreamUploadUnexpectedEOF(t *testing.T) {
+	for _, size := range []int{0, 10, mpPart, mpPart + 10, 2 * mpPart, 3*mpPart + 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := newFakeMP(t, mpPart, 2)
+			body := &boundedBody{f: f, r: bytes.NewReader(randomBytes(t, size)), err: io.ErrUnexpectedEOF}
+			_, err := f.stream(context.Background(), "k", body, &UploadOptions{PartSize: mpPart, Concurrency: 2})
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+			}
+			if f.puts != 0 || len(f.completes) != 0 || len(f.objects) != 0 {
+				t.Fatalf("puts=%d completes=%d objects=%d; want nothing committed", f.puts, len(f.completes), len(f.objects))
+			}
+			if len(f.creates) != len(f.aborts) {
+				t.Fatalf("%d uploads created, %d aborted", len(f.creates), len(f.aborts))
+			}
+		})
+	}
+}
+
+// TestReadChunk: only io.EOF ends a stream; any other error, even
+// io.ErrUnexpectedEOF, is an error with the bytes read before it.
+func TestReadChunk(t *testing.T) {
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		name    string
+		r       io.Reader
+		n       int
+		eof     bool
+		wantErr error
+	}{
+		{"Full", bytes.NewReader(make([]byte, 10)), 8, false, nil},
+		{"Exact", bytes.NewReader(make([]byte, 8)), 8, false, nil},
+		{"Short", bytes.NewReader(make([]byte, 5)), 5, true, nil},
+		{"Empty", bytes.NewReader(nil), 0, true, nil},
+		{"UnexpectedEOF", io.MultiReader(bytes.NewReader(make([]byte, 5)), errAfter{io.ErrUnexpectedEOF}), 5, false, io.ErrUnexpectedEOF},
+		{"UnexpectedEOFFirst", errAfter{io.ErrUnexpectedEOF}, 0, false, io.ErrUnexpectedEOF},
+		{"Other", io.MultiReader(bytes.NewReader(make([]byte, 3)), errAfter{boom}), 3, false, boom},
+		{"NoProgress", errAfter{nil}, 0, false, io.ErrNoProgress},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n, eof, err := ReadChunk(c.r, make([]byte, 8))
+			if n != c.n || eof != c.eof || !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
+				t.Fatalf("ReadChunk = (%d, %v, %v), want (%d, %v, %v)", n, eof, err, c.n, c.eof, c.wantErr)
+			}
+		})
+	}
+}
+
+// errAfter returns (0, err) on every read.
+type errAfter struct{ err error }
+
+func (e errAfter) Read([]byte) (int, error) { return 0, e.err }

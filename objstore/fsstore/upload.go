@@ -103,7 +103,10 @@ func (s *Store) stream(ctx context.Context, id string, w io.Writer, body io.Read
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, rerr := io.ReadFull(body, buf)
+		n, eof, rerr := objstore.ReadChunk(body, buf)
+		if rerr != nil {
+			return nil, fmt.Errorf("fsstore: read upload body: %w", rerr)
+		}
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return nil, err
@@ -111,11 +114,8 @@ func (s *Store) stream(ctx context.Context, id string, w io.Writer, body io.Read
 			crc.Write(buf[:n])
 			size += int64(n)
 		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+		if eof {
 			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("fsstore: read upload body: %w", rerr)
 		}
 		if err := s.checkRegistered(id); err != nil {
 			return nil, err

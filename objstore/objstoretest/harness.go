@@ -118,6 +118,7 @@ var cases = []testCase{
 	{"ManyKeys", testManyKeys},
 	{"CancelledPut", testCancelledPut},
 	{"CancelledUpload", testCancelledUpload},
+	{"UploadReadError", testUploadReadError},
 	{"UploadSmall", testUploadSmall},
 	{"UploadMultipart", testUploadMultipart},
 	{"ConditionalUpload", testConditionalUpload},

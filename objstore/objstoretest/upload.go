@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/stowage-dev/stowage/objstore"
@@ -62,6 +63,47 @@ func testCancelledUpload(t *testing.T, h *Harness) {
 		})
 	}
 }
+
+// testUploadReadError: an Upload whose body fails, even with
+// io.ErrUnexpectedEOF (a net/http request body whose client went away),
+// fails with that error and commits nothing: neither the bytes read before
+// the failure as the whole object (where io.ReadFull would report a short
+// body) nor an incomplete upload; an object already under the key stays.
+func testUploadReadError(t *testing.T, h *Harness) {
+	s := h.newStore(t)
+	seed := Seed(t)
+	other := errors.New("objstoretest: disk on fire")
+	for _, c := range []struct {
+		name string
+		size int64 // bytes before the failure
+		err  error
+	}{
+		{"UnexpectedEOFSmall", 10, io.ErrUnexpectedEOF},
+		{"UnexpectedEOFFirstByte", 0, io.ErrUnexpectedEOF},
+		{"UnexpectedEOFAtPartEnd", objstore.MinPartSize, io.ErrUnexpectedEOF},
+		{"UnexpectedEOFMidPart", objstore.MinPartSize + 10, io.ErrUnexpectedEOF},
+		{"UnexpectedEOFThirdPart", 2*objstore.MinPartSize + 10, io.ErrUnexpectedEOF},
+		{"OtherErrorSmall", 10, other},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fresh, old := "readerr/"+c.name+"/new", "readerr/"+c.name+"/old"
+			MustPut(t, s, old, []byte("old"), nil)
+			for _, key := range []string{fresh, old} {
+				body := io.MultiReader(PatternReader(seed, c.size), errReader{c.err})
+				_, err := s.Upload(t.Context(), key, body, multipartOpts(2))
+				wantErr(t, "upload of a failing body", err, c.err)
+				wantNoUploads(t, s, key)
+			}
+			wantMissing(t, s, fresh)
+			wantContent(t, s, old, []byte("old"))
+		})
+	}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // testUploadSmall: bodies up to one part, of unknown size, round-trip with
 // their metadata and content type.
