@@ -236,6 +236,11 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 	if err != nil {
 		return fail(m.cause(err), false)
 	}
+	if m.err != nil {
+		// The store took a failed stream for a complete one: the object
+		// is not the caller's bytes.
+		return fail(m.err, true)
+	}
 	data.Size, data.StoredSize = m.n, info.Size
 	if err := declared(m, expect, size); err != nil {
 		return fail(err, true)

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/stowage-dev/stowage/objstore"
 )
 
 // frameSize is the original bytes per zstd frame of a compressed object; the
@@ -107,14 +109,11 @@ func (s *seekableEncoder) Read(p []byte) (int, error) {
 }
 
 func (s *seekableEncoder) next() error {
-	n, err := io.ReadFull(s.src, s.in)
-	switch err {
-	case nil:
-	case io.EOF, io.ErrUnexpectedEOF:
-		s.done = true
-	default:
-		return err
+	n, eof, err := objstore.ReadChunk(s.src, s.in)
+	if err != nil {
+		return err // only io.EOF ends the stream: a failed source is no short one
 	}
+	s.done = eof
 	s.out, s.pos = s.out[:0], 0
 	if n > 0 {
 		s.out = s.enc.EncodeAll(s.in[:n], s.out)
@@ -174,13 +173,12 @@ func (a *Store) chooseEncoding(src io.Reader, mediaType string) (io.Reader, bool
 		return src, false, nil
 	}
 	sample := make([]byte, frameSize)
-	n, err := io.ReadFull(src, sample)
-	switch err {
-	case nil:
-	case io.EOF, io.ErrUnexpectedEOF:
-		src = eofReader{}
-	default:
+	n, eof, err := objstore.ReadChunk(src, sample)
+	if err != nil {
 		return nil, false, err
+	}
+	if eof {
+		src = eofReader{}
 	}
 	sample = sample[:n]
 	rest := io.MultiReader(bytes.NewReader(sample), src)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"testing"
@@ -140,9 +141,10 @@ func testMaxSize(t *testing.T, e *env) {
 
 var errBoom = errors.New("attachtest: reader failed")
 
-type failingReader struct{}
+// failingReader fails every read with its error.
+type failingReader struct{ err error }
 
-func (failingReader) Read([]byte) (int, error) { return 0, errBoom }
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 
 // cancelAfter reads r and cancels the put's context once n bytes are read.
 type cancelAfter struct {
@@ -163,24 +165,34 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 // upload and an aborted intent, never a ref.
 func testFailingReader(t *testing.T, e *env) {
 	a := e.session("s1", &attach.Options{PartSize: objstore.MinPartSize, Concurrency: 2})
-	cases := []struct {
-		name string
-		r    io.Reader
-		mt   string
-	}{
-		{"at-once", failingReader{}, "application/octet-stream"},
-		{"multipart", io.MultiReader(bytes.NewReader(random(35, 2*objstore.MinPartSize+10)), failingReader{}), "application/octet-stream"},
-		{"in-sample", io.MultiReader(bytes.NewReader(text(36, 1000)), failingReader{}), "text/plain"},
-		{"compressed", io.MultiReader(bytes.NewReader(text(37, 3<<20)), failingReader{}), "text/plain"},
-	}
-	for _, c := range cases {
-		_, err := a.Put(e.Ctx, c.r, attach.PutOptions{MediaType: c.mt})
-		wantErr(t, c.name, err, errBoom)
+	fails := 0
+	// io.ErrUnexpectedEOF is what a net/http request body returns when its
+	// client disconnects: it must fail the put like any other error, not
+	// end the body (io.ReadFull returns it for a short read too).
+	for _, fail := range []error{errBoom, io.ErrUnexpectedEOF} {
+		for _, c := range []struct {
+			name string
+			head []byte // bytes before the failure
+			mt   string
+		}{
+			{"at-once", nil, "application/octet-stream"},
+			{"small", random(35, 10), "application/octet-stream"},
+			{"at-part-end", random(35, objstore.MinPartSize), "application/octet-stream"},
+			{"multipart", random(35, 2*objstore.MinPartSize+10), "application/octet-stream"},
+			{"in-sample", text(36, 1000), "text/plain"},
+			{"at-sample-end", text(36, 1<<20), "text/plain"},
+			{"compressed", text(37, 3<<20), "text/plain"},
+		} {
+			r := io.MultiReader(bytes.NewReader(c.head), failingReader{fail})
+			_, err := a.Put(e.Ctx, r, attach.PutOptions{MediaType: c.mt})
+			wantErr(t, fmt.Sprintf("%s (%v)", c.name, fail), err, fail)
+			fails++
+		}
 	}
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	r := &cancelAfter{r: bytes.NewReader(random(38, 3*objstore.MinPartSize)), n: objstore.MinPartSize + 1, cancel: cancel}
 	_, err := a.Put(ctx, r, attach.PutOptions{})
 	wantErr(t, "cancelled", err, context.Canceled)
-	e.checkNoTrace("s1", len(cases)+1)
+	e.checkNoTrace("s1", fails+1)
 }
