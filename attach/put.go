@@ -54,7 +54,9 @@ func (a *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (ref Ref,
 // possession). If nobody stored them, the bytes of open() are uploaded and
 // must hash to digest. Either way a body that does not match fails with
 // ErrChecksum and a failing open fails with its error, and the two cases
-// return the same errors. If the sweeper reclaims the data before it is
+// return the same errors (a failing reader's, or plain ctx.Err() for a
+// context done while the body is read) and read the reader with the same
+// Reads (of 64 KiB, see source). If the sweeper reclaims the data before it is
 // protected, PutKnown opens the body again and uploads it under a new key
 // (at most once after an upload). A reader returned by open that is an
 // io.Closer is closed.
@@ -128,11 +130,30 @@ func (a *Store) prove(ctx context.Context, digest string, size int64, open func(
 	if c, ok := r.(io.Closer); ok {
 		defer c.Close()
 	}
-	m := newMeter(ctxReader{ctx, r}, a.maxSize)
+	m := newMeter(newSource(ctx, r), a.maxSize)
 	if _, err := io.Copy(io.Discard, m); err != nil {
 		return m.cause(err)
 	}
+	if err := ctx.Err(); err != nil {
+		return err // as upload reports a context done by the end of the stream
+	}
 	return declared(m, digest, size)
+}
+
+// streamErr is the error of an upload of the stream m reads that ended
+// with err: the stream's own failure first (even if the store took the
+// failed stream for a complete one: the object is then not the caller's
+// bytes), then the end of ctx, then err. The first two are the errors the
+// proof of possession reports for the same stream, without the store's
+// wording, which names the data key.
+func streamErr(ctx context.Context, m *meter, err error) error {
+	switch {
+	case m.err != nil:
+		return m.err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return err
 }
 
 // declared fails with ErrChecksum unless the bytes read through m hash to
@@ -142,19 +163,6 @@ func declared(m *meter, digest string, size int64) error {
 		return fmt.Errorf("%w: got %d bytes hashing to %s, declared %d bytes of %s", ErrChecksum, m.n, got, size, digest)
 	}
 	return nil
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // uploadFrom uploads the bytes of open(), closing the reader if it is an
@@ -217,7 +225,7 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 		}
 		return uploaded{}, err
 	}
-	m := newMeter(r, a.maxSize)
+	m := newMeter(newSource(ctx, r), a.maxSize)
 	body, compressed, err := a.chooseEncoding(m, mediaType)
 	if err != nil {
 		return fail(m.cause(err), false)
@@ -228,18 +236,13 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 		md[metaEncoding] = manifest.EncodingZstdSeekable
 		data.Encoding, data.FrameSize = manifest.EncodingZstdSeekable, frameSize
 	}
-	info, err := a.obj.Upload(ctx, intent.DataKey, body, &objstore.UploadOptions{
+	info, uerr := a.obj.Upload(ctx, intent.DataKey, body, &objstore.UploadOptions{
 		PutOptions:  objstore.PutOptions{ContentType: "application/octet-stream", Metadata: md},
 		PartSize:    a.partSize,
 		Concurrency: a.conc,
 	})
-	if err != nil {
-		return fail(m.cause(err), false)
-	}
-	if m.err != nil {
-		// The store took a failed stream for a complete one: the object
-		// is not the caller's bytes.
-		return fail(m.err, true)
+	if err := streamErr(ctx, m, uerr); err != nil {
+		return fail(err, uerr == nil)
 	}
 	data.Size, data.StoredSize = m.n, info.Size
 	if err := declared(m, expect, size); err != nil {

@@ -2,6 +2,7 @@ package hostiletest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ func testAttachments(t *testing.T, w *world) {
 func testPutKnown(t *testing.T, w *world) {
 	errOpen := errors.New("hostiletest: B has no such bytes")
 	refuse := func() (io.Reader, error) { return nil, errOpen }
-	for _, id := range w.aIDs() {
+	for _, id := range append(w.aIDs(), w.large) {
 		size := int64(len(w.bodies[id]))
 		_, errA := w.ab.PutKnown(w.ctx, id, size, refuse, attach.PutOptions{})
 		_, errN := w.ab.PutKnown(w.ctx, w.never, size, refuse, attach.PutOptions{})
@@ -59,11 +60,104 @@ func testPutKnown(t *testing.T, w *world) {
 		_, errA = w.ab.PutKnown(w.ctx, id, size, forged, attach.PutOptions{})
 		_, errN = w.ab.PutKnown(w.ctx, w.never, size, forged, attach.PutOptions{})
 		w.same("PutKnown with forged bytes", attach.ErrChecksum, errA, id, errN, w.never)
+		w.sameReads(id, size)
+		w.sameStreamFailures(id, size)
 		if ok, err := w.st.Manifest().HoldsRef(w.ctx, sidB, id); err != nil || ok {
 			t.Fatalf("B holds a ref to A's %s after failed PutKnowns (%v)", id[:8], err)
 		}
 	}
 }
+
+// recReader records the length of each Read on it and whether it was
+// closed: what a caller learns of how PutKnown consumed its reader.
+type recReader struct {
+	body   io.Reader
+	sizes  []int
+	closed bool
+	// onRead, if set, is called after each Read with its results.
+	onRead func(n int, err error)
+}
+
+func (r *recReader) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	n, err := r.body.Read(p)
+	if r.onRead != nil {
+		r.onRead(n, err)
+	}
+	return n, err
+}
+
+func (r *recReader) Close() error { r.closed = true; return nil }
+
+// sameReads: B's reader of forged bytes of the right size sees the same
+// Reads (length of each) whether another session holds the digest (the
+// proof of possession consumes it) or nobody does (an upload consumes it).
+func (w *world) sameReads(id string, size int64) {
+	w.t.Helper()
+	put := func(id string) *recReader {
+		rr := &recReader{body: bytes.NewReader(make([]byte, size))}
+		_, err := w.ab.PutKnown(w.ctx, id, size, func() (io.Reader, error) { return rr, nil }, attach.PutOptions{})
+		if !errors.Is(err, attach.ErrChecksum) {
+			w.t.Errorf("PutKnown of forged bytes: %v, want ErrChecksum", err)
+		}
+		return rr
+	}
+	a, n := put(id), put(w.never)
+	if !slices.Equal(a.sizes, n.sizes) || a.closed != n.closed {
+		w.t.Errorf("PutKnown's reads tell A's id from a never-used one:\n  A's:   %v (closed %v)\n  never: %v (closed %v)",
+			a.sizes, a.closed, n.sizes, n.closed)
+	}
+}
+
+// sameStreamFailures: a PutKnown whose context the caller cancels while
+// its reader is read (on its first Read, or on the Read that ends it), or
+// whose reader fails with io.ErrUnexpectedEOF (a client gone mid-body),
+// fails the same way whether another session holds the digest or nobody
+// does, and reads the reader the same way.
+func (w *world) sameStreamFailures(id string, size int64) {
+	w.t.Helper()
+	for _, c := range []struct {
+		name string
+		want error
+		body func() io.Reader
+		stop func(n int, err error) bool // cancel after this Read?
+	}{
+		{"cancelled on the first read", context.Canceled, nil, func(int, error) bool { return true }},
+		{"cancelled at the end", context.Canceled, nil, func(_ int, err error) bool { return err == io.EOF }},
+		{"unexpected EOF", io.ErrUnexpectedEOF, func() io.Reader {
+			return io.MultiReader(bytes.NewReader(make([]byte, size/2)), failing{io.ErrUnexpectedEOF})
+		}, nil},
+	} {
+		put := func(id string) (*recReader, error) {
+			ctx, cancel := context.WithCancel(w.ctx)
+			defer cancel()
+			rr := &recReader{body: bytes.NewReader(make([]byte, size))}
+			if c.body != nil {
+				rr.body = c.body()
+			}
+			if c.stop != nil {
+				rr.onRead = func(n int, err error) {
+					if c.stop(n, err) {
+						cancel()
+					}
+				}
+			}
+			_, err := w.ab.PutKnown(ctx, id, size, func() (io.Reader, error) { return rr, nil }, attach.PutOptions{})
+			return rr, err
+		}
+		rrA, errA := put(id)
+		rrN, errN := put(w.never)
+		w.same("PutKnown "+c.name, c.want, errA, id, errN, w.never)
+		if !slices.Equal(rrA.sizes, rrN.sizes) {
+			w.t.Errorf("PutKnown %s: reads tell A's id from a never-used one: %v, %v", c.name, rrA.sizes, rrN.sizes)
+		}
+	}
+}
+
+// failing fails every Read with its error.
+type failing struct{ err error }
+
+func (f failing) Read([]byte) (int, error) { return 0, f.err }
 
 // B's commits naming A's attachment ids go through exactly as commits
 // naming ids nobody holds: each id is reported unbacked, nothing is stamped

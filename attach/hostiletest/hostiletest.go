@@ -81,6 +81,7 @@ type world struct {
 
 	// A's ids.
 	committed, uncommitted, turnOwned string // attachment ids
+	large                             string // a committed attachment of 1.1 MiB
 	bodies                            map[string][]byte
 	nodes                             []string
 	turnDone, turnOpen                string // a committed turn; a turn owning an uncommitted row
@@ -111,8 +112,10 @@ func newWorld(t *testing.T, obj objstore.Store) *world {
 	w.committed = w.put(w.aa, ctx, "A's committed secret document")
 	w.uncommitted = w.put(w.aa, ctx, "A's uncommitted draft")
 	w.turnOwned = w.put(w.aa, attach.WithOwner(ctx, manifest.TurnOwner(w.turnOpen)), strings.Repeat("A's turn-owned text ", 200))
+	// And one larger than every backend's read buffer but MinIO's part.
+	w.large = w.put(w.aa, ctx, strings.Repeat("A's large committed document ", 40_000))
 	w.nodes = []string{"a-root", "a-child"}
-	w.commit(w.a, sidA, 0, w.turnDone, w.nodes, []string{w.committed})
+	w.commit(w.a, sidA, 0, w.turnDone, w.nodes, []string{w.committed, w.large})
 	_, err = w.a.EnqueueQueuedWork(ctx, session.QueuedWorkBatchDraft{SessionID: sidA, Payload: []byte(`{"work":"a"}`)})
 	must(t, err)
 	_, err = w.a.EnqueuePendingTurnInput(ctx, session.PendingTurnInputDraft{SessionID: sidA, SourceKey: "a-source", Payload: []byte(`{"in":"a"}`)})
