@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/stowage-dev/stowage/ids"
 	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -102,10 +103,6 @@ func (a *Store) GrantPut(ctx context.Context, opts GrantPutOptions) (UploadGrant
 }
 
 func (a *Store) grantPut(ctx context.Context, opts GrantPutOptions) (UploadGrant, error) {
-	p, ok := objstore.FindPresigner(a.obj)
-	if !ok {
-		return UploadGrant{}, ErrNoPresign
-	}
 	sum, err := grantDigest(opts.SHA256)
 	if err != nil {
 		return UploadGrant{}, err
@@ -126,6 +123,10 @@ func (a *Store) grantPut(ctx context.Context, opts GrantPutOptions) (UploadGrant
 	owner, err := a.owner(ctx, opts.PutOptions)
 	if err != nil {
 		return UploadGrant{}, err
+	}
+	p, ok := objstore.FindPresigner(a.obj)
+	if !ok {
+		return UploadGrant{}, ErrNoPresign
 	}
 	now := a.m.Now()
 	u, err := a.m.BeginGrant(ctx, a.sessionID, owner, opts.SHA256, opts.Size, now.Add(expires))
@@ -210,6 +211,9 @@ func (a *Store) Seal(ctx context.Context, g UploadGrant) (Ref, error) {
 }
 
 func (a *Store) seal(ctx context.Context, g UploadGrant) (manifest.Row, error) {
+	if ids.Upload(g.UploadID) != nil {
+		return manifest.Row{}, fmt.Errorf("%w: grant %q", ErrNotFound, g.UploadID) // as LoadUpload's ErrInvalidID below
+	}
 	p, ok := objstore.FindPresigner(a.obj)
 	if !ok {
 		return manifest.Row{}, ErrNoPresign
@@ -308,6 +312,9 @@ func (a *Store) GrantGet(ctx context.Context, id string, opts GrantGetOptions) (
 }
 
 func (a *Store) grantGet(ctx context.Context, id string, opts GrantGetOptions) (objstore.PresignedRequest, error) {
+	if err := manifest.ValidateAttachmentID(id); err != nil {
+		return objstore.PresignedRequest{}, err
+	}
 	p, ok := objstore.FindPresigner(a.obj)
 	if !ok {
 		return objstore.PresignedRequest{}, ErrNoPresign

@@ -205,7 +205,8 @@ func TestGrant(t *testing.T) {
 	})
 }
 
-// TestGrantNeedsPresign: memstore and fsstore refuse direct transfer.
+// TestGrantNeedsPresign: memstore and fsstore refuse direct transfer, after
+// checking the arguments (a malformed id is refused as on S3).
 func TestGrantNeedsPresign(t *testing.T) {
 	fs, err := fsstore.Open(t.TempDir(), nil)
 	if err != nil {
@@ -223,6 +224,23 @@ func TestGrantNeedsPresign(t *testing.T) {
 		}
 		if _, err := a.GrantGet(t.Context(), digestOf(nil), attach.GrantGetOptions{}); !errors.Is(err, attach.ErrNoPresign) {
 			t.Errorf("%s: GrantGet: %v, want ErrNoPresign", obj.Capabilities().Provider, err)
+		}
+		if _, err := a.Seal(t.Context(), attach.UploadGrant{UploadID: "01JAAAAAAAAAAAAAAAAAAAAAAB"}); !errors.Is(err, attach.ErrNoPresign) {
+			t.Errorf("%s: Seal: %v, want ErrNoPresign", obj.Capabilities().Provider, err)
+		}
+		// Arguments are checked first, as on a store that presigns.
+		const bad = "../not-an-id"
+		if _, err := a.GrantGet(t.Context(), bad, attach.GrantGetOptions{}); !errors.Is(err, attach.ErrInvalidID) {
+			t.Errorf("%s: GrantGet of a malformed id: %v, want ErrInvalidID", obj.Capabilities().Provider, err)
+		}
+		if _, err := a.GrantPut(t.Context(), attach.GrantPutOptions{SHA256: bad}); !errors.Is(err, attach.ErrInvalidID) {
+			t.Errorf("%s: GrantPut of a malformed digest: %v, want ErrInvalidID", obj.Capabilities().Provider, err)
+		}
+		if _, err := a.GrantPut(t.Context(), attach.GrantPutOptions{SHA256: digestOf(nil), Size: -1}); !errors.Is(err, objstore.ErrInvalidArgument) {
+			t.Errorf("%s: GrantPut of size -1: %v, want ErrInvalidArgument", obj.Capabilities().Provider, err)
+		}
+		if _, err := a.Seal(t.Context(), attach.UploadGrant{UploadID: bad}); !errors.Is(err, attach.ErrNotFound) {
+			t.Errorf("%s: Seal of a malformed grant: %v, want ErrNotFound", obj.Capabilities().Provider, err)
 		}
 	}
 }
