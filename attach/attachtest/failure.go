@@ -196,3 +196,54 @@ func testFailingReader(t *testing.T, e *env) {
 	wantErr(t, "cancelled", err, context.Canceled)
 	e.checkNoTrace("s1", fails+1)
 }
+
+// scribbler serves r and, at every Read, first overwrites every buffer it
+// was handed before: a reader that keeps the slices a put gave it and
+// changes them after the put hashed their bytes.
+type scribbler struct {
+	r    io.Reader
+	kept [][]byte
+}
+
+func (s *scribbler) Read(p []byte) (int, error) {
+	for _, b := range s.kept {
+		for i := range b {
+			b[i] ^= 0xff
+		}
+	}
+	n, err := s.r.Read(p)
+	s.kept = append(s.kept, p[:n])
+	return n, err
+}
+
+// A caller's reader never holds a buffer whose bytes the put hashed and
+// then stores: a reader that changes what it was handed after returning
+// it does not make the stored bytes differ from the id (the hash of the
+// bytes as read), which would make a digest's data wrong for every
+// session that later deduplicates onto it. The put reads the stream into
+// buffers of its own (attach/source.go) and hands on copies.
+func testReaderScribblesAfterRead(t *testing.T, e *env) {
+	a := e.session("s1", &attach.Options{PartSize: objstore.MinPartSize, Concurrency: 2})
+	for _, c := range []struct {
+		name string
+		body []byte
+		mt   string
+	}{
+		{"multipart", random(39, 2*objstore.MinPartSize+10), "application/octet-stream"},
+		{"compressed", text(40, 3<<20), "text/plain"},
+		{"small", random(41, 1000), "application/octet-stream"},
+	} {
+		ref, err := a.Put(e.Ctx, &scribbler{r: bytes.NewReader(slices.Clone(c.body))}, attach.PutOptions{MediaType: c.mt})
+		e.Must(err)
+		if want := digest(c.body); ref.ID != want {
+			t.Fatalf("%s: id %.12s, want the digest of the bytes read %.12s", c.name, ref.ID, want)
+		}
+		rc, _, err := a.Get(e.Ctx, ref.ID, nil)
+		e.Must(err)
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, c.body) {
+			t.Fatalf("%s: read back %d bytes, %v: the stored bytes are not those the id names", c.name, len(got), err)
+		}
+	}
+}

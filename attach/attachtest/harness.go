@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"Reopen", testReopen},
 		{"MaxSize", testMaxSize},
 		{"FailingReader", testFailingReader},
+		{"ReaderScribblesAfterRead", testReaderScribblesAfterRead},
 		{"HostileIDs", testHostileIDs},
 		{"Checksum", testChecksum},
 		{"CopyStreams", testCopyStreams},
