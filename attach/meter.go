@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+
+	"github.com/stowage-dev/stowage/objstore"
 )
 
 // meter hashes and counts the bytes read through it and fails once they
@@ -176,8 +178,11 @@ func (v *verifier) readAhead() (chunks <-chan chunk, free chan<- []byte, stop ch
 			case <-done:
 				return
 			}
-			n, err := io.ReadFull(v.r, b)
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			// Only io.EOF ends the body: a body cut short (a connection
+			// lost mid-read: io.ErrUnexpectedEOF) fails with its own
+			// error, as through Read, not as a checksum mismatch.
+			n, eof, err := objstore.ReadChunk(v.r, b)
+			if eof {
 				err = io.EOF
 			}
 			select {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"testing/iotest"
 )
 
 // aheadVerifier is the verifier of a whole Get of body (open's), claiming
@@ -78,6 +79,25 @@ func TestVerifierWriteToAllocatesForItsSize(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > uint64(c.most) {
 			t.Errorf("io.Copy of %d bytes allocates %d bytes, want at most %d", c.size, per, c.most)
+		}
+	}
+}
+
+// TestVerifierKeepsAReadError: a body cut short (io.ErrUnexpectedEOF, as an
+// HTTP body whose connection is lost) fails a read of the attachment with
+// that error, through Read and through the read-ahead of WriteTo alike,
+// not as ErrChecksum: the read is worth retrying, the data is not damaged.
+func TestVerifierKeepsAReadError(t *testing.T) {
+	body := bytes.Repeat([]byte("y"), 3*readAheadChunk)
+	for _, cut := range []int{0, 10, readAheadChunk, 2*readAheadChunk + 5} {
+		for _, ahead := range []bool{false, true} {
+			r := io.MultiReader(bytes.NewReader(body[:cut]), iotest.ErrReader(io.ErrUnexpectedEOF))
+			v := newVerifier(r, func() error { return nil }, digestOf(body), int64(len(body)))
+			v.ahead = ahead
+			_, err := io.Copy(io.Discard, v)
+			if !errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrChecksum) {
+				t.Errorf("cut at %d, read-ahead %v: %v, want io.ErrUnexpectedEOF", cut, ahead, err)
+			}
 		}
 	}
 }
