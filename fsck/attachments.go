@@ -26,18 +26,62 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 		roots[key] = true
 		rootsMu.Unlock()
 	}
-	for u, err := range c.m.Uploads(ctx) {
-		var unreadable *manifest.UnreadableError
-		if errors.As(err, &unreadable) {
-			// Reported and skipped; an intent of upload U only ever
-			// names DataKey(U), which stays rooted.
-			c.unreadable(unreadable.Key, "upload intent cannot be read: %v", err)
-			root(u.DataKey)
-			c.intend(u.DataKey)
+	if err := c.checkUploads(ctx, root); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	var listErr error
+	for info, err := range c.objs.List(ctx, manifest.RefPrefix, nil) {
+		if err != nil {
+			if listErr = c.listFailed(err, info, InvUnreadable, "row cannot be read", nil); listErr != nil {
+				break
+			}
+			c.mu.Lock()
+			c.rootsUnknown = true // it may name any data: none is an orphan
+			c.mu.Unlock()
 			continue
 		}
+		if info.Size == 0 {
+			continue // a tombstone: no row
+		}
+		g.Go(func() error { return c.checkRow(gctx, info, root) })
+	}
+	if err := errors.Join(listErr, g.Wait()); err != nil {
+		return err
+	}
+	if err := c.checkBlobs(ctx); err != nil {
+		return err
+	}
+	return c.checkData(ctx, roots)
+}
+
+// checkUploads reads the upload intents, roots the data of the live ones
+// and reports the dead ones as orphans. An intent that cannot be read is
+// reported and skipped; an intent of upload U only ever names DataKey(U),
+// which stays rooted.
+func (c *checker) checkUploads(ctx context.Context, root func(string)) error {
+	for info, err := range c.objs.List(ctx, manifest.UploadPrefix, nil) {
+		id, ok := manifest.ParseUploadKey(damagedKey(err, info.Key))
 		if err != nil {
-			return err
+			if err := c.listFailed(err, info, InvUnreadable, "upload intent cannot be read", nil); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			continue // not stowage's: the sweeper reports it
+		}
+		u, found, err := c.m.LoadUpload(ctx, id)
+		if err == nil && !found {
+			continue // ended or forgotten meanwhile
+		}
+		if err != nil {
+			if err := c.readFailed(err, InvUnreadable, manifest.UploadKey(id), "upload intent cannot be read"); err != nil {
+				return err
+			}
+			root(manifest.DataKey(id))
+			c.intend(manifest.DataKey(id))
+			continue
 		}
 		c.count(func(n *Counts) { n.UploadIntents++ })
 		dead, err := c.judge.UploadDead(ctx, &u, c.cutoff)
@@ -51,29 +95,19 @@ func (c *checker) checkAttachments(ctx context.Context) error {
 		root(u.DataKey)
 		c.intend(u.DataKey)
 	}
+	return nil
+}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.opts.Concurrency)
-	var listErr error
-	for info, err := range c.objs.List(ctx, manifest.RefPrefix, nil) {
-		if err != nil {
-			listErr = err
-			break
-		}
-		if info.Size == 0 {
-			continue // a tombstone: no row
-		}
-		g.Go(func() error { return c.checkRow(gctx, info, root) })
-	}
-	if err := errors.Join(listErr, g.Wait()); err != nil {
-		return err
-	}
-	if err := c.checkBlobs(ctx); err != nil {
-		return err
-	}
+// checkData counts the data objects and reports the unrooted ones as
+// orphans.
+func (c *checker) checkData(ctx context.Context, roots map[string]bool) error {
 	for info, err := range c.objs.List(ctx, manifest.DataPrefix, nil) {
 		if err != nil {
-			return err
+			// Damaged data is not an orphan: it is reported, and left.
+			if err := c.listFailed(err, info, InvUnreadable, "attachment data cannot be read", nil); err != nil {
+				return err
+			}
+			continue
 		}
 		c.count(func(n *Counts) { n.DataObjects++; n.DataBytes += info.Size })
 		if _, ok := manifest.ParseDataKey(info.Key); !ok {
@@ -135,10 +169,10 @@ func (c *checker) readRow(ctx context.Context, info objstore.ObjectInfo) (manife
 	}
 	row, ok, err := c.m.Row(ctx, sid, id)
 	switch {
-	case err != nil && isStorageFailure(err):
-		return manifest.Row{}, nil, false, err
 	case err != nil:
-		c.unreadable(info.Key, "row does not decode: %v", err)
+		if err := c.loadFailed(err, InvUnreadable, info.Key, "row does not decode"); err != nil {
+			return manifest.Row{}, nil, false, err
+		}
 		c.mu.Lock()
 		c.rootsUnknown = true // it may name any data: none is an orphan
 		c.mu.Unlock()
@@ -182,7 +216,7 @@ func (c *checker) checkRowData(ctx context.Context, info objstore.ObjectInfo, ro
 	data, exists, err := c.exists(ctx, row.Data.Key)
 	switch {
 	case err != nil:
-		return err
+		return c.readFailed(err, InvRef, row.Data.Key, "data of row "+info.Key+" cannot be read")
 	case !exists && rc.committed:
 		c.problem(InvRef, info.Key, "committed ref names data %s, which is missing", row.Data.Key)
 		return nil
@@ -202,14 +236,15 @@ func (c *checker) checkRowData(ctx context.Context, info objstore.ObjectInfo, ro
 		return nil
 	}
 	if c.opts.Deep && rc.committed {
-		return c.readAttachment(ctx, info.Key, rc.sid, rc.id, row.Data.Size)
+		return c.readAttachment(ctx, info.Key, row.Data.Key, rc.sid, rc.id, row.Data.Size)
 	}
 	return nil
 }
 
 // readAttachment reads an attachment in full through the attachment store,
-// which checks that its bytes hash to its id.
-func (c *checker) readAttachment(ctx context.Context, key, sid, id string, size int64) error {
+// which checks that its bytes hash to its id. A problem names the row
+// (key) whose data (dataKey) is damaged.
+func (c *checker) readAttachment(ctx context.Context, key, dataKey, sid, id string, size int64) error {
 	a, err := attach.New(c.m, sid, nil)
 	if err != nil {
 		return err
@@ -224,12 +259,8 @@ func (c *checker) readAttachment(ctx context.Context, key, sid, id string, size 
 			return nil
 		}
 	}
-	switch {
-	case err == nil:
-	case isStorageFailure(err):
-		return err
-	default:
-		c.problem(InvManifest, key, "attachment does not read back: %v", err)
+	if err != nil {
+		return c.loadFailed(err, InvManifest, dataKey, "attachment of row "+key+" does not read back")
 	}
 	return nil
 }
@@ -239,7 +270,10 @@ func (c *checker) readAttachment(ctx context.Context, key, sid, id string, size 
 func (c *checker) checkBlobs(ctx context.Context) error {
 	for info, err := range c.objs.List(ctx, manifest.BlobPrefix, nil) {
 		if err != nil {
-			return err
+			if err := c.listFailed(err, info, InvManifest, "blob pointer does not decode", nil); err != nil {
+				return err
+			}
+			continue
 		}
 		id := info.Key[len(manifest.BlobPrefix):]
 		if manifest.ValidateAttachmentID(id) != nil {
@@ -247,10 +281,9 @@ func (c *checker) checkBlobs(ctx context.Context) error {
 			continue
 		}
 		if _, _, err := c.m.LoadBlob(ctx, id); err != nil {
-			if isStorageFailure(err) {
+			if err := c.loadFailed(err, InvManifest, info.Key, "blob pointer does not decode"); err != nil {
 				return err
 			}
-			c.problem(InvManifest, info.Key, "blob pointer does not decode: %v", err)
 		}
 	}
 	return nil

@@ -21,6 +21,11 @@
 //     session and attachment id, the data it names exists with the stored
 //     size the row records, and (with Options.Deep) its bytes hash to the
 //     attachment id.
+//   - unreadable: an object of the layout is damaged. Whatever the backend
+//     (a decoder refusing the bytes on S3, a file store's own checksum on
+//     a read, HEAD or LIST), a damaged object is a Problem named by its
+//     own key (damage.go is the one place that decides), never an error
+//     of Check; Check repairs nothing.
 //
 // # Orphans
 //

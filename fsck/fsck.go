@@ -31,6 +31,9 @@ const (
 	// InvUnreadable: an object of stowage's layout exists but cannot be
 	// read. It is reported and skipped; the check goes on.
 	InvUnreadable = "unreadable"
+	// InvMarker: the store marker (stowage.json) is damaged. The store
+	// does not open, so stowage fsck reports this one problem alone.
+	InvMarker = "marker"
 )
 
 // Options configure Check. A nil *Options is the zero value.
@@ -241,14 +244,6 @@ func (c *checker) warning(inv, key, format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rep.Warnings = append(c.rep.Warnings, Problem{Invariant: inv, Key: key, Detail: fmt.Sprintf(format, args...)})
-}
-
-// unreadable reports an object that cannot be read, as a Problem too.
-func (c *checker) unreadable(key, format string, args ...any) {
-	c.problem(InvUnreadable, key, format, args...)
-	c.mu.Lock()
-	c.rep.Unreadable = append(c.rep.Unreadable, key)
-	c.mu.Unlock()
 }
 
 // unknown reports a key outside stowage's layout.

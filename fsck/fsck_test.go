@@ -214,7 +214,9 @@ func TestDeepDigest(t *testing.T) {
 	if rep := f.check(nil); !rep.Clean() {
 		t.Fatalf("shallow check: %v (sizes agree, so only --deep can tell)", rep.Problems)
 	}
-	wantProblem(t, f.check(&fsck.Options{Deep: true}), fsck.InvManifest, manifest.RefKey(row.AttachmentID, "s1"))
+	// The problem names the damaged object, the data (and its row in the
+	// detail).
+	wantProblem(t, f.check(&fsck.Options{Deep: true}), fsck.InvManifest, row.Data.Key)
 }
 
 func TestRowUnderWrongKey(t *testing.T) {

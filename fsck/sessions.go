@@ -3,12 +3,12 @@ package fsck
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stowage-dev/stowage/gc"
 	"github.com/stowage-dev/stowage/manifest"
-	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -31,15 +31,10 @@ func (c *checker) checkSessions(ctx context.Context) error {
 func (c *checker) checkSession(ctx context.Context, sid string) error {
 	head := session.HeadKey(sid)
 	info, err := session.ReadHead(ctx, c.objs, sid)
-	switch {
-	case isCorrupt(err):
-		c.problem(InvHead, head, "head does not decode: %v", err)
-		c.mu.Lock()
-		c.rep.Unreadable = append(c.rep.Unreadable, head)
-		c.mu.Unlock()
-		return nil // its objects are of unknown status: not orphans
-	case err != nil:
-		return err
+	if err != nil {
+		// A damaged head is a problem; its objects are of unknown status:
+		// not orphans.
+		return c.readFailed(err, InvHead, head, "head does not decode")
 	}
 	named := map[string]bool{head: true}
 	switch {
@@ -60,7 +55,12 @@ func (c *checker) checkSession(ctx context.Context, sid string) error {
 	}
 	for obj, err := range c.objs.List(ctx, session.SessionPrefix(sid), nil) {
 		if err != nil {
-			return err
+			// A named object is reported by the checks of the live head.
+			if err := c.listFailed(err, obj, InvUnreadable, "session object cannot be read",
+				func(k string) bool { return named[k] }); err != nil {
+				return err
+			}
+			continue
 		}
 		if named[obj.Key] {
 			continue
@@ -82,7 +82,9 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 	}
 	for _, k := range info.Keys {
 		if _, ok, err := c.exists(ctx, k); err != nil {
-			return err
+			if err := c.readFailed(err, InvNamed, k, fmt.Sprintf("named by the head of session %s (revision %d) but damaged", info.SessionID, info.Revision)); err != nil {
+				return err
+			}
 		} else if !ok {
 			c.problem(InvNamed, k, "named by the head of session %s (revision %d) but missing", info.SessionID, info.Revision)
 		}
@@ -98,33 +100,13 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 	case err == nil:
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case isStorageFailure(err):
-		return err
 	default:
-		c.problem(InvNamed, session.HeadKey(info.SessionID), "session does not load: %v", err)
-	}
-	for _, id := range info.CommittedAttachmentIDs {
-		row, ok, err := c.m.Row(ctx, info.SessionID, id)
-		switch {
-		case err != nil:
+		if err := c.loadFailed(err, InvNamed, session.HeadKey(info.SessionID), "session does not load"); err != nil {
 			return err
-		case !ok:
-			// Forget (attach.Delete) may drop a committed row: the
-			// attachment was deleted, which the contract allows, and the
-			// session's marker stays. A head naming an attachment its
-			// session never recorded is a violation.
-			_, recorded, err := c.exists(ctx, manifest.SessionMarkerKey(info.SessionID, id))
-			if err != nil {
-				return err
-			}
-			if recorded {
-				c.count(func(n *Counts) { n.DeletedCommittedRefs++ })
-				continue
-			}
-			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has no manifest row and its session never recorded it", id)
-		case row.Data.IsZero():
-			c.problem(InvRef, session.HeadKey(info.SessionID), "committed attachment %s has a row naming no data", id)
 		}
+	}
+	if err := c.checkCommittedRefs(ctx, info); err != nil {
+		return err
 	}
 	for rev, ids := range info.UnbackedAttachmentIDs {
 		for _, id := range ids {
@@ -135,19 +117,38 @@ func (c *checker) checkLiveSession(ctx context.Context, info *session.HeadInfo) 
 	return nil
 }
 
-// isCorrupt reports whether err says a stored object is damaged: it does
-// not decode (on any backend), or the backend's own checksum of the
-// stored bytes fails on reading them back (fsstore's object files,
-// objstore.ErrChecksum), where S3 would return the damaged bytes for the
-// decoder to refuse. Either is a problem found, never a failed check.
-func isCorrupt(err error) bool {
-	var corrupt *session.CorruptError
-	return errors.As(err, &corrupt) || errors.Is(err, objstore.ErrChecksum)
-}
-
-// isStorageFailure tells a failure to read (retryable, permission,
-// closed) from a violated invariant (missing or corrupt objects).
-func isStorageFailure(err error) bool {
-	return objstore.IsRetryable(err) || errors.Is(err, objstore.ErrPermission) ||
-		errors.Is(err, objstore.ErrClosed) || errors.Is(err, objstore.ErrOutcomeUnknown)
+// checkCommittedRefs checks that the attachments a live head's recent
+// commits name have rows (or were deleted since).
+func (c *checker) checkCommittedRefs(ctx context.Context, info *session.HeadInfo) error {
+	head := session.HeadKey(info.SessionID)
+	for _, id := range info.CommittedAttachmentIDs {
+		row, ok, err := c.m.Row(ctx, info.SessionID, id)
+		switch {
+		case err != nil:
+			if err := c.readFailed(err, InvUnreadable, manifest.RefKey(id, info.SessionID), "row does not decode"); err != nil {
+				return err
+			}
+		case !ok:
+			// Forget (attach.Delete) may drop a committed row: the
+			// attachment was deleted, which the contract allows, and the
+			// session's marker stays. A head naming an attachment its
+			// session never recorded is a violation.
+			marker := manifest.SessionMarkerKey(info.SessionID, id)
+			_, recorded, err := c.exists(ctx, marker)
+			if err != nil {
+				if err := c.readFailed(err, InvUnreadable, marker, "session marker cannot be read"); err != nil {
+					return err
+				}
+				continue
+			}
+			if recorded {
+				c.count(func(n *Counts) { n.DeletedCommittedRefs++ })
+				continue
+			}
+			c.problem(InvRef, head, "committed attachment %s has no manifest row and its session never recorded it", id)
+		case row.Data.IsZero():
+			c.problem(InvRef, head, "committed attachment %s has a row naming no data", id)
+		}
+	}
+	return nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/marker"
+	"github.com/stowage-dev/stowage/objstore"
 )
 
 const fsckUsage = `Usage: stowage fsck --store URL [--json] [--deep] [--grace D] [--strict]
@@ -59,6 +61,9 @@ func runFsck(ctx context.Context, e *env, args []string) int {
 		return e.fsckJSON(*asJSON, nil, e.usageErr("fsck", "%v", usage), usage)
 	}
 	rep, err := e.fsck(ctx, *store, &fsck.Options{Grace: fsckGrace(*grace), Deep: *deep, StaleOrphansAreProblems: *strict})
+	if damagedMarker(err) {
+		rep, err = markerReport(err), nil
+	}
 	code := exitOK
 	switch {
 	case err != nil:
@@ -117,6 +122,22 @@ func (e *env) fsck(ctx context.Context, url string, opts *fsck.Options) (*fsck.R
 	}
 	defer st.Close()
 	return fsck.Check(ctx, st, opts)
+}
+
+// damagedMarker reports whether the store did not open because its
+// marker is damaged: it does not decode (on any backend), or a file
+// store's checksum of it fails.
+func damagedMarker(err error) bool {
+	return errors.Is(err, marker.ErrBadMarker) || errors.Is(err, objstore.ErrChecksum)
+}
+
+// markerReport is the report on a store whose marker is damaged: that one
+// problem, and nothing else checked (without the marker the store's format
+// is unknown). fsck repairs nothing: a person restores the marker.
+func markerReport(err error) *fsck.Report {
+	return &fsck.Report{Checked: time.Now(), Problems: []fsck.Problem{{Invariant: fsck.InvMarker, Key: marker.Key,
+		Detail: fmt.Sprintf("the store marker is damaged; nothing else was checked (restore the marker, fsck repairs nothing): %v", err)}},
+		Warnings: []fsck.Problem{}, Orphans: []fsck.Orphan{}, Unreadable: []string{marker.Key}, Unknown: []string{}, NeedsAttention: true}
 }
 
 // printFsck prints a report for people.

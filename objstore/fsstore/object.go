@@ -144,8 +144,10 @@ func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
 
 // objectReader streams content from an open object file. When it covers the
 // whole content it verifies the CRC-32C at EOF and reports a mismatch as
-// ErrChecksum instead of io.EOF.
+// ErrChecksum instead of io.EOF, in an *objstore.OpError naming key, as
+// every other read error of the store does.
 type objectReader struct {
+	key  string
 	f    *os.File
 	r    io.Reader
 	crc  hash.Hash32 // nil for partial reads
@@ -157,7 +159,7 @@ func (o *objectReader) Read(p []byte) (int, error) {
 	if o.crc != nil {
 		o.crc.Write(p[:n])
 		if errors.Is(err, io.EOF) && o.crc.Sum32() != o.want {
-			return n, corrupt("content checksum mismatch")
+			return n, opErr(objstore.OpGet, o.key, corrupt("content checksum mismatch"))
 		}
 	}
 	return n, err

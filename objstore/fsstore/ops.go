@@ -194,7 +194,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *objstore.GetOptions) 
 		f.Close()
 		return nil, objstore.ObjectInfo{}, opErr(objstore.OpGet, key, err)
 	}
-	r := &objectReader{f: f, r: io.NewSectionReader(f, off, n)}
+	r := &objectReader{key: key, f: f, r: io.NewSectionReader(f, off, n)}
 	if off == 0 && n == t.Size {
 		r.crc, r.want = newCRC(), t.CRC32C
 	}
