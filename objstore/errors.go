@@ -37,6 +37,12 @@ var (
 	// S3 server the error is an *AccessError that names the S3 operation
 	// refused and the IAM action that grants it.
 	ErrPermission = errors.New("permission denied")
+	// ErrCredentials is returned when the server refused the credentials
+	// themselves (an unknown access key id, a wrong secret, an expired
+	// token), not what they may do. Such an error also matches
+	// ErrPermission; from an S3 server it is a *CredentialsError naming the
+	// server's error code, inside an *AccessError.
+	ErrCredentials error = &permissionKind{"credentials refused"}
 	// ErrNoBucket is returned when the bucket does not exist (S3's
 	// NoSuchBucket): a configuration error, never retried, and never taken
 	// for a missing object (a Delete does not succeed on it).
@@ -81,18 +87,29 @@ func (e *OpError) Error() string {
 
 func (e *OpError) Unwrap() error { return e.Err }
 
-// AccessError is a request the server's access policy refused: it names
-// the S3 operation (e.g. "ListObjectsV2") and the IAM action that grants it
-// (e.g. "s3:ListBucket"), so that an operator can fix the policy. It matches
-// ErrPermission and whatever Err matches.
+// AccessError is a request the server refused: it names the S3 operation
+// (e.g. "ListObjectsV2") and the IAM action that grants it (e.g.
+// "s3:ListBucket"), so that an operator can fix the policy. It matches
+// ErrPermission and whatever Err matches. If Err matches ErrCredentials the
+// credentials were refused, not the action, and the message says so; if
+// Uncoded, the response named no error code (a HEAD has no body) and the
+// message names both causes.
 type AccessError struct {
 	Operation string // the S3 API operation refused
 	Action    string // the IAM action it needs; "" if unknown
+	Uncoded   bool   // the response gave no error code: credentials or policy
 	Err       error
 }
 
 func (e *AccessError) Error() string {
-	if e.Action == "" {
+	switch {
+	case errors.Is(e.Err, ErrCredentials):
+		return fmt.Sprintf("S3 %s refused: %v", e.Operation, e.Err)
+	case e.Uncoded && e.Action != "":
+		return fmt.Sprintf("S3 %s refused with no error code (the credentials are wrong, or the policy must allow %s): %v", e.Operation, e.Action, e.Err)
+	case e.Uncoded:
+		return fmt.Sprintf("S3 %s refused with no error code (the credentials are wrong, or the policy forbids it): %v", e.Operation, e.Err)
+	case e.Action == "":
 		return fmt.Sprintf("S3 %s refused: %v", e.Operation, e.Err)
 	}
 	return fmt.Sprintf("S3 %s refused (the policy must allow %s): %v", e.Operation, e.Action, e.Err)
@@ -102,6 +119,31 @@ func (e *AccessError) Unwrap() error { return e.Err }
 
 // Is reports that an AccessError is an ErrPermission.
 func (e *AccessError) Is(target error) bool { return target == ErrPermission }
+
+// permissionKind is a sentinel that also matches ErrPermission.
+type permissionKind struct{ msg string }
+
+func (e *permissionKind) Error() string { return e.msg }
+
+// Is reports that the sentinel is an ErrPermission.
+func (e *permissionKind) Is(target error) bool { return target == ErrPermission }
+
+// CredentialsError is a request the server refused for its credentials:
+// Code is the server's error code (InvalidAccessKeyId,
+// SignatureDoesNotMatch, ...). It matches ErrCredentials and ErrPermission.
+type CredentialsError struct {
+	Code string
+}
+
+func (e *CredentialsError) Error() string {
+	return fmt.Sprintf("the server refused the credentials (%s): check the access key id and the secret key", e.Code)
+}
+
+// Is reports that a CredentialsError is an ErrCredentials and an
+// ErrPermission.
+func (e *CredentialsError) Is(target error) bool {
+	return target == ErrCredentials || target == ErrPermission
+}
 
 // DeleteManyError names the keys DeleteMany failed to delete.
 type DeleteManyError struct {

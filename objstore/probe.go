@@ -57,7 +57,10 @@ type ProbeResult struct {
 // that the conditions the store claims are enforced:
 //
 //   - reads: a Head and a List of the fresh prefix find nothing, and
-//     listing its uploads succeeds (a failure is a problem, not fatal);
+//     listing its uploads succeeds (a failure is a problem, not fatal); a
+//     Head refused without saying why (ErrPermission but not
+//     ErrCredentials) is followed by a List, whose error is returned if it
+//     matches ErrCredentials;
 //   - a missing key whose name is a directory of keys deletes as missing
 //     (a failure is a problem);
 //   - create-only: a second If-None-Match put of a key fails with
@@ -157,6 +160,9 @@ func (p *prober) checkReads(ctx context.Context) error {
 	if _, err := p.s.Head(ctx, key); err == nil {
 		return fmt.Errorf("objstore: probe: head of missing key %q succeeded", key)
 	} else if !errors.Is(err, ErrNotExist) {
+		if lerr := p.credentials(ctx, err); lerr != nil {
+			return fmt.Errorf("objstore: probe: list (the head of a missing key was refused with no error code): %w", lerr)
+		}
 		return fmt.Errorf("objstore: probe: head of missing key: %w", err)
 	}
 	for info, err := range p.s.List(ctx, p.scratch, nil) {
@@ -170,6 +176,22 @@ func (p *prober) checkReads(ctx context.Context) error {
 	for _, err := range p.s.ListUploads(ctx, p.scratch) {
 		if err != nil {
 			p.problem("listing multipart uploads failed: %v%s", err, hint(errors.Is(err, ErrNotExist)))
+		}
+		break
+	}
+	return nil
+}
+
+// credentials returns the error of a List if it says the credentials were
+// refused and headErr, a refused Head, could not say so (a HEAD's response
+// has no body, so its 403 may carry no error code); else nil.
+func (p *prober) credentials(ctx context.Context, headErr error) error {
+	if !errors.Is(headErr, ErrPermission) || errors.Is(headErr, ErrCredentials) {
+		return nil
+	}
+	for _, err := range p.s.List(ctx, p.scratch, nil) {
+		if errors.Is(err, ErrCredentials) {
+			return err
 		}
 		break
 	}

@@ -40,13 +40,9 @@ var codes = map[string]error{
 	"XMinioReadQuorum":           objstore.ErrUnavailable,
 	"XMinioWriteQuorum":          objstore.ErrUnavailable,
 
-	"AccessDenied":          objstore.ErrPermission,
-	"AllAccessDisabled":     objstore.ErrPermission,
-	"AccountProblem":        objstore.ErrPermission,
-	"InvalidAccessKeyId":    objstore.ErrPermission,
-	"SignatureDoesNotMatch": objstore.ErrPermission,
-	"ExpiredToken":          objstore.ErrPermission,
-	"InvalidToken":          objstore.ErrPermission,
+	"AccessDenied":      objstore.ErrPermission,
+	"AllAccessDisabled": objstore.ErrPermission,
+	"AccountProblem":    objstore.ErrPermission,
 
 	"NoSuchKey":    objstore.ErrNotExist,
 	"NotFound":     objstore.ErrNotExist, // HEAD has no body; SDKs name its 404 so
@@ -85,10 +81,36 @@ var codes = map[string]error{
 	"NotImplemented": objstore.ErrNotSupported,
 }
 
+// credentialCodes are the codes of a request refused for its credentials,
+// not its permissions: Classify makes them an *objstore.CredentialsError.
+var credentialCodes = map[string]bool{
+	"InvalidAccessKeyId":    true, // AWS, MinIO: unknown access key id
+	"SignatureDoesNotMatch": true, // AWS, MinIO, versitygw: wrong secret
+	"XAdminUserNotFound":    true, // versitygw, 404: unknown access key id
+	"ExpiredToken":          true,
+	"InvalidToken":          true,
+	"TokenRefreshRequired":  true,
+}
+
+// errUncoded is a 403 whose response named no error code (a HEAD has no
+// body): the credentials or the policy refused it, and nothing says which.
+var errUncoded error = &uncoded{}
+
+type uncoded struct{}
+
+func (*uncoded) Error() string { return "permission denied (403, no error code)" }
+
+// Is reports that errUncoded is an ErrPermission.
+func (*uncoded) Is(target error) bool { return target == objstore.ErrPermission }
+
 // Classify returns the sentinel for an S3 error response with the given XML
 // error code (may be empty, e.g. for HEAD) and HTTP status (0 if unknown),
 // or nil if it matches none. NoSuchBucket is ErrNoBucket, deliberately not
-// ErrNotExist.
+// ErrNotExist. A code that refuses the credentials (InvalidAccessKeyId,
+// SignatureDoesNotMatch, versitygw's XAdminUserNotFound, ...) is an
+// *objstore.CredentialsError naming it (matching ErrCredentials and
+// ErrPermission); a 403 with no code matches ErrPermission and is marked
+// uncoded (Denied then names both possible causes).
 //
 // ifMatch says the request carried If-Match: S3 answers such a write on a
 // missing key with 404 NoSuchKey rather than 412, and both mean the
@@ -100,9 +122,14 @@ func Classify(code string, status int, ifMatch bool) error {
 	if err, ok := codes[code]; ok {
 		return err
 	}
+	if credentialCodes[code] {
+		return &objstore.CredentialsError{Code: code}
+	}
 	switch {
 	case status == http.StatusNotModified:
 		return objstore.ErrNotModified
+	case status == http.StatusForbidden && code == "":
+		return errUncoded
 	case status == http.StatusForbidden:
 		return objstore.ErrPermission
 	case status == http.StatusNotFound && code == "":
@@ -194,19 +221,24 @@ var iamActions = map[string]string{
 
 // Denied names, in an error that matches objstore.ErrPermission, the S3
 // operation that was refused and the IAM action that grants it: the
-// *objstore.OpError's cause becomes an *objstore.AccessError. Other errors,
-// and those already naming their operation, are returned as they are.
+// *objstore.OpError's cause becomes an *objstore.AccessError (Uncoded if the
+// response gave no error code). Other errors, and those already naming
+// their operation, are returned as they are.
 func Denied(operation string, err error) error {
 	var ae *objstore.AccessError
 	if !errors.Is(err, objstore.ErrPermission) || errors.As(err, &ae) {
 		return err
 	}
+	access := func(cause error) error {
+		return &objstore.AccessError{Operation: operation, Action: iamActions[operation],
+			Uncoded: errors.Is(err, errUncoded), Err: cause}
+	}
 	if oe, ok := err.(*objstore.OpError); ok {
 		c := *oe
-		c.Err = &objstore.AccessError{Operation: operation, Action: iamActions[operation], Err: oe.Err}
+		c.Err = access(oe.Err)
 		return &c
 	}
-	return &objstore.AccessError{Operation: operation, Action: iamActions[operation], Err: err}
+	return access(err)
 }
 
 // KeyError is the error of one key in a DeleteObjects response, which

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stowage-dev/stowage/objstore"
@@ -37,7 +38,7 @@ func TestClassify(t *testing.T) {
 		{"InternalError", 500, false, objstore.ErrUnavailable},
 		{"RequestTimeout", 400, false, objstore.ErrUnavailable},
 		{"AccessDenied", 403, false, objstore.ErrPermission},
-		{"", 403, false, objstore.ErrPermission},
+		{"", 403, false, errUncoded},
 		{"BadDigest", 400, false, objstore.ErrChecksum},
 		{"XAmzContentSHA256Mismatch", 400, false, objstore.ErrChecksum},
 		{"InvalidRange", 416, false, objstore.ErrInvalidArgument},
@@ -49,6 +50,46 @@ func TestClassify(t *testing.T) {
 		if got := Classify(c.code, c.status, c.ifMatch); got != c.want {
 			t.Errorf("Classify(%q, %d, ifMatch=%v) = %v, want %v", c.code, c.status, c.ifMatch, got, c.want)
 		}
+	}
+}
+
+// TestClassifyCredentials: a code that refuses the credentials is
+// ErrCredentials (and still ErrPermission) and names the code; a refusal by
+// policy is not ErrCredentials, and a 403 without a code is marked uncoded.
+func TestClassifyCredentials(t *testing.T) {
+	for _, c := range []struct {
+		code   string
+		status int
+	}{
+		{"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
+		{"XAdminUserNotFound", 404}, {"ExpiredToken", 400},
+	} {
+		for _, ifMatch := range []bool{false, true} {
+			err := Classify(c.code, c.status, ifMatch)
+			var ce *objstore.CredentialsError
+			if !errors.Is(err, objstore.ErrCredentials) || !errors.Is(err, objstore.ErrPermission) ||
+				!errors.As(err, &ce) || ce.Code != c.code {
+				t.Errorf("Classify(%q, %d, %v) = %v, want a CredentialsError naming the code", c.code, c.status, ifMatch, err)
+			}
+			denied := Denied("HeadObject", err).Error()
+			if !strings.Contains(denied, "refused the credentials ("+c.code+")") || strings.Contains(denied, "policy") {
+				t.Errorf("Denied: %q, want the credentials named refused, no policy", denied)
+			}
+		}
+	}
+	for _, code := range []string{"AccessDenied", ""} {
+		err := Denied("HeadObject", Classify(code, 403, false))
+		if errors.Is(err, objstore.ErrCredentials) || !errors.Is(err, objstore.ErrPermission) {
+			t.Errorf("Classify(%q, 403) = %v, want ErrPermission only", code, err)
+		}
+		var ae *objstore.AccessError
+		if !errors.As(err, &ae) || ae.Uncoded != (code == "") {
+			t.Errorf("Denied(Classify(%q, 403)) = %#v, want an AccessError, Uncoded %v", code, err, code == "")
+		}
+	}
+	msg := Denied("HeadObject", Classify("", 403, false)).Error()
+	if !strings.Contains(msg, "credentials are wrong, or the policy must allow s3:GetObject") {
+		t.Errorf("uncoded 403: %q, want both causes named", msg)
 	}
 }
 

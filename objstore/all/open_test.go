@@ -19,8 +19,9 @@ import (
 func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
 // TestOpenS3ProbeFailure opens an s3 URL against a loopback server that
-// denies everything: Open fails with ErrPermission after one request, and
-// no error repeats the secret.
+// denies everything: Open fails with ErrPermission after two requests (the
+// HEAD's 403 has no code, so the probe lists to learn whether the
+// credentials were refused), and no error repeats the secret.
 func TestOpenS3ProbeFailure(t *testing.T) {
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,8 +43,11 @@ func TestOpenS3ProbeFailure(t *testing.T) {
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("error repeats the secret: %v", err)
 	}
-	if n := requests.Load(); n != 1 {
-		t.Errorf("%d requests, want 1 (a permission error is not retried)", n)
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (the HEAD's bare 403, a LIST to learn why; neither retried)", n)
+	}
+	if errors.Is(err, objstore.ErrCredentials) || !strings.Contains(err.Error(), "the credentials are wrong, or the policy must allow s3:GetObject") {
+		t.Errorf("Open = %v, want the HEAD's refusal naming both causes (the LIST said AccessDenied)", err)
 	}
 }
 

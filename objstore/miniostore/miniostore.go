@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/minio/minio-go/v7"
 
@@ -68,9 +69,22 @@ func (c *client) MapErr(ctx context.Context, op, key string, err error, ifMatch 
 		}
 	}
 	if resp.Code != "" || resp.StatusCode != 0 {
-		sentinel = s3compat.Classify(resp.Code, resp.StatusCode, ifMatch)
+		sentinel = s3compat.Classify(responseCode(resp), resp.StatusCode, ifMatch)
 	}
 	return s3compat.Wrap(ctx, backend, op, key, sentinel, err)
+}
+
+// responseCode returns the server's error code of resp. minio-go names a
+// bodiless 403 (a HEAD's) AccessDenied after its status unless MinIO's
+// X-Minio-Error-Code header gave the code; with no XML body and a server
+// other than MinIO, that AccessDenied is minio-go's, and the code is ""
+// (credentials or policy: s3compat.Classify cannot tell).
+func responseCode(resp minio.ErrorResponse) string {
+	if resp.StatusCode == http.StatusForbidden && resp.Code == minio.AccessDenied &&
+		resp.XMLName.Local == "" && resp.Server != "MinIO" {
+		return ""
+	}
+	return resp.Code
 }
 
 // putOptions returns minio-go's options for a write with opts. User

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stowage-dev/stowage/internal/s3compat"
 	"github.com/stowage-dev/stowage/objstore"
@@ -73,11 +74,30 @@ func (c *client) MapErr(ctx context.Context, op, key string, err error, ifMatch 
 	if errors.As(err, &resp) {
 		status = resp.HTTPStatusCode()
 	}
+	code = responseCode(err, code, status)
 	var sentinel error
 	if code != "" || status != 0 {
 		sentinel = s3compat.Classify(code, status, ifMatch)
 	}
 	return s3compat.Wrap(ctx, backend, op, key, sentinel, err)
+}
+
+// responseCode returns the server's error code of a response whose SDK
+// error has code: a bodiless response (HEAD) carries none, and the SDK
+// names its 403 "Forbidden" after the status; MinIO sends the code in its
+// X-Minio-Error-Code header. A 403 with no code is "" (credentials or
+// policy: s3compat.Classify cannot tell).
+func responseCode(err error, code string, status int) string {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if h := re.Response.Header.Get("X-Minio-Error-Code"); h != "" {
+			return h
+		}
+	}
+	if status == http.StatusForbidden && code == "Forbidden" {
+		return ""
+	}
+	return code
 }
 
 // unsignedPayload sends a put's or part's body as UNSIGNED-PAYLOAD: its
