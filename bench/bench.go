@@ -17,7 +17,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime"
@@ -217,6 +219,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dir := absentDir(spec); dir != "" {
+		defer os.RemoveAll(dir) // last: the bench made the store, it leaves none
+	}
 	objs, err := openurl.Open(ctx, cfg.URL, &openurl.Options{Getenv: cfg.Getenv, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
@@ -293,6 +298,20 @@ func (r *run) stowage(ctx context.Context, name string) (*stowage.Store, objstor
 	objs := objstore.WithPrefix(r.objs, fmt.Sprintf("%s%s-%d/", r.pfx, name, r.seq))
 	st, err := stowage.OpenStore(ctx, objs, stowage.Config{Logger: r.cfg.Logger})
 	return st, objs, err
+}
+
+// absentDir is the directory of a file store that does not exist yet, or
+// "": the run creates it (the store's layout with it), and removes it at the
+// end. A directory that existed keeps the store's layout; the run's objects
+// and baseline files are deleted from it.
+func absentDir(spec openurl.Spec) string {
+	if spec.Scheme != openurl.SchemeFile {
+		return ""
+	}
+	if _, err := os.Stat(spec.Path); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return spec.Path
 }
 
 // cleanup deletes everything the run wrote (best effort).

@@ -150,6 +150,14 @@ func (r *fileRaw) ListDelete(_ context.Context, prefix string) (int, error) {
 	return n, err
 }
 
-func (r *fileRaw) Cleanup(context.Context) error { return os.RemoveAll(r.dir) }
+// Cleanup removes the baseline's directory, and its parent (the run's
+// bench-<id>/ beside the file store's own directories) once that is empty.
+func (r *fileRaw) Cleanup(context.Context) error {
+	if err := os.RemoveAll(r.dir); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Dir(filepath.Clean(r.dir))) // fails, harmlessly, if not empty
+	return nil
+}
 
 func (r *fileRaw) Close() error { return r.lock.Close() }

@@ -38,7 +38,9 @@ figure as a ratio stowage/baseline with both absolutes:
   long_session_cold_active_path  KiB read by a cold ActivePath vs the nodes returned  (ratio <= 4)
   many_sessions_rss              MiB resident with 5,000 kept handles after a load   (<= 256 MiB)
 
-Everything is written under a fresh prefix bench-<id>/ and deleted at the end.
+Everything is written under a fresh prefix bench-<id>/ and deleted at the end
+(a file store the bench had to create, in a directory that did not exist, is
+removed with its directory).
 A missed target is reported, not an error (exit 0). Sizes scale down with
 --quick or the flags below.
 `

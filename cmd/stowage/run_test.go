@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -211,12 +214,18 @@ func TestBenchQuick(t *testing.T) {
 	if testenv.Short() {
 		t.Skip("writes a few thousand objects")
 	}
-	env := map[string]string{"STOWAGE_STORE": "file://" + t.TempDir()}
+	// A directory that does not exist: the bench makes the store there and
+	// leaves nothing of it (its help: everything is deleted at the end).
+	dir := filepath.Join(t.TempDir(), "bst")
+	env := map[string]string{"STOWAGE_STORE": "file://" + dir}
 	code, out, stderr := stowageCmd(t, env, "bench", "--json", "--quick", "--samples", "3", "--revisions", "20",
 		"--nodes", "40", "--sessions", "4", "--commits", "2", "--attach-size", "6MiB", "--part-size", "5MiB", "--orphans", "50",
 		"--long-revisions", "60", "--many-sessions", "5")
 	if code != exitOK {
 		t.Fatalf("bench: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the bench left its store directory behind: %v", err)
 	}
 	var res []bench.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 {
@@ -241,6 +250,25 @@ func TestBenchQuick(t *testing.T) {
 		// direct_put needs a store that presigns (S3), not a file store.
 		if !got[name] && name != bench.AttachPeakRSS && !strings.HasPrefix(name, bench.DirectPut) {
 			t.Errorf("figure %s missing", name)
+		}
+	}
+}
+
+// TestBenchLeavesAStoreAsItWas: a bench on a file store that exists keeps
+// the store and nothing of the run (no bench-<id>/ of the baseline's files).
+func TestBenchLeavesAStoreAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"STOWAGE_STORE": "file://" + dir}
+	if code, _, stderr := stowageCmd(t, env, "bench", "--quick", "--only", "load_cached_p50", "--samples", "2", "--nodes", "8"); code != exitOK {
+		t.Fatalf("bench: exit %d\n%s", code, stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "bench-") {
+			t.Errorf("the bench left %s in the store's directory", e.Name())
 		}
 	}
 }
