@@ -137,6 +137,39 @@ func (s *Store) ForgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 // intent was reclaimed finds out from Protect before it relies on its data.
 func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, error) {
 	n := 0
+	err := s.deadUploads(ctx, cutoff, func(u Upload) error {
+		if err := s.obj.Delete(ctx, UploadKey(u.ID), nil); err != nil {
+			return err
+		}
+		n++
+		s.log.DebugContext(ctx, "manifest: forgot aged upload intent", "upload_id", u.ID, "session_id", u.SessionID, "state", u.State)
+		return nil
+	})
+	return n, err
+}
+
+// DeadUploads returns the upload intents that ForgetAgedUploads would
+// delete at cutoff, read-only: the sweeper's dry run counts them, and the
+// data they alone root, as the sweep it stands for would reclaim them. The
+// judgement is ForgetAgedUploads' own (one scan, Judge.UploadDead). With
+// an error, the intents are those judged dead before it, the ones
+// ForgetAgedUploads would have deleted: an owner lookup that fails leaves
+// that intent out and is returned after the scan, any other error stops it.
+func (s *Store) DeadUploads(ctx context.Context, cutoff time.Time) ([]Upload, error) {
+	var out []Upload
+	err := s.deadUploads(ctx, ClampTime(cutoff), func(u Upload) error {
+		out = append(out, u)
+		return nil
+	})
+	return out, wrap("dead uploads", err)
+}
+
+// deadUploads calls fn, in key order, with each readable upload intent that
+// is dead at cutoff (Judge.UploadDead): the scan of both forgetAgedUploads
+// and DeadUploads. An intent that cannot be read is kept (the sweeper
+// reports it). An owner lookup that fails keeps that intent and is
+// returned after the scan; an error of fn or of the listing stops it.
+func (s *Store) deadUploads(ctx context.Context, cutoff time.Time, fn func(Upload) error) error {
 	var lookErr error
 	for u, err := range s.Uploads(ctx) {
 		var unreadable *UnreadableError
@@ -144,7 +177,7 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 			continue // kept: the sweeper reports it
 		}
 		if err != nil {
-			return n, err
+			return err
 		}
 		dead, err := s.Judge().UploadDead(ctx, &u, cutoff)
 		if err != nil {
@@ -154,13 +187,11 @@ func (s *Store) forgetAgedUploads(ctx context.Context, cutoff time.Time) (int, e
 		if !dead {
 			continue
 		}
-		if err := s.obj.Delete(ctx, UploadKey(u.ID), nil); err != nil {
-			return n, err
+		if err := fn(u); err != nil {
+			return err
 		}
-		n++
-		s.log.DebugContext(ctx, "manifest: forgot aged upload intent", "upload_id", u.ID, "session_id", u.SessionID, "state", u.State)
 	}
-	return n, lookErr
+	return lookErr
 }
 
 // HasLiveRef reports whether some row for id is not eligible for deletion
