@@ -16,12 +16,16 @@ import (
 // owner-death rules before the roots are walked, so that the data they held
 // is collectable in this same sweep. With a RowForgetter and HeadRefs the
 // rows are forgotten per session through the head fence (sweepSession), and
-// only upload intents here, if the manifest can forget them alone.
+// only upload intents here, if the manifest can forget them alone. A dry
+// run counts instead what this would forget (countDeadUploads).
 func (r *run) forgetDeadIntents(ctx context.Context) error {
-	if r.DryRun || !r.ForgetDeadIntents || !r.shard.ownsFence(0) || r.MaxDeletes == NoDeletes {
+	if !r.ForgetDeadIntents || !r.shard.ownsFence(0) || r.MaxDeletes == NoDeletes {
 		// The manifest's scan is global: one shard (the one owning fence
 		// shard 0) runs it. With NoDeletes nothing is forgotten either.
 		return nil
+	}
+	if r.DryRun {
+		return r.countDeadUploads(ctx)
 	}
 	if err := r.checkLease(ctx); err != nil {
 		return err
@@ -41,21 +45,63 @@ func (r *run) forgetDeadIntents(ctx context.Context) error {
 		return nil // upload intents stay until the manifest can forget them alone
 	}
 	r.tally.reclaimed(kind, int64(n), 0)
+	r.partialForget(ctx, n, err)
+	return nil
+}
+
+// partialForget reports an error of forgetting dead intents after n were
+// forgotten: a lookup failure keeps the intents it could not judge, which
+// is not fatal.
+func (r *run) partialForget(ctx context.Context, n int, err error) {
 	if err != nil {
-		// A lookup failure keeps the rows it could not judge: not fatal.
 		r.log.WarnContext(ctx, "gc: forgetting dead intents was partial", "forgotten", n, "err", err)
 		r.tally.failed(err, manifest.RefPrefix)
 	}
+}
+
+// countDeadUploads is forgetDeadIntents of a dry run: it forgets nothing,
+// counts the upload intents the sweep would forget (the manifest's
+// DeadUploads, the judgement of ForgetAgedUploads) and holds their keys as
+// forgotten, so that the roots walked after leave them out, as the sweep's
+// would. A manifest that forgets rows and intents only together
+// (ForgetAgedUncommitted) has no read-only count: nothing is counted.
+func (r *run) countDeadUploads(ctx context.Context) error {
+	_, forgets := r.manifest.(UploadForgetter)
+	dl, lists := r.manifest.(DeadUploadLister)
+	if r.rows == nil || !forgets || !lists {
+		return nil
+	}
+	dead, err := dl.DeadUploads(ctx, r.cutoff)
+	for _, u := range dead {
+		r.forgetInDryRun(manifest.UploadKey(u.ID))
+	}
+	r.tally.reclaimed(KindUploadIntent, int64(len(dead)), 0)
+	r.partialForget(ctx, len(dead), err)
 	return nil
+}
+
+// forgetInDryRun holds key, an upload intent or row a dry run counted as
+// forgotten, as gone for the rest of the dry run: the roots it names are
+// not walked (walkRoots) and a multipart upload under its data key is not
+// its writer's any more (intentNames), as in the sweep, which forgot it.
+func (r *run) forgetInDryRun(key string) {
+	if r.forgotten == nil {
+		r.forgotten = map[string]bool{}
+	}
+	r.forgotten[key] = true
 }
 
 // walkRoots calls fn with every rooted data key of the shard and returns
 // how many roots (of any shard) it saw. An intent or row that cannot be
 // read is reported (once per sweep) and its implied data key, if any, is
-// rooted; a row whose data is unknown sets rootsUnknown.
+// rooted; a row whose data is unknown sets rootsUnknown. In a dry run, the
+// intents and rows it counted as forgotten root nothing (forgetInDryRun).
 func (r *run) walkRoots(ctx context.Context, fn func(dataKey string)) (int64, error) {
 	var n int64
 	err := r.manifest.WalkRoots(ctx, func(root manifest.Root) error {
+		if r.forgotten[root.By] {
+			return nil // a dry run's: the sweep would have forgotten it by now
+		}
 		n++
 		if root.Unreadable != nil {
 			r.unreadable(ctx, root.By, root.Unreadable)

@@ -161,8 +161,8 @@ func (r *run) uploadSize(ctx context.Context, u objstore.UploadInfo) (size int64
 // sweeper treats as roots").
 func (r *run) intentNames(ctx context.Context, key string) (bool, error) {
 	id, ok := manifest.ParseDataKey(key)
-	if !ok {
-		return false, nil
+	if !ok || r.forgotten[manifest.UploadKey(id)] {
+		return false, nil // a dry run's forgotten intent: the sweep's is gone
 	}
 	_, err := r.store.Head(ctx, manifest.UploadKey(id))
 	switch {

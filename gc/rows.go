@@ -28,6 +28,13 @@ type UploadForgetter interface {
 	ForgetAgedUploads(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// DeadUploadLister tells, read-only, which upload intents ForgetAgedUploads
+// would forget at cutoff, by the same judgement: a dry run counts them;
+// *manifest.Store implements it.
+type DeadUploadLister interface {
+	DeadUploads(ctx context.Context, cutoff time.Time) ([]manifest.Upload, error)
+}
+
 // forgetSessionRows forgets the dead rows of sid through its head (W2 in
 // docs/protocol.md): judge the rows, then publish a successor of the head by
 // compare-and-swap (a commit prepared on an older head can no longer land:
@@ -92,7 +99,9 @@ func (r *run) forgetSessionRows(ctx context.Context, sid string) error {
 
 // countDeadRows is forgetSessionRows of a dry run: it fences nothing and
 // forgets nothing, and counts the rows a sweep would forget now (those no
-// published head committed) as it would.
+// published head committed) as it would, holding them as forgotten
+// (forgetInDryRun) so that the data only they root is counted as the
+// sweep's attachment step would reclaim it.
 func (r *run) countDeadRows(ctx context.Context, sid string, dead []manifest.Row) error {
 	for _, row := range dead {
 		committed, _, err := r.headRefs.Committed(ctx, sid, row.AttachmentID)
@@ -105,6 +114,7 @@ func (r *run) countDeadRows(ctx context.Context, sid string, dead []manifest.Row
 			r.tally.deferred(1)
 		default:
 			r.tally.reclaimed(KindRefRow, 1, 0)
+			r.forgetInDryRun(manifest.RefKey(row.AttachmentID, sid))
 		}
 	}
 	return nil

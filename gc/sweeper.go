@@ -172,6 +172,11 @@ type run struct {
 	// names is unknown and no attachment data is deleted.
 	rootsUnknown   bool
 	seenUnreadable map[string]bool // reported once per sweep
+
+	// forgotten holds, in a dry run, the keys of the upload intents and
+	// rows it counted as forgotten: the sweep would have deleted them
+	// before walking the roots (forgetInDryRun).
+	forgotten map[string]bool
 }
 
 // Run performs one sweep of the shard and returns its report. The error is
