@@ -2,6 +2,7 @@ package gc
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/manifest"
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/session"
 )
 
@@ -68,20 +70,28 @@ func (e *env) dryRunFixture() (unblock func()) {
 
 // listing is everything a bucket holds: each object with its ETag, size
 // and time, and each incomplete multipart upload.
-func (e *env) listing() []string {
-	e.t.Helper()
+func listing(ctx context.Context, st objstore.Store) ([]string, error) {
 	var out []string
-	for info, err := range e.store.List(e.ctx, "", nil) {
+	for info, err := range st.List(ctx, "", nil) {
 		if err != nil {
-			e.t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, fmt.Sprintf("%s %s %d %s", info.Key, info.ETag, info.Size, info.ModTime))
 	}
-	for u, err := range e.store.ListUploads(e.ctx, "") {
+	for u, err := range st.ListUploads(ctx, "") {
 		if err != nil {
-			e.t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, fmt.Sprintf("upload %s %s %s", u.Key, u.UploadID, u.Initiated))
+	}
+	return out, nil
+}
+
+func (e *env) listing() []string {
+	e.t.Helper()
+	out, err := listing(e.ctx, e.store)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return out
 }

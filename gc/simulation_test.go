@@ -79,20 +79,69 @@ func runSeed(seed uint64, cfg simConfig) (w *world, err error) {
 	}
 	// The final sweep: no writer, no fault, every lease expired.
 	w.sim.now = w.sim.now.Add(3*simGrace + DefaultLeaseTTL)
-	final := &Sweeper{
-		Store: w.sim.mem, Clock: w.sim.clock, Grace: simGrace, Holder: "final", MaxDeletes: -1, AllowEmptyRoots: true,
-		ForgetDeadIntents: true,
-		Manifest:          manifest.New(w.sim.mem, &manifest.Options{Now: w.sim.clock, Concurrency: 1, Heads: simHeadRefs{w.sim.mem}}),
-		Heads:             heads,
-		HeadRefs:          w.headRefs(w.sim.mem),
-	}
-	if _, err := final.Run(context.Background()); err != nil {
-		return w, fmt.Errorf("final sweep: %w", err)
+	if err := w.finalSweeps(heads); err != nil {
+		return w, err
 	}
 	if err := w.checkHeads(); err != nil {
 		return w, fmt.Errorf("after the final sweep: %w", err)
 	}
 	return w, w.checkSwept()
+}
+
+// finalSweeps runs a dry run and then the final sweep at the same clock:
+// the dry run must write nothing and count, of every kind, as many objects
+// and bytes as the sweep then reclaims. Where the sweep forgets dead
+// intents by ForgetAgedUncommitted (even seeds: no HeadRefs), which has no
+// read-only count, the dry run counts no intent it forgets nor what that
+// frees (Sweeper.DryRun): there it must only never count more.
+func (w *world) finalSweeps(heads Heads) error {
+	sweeper := func(dry bool) *Sweeper {
+		return &Sweeper{
+			Store: w.sim.mem, Clock: w.sim.clock, Grace: simGrace, Holder: "final", MaxDeletes: -1, AllowEmptyRoots: true,
+			ForgetDeadIntents: true, DryRun: dry,
+			Manifest: manifest.New(w.sim.mem, &manifest.Options{Now: w.sim.clock, Concurrency: 1, Heads: simHeadRefs{w.sim.mem}}),
+			Heads:    heads,
+			HeadRefs: w.headRefs(w.sim.mem),
+		}
+	}
+	ctx := context.Background()
+	before, err := listing(ctx, w.sim.mem)
+	if err != nil {
+		return err
+	}
+	dry, err := sweeper(true).Run(ctx)
+	if err != nil {
+		return fmt.Errorf("final dry run: %w", err)
+	}
+	if after, err := listing(ctx, w.sim.mem); err != nil || !slices.Equal(before, after) {
+		return fmt.Errorf("the final dry run wrote (%v): %q, then %q", err, before, after)
+	}
+	rep, err := sweeper(false).Run(ctx)
+	if err != nil {
+		return fmt.Errorf("final sweep: %w", err)
+	}
+	nonzero := func(m map[Kind]int64) map[Kind]int64 {
+		return maps.Collect(func(yield func(Kind, int64) bool) {
+			for k, v := range m {
+				if v != 0 && !yield(k, v) {
+					return
+				}
+			}
+		})
+	}
+	d, r := nonzero(dry.Reclaimed), nonzero(rep.Reclaimed)
+	same := maps.Equal(d, r) && dry.BytesReclaimed == rep.BytesReclaimed
+	if !w.fencedRows {
+		same = dry.BytesReclaimed <= rep.BytesReclaimed
+		for k, n := range d {
+			same = same && n <= r[k]
+		}
+	}
+	if !same {
+		return fmt.Errorf("the final dry run would reclaim %v (%d bytes), the final sweep reclaimed %v (%d bytes)",
+			d, dry.BytesReclaimed, r, rep.BytesReclaimed)
+	}
+	return nil
 }
 
 // simSeeds runs seeds 1..n on all cores and returns the failures. each, if

@@ -77,7 +77,14 @@ type Sweeper struct {
 	// never safety. Negative counts as zero.
 	Grace time.Duration
 	// DryRun reports what would be reclaimed and writes nothing (no lease,
-	// no fence, no deletes).
+	// no fence, no deletes). With dead rows forgotten through the head
+	// fence (ForgetDeadIntents, HeadRefs and a RowForgetter, as the sweeper
+	// command runs), it counts what a sweep at the same time would reclaim,
+	// kind by kind: the dead rows and upload intents the sweep forgets (by
+	// the manifest's own judgement, DeadRows and DeadUploads) and the data
+	// and multipart uploads that forgetting frees, walking the roots as if
+	// they were forgotten. When ForgetAgedUncommitted forgets them instead,
+	// it counts no forgotten intent, nor what that frees.
 	DryRun bool
 	// MaxDeletes bounds deletions (and aborted uploads) per run; 0 means
 	// DefaultMaxDeletes, NoDeletes means none, other negative values mean
