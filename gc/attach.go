@@ -85,6 +85,9 @@ func (r *run) countDeadUploads(ctx context.Context) error {
 // not walked (walkRoots) and a multipart upload under its data key is not
 // its writer's any more (intentNames), as in the sweep, which forgot it.
 func (r *run) forgetInDryRun(key string) {
+	if !r.DryRun {
+		return // a sweep walks the roots that are left: it forgot what it did
+	}
 	if r.forgotten == nil {
 		r.forgotten = map[string]bool{}
 	}
