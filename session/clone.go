@@ -64,21 +64,56 @@ func cloneTurnState(ts TurnState) TurnState {
 }
 
 // ownCommit copies what of c the next head keeps, so the caller may reuse
-// its buffers.
+// its buffers: its JSON values in their canonical text (ownJSON; c passed
+// checkCommitJSON), its drafts as ownDraft keeps them.
 func ownCommit(c *RuntimeCommit) {
-	c.Graph.Nodes = cloneNodes(c.Graph.Nodes)
-	c.AgentFrames = cloneRaw(c.AgentFrames)
+	c.Graph.Nodes = ownNodes(c.Graph.Nodes)
+	c.AgentFrames = ownJSON(c.AgentFrames)
 	if c.Checkpoint != nil {
 		cp := *c.Checkpoint
-		cp.TurnState = cloneTurnState(cp.TurnState)
+		ts := &cp.TurnState
+		ts.TokenUsage, ts.LastPromptUsage = ownJSON(ts.TokenUsage), ownJSON(ts.LastPromptUsage)
+		ts.ProtocolTurnOptions = ownJSON(ts.ProtocolTurnOptions)
 		c.Checkpoint = &cp
 	}
 	drafts := make([]QueuedWorkBatchDraft, len(c.EnqueuedQueueBatches))
 	for i, d := range c.EnqueuedQueueBatches {
-		d.Payload = cloneRaw(d.Payload)
-		drafts[i] = d
+		drafts[i] = ownDraft(d)
 	}
 	c.EnqueuedQueueBatches = drafts
+}
+
+// ownNodes is cloneNodes for a commit's nodes (ownCommit): one allocation
+// for the payloads, each in its canonical text.
+func ownNodes(ns []NodeRecord) []NodeRecord {
+	total := 0
+	for _, n := range ns {
+		total += len(n.Event) + len(n.Body)
+	}
+	arena := make([]byte, 0, total)
+	take := func(b json.RawMessage) json.RawMessage {
+		if b == nil {
+			return nil
+		}
+		start := len(arena)
+		arena = appendCanonicalJSON(arena, b)
+		return json.RawMessage(arena[start:len(arena):len(arena)])
+	}
+	out := make([]NodeRecord, len(ns))
+	for i, n := range ns {
+		n.Event, n.Body = take(n.Event), take(n.Body)
+		out[i] = n
+	}
+	return out
+}
+
+// ownDraft is the batch draft d as the store keeps it: its payload owned
+// (ownJSON; d passed checkDraft) and its AvailableAt a stored time
+// (stampTime).
+func ownDraft(d QueuedWorkBatchDraft) QueuedWorkBatchDraft {
+	d.Payload = ownJSON(d.Payload)
+	d.AvailableAt = stampTime(d.AvailableAt)
+	return d
 }
 
 func cloneResult(r *CommitResult) *CommitResult {

@@ -52,6 +52,9 @@ func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *C
 	if err := validateCommit(&c); err != nil {
 		return nil, err
 	}
+	if err := checkCommitJSON(&c); err != nil {
+		return nil, err
+	}
 	ownCommit(&c)
 	sid := c.SessionID
 	ct := &commitTxn{s: s, sid: sid, c: &c, written: map[string]string{}}

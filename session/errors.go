@@ -55,7 +55,9 @@ var (
 	// ids.ErrInvalidID, which manifest.ErrInvalidID and attach.ErrInvalidID
 	// are too.
 	ErrInvalidID = ids.ErrInvalidID
-	// ErrInvalidCommit: the commit is malformed (e.g. an unknown delta kind).
+	// ErrInvalidCommit: the commit is malformed (e.g. an unknown delta kind),
+	// or so is an argument of another call (a draft's delivery policy, a
+	// payload that is not JSON). Refused before any I/O.
 	ErrInvalidCommit = errors.New("session: invalid commit")
 	// ErrCheckpointComponentMissing: a commit's checkpoint carries a
 	// component ref (a component without a body) that the session's current

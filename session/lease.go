@@ -62,13 +62,13 @@ func (s *Store) TryClaimSessionExecutionLease(ctx context.Context, owner LeaseOw
 			// Re-entry: the holder's own incarnation gets its lease back,
 			// same token and fencing token, expiry extended if ttl reaches
 			// further.
-			if until := now.Add(ttl); !until.After(l.ExpiresAt) {
+			if until := leaseExpiry(now, ttl); !until.After(l.ExpiresAt) {
 				same := *l
 				out.Acquired = &same
 				return plan{}, nil
 			}
 			next := base.clone()
-			next.Lease.ExpiresAt = now.Add(ttl)
+			next.Lease.ExpiresAt = leaseExpiry(now, ttl)
 			same := *next.Lease
 			out.Acquired = &same
 			return plan{next: next}, nil
@@ -135,7 +135,7 @@ func (s *Store) grantLease(h *head, sid string, owner LeaseOwner, now time.Time,
 	h.LeaseGen++
 	l := SessionExecutionLease{
 		LeaseFence: LeaseFence{SessionID: sid, Owner: owner, LeaseToken: s.newToken(), FencingToken: h.LeaseGen},
-		ExpiresAt:  now.Add(ttl),
+		ExpiresAt:  leaseExpiry(now, ttl),
 	}
 	h.Lease = &l
 	acquired := l
@@ -156,7 +156,7 @@ func (s *Store) RenewSessionExecutionLease(ctx context.Context, fence LeaseFence
 			return plan{}, err
 		}
 		next := cur.h.clone()
-		next.Lease.ExpiresAt = now.Add(ttl)
+		next.Lease.ExpiresAt = leaseExpiry(now, ttl)
 		out = *next.Lease
 		return plan{next: next}, nil
 	})

@@ -75,6 +75,23 @@ func checkCommitSize(c *RuntimeCommit) error {
 	return nil
 }
 
+// checkInHead enforces MaxHeadBytes on n bytes a call would add to the
+// head (a queued batch, a turn input, the session meta), by their lengths
+// before anything is validated further or encoded: an oversized value is
+// refused at once, in memory that does not grow with it.
+func checkInHead(what string, n int) error {
+	if n > MaxHeadBytes {
+		return &TooLargeError{What: what, Size: int64(n), Limit: MaxHeadBytes}
+	}
+	return nil
+}
+
+// metaBytes is the length of meta's strings (checkInHead).
+func metaBytes(m *SessionMeta) int {
+	return len(m.SessionID) + len(m.SessionName) + len(m.CreatedAt) + len(m.Model) + len(m.Cwd) +
+		len(m.Relation.Kind) + len(m.Relation.ParentSessionID) + len(m.Relation.CausedBy)
+}
+
 // checkHeadSize enforces MaxHeadBytes on an encoded head payload length.
 func checkHeadSize(n int) error {
 	if n > MaxHeadBytes {

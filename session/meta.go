@@ -12,6 +12,9 @@ func (s *Store) SaveSessionMeta(ctx context.Context, meta SessionMeta) error {
 	if err := s.bind(meta.SessionID); err != nil {
 		return err
 	}
+	if err := checkInHead("session meta", metaBytes(&meta)); err != nil {
+		return err
+	}
 	sid := meta.SessionID
 	_, err := s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		next := liveOrFresh(sid, cur.h).clone()
@@ -39,6 +42,9 @@ func (s *Store) LoadSessionMeta(ctx context.Context) (*SessionMeta, error) {
 // queue), as any write after a delete does.
 func (s *Store) CreateSession(ctx context.Context, meta SessionMeta) (created bool, err error) {
 	if err := s.bind(meta.SessionID); err != nil {
+		return false, err
+	}
+	if err := checkInHead("session meta", metaBytes(&meta)); err != nil {
 		return false, err
 	}
 	sid := meta.SessionID

@@ -19,10 +19,13 @@ func (s *Store) EnqueueQueuedWork(ctx context.Context, draft QueuedWorkBatchDraf
 	if draft.SessionID != sid {
 		return QueuedWorkBatch{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}
+	if err := checkInHead("queued work batch", len(draft.Payload)+len(draft.SourceKey)+len(draft.MergeKey)); err != nil {
+		return QueuedWorkBatch{}, err
+	}
 	if err := checkDraft(draft); err != nil {
 		return QueuedWorkBatch{}, err
 	}
-	draft.Payload = cloneRaw(draft.Payload)
+	draft = ownDraft(draft)
 	var out QueuedWorkBatch
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		next := liveOrFresh(sid, cur.h).clone()

@@ -40,7 +40,7 @@ func checkDraft(d QueuedWorkBatchDraft) error {
 	default:
 		return fmt.Errorf("%w: queued work class %q (use session.ClassTurnWork or ClassSessionCommand)", ErrInvalidCommit, d.Class)
 	}
-	return nil
+	return checkJSON("the queued work payload", d.Payload)
 }
 
 // withDefaults returns b with the draft defaults filled in (batches stored

@@ -189,9 +189,13 @@ func New(cfg Config) (*Store, error) {
 	if s.manifest == nil {
 		s.manifest = noopManifest{}
 	}
-	if s.now == nil {
-		s.now = time.Now
+	clock := s.now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Every time the store writes comes from this clock or is a caller's
+	// clamped by the same rule (stampTime), so each one encodes.
+	s.now = func() time.Time { return stampTime(clock()) }
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -17,6 +17,9 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 	if draft.SessionID != sid {
 		return PendingTurnInput{}, &SessionBindingMismatchError{Bound: sid, Attempted: draft.SessionID}
 	}
+	if err := checkInHead("turn input", len(draft.Payload)+len(draft.SourceKey)+len(draft.ActiveTurnID)); err != nil {
+		return PendingTurnInput{}, err
+	}
 	if err := validateOptionalID("source key", draft.SourceKey); err != nil {
 		return PendingTurnInput{}, err
 	}
@@ -26,7 +29,10 @@ func (s *Store) EnqueuePendingTurnInput(ctx context.Context, draft PendingTurnIn
 	if err := checkMinBoundary(&draft); err != nil {
 		return PendingTurnInput{}, err
 	}
-	draft.Payload = cloneRaw(draft.Payload)
+	if err := checkJSON("the turn input payload", draft.Payload); err != nil {
+		return PendingTurnInput{}, err
+	}
+	draft.Payload = ownJSON(draft.Payload)
 	var out PendingTurnInput
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		base := liveOrFresh(sid, cur.h)

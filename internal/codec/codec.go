@@ -251,6 +251,10 @@ func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
 // every version accept), with the faster encoder every payload uses.
 func MarshalJSON(v any) ([]byte, error) { return fastjson.Marshal(v) }
 
+// ValidJSON reports whether data is one JSON value, by the rules of the
+// decoder every payload is read with (so a value it accepts decodes).
+func ValidJSON(data []byte) bool { return fastjson.Valid(data) }
+
 // UnmarshalJSON decodes JSON into v, like encoding/json, with the faster
 // decoder every payload uses (measured: BenchmarkColdLoad in package
 // session, docs/performance.md).

@@ -122,6 +122,7 @@ func Run(t *testing.T, h Harness) {
 		{"Sweep", sweepTests},
 		{"Limits", limitTests},
 		{"Reads", readTests},
+		{"Inputs", inputTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
