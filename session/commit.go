@@ -49,6 +49,12 @@ func (s *Store) CommitRuntimeState(ctx context.Context, c RuntimeCommit) (res *C
 	if err := checkCommitSize(&c); err != nil {
 		return nil, err
 	}
+	if len(c.UsageDeltas) > 0 {
+		// The commit's own distinct rows must fit the head (no I/O yet).
+		if err := checkLedgerSize(mergeLedger(nil, c.UsageDeltas)); err != nil {
+			return nil, err
+		}
+	}
 	if err := validateCommit(&c); err != nil {
 		return nil, err
 	}
@@ -184,6 +190,9 @@ func (t *commitTxn) build(base *head, now time.Time) (*draft, error) {
 	}
 	res.CheckpointRef = next.CheckpointRef
 	next.Ledger = mergeLedger(next.Ledger, c.UsageDeltas)
+	if err := checkLedgerSize(next.Ledger); err != nil {
+		return nil, err
+	}
 	if c.Config != (SessionConfig{}) {
 		next.Config = c.Config // the zero config keeps the stored one
 	}

@@ -19,7 +19,10 @@ const (
 	// Graph nodes never make a head large: a commit whose nodes do not fit
 	// the head's tail writes them to a segment in the same commit. What
 	// stays in the head is the runtime state (agent frames, queue, inputs,
-	// receipts, segment list).
+	// receipts, segment list, usage ledger). A commit whose distinct
+	// usage rows cannot fit it (at least minLedgerRowBytes, 110, each plus
+	// source and model) is refused before any I/O, in time linear in its
+	// rows.
 	MaxHeadBytes = 4 << 20
 )
 

@@ -1,0 +1,147 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stowage-dev/stowage/objstore"
+	"github.com/stowage-dev/stowage/objstore/memstore"
+)
+
+// countSteps counts the steps of loop kind (step) while f runs.
+func countSteps(t *testing.T, kind string, f func()) int64 {
+	t.Helper()
+	var n atomic.Int64
+	hook := func(k string, d int) {
+		if k == kind {
+			n.Add(int64(d))
+		}
+	}
+	stepHook.Store(&hook)
+	defer stepHook.Store(nil)
+	f()
+	return n.Load()
+}
+
+// opCounter is an object store that counts the requests made through it.
+type opCounter struct {
+	objstore.Store
+	ops atomic.Int64
+}
+
+func (o *opCounter) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	o.ops.Add(1)
+	return o.Store.Put(ctx, key, data, opts)
+}
+
+func (o *opCounter) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	o.ops.Add(1)
+	return o.Store.Get(ctx, key, opts)
+}
+
+func (o *opCounter) Head(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	o.ops.Add(1)
+	return o.Store.Head(ctx, key)
+}
+
+func newCounted(t *testing.T, sid string) (*Store, *opCounter) {
+	t.Helper()
+	oc := &opCounter{Store: memstore.New(nil)}
+	s, err := New(Config{Store: oc, SessionID: sid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.WaitCompaction)
+	return s, oc
+}
+
+// distinctUsage is the review's F4a input: n rows of distinct (source,
+// model), sources of 43 bytes.
+func distinctUsage(n int) []TokenLedgerEntry {
+	u := make([]TokenLedgerEntry, 0, n)
+	for i := 0; i < n; i++ {
+		u = append(u, TokenLedgerEntry{Source: strings.Repeat("s", 40) + string(rune(0x4e00+i%20000)), Model: string(rune(0x4e00 + i/20000)), Input: 1})
+	}
+	return u
+}
+
+// mergeLedgerByScan is the ledger merge as it was (a scan of the rows per
+// delta): the reference for order and sums.
+func mergeLedgerByScan(rows []TokenLedgerEntry, deltas []TokenLedgerEntry) []TokenLedgerEntry {
+	for _, d := range deltas {
+		i := slices.IndexFunc(rows, func(r TokenLedgerEntry) bool { return r.Source == d.Source && r.Model == d.Model })
+		if i < 0 {
+			i = len(rows)
+			rows = append(rows, TokenLedgerEntry{Source: d.Source, Model: d.Model})
+		}
+		r := &rows[i]
+		r.Input, r.Output = satAdd(r.Input, d.Input), satAdd(r.Output, d.Output)
+		r.CacheReadInput, r.CacheWriteInput = satAdd(r.CacheReadInput, d.CacheReadInput), satAdd(r.CacheWriteInput, d.CacheWriteInput)
+		r.ReasoningOutput = satAdd(r.ReasoningOutput, d.ReasoningOutput)
+	}
+	return rows
+}
+
+// TestMergeLedgerIsLinear (F4a): merging 20,000 distinct rows into 20,000
+// takes one step per row (the scan took 2e8 comparisons), and the ledger's
+// order and sums are those of the scan, duplicates and saturation included.
+func TestMergeLedgerIsLinear(t *testing.T) {
+	const n = 20000
+	base := distinctUsage(n)
+	deltas := distinctUsage(2 * n)[n:]
+	var got []TokenLedgerEntry
+	steps := countSteps(t, "ledger", func() { got = mergeLedger(slices.Clone(base), deltas) })
+	if steps > 2*n+n/10 {
+		t.Fatalf("merging %d rows into %d took %d steps, want about %d", n, n, steps, 2*n)
+	}
+	if want := append(slices.Clone(base), deltas...); !slices.Equal(got, want) {
+		t.Fatal("distinct rows are not kept in order")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		var rows, ds []TokenLedgerEntry
+		for range r.IntN(8) {
+			rows = append(rows, TokenLedgerEntry{Source: string(rune('a' + r.IntN(3))), Model: string(rune('a' + r.IntN(3))), Input: r.Int64()})
+		}
+		for range r.IntN(30) {
+			ds = append(ds, TokenLedgerEntry{Source: string(rune('a' + r.IntN(3))), Model: string(rune('a' + r.IntN(3))),
+				Input: r.Int64() - r.Int64(), Output: r.Int64N(10), ReasoningOutput: -r.Int64()})
+		}
+		if got, want := mergeLedger(slices.Clone(rows), ds), mergeLedgerByScan(slices.Clone(rows), ds); !slices.Equal(got, want) {
+			t.Fatalf("rows %v deltas %v: got %v, want %v", rows, ds, got, want)
+		}
+	}
+}
+
+// TestCommitRefusesALedgerTooLargeUpFront (F4a): the review's 100,000
+// distinct usage rows are refused with *TooLargeError before any request
+// to the store, in linear work; a ledger that fits still commits.
+func TestCommitRefusesALedgerTooLargeUpFront(t *testing.T) {
+	ctx := context.Background()
+	s, oc := newCounted(t, "ledger")
+	var rv uint64
+	const n = 100000
+	var err error
+	steps := countSteps(t, "ledger", func() {
+		_, err = s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &rv, UsageDeltas: distinctUsage(n)})
+	})
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("commit of %d distinct usage rows: %v, want *TooLargeError", n, err)
+	}
+	if ops := oc.ops.Load(); ops != 0 {
+		t.Fatalf("the refused commit made %d store requests, want none", ops)
+	}
+	if steps > 2*n {
+		t.Fatalf("%d steps for %d rows", steps, n)
+	}
+	if _, err := s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &rv, UsageDeltas: distinctUsage(20000)}); err != nil {
+		t.Fatalf("a ledger of 20,000 rows: %v", err)
+	}
+}
