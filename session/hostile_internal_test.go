@@ -3,12 +3,14 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
@@ -143,5 +145,82 @@ func TestCommitRefusesALedgerTooLargeUpFront(t *testing.T) {
 	}
 	if _, err := s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &rv, UsageDeltas: distinctUsage(20000)}); err != nil {
 		t.Fatalf("a ledger of 20,000 rows: %v", err)
+	}
+}
+
+// leasedQueue returns a store whose session has a lease held by the
+// returned fence and batches queued batches of turn work.
+func leasedQueue(t *testing.T, batches int) (*Store, LeaseFence, []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := newCounted(t, "queue")
+	var drafts []QueuedWorkBatchDraft
+	for range batches {
+		drafts = append(drafts, QueuedWorkBatchDraft{Payload: []byte(`{}`)})
+	}
+	var rv uint64
+	res, err := s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &rv, EnqueuedQueueBatches: drafts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	for _, b := range res.EnqueuedQueueBatches {
+		queued = append(queued, b.BatchID)
+	}
+	lo, err := s.TryClaimSessionExecutionLease(ctx, LeaseOwner{OwnerID: "w", IncarnationID: "i"}, time.Hour)
+	if err != nil || lo.Acquired == nil {
+		t.Fatalf("lease: %+v, %v", lo, err)
+	}
+	return s, lo.Acquired.LeaseFence, queued
+}
+
+// TestClaimByIDsIsLinear (F4c): an exact claim naming 100,000 unknown ids
+// (each twice) over a queue of 2,000 batches reports each unknown id once,
+// in order, and claims the one named batch, in work linear in the ids and
+// the queue (the review's 100,000 unknown ids took 72 s: a scan of the ids
+// per id and per queued batch).
+func TestClaimByIDsIsLinear(t *testing.T) {
+	ctx := context.Background()
+	s, fence, queued := leasedQueue(t, 2000)
+	const n = 100000
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("unknown-%06d", i))
+	}
+	ids = append(ids, ids...)
+	ids = append(ids, queued[0])
+	var out SelectedQueuedWorkClaim
+	var err error
+	steps := countSteps(t, "claim ids", func() {
+		out, err = s.ClaimQueuedWorkByIDs(ctx, fence, BoundaryIdle, ids)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Claim == nil || len(out.Claim.Batches) != 1 || out.Claim.Batches[0].BatchID != queued[0] {
+		t.Fatalf("claim %+v, want %s alone", out.Claim, queued[0])
+	}
+	if !slices.Equal(out.AlreadySatisfied, ids[:n]) {
+		t.Fatalf("%d already satisfied, want the %d unknown ids once each, in order", len(out.AlreadySatisfied), n)
+	}
+	if limit := int64(4 * (len(ids) + len(queued))); steps > limit {
+		t.Fatalf("%d steps for %d ids over %d batches, want at most %d", steps, len(ids), len(queued), limit)
+	}
+}
+
+// TestClaimByIDsValidatesIDs (F5): a malformed batch id is ErrInvalidID
+// before any request, as CancelQueuedWorkBatch's is, not reported
+// AlreadySatisfied.
+func TestClaimByIDsValidatesIDs(t *testing.T) {
+	ctx := context.Background()
+	s, oc := newCounted(t, "ids")
+	for _, id := range []string{"", "a\x00b", string([]byte{0xff}), strings.Repeat("x", MaxIDLen+1)} {
+		out, err := s.ClaimQueuedWorkByIDs(ctx, LeaseFence{}, BoundaryIdle, []string{"ok", id})
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("batch id %q: %+v, %v; want ErrInvalidID", id, out, err)
+		}
+	}
+	if ops := oc.ops.Load(); ops != 0 {
+		t.Fatalf("%d store requests, want none", ops)
 	}
 }

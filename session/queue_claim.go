@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -187,8 +186,10 @@ func (s *Store) ClaimLeadingSessionCommand(ctx context.Context, fence LeaseFence
 }
 
 // ClaimQueuedWorkByIDs claims batches the host selected by id, for the
-// holder of fence, at boundary. Named ids no unsettled batch has are
-// reported AlreadySatisfied. The named batches still queued must all be
+// holder of fence, at boundary. Every id is validated first (a malformed
+// one is ErrInvalidID, before any I/O). Named ids no unsettled batch has are
+// reported AlreadySatisfied, once each in the order named; the work is
+// linear in the ids and the queue. The named batches still queued must all be
 // turn work and candidates (available, not held by a claim of the caller's
 // generation or a newer one), else nothing is claimed. The claim laws then
 // apply to the run of named batches that starts at the first of them and
@@ -205,6 +206,13 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, boun
 	if err := checkBoundary(boundary); err != nil {
 		return SelectedQueuedWorkClaim{}, err
 	}
+	named := make(map[string]bool, len(batchIDs))
+	for _, id := range batchIDs {
+		if err := validateID("batch id", id); err != nil {
+			return SelectedQueuedWorkClaim{}, err
+		}
+		named[id] = true
+	}
 	if len(batchIDs) == 0 {
 		return SelectedQueuedWorkClaim{}, nil
 	}
@@ -214,12 +222,8 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, boun
 		if err := requireLease(sid, cur.h, fence, s.now()); err != nil {
 			return plan{}, err
 		}
-		for _, id := range batchIDs {
-			if batchIndex(cur.h.Queue, id) < 0 && !slices.Contains(out.AlreadySatisfied, id) {
-				out.AlreadySatisfied = append(out.AlreadySatisfied, id)
-			}
-		}
-		run := exactRun(cur.h, batchIDs, fence.FencingToken, s.now())
+		out.AlreadySatisfied = unqueued(cur.h.Queue, batchIDs)
+		run := exactRun(cur.h, named, fence.FencingToken, s.now())
 		if len(run) == 0 {
 			return plan{}, nil
 		}
@@ -234,12 +238,30 @@ func (s *Store) ClaimQueuedWorkByIDs(ctx context.Context, fence LeaseFence, boun
 	return out, err
 }
 
-// exactRun returns the candidate run an exact claim of ids may take (see
-// ClaimQueuedWorkByIDs), or nil if a named batch still queued is not a
-// candidate or not turn work.
-func exactRun(h *head, ids []string, gen uint64, now time.Time) []int {
+// unqueued returns the ids, in order and once each, that no batch of q
+// has: a set of q's ids, so time linear in len(q) and len(ids).
+func unqueued(q []queuedBatch, ids []string) []string {
+	queued := make(map[string]bool, len(q))
+	for i := range q {
+		queued[q[i].BatchID] = true
+	}
+	var out []string
+	for _, id := range ids {
+		step("claim ids", 1)
+		if !queued[id] {
+			queued[id] = true // reported once
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// exactRun returns the candidate run an exact claim of the ids in set may
+// take (see ClaimQueuedWorkByIDs), or nil if a named batch still queued is
+// not a candidate or not turn work.
+func exactRun(h *head, set map[string]bool, gen uint64, now time.Time) []int {
 	cand, _ := candidates(h, gen, now)
-	named := func(i int) bool { return slices.Contains(ids, h.Queue[i].BatchID) }
+	named := func(i int) bool { step("claim ids", 1); return set[h.Queue[i].BatchID] }
 	present := 0
 	for i := range h.Queue {
 		if named(i) {
