@@ -224,3 +224,86 @@ func TestClaimByIDsValidatesIDs(t *testing.T) {
 		t.Fatalf("%d store requests, want none", ops)
 	}
 }
+
+// chain commits n nodes in a chain (one Append per 100 nodes, so some are
+// flushed to segments) and returns their ids and the head revision.
+func chain(t *testing.T, s *Store, n int) ([]string, uint64) {
+	t.Helper()
+	var rv uint64
+	var ids []string
+	parent := ""
+	for i := 0; i < n; i += 100 {
+		var nodes []NodeRecord
+		for j := i; j < min(i+100, n); j++ {
+			id := fmt.Sprintf("node-%06d", j)
+			nodes = append(nodes, NodeRecord{NodeID: id, ParentNodeID: parent, Kind: PayloadEvent, Event: []byte(`{"x":1}`)})
+			ids, parent = append(ids, id), id
+		}
+		res, err := s.CommitRuntimeState(context.Background(), RuntimeCommit{ExpectedHeadRevision: &rv, Graph: GraphDelta{Kind: DeltaAppend, Nodes: nodes, Leaf: parent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rv = res.HeadRevision
+	}
+	return ids, rv
+}
+
+// TestTombstoneNodesIsLinear (F4b): tombstoning 200,000 ids in descending
+// order, 1,000 of them nodes of the session (in the tail and in segments),
+// costs O(n) steps after one sort (slices.Insert per id moved 2e10 ids),
+// keeps tombstones for the 1,000 nodes only (ids of no node are dropped: 8k
+// long unknown ids used to fill the head), and Vacuum removes those 1,000.
+func TestTombstoneNodesIsLinear(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newCounted(t, "tomb")
+	nodes, _ := chain(t, s, 1000)
+	const n = 200000
+	var ids []string
+	for i := n - 1; i >= 0; i-- {
+		ids = append(ids, fmt.Sprintf("node-%06d", i))
+	}
+	var err error
+	steps := countSteps(t, "tombstones", func() { err = s.TombstoneNodes(ctx, ids) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(4 * n); steps > limit {
+		t.Fatalf("%d steps for %d ids, want at most %d", steps, n, limit)
+	}
+	snap, err := s.revalidate(ctx, "tomb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.h.Segs) == 0 || len(snap.h.Tail) == 0 {
+		t.Fatalf("%d segments, %d tail deltas: want nodes in both", len(snap.h.Segs), len(snap.h.Tail))
+	}
+	if !slices.Equal(snap.h.Tombstones, nodes) {
+		t.Fatalf("head keeps %d tombstones, want the %d of the session's nodes", len(snap.h.Tombstones), len(nodes))
+	}
+	if n, err := s.LoadNode(ctx, nodes[500]); err != nil || n != nil {
+		t.Fatalf("tombstoned node loads: %v, %v", n, err)
+	}
+	rep, err := s.Vacuum(ctx)
+	if err != nil || rep.RemovedNodes != len(nodes) {
+		t.Fatalf("vacuum: %+v, %v; want %d nodes removed", rep, err, len(nodes))
+	}
+}
+
+// TestAppendRevivesTombstonesLinearly (F4b): an Append of 20,000 nodes over
+// 20,000 tombstones revives those it writes with a set, not a scan of the
+// nodes per tombstone (4e8 comparisons).
+func TestAppendRevivesTombstonesLinearly(t *testing.T) {
+	var h head
+	var nodes []NodeRecord
+	for i := range 20000 {
+		h.Tombstones = append(h.Tombstones, fmt.Sprintf("t-%06d", i))
+		nodes = append(nodes, NodeRecord{NodeID: fmt.Sprintf("t-%06d", 2*i)})
+	}
+	steps := countSteps(t, "tombstones", func() { applyTombstones(&h, GraphDelta{Kind: DeltaAppend, Nodes: nodes}) })
+	if steps > 4*20000 {
+		t.Fatalf("%d steps", steps)
+	}
+	if len(h.Tombstones) != 10000 || h.Tombstones[0] != "t-000001" {
+		t.Fatalf("%d tombstones left, first %q; want the 10,000 odd ones", len(h.Tombstones), h.Tombstones[0])
+	}
+}
