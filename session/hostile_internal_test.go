@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stowage-dev/stowage/manifest"
 	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 )
@@ -305,5 +306,58 @@ func TestAppendRevivesTombstonesLinearly(t *testing.T) {
 	}
 	if len(h.Tombstones) != 10000 || h.Tombstones[0] != "t-000001" {
 		t.Fatalf("%d tombstones left, first %q; want the 10,000 odd ones", len(h.Tombstones), h.Tombstones[0])
+	}
+}
+
+// noBytes is a manifest hook that knows no bytes: every id is unbacked.
+type noBytes struct{}
+
+func (noBytes) PrepareCommit(_ context.Context, _ string, _ uint64, _ string, ids []string) (manifest.Prepared, error) {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return manifest.Prepared{Unbacked: slices.Compact(out)}, nil
+}
+
+func (noBytes) FinishCommit(context.Context, string, []string, time.Time) error { return nil }
+
+func attachmentIDs(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%064x", i))
+	}
+	return out
+}
+
+// TestUnbackedAttachmentsAreCountedUpFront (F6): a turn commit naming
+// 40,000 ids the session holds no bytes for is refused with *TooLargeError
+// before any request (it used to write and fail at the head: the receipt
+// copies the unbacked ids, 5.36 MB); 25,000 commit, and a retry of the turn
+// returns the same unbacked ids from the receipt.
+func TestUnbackedAttachmentsAreCountedUpFront(t *testing.T) {
+	ctx := context.Background()
+	oc := &opCounter{Store: memstore.New(nil)}
+	s, err := New(Config{Store: oc, SessionID: "unbacked", Hook: noBytes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rv uint64
+	stamp := &TurnCommitStamp{TurnID: "t1", TurnCommitHash: "h1"}
+	_, err = s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &rv, TurnCommit: stamp, CommittedAttachmentIDs: attachmentIDs(40000)})
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || oc.ops.Load() != 0 {
+		t.Fatalf("40,000 unbacked ids with a stamp: %v after %d requests; want *TooLargeError before any", err, oc.ops.Load())
+	}
+	c := RuntimeCommit{ExpectedHeadRevision: &rv, TurnCommit: stamp, CommittedAttachmentIDs: attachmentIDs(25000)}
+	res, err := s.CommitRuntimeState(ctx, c)
+	if err != nil || len(res.UnbackedAttachmentIDs) != 25000 {
+		t.Fatalf("25,000 unbacked ids with a stamp: %v", err)
+	}
+	again, err := s.CommitRuntimeState(ctx, c)
+	if err != nil || again.HeadRevision != res.HeadRevision || !slices.Equal(again.UnbackedAttachmentIDs, res.UnbackedAttachmentIDs) {
+		t.Fatalf("retry: %v; want the receipt's revision %d and unbacked ids", err, res.HeadRevision)
+	}
+	_, err = s.CommitRuntimeState(ctx, RuntimeCommit{ExpectedHeadRevision: &res.HeadRevision, CommittedAttachmentIDs: attachmentIDs(70000)})
+	if !errors.As(err, &tl) {
+		t.Fatalf("70,000 ids without a stamp: %v, want *TooLargeError", err)
 	}
 }

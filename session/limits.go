@@ -13,16 +13,21 @@ const (
 	// (Event or PluginType and Body). Larger outputs belong in attachments.
 	MaxNodeBytes = 16 << 20
 	// MaxCommitBytes bounds one commit: its nodes, checkpoint bodies, agent
-	// frames, enqueued batch payloads and usage rows together.
+	// frames, enqueued batch payloads, usage rows and attachment ids
+	// together.
 	MaxCommitBytes = 64 << 20
 	// MaxHeadBytes bounds the session head (its JSON before compression).
 	// Graph nodes never make a head large: a commit whose nodes do not fit
 	// the head's tail writes them to a segment in the same commit. What
 	// stays in the head is the runtime state (agent frames, queue, inputs,
-	// receipts, segment list, usage ledger). A commit whose distinct
-	// usage rows cannot fit it (at least minLedgerRowBytes, 110, each plus
-	// source and model) is refused before any I/O, in time linear in its
-	// rows.
+	// receipts, segment list, usage ledger). A commit's attachment ids
+	// count as head state: each id's JSON once for the commit's delta and,
+	// with a turn stamp, once more for the receipt, which may keep them
+	// all as unbacked; a commit whose head state alone exceeds the limit
+	// is refused before any I/O (about 31,000 ids with a stamp, 62,000
+	// without). A commit whose distinct usage rows cannot fit it (at least
+	// minLedgerRowBytes, 110, each plus source and model) is refused
+	// before any I/O, in time linear in its rows.
 	MaxHeadBytes = 4 << 20
 )
 
@@ -61,6 +66,7 @@ func checkCommitSize(c *RuntimeCommit) error {
 	for _, b := range c.EnqueuedQueueBatches {
 		inHead += int64(len(b.Payload)) + 256
 	}
+	inHead += attachmentHeadBytes(c)
 	if inHead > MaxHeadBytes {
 		return &TooLargeError{What: "head state of the commit", Size: inHead, Limit: MaxHeadBytes}
 	}
@@ -71,7 +77,6 @@ func checkCommitSize(c *RuntimeCommit) error {
 			len(ts.TokenUsage) + len(ts.LastPromptUsage) + len(ts.ProtocolTurnOptions))
 	}
 	total += int64(len(c.UsageDeltas)) * 128
-	total += int64(len(c.CommittedAttachmentIDs)) * 72
 	if total > MaxCommitBytes {
 		return &TooLargeError{What: "commit", Size: total, Limit: MaxCommitBytes}
 	}
@@ -93,6 +98,21 @@ func checkInHead(what string, n int) error {
 func metaBytes(m *SessionMeta) int {
 	return len(m.SessionID) + len(m.SessionName) + len(m.CreatedAt) + len(m.Model) + len(m.Cwd) +
 		len(m.Relation.Kind) + len(m.Relation.ParentSessionID) + len(m.Relation.CausedBy)
+}
+
+// attachmentHeadBytes is what c's attachment ids may take in the head: each
+// id's JSON (its length, quotes and a comma) in the commit's delta, and,
+// with a turn stamp, again in the receipt, which keeps the ids reported
+// unbacked (all of them, at worst) so that a retry returns them verbatim.
+func attachmentHeadBytes(c *RuntimeCommit) int64 {
+	var n int64
+	for _, id := range c.CommittedAttachmentIDs {
+		n += int64(len(id)) + 3
+	}
+	if c.TurnCommit != nil {
+		n *= 2
+	}
+	return n
 }
 
 // checkHeadSize enforces MaxHeadBytes on an encoded head payload length.
