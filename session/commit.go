@@ -539,8 +539,41 @@ func validateCommit(c *RuntimeCommit) error {
 	if err := validateOptionalID("interrupted turn id", c.InterruptedTurnInputTurnID); err != nil {
 		return err
 	}
+	if err := validateCompletions(c); err != nil {
+		return err
+	}
 	for _, id := range c.CommittedAttachmentIDs {
 		if err := ids.Attachment(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateCompletions refuses a malformed claim, batch or input id in c's
+// claim completions with ErrInvalidID (an empty one matches no claim, as
+// before: ClaimSupersededError).
+func validateCompletions(c *RuntimeCommit) error {
+	for _, q := range c.CompletedQueueClaims {
+		if err := validateClaimIDs(q.ClaimID, "batch id", q.BatchIDs); err != nil {
+			return err
+		}
+	}
+	for _, in := range c.CompletedTurnInputClaims {
+		if err := validateClaimIDs(in.ClaimID, "input id", in.InputIDs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateClaimIDs checks a claim id and the ids of what the claim holds.
+func validateClaimIDs(claimID, what string, held []string) error {
+	if err := validateOptionalID("claim id", claimID); err != nil {
+		return err
+	}
+	for _, id := range held {
+		if err := validateOptionalID(what, id); err != nil {
 			return err
 		}
 	}

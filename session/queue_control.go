@@ -71,6 +71,9 @@ func (s *Store) AbandonQueuedWorkClaim(ctx context.Context, claim QueuedWorkClai
 	if err != nil {
 		return err
 	}
+	if err := validateOptionalID("claim id", claim.ClaimID); err != nil {
+		return err
+	}
 	_, err = s.update(ctx, sid, true, func(_ context.Context, cur snapshot) (plan, error) {
 		if !cur.h.live() {
 			return plan{}, nil

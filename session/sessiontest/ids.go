@@ -86,9 +86,10 @@ func testInvalidNodeIDs(t *testing.T, f *fixture) {
 	}
 }
 
-// testInvalidCancelIDs: the cancel calls refuse a malformed batch id, input
-// id or source key with ErrInvalidID, as every other call does, and write
-// nothing (they answered "not found" before).
+// testInvalidCancelIDs: the cancel and abandon calls, and a commit's claim
+// completions, refuse a malformed batch, input, claim id or source key with
+// ErrInvalidID, as every other call does, and write nothing (they answered
+// "not found", or matched no claim, before).
 func testInvalidCancelIDs(t *testing.T, f *fixture) {
 	s := f.open("bad-cancels")
 	for _, id := range []string{"a\x00b", "\xff\xfe", "\u0085", "\x7f", "a\nb", strings.Repeat("i", session.MaxIDLen+1)} {
@@ -104,6 +105,25 @@ func testInvalidCancelIDs(t *testing.T, f *fixture) {
 			}
 			if _, err := s.CancelPendingTurnInputSuffix(f.ctx, tg); !errors.Is(err, session.ErrInvalidID) {
 				t.Errorf("CancelPendingTurnInputSuffix(%+.20v): %v", tg, err)
+			}
+		}
+	}
+	for _, id := range []string{"a\x00b", "\xff\xfe", strings.Repeat("c", session.MaxIDLen+1)} {
+		if err := s.AbandonQueuedWorkClaim(f.ctx, session.QueuedWorkClaim{SessionID: "bad-cancels", ClaimID: id}); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("AbandonQueuedWorkClaim(%.20q): %v", id, err)
+		}
+		if err := s.AbandonTurnInputClaim(f.ctx, session.TurnInputClaim{SessionID: "bad-cancels", ClaimID: id}); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("AbandonTurnInputClaim(%.20q): %v", id, err)
+		}
+		for _, c := range []session.RuntimeCommit{
+			{CompletedQueueClaims: []session.QueuedWorkCompletion{{SessionID: "bad-cancels", ClaimID: id}}},
+			{CompletedQueueClaims: []session.QueuedWorkCompletion{{SessionID: "bad-cancels", ClaimID: "c", BatchIDs: []string{id}}}},
+			{CompletedTurnInputClaims: []session.TurnInputCompletion{{SessionID: "bad-cancels", ClaimID: id}}},
+			{CompletedTurnInputClaims: []session.TurnInputCompletion{{SessionID: "bad-cancels", ClaimID: "c", InputIDs: []string{id}}}},
+		} {
+			c.SessionID = "bad-cancels"
+			if _, err := s.CommitRuntimeState(f.ctx, c); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("a commit completing claim ids %.20q: %v", id, err)
 			}
 		}
 	}
