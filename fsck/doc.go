@@ -26,6 +26,8 @@
 //     a read, HEAD or LIST), a damaged object is a Problem named by its
 //     own key (damage.go is the one place that decides), never an error
 //     of Check; Check repairs nothing.
+//   - sweeper: every deletion fence and sweeper lease decodes (the sweeper
+//     stops on a damaged one; sweeper.go).
 //
 // # Orphans
 //

@@ -207,6 +207,7 @@ func Check(ctx context.Context, st *stowage.Store, opts *Options) (*Report, erro
 		{"sessions", c.checkSessions},
 		{"attachments", c.checkAttachments},
 		{"multipart", c.checkMultipart},
+		{"sweeper", c.checkSweeperState},
 	}
 	for _, s := range steps {
 		c.log.DebugContext(ctx, "fsck: checking", "step", s.name)

@@ -60,6 +60,17 @@ func LeaseKey(shard Shard) string {
 // leasePrefix holds the sweeper leases.
 const leasePrefix = "gc/lease/"
 
+// LeasePrefix is where the sweeper leases live, one object per shard.
+const LeasePrefix = leasePrefix
+
+// CheckLease reads the lease under key and returns nil if it decodes, else
+// the error (objstore.ErrNotExist if there is none). It writes nothing
+// (fsck reads every lease with it).
+func CheckLease(ctx context.Context, store objstore.Store, key string) error {
+	_, _, err := readLease(ctx, store, key)
+	return err
+}
+
 // Lease is a held sweeper lease: one object created with If-None-Match and
 // renewed or released with If-Match (litestream's leaser, plus a fencing
 // token). A time-based lease is not a fence by itself: the deletion fence is

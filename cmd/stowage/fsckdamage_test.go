@@ -182,7 +182,7 @@ func TestFsckDamagedObjectIsAProblem(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{"head", "seg object", "blob object", "manifest row", "blob pointer",
-		"upload intent", "attachment data", "store marker"} {
+		"upload intent", "attachment data", "store marker", "fence", "lease"} {
 		key := first[kind]
 		if key == "" {
 			t.Fatalf("the fixture holds no %s", kind)
