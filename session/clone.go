@@ -26,6 +26,12 @@ func cloneNode(n NodeRecord) NodeRecord {
 // cached load). Each payload is capped so an append by the caller
 // reallocates instead of overwriting its neighbour.
 func cloneNodes(ns []NodeRecord) []NodeRecord {
+	return copyNodes(ns, func(dst, b []byte) []byte { return append(dst, b...) })
+}
+
+// copyNodes copies ns, their payloads appended by appendPayload into one
+// arena (cloneNodes: as they are; ownNodes: in their canonical text).
+func copyNodes(ns []NodeRecord, appendPayload func(dst, b []byte) []byte) []NodeRecord {
 	total := 0
 	for _, n := range ns {
 		total += len(n.Event) + len(n.Body)
@@ -36,7 +42,7 @@ func cloneNodes(ns []NodeRecord) []NodeRecord {
 			return nil
 		}
 		start := len(arena)
-		arena = append(arena, b...)
+		arena = appendPayload(arena, b)
 		return json.RawMessage(arena[start:len(arena):len(arena)])
 	}
 	out := make([]NodeRecord, len(ns))
@@ -86,25 +92,7 @@ func ownCommit(c *RuntimeCommit) {
 // ownNodes is cloneNodes for a commit's nodes (ownCommit): one allocation
 // for the payloads, each in its canonical text.
 func ownNodes(ns []NodeRecord) []NodeRecord {
-	total := 0
-	for _, n := range ns {
-		total += len(n.Event) + len(n.Body)
-	}
-	arena := make([]byte, 0, total)
-	take := func(b json.RawMessage) json.RawMessage {
-		if b == nil {
-			return nil
-		}
-		start := len(arena)
-		arena = appendCanonicalJSON(arena, b)
-		return json.RawMessage(arena[start:len(arena):len(arena)])
-	}
-	out := make([]NodeRecord, len(ns))
-	for i, n := range ns {
-		n.Event, n.Body = take(n.Event), take(n.Body)
-		out[i] = n
-	}
-	return out
+	return copyNodes(ns, appendCanonicalJSON)
 }
 
 // ownDraft is the batch draft d as the store keeps it: its payload owned
