@@ -2,35 +2,15 @@ package attach_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"testing"
 
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/manifest"
-	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
+	"github.com/stowage-dev/stowage/objstore/objstoretest"
 )
-
-// endsAtUnexpectedEOF is a store that reads an upload body as io.ReadFull's
-// callers did: the body's io.ErrUnexpectedEOF ends it, and the bytes read
-// are stored as the whole object.
-type endsAtUnexpectedEOF struct{ objstore.Store }
-
-func (s endsAtUnexpectedEOF) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
-	return s.Store.Upload(ctx, key, unexpectedEOFIsEOF{body}, opts)
-}
-
-type unexpectedEOFIsEOF struct{ r io.Reader }
-
-func (u unexpectedEOFIsEOF) Read(p []byte) (int, error) {
-	n, err := u.r.Read(p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
-}
 
 // TestPutFailsOnAReaderErrorTheStoreSwallowed: Put fails with the reader's
 // error even on a store that took the failed body for a complete one, and
@@ -39,7 +19,7 @@ func (u unexpectedEOFIsEOF) Read(p []byte) (int, error) {
 func TestPutFailsOnAReaderErrorTheStoreSwallowed(t *testing.T) {
 	obj := memstore.New(nil)
 	defer obj.Close()
-	a, err := attach.New(manifest.New(endsAtUnexpectedEOF{obj}, nil), "s1", nil)
+	a, err := attach.New(manifest.New(objstoretest.EndsAtUnexpectedEOF(obj), nil), "s1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ var mutants = []mutant{
 	{"unconditional-delete", []string{"ConditionalDelete"},
 		func(s objstore.Store) objstore.Store { return unconditionalDelete{s} }},
 	{"upload-ends-at-unexpected-eof", []string{"UploadReadError"},
-		func(s objstore.Store) objstore.Store { return uploadEndsAtUnexpectedEOF{s} }},
+		objstoretest.EndsAtUnexpectedEOF},
 	{"upload-size-doubled", []string{"UploadSize"},
 		func(s objstore.Store) objstore.Store { return uploadSizeDoubled{s} }},
 	{"upload-size-of-gone-upload-is-zero", []string{"UploadSize"},
@@ -60,24 +60,6 @@ func (m ignoresCancel) Put(ctx context.Context, key string, data []byte, opts *o
 
 func (m ignoresCancel) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
 	return m.Store.Upload(context.WithoutCancel(ctx), key, body, opts)
-}
-
-// uploadEndsAtUnexpectedEOF reads a body as io.ReadFull's callers did: its
-// io.ErrUnexpectedEOF ends it, and what was read is stored.
-type uploadEndsAtUnexpectedEOF struct{ objstore.Store }
-
-func (m uploadEndsAtUnexpectedEOF) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
-	return m.Store.Upload(ctx, key, unexpectedEOFIsEOF{body}, opts)
-}
-
-type unexpectedEOFIsEOF struct{ r io.Reader }
-
-func (u unexpectedEOFIsEOF) Read(p []byte) (int, error) {
-	n, err := u.r.Read(p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
 
 type listLosesEntry struct{ objstore.Store }

@@ -255,3 +255,26 @@ func testConditionalUpload(t *testing.T, h *Harness) {
 		wantNoUploads(t, s, key)
 	})
 }
+
+// EndsAtUnexpectedEOF wraps s so that its Upload reads a body as
+// io.ReadFull's callers once did: the body's io.ErrUnexpectedEOF ends it,
+// and what was read is stored as the whole object. A mutant: the suite's
+// UploadReadError catches it, and attach's tests use it as a store that
+// swallows a failed stream.
+func EndsAtUnexpectedEOF(s objstore.Store) objstore.Store { return endsAtUnexpectedEOF{s} }
+
+type endsAtUnexpectedEOF struct{ objstore.Store }
+
+func (m endsAtUnexpectedEOF) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
+	return m.Store.Upload(ctx, key, unexpectedEOFIsEOF{body}, opts)
+}
+
+type unexpectedEOFIsEOF struct{ r io.Reader }
+
+func (u unexpectedEOFIsEOF) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
