@@ -96,6 +96,7 @@ func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
 		if err := timeIf(!warm, &s, func() error { return r.load(ctx, h) }); err != nil {
 			return err
 		}
+		h.WaitCompaction() // the spare copy it leaves (untimed: an agent loads between turns)
 		if err := timeIf(!warm, &b, func() error { _, err := r.raw.Get(ctx, "load"); return err }); err != nil {
 			return err
 		}
@@ -135,6 +136,7 @@ func (r *run) loadCached(ctx context.Context, ls *loadSession) error {
 		if err := s.time(func() error { return r.load(ctx, h) }); err != nil {
 			return err
 		}
+		h.WaitCompaction() // as in loadFresh
 		if err := b.time(func() error {
 			nm, err := r.raw.GetIfNoneMatch(ctx, "load", ls.etag)
 			if err == nil && !nm {

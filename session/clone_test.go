@@ -107,3 +107,76 @@ func TestLoadAfterAnotherWriterReturnsTheNewHead(t *testing.T) {
 		}
 	}
 }
+
+// A load served from the cache leaves a spare copy for the next load of the
+// same head (spare.go); the spare is handed to one load only and is a copy
+// of its own: a caller that modifies it, or another handle sharing the
+// cache, reaches neither the cache nor the next load.
+func TestSpareCopiesDoNotAlias(t *testing.T) {
+	ctx := t.Context()
+	objs, cache := memstore.New(nil), session.NewSegmentCache(64<<20)
+	open := func() *session.Store {
+		s, err := session.New(session.Config{Store: objs, SessionID: "spare", Segments: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	w := open()
+	for r := range uint64(5) {
+		if _, err := w.CommitRuntimeState(ctx, benchCommit("spare", r, int(r))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := w.LoadSession(ctx, session.ReadScope{})
+	if err != nil || len(want.Graph.Nodes) != 5 {
+		t.Fatalf("load: %v, %v", want, err)
+	}
+	want = deepCopyRead(want)
+	a, b := open(), open()
+	seen := map[*byte]bool{}
+	for round := range 6 {
+		for _, h := range []*session.Store{w, a, b} {
+			h.WaitCompaction() // the spare of the previous load is in the cache
+		}
+		// Two handles load at once: at most one of them takes the spare.
+		got := make([]*session.PersistedRead, 2)
+		errs := make(chan error, 2)
+		for i, h := range []*session.Store{a, b} {
+			go func() {
+				var err error
+				got[i], err = h.LoadSession(ctx, session.ReadScope{})
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, r := range got {
+			for j, n := range r.Graph.Nodes {
+				if !bytes.Equal(n.Event, want.Graph.Nodes[j].Event) {
+					t.Fatalf("round %d, handle %d: node %s reads %q, want %q", round, i, n.NodeID, n.Event, want.Graph.Nodes[j].Event)
+				}
+				if seen[&n.Event[0]] {
+					t.Fatalf("round %d, handle %d: node %s shares its payload with a copy returned before", round, i, n.NodeID)
+				}
+				seen[&n.Event[0]] = true
+				for k := range n.Event {
+					n.Event[k] = 'X' // the caller's own copy
+				}
+			}
+		}
+	}
+}
+
+func deepCopyRead(r *session.PersistedRead) *session.PersistedRead {
+	out := *r
+	out.Graph.Nodes = nil
+	for _, n := range r.Graph.Nodes {
+		n.Event, n.Body = bytes.Clone(n.Event), bytes.Clone(n.Body)
+		out.Graph.Nodes = append(out.Graph.Nodes, n)
+	}
+	return &out
+}

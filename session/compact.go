@@ -224,11 +224,13 @@ func longestLevelRun(segs []segRef) int {
 }
 
 // WaitCompaction waits for the handle's background merge, flush,
-// deletion of superseded objects and attachment stamps, if any is running. The merged and
+// deletion of superseded objects, attachment stamps and spare copy for the
+// next load, if any is running. The merged and
 // flushed segments are named by the handle's next commit.
 func (s *Store) WaitCompaction() {
 	s.flushWG.Wait()
 	s.compactWG.Wait()
 	s.retireWG.Wait()
 	s.stampWG.Wait()
+	s.spareWG.Wait()
 }

@@ -198,14 +198,13 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	}
 	var graph Graph
 	var cp *HydratedCheckpoint
+	cached := false // the graph came from the cache: leave a spare copy
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		if g, ok := early.result(snap); ok {
-			graph = g
+		if graph, cached = early.result(snap); cached {
 			return nil
 		}
-		if g, ok := s.cachedGraph(sid, snap, scope); ok {
-			graph = g
+		if graph, cached = s.cachedGraph(sid, snap, scope); cached {
 			return nil
 		}
 		if !scope.ActivePath {
@@ -228,6 +227,9 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	})
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	if cached {
+		s.spareLater(sid, snap, scope)
 	}
 	out := &PersistedRead{
 		SessionID:           sid,
@@ -316,7 +318,8 @@ type speculation struct {
 }
 
 // speculate starts copying the scope's graph of the cached head, when the
-// cache holds both; nil when it does not.
+// cache holds both, or takes the spare copy of it (spare.go); nil when it
+// holds neither.
 func (s *Store) speculate(scope ReadScope) *speculation {
 	sid := s.SessionID()
 	if sid == "" {
@@ -327,6 +330,11 @@ func (s *Store) speculate(scope ReadScope) *speculation {
 		return nil
 	}
 	snap := *cur
+	if g, ok := s.segs.takeSpare(sid, snap, scope); ok {
+		sp := &speculation{etag: snap.etag, writeID: snap.h.WriteID, done: make(chan struct{}), graph: g, ok: true}
+		close(sp.done)
+		return sp
+	}
 	if s.segs.graph(sid, snap.etag, snap.h.WriteID) == nil &&
 		(!scope.ActivePath || s.segs.path(sid, snap.etag, snap.h.WriteID, pathLeaf(snap.h, scope)) == nil) {
 		return nil

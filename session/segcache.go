@@ -217,13 +217,22 @@ func (c *SegmentCache) dropHead(sid string) {
 	if c == nil {
 		return
 	}
+	c.takeKey(headCacheKey(sid))
+}
+
+// takeKey removes k from the cache and returns what it held (nil: nothing).
+func (c *SegmentCache) takeKey(k string) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[headCacheKey(sid)]; ok {
-		c.used -= e.Value.(*cacheEntry).weight
-		c.order.Remove(e)
-		delete(c.items, headCacheKey(sid))
+	e, ok := c.items[k]
+	if !ok {
+		return nil
 	}
+	ent := e.Value.(*cacheEntry)
+	c.used -= ent.weight
+	c.order.Remove(e)
+	delete(c.items, k)
+	return ent.val
 }
 
 // headWeight estimates the decoded size of a head.

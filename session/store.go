@@ -153,6 +153,9 @@ type Store struct {
 	flushWG    sync.WaitGroup // flushes
 	retireWG   sync.WaitGroup // deletions of superseded objects
 	stampWG    sync.WaitGroup // attachment stamps after a commit (stampLater)
+	// sparing: a spare copy for the next load is made (spare.go).
+	sparing bool
+	spareWG sync.WaitGroup
 }
 
 var (
