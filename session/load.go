@@ -228,7 +228,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
-	if cached {
+	if cached && (early == nil || !early.otherSpare) {
 		s.spareLater(sid, snap, scope)
 	}
 	out := &PersistedRead{
@@ -315,6 +315,7 @@ type speculation struct {
 	done          chan struct{}
 	graph         Graph
 	ok            bool
+	otherSpare    bool // the cache holds a spare of this head for another scope
 }
 
 // speculate starts copying the scope's graph of the cached head, when the
@@ -330,7 +331,8 @@ func (s *Store) speculate(scope ReadScope) *speculation {
 		return nil
 	}
 	snap := *cur
-	if g, ok := s.segs.takeSpare(sid, snap, scope); ok {
+	g, ok, other := s.segs.takeSpare(sid, snap, scope)
+	if ok {
 		sp := &speculation{etag: snap.etag, writeID: snap.h.WriteID, done: make(chan struct{}), graph: g, ok: true}
 		close(sp.done)
 		return sp
@@ -339,7 +341,7 @@ func (s *Store) speculate(scope ReadScope) *speculation {
 		(!scope.ActivePath || s.segs.path(sid, snap.etag, snap.h.WriteID, pathLeaf(snap.h, scope)) == nil) {
 		return nil
 	}
-	sp := &speculation{etag: snap.etag, writeID: snap.h.WriteID, done: make(chan struct{})}
+	sp := &speculation{etag: snap.etag, writeID: snap.h.WriteID, done: make(chan struct{}), otherSpare: other}
 	go func() {
 		defer close(sp.done)
 		sp.graph, sp.ok = s.cachedGraph(sid, snap, scope)

@@ -217,22 +217,27 @@ func (c *SegmentCache) dropHead(sid string) {
 	if c == nil {
 		return
 	}
-	c.takeKey(headCacheKey(sid))
+	c.takeKey(headCacheKey(sid), nil)
 }
 
-// takeKey removes k from the cache and returns what it held (nil: nothing).
-func (c *SegmentCache) takeKey(k string) any {
+// takeKey removes k from the cache and returns what it held (nil:
+// nothing), unless keep (nil: never) claims the value for the cache: then
+// it stays and taken is false.
+func (c *SegmentCache) takeKey(k string, keep func(v any) bool) (v any, taken bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[k]
 	if !ok {
-		return nil
+		return nil, false
 	}
 	ent := e.Value.(*cacheEntry)
+	if keep != nil && keep(ent.val) {
+		return ent.val, false
+	}
 	c.used -= ent.weight
 	c.order.Remove(e)
 	delete(c.items, k)
-	return ent.val
+	return ent.val, true
 }
 
 // headWeight estimates the decoded size of a head.

@@ -11,7 +11,8 @@ package session
 // by one load only (takeKey removes it under the cache's lock) and is never
 // read by anything else, so what a caller does with it reaches nothing.
 // A load that reads objects (a cold load, a load after the head moved)
-// leaves no spare: memory goes to copies only for sessions read again.
+// leaves no spare: memory goes to copies only for sessions read again; nor
+// does a load of a head whose spare is of another scope.
 
 // spareCopy is a graph copied for the next load of the head write
 // etag/writeID in scope.
@@ -24,13 +25,29 @@ type spareCopy struct {
 func spareCacheKey(sid string) string { return sid + "/spare" }
 
 // takeSpare returns, and removes from the cache, the spare copy of snap's
-// graph in scope; ok is false when the cache holds none.
-func (c *SegmentCache) takeSpare(sid string, snap snapshot, scope ReadScope) (Graph, bool) {
-	sp, _ := c.takeKey(spareCacheKey(sid)).(*spareCopy)
-	if sp == nil || snap.etag == "" || sp.etag != snap.etag || sp.writeID != snap.h.WriteID || sp.scope != scope {
-		return Graph{}, false
+// graph in scope; ok is false when the cache holds none. other reports a
+// spare of snap's head for another scope, which stays in the cache (a
+// caller alternating scopes keeps the spare of one of them instead of
+// copying for each load a spare the next one drops). A spare of another
+// head is removed.
+func (c *SegmentCache) takeSpare(sid string, snap snapshot, scope ReadScope) (g Graph, ok, other bool) {
+	ofHead := func(sp *spareCopy) bool {
+		return snap.etag != "" && sp.etag == snap.etag && sp.writeID == snap.h.WriteID
 	}
-	return sp.graph, true
+	v, taken := c.takeKey(spareCacheKey(sid), func(v any) bool {
+		sp, _ := v.(*spareCopy)
+		return sp != nil && ofHead(sp) && sp.scope != scope
+	})
+	sp, _ := v.(*spareCopy)
+	switch {
+	case sp == nil:
+		return Graph{}, false, false
+	case !taken:
+		return Graph{}, false, true
+	case !ofHead(sp):
+		return Graph{}, false, false
+	}
+	return sp.graph, true, false
 }
 
 func (c *SegmentCache) putSpare(sid string, sp *spareCopy) {

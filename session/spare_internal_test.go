@@ -10,7 +10,8 @@ import (
 // A load served from the cache hands over the spare copy the load before
 // it left (spare.go: nothing is copied on its critical path) and leaves a
 // new one; a load that read objects (a new handle with a cache of its own)
-// leaves none, and a spare of another head is never handed over.
+// leaves none, a load of another scope leaves the spare in place, and a
+// spare of another head is never handed over.
 func TestCachedLoadTakesTheSpare(t *testing.T) {
 	ctx := t.Context()
 	objs := memstore.New(nil)
@@ -65,6 +66,15 @@ func TestCachedLoadTakesTheSpare(t *testing.T) {
 		w.WaitCompaction()
 		if next := spare(w); next == nil || &next.graph.Nodes[0] == &sp.graph.Nodes[0] {
 			t.Fatalf("round %d: the load that took the spare left no new one", r)
+		}
+		// A load of another scope leaves the spare as it is, and makes none.
+		next := spare(w)
+		if _, err := w.LoadSession(ctx, ActivePath("")); err != nil {
+			t.Fatal(err)
+		}
+		w.WaitCompaction()
+		if sp := spare(w); sp != next {
+			t.Fatalf("round %d: a load of another scope replaced or took the spare", r)
 		}
 		// The head moves: the spare of the old head is not handed over.
 		commit(uint64(r + 1))
