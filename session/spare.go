@@ -10,9 +10,9 @@ package session
 // scope takes it instead of copying on its critical path. A spare is taken
 // by one load only (takeKey removes it under the cache's lock) and is never
 // read by anything else, so what a caller does with it reaches nothing.
-// A load that reads objects (a cold load, a load after the head moved)
-// leaves no spare: memory goes to copies only for sessions read again; nor
-// does a load of a head whose spare is of another scope.
+// A load that builds its graph (a cold load, the first load after the
+// head moved) leaves no spare: memory goes to copies only for sessions
+// read again; nor does a load of a head whose spare is of another scope.
 
 // spareCopy is a graph copied for the next load of the head write
 // etag/writeID in scope.
