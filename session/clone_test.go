@@ -17,15 +17,7 @@ func TestLoadedNodesDoNotAliasTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r := range uint64(3) {
-		if _, err := s.CommitRuntimeState(ctx, benchCommit("alias", r, int(r))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first, err := s.LoadSession(ctx, session.ReadScope{})
-	if err != nil || len(first.Graph.Nodes) != 3 {
-		t.Fatalf("load: %v, %v", first, err)
-	}
+	first := commitAndLoad(t, s, "alias", 3)
 	nodes := first.Graph.Nodes
 	want := make([][]byte, len(nodes))
 	for i, n := range nodes {
@@ -123,16 +115,7 @@ func TestSpareCopiesDoNotAlias(t *testing.T) {
 		return s
 	}
 	w := open()
-	for r := range uint64(5) {
-		if _, err := w.CommitRuntimeState(ctx, benchCommit("spare", r, int(r))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := w.LoadSession(ctx, session.ReadScope{})
-	if err != nil || len(want.Graph.Nodes) != 5 {
-		t.Fatalf("load: %v, %v", want, err)
-	}
-	want = deepCopyRead(want)
+	want := deepCopyRead(commitAndLoad(t, w, "spare", 5))
 	a, b := open(), open()
 	seen := map[*byte]bool{}
 	for round := range 6 {
@@ -179,4 +162,20 @@ func deepCopyRead(r *session.PersistedRead) *session.PersistedRead {
 		out.Graph.Nodes = append(out.Graph.Nodes, n)
 	}
 	return &out
+}
+
+// commitAndLoad commits n one-node turns to sid through s and returns the
+// full graph loaded after them.
+func commitAndLoad(t *testing.T, s *session.Store, sid string, n int) *session.PersistedRead {
+	t.Helper()
+	for r := range uint64(n) {
+		if _, err := s.CommitRuntimeState(t.Context(), benchCommit(sid, r, int(r))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, err := s.LoadSession(t.Context(), session.ReadScope{})
+	if err != nil || len(read.Graph.Nodes) != n {
+		t.Fatalf("load: %v, %v", read, err)
+	}
+	return read
 }
