@@ -119,23 +119,23 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	awsCfg.Logger = sdkLog
 	awsCfg.ClientLogMode = 0
+	doer := s3compat.DeadlineDoer(httpClient, cfg.RequestTimeout)
 	api := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.UsePathStyle || q.PathStyle
-		o.HTTPClient = httpClient
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		o.DisableLogOutputChecksumValidationSkipped = true
-		o.HTTPClient = s3compat.DeadlineDoer(o.HTTPClient, cfg.RequestTimeout)
+		o.HTTPClient = doer
 		o.Logger = sdkLog
 		if log.Enabled(ctx, slog.LevelDebug) {
 			o.ClientLogMode = aws.LogRetries | aws.LogDeprecatedUsage
 		}
 	})
-	c := &client{api: api, bucket: cfg.Bucket}
+	c := &client{api: api, bucket: cfg.Bucket, direct: directFor(ctx, api, cfg.Bucket, doer)}
 	return &Store{Store: s3compat.NewStore(backend, c, q, cfg.Logger), c: c, transport: transport}, nil
 }

@@ -51,6 +51,7 @@ var _ objstore.Store = (*Store)(nil)
 type client struct {
 	api    *s3.Client
 	bucket string
+	direct *direct // nil: every request through the SDK
 }
 
 var _ s3compat.Client = (*client)(nil)
@@ -144,6 +145,9 @@ func conditions(opts *objstore.PutOptions) (ifNoneMatch, ifMatch *string) {
 }
 
 func (c *client) PutObject(ctx context.Context, key string, body *s3compat.RequestBody, opts *objstore.PutOptions) (string, error) {
+	if c.direct != nil {
+		return c.direct.putObject(ctx, key, body, opts)
+	}
 	in := &s3.PutObjectInput{
 		Bucket:        &c.bucket,
 		Key:           &key,
@@ -162,6 +166,9 @@ func (c *client) PutObject(ctx context.Context, key string, body *s3compat.Reque
 }
 
 func (c *client) GetObject(ctx context.Context, key, rng, ifNoneMatch string) (io.ReadCloser, objstore.ObjectInfo, error) {
+	if c.direct != nil {
+		return c.direct.getObject(ctx, key, rng, ifNoneMatch)
+	}
 	in := &s3.GetObjectInput{Bucket: &c.bucket, Key: &key}
 	if rng != "" {
 		in.Range = &rng
@@ -185,6 +192,9 @@ func (c *client) GetObject(ctx context.Context, key, rng, ifNoneMatch string) (i
 }
 
 func (c *client) HeadObject(ctx context.Context, key string) (objstore.ObjectInfo, error) {
+	if c.direct != nil {
+		return c.direct.headObject(ctx, key)
+	}
 	out, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.bucket, Key: &key})
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -200,6 +210,9 @@ func (c *client) HeadObject(ctx context.Context, key string) (objstore.ObjectInf
 }
 
 func (c *client) DeleteObject(ctx context.Context, key, ifMatch string) error {
+	if c.direct != nil {
+		return c.direct.deleteObject(ctx, key, ifMatch)
+	}
 	in := &s3.DeleteObjectInput{Bucket: &c.bucket, Key: &key}
 	if ifMatch != "" {
 		in.IfMatch = aws.String(s3compat.QuoteETag(ifMatch))
