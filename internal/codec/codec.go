@@ -251,6 +251,11 @@ func DecodeRaw(s Schema, data []byte) ([]byte, uint16, error) {
 // every version accept), with the faster encoder every payload uses.
 func MarshalJSON(v any) ([]byte, error) { return fastjson.Marshal(v) }
 
+// AppendJSON appends the JSON of v, as MarshalJSON encodes it, to b.
+func AppendJSON(b []byte, v any) ([]byte, error) {
+	return fastjson.Append(b, v, fastjson.EscapeHTML|fastjson.SortMapKeys)
+}
+
 // ValidJSON reports whether data is one JSON value, by the rules of the
 // decoder every payload is read with (so a value it accepts decodes).
 func ValidJSON(data []byte) bool { return fastjson.Valid(data) }
