@@ -43,6 +43,7 @@ func (r *run) commitAttachP50(ctx context.Context) error {
 			return err
 		}
 		st.Manifest().WaitStamps() // untimed: the stamp after the commit does not overlap the baseline
+		w.settle()                 // nor its tail's segment or merges
 		if err := timeIf(!warm, &b, func() error { return c.put(ctx) }); err != nil {
 			return err
 		}
