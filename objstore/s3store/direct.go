@@ -55,7 +55,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 func directFor(ctx context.Context, api *s3.Client, bucket string, doer s3compat.Doer) *direct {
 	creds := api.Options().Credentials
 	if creds == nil || !plainBucket(bucket) {
-		return nil
+		return nil // nil for anonymous credentials: the SDK sends those unsigned
 	}
 	const probe = "k"
 	pc := s3.NewPresignClient(api, func(o *s3.PresignOptions) {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/stowage-dev/stowage/internal/s3compat"
@@ -327,5 +328,28 @@ func BenchmarkCRC64NVME(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDirectLeavesTheSDKWhatItCannotSign: anonymous credentials (the SDK
+// sends such requests unsigned), access point ARNs and directory buckets
+// get no direct client.
+func TestDirectLeavesTheSDKWhatItCannotSign(t *testing.T) {
+	for _, cfg := range []Config{
+		{Bucket: "bkt", Region: "us-east-1", Credentials: aws.AnonymousCredentials{}},
+		{Bucket: "arn:aws:s3:us-west-2:123456789012:accesspoint/ap", Region: "us-west-2"},
+		{Bucket: "bkt--usw2-az1--x-s3", Region: "us-west-2"},
+	} {
+		if cfg.Credentials == nil {
+			cfg.Credentials = credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")
+		}
+		s, err := New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.c.direct != nil {
+			t.Errorf("%s: direct client %+v, want none", cfg.Bucket, s.c.direct.base)
+		}
+		s.Close()
 	}
 }
