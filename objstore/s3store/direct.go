@@ -168,11 +168,12 @@ func (d *direct) putObject(ctx context.Context, key string, body *s3compat.Reque
 	for k, v := range opts.Metadata {
 		h.Set("X-Amz-Meta-"+k, v)
 	}
-	if opts.IfNoneMatch {
-		h.Set("If-None-Match", "*")
+	ifNoneMatch, ifMatch := conditions(opts)
+	if ifNoneMatch != nil {
+		h.Set("If-None-Match", *ifNoneMatch)
 	}
-	if opts.IfMatch != "" {
-		h.Set("If-Match", s3compat.QuoteETag(opts.IfMatch))
+	if ifMatch != nil {
+		h.Set("If-Match", *ifMatch)
 	}
 	req, err := d.request(ctx, http.MethodPut, key, body, h)
 	if err != nil {
@@ -245,14 +246,11 @@ func (d *direct) deleteObject(ctx context.Context, key, ifMatch string) error {
 func objectInfo(key string, h http.Header) objstore.ObjectInfo {
 	n, _ := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
 	mod, _ := http.ParseTime(h.Get("Last-Modified"))
-	var md map[string]string
+	md := map[string]string{}
 	const prefix = "X-Amz-Meta-"
 	for k, v := range h {
 		if len(k) > len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) && len(v) > 0 {
-			if md == nil {
-				md = map[string]string{}
-			}
-			md[strings.ToLower(k[len(prefix):])] = strings.TrimSpace(v[0])
+			md[k[len(prefix):]] = strings.TrimSpace(v[0])
 		}
 	}
 	return objstore.ObjectInfo{
@@ -261,7 +259,7 @@ func objectInfo(key string, h http.Header) objstore.ObjectInfo {
 		ETag:        s3compat.UnquoteETag(h.Get("ETag")),
 		ModTime:     mod,
 		ContentType: h.Get("Content-Type"),
-		Metadata:    md,
+		Metadata:    s3compat.Metadata(md),
 	}
 }
 
