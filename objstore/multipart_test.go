@@ -464,3 +464,31 @@ func TestReadChunk(t *testing.T) {
 type errAfter struct{ err error }
 
 func (e errAfter) Read([]byte) (int, error) { return 0, e.err }
+
+// TestReadSized: the bytes of a body of exactly its announced size; a
+// shorter body's count, a longer one's as size+1, and an error of the
+// reader's own (io.ErrUnexpectedEOF too) as itself.
+func TestReadSized(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		r       io.Reader
+		got     int64
+		wantErr error
+	}{
+		{"Exact", bytes.NewReader([]byte("01234567")), 8, nil},
+		{"Short", bytes.NewReader([]byte("0123")), 4, nil},
+		{"Long", bytes.NewReader([]byte("0123456789")), 9, nil},
+		{"ErrorInside", io.MultiReader(bytes.NewReader([]byte("012")), errAfter{io.ErrUnexpectedEOF}), 3, io.ErrUnexpectedEOF},
+		{"ErrorAtEnd", io.MultiReader(bytes.NewReader([]byte("01234567")), errAfter{io.ErrUnexpectedEOF}), 8, io.ErrUnexpectedEOF},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data, got, err := ReadSized(c.r, 8)
+			if got != c.got || !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
+				t.Fatalf("ReadSized = (%q, %d, %v), want %d bytes, %v", data, got, err, c.got, c.wantErr)
+			}
+			if want := "01234567"[:min(got, 8)]; string(data) != want {
+				t.Fatalf("data %q, want %q", data, want)
+			}
+		})
+	}
+}

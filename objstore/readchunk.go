@@ -31,3 +31,21 @@ func ReadChunk(r io.Reader, buf []byte) (n int, eof bool, err error) {
 	}
 	return n, false, nil
 }
+
+// ReadSized reads r to its end into one buffer of size bytes, the length
+// its response announced, instead of a growing one. got is how many bytes
+// r held: size if exactly that many, fewer if it ended early, size+1 if it
+// held more (it is not read further). err is r's own error, io.EOF
+// excluded, with the bytes read before it.
+func ReadSized(r io.Reader, size int64) (data []byte, got int64, err error) {
+	data = make([]byte, size)
+	n, eof, err := ReadChunk(r, data)
+	if err != nil || eof {
+		return data[:n], int64(n), err
+	}
+	var more [1]byte
+	if m, _, err := ReadChunk(r, more[:]); m > 0 || err != nil {
+		return data, size + int64(m), err
+	}
+	return data, size, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func writeSchema1(t *testing.T, ctx context.Context, st objstore.Store, sid, id 
 	}
 	data, _ := io.ReadAll(rc)
 	rc.Close()
-	seg, err := decodeSegment(data)
+	seg, err := decodeSegment(data, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +34,12 @@ func writeSchema1(t *testing.T, ctx context.Context, st objstore.Store, sid, id 
 	segData, err := codec.Encode(codec.Schema{Kind: "SEGM", Current: 1, Min: 1}, seg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A schema-1 segment may be cached whole from a walk of its nodes
+	// (cacheBlocks), so that walk decodes it whole too.
+	whole, err := decodeSegment(segData, false)
+	if light, lerr := decodeSegment(segData, true); err != nil || lerr != nil || !reflect.DeepEqual(whole, light) {
+		t.Fatalf("schema-1 segment decoded for its nodes differs from the whole: %v, %v", err, lerr)
 	}
 	idxData, err := codec.Encode(codec.Schema{Kind: "SIDX", Current: 1, Min: 1}, old)
 	if err != nil {

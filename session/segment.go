@@ -260,7 +260,7 @@ func (s *Store) createSegment(ctx context.Context, sid, id string, data []byte) 
 // getObject reads a whole object written once (createObject,
 // createSegment): each is an envelope its reader checks (codec).
 func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
-	rc, _, err := s.objs.Get(ctx, key, &objstore.GetOptions{Immutable: true})
+	rc, info, err := s.objs.Get(ctx, key, &objstore.GetOptions{Immutable: true})
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotExist) {
 			// Named by a published head, so it must exist.
@@ -269,9 +269,31 @@ func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
 		return nil, backendErr("get "+key, err)
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(rc)
+	return readBody(rc, key, info.Size)
+}
+
+// sizedRead is the largest body readBody reads into a buffer of the size
+// its response announced before a byte arrives.
+const sizedRead = 64 << 20
+
+// readBody reads a body of the n bytes its response announced (-1: not
+// announced) into one buffer of that size: a body of another length is
+// corrupt.
+func readBody(rc io.Reader, key string, n int64) ([]byte, error) {
+	var data []byte
+	var got int64
+	var err error
+	if n >= 0 && n <= sizedRead {
+		data, got, err = objstore.ReadSized(rc, n)
+	} else {
+		data, err = io.ReadAll(rc)
+		got = int64(len(data))
+	}
 	if err != nil {
 		return nil, backendErr("read "+key, err)
+	}
+	if n >= 0 && got != n {
+		return nil, &CorruptError{Key: key, Err: fmt.Errorf("%w: body of %d bytes held %d", ErrCorrupt, n, got)}
 	}
 	return data, nil
 }
@@ -283,7 +305,9 @@ func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*
 }
 
 // readSegments is loadSegments; keep says whether the segments it reads
-// are cached (a caller that caches what it builds from them need not).
+// are cached and whole. A caller that only walks their nodes, and caches
+// what it builds from them, passes false: their footers' commits and
+// receipts are then skipped, not decoded (decodeSegment).
 func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep bool) ([]*segment, error) {
 	out := make([]*segment, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
@@ -299,7 +323,7 @@ func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep
 			if err != nil {
 				return err
 			}
-			seg, err := decodeSegment(data)
+			seg, err := decodeSegment(data, !keep)
 			if err != nil {
 				return &CorruptError{Key: key, Err: err}
 			}

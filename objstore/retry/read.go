@@ -72,12 +72,12 @@ func bodyLen(size int64, opts *objstore.GetOptions) int64 {
 // readWhole reads and closes a body of want bytes.
 func readWhole(rc io.ReadCloser, want int64, key string) ([]byte, error) {
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, want+1))
+	data, got, err := objstore.ReadSized(rc, want)
 	switch {
 	case err != nil:
 		return nil, err
-	case int64(len(data)) != want:
-		return nil, truncated(key, int64(len(data)), want)
+	case got != want:
+		return nil, truncated(key, got, want)
 	}
 	return data, nil
 }

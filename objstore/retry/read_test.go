@@ -117,6 +117,29 @@ func TestGetTruncatedEveryTime(t *testing.T) {
 	}
 }
 
+// liar is a Store decorator whose Gets announce one byte less than their
+// bodies hold.
+type liar struct{ objstore.Store }
+
+func (l liar) Get(ctx context.Context, key string, opts *objstore.GetOptions) (io.ReadCloser, objstore.ObjectInfo, error) {
+	rc, info, err := l.Store.Get(ctx, key, opts)
+	info.Size--
+	return rc, info, err
+}
+
+// A body read whole that runs past the length its response announced fails
+// with ErrTruncated, as a short one does, instead of passing cut to length.
+func TestGetLongBodyFails(t *testing.T) {
+	base := memstore.New(nil)
+	if _, err := base.Put(t.Context(), "k", []byte("0123456789"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s, _, _ := newRetry(t, liar{base}, 2)
+	if _, _, err := s.Get(t.Context(), "k", nil); !errors.Is(err, retry.ErrTruncated) {
+		t.Fatalf("Get = %v, want ErrTruncated", err)
+	}
+}
+
 // A body larger than ReadWhole streams; cut short with a clean EOF, its
 // read fails with ErrTruncated instead of passing for a shorter object.
 func TestGetStreamedBodyChecksItsLength(t *testing.T) {
