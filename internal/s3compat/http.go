@@ -197,8 +197,8 @@ func (b *md5Body) Read(p []byte) (int, error) {
 // before returning, makes every later Read fail instead.
 //
 // A RequestBody also carries what the request's headers say of the body:
-// its Size (Content-Length) and either its ContentMD5 or its PayloadSHA256,
-// whichever the server is to check.
+// its Size (Content-Length) and one of its ContentMD5, PayloadSHA256 or
+// ChecksumCRC32C, whichever the server is to check.
 type RequestBody struct {
 	size   int64
 	md5    string
@@ -229,8 +229,8 @@ func NewSignedRequestBody(data []byte) *RequestBody {
 
 // NewCRC32CRequestBody returns a RequestBody reading data, whose CRC32C it
 // computes for an x-amz-checksum-crc32c header (sent as UNSIGNED-PAYLOAD):
-// for a part of an upload created with that algorithm on a server that
-// checks it (Quirks.ChecksPartCRC32C).
+// for a single PUT or a part of an upload created with that algorithm, on
+// a server that checks it (Quirks.ChecksPutCRC32C, ChecksPartCRC32C).
 func NewCRC32CRequestBody(data []byte) *RequestBody {
 	var sum [4]byte
 	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(data, castagnoli))

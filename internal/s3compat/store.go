@@ -135,7 +135,8 @@ func (s *Store) start(ctx context.Context, op, key string) error {
 	return nil
 }
 
-// Put implements objstore.Store with a single PutObject carrying
+// Put implements objstore.Store with a single PutObject carrying its
+// CRC32C where the server checks that (Quirks.ChecksPutCRC32C), else its
 // Content-MD5.
 func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
 	if err := objstore.ValidatePut(key, opts); err != nil {
@@ -150,9 +151,13 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, opts *objstore
 	if opts == nil {
 		opts = &objstore.PutOptions{}
 	}
-	body := NewRequestBody(data)
-	defer body.Release()
-	etag, err := s.client.PutObject(ctx, key, body, opts)
+	body := NewRequestBody
+	if s.quirks.ChecksPutCRC32C {
+		body = NewCRC32CRequestBody
+	}
+	b := body(data)
+	defer b.Release()
+	etag, err := s.client.PutObject(ctx, key, b, opts)
 	if err != nil {
 		return objstore.ObjectInfo{}, s.mapErr(ctx, objstore.OpPut, "PutObject", key, err, opts.IfMatch != "")
 	}

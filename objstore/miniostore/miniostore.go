@@ -96,8 +96,8 @@ func responseCode(resp minio.ErrorResponse) string {
 // minio-go's streaming chunk signatures: a corrupted body then fails as 400
 // BadDigest (ErrChecksum), not as 403 SignatureDoesNotMatch, which reads as
 // a credentials problem, and the client hashes once instead of twice.
-// (Parts to a server with Quirks.ChecksPayloadHash carry their SHA-256 as a
-// signed payload hash instead; see UploadPart.)
+// (A put to a server with Quirks.ChecksPutCRC32C carries its CRC32C
+// instead, see PutObject; parts, see UploadPart.)
 func putOptions(opts *objstore.PutOptions) minio.PutObjectOptions {
 	po := minio.PutObjectOptions{ContentType: s3compat.ContentType(opts), DisableContentSha256: true}
 	if len(opts.Metadata) > 0 {
@@ -116,7 +116,16 @@ func putOptions(opts *objstore.PutOptions) minio.PutObjectOptions {
 }
 
 func (c *client) PutObject(ctx context.Context, key string, body *s3compat.RequestBody, opts *objstore.PutOptions) (string, error) {
-	up, err := c.core.PutObject(ctx, c.bucket, key, body, body.Size(), body.ContentMD5(), "", putOptions(opts))
+	po := putOptions(opts)
+	if sum := body.ChecksumCRC32C(); sum != "" {
+		// minio-go sends an x-amz-checksum- key as that header, and then
+		// adds no checksum of its own.
+		if po.UserMetadata == nil {
+			po.UserMetadata = map[string]string{}
+		}
+		po.UserMetadata["x-amz-checksum-crc32c"] = sum
+	}
+	up, err := c.core.PutObject(ctx, c.bucket, key, body, body.Size(), body.ContentMD5(), "", po)
 	if err != nil {
 		return "", err
 	}

@@ -70,11 +70,12 @@ func (cfg *Config) Validate() error {
 // the first attempt's success into a 412), and to StreamUpload for parts.
 // Payload checksums are Content-MD5 headers set by the Store on every put
 // and part, which every S3 server verifies (400 BadDigest -> ErrChecksum),
-// except that the parts of a streamed upload to a server with
-// Quirks.ChecksPartCRC32C carry their CRC32C (the upload created with that
-// algorithm), and otherwise, with Quirks.ChecksPayloadHash, their SHA-256
-// as the signed payload hash (400 XAmzContentSHA256Mismatch ->
-// ErrChecksum).
+// except that a single put to a server with Quirks.ChecksPutCRC32C carries
+// its x-amz-checksum-crc32c instead, the parts of a streamed upload to a
+// server with Quirks.ChecksPartCRC32C carry their CRC32C (the upload
+// created with that algorithm), and otherwise, with
+// Quirks.ChecksPayloadHash, their SHA-256 as the signed payload hash (400
+// XAmzContentSHA256Mismatch -> ErrChecksum).
 // The SDK's automatic CRC32 is limited to operations that require a
 // checksum (DeleteObjects): a part checksum whose algorithm the upload was
 // not created with is rejected by some servers ("Checksum Type mismatch").

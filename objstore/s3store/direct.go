@@ -115,9 +115,12 @@ func (d *direct) request(ctx context.Context, method, key string, body *s3compat
 	hash := emptySHA256
 	if body != nil {
 		hash = "UNSIGNED-PAYLOAD"
-		if body.PayloadSHA256() != "" {
+		switch {
+		case body.PayloadSHA256() != "":
 			hash = body.PayloadSHA256()
-		} else {
+		case body.ChecksumCRC32C() != "":
+			req.Header.Set("X-Amz-Checksum-Crc32c", body.ChecksumCRC32C())
+		default:
 			req.Header.Set("Content-MD5", body.ContentMD5())
 		}
 		req.ContentLength = body.Size()

@@ -160,6 +160,11 @@ func directOps(key string) []directOp {
 	}
 	return []directOp{
 		{"put", put(&objstore.PutOptions{})},
+		{"put crc32c", func(ctx context.Context, c *client) (any, error) { // Quirks.ChecksPutCRC32C
+			body := s3compat.NewCRC32CRequestBody([]byte("payload"))
+			defer body.Release()
+			return c.PutObject(ctx, key, body, &objstore.PutOptions{IfMatch: "e1"})
+		}},
 		{"put if-match", put(&objstore.PutOptions{IfMatch: "e1", ContentType: "text/plain", Metadata: map[string]string{"writer": "w1", "Other-Key": "v"}})},
 		{"put if-none-match", put(&objstore.PutOptions{IfNoneMatch: true})},
 		{"get", func(ctx context.Context, c *client) (any, error) {

@@ -102,7 +102,8 @@ func responseCode(err error, code string, status int) string {
 }
 
 // unsignedPayload sends a put's or part's body as UNSIGNED-PAYLOAD: its
-// integrity rests on the Content-MD5 header (itself signed), so the client
+// integrity rests on the Content-MD5 or x-amz-checksum-crc32c header
+// (itself signed), so the client
 // hashes the body once, not twice, and a body corrupted in transit fails
 // as 400 BadDigest (ErrChecksum) on every server. Parts to a server that
 // checks signed payloads go with signedPayload instead.
@@ -153,9 +154,13 @@ func (c *client) PutObject(ctx context.Context, key string, body *s3compat.Reque
 		Key:           &key,
 		Body:          body,
 		ContentLength: aws.Int64(body.Size()),
-		ContentMD5:    aws.String(body.ContentMD5()),
 		ContentType:   aws.String(s3compat.ContentType(opts)),
 		Metadata:      opts.Metadata,
+	}
+	if sum := body.ChecksumCRC32C(); sum != "" {
+		in.ChecksumCRC32C = aws.String(sum)
+	} else {
+		in.ContentMD5 = aws.String(body.ContentMD5())
 	}
 	in.IfNoneMatch, in.IfMatch = conditions(opts)
 	out, err := c.api.PutObject(ctx, in, unsignedPayload)

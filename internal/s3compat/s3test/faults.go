@@ -347,6 +347,8 @@ func batchFaultCases() []faultCase {
 		partChecks(&minioQuirks, checkCRC32C),
 		partChecks(&signedOnlyQuirks, checkSigned),
 		partChecks(&rcloneQuirks, checkMD5),
+		putChecks(&minioQuirks, checkCRC32C),
+		putChecks(&rcloneQuirks, checkMD5),
 	}
 }
 
@@ -556,7 +558,7 @@ func partChecks(q *s3compat.Quirks, check int) faultCase {
 				_, create := r.Query["uploads"]
 				switch {
 				case r.Method == http.MethodPut && id:
-					sums = append(sums, checkPartPayload(t, r, check))
+					sums = append(sums, checkPayload(t, r, check))
 				case create && (r.Header.Get("X-Amz-Checksum-Algorithm") == "CRC32C") != (check == checkCRC32C):
 					t.Errorf("upload created with checksum algorithm %q", r.Header.Get("X-Amz-Checksum-Algorithm"))
 				case r.Method == http.MethodPost && id && check == checkCRC32C:
@@ -573,9 +575,18 @@ func partChecks(q *s3compat.Quirks, check int) faultCase {
 		}}
 }
 
-// checkPartPayload checks the payload headers of part request r and
+// putChecks: a single put carries the one check of its bytes the server
+// makes (check: Quirks.ChecksPutCRC32C, else Content-MD5).
+func putChecks(q *s3compat.Quirks, check int) faultCase {
+	return faultCase{name: "PutPayloadCheck" + q.Name, quirks: q, requests: 1,
+		respond: func(request) reply { return reply{status: 200, header: map[string]string{"ETag": `"e1"`}} },
+		op:      put(&objstore.PutOptions{IfMatch: "e0"}),
+		check:   func(t *testing.T, reqs []request) { checkPayload(t, reqs[0], check) }}
+}
+
+// checkPayload checks the payload headers of put or part request r and
 // returns its x-amz-checksum-crc32c.
-func checkPartPayload(t *testing.T, r request, check int) string {
+func checkPayload(t *testing.T, r request, check int) string {
 	t.Helper()
 	sha, md, crc := r.Header.Get("X-Amz-Content-Sha256"), r.Header.Get("Content-MD5"), r.Header.Get("X-Amz-Checksum-Crc32c")
 	sum, md5sum := sha256.Sum256(r.Body), md5.Sum(r.Body)
@@ -587,10 +598,10 @@ func checkPartPayload(t *testing.T, r request, check int) string {
 		checkCRC32C: {"UNSIGNED-PAYLOAD", "", base64.StdEncoding.EncodeToString(c[:])},
 	}[check]
 	if got := [3]string{sha, md, crc}; got != want {
-		t.Errorf("part %s: x-amz-content-sha256, Content-MD5, x-amz-checksum-crc32c %q; want %q", r.Query["partNumber"], got, want)
+		t.Errorf("%s %s %v: x-amz-content-sha256, Content-MD5, x-amz-checksum-crc32c %q; want %q", r.Method, r.Path, r.Query["partNumber"], got, want)
 	}
 	if check == checkSigned && !strings.Contains(r.Header.Get("Authorization"), "x-amz-content-sha256") {
-		t.Errorf("part %s: x-amz-content-sha256 not signed: %s", r.Query["partNumber"], r.Header.Get("Authorization"))
+		t.Errorf("%s %s %v: x-amz-content-sha256 not signed: %s", r.Method, r.Path, r.Query["partNumber"], r.Header.Get("Authorization"))
 	}
 	return crc
 }
