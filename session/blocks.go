@@ -172,20 +172,17 @@ type segmentNodes struct {
 
 // decodeFooter decodes a segment's footer envelope: with nodesOnly, only
 // what segmentNodes holds, if the segment is blocked (schema 2; a schema-1
-// segment is decoded whole).
+// segment, whose nodes live in its footer, is decoded whole).
 func decodeFooter(env []byte, nodesOnly bool) (*segment, uint16, error) {
 	seg := new(segment)
-	if !nodesOnly {
-		version, err := codec.Decode(segSchema, env, seg)
+	if version, err := codec.Verify(segSchema, env); nodesOnly && err == nil && version >= 2 {
+		var f segmentNodes
+		version, err = codec.Decode(segSchema, env, &f)
+		seg.SessionID, seg.Reset, seg.Nodes, seg.Blocks = f.SessionID, f.Reset, f.Nodes, f.Blocks
 		return seg, version, err
 	}
-	var f segmentNodes
-	version, err := codec.Decode(segSchema, env, &f)
-	if err != nil || version < 2 {
-		return decodeFooter(env, false)
-	}
-	seg.SessionID, seg.Reset, seg.Nodes, seg.Blocks = f.SessionID, f.Reset, f.Nodes, f.Blocks
-	return seg, version, nil
+	version, err := codec.Decode(segSchema, env, seg)
+	return seg, version, err
 }
 
 // decodeSegment decodes a segment object of either schema: whole, or with
