@@ -39,13 +39,27 @@ func newWriter(st *stowage.Store, sid string) (*writer, error) {
 	return &writer{a: soak.NewAgent(sess, nil), sid: sid}, nil
 }
 
-// commit commits one turn of nodes nodes of text bytes each.
 // settle waits for the work w's commits left to the background.
 func (w *writer) settle() { w.a.Session.WaitCompaction() }
 
+// commit commits one turn of nodes nodes of text bytes each.
 func (w *writer) commit(ctx context.Context, nodes, text int) error {
+	return w.commitTurn(ctx, w.next(nodes, text))
+}
+
+// next makes the next turn: nodes nodes of text bytes each, their events
+// made now, so that a timed commitTurn times the commit, not the making of
+// the turn's content (the baseline's PUT, too, sends bytes made before).
+func (w *writer) next(nodes, text int) soak.TurnSpec {
 	w.turn++
-	_, err := w.a.Commit(ctx, soak.TurnSpec{TurnID: fmt.Sprintf("t%d", w.turn), Nodes: nodes, NodeBytes: text, Unstamped: w.unstamped}, nil)
+	spec := soak.TurnSpec{TurnID: fmt.Sprintf("t%d", w.turn), Nodes: nodes, NodeBytes: text, Unstamped: w.unstamped}
+	spec.Events = soak.NodeEvents(spec)
+	return spec
+}
+
+// commitTurn commits a turn made by next, the last one made.
+func (w *writer) commitTurn(ctx context.Context, spec soak.TurnSpec) error {
+	_, err := w.a.Commit(ctx, spec, nil)
 	return err
 }
 
@@ -87,11 +101,12 @@ func (r *run) commitP50(ctx context.Context) error {
 	r.progress("commit_p50: %d samples", r.cfg.Samples)
 	for i := range r.cfg.Samples + 10 {
 		warm := i < 10
-		err := m.sample(warm, counted, func() error { return w.commit(ctx, 1, deltaText) }, w.settle, func() error { return c.put(ctx) })
+		turn, bareTurn := w.next(1, deltaText), bare.next(1, deltaText)
+		err := m.sample(warm, counted, func() error { return w.commitTurn(ctx, turn) }, w.settle, func() error { return c.put(ctx) })
 		if err != nil {
 			return err
 		}
-		if err := timeIf(!warm, &m.bare, func() error { return bare.commit(ctx, 1, deltaText) }); err != nil {
+		if err := timeIf(!warm, &m.bare, func() error { return bare.commitTurn(ctx, bareTurn) }); err != nil {
 			return err
 		}
 		bare.settle()
@@ -193,10 +208,11 @@ func (r *run) commitAt10k(ctx context.Context) error {
 	}
 	var s, b samples
 	for i := range r.cfg.Samples {
-		if err := s.time(func() error { return old.commit(ctx, 1, deltaText) }); err != nil {
+		oldTurn, youngTurn := old.next(1, deltaText), young[i/10].next(1, deltaText)
+		if err := s.time(func() error { return old.commitTurn(ctx, oldTurn) }); err != nil {
 			return err
 		}
-		if err := b.time(func() error { return young[i/10].commit(ctx, 1, deltaText) }); err != nil {
+		if err := b.time(func() error { return young[i/10].commitTurn(ctx, youngTurn) }); err != nil {
 			return err
 		}
 	}
@@ -231,9 +247,15 @@ func (r *run) concurrentCommits(ctx context.Context) error {
 	r.progress("concurrent_commits: %d sessions x %d commits, 2 rounds", n, k)
 	var sTime, bTime time.Duration
 	for range 2 {
-		d, err := parallel(ctx, n, func(ctx context.Context, i int) error {
+		turns := make([][]soak.TurnSpec, n)
+		for i, w := range writers {
 			for range k {
-				if err := writers[i].commit(ctx, 1, deltaText); err != nil {
+				turns[i] = append(turns[i], w.next(1, deltaText))
+			}
+		}
+		d, err := parallel(ctx, n, func(ctx context.Context, i int) error {
+			for _, turn := range turns[i] {
+				if err := writers[i].commitTurn(ctx, turn); err != nil {
 					return err
 				}
 			}

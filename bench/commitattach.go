@@ -39,7 +39,8 @@ func (r *run) commitAttachP50(ctx context.Context) error {
 		if _, err := a.Put(owner, strings.NewReader(fmt.Sprint("tool output ", i)), attach.PutOptions{}); err != nil {
 			return err
 		}
-		if err := timeIf(!warm, &s, func() error { return w.commit(ctx, 1, deltaText) }); err != nil {
+		turn := w.next(1, deltaText)
+		if err := timeIf(!warm, &s, func() error { return w.commitTurn(ctx, turn) }); err != nil {
 			return err
 		}
 		st.Manifest().WaitStamps() // untimed: the stamp after the commit does not overlap the baseline

@@ -66,7 +66,8 @@ func (r *run) longCommits(ctx context.Context, w *writer) error {
 		case i >= window:
 			s = nil
 		}
-		if err := timeIf(s != nil, s, func() error { return w.commit(ctx, 1, longNodeText) }); err != nil {
+		turn := w.next(1, longNodeText)
+		if err := timeIf(s != nil, s, func() error { return w.commitTurn(ctx, turn) }); err != nil {
 			return err
 		}
 		if (i+1)%5000 == 0 {

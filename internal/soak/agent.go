@@ -40,6 +40,11 @@ type TurnSpec struct {
 	// NodeBytes bytes of text.
 	Nodes     int
 	NodeBytes int
+	// Events, if set, are the nodes' events as NodeEvents returns them for
+	// this spec, made before the commit is called (as a runtime's turn
+	// content is made before its commit: the bench makes them untimed);
+	// nil makes them in the commit call.
+	Events [][]byte
 	// Attachments are put (streamed, owned by the turn) before the commit,
 	// which adopts them.
 	Attachments []AttachmentSpec
@@ -196,6 +201,22 @@ func (a *Agent) Turn(ctx context.Context, spec TurnSpec) (Ack, error) {
 	return a.Commit(ctx, spec, refs)
 }
 
+// nodeID is the id of the i-th node of turn turnID.
+func nodeID(turnID string, i int) string { return fmt.Sprintf("%s.n%d", turnID, i) }
+
+// NodeEvents returns the events of spec's nodes: spec.Nodes events, each
+// an assistant message of spec.NodeBytes bytes of text determined by its
+// node's id.
+func NodeEvents(spec TurnSpec) [][]byte {
+	events := make([][]byte, spec.Nodes)
+	for i := range events {
+		f := fnv.New64a()
+		f.Write([]byte(nodeID(spec.TurnID, i)))
+		events[i], _ = json.Marshal(map[string]string{"role": "assistant", "text": string(Text(f.Sum64(), spec.NodeBytes))})
+	}
+	return events
+}
+
 // build returns the commit of spec on the agent's current state and the
 // ids of its nodes.
 func (a *Agent) build(spec TurnSpec, refs []attach.Ref) (session.RuntimeCommit, []string) {
@@ -215,12 +236,12 @@ func (a *Agent) build(spec TurnSpec, refs []attach.Ref) (session.RuntimeCommit, 
 	}
 	parent := a.leaf
 	ids := make([]string, 0, spec.Nodes)
-	for i := range spec.Nodes {
-		id := fmt.Sprintf("%s.n%d", spec.TurnID, i)
-		f := fnv.New64a()
-		f.Write([]byte(id))
-		text := Text(f.Sum64(), spec.NodeBytes)
-		event, _ := json.Marshal(map[string]string{"role": "assistant", "text": string(text)})
+	events := spec.Events
+	if events == nil {
+		events = NodeEvents(spec)
+	}
+	for i, event := range events {
+		id := nodeID(spec.TurnID, i)
 		c.Graph.Nodes = append(c.Graph.Nodes, session.NodeRecord{
 			NodeID: id, ParentNodeID: parent, Timestamp: time.Unix(int64(rev), 0).UTC().Format(time.RFC3339),
 			Kind: session.PayloadEvent, Event: event,

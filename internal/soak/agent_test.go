@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stowage-dev/stowage/attach"
 	"github.com/stowage-dev/stowage/fsck"
 	"github.com/stowage-dev/stowage/gc"
+	"github.com/stowage-dev/stowage/session"
 )
 
 // TestAgentRoundTrip commits a few turns with attachments on a file store,
@@ -61,4 +63,39 @@ func TestAgentRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("sweep: %+v", srep)
+}
+
+// TestMadeEventsAreTheSame: a turn whose events were made before the
+// commit (TurnSpec.Events, as the bench makes them untimed) commits the
+// same nodes as the turn that makes them in the commit call.
+func TestMadeEventsAreTheSame(t *testing.T) {
+	ctx := context.Background()
+	st, err := stowage.Open(ctx, "mem://", stowage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var graphs [2][]session.NodeRecord
+	for i, sid := range []string{"made-in-commit", "made-before"} {
+		sess, err := st.Session(sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewAgent(sess, nil)
+		spec := TurnSpec{TurnID: "t1", Nodes: 3, NodeBytes: 300}
+		if i == 1 {
+			spec.Events = NodeEvents(spec)
+		}
+		if _, err := a.Commit(ctx, spec, nil); err != nil {
+			t.Fatal(err)
+		}
+		read, err := sess.LoadSession(ctx, session.FullGraph())
+		if err != nil {
+			t.Fatal(err)
+		}
+		graphs[i] = read.Graph.Nodes
+	}
+	if len(graphs[0]) != 3 || !reflect.DeepEqual(graphs[0], graphs[1]) {
+		t.Fatalf("made in the commit:\n%+v\nmade before:\n%+v", graphs[0], graphs[1])
+	}
 }
