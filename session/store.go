@@ -65,8 +65,9 @@ type Tuning struct {
 	// many deltas (default 16).
 	FlushDeltas int
 	// FlushBytes: ... or when its nodes weigh about this many bytes
-	// (default 16 KiB: a head PUT then carries at most about that much
-	// of earlier deltas beside its own, docs/performance.md).
+	// (default 24 KiB: a head PUT then carries at most about that much
+	// of earlier deltas beside its own, and a turn of 8 KiB flushes at
+	// every third commit rather than every second, docs/performance.md).
 	FlushBytes int
 	// SegmentMaxBytes: no merge makes a segment larger than this (decoded
 	// bytes, estimated); a segment that reaches it is sealed and never
@@ -85,8 +86,9 @@ type Tuning struct {
 	// responses (default 64).
 	RecentWrites int
 	// RecentReceipts: how many receipts the head keeps inline beyond those
-	// of its tail (default 8; an older turn's retry finds its receipt in
-	// the segments, through their indexes).
+	// of its tail (default 2; an older turn's retry finds its receipt in
+	// the segments, through their indexes: a read more, never another
+	// outcome).
 	RecentReceipts int
 	// CacheBytes: the budget of the cache of decoded segments, indexes and
 	// graph of a handle that shares no SegmentCache (default 16 MiB).
@@ -103,13 +105,13 @@ func (t Tuning) withDefaults() Tuning {
 		}
 	}
 	def(&t.FlushDeltas, 16)
-	def(&t.FlushBytes, 16<<10)
+	def(&t.FlushBytes, 24<<10)
 	def(&t.SegmentMaxBytes, 4<<20)
 	def(&t.SegmentFanout, 4)
 	t.SegmentFanout = max(t.SegmentFanout, 2)
 	def(&t.InlineBlobMax, 2<<10)
 	def(&t.RecentWrites, 64)
-	def(&t.RecentReceipts, 8)
+	def(&t.RecentReceipts, 2)
 	def(&t.CacheBytes, DefaultHandleCacheBytes)
 	def(&t.MaxAttempts, 64)
 	return t
