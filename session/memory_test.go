@@ -70,7 +70,7 @@ func TestKeptHandlesStayWithinTheCacheBudget(t *testing.T) {
 	if got := cache.Bytes(); got > budget {
 		t.Fatalf("cache holds %d bytes, budget %d", got, budget)
 	}
-	// Each head keeps at most its tail (under twice FlushBytes, 24 KiB) of
+	// Each head keeps at most its tail (under twice FlushBytes: 48 KiB) of
 	// nodes; 64 KiB per head is a loose bound.
 	if limit := int64(budget + sessions*(64<<10) + 4<<20); held > limit {
 		t.Fatalf("%d kept handles hold %d bytes, want at most %d", sessions, held, limit)
