@@ -174,14 +174,17 @@ type segmentNodes struct {
 // what segmentNodes holds, if the segment is blocked (schema 2; a schema-1
 // segment, whose nodes live in its footer, is decoded whole).
 func decodeFooter(env []byte, nodesOnly bool) (*segment, uint16, error) {
-	seg := new(segment)
-	if version, err := codec.Verify(segSchema, env); nodesOnly && err == nil && version >= 2 {
-		var f segmentNodes
-		version, err = codec.Decode(segSchema, env, &f)
+	seg, f := new(segment), (*segmentNodes)(nil)
+	version, err := codec.DecodeInto(segSchema, env, func(version uint16) any {
+		if nodesOnly && version >= 2 {
+			f = new(segmentNodes)
+			return f
+		}
+		return seg
+	})
+	if f != nil {
 		seg.SessionID, seg.Reset, seg.Nodes, seg.Blocks = f.SessionID, f.Reset, f.Nodes, f.Blocks
-		return seg, version, err
 	}
-	version, err := codec.Decode(segSchema, env, seg)
 	return seg, version, err
 }
 

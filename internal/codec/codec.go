@@ -268,11 +268,18 @@ func UnmarshalJSON(data []byte, v any) error { return fastjson.Unmarshal(data, v
 // Decode verifies the envelope and unmarshals its JSON payload into v. A
 // payload that is not valid JSON for v is ErrCorrupt.
 func Decode(s Schema, data []byte, v any) (uint16, error) {
+	return DecodeInto(s, data, func(uint16) any { return v })
+}
+
+// DecodeInto is Decode into the value into returns for the envelope's
+// schema version (a reader that decodes one version partly and another
+// whole verifies and decompresses the envelope once).
+func DecodeInto(s Schema, data []byte, into func(version uint16) any) (uint16, error) {
 	payload, version, err := DecodeRaw(s, data)
 	if err != nil {
 		return version, err
 	}
-	if err := UnmarshalJSON(payload, v); err != nil {
+	if err := UnmarshalJSON(payload, into(version)); err != nil {
 		return version, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, s.Kind, err)
 	}
 	return version, nil
