@@ -155,8 +155,12 @@ func (b *budgetRun) count(op string, fn func()) {
 func (b *budgetRun) commit(edit func(c *session.RuntimeCommit)) {
 	b.t.Helper()
 	id := fmt.Sprintf("n%d", b.rev)
+	parent := ""
+	if b.rev > 0 {
+		parent = fmt.Sprintf("n%d", b.rev-1)
+	}
 	c := session.RuntimeCommit{SessionID: b.sid, ExpectedHeadRevision: &b.rev, Graph: session.GraphDelta{Kind: session.DeltaAppend, Leaf: id,
-		Nodes: []session.NodeRecord{{NodeID: id, Kind: session.PayloadEvent, Event: []byte(`{"text":"a small turn"}`)}}}}
+		Nodes: []session.NodeRecord{{NodeID: id, ParentNodeID: parent, Kind: session.PayloadEvent, Event: []byte(`{"text":"a small turn"}`)}}}}
 	if edit != nil {
 		edit(&c)
 	}
@@ -263,8 +267,11 @@ func (b *budgetRun) loadOps() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.count("load, new Store", func() { loadOnce(t, fresh, b.sid) })
+	var reader *session.Store
+	b.count("load, new Store", func() { reader = loadOnce(t, fresh, b.sid) })
 	b.count("load, fresh handle", func() { loadOnce(t, b.st, b.sid) })
+	b.commit(nil)
+	b.count("load after another writer's commit", func() { reloadAll(t, reader, int(b.rev)) })
 	loadOnce(t, b.st, b.sid)
 	b.count("cached load", func() {
 		if _, err := b.s.LoadSession(t.Context(), session.ActivePath("")); err != nil {
@@ -273,8 +280,9 @@ func (b *budgetRun) loadOps() {
 	})
 }
 
-// loadOnce loads sid's active path through a new handle of st.
-func loadOnce(t *testing.T, st *stowage.Store, sid string) {
+// loadOnce loads sid's active path through a new handle of st, and
+// returns the handle once what the load left to the background is done.
+func loadOnce(t *testing.T, st *stowage.Store, sid string) *session.Store {
 	t.Helper()
 	h, err := st.Session(sid)
 	if err != nil {
@@ -284,6 +292,18 @@ func loadOnce(t *testing.T, st *stowage.Store, sid string) {
 	if err != nil || r == nil || len(r.Graph.Nodes) == 0 {
 		t.Fatalf("load: %+v %v", r, err)
 	}
+	h.WaitCompaction()
+	return h
+}
+
+// reloadAll loads h's active path, which must hold n nodes.
+func reloadAll(t *testing.T, h *session.Store, n int) {
+	t.Helper()
+	r, err := h.LoadSession(t.Context(), session.ActivePath(""))
+	if err != nil || r == nil || len(r.Graph.Nodes) != n {
+		t.Fatalf("load: %+v %v, want %d nodes", r, err, n)
+	}
+	h.WaitCompaction()
 }
 
 // segmentsOf counts the segments sid's head names.

@@ -184,6 +184,9 @@ func (r *run) manySessions(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, h := range handles {
+		h.WaitCompaction() // what each load cached after it returned
+	}
 	after := residentMiB()
 	runtime.KeepAlive(handles)
 	r.add(Figure{Name: ManySessions, Unit: "MiB", Stowage: after, Baseline: before,

@@ -3,8 +3,10 @@ package session_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/stowage-dev/stowage/objstore"
 	"github.com/stowage-dev/stowage/objstore/memstore"
 	"github.com/stowage-dev/stowage/session"
 )
@@ -178,4 +180,101 @@ func commitAndLoad(t *testing.T, s *session.Store, sid string, n int) *session.P
 		t.Fatalf("load: %v, %v", read, err)
 	}
 	return read
+}
+
+// A cold load of an unbranched session hands its caller the nodes it
+// decoded, and fills the shared cache in the background from the
+// segments' bytes decoded again (wholeChain): what the caller does to its
+// nodes, at once or later, reaches neither the cache nor another handle's
+// load, including the walk of cached blocks by a load after the head moved.
+func TestColdLoadedNodesDoNotAliasTheCache(t *testing.T) {
+	ctx := t.Context()
+	objs := memstore.New(nil)
+	const n = 150 // about 2 KiB a node: several segments
+	w := writeChain(t, objs, "cold", n)
+	cache := session.NewSegmentCache(64 << 20)
+	open := func() *session.Store {
+		s, err := session.New(session.Config{Store: objs, SessionID: "cold", Segments: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	reader := open()
+	first, err := reader.LoadSession(ctx, session.ActivePath(""))
+	if err != nil || len(first.Graph.Nodes) != n {
+		t.Fatalf("cold load: %v, %v", first, err)
+	}
+	want := deepCopyRead(first)
+	scribble := func(r *session.PersistedRead) {
+		for i := range r.Graph.Nodes {
+			ev := r.Graph.Nodes[i].Event
+			for j := range ev {
+				ev[j] = 'X'
+			}
+			r.Graph.Nodes[i].Event = append(ev, "overwrite"...)
+		}
+	}
+	scribble(first) // while the cache is being filled
+	reader.WaitCompaction()
+	// check loads through s, compares with want and scribbles on what it got.
+	check := func(what string, s *session.Store, nodes int) {
+		t.Helper()
+		got, err := s.LoadSession(ctx, session.ActivePath(""))
+		if err != nil || len(got.Graph.Nodes) != nodes {
+			t.Fatalf("%s: %v, %v", what, got, err)
+		}
+		for i, n := range got.Graph.Nodes[:len(want.Graph.Nodes)] {
+			if !bytes.Equal(n.Event, want.Graph.Nodes[i].Event) {
+				t.Fatalf("%s: node %s reads %q after an earlier load's caller modified its nodes, want %q", what, n.NodeID, n.Event, want.Graph.Nodes[i].Event)
+			}
+		}
+		scribble(got)
+		s.WaitCompaction()
+	}
+	check("another handle's load", open(), n)
+	c := benchCommit("cold", n, n)
+	c.Graph.Nodes[0].ParentNodeID = fmt.Sprintf("n%d", n-1)
+	if _, err := w.CommitRuntimeState(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	want.Graph.Nodes = append(want.Graph.Nodes, c.Graph.Nodes[0])
+	check("a load after the head moved", reader, n+1)
+	check("another handle's load after it", open(), n+1)
+	info, err := session.ReadHead(ctx, objs, "cold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := 0
+	for _, k := range info.Keys {
+		if _, kind, _ := session.ParseKey(k); kind == session.KeySegment {
+			segs++
+		}
+	}
+	if segs < 2 {
+		t.Fatalf("the head names %d segments: too few to test", segs)
+	}
+}
+
+// writeChain commits n one-node turns to sid on objs, each node the child
+// of the one before and about 2 KiB, and returns the writer's handle once
+// its flushes and merges are done.
+func writeChain(t *testing.T, objs objstore.Store, sid string, n int) *session.Store {
+	t.Helper()
+	w, err := session.New(session.Config{Store: objs, SessionID: sid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range uint64(n) {
+		c := benchCommit(sid, r, int(r))
+		c.Graph.Nodes[0].Event = []byte(fmt.Sprintf(`{"text":%q}`, strings.Repeat(fmt.Sprint(r), 2000/len(fmt.Sprint(r)))))
+		if r > 0 {
+			c.Graph.Nodes[0].ParentNodeID = fmt.Sprintf("n%d", r-1)
+		}
+		if _, err := w.CommitRuntimeState(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.WaitCompaction()
+	return w
 }

@@ -218,7 +218,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 		// that hold its nodes.
 		leaf := pathLeaf(h, scope)
 		nodes, err := s.activePath(ectx, sid, snap, leaf)
-		graph = Graph{LeafNodeID: leaf, Nodes: cloneNodes(nodes)}
+		graph = Graph{LeafNodeID: leaf, Nodes: nodes}
 		return err
 	})
 	eg.Go(func() (err error) {

@@ -24,22 +24,20 @@ type pathStep struct {
 
 // activePath returns leaf's ancestor chain in the graph of snap, root
 // first, cut at the first missing ancestor, as graphState.activePath does,
-// but reading only the directory runs, the indexes of the live segments
-// after them and the blocks that hold nodes of the chain: the chain is
-// computed from their parents, then its blocks are read in parallel, so a
-// short path in a long session costs its own blocks, not the history. A
-// segment of schema 1 (no parents in its index) is read whole.
+// for the caller to keep: a copy of what the cache holds, or nodes decoded
+// for this call alone (wholeChain). It reads only the directory runs, the
+// indexes of the live segments after them and the blocks that hold nodes
+// of the chain: the chain is computed from their parents, then its blocks
+// are read in parallel, so a short path in a long session costs its own
+// blocks, not the history. A segment of schema 1 (no parents in its
+// index) is read whole.
 func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf string) ([]NodeRecord, error) {
 	if p := s.segs.path(sid, snap.etag, snap.h.WriteID, leaf); p != nil {
-		return p.nodes, nil
+		return cloneNodes(p.nodes), nil
 	}
 	h := snap.h
 	if wholePath(h, leaf) {
-		chain, err := s.wholeChain(ctx, sid, h, leaf)
-		if err == nil && snap.etag != "" {
-			s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: h.WriteID, leaf: leaf, nodes: chain})
-		}
-		return chain, err
+		return s.wholeChain(ctx, sid, snap, leaf)
 	}
 	l := newLocator(h)
 	g, gctx := errgroup.WithContext(ctx)
@@ -64,7 +62,7 @@ func (s *Store) activePath(ctx context.Context, sid string, snap snapshot, leaf 
 	if snap.etag != "" {
 		s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: h.WriteID, leaf: leaf, nodes: chain})
 	}
-	return chain, nil
+	return cloneNodes(chain), nil
 }
 
 // wholePath reports whether the active path of leaf holds every node of
@@ -75,24 +73,73 @@ func wholePath(h *head, leaf string) bool {
 	return !h.Branched && len(h.Tombstones) == 0 && leaf == h.Leaf
 }
 
-// wholeChain reads every live segment of h whole and walks the active path
-// of leaf over them and the tail. It caches what a read of the path's
-// blocks would have (the blocks, not the footers: caching whole segments
-// beside the path held 27 MiB more in many_sessions_rss on fsstore).
-func (s *Store) wholeChain(ctx context.Context, sid string, h *head, leaf string) ([]NodeRecord, error) {
-	refs := liveSegs(h)
+// wholeChain reads every live segment of snap's head whole and walks the
+// active path of leaf over them and the tail. The nodes it decodes are the
+// caller's: only the tail's (the cached head's) and those of a segment the
+// cache held are copied. What a read of the path's blocks would have cached
+// (the blocks, not the footers: caching whole segments beside the path held
+// 27 MiB more in many_sessions_rss on fsstore) is cached after the call
+// returns, from the segments' bytes decoded again (cacheChainLater): a cold
+// load has no copy of its nodes on its critical path.
+func (s *Store) wholeChain(ctx context.Context, sid string, snap snapshot, leaf string) ([]NodeRecord, error) {
+	refs := liveSegs(snap.h)
 	ids := make([]string, len(refs))
 	for i, r := range refs {
 		ids[i] = r.ID
 	}
-	segs, err := s.readSegments(ctx, sid, ids, false)
+	segs, raws, err := s.readSegments(ctx, sid, ids, false)
 	if err != nil {
 		return nil, err
 	}
+	own := make([]*segment, len(segs))
 	for i, seg := range segs {
-		s.cacheBlocks(sid, ids[i], seg)
+		own[i] = seg
+		if raws[i] == nil { // the cache's
+			c := *seg
+			c.Nodes = cloneNodes(seg.Nodes)
+			own[i] = &c
+		}
 	}
-	return buildGraph("", h, segs).activePath(leaf), nil
+	h := *snap.h
+	h.Tail = make([]delta, len(snap.h.Tail))
+	for i, d := range snap.h.Tail {
+		d.Nodes = cloneNodes(d.Nodes)
+		h.Tail[i] = d
+	}
+	chain := buildGraph("", &h, own).activePath(leaf)
+	s.cacheChainLater(sid, snap, leaf, ids, segs, raws)
+	return chain, nil
+}
+
+// cacheChainLater caches, in the background, the blocks of the segments
+// wholeChain read and the active path of leaf over them: the segments it
+// decoded are the caller's, so they are decoded again from raws (a
+// segment with no raw bytes is the cache's already). WaitCompaction waits
+// for it.
+func (s *Store) cacheChainLater(sid string, snap snapshot, leaf string, ids []string, segs []*segment, raws [][]byte) {
+	s.spareWG.Add(1)
+	go func() {
+		defer s.spareWG.Done()
+		mine := make([]*segment, len(segs))
+		for i, raw := range raws {
+			mine[i] = segs[i]
+			if raw == nil {
+				continue
+			}
+			seg, err := decodeSegment(raw, true)
+			if err != nil {
+				return // it decoded a moment ago: nothing to cache
+			}
+			mine[i] = seg
+		}
+		for i, seg := range mine {
+			s.cacheBlocks(sid, ids[i], seg)
+		}
+		if snap.etag != "" {
+			chain := buildGraph("", snap.h, mine).activePath(leaf)
+			s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: snap.h.WriteID, leaf: leaf, nodes: chain})
+		}
+	}()
 }
 
 // cacheBlocks caches the blocks of seg, read whole (a segment of schema 1,
@@ -108,6 +155,7 @@ func (s *Store) cacheBlocks(sid, id string, seg *segment) {
 		s.segs.putBlock(sid, id, b, seg.Nodes[off:end:end])
 		off = end
 	}
+	s.segs.putWalk(sid, id, &segWalk{reset: seg.Reset, blocks: seg.Blocks})
 }
 
 // tailNodes returns the live nodes of h's tail by id.

@@ -116,6 +116,43 @@ func (c *SegmentCache) putBlock(sid, id string, b int, nodes []NodeRecord) {
 	c.putKey(blockCacheKey(sid, id, b), nodes, w)
 }
 
+// segWalk is what a walk of a segment's nodes needs besides its blocks
+// (segmentNodes): cached with the blocks (cacheBlocks), so that a segment
+// whose blocks are all cached is walked without reading it again.
+type segWalk struct {
+	reset  bool
+	blocks []blockRef
+}
+
+func (c *SegmentCache) putWalk(sid, id string, w *segWalk) {
+	c.putKey(sid+"/walk/"+id, w, int64(64+24*len(w.blocks)))
+}
+
+// walkable returns segment id of sid as a walk of its nodes needs it (its
+// nodes, reset flag and block table), from its blocks in the cache; ok is
+// false unless the cache holds its block table and every block. The
+// nodes' payloads are the cache's.
+func (c *SegmentCache) walkable(sid, id string) (*segment, bool) {
+	w, _ := c.getKey(sid + "/walk/" + id).(*segWalk)
+	if w == nil {
+		return nil, false
+	}
+	blocks := make([][]NodeRecord, len(w.blocks))
+	total := 0
+	for b := range w.blocks {
+		nodes, ok := c.getBlock(sid, id, b)
+		if !ok {
+			return nil, false
+		}
+		blocks[b], total = nodes, total+len(nodes)
+	}
+	seg := &segment{SessionID: sid, Reset: w.reset, Blocks: w.blocks, Nodes: make([]NodeRecord, 0, total)}
+	for _, nodes := range blocks {
+		seg.Nodes = append(seg.Nodes, nodes...)
+	}
+	return seg, true
+}
+
 func (c *SegmentCache) getDir(sid, id string) (*dirDoc, bool) {
 	d, ok := c.getKey(sid + "/dir/" + id).(*dirDoc)
 	return d, ok

@@ -301,21 +301,31 @@ func readBody(rc io.Reader, key string, n int64) ([]byte, error) {
 // loadSegments returns the segments with the given ids, from the cache or
 // read in parallel.
 func (s *Store) loadSegments(ctx context.Context, sid string, ids []string) ([]*segment, error) {
-	return s.readSegments(ctx, sid, ids, true)
+	segs, _, err := s.readSegments(ctx, sid, ids, true)
+	return segs, err
 }
 
 // readSegments is loadSegments; keep says whether the segments it reads
 // are cached and whole. A caller that only walks their nodes, and caches
 // what it builds from them, passes false: their footers' commits and
-// receipts are then skipped, not decoded (decodeSegment).
-func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep bool) ([]*segment, error) {
-	out := make([]*segment, len(ids))
+// receipts are then skipped, not decoded (decodeSegment). It also returns
+// the stored bytes of each segment it read, nil for one the cache held: a
+// segment decoded from them is this call's alone, one from the cache is
+// shared.
+func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep bool) ([]*segment, [][]byte, error) {
+	out, raws := make([]*segment, len(ids)), make([][]byte, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, id := range ids {
 		if seg, ok := s.segs.get(sid, id); ok {
 			out[i] = seg
 			continue
+		}
+		if !keep {
+			if seg, ok := s.segs.walkable(sid, id); ok {
+				out[i] = seg
+				continue
+			}
 		}
 		g.Go(func() error {
 			key := segKey(sid, id)
@@ -333,11 +343,11 @@ func (s *Store) readSegments(ctx context.Context, sid string, ids []string, keep
 			if keep {
 				s.segs.put(sid, id, seg)
 			}
-			out[i] = seg
+			out[i], raws[i] = seg, data
 			return nil
 		})
 	}
-	return out, g.Wait()
+	return out, raws, g.Wait()
 }
 
 // loadIndexes returns the indexes of the segments refs names, cached or
