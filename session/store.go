@@ -157,7 +157,7 @@ type Store struct {
 	stampWG    sync.WaitGroup // attachment stamps after a commit (stampLater)
 	// sparing: a spare copy for the next load is made (spare.go).
 	sparing bool
-	spareWG sync.WaitGroup
+	spareWG sync.WaitGroup // spare copies, and the cache a cold load fills (cacheChainLater)
 }
 
 var (

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 var testSchema = Schema{Kind: "TEST", Current: 2, Min: 1}
@@ -194,5 +196,39 @@ func BenchmarkEncodeDecode4K(b *testing.B) {
 		if _, _, err := DecodeRaw(testSchema, data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Envelopes are written with zstd frames that carry no content checksum
+// (the envelope's CRC-32C covers the stored bytes); frames written before,
+// with one, still decode.
+func TestZstdFramesWithAndWithoutContentChecksum(t *testing.T) {
+	payload := []byte(strings.Repeat("a payload that compresses well. ", 64))
+	env, err := EncodeRaw(testSchema, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env[5] != compZstd {
+		t.Fatalf("compression %d, want zstd", env[5])
+	}
+	const checksumFlag = 1 << 2 // Frame_Header_Descriptor, after the frame's 4-byte magic
+	if desc := env[headerLen+4]; desc&checksumFlag != 0 {
+		t.Fatalf("frame descriptor %08b: the frame carries a content checksum", desc)
+	}
+	old, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := old.EncodeAll(payload, nil)
+	if stored[4]&checksumFlag == 0 {
+		t.Fatal("the old encoder wrote no content checksum")
+	}
+	legacy := append(env[:headerLen:headerLen], stored...)
+	binary.BigEndian.PutUint32(legacy[12:16], uint32(len(stored)))
+	crc := crc32.Update(0, castagnoli, legacy[:20])
+	binary.BigEndian.PutUint32(legacy[20:24], crc32.Update(crc, castagnoli, stored))
+	got, _, err := DecodeRaw(testSchema, legacy)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("an envelope whose frame has a content checksum: %v", err)
 	}
 }
