@@ -191,23 +191,9 @@ func decodeFooter(env []byte, nodesOnly bool) (*segment, uint16, error) {
 // decodeSegment decodes a segment object of either schema: whole, or with
 // nodesOnly what decodeFooter leaves of it.
 func decodeSegment(data []byte, nodesOnly bool) (*segment, error) {
-	data, err := unpackSegment(data)
+	envs, offs, err := segmentEnvelopes(data)
 	if err != nil {
 		return nil, err
-	}
-	var envs [][]byte
-	var offs []int64
-	for off := int64(0); len(data) > 0; {
-		env, _, rest, err := codec.Split(data)
-		if err != nil {
-			return nil, err
-		}
-		envs, offs = append(envs, env), append(offs, off)
-		off += int64(len(env))
-		data = rest
-	}
-	if len(envs) == 0 {
-		return nil, codec.ErrCorrupt
 	}
 	seg, version, err := decodeFooter(envs[len(envs)-1], nodesOnly)
 	if err != nil {
@@ -219,20 +205,69 @@ func decodeSegment(data []byte, nodesOnly bool) (*segment, error) {
 		}
 		return seg, nil
 	}
-	if len(seg.Nodes) > 0 || len(seg.Blocks) != len(envs)-1 {
-		return nil, fmt.Errorf("%w: footer names %d blocks, object holds %d", codec.ErrCorrupt, len(seg.Blocks), len(envs)-1)
+	if len(seg.Nodes) > 0 {
+		return nil, fmt.Errorf("%w: blocked segment with nodes in its footer", codec.ErrCorrupt)
 	}
-	blocks := make([][]NodeRecord, len(seg.Blocks))
-	for i, b := range seg.Blocks {
+	seg.Nodes, err = decodeBlocks(envs[:len(envs)-1], offs, seg.Blocks)
+	return seg, err
+}
+
+// redecodeNodes decodes the nodes of segment object data again, as
+// decodeSegment with nodesOnly did into like: their blocks, against like's
+// block table, without decoding the footer a second time. A segment with
+// no blocks (schema 1, or empty) is decoded again whole. The result shares
+// like's block table, which no one writes.
+func redecodeNodes(data []byte, like *segment) (*segment, error) {
+	if len(like.Blocks) == 0 {
+		return decodeSegment(data, true)
+	}
+	envs, offs, err := segmentEnvelopes(data)
+	if err != nil {
+		return nil, err
+	}
+	out := &segment{SessionID: like.SessionID, Reset: like.Reset, Blocks: like.Blocks}
+	out.Nodes, err = decodeBlocks(envs[:len(envs)-1], offs, like.Blocks)
+	return out, err
+}
+
+// segmentEnvelopes splits a segment object into its envelopes (an index
+// packed at its end left out) and their offsets; the last is the footer.
+func segmentEnvelopes(data []byte) (envs [][]byte, offs []int64, err error) {
+	if data, err = unpackSegment(data); err != nil {
+		return nil, nil, err
+	}
+	for off := int64(0); len(data) > 0; {
+		env, _, rest, err := codec.Split(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		envs, offs = append(envs, env), append(offs, off)
+		off += int64(len(env))
+		data = rest
+	}
+	if len(envs) == 0 {
+		return nil, nil, codec.ErrCorrupt
+	}
+	return envs, offs, nil
+}
+
+// decodeBlocks decodes the block envelopes envs, at offs, whose block
+// table is table, into one slice of their nodes.
+func decodeBlocks(envs [][]byte, offs []int64, table []blockRef) ([]NodeRecord, error) {
+	if len(table) != len(envs) {
+		return nil, fmt.Errorf("%w: footer names %d blocks, object holds %d", codec.ErrCorrupt, len(table), len(envs))
+	}
+	blocks := make([][]NodeRecord, len(table))
+	for i, b := range table {
 		if b.Off != offs[i] || b.Len != int64(len(envs[i])) {
 			return nil, fmt.Errorf("%w: block %d is not where the footer says", codec.ErrCorrupt, i)
 		}
+		var err error
 		if blocks[i], err = decodeBlock(envs[i], b.Nodes); err != nil {
 			return nil, err
 		}
 	}
-	seg.Nodes = slices.Concat(blocks...) // one allocation, not a growing slice
-	return seg, nil
+	return slices.Concat(blocks...), nil // one allocation, not a growing slice
 }
 
 // decodeBlock decodes one block envelope of want nodes.

@@ -126,7 +126,7 @@ func (s *Store) cacheChainLater(sid string, snap snapshot, leaf string, ids []st
 			if raw == nil {
 				continue
 			}
-			seg, err := decodeSegment(raw, true)
+			seg, err := redecodeNodes(raw, segs[i])
 			if err != nil {
 				return // it decoded a moment ago: nothing to cache
 			}
