@@ -108,14 +108,7 @@ func TestLoadAfterAnotherWriterReturnsTheNewHead(t *testing.T) {
 // cache, reaches neither the cache nor the next load.
 func TestSpareCopiesDoNotAlias(t *testing.T) {
 	ctx := t.Context()
-	objs, cache := memstore.New(nil), session.NewSegmentCache(64<<20)
-	open := func() *session.Store {
-		s, err := session.New(session.Config{Store: objs, SessionID: "spare", Segments: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := sharedOpener(t, memstore.New(nil), "spare")
 	w := open()
 	want := deepCopyRead(commitAndLoad(t, w, "spare", 5))
 	a, b := open(), open()
@@ -192,14 +185,7 @@ func TestColdLoadedNodesDoNotAliasTheCache(t *testing.T) {
 	objs := memstore.New(nil)
 	const n = 150 // about 2 KiB a node: several segments
 	w := writeChain(t, objs, "cold", n)
-	cache := session.NewSegmentCache(64 << 20)
-	open := func() *session.Store {
-		s, err := session.New(session.Config{Store: objs, SessionID: "cold", Segments: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := sharedOpener(t, objs, "cold")
 	reader := open()
 	first, err := reader.LoadSession(ctx, session.ActivePath(""))
 	if err != nil || len(first.Graph.Nodes) != n {
@@ -277,4 +263,18 @@ func writeChain(t *testing.T, objs objstore.Store, sid string, n int) *session.S
 	}
 	w.WaitCompaction()
 	return w
+}
+
+// sharedOpener returns a function that opens a new handle of sid on objs,
+// every handle sharing one segment cache (as a stowage.Store's do).
+func sharedOpener(t *testing.T, objs objstore.Store, sid string) func() *session.Store {
+	cache := session.NewSegmentCache(64 << 20)
+	return func() *session.Store {
+		t.Helper()
+		s, err := session.New(session.Config{Store: objs, SessionID: sid, Segments: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 }
