@@ -86,6 +86,55 @@ func (g *graphState) chainOfCycle(leaf string) []NodeRecord {
 	return chain
 }
 
+// linearChain is buildGraph(h, segs).activePath(leaf) for the common
+// graph of an unbranched session: its nodes, in the order they were
+// appended (segments, then the tail, each from its newest reset on), with
+// distinct ids, each but the first the child of the one before it, the
+// last leaf. The chain is then those nodes, in that order, and needs no
+// map from id to node and no walk (the walk from leaf ends at the first
+// node, whose parent is missing or a node already walked). ok is false
+// for any other graph (tombstones, an upsert, a branch, a leaf
+// elsewhere), which the caller walks.
+func linearChain(h *head, segs []*segment, leaf string) (chain []NodeRecord, ok bool) {
+	if len(h.Tombstones) > 0 {
+		return nil, false
+	}
+	total := 0
+	for _, seg := range segs {
+		total += len(seg.Nodes)
+	}
+	for _, d := range h.Tail {
+		total += len(d.Nodes)
+	}
+	chain = make([]NodeRecord, 0, total)
+	add := func(reset bool, nodes []NodeRecord) {
+		if reset {
+			chain = chain[:0]
+		}
+		chain = append(chain, nodes...)
+	}
+	for _, seg := range segs {
+		add(seg.Reset, seg.Nodes)
+	}
+	for _, d := range h.Tail {
+		add(d.Reset, d.Nodes)
+	}
+	if len(chain) == 0 || chain[len(chain)-1].NodeID != leaf {
+		return nil, false
+	}
+	seen := make(map[string]struct{}, len(chain))
+	for i := range chain {
+		if i > 0 && chain[i].ParentNodeID != chain[i-1].NodeID {
+			return nil, false
+		}
+		seen[chain[i].NodeID] = struct{}{}
+		if len(seen) != i+1 { // an upsert: the graph holds the id once, in the earlier place
+			return nil, false
+		}
+	}
+	return chain, true
+}
+
 // liveSegs returns the segments LoadSession must read: those from the
 // newest reset on (earlier nodes are tombstoned). If the tail holds a reset
 // none are needed.
