@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"testing"
 
 	"github.com/stowage-dev/stowage/objstore"
 )
@@ -241,22 +242,32 @@ func (s *simStore) Upload(ctx context.Context, key string, body io.Reader, opts 
 	}
 }
 
-// gatedReader yields the first byte, then waits for its gate.
+// gatedReader yields the first byte, then waits for its gate. It closes
+// started when the upload asks for more than that byte, not when it takes
+// it: by then the store has taken the byte in (memstore counts each read
+// before the next), so the upload's size is settled while it waits. (It
+// closed started on the first read once, and an upload whose actor crashed
+// then could count its byte only after the final dry run, under load: the
+// dry run saw 0 bytes and the sweep 1.)
 type gatedReader struct {
-	data    []byte
-	gate    chan bool
-	limbo   chan struct{}
-	started chan struct{}
-	pos     int
-	opened  bool
+	data     []byte
+	gate     chan bool
+	limbo    chan struct{}
+	started  chan struct{}
+	pos      int
+	opened   bool
+	signaled bool
 }
 
 func (g *gatedReader) Read(p []byte) (int, error) {
 	if g.pos == 0 && len(g.data) > 0 {
 		n := copy(p, g.data[:1])
 		g.pos = n
-		close(g.started)
 		return n, nil
+	}
+	if !g.signaled {
+		g.signaled = true
+		close(g.started)
 	}
 	if !g.opened {
 		select {
@@ -280,3 +291,33 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 func (s *simStore) Capabilities() objstore.Capabilities { return s.sim.mem.Capabilities() }
 
 func (s *simStore) Close() error { return nil }
+
+// TestGatedReaderStartsAfterTheFirstByte: the simulation's upload body
+// signals started only when the upload asks for more than its first byte,
+// so the store has counted that byte before the simulation goes on (the
+// final dry run and sweep must see the same size). A body that signals on
+// its first read fails it.
+func TestGatedReaderStartsAfterTheFirstByte(t *testing.T) {
+	g := &gatedReader{data: []byte("ab"), gate: make(chan bool, 1), limbo: make(chan struct{}), started: make(chan struct{})}
+	buf := make([]byte, 8)
+	if n, err := g.Read(buf); n != 1 || err != nil {
+		t.Fatalf("first read: %d, %v", n, err)
+	}
+	select {
+	case <-g.started:
+		t.Fatal("started before the upload asked for more than its first byte")
+	default:
+	}
+	g.gate <- true
+	if n, err := g.Read(buf); n != 1 || err != nil || buf[0] != 'b' {
+		t.Fatalf("second read: %d, %v", n, err)
+	}
+	select {
+	case <-g.started:
+	default:
+		t.Fatal("not started once the upload asked for more")
+	}
+	if _, err := g.Read(buf); err != io.EOF {
+		t.Fatalf("third read: %v", err)
+	}
+}
