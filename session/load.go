@@ -99,14 +99,7 @@ func linearChain(h *head, segs []*segment, leaf string) (chain []NodeRecord, ok 
 	if len(h.Tombstones) > 0 {
 		return nil, false
 	}
-	total := 0
-	for _, seg := range segs {
-		total += len(seg.Nodes)
-	}
-	for _, d := range h.Tail {
-		total += len(d.Nodes)
-	}
-	chain = make([]NodeRecord, 0, total)
+	chain = make([]NodeRecord, 0, graphSize(h, segs))
 	add := func(reset bool, nodes []NodeRecord) {
 		if reset {
 			chain = chain[:0]
@@ -135,6 +128,27 @@ func linearChain(h *head, segs []*segment, leaf string) (chain []NodeRecord, ok 
 	return chain, true
 }
 
+// activeChain is the active path of leaf over h and segs: linearChain's
+// when it takes the graph, else the walk's.
+func activeChain(h *head, segs []*segment, leaf string) []NodeRecord {
+	if chain, ok := linearChain(h, segs, leaf); ok {
+		return chain
+	}
+	return buildGraph("", h, segs).activePath(leaf)
+}
+
+// graphSize is how many nodes segs and h's tail hold, repeats included.
+func graphSize(h *head, segs []*segment) int {
+	total := 0
+	for _, seg := range segs {
+		total += len(seg.Nodes)
+	}
+	for _, d := range h.Tail {
+		total += len(d.Nodes)
+	}
+	return total
+}
+
 // liveSegs returns the segments LoadSession must read: those from the
 // newest reset on (earlier nodes are tombstoned). If the tail holds a reset
 // none are needed.
@@ -155,13 +169,7 @@ func liveSegs(h *head) []segRef {
 
 // buildGraph applies segments and then the tail of h.
 func buildGraph(etag string, h *head, segs []*segment) *graphState {
-	total := 0
-	for _, seg := range segs {
-		total += len(seg.Nodes)
-	}
-	for _, d := range h.Tail {
-		total += len(d.Nodes)
-	}
+	total := graphSize(h, segs)
 	nl := nodeList{nodes: make([]NodeRecord, 0, total), pos: make(map[string]int, total)}
 	for _, seg := range segs {
 		if seg.Reset {

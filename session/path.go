@@ -106,10 +106,7 @@ func (s *Store) wholeChain(ctx context.Context, sid string, snap snapshot, leaf 
 		d.Nodes = cloneNodes(d.Nodes)
 		h.Tail[i] = d
 	}
-	chain, ok := linearChain(&h, own, leaf)
-	if !ok {
-		chain = buildGraph("", &h, own).activePath(leaf)
-	}
+	chain := activeChain(&h, own, leaf)
 	s.cacheChainLater(sid, snap, leaf, ids, segs, raws)
 	return chain, nil
 }
@@ -139,10 +136,7 @@ func (s *Store) cacheChainLater(sid string, snap snapshot, leaf string, ids []st
 			s.cacheBlocks(sid, ids[i], seg)
 		}
 		if snap.etag != "" {
-			chain, ok := linearChain(snap.h, mine, leaf)
-			if !ok {
-				chain = buildGraph("", snap.h, mine).activePath(leaf)
-			}
+			chain := activeChain(snap.h, mine, leaf)
 			s.segs.putPath(sid, &pathState{etag: snap.etag, writeID: snap.h.WriteID, leaf: leaf, nodes: chain})
 		}
 	}()
