@@ -353,8 +353,9 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 				return writeFlush(ctx)
 			}
 			// The delta is complete: encode it once for every head
-			// write that carries it.
-			return tailDelta.cacheJSON()
+			// write that carries it (and any delta of the tail this
+			// process has not encoded yet).
+			return next.cacheTail()
 		},
 		after: func(ctx context.Context, _ snapshot) {
 			s.retire(supersededKeys(cur.h, next))

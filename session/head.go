@@ -284,24 +284,51 @@ type delta struct {
 	enc      []byte
 	encNodes *NodeRecord
 	encLen   int
+	// frame is enc compressed, one zstd frame (codec.Frame), valid with
+	// enc: a head write copies it instead of compressing the delta again.
+	frame []byte
 }
 
 // cacheJSON encodes d into its cache (d must be complete: no field changes
 // after this but the replacement of its Nodes slice).
 func (d *delta) cacheJSON() error {
-	d.enc = nil
+	d.enc, d.frame = nil, nil
 	b, err := codec.MarshalJSON(d)
 	if err != nil {
 		return err
 	}
-	d.enc, d.encNodes, d.encLen = b, firstNode(d.Nodes), len(d.Nodes)
+	frame, err := codec.Frame(b)
+	if err != nil {
+		return err
+	}
+	d.enc, d.frame, d.encNodes, d.encLen = b, frame, firstNode(d.Nodes), len(d.Nodes)
 	return nil
+}
+
+// cacheTail caches the encoding of every delta of h's tail whose cache is
+// not its own: the delta of the commit writing h, and deltas read from a
+// stored head, so that each is encoded and compressed once, not at every
+// head write that carries it.
+func (h *head) cacheTail() error {
+	for i := range h.Tail {
+		if d := &h.Tail[i]; !d.cached() {
+			if err := d.cacheJSON(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cached reports whether d's cached encoding is still d's.
+func (d *delta) cached() bool {
+	return d.enc != nil && d.encNodes == firstNode(d.Nodes) && d.encLen == len(d.Nodes)
 }
 
 // appendJSON appends d's JSON to buf: the cached encoding if it is still
 // d's, else a fresh one.
 func (d *delta) appendJSON(buf []byte) ([]byte, error) {
-	if d.enc != nil && d.encNodes == firstNode(d.Nodes) && d.encLen == len(d.Nodes) {
+	if d.cached() {
 		return append(buf, d.enc...), nil
 	}
 	b, err := codec.MarshalJSON(d)
@@ -461,26 +488,59 @@ func encodeHead(h *head) ([]byte, error) {
 	rest := *h
 	rest.Tail = nil
 	payload, err := codec.AppendJSON((*buf)[:0], &rest)
-	if err == nil && len(h.Tail) > 0 {
-		payload = append(payload[:len(payload)-1], `,"tail":[`...)
-		for i := range h.Tail {
-			if i > 0 {
-				payload = append(payload, ',')
-			}
-			if payload, err = h.Tail[i].appendJSON(payload); err != nil {
-				break
-			}
-		}
-		payload = append(payload, "]}"...)
-	}
 	*buf = payload[:0]
 	if err != nil {
 		return nil, fmt.Errorf("codec: marshal %s: %w", headSchema.Kind, err)
 	}
-	if err := checkHeadSize(len(payload)); err != nil {
+	if len(h.Tail) == 0 {
+		if err := checkHeadSize(len(payload)); err != nil {
+			return nil, err
+		}
+		return codec.EncodeRaw(headSchema, payload)
+	}
+	payload, err = encodeTail(h.Tail, append(payload[:len(payload)-1], `,"tail":[`...))
+	return payload, err
+}
+
+// encodeTail encodes the head whose JSON is prefix (the head without its
+// tail, up to the tail's opening bracket), then the deltas of tail, as zstd
+// frames (codec.Framed): each delta's frame as its commit cached it, the
+// JSON between them (the prefix, separators, deltas with no cached frame)
+// compressed now, so that a commit compresses its own delta and the head's
+// fields, not the deltas of earlier commits again. prefix's array is
+// reused.
+func encodeTail(tail []delta, prefix []byte) ([]byte, error) {
+	size := len(prefix) + 64 // the prefix stored raw at worst
+	for i := range tail {
+		size += len(tail[i].frame) + 16
+	}
+	var f codec.Framed
+	f.Grow(size)
+	pending, err := prefix, error(nil)
+	for i := range tail {
+		if i > 0 {
+			pending = append(pending, ',')
+		}
+		d := &tail[i]
+		if !d.cached() {
+			if pending, err = d.appendJSON(pending); err != nil {
+				return nil, fmt.Errorf("codec: marshal %s: %w", headSchema.Kind, err)
+			}
+			continue
+		}
+		if err := f.Compress(pending); err != nil {
+			return nil, err
+		}
+		pending = pending[:0]
+		f.Append(d.frame, len(d.enc))
+	}
+	if err := f.Compress(append(pending, "]}"...)); err != nil {
 		return nil, err
 	}
-	return codec.EncodeRaw(headSchema, payload)
+	if err := checkHeadSize(f.Len()); err != nil {
+		return nil, err
+	}
+	return f.Envelope(headSchema)
 }
 
 // headBuffers hold the JSON of heads being encoded: a commit's head is

@@ -86,19 +86,27 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // content checksum (xxhash of the decoded bytes, computed on each encode
 // and decode): the envelope's CRC-32C covers the stored bytes.
 var (
-	zOnce sync.Once
-	zEnc  *zstd.Encoder
-	zDec  *zstd.Decoder
-	zErr  error
+	zOnce  sync.Once
+	zEnc   *zstd.Encoder
+	zPiece *zstd.Encoder // for Frame: literals entropy-coded even without repeats
+	zDec   *zstd.Decoder
+	zErr   error
 )
 
 func zstdCodecs() (*zstd.Encoder, *zstd.Decoder, error) {
 	zOnce.Do(func() {
-		zEnc, zErr = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
-		if zErr != nil {
+		opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false)}
+		if zEnc, zErr = zstd.NewWriter(nil, opts...); zErr != nil {
 			return
 		}
+		if zPiece, zErr = zstd.NewWriter(nil, append(opts, zstd.WithAllLitEntropyCompression(true))...); zErr != nil {
+			return
+		}
+		// An encoder makes its pool on first use: make both now, where
+		// the codecs are first asked for, not wherever each is first used.
+		zEnc.EncodeAll(nil, nil)
+		zPiece.EncodeAll(nil, nil)
 		zDec, zErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
 			zstd.WithDecoderMaxMemory(MaxPayloadLen))
 	})
@@ -132,7 +140,6 @@ func EncodeRaw(s Schema, payload []byte) ([]byte, error) {
 		return nil, fmt.Errorf("codec: payload of %d bytes exceeds %d", len(payload), MaxPayloadLen)
 	}
 	comp := byte(compNone)
-	stored := payload
 	out := make([]byte, headerLen, headerLen+len(payload)/2+64)
 	if len(payload) >= minCompress {
 		enc, _, err := zstdCodecs()
@@ -142,26 +149,31 @@ func EncodeRaw(s Schema, payload []byte) ([]byte, error) {
 		out = enc.EncodeAll(payload, out)
 		if len(out)-headerLen < len(payload) {
 			comp = compZstd
-			stored = out[headerLen:]
 		} else {
 			out = out[:headerLen]
 		}
 	}
 	if comp == compNone {
 		out = append(out, payload...)
-		stored = out[headerLen:]
 	}
+	seal(out, s, comp, len(payload))
+	return out, nil
+}
+
+// seal writes the header of the envelope out, whose stored payload (of
+// rawLen bytes decoded) follows the header's room.
+func seal(out []byte, s Schema, comp byte, rawLen int) {
+	stored := out[headerLen:]
 	copy(out[0:4], magic)
 	out[4] = formatV1
 	out[5] = comp
 	binary.BigEndian.PutUint16(out[6:8], s.Current)
 	copy(out[8:12], s.Kind)
 	binary.BigEndian.PutUint32(out[12:16], uint32(len(stored)))
-	binary.BigEndian.PutUint32(out[16:20], uint32(len(payload)))
+	binary.BigEndian.PutUint32(out[16:20], uint32(rawLen))
 	crc := crc32.Update(0, castagnoli, out[:20])
 	crc = crc32.Update(crc, castagnoli, stored)
 	binary.BigEndian.PutUint32(out[20:24], crc)
-	return out, nil
 }
 
 // Encode marshals v as JSON and wraps it with EncodeRaw.

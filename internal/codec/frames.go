@@ -1,0 +1,86 @@
+package codec
+
+import "fmt"
+
+// A zstd payload may be several frames one after the other: a decoder
+// returns the concatenation of their contents (every reader of every
+// release does: DecodeRaw decodes frame after frame). A payload assembled
+// from pieces compressed at different times, some of them long before, is
+// therefore read exactly as the same bytes compressed at once. Framed builds
+// such a payload, so that a writer re-sending mostly unchanged bytes (a
+// session head carries the deltas of earlier commits) compresses only what
+// is new.
+
+// Frame compresses piece into one zstd frame for Framed.Append. Its
+// literals are entropy-coded even where the piece repeats nothing (text
+// with no repeats still shrinks by its letters' frequencies), so that a
+// payload made of frames is about as small as the same payload compressed
+// whole: each frame costs its header and its own tables, a few bytes to a
+// few dozen.
+func Frame(piece []byte) ([]byte, error) {
+	if _, _, err := zstdCodecs(); err != nil {
+		return nil, fmt.Errorf("codec: zstd: %w", err)
+	}
+	return zPiece.EncodeAll(piece, make([]byte, 0, frameBound(piece))), nil
+}
+
+// frameBound is room enough for the frame of piece, stored raw at worst.
+func frameBound(piece []byte) int { return len(piece) + len(piece)>>10 + 32 }
+
+// Framed is an envelope whose payload is assembled from zstd frames, each
+// made by Frame (now or earlier) or by Compress. The zero value is empty and
+// ready; Envelope seals it.
+type Framed struct {
+	out    []byte // the header's room, then the frames
+	rawLen int    // bytes the frames decode to
+}
+
+// Grow makes room for n more stored bytes.
+func (f *Framed) Grow(n int) {
+	if f.out == nil {
+		f.out = make([]byte, headerLen, headerLen+n)
+		return
+	}
+	if cap(f.out)-len(f.out) < n {
+		f.out = append(make([]byte, 0, len(f.out)+n), f.out...)
+	}
+}
+
+// Compress appends one frame of piece, compressed as EncodeRaw compresses
+// a payload: for bytes made now, such as the JSON around cached frames.
+func (f *Framed) Compress(piece []byte) error {
+	enc, _, err := zstdCodecs()
+	if err != nil {
+		return fmt.Errorf("codec: zstd: %w", err)
+	}
+	f.Grow(frameBound(piece))
+	f.out = enc.EncodeAll(piece, f.out)
+	f.rawLen += len(piece)
+	return nil
+}
+
+// Append appends frame, made by Frame from a piece of rawLen bytes.
+func (f *Framed) Append(frame []byte, rawLen int) {
+	f.Grow(len(frame))
+	f.out = append(f.out, frame...)
+	f.rawLen += rawLen
+}
+
+// Len returns the bytes the payload decodes to so far.
+func (f *Framed) Len() int { return f.rawLen }
+
+// Envelope seals the payload as an envelope of schema s at version
+// s.Current, compressed with zstd, and returns it; f is empty after.
+func (f *Framed) Envelope(s Schema) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if f.rawLen > MaxPayloadLen {
+		return nil, fmt.Errorf("codec: payload of %d bytes exceeds %d", f.rawLen, MaxPayloadLen)
+	}
+	f.Grow(0)
+	out := f.out
+	seal(out, s, compZstd, f.rawLen)
+	*f = Framed{}
+	return out, nil
+}
