@@ -498,8 +498,7 @@ func encodeHead(h *head) ([]byte, error) {
 		}
 		return codec.EncodeRaw(headSchema, payload)
 	}
-	payload, err = encodeTail(h.Tail, append(payload[:len(payload)-1], `,"tail":[`...))
-	return payload, err
+	return encodeTail(h.Tail, append(payload[:len(payload)-1], `,"tail":[`...))
 }
 
 // encodeTail encodes the head whose JSON is prefix (the head without its
