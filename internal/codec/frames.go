@@ -1,6 +1,10 @@
 package codec
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"sync"
+)
 
 // A zstd payload may be several frames one after the other: a decoder
 // returns the concatenation of their contents (every reader of every
@@ -17,12 +21,26 @@ import "fmt"
 // payload made of frames is about as small as the same payload compressed
 // whole: each frame costs its header and its own tables, a few bytes to a
 // few dozen.
+// The frame is compressed into a pooled buffer and returned in memory of
+// its own size: a caller keeps it as long as the piece it caches.
 func Frame(piece []byte) ([]byte, error) {
 	if _, _, err := zstdCodecs(); err != nil {
 		return nil, fmt.Errorf("codec: zstd: %w", err)
 	}
-	return zPiece.EncodeAll(piece, make([]byte, 0, frameBound(piece))), nil
+	buf := frameBuffers.Get().(*[]byte)
+	out := zPiece.EncodeAll(piece, slices.Grow((*buf)[:0], frameBound(piece)))
+	frame := slices.Clone(out)
+	if *buf = out[:0]; cap(out) <= maxPooledFrame {
+		frameBuffers.Put(buf)
+	}
+	return frame, nil
 }
+
+// frameBuffers hold the frames Frame compresses before it copies them out;
+// a buffer grown past maxPooledFrame is left to the garbage collector.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+const maxPooledFrame = 1 << 20
 
 // frameBound is room enough for the frame of piece, stored raw at worst.
 func frameBound(piece []byte) int { return len(piece) + len(piece)>>10 + 32 }
