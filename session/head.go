@@ -515,13 +515,14 @@ func encodeTail(tail []delta, prefix []byte) ([]byte, error) {
 	}
 	var f codec.Framed
 	f.Grow(size)
-	pending, err := prefix, error(nil)
+	pending := prefix
 	for i := range tail {
 		if i > 0 {
 			pending = append(pending, ',')
 		}
 		d := &tail[i]
 		if !d.cached() {
+			var err error
 			if pending, err = d.appendJSON(pending); err != nil {
 				return nil, fmt.Errorf("codec: marshal %s: %w", headSchema.Kind, err)
 			}
