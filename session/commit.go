@@ -323,18 +323,20 @@ func (t *commitTxn) plan(cur snapshot, dr *draft) plan {
 	return plan{
 		next: next,
 		before: func(ctx context.Context) error {
-			g, gctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return s.writeBlobs(gctx, dr.blobWrites) })
+			var writes []func(context.Context) error
+			if len(dr.blobWrites) > 0 {
+				writes = append(writes, func(ctx context.Context) error { return s.writeBlobs(ctx, dr.blobWrites) })
+			}
 			if dr.flush != nil && !dr.large {
-				g.Go(func() error { return writeFlush(gctx) })
+				writes = append(writes, writeFlush)
 			}
 			var prep manifest.Prepared
-			g.Go(func() error {
+			err := alongside(ctx, func(ctx context.Context) error {
 				var err error
-				prep, err = s.prepareAttachments(gctx, sid, baseState(cur, next), turnID, writers, c.CommittedAttachmentIDs)
+				prep, err = s.prepareAttachments(ctx, sid, baseState(cur, next), turnID, writers, c.CommittedAttachmentIDs)
 				return err
-			})
-			if err := g.Wait(); err != nil {
+			}, writes...)
+			if err != nil {
 				return err
 			}
 			attachIDs = prep.Stamp
@@ -651,4 +653,19 @@ func (t *commitTxn) checkLeaf(ctx context.Context) error {
 		return fmt.Errorf("%w: leaf %q names no node of session %q: set Graph.Leaf to one of Graph.Nodes or to a node already committed", ErrInvalidCommit, g.Leaf, t.sid)
 	}
 	return nil
+}
+
+// alongside runs fn with writes, each in its own goroutine, and returns
+// the first error. With no writes, fn runs in the caller's goroutine: a
+// commit that writes nothing before its head PUT hands nothing over to
+// the scheduler.
+func alongside(ctx context.Context, fn func(context.Context) error, writes ...func(context.Context) error) error {
+	if len(writes) == 0 {
+		return fn(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, w := range append(writes, fn) {
+		g.Go(func() error { return w(gctx) })
+	}
+	return g.Wait()
 }
