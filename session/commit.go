@@ -664,8 +664,9 @@ func alongside(ctx context.Context, fn func(context.Context) error, writes ...fu
 		return fn(ctx)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, w := range append(writes, fn) {
+	for _, w := range writes {
 		g.Go(func() error { return w(gctx) })
 	}
+	g.Go(func() error { return fn(gctx) })
 	return g.Wait()
 }
