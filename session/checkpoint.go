@@ -142,6 +142,18 @@ func manifestOf(h *head) (*SessionCheckpoint, error) {
 	return m, nil
 }
 
+// namesBlobObjects reports whether h names a blob stored as an object of
+// its own, which hydrating its checkpoint may read; with none, hydrate
+// makes no request.
+func (h *head) namesBlobObjects() bool {
+	for _, loc := range h.Blobs {
+		if loc.Key != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // hydrate reads the bodies of the checkpoint of h. A ref the head has no
 // location for (carried through from elsewhere by a head written before
 // commits refused that) hydrates to a nil body.

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/stowage-dev/stowage/observe"
 )
 
@@ -256,8 +254,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 	var graph Graph
 	var cp *HydratedCheckpoint
 	cached := false // the graph came from the cache: leave a spare copy
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
+	readGraph := func(ctx context.Context) error {
 		if graph, cached = early.result(snap); cached {
 			return nil
 		}
@@ -265,7 +262,7 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 			return nil
 		}
 		if !scope.ActivePath {
-			g, err := s.graphOf(ectx, sid, snap)
+			g, err := s.graphOf(ctx, sid, snap)
 			if err == nil {
 				graph = project(g, h.Leaf, scope)
 			}
@@ -274,15 +271,23 @@ func (s *Store) loadSession(ctx context.Context, scope ReadScope) (*PersistedRea
 		// An active path with no decoded graph: read only the segments
 		// that hold its nodes.
 		leaf := pathLeaf(h, scope)
-		nodes, err := s.activePath(ectx, sid, snap, leaf)
+		nodes, err := s.activePath(ctx, sid, snap, leaf)
 		graph = Graph{LeafNodeID: leaf, Nodes: nodes}
 		return err
-	})
-	eg.Go(func() (err error) {
-		cp, err = s.hydrate(ectx, h)
+	}
+	hydrate := func(ctx context.Context) (err error) {
+		cp, err = s.hydrate(ctx, h)
 		return err
-	})
-	if err := eg.Wait(); err != nil {
+	}
+	// A checkpoint whose bodies are all inline reads nothing: hydrate it
+	// here, not in a goroutine of its own.
+	var reads []func(context.Context) error
+	if h.namesBlobObjects() {
+		reads = append(reads, hydrate)
+	} else if err := hydrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := alongside(ctx, readGraph, reads...); err != nil {
 		return nil, err
 	}
 	if cached && (early == nil || !early.otherSpare) {
