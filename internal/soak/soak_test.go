@@ -74,7 +74,15 @@ type soakStats struct {
 	sweepErrs   map[string]int
 	reclaimed   map[gc.Kind]int64
 	whileRef    int64
+	// lastRetries are the store's most recent retries (at most
+	// keptRetries), when and why, for the report of a check that failed
+	// with the faults off: whether a read that gave up failed the same
+	// way at every attempt, and over how long.
+	lastRetries []string
 }
+
+// keptRetries is how many of the store's retries soakStats keeps.
+const keptRetries = 16
 
 func newSoakStats() *soakStats {
 	return &soakStats{warnings: map[string]int{}, giveUps: map[string]int{}, retries: map[string]int{}, sweepErrs: map[string]int{}, reclaimed: map[gc.Kind]int64{}}
@@ -233,7 +241,8 @@ func closeAndCheck(t *testing.T, st *stowage.Store, agents []*Agent, gaveUp []bo
 	for i, a := range agents {
 		// An abandoned turn may have landed unacknowledged.
 		if _, err := Verify(ctx, a.Session, a.Attach, a.Acked(), gaveUp[i]); err != nil {
-			t.Error(err)
+			t.Errorf("%v (at %s; the store's last retries, the faults off since before the closing turns:\n%s)",
+				err, time.Now().Format("15:04:05.000000"), stats.recentRetries())
 		}
 		verified += len(a.Acked())
 	}
@@ -313,9 +322,23 @@ func giveUpCause(err error) string {
 }
 
 func retryCounter(stats *soakStats) retry.Options {
-	return retry.Options{OnRetry: func(op string, _ int, _ error) {
-		stats.add(func(s *soakStats) { s.retries["store "+op]++ })
+	return retry.Options{OnRetry: func(op string, attempt int, err error) {
+		at := time.Now().Format("15:04:05.000000")
+		stats.add(func(s *soakStats) {
+			s.retries["store "+op]++
+			if len(s.lastRetries) == keptRetries {
+				s.lastRetries = s.lastRetries[1:]
+			}
+			s.lastRetries = append(s.lastRetries, fmt.Sprintf("%s %s, attempt %d: %v", at, op, attempt, err))
+		})
 	}}
+}
+
+// recentRetries lists the store's last retries, one a line.
+func (s *soakStats) recentRetries() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.lastRetries, "\n")
 }
 
 // sweepLoop sweeps every cfg.sweepEvery until stop, now and then with a
