@@ -63,3 +63,45 @@ func TestWholeGetsSayDataIsImmutable(t *testing.T) {
 		t.Errorf("whole data reads: %d immutable, %d not; want every one of at least 2", objs.with, objs.not)
 	}
 }
+
+// dataUploads counts the uploads of attachment data, create-only
+// (PutOptions.IfNoneMatch) or not.
+type dataUploads struct {
+	objstore.Store
+	createOnly, not int
+}
+
+func (s *dataUploads) Upload(ctx context.Context, key string, body io.Reader, opts *objstore.UploadOptions) (objstore.ObjectInfo, error) {
+	if _, ok := manifest.ParseDataKey(key); ok {
+		if opts != nil && opts.IfNoneMatch {
+			s.createOnly++
+		} else {
+			s.not++
+		}
+	}
+	return s.Store.Upload(ctx, key, body, opts)
+}
+
+// TestDataIsWrittenCreateOnly: the upload of an attachment's data, raw or
+// compressed, is create-only, so that a retried PUT whose response was
+// lost cannot write the object a second time under a reader that relies
+// on it being written once (TestWholeGetsSayDataIsImmutable).
+func TestDataIsWrittenCreateOnly(t *testing.T) {
+	ctx := context.Background()
+	objs := &dataUploads{Store: memstore.New(nil)}
+	a, err := attach.New(manifest.New(objs, nil), "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ body, mediaType string }{
+		{"\x00\x01 raw bytes", "application/octet-stream"},
+		{strings.Repeat("compressible text ", 4096), "text/plain"},
+	} {
+		if _, err := a.Put(ctx, strings.NewReader(c.body), attach.PutOptions{MediaType: c.mediaType}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if objs.createOnly != 2 || objs.not != 0 {
+		t.Errorf("data uploads: %d create-only, %d not; want 2 and 0", objs.createOnly, objs.not)
+	}
+}

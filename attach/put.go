@@ -236,8 +236,12 @@ func (a *Store) upload(ctx context.Context, r io.Reader, mediaType string, owner
 		md[metaEncoding] = manifest.EncodingZstdSeekable
 		data.Encoding, data.FrameSize = manifest.EncodingZstdSeekable, frameSize
 	}
+	// Create-only: a data object is written once, also when a PUT whose
+	// response was lost is retried (the retry decorator then reads back its
+	// write token), so that its whole reads (GetOptions.Immutable) never
+	// race a rewrite.
 	info, uerr := a.obj.Upload(ctx, intent.DataKey, body, &objstore.UploadOptions{
-		PutOptions:  objstore.PutOptions{ContentType: "application/octet-stream", Metadata: md},
+		PutOptions:  objstore.PutOptions{ContentType: "application/octet-stream", Metadata: md, IfNoneMatch: true},
 		PartSize:    a.partSize,
 		Concurrency: a.conc,
 	})
