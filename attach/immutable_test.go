@@ -30,6 +30,13 @@ func (s *dataGets) Get(ctx context.Context, key string, opts *objstore.GetOption
 	return s.Store.Get(ctx, key, opts)
 }
 
+// rawAndCompressed are two attachments: one stored raw, one stored
+// zstd-seekable.
+var rawAndCompressed = []struct{ body, mediaType string }{
+	{"\x00\x01 raw bytes", "application/octet-stream"},
+	{strings.Repeat("compressible text ", 4096), "text/plain"},
+}
+
 // TestWholeGetsSayDataIsImmutable: a whole read of an attachment, raw or
 // compressed, says its data object is written once (GetOptions.Immutable:
 // the SHA-256 check of the read replaces a server body check).
@@ -40,10 +47,7 @@ func TestWholeGetsSayDataIsImmutable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ body, mediaType string }{
-		{"\x00\x01 raw bytes", "application/octet-stream"},
-		{strings.Repeat("compressible text ", 4096), "text/plain"}, // stored zstd-seekable
-	} {
+	for _, c := range rawAndCompressed {
 		body := c.body
 		ref, err := a.Put(ctx, strings.NewReader(body), attach.PutOptions{MediaType: c.mediaType})
 		if err != nil {
@@ -93,10 +97,7 @@ func TestDataIsWrittenCreateOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ body, mediaType string }{
-		{"\x00\x01 raw bytes", "application/octet-stream"},
-		{strings.Repeat("compressible text ", 4096), "text/plain"},
-	} {
+	for _, c := range rawAndCompressed {
 		if _, err := a.Put(ctx, strings.NewReader(c.body), attach.PutOptions{MediaType: c.mediaType}); err != nil {
 			t.Fatal(err)
 		}
