@@ -162,6 +162,13 @@ type Figure struct {
 	Met        bool    `json:"met"`
 	// Note records the sizes measured.
 	Note string `json:"note,omitempty"`
+	// Bound is the ratio the raw SDK reaches, in the same run, doing what
+	// the figure's operation cannot do without (BoundOp): the requests
+	// stowage made, replayed with none of its own work, or the baseline
+	// with the SHA-256 every byte of an attachment needs. A target past it
+	// is out of reach of those requests on this machine. 0: not measured.
+	Bound   float64 `json:"bound,omitempty"`
+	BoundOp string  `json:"bound_op,omitempty"`
 }
 
 func (f *Figure) judge() {

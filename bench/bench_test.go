@@ -45,7 +45,8 @@ func TestQuantile(t *testing.T) {
 
 func TestTables(t *testing.T) {
 	r := &Result{Store: "file:///x", Provider: "fsstore", Baseline: "os", Figures: []Figure{
-		{Name: CommitP50, Unit: "ms", Stowage: 2, Baseline: 1, Check: RatioAtMost, Target: 1.3, Note: "a note"},
+		{Name: CommitP50, Unit: "ms", Stowage: 2, Baseline: 1, Check: RatioAtMost, Target: 1.3, Note: "a note",
+			Bound: 1.25, BoundOp: "the requests replayed"},
 		{Name: Sweep, Unit: "orphans/s", Stowage: 600, Baseline: 1000, Check: RatioAtLeast, Target: 0.5},
 	}}
 	for i := range r.Figures {
@@ -58,12 +59,12 @@ func TestTables(t *testing.T) {
 	if err := WriteMarkdown(&md, []*Result{r, r}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"commit_p50", "MISSED", "met", "a note"} {
+	for _, want := range []string{"commit_p50", "MISSED", "met", "a note; bound 1.25: the requests replayed", "1.250"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text table lacks %q:\n%s", want, text.String())
 		}
 	}
-	for _, want := range []string{"| `commit_p50` (ms) | ratio <= 1.3 | 2.00 | 1.00 | 2.00 **missed** | 2.00 |", "| `sweep` (orphans/s) | ratio >= 0.5 | 600 | 1000 | 0.60 |"} {
+	for _, want := range []string{"| `commit_p50` (ms) | ratio <= 1.3 | 2.00 | 1.00 | 2.00 **missed** | 2.00 |", "a note; bound 1.25: the requests replayed", "| `sweep` (orphans/s) | ratio >= 0.5 | 600 | 1000 | 0.60 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
@@ -106,8 +107,22 @@ func TestFileBaseline(t *testing.T) {
 	if err != nil || n != 3<<20+5 {
 		t.Fatalf("upload: %d %v", n, err)
 	}
-	if n, err := r.Get(ctx, "big"); err != nil || n != 3<<20+5 {
+	var got bytes.Buffer
+	if n, err := r.Get(ctx, "big", &got); err != nil || n != 3<<20+5 {
 		t.Fatalf("get: %d %v", n, err)
+	}
+	want, _ := io.ReadAll(soak.Stream(1, 3<<20+5))
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatal("get returned other bytes than the upload's")
+	}
+	if _, err := r.PutIfMatch(ctx, "gone", []byte("x"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, []string{"gone", "never"}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := r.Get(ctx, "gone", io.Discard); err == nil {
+		t.Fatal("a deleted key reads back")
 	}
 	if n, err := r.ListDelete(ctx, ""); err != nil || n != 2 {
 		t.Fatalf("list-delete: %d %v", n, err)

@@ -21,14 +21,17 @@ type Raw interface {
 	// PutIfMatch writes data under key if its current ETag is etag
 	// (create-only if etag is empty) and returns the new ETag.
 	PutIfMatch(ctx context.Context, key string, data []byte, etag string) (string, error)
-	// Get reads the whole object and returns its size.
-	Get(ctx context.Context, key string) (int64, error)
+	// Get reads the whole object into w and returns its size.
+	Get(ctx context.Context, key string, w io.Writer) (int64, error)
 	// GetIfNoneMatch revalidates key against etag; notModified is true for
 	// a 304 (or the os equivalent: an unchanged file).
 	GetIfNoneMatch(ctx context.Context, key, etag string) (notModified bool, err error)
 	// Upload streams r into key in parts of partSize, concurrency parts in
 	// flight, and returns the bytes written.
 	Upload(ctx context.Context, key string, r io.Reader, partSize int64, concurrency int) (int64, error)
+	// Delete deletes keys in one request (S3: DeleteObjects); a key that
+	// does not exist is not an error.
+	Delete(ctx context.Context, keys []string) error
 	// ListDelete lists every key under prefix and deletes them in batches,
 	// returning how many it deleted.
 	ListDelete(ctx context.Context, prefix string) (int, error)

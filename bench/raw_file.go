@@ -109,13 +109,13 @@ func (r *fileRaw) PutIfMatch(_ context.Context, key string, data []byte, etag st
 	return v, err
 }
 
-func (r *fileRaw) Get(_ context.Context, key string) (int64, error) {
+func (r *fileRaw) Get(_ context.Context, key string, w io.Writer) (int64, error) {
 	f, err := os.Open(r.path(key))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	return io.CopyBuffer(io.Discard, f, make([]byte, 1<<20))
+	return io.CopyBuffer(w, f, make([]byte, 1<<20))
 }
 
 func (r *fileRaw) GetIfNoneMatch(_ context.Context, key, etag string) (bool, error) {
@@ -126,13 +126,22 @@ func (r *fileRaw) GetIfNoneMatch(_ context.Context, key, etag string) (bool, err
 	if version(fi) == etag {
 		return true, nil
 	}
-	_, err = r.Get(context.Background(), key)
+	_, err = r.Get(context.Background(), key, io.Discard)
 	return false, err
 }
 
 func (r *fileRaw) Upload(_ context.Context, key string, body io.Reader, partSize int64, _ int) (int64, error) {
 	_, n, err := r.write(key, body, partSize)
 	return n, err
+}
+
+func (r *fileRaw) Delete(_ context.Context, keys []string) error {
+	for _, k := range keys {
+		if err := os.Remove(r.path(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *fileRaw) ListDelete(_ context.Context, prefix string) (int, error) {

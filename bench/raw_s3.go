@@ -89,13 +89,13 @@ func (r *s3Raw) PutIfMatch(ctx context.Context, key string, data []byte, etag st
 	return aws.ToString(out.ETag), nil
 }
 
-func (r *s3Raw) Get(ctx context.Context, key string) (int64, error) {
+func (r *s3Raw) Get(ctx context.Context, key string, w io.Writer) (int64, error) {
 	out, err := r.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.bucket, Key: r.key(key)})
 	if err != nil {
 		return 0, fmt.Errorf("bench: raw get: %w", err)
 	}
 	defer out.Body.Close()
-	n, err := io.Copy(io.Discard, out.Body)
+	n, err := io.Copy(w, out.Body)
 	if err != nil {
 		return n, fmt.Errorf("bench: raw get: %w", err)
 	}
@@ -207,24 +207,35 @@ func (r *s3Raw) ListDelete(ctx context.Context, prefix string) (int, error) {
 		if len(page.Contents) == 0 {
 			continue
 		}
-		ids := make([]types.ObjectIdentifier, len(page.Contents))
+		keys := make([]string, len(page.Contents))
 		for i, o := range page.Contents {
-			ids[i] = types.ObjectIdentifier{Key: o.Key}
+			keys[i] = strings.TrimPrefix(aws.ToString(o.Key), r.prefix)
 		}
-		out, err := r.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: &r.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-		})
-		if err != nil {
-			return n, fmt.Errorf("bench: raw delete objects: %w", err)
+		if err := r.Delete(ctx, keys); err != nil {
+			return n, err
 		}
-		if len(out.Errors) > 0 {
-			var apiErr smithy.GenericAPIError
-			apiErr.Code, apiErr.Message = aws.ToString(out.Errors[0].Code), aws.ToString(out.Errors[0].Message)
-			return n, fmt.Errorf("bench: raw delete objects: %d failed: %w", len(out.Errors), &apiErr)
-		}
-		n += len(ids)
+		n += len(keys)
 	}
 	return n, nil
+}
+
+func (r *s3Raw) Delete(ctx context.Context, keys []string) error {
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i, k := range keys {
+		ids[i] = types.ObjectIdentifier{Key: r.key(k)}
+	}
+	out, err := r.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: &r.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("bench: raw delete objects: %w", err)
+	}
+	if len(out.Errors) > 0 {
+		var apiErr smithy.GenericAPIError
+		apiErr.Code, apiErr.Message = aws.ToString(out.Errors[0].Code), aws.ToString(out.Errors[0].Message)
+		return fmt.Errorf("bench: raw delete objects: %d failed: %w", len(out.Errors), &apiErr)
+	}
+	return nil
 }
 
 func (r *s3Raw) Cleanup(ctx context.Context) error {

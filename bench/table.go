@@ -11,20 +11,36 @@ import (
 func WriteText(w io.Writer, r *Result) error {
 	fmt.Fprintf(w, "store %s (%s), baseline %s\n", r.Store, r.Provider, r.Baseline)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FIGURE\tSTOWAGE\tBASELINE\tRATIO\tTARGET\t\tBASELINE OP")
+	fmt.Fprintln(tw, "FIGURE\tSTOWAGE\tBASELINE\tRATIO\tTARGET\t\tBOUND\tBASELINE OP")
 	for _, f := range r.Figures {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%s\t%s\n", f.Name, value(f.Stowage, f.Unit), value(f.Baseline, f.Unit),
-			f.Ratio, target(f), verdict(f), f.BaselineOp)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\n", f.Name, value(f.Stowage, f.Unit), value(f.Baseline, f.Unit),
+			f.Ratio, target(f), verdict(f), bound(f), f.BaselineOp)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, f := range r.Figures {
 		if f.Note != "" {
-			fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Note)
+			fmt.Fprintf(w, "  %s: %s%s\n", f.Name, f.Note, boundNote(f))
 		}
 	}
 	return nil
+}
+
+// bound is f's Bound for a table cell ("-" when not measured).
+func bound(f Figure) string {
+	if f.Bound == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", f.Bound)
+}
+
+// boundNote describes f's Bound after its note ("" when not measured).
+func boundNote(f Figure) string {
+	if f.Bound == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; bound %.2f: %s", f.Bound, f.BoundOp)
 }
 
 // WriteMarkdown prints results as one Markdown table, a column group per
@@ -68,7 +84,7 @@ func WriteMarkdown(w io.Writer, rs []*Result) error {
 	for _, r := range rs {
 		fmt.Fprintf(&b, "%s (`%s`, baseline %s):\n\n", r.Provider, r.Store, r.Baseline)
 		for _, f := range r.Figures {
-			fmt.Fprintf(&b, "- `%s`: %s vs %s (%s). %s\n", f.Name, value(f.Stowage, f.Unit), value(f.Baseline, f.Unit), f.BaselineOp, f.Note)
+			fmt.Fprintf(&b, "- `%s`: %s vs %s (%s). %s%s\n", f.Name, value(f.Stowage, f.Unit), value(f.Baseline, f.Unit), f.BaselineOp, f.Note, boundNote(f))
 		}
 		b.WriteString("\n")
 	}

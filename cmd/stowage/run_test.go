@@ -232,10 +232,18 @@ func TestBenchQuick(t *testing.T) {
 		t.Fatalf("bench --json: %v\n%s", err, out)
 	}
 	got := map[string]bool{}
+	bounded := map[string]bool{}
 	for _, f := range res[0].Figures {
 		got[f.Name] = true
-		if f.Stowage <= 0 || f.Baseline <= 0 || f.Ratio <= 0 {
+		if f.Stowage <= 0 || f.Baseline <= 0 || f.Ratio <= 0 || f.Bound < 0 {
 			t.Errorf("figure %+v has a non-positive value", f)
+		}
+		bounded[f.Name] = f.Bound > 0 && f.BoundOp != ""
+	}
+	// The figures whose bound docs/performance.md describes.
+	for _, name := range []string{"attach_get", "attach_put", "load_cold_p50", "concurrent_commits"} {
+		if !bounded[name] {
+			t.Errorf("figure %s has no bound", name)
 		}
 	}
 	// The figures of the performance issue, each under its own name, so a
