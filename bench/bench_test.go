@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stowage-dev/stowage/internal/soak"
@@ -147,5 +149,20 @@ func TestStreamHidesSize(t *testing.T) {
 	c, _ := io.ReadAll(soak.Stream(8, 5<<20))
 	if !bytes.Equal(a, b) || bytes.Equal(a, c) || len(a) != 5<<20 {
 		t.Fatal("streams are not determined by their seed")
+	}
+}
+
+// TestHashAheadReadsEverything: the hashed GET's bound reads every byte,
+// across chunk boundaries, and reports a failed read.
+func TestHashAheadReadsEverything(t *testing.T) {
+	for _, size := range []int{0, 1, 1 << 20, 5<<20 + 3} {
+		n, err := hashAhead{}.ReadFrom(soak.Stream(2, int64(size)))
+		if err != nil || n != int64(size) {
+			t.Errorf("%d bytes: read %d, %v", size, n, err)
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := (hashAhead{}).ReadFrom(io.MultiReader(soak.Stream(3, 3<<20), iotest.ErrReader(boom))); !errors.Is(err, boom) {
+		t.Errorf("a failed read: %v", err)
 	}
 }
