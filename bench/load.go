@@ -93,7 +93,7 @@ func (r *run) load(ctx context.Context, h *session.Store) error {
 // loadFresh measures load_p50 and load_cold_p50, interleaved with the
 // baseline GET.
 func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
-	var s, b, cold, replay samples
+	var s, b, cold samples
 	r.progress("load_p50, load_cold_p50: %d samples of %d bytes in %d objects", r.cfg.Samples, ls.encoded, ls.objects)
 	for i := range r.cfg.Samples + 5 {
 		warm := i < 5
@@ -120,9 +120,10 @@ func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
 			return err
 		}
 		h.WaitCompaction() // the cache it fills from the segments read (untimed, as above)
-		if err := timeIf(!warm, &replay, func() error { return r.replayLoad(ctx, ls) }); err != nil {
-			return err
-		}
+	}
+	bound, err := r.loadBound(ctx, ls)
+	if err != nil {
+		return err
 	}
 	what := fmt.Sprintf("ActivePath of %d nodes, %d bytes in %d objects", r.cfg.Nodes, ls.encoded, ls.objects)
 	r.add(Figure{Name: LoadP50, Unit: "ms", Stowage: ms(s.p50()), Baseline: ms(b.p50()),
@@ -131,8 +132,26 @@ func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
 	r.add(Figure{Name: LoadColdP50, Unit: "ms", Stowage: ms(cold.p50()), Baseline: ms(b.p50()),
 		BaselineOp: "GET of the same bytes", Check: RatioAtMost, Target: 2.0,
 		Note:  what + ", a new Store with nothing cached",
-		Bound: ms(replay.p50()) / ms(b.p50()), BoundOp: "the GETs of a cold load (the head, then the objects it names at once) by the SDK"})
+		Bound: bound, BoundOp: "the GETs of a cold load (the head, then the objects it names at once) by the SDK"})
 	return nil
+}
+
+// loadBound measures load_cold_p50's bound: the cold load's requests by
+// the baseline (replayLoad) against its GET, interleaved, apart from the
+// figure's samples (interleaved with them, its GETs made the figure's
+// baseline GET faster on MinIO: 2.06-2.33 ms against 2.39-2.77 ms in 3
+// rounds each).
+func (r *run) loadBound(ctx context.Context, ls *loadSession) (float64, error) {
+	var b, replay samples
+	for range r.cfg.Samples {
+		if err := b.time(func() error { _, err := r.raw.Get(ctx, "load", io.Discard); return err }); err != nil {
+			return 0, err
+		}
+		if err := replay.time(func() error { return r.replayLoad(ctx, ls) }); err != nil {
+			return 0, err
+		}
+	}
+	return ms(replay.p50()) / ms(b.p50()), nil
 }
 
 // replayLoad makes the requests of a cold load through the baseline: a GET
