@@ -166,7 +166,9 @@ type Figure struct {
 	// the figure's operation cannot do without (BoundOp): the requests
 	// stowage made, replayed with none of its own work, or the baseline
 	// with the SHA-256 every byte of an attachment needs. A target past it
-	// is out of reach of those requests on this machine. 0: not measured.
+	// is out of the SDK's reach doing that work on this server (stowage's
+	// own S3 client spends less per request than the SDK, so a replay's
+	// bound can be beaten). 0: not measured.
 	Bound   float64 `json:"bound,omitempty"`
 	BoundOp string  `json:"bound_op,omitempty"`
 }

@@ -47,7 +47,7 @@ A missed target is reported, not an error (exit 0). Sizes scale down with
 BOUND (bound in --json), for attach_put, attach_get, load_cold_p50 and
 concurrent_commits: the ratio the baseline reaches doing only what stowage
 cannot do without (the SHA-256 of every byte; the requests stowage made,
-replayed). A target past its bound is out of reach on that server.
+replayed). A target past its bound is out of the SDK's reach on that server.
 `
 
 // stores is a repeatable --store flag.
