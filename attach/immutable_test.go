@@ -37,16 +37,23 @@ var rawAndCompressed = []struct{ body, mediaType string }{
 	{strings.Repeat("compressible text ", 4096), "text/plain"},
 }
 
+// sessionOver opens session s1's attachments over objs, with defaults.
+func sessionOver(t *testing.T, objs objstore.Store) *attach.Store {
+	t.Helper()
+	a, err := attach.New(manifest.New(objs, nil), "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // TestWholeGetsSayDataIsImmutable: a whole read of an attachment, raw or
 // compressed, says its data object is written once (GetOptions.Immutable:
 // the SHA-256 check of the read replaces a server body check).
 func TestWholeGetsSayDataIsImmutable(t *testing.T) {
 	ctx := context.Background()
 	objs := &dataGets{Store: memstore.New(nil)}
-	a, err := attach.New(manifest.New(objs, nil), "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOver(t, objs)
 	for _, c := range rawAndCompressed {
 		body := c.body
 		ref, err := a.Put(ctx, strings.NewReader(body), attach.PutOptions{MediaType: c.mediaType})
@@ -93,10 +100,7 @@ func (s *dataUploads) Upload(ctx context.Context, key string, body io.Reader, op
 func TestDataIsWrittenCreateOnly(t *testing.T) {
 	ctx := context.Background()
 	objs := &dataUploads{Store: memstore.New(nil)}
-	a, err := attach.New(manifest.New(objs, nil), "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOver(t, objs)
 	for _, c := range rawAndCompressed {
 		if _, err := a.Put(ctx, strings.NewReader(c.body), attach.PutOptions{MediaType: c.mediaType}); err != nil {
 			t.Fatal(err)

@@ -19,12 +19,9 @@ import (
 func TestPutFailsOnAReaderErrorTheStoreSwallowed(t *testing.T) {
 	obj := memstore.New(nil)
 	defer obj.Close()
-	a, err := attach.New(manifest.New(objstoretest.EndsAtUnexpectedEOF(obj), nil), "s1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOver(t, objstoretest.EndsAtUnexpectedEOF(obj))
 	body := io.MultiReader(bytes.NewReader(make([]byte, 10)), errReader{io.ErrUnexpectedEOF})
-	_, err = a.Put(t.Context(), body, attach.PutOptions{MediaType: "application/octet-stream"})
+	_, err := a.Put(t.Context(), body, attach.PutOptions{MediaType: "application/octet-stream"})
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("Put = %v, want io.ErrUnexpectedEOF", err)
 	}
