@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stowage-dev/stowage/internal/codec"
 	"github.com/stowage-dev/stowage/objstore"
@@ -252,20 +255,36 @@ func segmentEnvelopes(data []byte) (envs [][]byte, offs []int64, err error) {
 }
 
 // decodeBlocks decodes the block envelopes envs, at offs, whose block
-// table is table, into one slice of their nodes.
+// table is table, into one slice of their nodes. The blocks are decoded on
+// all cores at once: a cold load's segments arrive nearly together, and it
+// returns when the last one is decoded.
 func decodeBlocks(envs [][]byte, offs []int64, table []blockRef) ([]NodeRecord, error) {
 	if len(table) != len(envs) {
 		return nil, fmt.Errorf("%w: footer names %d blocks, object holds %d", codec.ErrCorrupt, len(table), len(envs))
 	}
-	blocks := make([][]NodeRecord, len(table))
 	for i, b := range table {
 		if b.Off != offs[i] || b.Len != int64(len(envs[i])) {
 			return nil, fmt.Errorf("%w: block %d is not where the footer says", codec.ErrCorrupt, i)
 		}
-		var err error
-		if blocks[i], err = decodeBlock(envs[i], b.Nodes); err != nil {
+	}
+	blocks := make([][]NodeRecord, len(table))
+	decode := func(i int) (err error) {
+		blocks[i], err = decodeBlock(envs[i], table[i].Nodes)
+		return err
+	}
+	if len(table) == 1 {
+		if err := decode(0); err != nil {
 			return nil, err
 		}
+		return blocks[0], nil
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range table {
+		g.Go(func() error { return decode(i) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return slices.Concat(blocks...), nil // one allocation, not a growing slice
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stowage-dev/stowage/internal/codec"
@@ -84,5 +85,37 @@ func TestBlockPayloadDamage(t *testing.T) {
 	}
 	if _, err := decodeNodes([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}); !errors.Is(err, codec.ErrCorrupt) {
 		t.Fatalf("node count past the payload: %v", err)
+	}
+}
+
+// TestSegmentOfManyBlocksDecodesInOrder: a segment of many blocks, which
+// decodeBlocks decodes on several goroutines, decodes to its nodes in
+// their order; a damaged block among them, wherever it is, is
+// codec.ErrCorrupt.
+func TestSegmentOfManyBlocksDecodesInOrder(t *testing.T) {
+	nodes := randomNodes(rand.New(rand.NewPCG(5, 6)), 3000)
+	data, _, _, err := encodeSegment(&segment{SessionID: "s", FromRev: 1, ToRev: 1, Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nodesOnly := range []bool{false, true} {
+		seg, err := decodeSegment(data, nodesOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seg.Blocks) < 8 {
+			t.Fatalf("%d blocks: the test needs many", len(seg.Blocks))
+		}
+		if !reflect.DeepEqual(seg.Nodes, nodes) {
+			t.Fatalf("nodesOnly %v: decoded nodes differ from those encoded", nodesOnly)
+		}
+	}
+	seg, _ := decodeSegment(data, false)
+	for _, b := range []blockRef{seg.Blocks[0], seg.Blocks[len(seg.Blocks)/2], seg.Blocks[len(seg.Blocks)-1]} {
+		bad := slices.Clone(data)
+		bad[b.Off+b.Len-1] ^= 0xff
+		if _, err := decodeSegment(bad, false); !errors.Is(err, codec.ErrCorrupt) {
+			t.Fatalf("block at %d damaged: %v", b.Off, err)
+		}
 	}
 }
