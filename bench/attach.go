@@ -12,10 +12,11 @@ import (
 	"github.com/stowage-dev/stowage/internal/soak"
 )
 
-// attachments measures attach_put (with its peak RSS) and attach_get: one
-// attachment of AttachSize from a stream of unknown size, against a plain
-// SDK multipart upload of the same size, part size and concurrency; then a
-// full read of each (stowage's checks the digest as it streams).
+// attachments measures attach_put (with its peak RSS) and attach_get:
+// attachments of AttachSize from a stream of unknown size, one at a time,
+// against plain SDK multipart uploads of the same size, part size and
+// concurrency; then full reads of the last of each (stowage's checks the
+// digest as it streams).
 func (r *run) attachments(ctx context.Context) error {
 	st, _, err := r.stowage(ctx, "attach")
 	if err != nil {
@@ -71,7 +72,7 @@ func (r *run) attachPut(ctx context.Context, a *attach.Store) (attach.Ref, error
 		BaselineOp: "multipart upload", Check: RatioAtLeast, Target: 0.95,
 		Note:  fmt.Sprintf("%s; medians of %d, alternated", note, attachRounds),
 		Bound: m.raw.p50().Seconds() / m.hashed.p50().Seconds(), BoundOp: "the same upload, every byte hashed with SHA-256 as it is read"})
-	if m.rssOK {
+	if !m.noRSS {
 		r.add(Figure{Name: AttachPeakRSS, Unit: "MiB", Stowage: m.rss, Baseline: m.rawRSS,
 			BaselineOp: "peak RSS of the multipart upload", Check: ValueAtMost, Target: 160,
 			Note: "peak resident set of the whole bench process during the put (the highest of the rounds)"})
@@ -83,8 +84,7 @@ func (r *run) attachPut(ctx context.Context, a *attach.Store) (attach.Ref, error
 type putRounds struct {
 	put, raw, hashed samples
 	rss, rawRSS      float64
-	rssOK            bool
-	n                uint64
+	noRSS            bool // a round could not read its peak RSS
 }
 
 // round times one put by stowage, then the baseline's upload of as many
@@ -113,9 +113,7 @@ func (m *putRounds) round(ctx context.Context, r *run, a *attach.Store) (attach.
 			return r.rawUpload(ctx, "attachment-hashed", io.TeeReader(soak.Stream(seed+2, size), sha256.New()))
 		})
 	}
-	m.rss, m.rawRSS = max(m.rss, rss), max(m.rawRSS, rawRSS)
-	m.rssOK = (m.n == 0 || m.rssOK) && ok
-	m.n++
+	m.rss, m.rawRSS, m.noRSS = max(m.rss, rss), max(m.rawRSS, rawRSS), m.noRSS || !ok
 	return ref, err
 }
 
