@@ -105,7 +105,7 @@ func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
 			return err
 		}
 		h.WaitCompaction() // the spare copy it leaves (untimed: an agent loads between turns)
-		if err := timeIf(!warm, &b, func() error { _, err := r.raw.Get(ctx, "load", io.Discard); return err }); err != nil {
+		if err := timeIf(!warm, &b, func() error { return r.getLoad(ctx) }); err != nil {
 			return err
 		}
 		// The same load by a Store that has cached nothing (a new process).
@@ -144,7 +144,7 @@ func (r *run) loadFresh(ctx context.Context, ls *loadSession) error {
 func (r *run) loadBound(ctx context.Context, ls *loadSession) (float64, error) {
 	var b, replay samples
 	for range r.cfg.Samples {
-		if err := b.time(func() error { _, err := r.raw.Get(ctx, "load", io.Discard); return err }); err != nil {
+		if err := b.time(func() error { return r.getLoad(ctx) }); err != nil {
 			return 0, err
 		}
 		if err := replay.time(func() error { return r.replayLoad(ctx, ls) }); err != nil {
@@ -152,6 +152,13 @@ func (r *run) loadBound(ctx context.Context, ls *loadSession) (float64, error) {
 		}
 	}
 	return ms(replay.p50()) / ms(b.p50()), nil
+}
+
+// getLoad is the load figures' baseline: one GET of the object as large as
+// everything the load reads.
+func (r *run) getLoad(ctx context.Context) error {
+	_, err := r.raw.Get(ctx, "load", io.Discard)
+	return err
 }
 
 // replayLoad makes the requests of a cold load through the baseline: a GET
