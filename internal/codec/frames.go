@@ -15,20 +15,20 @@ import (
 // session head carries the deltas of earlier commits) compresses only what
 // is new.
 
-// Frame compresses piece into one zstd frame for Framed.Append. Its
-// literals are entropy-coded even where the piece repeats nothing (text
-// with no repeats still shrinks by its letters' frequencies), so that a
-// payload made of frames is about as small as the same payload compressed
-// whole: each frame costs its header and its own tables, a few bytes to a
-// few dozen.
+// Frame compresses piece into one zstd frame for Framed.Append, as every
+// envelope is compressed (literals entropy-coded even where the piece
+// repeats nothing), so that a payload made of frames is about as small as
+// the same payload compressed whole: each frame costs its header and its
+// own tables, a few bytes to a few dozen.
 // The frame is compressed into a pooled buffer and returned in memory of
 // its own size: a caller keeps it as long as the piece it caches.
 func Frame(piece []byte) ([]byte, error) {
-	if _, _, err := zstdCodecs(); err != nil {
+	enc, _, err := zstdCodecs()
+	if err != nil {
 		return nil, fmt.Errorf("codec: zstd: %w", err)
 	}
 	buf := frameBuffers.Get().(*[]byte)
-	out := zPiece.EncodeAll(piece, slices.Grow((*buf)[:0], frameBound(piece)))
+	out := enc.EncodeAll(piece, slices.Grow((*buf)[:0], frameBound(piece)))
 	frame := slices.Clone(out)
 	if *buf = out[:0]; cap(out) <= maxPooledFrame {
 		frameBuffers.Put(buf)

@@ -119,3 +119,25 @@ func TestFramedIsAboutAsSmallAsWhole(t *testing.T) {
 		t.Fatalf("%d frames stored in %d bytes, the whole in %d", frames, len(framed), len(one))
 	}
 }
+
+// An envelope of text that repeats nothing (a segment block of one large
+// node of such text) is compressed by its letters' frequencies, as a
+// frame is, not stored raw: the fastest zstd level skips entropy coding
+// of a block with no repeats unless told not to.
+func TestEnvelopeOfTextWithoutRepeatsShrinks(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{4 << 10, 8 << 10, 200 << 10} {
+		piece := letters(r, n)
+		env, err := EncodeRaw(testSchema, piece)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored := len(env) - headerLen; stored >= n*3/4 {
+			t.Errorf("%d bytes of text stored in %d", n, stored)
+		}
+		got, _, err := DecodeRaw(testSchema, env)
+		if err != nil || !bytes.Equal(got, piece) {
+			t.Fatalf("%d bytes: decoded %d bytes, %v", n, len(got), err)
+		}
+	}
+}
